@@ -1,0 +1,656 @@
+//! Subcommands. Each parses its input at the boundary (UIDs, IDs, times),
+//! calls one store operation, and prints the result as a table or JSON.
+
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use idms::clock::{Clock, SystemClock};
+use idms::domain::time::parse_date;
+use idms::domain::{DomainError, RetireReason, Technology, Timestamp, Uid, UserId};
+use idms::store::{self, Actor, AuditQuery, CredentialRecord, NewUser, Store, StoreError, UserPatch, UserRecord};
+
+use output::{Table, opt, pairs};
+
+#[derive(Parser)]
+#[command(name = "idms", version, about = "Badge office: people, access cards and door decisions")]
+struct Cli {
+    /// Directory holding the database (idms.db).
+    #[arg(long, env = "IDMS_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Print results (and errors, on stderr) as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Who to record in the audit trail.
+    #[arg(long, env = "IDMS_ACTOR", global = true, default_value = "cli")]
+    actor: String,
+    /// Log filter (tracing `EnvFilter` syntax).
+    #[arg(long, env = "IDMS_LOG", global = true, default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create the data directory and database.
+    Init,
+    /// People: add, show, search, lifecycle.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+    /// Cards: enrol, show, revoke, suspend.
+    Card {
+        #[command(subcommand)]
+        cmd: CardCmd,
+    },
+    /// Would this card open a door now (or at --at)?
+    Decide {
+        /// The card's UID in hex.
+        #[arg(long)]
+        uid: String,
+        /// The door (access levels come later; recorded for the answer).
+        #[arg(long, default_value = "any")]
+        door: String,
+        /// Decide at this time (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Technology, when the UID exists for several.
+        #[arg(long)]
+        tech: Option<String>,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
+    /// Counts of people and cards per state (expunged included).
+    Stats,
+    /// Fill a data directory with a few demo people and cards.
+    Demo,
+    /// Developer tools: data generation and measurements.
+    Dev {
+        #[command(subcommand)]
+        cmd: DevCmd,
+    },
+}
+
+#[derive(Args)]
+struct UserFields {
+    /// Email address.
+    #[arg(long)]
+    email: Option<String>,
+    /// Phone number.
+    #[arg(long)]
+    phone: Option<String>,
+    /// Employee number.
+    #[arg(long)]
+    employee_no: Option<String>,
+    /// Notes.
+    #[arg(long)]
+    notes: Option<String>,
+    /// Organisational unit.
+    #[arg(long)]
+    org_unit: Option<String>,
+    /// Valid from (inclusive): RFC 3339 or YYYY-MM-DD.
+    #[arg(long)]
+    valid_from: Option<String>,
+    /// Valid to (exclusive): RFC 3339 or YYYY-MM-DD.
+    #[arg(long)]
+    valid_to: Option<String>,
+    /// Purge date, YYYY-MM-DD.
+    #[arg(long)]
+    purge_date: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add a person.
+    Add {
+        /// Given name.
+        #[arg(long)]
+        given: String,
+        /// Family name.
+        #[arg(long)]
+        family: String,
+        #[command(flatten)]
+        fields: UserFields,
+        /// Link to the identity directory (its external ID).
+        #[arg(long)]
+        directory_id: Option<String>,
+        /// Put under legal hold.
+        #[arg(long)]
+        legal_hold: bool,
+    },
+    /// Show a person (the tombstone if expunged).
+    Show { id: String },
+    /// Search by user ID, family name or email prefix, employee number, card UID.
+    Search {
+        query: String,
+        /// Include deleted and expunged people.
+        #[arg(long)]
+        all: bool,
+        /// At most this many results.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Edit a person's fields.
+    Update {
+        id: String,
+        /// Given name.
+        #[arg(long)]
+        given: Option<String>,
+        /// Family name.
+        #[arg(long)]
+        family: Option<String>,
+        #[command(flatten)]
+        fields: UserFields,
+        /// Clear these fields (email, phone, employee_no, notes, org_unit, valid_from, valid_to, purge_date).
+        #[arg(long, value_delimiter = ',')]
+        clear: Vec<String>,
+        /// Set or lift legal hold.
+        #[arg(long)]
+        legal_hold: Option<bool>,
+        /// Remove the identity-directory link.
+        #[arg(long)]
+        unlink: bool,
+    },
+    /// Suspend: cards stop granting until resumed.
+    Suspend { id: String },
+    /// Resume a suspended person.
+    Resume { id: String },
+    /// Delete (restorable): cards stop granting and stay theirs.
+    Delete { id: String },
+    /// Restore a deleted person to the state they had.
+    Restore { id: String },
+    /// Destroy a deleted person's personal data for good; frees their cards.
+    Expunge {
+        id: String,
+        /// Repeat the user ID to confirm.
+        #[arg(long)]
+        confirm: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CardCmd {
+    /// Bind a card to a person (a new card, or one in stock: recycling).
+    Enroll {
+        /// The person.
+        #[arg(long)]
+        user: String,
+        /// The card's UID in hex (04:a1:…, 04 A1 …, 04a1…).
+        #[arg(long)]
+        uid: String,
+        /// iso14443a, em4100 or other.
+        #[arg(long, default_value = "iso14443a")]
+        tech: String,
+    },
+    /// Show a card, its holder and binding history.
+    Show {
+        uid: String,
+        #[arg(long)]
+        tech: Option<String>,
+    },
+    /// Retire a card for good: lost, stolen or destroyed.
+    Revoke {
+        uid: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        tech: Option<String>,
+    },
+    /// Suspend a card (its holder keeps it).
+    Suspend {
+        uid: String,
+        #[arg(long)]
+        tech: Option<String>,
+    },
+    /// Resume a suspended card.
+    Resume {
+        uid: String,
+        #[arg(long)]
+        tech: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Prove the hash chain unbroken.
+    Verify,
+    /// List entries, oldest first.
+    List {
+        /// Only entries after this sequence number.
+        #[arg(long)]
+        after: Option<i64>,
+        /// Only this actor.
+        #[arg(long)]
+        actor_id: Option<String>,
+        /// Only entries about this user.
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCmd {
+    /// Generate people with cards (for benchmarks).
+    Seed {
+        #[arg(long)]
+        users: u64,
+        #[arg(long, default_value_t = 1)]
+        cards_per_user: u64,
+    },
+    /// Open the database, build the index, and report time and peak memory.
+    OpenStats,
+}
+
+fn data_dir(cli: &Cli) -> PathBuf {
+    if let Some(d) = &cli.data_dir {
+        return d.clone();
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/share/idms"),
+        None => PathBuf::from("idms-data"),
+    }
+}
+
+fn user_id(s: &str) -> Result<UserId, StoreError> {
+    Ok(s.parse::<UserId>()?)
+}
+
+fn tech(s: Option<&str>) -> Result<Option<Technology>, StoreError> {
+    Ok(s.map(Technology::from_name).transpose()?)
+}
+
+fn ts(field: &'static str, s: Option<&str>) -> Result<Option<Timestamp>, DomainError> {
+    s.map(|s| Timestamp::parse(field, s)).transpose()
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match dispatch(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => output::failure(&e, cli.json),
+    }
+}
+
+fn open(cli: &Cli) -> Result<Store, StoreError> {
+    Store::open(&data_dir(cli).join(store::DB_FILE), Arc::new(SystemClock))
+}
+
+fn dispatch(cli: &Cli) -> Result<(), StoreError> {
+    let actor = Actor::staff(cli.actor.clone());
+    match &cli.cmd {
+        Cmd::Init => {
+            let path = data_dir(cli).join(store::DB_FILE);
+            let s = Store::create(&path, Arc::new(SystemClock))?;
+            if cli.json {
+                output::json(&serde_json::json!({ "database": s.path() }));
+            } else {
+                println!("database ready at {}", s.path().display());
+            }
+            Ok(())
+        }
+        Cmd::User { cmd } => user(cli, &open(cli)?, &actor, cmd),
+        Cmd::Card { cmd } => card(cli, &open(cli)?, &actor, cmd),
+        Cmd::Decide { uid, door, at, tech: t } => {
+            let s = open(cli)?;
+            let uid = Uid::parse_any(uid)?;
+            let now = ts("at", at.as_deref())?.unwrap_or_else(|| SystemClock.now());
+            let d = s.decide(tech(t.as_deref())?, &uid, now);
+            if cli.json {
+                output::json(&serde_json::json!({
+                    "decision": d.as_str(), "reason": d.reason().map(|r| r.code()),
+                    "uid": uid, "door": door, "at": now,
+                }));
+            } else {
+                println!("{}  {}", d.as_str(), d.reason().map_or("", |r| r.code()));
+            }
+            Ok(())
+        }
+        Cmd::Audit { cmd } => audit(cli, &open(cli)?, cmd),
+        Cmd::Stats => {
+            let st = open(cli)?.stats()?;
+            if cli.json {
+                output::json(&st);
+            } else {
+                let mut t = Table::new(&["KIND", "STATE", "COUNT"]);
+                for (k, v) in &st.users {
+                    t.row(vec!["users".into(), (*k).into(), v.to_string()]);
+                }
+                for (k, v) in &st.credentials {
+                    t.row(vec!["credentials".into(), (*k).into(), v.to_string()]);
+                }
+                t.print();
+            }
+            Ok(())
+        }
+        Cmd::Demo => demo(cli, &actor),
+        Cmd::Dev { cmd } => dev(cli, &actor, cmd),
+    }
+}
+
+fn new_user(given: &str, family: &str, f: &UserFields) -> Result<NewUser, StoreError> {
+    Ok(NewUser {
+        given_name: given.to_string(),
+        family_name: family.to_string(),
+        email: f.email.clone(),
+        phone: f.phone.clone(),
+        employee_no: f.employee_no.clone(),
+        notes: f.notes.clone(),
+        org_unit: f.org_unit.clone(),
+        directory_id: None,
+        valid_from: ts("valid_from", f.valid_from.as_deref())?,
+        valid_to: ts("valid_to", f.valid_to.as_deref())?,
+        purge_date: f.purge_date.as_deref().map(|d| parse_date("purge_date", d)).transpose()?,
+        legal_hold: false,
+    })
+}
+
+fn print_user(cli: &Cli, u: &UserRecord) {
+    if cli.json {
+        return output::json(u);
+    }
+    let name = match (&u.given_name, &u.family_name) {
+        (Some(g), Some(f)) => format!("{g} {f}"),
+        _ => "(expunged)".to_string(),
+    };
+    pairs(&[
+        ("id", u.id.to_string()),
+        ("state", u.state.to_string()),
+        ("name", name),
+        ("email", opt(u.email.as_ref())),
+        ("phone", opt(u.phone.as_ref())),
+        ("employee no", opt(u.employee_no.as_ref())),
+        ("org unit", opt(u.org_unit.as_ref())),
+        ("valid", format!("[{}, {})", opt(u.valid_from), opt(u.valid_to))),
+        ("purge date", opt(u.purge_date.map(idms::domain::time::format_date))),
+        ("legal hold", u.legal_hold.to_string()),
+        ("directory", if u.directory_linked { "linked" } else { "-" }.to_string()),
+        ("created", u.created_at.to_string()),
+        ("updated", u.updated_at.to_string()),
+        ("deleted", opt(u.deleted_at)),
+        ("expunged", opt(u.expunged_at.map(|t| format!("{t} by {}", opt(u.expunged_by.as_ref()))))),
+    ]);
+    if !u.credentials.is_empty() {
+        println!();
+        let mut t = Table::new(&["TECHNOLOGY", "UID", "STATE"]);
+        for c in &u.credentials {
+            t.row(vec![c.technology.to_string(), c.uid.to_string(), c.state.to_string()]);
+        }
+        t.print();
+    }
+}
+
+fn user(cli: &Cli, s: &Store, actor: &Actor, cmd: &UserCmd) -> Result<(), StoreError> {
+    let u = match cmd {
+        UserCmd::Add { given, family, fields, directory_id, legal_hold } => {
+            let mut n = new_user(given, family, fields)?;
+            n.directory_id.clone_from(directory_id);
+            n.legal_hold = *legal_hold;
+            s.create_user(actor, n)?
+        }
+        UserCmd::Show { id } => s.get_user(user_id(id)?)?,
+        UserCmd::Search { query, all, limit } => {
+            let found = if *all { s.search_all_users(query, *limit)? } else { s.search_users(query, *limit)? };
+            if cli.json {
+                output::json(&found);
+            } else if found.is_empty() {
+                println!("no match{}", if *all { "" } else { " (use --all to include deleted and expunged people)" });
+            } else {
+                let mut t = Table::new(&["ID", "STATE", "FAMILY NAME", "GIVEN NAME", "EMAIL", "EMPLOYEE NO"]);
+                for u in &found {
+                    t.row(vec![
+                        u.id.to_string(),
+                        u.state.to_string(),
+                        opt(u.family_name.as_ref()),
+                        opt(u.given_name.as_ref()),
+                        opt(u.email.as_ref()),
+                        opt(u.employee_no.as_ref()),
+                    ]);
+                }
+                t.print();
+            }
+            return Ok(());
+        }
+        UserCmd::Update { id, given, family, fields, clear, legal_hold, unlink } => {
+            let id = user_id(id)?;
+            let mut p = UserPatch {
+                given_name: given.clone(),
+                family_name: family.clone(),
+                email: fields.email.clone().map(Some),
+                phone: fields.phone.clone().map(Some),
+                employee_no: fields.employee_no.clone().map(Some),
+                notes: fields.notes.clone().map(Some),
+                org_unit: fields.org_unit.clone().map(Some),
+                directory_id: unlink.then_some(None),
+                valid_from: ts("valid_from", fields.valid_from.as_deref())?.map(Some),
+                valid_to: ts("valid_to", fields.valid_to.as_deref())?.map(Some),
+                purge_date: fields.purge_date.as_deref().map(|d| parse_date("purge_date", d)).transpose()?.map(Some),
+                legal_hold: *legal_hold,
+            };
+            for c in clear {
+                match c.as_str() {
+                    "email" => p.email = Some(None),
+                    "phone" => p.phone = Some(None),
+                    "employee_no" => p.employee_no = Some(None),
+                    "notes" => p.notes = Some(None),
+                    "org_unit" => p.org_unit = Some(None),
+                    "valid_from" => p.valid_from = Some(None),
+                    "valid_to" => p.valid_to = Some(None),
+                    "purge_date" => p.purge_date = Some(None),
+                    _ => {
+                        return Err(DomainError::InvalidInput {
+                            field: "clear",
+                            message:
+                                "can clear email, phone, employee_no, notes, org_unit, valid_from, valid_to, purge_date"
+                                    .into(),
+                        }
+                        .into());
+                    }
+                }
+            }
+            s.update_user(actor, id, p)?
+        }
+        UserCmd::Suspend { id } => s.suspend(actor, user_id(id)?)?,
+        UserCmd::Resume { id } => s.resume(actor, user_id(id)?)?,
+        UserCmd::Delete { id } => s.delete(actor, user_id(id)?)?,
+        UserCmd::Restore { id } => s.restore(actor, user_id(id)?)?,
+        UserCmd::Expunge { id, confirm } => s.expunge(actor, user_id(id)?, confirm)?,
+    };
+    print_user(cli, &u);
+    Ok(())
+}
+
+fn print_card(cli: &Cli, c: &CredentialRecord) {
+    if cli.json {
+        return output::json(c);
+    }
+    pairs(&[
+        ("uid", c.uid.to_string()),
+        ("technology", c.technology.to_string()),
+        ("state", c.state.to_string()),
+        ("holder", c.holder.map_or_else(|| "-".into(), |h| format!("{h} ({})", opt(c.holder_state)))),
+        ("created", c.created_at.to_string()),
+        ("updated", c.updated_at.to_string()),
+    ]);
+    if !c.bindings.is_empty() {
+        println!();
+        let mut t = Table::new(&["HOLDER", "FROM", "BY", "UNTIL", "WHY"]);
+        for b in &c.bindings {
+            t.row(vec![
+                b.user_id.to_string(),
+                b.opened_at.to_string(),
+                b.opened_by.clone(),
+                opt(b.closed_at),
+                opt(b.close_reason.as_ref()),
+            ]);
+        }
+        t.print();
+    }
+}
+
+fn card(cli: &Cli, s: &Store, actor: &Actor, cmd: &CardCmd) -> Result<(), StoreError> {
+    let c = match cmd {
+        CardCmd::Enroll { user, uid, tech: t } => {
+            let t = Technology::from_name(t)?;
+            let uid = Uid::parse_for(t, uid)?;
+            s.enroll(actor, user_id(user)?, t, &uid)?
+        }
+        CardCmd::Show { uid, tech: t } => s.get_credential(tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
+        CardCmd::Revoke { uid, reason, tech: t } => {
+            s.revoke(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?, RetireReason::from_name(reason)?)?
+        }
+        CardCmd::Suspend { uid, tech: t } => s.suspend_credential(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
+        CardCmd::Resume { uid, tech: t } => s.resume_credential(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
+    };
+    print_card(cli, &c);
+    Ok(())
+}
+
+fn audit(cli: &Cli, s: &Store, cmd: &AuditCmd) -> Result<(), StoreError> {
+    match cmd {
+        AuditCmd::Verify => {
+            let r = s.verify_audit()?;
+            if cli.json {
+                output::json(&r);
+            } else if r.first_bad.is_none() {
+                println!("audit chain intact: {} entries verified", r.entries);
+            }
+            match r.first_bad {
+                Some(b) => Err(StoreError::AuditBroken { seq: b.seq, problem: b.problem }),
+                None => Ok(()),
+            }
+        }
+        AuditCmd::List { after, actor_id, user, limit } => {
+            let q = AuditQuery {
+                after_seq: *after,
+                actor: actor_id.clone(),
+                target_user: user.as_deref().map(user_id).transpose()?,
+                limit: Some(*limit),
+            };
+            let entries = s.audit_entries(&q)?;
+            if cli.json {
+                output::json(&entries);
+            } else {
+                let mut t = Table::new(&["SEQ", "AT", "ACTOR", "ACTION", "USER", "CREDENTIAL", "OUTCOME", "DETAIL"]);
+                for e in &entries {
+                    t.row(vec![
+                        e.seq.to_string(),
+                        e.at.to_string(),
+                        e.actor.clone(),
+                        e.action.clone(),
+                        opt(e.target_user),
+                        opt(e.target_credential.as_ref()),
+                        e.outcome.clone(),
+                        e.detail.clone(),
+                    ]);
+                }
+                t.print();
+            }
+            Ok(())
+        }
+    }
+}
+
+fn demo(cli: &Cli, actor: &Actor) -> Result<(), StoreError> {
+    let dir = data_dir(cli);
+    let s = Store::create(&dir.join(store::DB_FILE), Arc::new(SystemClock))?;
+    let people = [
+        ("Ada", "Lovelace", "ada@example.test", "E1001", "04A1B2C3"),
+        ("Grace", "Hopper", "grace@example.test", "E1002", "04112233445566"),
+        ("Alan", "Turing", "alan@example.test", "E1003", "04C0FFEE"),
+        ("Edsger", "Dijkstra", "edsger@example.test", "E1004", "04DEADBEEF0102"),
+    ];
+    let mut ids = Vec::new();
+    for (g, f, e, n, card) in people {
+        let u = s.create_user(
+            actor,
+            NewUser {
+                given_name: g.into(),
+                family_name: f.into(),
+                email: Some(e.into()),
+                employee_no: Some(n.into()),
+                org_unit: Some("demo".into()),
+                ..NewUser::default()
+            },
+        )?;
+        let uid = Uid::parse_for(Technology::Iso14443a, card)?;
+        s.enroll(actor, u.id, Technology::Iso14443a, &uid)?;
+        ids.push((u.id, card));
+    }
+    // Alan is suspended, Edsger deleted: their cards are refused at doors.
+    s.suspend(actor, ids[2].0)?;
+    s.delete(actor, ids[3].0)?;
+    let d = dir.display();
+    println!("Demo data in {d}: 4 people, 4 cards (Turing suspended, Dijkstra deleted).\n");
+    println!("Try:");
+    println!("  idms --data-dir {d} user search ''            # everyone live");
+    println!("  idms --data-dir {d} user search --all ''      # deleted too");
+    println!("  idms --data-dir {d} decide --uid 04:a1:b2:c3  # grant");
+    println!("  idms --data-dir {d} decide --uid 04C0FFEE     # deny holder_suspended");
+    println!("  idms --data-dir {d} card enroll --user {} --uid {}   # credential_held", ids[0].0, ids[3].1);
+    println!("  idms --data-dir {d} user expunge {id} --confirm {id}", id = ids[3].0);
+    println!("  idms --data-dir {d} card enroll --user {} --uid {}   # now recycled", ids[0].0, ids[3].1);
+    println!("  idms --data-dir {d} audit list");
+    println!("  idms --data-dir {d} audit verify");
+    Ok(())
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn dev(cli: &Cli, actor: &Actor, cmd: &DevCmd) -> Result<(), StoreError> {
+    match cmd {
+        DevCmd::Seed { users, cards_per_user } => {
+            let path = data_dir(cli).join(store::DB_FILE);
+            let s = Store::create(&path, Arc::new(SystemClock))?;
+            let started = std::time::Instant::now();
+            let mut last = 0;
+            let r = s.seed(actor, *users, *cards_per_user, |n| {
+                if n - last >= 100_000 || n == *users {
+                    last = n;
+                    eprintln!("seeded {n}/{users} users");
+                }
+            })?;
+            let secs = started.elapsed().as_secs_f64();
+            if cli.json {
+                output::json(&serde_json::json!({ "users": r.users, "credentials": r.credentials, "seconds": secs }));
+            } else {
+                println!("seeded {} users and {} credentials in {secs:.1} s", r.users, r.credentials);
+            }
+            Ok(())
+        }
+        DevCmd::OpenStats => {
+            let started = std::time::Instant::now();
+            let s = open(cli)?;
+            let secs = started.elapsed().as_secs_f64();
+            let rss = peak_rss_kib();
+            if cli.json {
+                output::json(&serde_json::json!({
+                    "credentials": s.index().credentials(), "open_seconds": secs, "peak_rss_kib": rss,
+                }));
+            } else {
+                println!(
+                    "opened with {} credentials indexed in {secs:.3} s; peak RSS {} MiB",
+                    s.index().credentials(),
+                    rss.map_or_else(|| "?".into(), |k| (k / 1024).to_string())
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Refusals of the domain, each with a stable code.
+//!
+//! Messages name IDs, states and UIDs — never a person's name, email or any
+//! other personal data — so an error can be logged, audited and shown as is.
+
+use crate::domain::{CredentialState, LifecycleAction, UserId, UserState};
+
+/// Why the domain refused an operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// The credential belongs to someone who has not been expunged.
+    #[error(
+        "credential {uid} is held by user {holder} ({holder_state}); the holder must be expunged before the card can be issued again"
+    )]
+    CredentialHeld {
+        /// The credential, uppercase hex.
+        uid: String,
+        /// Who holds it.
+        holder: UserId,
+        /// The holder's lifecycle state.
+        holder_state: UserState,
+    },
+    /// The credential was reported lost, stolen or destroyed.
+    #[error("credential {uid} is {state}; a retired card is never issued again")]
+    CredentialRetired {
+        /// The credential, uppercase hex.
+        uid: String,
+        /// Its retired state.
+        state: CredentialState,
+    },
+    /// Expunge asked of a user who is not deleted.
+    #[error("user {user} is {state}; delete the user first, then expunge")]
+    HolderNotDeleted {
+        /// The user.
+        user: UserId,
+        /// Their current state.
+        state: UserState,
+    },
+    /// Anything asked of an expunged user.
+    #[error("user {user} has been expunged; only the tombstone remains and nothing more can be done")]
+    AlreadyExpunged {
+        /// The user.
+        user: UserId,
+    },
+    /// A lifecycle action that the user's state does not allow.
+    #[error("user {user} is {state}; cannot {action}: {hint}")]
+    InvalidTransition {
+        /// The user.
+        user: UserId,
+        /// Their current state.
+        state: UserState,
+        /// What was asked.
+        action: LifecycleAction,
+        /// What would make it possible.
+        hint: &'static str,
+    },
+    /// The user is under legal hold.
+    #[error("user {user} is under legal hold; lift the hold before expunging")]
+    LegalHold {
+        /// The user.
+        user: UserId,
+    },
+    /// Staff may not delete a user the directory manages.
+    #[error("user {user} is linked to the identity directory; deprovision them there, or unlink them before deleting")]
+    DirectoryLinked {
+        /// The user.
+        user: UserId,
+    },
+    /// Expunge without a confirmation that names the user.
+    #[error("expunging user {user} needs the confirmation to repeat the user ID exactly")]
+    ExpungeNotConfirmed {
+        /// The user.
+        user: UserId,
+    },
+    /// A UID that is not hex (or empty).
+    #[error("UID is not valid: {reason}; write it as hex bytes, e.g. 04A1B2C3, 04:a1:b2:c3 or 04 A1 B2 C3")]
+    InvalidUid {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A UID with an odd number of hex digits.
+    #[error("UID has {digits} hex digits; a UID is whole bytes, so it needs an even number of digits")]
+    UidOddDigits {
+        /// How many digits were given.
+        digits: usize,
+    },
+    /// A UID whose length the technology does not allow.
+    #[error("a {technology} UID is {allowed} bytes long, this one is {got}")]
+    UidWrongLength {
+        /// The technology.
+        technology: &'static str,
+        /// What the technology allows.
+        allowed: &'static str,
+        /// The length given.
+        got: usize,
+    },
+    /// A random (privacy-mode) ISO 14443-A UID, which changes on every tap.
+    #[error(
+        "UID {uid} is a random UID (4 bytes starting 08): the card shows a new one on every tap, so it cannot identify anyone; enrol the card's fixed identifier instead"
+    )]
+    RandomUid {
+        /// The UID.
+        uid: String,
+    },
+    /// Several credentials share these bytes; the technology must be named.
+    #[error("UID {uid} exists for several technologies; name the technology")]
+    UidAmbiguous {
+        /// The UID.
+        uid: String,
+    },
+    /// No such user or credential.
+    #[error("no {what} with ID {id}")]
+    NotFound {
+        /// `user` or `credential`.
+        what: &'static str,
+        /// The ID asked for.
+        id: String,
+    },
+    /// A field's value is not acceptable.
+    #[error("{field}: {message}")]
+    InvalidInput {
+        /// The field.
+        field: &'static str,
+        /// What is wrong (never echoes personal data).
+        message: String,
+    },
+}
+
+impl DomainError {
+    /// The stable machine-readable code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::CredentialHeld { .. } => "credential_held",
+            Self::CredentialRetired { .. } => "credential_retired",
+            Self::HolderNotDeleted { .. } => "holder_not_deleted",
+            Self::AlreadyExpunged { .. } => "already_expunged",
+            Self::InvalidTransition { .. } => "invalid_transition",
+            Self::LegalHold { .. } => "legal_hold",
+            Self::DirectoryLinked { .. } => "directory_linked",
+            Self::ExpungeNotConfirmed { .. } => "expunge_not_confirmed",
+            Self::InvalidUid { .. } => "invalid_uid",
+            Self::UidOddDigits { .. } => "uid_odd_digits",
+            Self::UidWrongLength { .. } => "uid_wrong_length",
+            Self::RandomUid { .. } => "random_uid",
+            Self::UidAmbiguous { .. } => "uid_ambiguous",
+            Self::NotFound { .. } => "not_found",
+            Self::InvalidInput { .. } => "invalid_input",
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Store errors: a domain refusal, or something the caller can act on.
+//!
+//! The underlying SQLite error is logged where it happens (it may name a
+//! table or constraint, never a value) and the caller gets a variant.
+
+use std::path::PathBuf;
+
+use crate::domain::DomainError;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The domain refused.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Another writer held the database past the busy timeout.
+    #[error("the database is busy; try again")]
+    Busy,
+    /// SQLite failed; the details are in the log.
+    #[error("internal database error; see the service log")]
+    Database,
+    /// No database where one was expected.
+    #[error("no IDMS database at {0}; run `idms init` first")]
+    NotInitialised(PathBuf),
+    /// Written by a newer build.
+    #[error("the database has schema version {found}, newer than this build knows ({known}); upgrade IDMS")]
+    SchemaTooNew {
+        /// The database's version.
+        found: i64,
+        /// This build's version.
+        known: i64,
+    },
+    /// A stored value this build cannot read.
+    #[error("stored data is not readable: {0}")]
+    Corrupt(&'static str),
+    /// The audit chain does not verify.
+    #[error("audit chain broken at entry {seq}: {problem}")]
+    AuditBroken {
+        /// The first bad entry.
+        seq: i64,
+        /// What does not hold.
+        problem: &'static str,
+    },
+    /// A file-system error.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl StoreError {
+    /// The stable machine-readable code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Domain(e) => e.code(),
+            Self::Busy => "busy",
+            Self::Database => "internal",
+            Self::NotInitialised(_) => "not_initialised",
+            Self::SchemaTooNew { .. } => "schema_too_new",
+            Self::Corrupt(_) => "corrupt",
+            Self::AuditBroken { .. } => "audit_broken",
+            Self::Io(_) => "io",
+        }
+    }
+
+    /// A refusal of the request (the caller's to fix), not a failure of the store.
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Domain(_))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        {
+            tracing::warn!(error = %e, "sqlite busy");
+            return Self::Busy;
+        }
+        tracing::error!(error = %e, "sqlite error");
+        Self::Database
+    }
+}

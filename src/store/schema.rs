@@ -1,0 +1,144 @@
+//! Ordered migrations. The schema version is SQLite's `user_version`;
+//! pending migrations run in one transaction, so a database is never left
+//! between two versions.
+//!
+//! **Architecture invariant:** the rules that must hold under concurrency
+//! are constraints here, not only checks in Rust: one open binding per
+//! credential (unique partial index), `(technology, uid)` unique, a
+//! tombstone holds no personal data (CHECK), states are closed sets (CHECK).
+
+use rusqlite::Connection;
+
+use crate::store::StoreError;
+
+/// Each entry moves the schema one version up. Never edit a released one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: users, credentials, bindings, change log, audit, access events.
+    r"
+CREATE TABLE users (
+    id                  INTEGER PRIMARY KEY,            -- random 60-bit, never reused: rows are never deleted
+    state               TEXT NOT NULL CHECK (state IN ('active','suspended','deleted','expunged')),
+    state_before_delete TEXT CHECK (state_before_delete IN ('active','suspended')),
+    given_name          TEXT,
+    family_name         TEXT COLLATE NOCASE,
+    email               TEXT COLLATE NOCASE,
+    phone               TEXT,
+    employee_no         TEXT,
+    notes               TEXT,
+    photo               BLOB,
+    directory_id        TEXT,
+    org_unit            TEXT,
+    legal_hold          INTEGER NOT NULL DEFAULT 0 CHECK (legal_hold IN (0, 1)),
+    valid_from          INTEGER,
+    valid_to            INTEGER,
+    purge_date          TEXT,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL,
+    deleted_at          INTEGER,
+    expunged_at         INTEGER,
+    expunged_by         TEXT,
+    CHECK (valid_to IS NULL OR valid_from IS NULL OR valid_to > valid_from),
+    CHECK (state <> 'expunged' OR (given_name IS NULL AND family_name IS NULL AND email IS NULL
+        AND phone IS NULL AND employee_no IS NULL AND notes IS NULL AND photo IS NULL
+        AND directory_id IS NULL AND expunged_at IS NOT NULL))
+);
+CREATE INDEX users_family_name ON users(family_name) WHERE family_name IS NOT NULL;
+CREATE INDEX users_email ON users(email) WHERE email IS NOT NULL;
+CREATE INDEX users_employee_no ON users(employee_no) WHERE employee_no IS NOT NULL;
+CREATE UNIQUE INDEX users_directory_id ON users(directory_id) WHERE directory_id IS NOT NULL;
+
+CREATE TABLE credentials (
+    id          INTEGER PRIMARY KEY,
+    technology  TEXT NOT NULL CHECK (technology IN ('iso14443a','em4100','other')),
+    uid         BLOB NOT NULL CHECK (length(uid) BETWEEN 1 AND 16),
+    state       TEXT NOT NULL CHECK (state IN ('in_stock','issued','suspended','lost','stolen','destroyed')),
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (technology, uid)
+);
+
+CREATE TABLE bindings (
+    id            INTEGER PRIMARY KEY,
+    credential_id INTEGER NOT NULL REFERENCES credentials(id),
+    user_id       INTEGER NOT NULL REFERENCES users(id),
+    opened_at     INTEGER NOT NULL,
+    opened_by     TEXT NOT NULL,
+    closed_at     INTEGER,
+    closed_by     TEXT,
+    close_reason  TEXT CHECK (close_reason IN ('holder_expunged')),
+    CHECK ((closed_at IS NULL) = (close_reason IS NULL))
+);
+-- The recycle rule's last line of defence: one open binding per credential.
+CREATE UNIQUE INDEX bindings_one_open ON bindings(credential_id) WHERE closed_at IS NULL;
+CREATE INDEX bindings_user ON bindings(user_id);
+CREATE INDEX bindings_credential ON bindings(credential_id);
+
+CREATE TABLE change_log (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    at               INTEGER NOT NULL,
+    kind             TEXT NOT NULL CHECK (kind IN ('user','credential')),
+    user_id          INTEGER NOT NULL,  -- the user, or the credential's holder (0: none)
+    user_state       TEXT,
+    valid_from       INTEGER,
+    valid_to         INTEGER,
+    technology       TEXT,
+    uid              BLOB,
+    credential_state TEXT
+);
+
+CREATE TABLE audit (
+    seq               INTEGER PRIMARY KEY,
+    at                INTEGER NOT NULL,
+    actor             TEXT NOT NULL,
+    action            TEXT NOT NULL,
+    target_user       INTEGER,
+    target_credential TEXT,
+    outcome           TEXT NOT NULL,
+    detail            TEXT NOT NULL,
+    prev_hash         BLOB NOT NULL,
+    hash              BLOB NOT NULL
+);
+
+CREATE TABLE access_events (
+    id          INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    controller  TEXT,
+    event_id    TEXT,
+    door        TEXT NOT NULL,
+    technology  TEXT,
+    uid         BLOB NOT NULL,
+    decision    TEXT NOT NULL CHECK (decision IN ('grant','deny')),
+    reason      TEXT,
+    user_id     INTEGER,
+    UNIQUE (controller, event_id)
+);
+CREATE INDEX access_events_at ON access_events(at);
+",
+];
+
+/// The schema version this build writes.
+#[must_use]
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the database up to [`latest`] in one transaction.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > latest() {
+        return Err(StoreError::SchemaTooNew { found, known: latest() });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+        tx.execute_batch(sql)?;
+        // PRAGMA takes no parameters; the value is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The database's schema version.
+pub fn version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}

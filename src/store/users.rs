@@ -1,0 +1,484 @@
+//! People: create, read, search, edit, lifecycle and expunge.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::domain::time::{format_date, parse_date};
+use crate::domain::user::check_expunge_confirmation;
+use crate::domain::{
+    Change, CredentialState, DomainError, LifecycleAction, Technology, Timestamp, Uid, UserFacts, UserId, UserState,
+    ValidityWindow, transition,
+};
+use crate::store::{
+    Actor, AuditDraft, HeldCredential, NewUser, Stats, Store, StoreError, Tx, UserPatch, UserRecord, UserSummary,
+};
+
+/// Longest accepted text field, in characters.
+const MAX_FIELD: usize = 200;
+/// Longest accepted notes, in characters.
+const MAX_NOTES: usize = 4000;
+
+fn not_found(id: UserId) -> StoreError {
+    DomainError::NotFound { what: "user", id: id.to_string() }.into()
+}
+
+fn corrupt(what: &'static str) -> impl Fn() -> StoreError {
+    move || StoreError::Corrupt(what)
+}
+
+/// Trims; empty becomes `None`; refuses over-long values without echoing them.
+fn clean(field: &'static str, v: Option<String>, max: usize) -> Result<Option<String>, DomainError> {
+    let Some(v) = v else { return Ok(None) };
+    let t = v.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    if t.chars().count() > max || t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(DomainError::InvalidInput {
+            field,
+            message: format!("must be at most {max} characters, without control characters"),
+        });
+    }
+    Ok(Some(t.to_string()))
+}
+
+fn required(field: &'static str, v: String) -> Result<String, DomainError> {
+    clean(field, Some(v), MAX_FIELD)?.ok_or(DomainError::InvalidInput { field, message: "is required".into() })
+}
+
+fn clean_email(v: Option<String>) -> Result<Option<String>, DomainError> {
+    let v = clean("email", v, MAX_FIELD)?;
+    if let Some(e) = &v {
+        let ok = e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !e.contains(' '));
+        if !ok {
+            return Err(DomainError::InvalidInput { field: "email", message: "is not an email address".into() });
+        }
+    }
+    Ok(v)
+}
+
+const USER_COLUMNS: &str = "id, state, given_name, family_name, email, phone, employee_no, notes, org_unit,
+    directory_id IS NOT NULL, legal_hold, valid_from, valid_to, purge_date, created_at, updated_at,
+    deleted_at, expunged_at, expunged_by";
+
+fn user_from_row(r: &Row<'_>) -> Result<UserRecord, StoreError> {
+    let state: String = r.get(1)?;
+    let purge: Option<String> = r.get(13)?;
+    Ok(UserRecord {
+        id: UserId::from_i64(r.get(0)?),
+        state: UserState::from_name(&state).ok_or_else(corrupt("user state"))?,
+        given_name: r.get(2)?,
+        family_name: r.get(3)?,
+        email: r.get(4)?,
+        phone: r.get(5)?,
+        employee_no: r.get(6)?,
+        notes: r.get(7)?,
+        org_unit: r.get(8)?,
+        directory_linked: r.get(9)?,
+        legal_hold: r.get(10)?,
+        valid_from: r.get::<_, Option<i64>>(11)?.map(Timestamp),
+        valid_to: r.get::<_, Option<i64>>(12)?.map(Timestamp),
+        purge_date: purge
+            .map(|p| parse_date("purge_date", &p))
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("purge date"))?,
+        created_at: Timestamp(r.get(14)?),
+        updated_at: Timestamp(r.get(15)?),
+        deleted_at: r.get::<_, Option<i64>>(16)?.map(Timestamp),
+        expunged_at: r.get::<_, Option<i64>>(17)?.map(Timestamp),
+        expunged_by: r.get(18)?,
+        credentials: Vec::new(),
+    })
+}
+
+/// Reads one user with the credentials they hold.
+pub(crate) fn load_user(conn: &Connection, id: UserId) -> Result<UserRecord, StoreError> {
+    let mut user = {
+        let mut stmt = conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?;
+        let mut rows = stmt.query([id.as_i64()])?;
+        let Some(r) = rows.next()? else { return Err(not_found(id)) };
+        user_from_row(r)?
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.technology, c.uid, c.state FROM bindings b JOIN credentials c ON c.id = b.credential_id
+         WHERE b.user_id = ?1 AND b.closed_at IS NULL ORDER BY b.opened_at, b.id",
+    )?;
+    let mut rows = stmt.query([id.as_i64()])?;
+    while let Some(r) = rows.next()? {
+        let tech: String = r.get(0)?;
+        let uid: Vec<u8> = r.get(1)?;
+        let state: String = r.get(2)?;
+        user.credentials.push(HeldCredential {
+            technology: Technology::from_name(&tech).map_err(|_| StoreError::Corrupt("technology"))?,
+            uid: Uid::from_bytes(&uid).map_err(|_| StoreError::Corrupt("uid"))?,
+            state: CredentialState::from_name(&state).ok_or_else(corrupt("credential state"))?,
+        });
+    }
+    Ok(user)
+}
+
+/// The facts the lifecycle rules need.
+pub(crate) fn load_facts(conn: &Connection, id: UserId) -> Result<(UserFacts, ValidityWindow), StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT state, state_before_delete, directory_id IS NOT NULL, legal_hold, valid_from, valid_to
+             FROM users WHERE id = ?1",
+        )?
+        .query_row([id.as_i64()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, bool>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((state, before, linked, hold, from, to)) = row else { return Err(not_found(id)) };
+    let facts = UserFacts {
+        id,
+        state: UserState::from_name(&state).ok_or_else(corrupt("user state"))?,
+        state_before_delete: before.as_deref().and_then(UserState::from_name),
+        directory_linked: linked,
+        legal_hold: hold,
+    };
+    Ok((facts, ValidityWindow { from: from.map(Timestamp), to: to.map(Timestamp) }))
+}
+
+/// Inserts a user row and its change-log entry.
+pub(crate) fn insert_user(w: &mut Tx<'_>, id: UserId, u: &NewUser) -> Result<(), StoreError> {
+    let window = ValidityWindow::new(u.valid_from, u.valid_to)?;
+    w.conn
+        .prepare_cached(
+            "INSERT INTO users (id, state, given_name, family_name, email, phone, employee_no, notes, org_unit,
+                directory_id, legal_hold, valid_from, valid_to, purge_date, created_at, updated_at)
+             VALUES (?1, 'active', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+        )?
+        .execute(params![
+            id.as_i64(),
+            u.given_name,
+            u.family_name,
+            u.email,
+            u.phone,
+            u.employee_no,
+            u.notes,
+            u.org_unit,
+            u.directory_id,
+            u.legal_hold,
+            window.from.map(|t| t.0),
+            window.to.map(|t| t.0),
+            u.purge_date.map(format_date),
+            w.now.0,
+        ])?;
+    w.change(Change::User { id, state: UserState::Active, window })
+}
+
+/// Draws a fresh random user ID that no row (live or tombstone) has.
+pub(crate) fn fresh_user_id(conn: &Connection) -> Result<UserId, StoreError> {
+    loop {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).map_err(|e| StoreError::Io(format!("no randomness from the OS: {e}")))?;
+        let id = UserId::from_random_bits(u64::from_le_bytes(b));
+        let taken: bool = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)")?
+            .query_row([id.as_i64()], |r| r.get(0))?;
+        if !taken {
+            return Ok(id);
+        }
+    }
+}
+
+fn validate_new(u: NewUser) -> Result<NewUser, DomainError> {
+    Ok(NewUser {
+        given_name: required("given_name", u.given_name)?,
+        family_name: required("family_name", u.family_name)?,
+        email: clean_email(u.email)?,
+        phone: clean("phone", u.phone, MAX_FIELD)?,
+        employee_no: clean("employee_no", u.employee_no, MAX_FIELD)?,
+        notes: clean("notes", u.notes, MAX_NOTES)?,
+        org_unit: clean("org_unit", u.org_unit, MAX_FIELD)?,
+        directory_id: clean("directory_id", u.directory_id, MAX_FIELD)?,
+        ..u
+    })
+}
+
+/// Which users a search may return.
+#[derive(Clone, Copy)]
+enum Scope {
+    Live,
+    All,
+}
+
+fn search(conn: &Connection, query: &str, scope: Scope, limit: u32) -> Result<Vec<UserSummary>, StoreError> {
+    let q = query.trim();
+    let id = q.parse::<UserId>().ok().map(UserId::as_i64);
+    let uid = Uid::parse_any(q).ok().map(|u| u.as_bytes().to_vec());
+    let escaped: String =
+        q.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
+    let prefix = format!("{escaped}%");
+    let states = match scope {
+        Scope::Live => "('active','suspended')",
+        Scope::All => "('active','suspended','deleted','expunged')",
+    };
+    let sql = format!(
+        "SELECT id, state, family_name, given_name, email, employee_no FROM users
+         WHERE state IN {states} AND (?1 = '' OR id = ?2 OR family_name LIKE ?3 ESCAPE '\\'
+            OR email LIKE ?3 ESCAPE '\\' OR employee_no = ?1
+            OR id IN (SELECT b.user_id FROM bindings b JOIN credentials c ON c.id = b.credential_id
+                      WHERE c.technology IN ('iso14443a','em4100','other') AND c.uid = ?4))
+         ORDER BY family_name, given_name, id LIMIT ?5"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![q, id, prefix, uid, limit])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let state: String = r.get(1)?;
+        out.push(UserSummary {
+            id: UserId::from_i64(r.get(0)?),
+            state: UserState::from_name(&state).ok_or_else(corrupt("user state"))?,
+            family_name: r.get(2)?,
+            given_name: r.get(3)?,
+            email: r.get(4)?,
+            employee_no: r.get(5)?,
+        });
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Creates a person, `active`, with a fresh ID.
+    pub fn create_user(&self, actor: &Actor, new: NewUser) -> Result<UserRecord, StoreError> {
+        self.write(actor, AuditDraft::new("user.create"), |w| {
+            let new = validate_new(new)?;
+            let id = fresh_user_id(&w.conn)?;
+            w.audit.target_user = Some(id);
+            insert_user(w, id, &new)?;
+            load_user(&w.conn, id)
+        })
+    }
+
+    /// One person (the tombstone if expunged).
+    pub fn get_user(&self, id: UserId) -> Result<UserRecord, StoreError> {
+        self.read(|c| load_user(c, id))
+    }
+
+    /// Searches active and suspended people by user ID, family-name or
+    /// email prefix, employee number, or credential UID.
+    pub fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserSummary>, StoreError> {
+        self.read(|c| search(c, query, Scope::Live, limit))
+    }
+
+    /// The same search over everyone, deleted and expunged included.
+    pub fn search_all_users(&self, query: &str, limit: u32) -> Result<Vec<UserSummary>, StoreError> {
+        self.read(|c| search(c, query, Scope::All, limit))
+    }
+
+    /// Edits a person. Refused for an expunged user.
+    pub fn update_user(&self, actor: &Actor, id: UserId, patch: UserPatch) -> Result<UserRecord, StoreError> {
+        let mut draft = AuditDraft::new("user.update").user(id);
+        draft.detail = format!("fields={}", patch.field_names().join(","));
+        self.write(actor, draft, |w| {
+            let (facts, window) = load_facts(&w.conn, id)?;
+            if facts.state == UserState::Expunged {
+                return Err(DomainError::AlreadyExpunged { user: id }.into());
+            }
+            let cur = load_user(&w.conn, id)?;
+            let pick = |new: Option<Option<String>>, old: Option<String>| new.unwrap_or(old);
+            let window =
+                ValidityWindow::new(patch.valid_from.unwrap_or(window.from), patch.valid_to.unwrap_or(window.to))?;
+            let u = validate_new(NewUser {
+                given_name: patch.given_name.unwrap_or(cur.given_name.unwrap_or_default()),
+                family_name: patch.family_name.unwrap_or(cur.family_name.unwrap_or_default()),
+                email: pick(patch.email, cur.email),
+                phone: pick(patch.phone, cur.phone),
+                employee_no: pick(patch.employee_no, cur.employee_no),
+                notes: pick(patch.notes, cur.notes),
+                org_unit: pick(patch.org_unit, cur.org_unit),
+                directory_id: None,
+                valid_from: window.from,
+                valid_to: window.to,
+                purge_date: patch.purge_date.unwrap_or(cur.purge_date),
+                legal_hold: patch.legal_hold.unwrap_or(cur.legal_hold),
+            })?;
+            w.conn
+                .prepare_cached(
+                    "UPDATE users SET given_name = ?2, family_name = ?3, email = ?4, phone = ?5, employee_no = ?6,
+                        notes = ?7, org_unit = ?8, legal_hold = ?9, valid_from = ?10, valid_to = ?11,
+                        purge_date = ?12, updated_at = ?13 WHERE id = ?1",
+                )?
+                .execute(params![
+                    id.as_i64(),
+                    u.given_name,
+                    u.family_name,
+                    u.email,
+                    u.phone,
+                    u.employee_no,
+                    u.notes,
+                    u.org_unit,
+                    u.legal_hold,
+                    window.from.map(|t| t.0),
+                    window.to.map(|t| t.0),
+                    u.purge_date.map(format_date),
+                    w.now.0,
+                ])?;
+            if let Some(link) = patch.directory_id {
+                let link = clean("directory_id", link, MAX_FIELD)?;
+                w.conn
+                    .prepare_cached("UPDATE users SET directory_id = ?2 WHERE id = ?1")?
+                    .execute(params![id.as_i64(), link])?;
+            }
+            if patch.valid_from.is_some() || patch.valid_to.is_some() {
+                w.change(Change::User { id, state: facts.state, window })?;
+            }
+            load_user(&w.conn, id)
+        })
+    }
+
+    /// Suspend, resume, delete or restore (expunge has its own call).
+    pub fn lifecycle(&self, actor: &Actor, id: UserId, action: LifecycleAction) -> Result<UserRecord, StoreError> {
+        let name = match action {
+            LifecycleAction::Suspend => "user.suspend",
+            LifecycleAction::Resume => "user.resume",
+            LifecycleAction::Delete => "user.delete",
+            LifecycleAction::Restore => "user.restore",
+            LifecycleAction::Expunge => "user.expunge",
+        };
+        if action == LifecycleAction::Expunge {
+            return Err(DomainError::ExpungeNotConfirmed { user: id }.into());
+        }
+        self.write(actor, AuditDraft::new(name).user(id), |w| {
+            let (facts, window) = load_facts(&w.conn, id)?;
+            let t = transition(&facts, action, actor.origin)?;
+            let deleted_at = match action {
+                LifecycleAction::Delete => Some(w.now.0),
+                _ => None,
+            };
+            w.conn
+                .prepare_cached(
+                    "UPDATE users SET state = ?2,
+                        state_before_delete = CASE WHEN ?2 = 'deleted' THEN ?3 ELSE NULL END,
+                        deleted_at = CASE WHEN ?2 = 'deleted' THEN ?4 ELSE NULL END,
+                        updated_at = ?5
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    id.as_i64(),
+                    t.to.as_str(),
+                    t.state_before_delete.map(UserState::as_str),
+                    deleted_at,
+                    w.now.0
+                ])?;
+            w.change(Change::User { id, state: t.to, window })?;
+            load_user(&w.conn, id)
+        })
+    }
+
+    /// Suspends a person.
+    pub fn suspend(&self, actor: &Actor, id: UserId) -> Result<UserRecord, StoreError> {
+        self.lifecycle(actor, id, LifecycleAction::Suspend)
+    }
+
+    /// Resumes a suspended person.
+    pub fn resume(&self, actor: &Actor, id: UserId) -> Result<UserRecord, StoreError> {
+        self.lifecycle(actor, id, LifecycleAction::Resume)
+    }
+
+    /// Soft-deletes a person: their cards stop granting, and stay theirs.
+    pub fn delete(&self, actor: &Actor, id: UserId) -> Result<UserRecord, StoreError> {
+        self.lifecycle(actor, id, LifecycleAction::Delete)
+    }
+
+    /// Restores a deleted person to the state they had.
+    pub fn restore(&self, actor: &Actor, id: UserId) -> Result<UserRecord, StoreError> {
+        self.lifecycle(actor, id, LifecycleAction::Restore)
+    }
+
+    /// Expunges a deleted person: destroys their personal data, keeps a
+    /// tombstone, closes their bindings (`holder_expunged`) and returns
+    /// their non-retired credentials to stock. `confirm` must repeat the ID.
+    /// The WAL is checkpointed afterwards so the data survives nowhere.
+    pub fn expunge(&self, actor: &Actor, id: UserId, confirm: &str) -> Result<UserRecord, StoreError> {
+        let out = self.write(actor, AuditDraft::new("user.expunge").user(id), |w| {
+            check_expunge_confirmation(id, confirm)?;
+            let released = expunge_in(w, id, &actor.id)?;
+            w.audit.detail = format!("credentials_released={released}");
+            load_user(&w.conn, id)
+        })?;
+        self.checkpoint()?;
+        Ok(out)
+    }
+
+    /// Counts per state, expunged users included.
+    pub fn stats(&self) -> Result<Stats, StoreError> {
+        self.read(|c| {
+            let mut s = Stats::default();
+            for st in [UserState::Active, UserState::Suspended, UserState::Deleted, UserState::Expunged] {
+                s.users.insert(st.as_str(), 0);
+            }
+            let mut stmt = c.prepare("SELECT state, COUNT(*) FROM users GROUP BY state")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let st: String = r.get(0)?;
+                let st = UserState::from_name(&st).ok_or_else(corrupt("user state"))?;
+                s.users.insert(st.as_str(), r.get::<_, i64>(1)?.unsigned_abs());
+            }
+            let mut stmt = c.prepare("SELECT state, COUNT(*) FROM credentials GROUP BY state")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let st: String = r.get(0)?;
+                let st = CredentialState::from_name(&st).ok_or_else(corrupt("credential state"))?;
+                s.credentials.insert(st.as_str(), r.get::<_, i64>(1)?.unsigned_abs());
+            }
+            Ok(s)
+        })
+    }
+}
+
+/// The expunge itself, inside the caller's transaction. Returns how many
+/// credentials went back to stock.
+pub(crate) fn expunge_in(w: &mut Tx<'_>, id: UserId, actor: &str) -> Result<usize, StoreError> {
+    let (facts, _) = load_facts(&w.conn, id)?;
+    transition(&facts, LifecycleAction::Expunge, crate::domain::Origin::Staff)?;
+    w.conn
+        .prepare_cached(
+            "UPDATE users SET state = 'expunged', state_before_delete = NULL, given_name = NULL, family_name = NULL,
+                email = NULL, phone = NULL, employee_no = NULL, notes = NULL, photo = NULL, directory_id = NULL,
+                expunged_at = ?2, expunged_by = ?3, updated_at = ?2
+             WHERE id = ?1",
+        )?
+        .execute(params![id.as_i64(), w.now.0, actor])?;
+    w.change(Change::User { id, state: UserState::Expunged, window: ValidityWindow::default() })?;
+    // Close every open binding and return what is not retired to stock.
+    let held: Vec<(i64, String, Vec<u8>, String)> = {
+        let mut stmt = w.conn.prepare_cached(
+            "SELECT c.id, c.technology, c.uid, c.state FROM bindings b JOIN credentials c ON c.id = b.credential_id
+             WHERE b.user_id = ?1 AND b.closed_at IS NULL",
+        )?;
+        let rows = stmt.query_map([id.as_i64()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    w.conn
+        .prepare_cached(
+            "UPDATE bindings SET closed_at = ?2, closed_by = ?3, close_reason = 'holder_expunged'
+             WHERE user_id = ?1 AND closed_at IS NULL",
+        )?
+        .execute(params![id.as_i64(), w.now.0, actor])?;
+    let mut released = 0;
+    for (cred_id, tech, uid, state) in held {
+        let state = CredentialState::from_name(&state).ok_or_else(corrupt("credential state"))?;
+        let new_state = if state.is_retired() { state } else { CredentialState::InStock };
+        if new_state == CredentialState::InStock {
+            released += 1;
+            w.conn
+                .prepare_cached("UPDATE credentials SET state = 'in_stock', updated_at = ?2 WHERE id = ?1")?
+                .execute(params![cred_id, w.now.0])?;
+        }
+        w.change(Change::Credential {
+            technology: Technology::from_name(&tech).map_err(|_| StoreError::Corrupt("technology"))?,
+            uid: Uid::from_bytes(&uid).map_err(|_| StoreError::Corrupt("uid"))?,
+            state: new_state,
+            holder: None,
+        })?;
+    }
+    Ok(released)
+}
