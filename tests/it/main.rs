@@ -1,1 +1,13 @@
+//! Integration tests of the service: one binary, a module per area
+//! (every file directly in `tests/` would be a separate link).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
+mod cli;
+mod common;
+mod decide;
+mod erasure;
+mod lifecycle;
+mod props;
+mod race;
+mod recycle;

@@ -1,0 +1,224 @@
+//! The CLI contract (issue 1/5), through the real binary: JSON shapes,
+//! exit codes, error codes on stderr, UID spellings (must-be-true 6) and
+//! the erasure and audit checks from the command line.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::common::{contains, raw_files};
+
+fn idms(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_idms"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("IDMS_DATA_DIR")
+        .output()
+        .unwrap()
+}
+
+fn ok_json(dir: &Path, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let out = idms(dir, &a);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs a command that must be refused; returns the code from the JSON on stderr.
+fn refused(dir: &Path, args: &[&str]) -> String {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let out = idms(dir, &a);
+    assert_eq!(out.status.code(), Some(1), "{args:?} should be refused: {}", String::from_utf8_lossy(&out.stdout));
+    let e: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert!(e["message"].as_str().is_some_and(|m| m.len() > 20), "{e}");
+    e["code"].as_str().unwrap().to_string()
+}
+
+fn add(dir: &Path, family: &str) -> String {
+    let v = ok_json(dir, &["user", "add", "--given", "Casey", "--family", family]);
+    assert_eq!(v["state"], "active");
+    v["id"].as_str().unwrap().to_string()
+}
+
+fn init() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    assert!(idms(d.path(), &["init"]).status.success());
+    d
+}
+
+#[test]
+fn commands_need_an_initialised_data_dir() {
+    let d = tempfile::tempdir().unwrap();
+    let out = idms(d.path(), &["user", "show", "000000000001"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_initialised"));
+}
+
+#[test]
+fn user_lifecycle_and_search() {
+    let d = init();
+    let dir = d.path();
+    let id = add(dir, "Okafor");
+    let v = ok_json(dir, &["user", "show", &id]);
+    assert_eq!((v["id"].as_str(), v["state"].as_str()), (Some(id.as_str()), Some("active")));
+    assert_eq!(ok_json(dir, &["user", "search", "oka"])[0]["id"], id.as_str());
+    for (cmd, state) in [("suspend", "suspended"), ("resume", "active"), ("delete", "deleted"), ("restore", "active")] {
+        assert!(idms(dir, &["user", cmd, &id]).status.success(), "{cmd}");
+        assert_eq!(ok_json(dir, &["user", "show", &id])["state"], state);
+    }
+    assert_eq!(refused(dir, &["user", "expunge", &id, "--confirm", &id]), "holder_not_deleted");
+    assert_eq!(refused(dir, &["user", "resume", &id]), "invalid_transition");
+    assert!(idms(dir, &["user", "delete", &id]).status.success());
+    // Default search hides deleted people; --all shows them.
+    assert_eq!(ok_json(dir, &["user", "search", "Okafor"]).as_array().unwrap().len(), 0);
+    assert_eq!(ok_json(dir, &["user", "search", "Okafor", "--all"])[0]["state"], "deleted");
+    let other = add(dir, "Other");
+    assert_eq!(refused(dir, &["user", "expunge", &id, "--confirm", &other]), "expunge_not_confirmed");
+    let v = ok_json(dir, &["user", "expunge", &id, "--confirm", &id]);
+    assert_eq!(v["state"], "expunged");
+    assert_eq!(refused(dir, &["user", "restore", &id]), "already_expunged");
+    assert_eq!(refused(dir, &["user", "show", "ZZZZZZZZZZZZ"]), "not_found");
+}
+
+#[test]
+fn uid_spellings_and_refusals() {
+    let d = init();
+    let dir = d.path();
+    let id = add(dir, "Uid");
+    let v = ok_json(dir, &["card", "enroll", "--user", &id, "--uid", "04:a1:b2:c3"]);
+    assert_eq!((v["uid"].as_str(), v["state"].as_str()), (Some("04A1B2C3"), Some("issued")));
+    assert_eq!(v["holder"], id.as_str());
+    for spelling in ["04:a1:b2:c3", "04 A1 B2 C3", "04a1b2c3"] {
+        assert_eq!(ok_json(dir, &["card", "show", spelling])["uid"], "04A1B2C3", "{spelling}");
+    }
+    let cases = [
+        ("04A1B2C", "uid_odd_digits"),
+        ("04A1B2CG", "invalid_uid"),
+        ("04A1B2C3D4", "uid_wrong_length"),
+        ("08A1B2C3", "random_uid"),
+    ];
+    for (uid, code) in cases {
+        assert_eq!(refused(dir, &["card", "enroll", "--user", &id, "--uid", uid]), code, "{uid}");
+    }
+    assert_eq!(
+        refused(dir, &["card", "enroll", "--user", &id, "--uid", "0102030405", "--tech", "iso14443a"]),
+        "uid_wrong_length"
+    );
+    let v = ok_json(dir, &["card", "enroll", "--user", &id, "--uid", "0102030405", "--tech", "em4100"]);
+    assert_eq!(v["technology"], "em4100");
+}
+
+#[test]
+fn cards_decide_and_recycle() {
+    let d = init();
+    let dir = d.path();
+    let a = add(dir, "Holder");
+    let b = add(dir, "Next");
+    ok_json(dir, &["card", "enroll", "--user", &a, "--uid", "04C0FFEE"]);
+    let v = ok_json(dir, &["decide", "--uid", "04c0ffee", "--door", "main"]);
+    assert_eq!((v["decision"].as_str(), v["reason"].as_str()), (Some("grant"), None));
+    assert_eq!(ok_json(dir, &["decide", "--uid", "04000000"])["reason"], "unknown_credential");
+    assert_eq!(refused(dir, &["card", "enroll", "--user", &b, "--uid", "04C0FFEE"]), "credential_held");
+    idms(dir, &["user", "delete", &a]);
+    assert_eq!(ok_json(dir, &["decide", "--uid", "04C0FFEE"])["reason"], "holder_deleted");
+    idms(dir, &["user", "expunge", &a, "--confirm", &a]);
+    let v = ok_json(dir, &["card", "show", "04C0FFEE"]);
+    assert_eq!((v["state"].as_str(), &v["holder"]), (Some("in_stock"), &Value::Null));
+    assert_eq!(ok_json(dir, &["decide", "--uid", "04C0FFEE"])["reason"], "credential_in_stock");
+    assert_eq!(ok_json(dir, &["card", "enroll", "--user", &b, "--uid", "04C0FFEE"])["holder"], b.as_str());
+    ok_json(dir, &["card", "revoke", "04C0FFEE", "--reason", "destroyed"]);
+    assert_eq!(ok_json(dir, &["decide", "--uid", "04C0FFEE"])["reason"], "credential_destroyed");
+    assert_eq!(refused(dir, &["card", "enroll", "--user", &a, "--uid", "04C0FFEE"]), "already_expunged");
+    assert_eq!(refused(dir, &["card", "revoke", "04C0FFEE", "--reason", "lost"]), "credential_retired");
+    assert_eq!(refused(dir, &["card", "revoke", "04C0FFEE", "--reason", "misplaced"]), "invalid_input");
+}
+
+#[test]
+fn decide_at_window_boundaries() {
+    let d = init();
+    let dir = d.path();
+    let v = ok_json(
+        dir,
+        &[
+            "user",
+            "add",
+            "--given",
+            "W",
+            "--family",
+            "Window",
+            "--valid-from",
+            "2027-01-01",
+            "--valid-to",
+            "2027-02-01T00:00:00Z",
+        ],
+    );
+    let id = v["id"].as_str().unwrap();
+    ok_json(dir, &["card", "enroll", "--user", id, "--uid", "04B0B0B0"]);
+    for (at, want) in [
+        ("2026-12-31T23:59:59Z", Some("not_yet_valid")),
+        ("2027-01-01T00:00:00Z", None),
+        ("2027-01-31T23:59:59Z", None),
+        ("2027-02-01T00:00:00Z", Some("expired")),
+    ] {
+        assert_eq!(ok_json(dir, &["decide", "--uid", "04B0B0B0", "--at", at])["reason"].as_str(), want, "{at}");
+    }
+}
+
+#[test]
+fn expunge_from_the_cli_leaves_no_trace_in_the_files() {
+    let d = init();
+    let dir = d.path();
+    let markers = ["CliGivenMk1", "CliFamilyMk2", "cli.mk3@example.test", "CliEmpMk4"];
+    let v = ok_json(
+        dir,
+        &[
+            "user",
+            "add",
+            "--given",
+            markers[0],
+            "--family",
+            markers[1],
+            "--email",
+            markers[2],
+            "--employee-no",
+            markers[3],
+        ],
+    );
+    let id = v["id"].as_str().unwrap();
+    ok_json(dir, &["card", "enroll", "--user", id, "--uid", "04ABCDEF"]);
+    let db = dir.join(idms::store::DB_FILE);
+    let any = |db: &Path| raw_files(db).iter().any(|(_, b)| markers.iter().any(|m| contains(b, m.as_bytes())));
+    assert!(any(&db), "markers are written before the expunge");
+    idms(dir, &["user", "delete", id]);
+    idms(dir, &["user", "expunge", id, "--confirm", id]);
+    assert!(!any(&db), "markers survived the expunge");
+    let v = ok_json(dir, &["user", "show", id]);
+    assert_eq!(v["state"], "expunged");
+    assert!(v["family_name"].is_null() && v["created_at"].is_string() && v["expunged_at"].is_string());
+    assert_eq!(ok_json(dir, &["decide", "--uid", "04ABCDEF"])["reason"], "credential_in_stock");
+}
+
+#[test]
+fn audit_verify_passes_then_names_the_tampered_entry() {
+    let d = init();
+    let dir = d.path();
+    let a = add(dir, "Audited");
+    refused(dir, &["user", "resume", &a]);
+    idms(dir, &["user", "suspend", &a]);
+    let out = idms(dir, &["audit", "verify"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 entries"));
+    let entries = ok_json(dir, &["audit", "list"]);
+    assert_eq!(entries[1]["outcome"], "invalid_transition");
+    let c = rusqlite::Connection::open(dir.join(idms::store::DB_FILE)).unwrap();
+    c.execute("UPDATE audit SET outcome = 'ok' WHERE seq = 2", []).unwrap();
+    drop(c);
+    let out = idms(dir, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("audit_broken") && err.contains("entry 2"), "{err}");
+}

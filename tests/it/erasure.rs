@@ -1,0 +1,104 @@
+//! Must-be-true 4: after expunge, no personal data survives in the database
+//! file, its WAL or its shared-memory file; the tombstone and the freed card
+//! remain.
+
+use idms::domain::{Decision, DenyReason, UserState};
+use idms::store::NewUser;
+
+use crate::common::{Fixture, contains, iso, raw_files, staff};
+
+const MARKERS: [&str; 7] = [
+    "MarkerGivenQx7",
+    "MarkerFamilyZk3",
+    "marker.email.Wp9@example.test",
+    "+99-MarkerPhone-5521",
+    "MarkerEmpNo-88412",
+    "MarkerNotes: allergic to Jv2 peanuts",
+    "marker-directory-id-Rt6",
+];
+
+fn marked() -> NewUser {
+    NewUser {
+        given_name: MARKERS[0].into(),
+        family_name: MARKERS[1].into(),
+        email: Some(MARKERS[2].into()),
+        phone: Some(MARKERS[3].into()),
+        employee_no: Some(MARKERS[4].into()),
+        notes: Some(MARKERS[5].into()),
+        directory_id: Some(MARKERS[6].into()),
+        org_unit: Some("unit-kept".into()),
+        ..NewUser::default()
+    }
+}
+
+fn found_markers(f: &Fixture) -> Vec<(String, &'static str)> {
+    let mut found = Vec::new();
+    for (file, bytes) in raw_files(&f.db_path()) {
+        for m in MARKERS {
+            if contains(&bytes, m.as_bytes()) {
+                found.push((file.clone(), m));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn personal_data_is_gone_from_every_file() {
+    let f = Fixture::new();
+    // Neighbours on the same pages, so the expunge rewrites shared pages.
+    for i in 0..300 {
+        f.store.create_user(&staff(), crate::common::new_user(&format!("N{i}"), &format!("Neighbour{i}"))).unwrap();
+    }
+    let u = f.store.create_user(&staff(), marked()).unwrap();
+    f.enroll(u.id, "04E1E2E3").unwrap();
+    // The markers are really written (so the check below can fail)...
+    let before = found_markers(&f);
+    assert_eq!(
+        before.iter().map(|(_, m)| *m).collect::<std::collections::BTreeSet<_>>().len(),
+        MARKERS.len(),
+        "{before:?}"
+    );
+
+    // The directory link must go before staff may delete.
+    let unlink = idms::store::UserPatch { directory_id: Some(None), ..Default::default() };
+    f.store.update_user(&staff(), u.id, unlink).unwrap();
+    f.store.delete(&staff(), u.id).unwrap();
+    let tomb = f.store.expunge(&staff(), u.id, &u.id.to_string()).unwrap();
+
+    // ...and afterwards they are nowhere, while the store is still open.
+    assert_eq!(found_markers(&f), vec![], "personal data survived the expunge");
+
+    assert_eq!(tomb.id, u.id);
+    assert_eq!(tomb.state, UserState::Expunged);
+    assert!(tomb.expunged_at.is_some() && tomb.deleted_at.is_some());
+    assert_eq!(tomb.created_at, u.created_at);
+    assert_eq!(tomb.expunged_by.as_deref(), Some("test-operator"));
+    for field in [&tomb.given_name, &tomb.family_name, &tomb.email, &tomb.phone, &tomb.employee_no, &tomb.notes] {
+        assert_eq!(field, &None);
+    }
+    assert!(!tomb.directory_linked);
+    assert_eq!(tomb.org_unit.as_deref(), Some("unit-kept"));
+    assert_eq!(f.store.get_user(u.id).unwrap().state, UserState::Expunged);
+    assert_eq!(f.store.decide(None, &iso("04E1E2E3"), f.store.now()), Decision::Deny(DenyReason::CredentialInStock));
+    // Found by ID with --all, not by default.
+    assert!(f.store.search_users(&u.id.to_string(), 10).unwrap().is_empty());
+    assert_eq!(f.store.search_all_users(&u.id.to_string(), 10).unwrap()[0].id, u.id);
+    // Neither the audit trail nor the change log ever held the markers.
+    let c = rusqlite::Connection::open(f.db_path()).unwrap();
+    let audit: String = c
+        .query_row("SELECT group_concat(actor || action || outcome || detail, '|') FROM audit", [], |r| r.get(0))
+        .unwrap();
+    assert!(MARKERS.iter().all(|m| !audit.contains(m)));
+    assert_eq!(f.store.integrity_check().unwrap(), vec!["ok".to_string()]);
+}
+
+#[test]
+fn the_database_refuses_a_tombstone_with_personal_data() {
+    let f = Fixture::new();
+    let u = f.person();
+    let c = rusqlite::Connection::open(f.db_path()).unwrap();
+    let err =
+        c.execute("UPDATE users SET state = 'expunged', expunged_at = 1 WHERE id = ?1", [u.id.as_i64()]).unwrap_err();
+    assert!(err.to_string().contains("CHECK"), "{err}");
+}

@@ -1,0 +1,137 @@
+//! Must-be-true 1: every cell of the lifecycle table through the store,
+//! success and refusal, with its error code — and each refusal audited.
+
+use idms::domain::{LifecycleAction as A, UserId, UserState as S};
+use idms::store::{AuditQuery, Store, StoreError, UserRecord};
+
+use crate::common::{Fixture, staff};
+
+fn act(store: &Store, id: UserId, a: A) -> Result<UserRecord, StoreError> {
+    match a {
+        A::Expunge => store.expunge(&staff(), id, &id.to_string()),
+        other => store.lifecycle(&staff(), id, other),
+    }
+}
+
+/// A fresh user brought to `state` through the public operations.
+fn user_in(f: &Fixture, state: S) -> UserId {
+    let id = f.person().id;
+    let steps: &[A] = match state {
+        S::Active => &[],
+        S::Suspended => &[A::Suspend],
+        S::Deleted => &[A::Delete],
+        S::Expunged => &[A::Delete, A::Expunge],
+    };
+    for &s in steps {
+        act(&f.store, id, s).unwrap();
+    }
+    assert_eq!(f.store.get_user(id).unwrap().state, state);
+    id
+}
+
+#[test]
+fn every_cell_with_codes_and_audit() {
+    let table: [(S, [Result<S, &str>; 5]); 4] = [
+        (
+            S::Active,
+            [
+                Ok(S::Suspended),
+                Err("invalid_transition"),
+                Ok(S::Deleted),
+                Err("invalid_transition"),
+                Err("holder_not_deleted"),
+            ],
+        ),
+        (
+            S::Suspended,
+            [
+                Err("invalid_transition"),
+                Ok(S::Active),
+                Ok(S::Deleted),
+                Err("invalid_transition"),
+                Err("holder_not_deleted"),
+            ],
+        ),
+        (
+            S::Deleted,
+            [
+                Err("invalid_transition"),
+                Err("invalid_transition"),
+                Err("invalid_transition"),
+                Ok(S::Active),
+                Ok(S::Expunged),
+            ],
+        ),
+        (
+            S::Expunged,
+            [
+                Err("already_expunged"),
+                Err("already_expunged"),
+                Err("already_expunged"),
+                Err("already_expunged"),
+                Err("already_expunged"),
+            ],
+        ),
+    ];
+    let f = Fixture::new();
+    for (from, row) in table {
+        for (action, want) in A::ALL.into_iter().zip(row) {
+            let id = user_in(&f, from);
+            let got = act(&f.store, id, action).map(|u| u.state).map_err(|e| e.code());
+            assert_eq!(got, want, "{from} --{action}-->");
+            // The stored state matches the answer.
+            let stored = f.store.get_user(id).unwrap().state;
+            assert_eq!(stored, got.unwrap_or(from), "{from} --{action}--> stored");
+            // The attempt is the newest audit entry about this user, with its outcome.
+            let entries = f
+                .store
+                .audit_entries(&AuditQuery { target_user: Some(id), limit: Some(1000), ..AuditQuery::default() })
+                .unwrap();
+            let last = entries.last().unwrap();
+            assert_eq!(last.action, format!("user.{action}"));
+            assert_eq!(last.outcome, want.map_or_else(|c| c.to_string(), |_| "ok".to_string()));
+        }
+    }
+    assert!(f.store.verify_audit().unwrap().first_bad.is_none());
+}
+
+#[test]
+fn restore_returns_a_suspended_user_to_suspended() {
+    let f = Fixture::new();
+    let id = user_in(&f, S::Suspended);
+    act(&f.store, id, A::Delete).unwrap();
+    assert_eq!(act(&f.store, id, A::Restore).unwrap().state, S::Suspended);
+}
+
+#[test]
+fn refusals_for_links_holds_and_confirmation() {
+    let f = Fixture::new();
+    let mut n = crate::common::new_user("Dir", "Linked");
+    n.directory_id = Some("entra-123".into());
+    let linked = f.store.create_user(&staff(), n).unwrap();
+    assert!(linked.directory_linked);
+    assert_eq!(act(&f.store, linked.id, A::Delete).unwrap_err().code(), "directory_linked");
+    // The directory itself may deprovision.
+    let dir = idms::store::Actor::directory("scim");
+    assert_eq!(f.store.delete(&dir, linked.id).unwrap().state, S::Deleted);
+
+    let mut n = crate::common::new_user("Held", "Legally");
+    n.legal_hold = true;
+    let held = f.store.create_user(&staff(), n).unwrap();
+    act(&f.store, held.id, A::Delete).unwrap();
+    assert_eq!(act(&f.store, held.id, A::Expunge).unwrap_err().code(), "legal_hold");
+    let patch = idms::store::UserPatch { legal_hold: Some(false), ..Default::default() };
+    f.store.update_user(&staff(), held.id, patch).unwrap();
+    let other = f.person().id;
+    assert_eq!(f.store.expunge(&staff(), held.id, &other.to_string()).unwrap_err().code(), "expunge_not_confirmed");
+    assert_eq!(act(&f.store, held.id, A::Expunge).unwrap().state, S::Expunged);
+}
+
+#[test]
+fn unknown_user_is_not_found() {
+    let f = Fixture::new();
+    let ghost = UserId::from_i64(12345);
+    for a in A::ALL {
+        assert_eq!(act(&f.store, ghost, a).unwrap_err().code(), "not_found");
+    }
+}
