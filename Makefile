@@ -1,0 +1,68 @@
+# IDMS — `make test` is what CI runs; `make demo` shows the product.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# System packages the build and the hardware tests need (pcsc for issue 3/5,
+# python3-venv for libosdp interop in 4/5).
+APT_PACKAGES := libpcsclite-dev pcscd vsmartcard-vpcd python3-venv pkg-config
+BARE_METAL := thumbv7em-none-eabihf
+BENCH_DIR ?= target/bench-data
+BENCH_USERS ?= 1000000
+
+.PHONY: help deps check test test-only nostd doc demo bench bench-open clean-bench
+
+help:
+	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
+	@echo "make demo    build, create ./demo-data with a few people and cards, print what to try"
+	@echo "make bench   divan benchmarks (decide, expunge); make bench-open: 1M-user open"
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@rustup target list --installed 2>/dev/null | grep -qx $(BARE_METAL) || rustup target add $(BARE_METAL) || \
+	  echo "note: $(BARE_METAL) unavailable; the no_std build runs on the host target instead"
+
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+# firmware-protocol must build without std, for a bare-metal MCU when the
+# toolchain has the target.
+nostd:
+	@if rustup target list --installed 2>/dev/null | grep -qx $(BARE_METAL); then \
+	  $(CARGO) build --locked -p firmware-protocol --no-default-features --target $(BARE_METAL); \
+	else \
+	  $(CARGO) build --locked -p firmware-protocol --no-default-features; \
+	fi
+
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
+
+test-only:
+	$(CARGO) nextest run --workspace --locked --no-fail-fast
+
+test: deps check nostd doc test-only
+
+demo:
+	$(CARGO) build --locked --bin idms
+	rm -rf demo-data
+	./target/debug/idms --data-dir demo-data demo | sed 's#^  idms #  ./target/debug/idms #'
+
+bench:
+	$(CARGO) bench --locked --bench core
+
+# Opening a database of $(BENCH_USERS) users / credentials: index build time and peak RSS.
+bench-open:
+	$(CARGO) build --locked --release --bin idms
+	@if [ ! -f $(BENCH_DIR)/idms.db ]; then \
+	  ./target/release/idms --data-dir $(BENCH_DIR) dev seed --users $(BENCH_USERS); fi
+	./target/release/idms --data-dir $(BENCH_DIR) dev open-stats
+	./target/release/idms --data-dir $(BENCH_DIR) dev open-stats
+
+clean-bench:
+	rm -rf $(BENCH_DIR)
