@@ -38,6 +38,7 @@ struct Inner {
     creds: HashMap<Key, Cred>,
     slots: HashMap<UserId, u32>,
     holders: Vec<HolderView>,
+    holder_ids: Vec<UserId>,
     applied_seq: i64,
 }
 
@@ -50,6 +51,7 @@ impl Inner {
         // A holder first seen through a credential change is refused until
         // its own user change arrives: the safe default.
         self.holders.push(HolderView { state: UserState::Deleted, window: ValidityWindow::default() });
+        self.holder_ids.push(id);
         self.slots.insert(id, s);
         s
     }
@@ -69,10 +71,10 @@ impl Inner {
         }
     }
 
-    fn decide_one(&self, technology: Technology, uid: &Uid, now: Timestamp) -> Option<Decision> {
+    fn decide_one(&self, technology: Technology, uid: &Uid, now: Timestamp) -> Option<(Decision, Option<UserId>)> {
         let c = self.creds.get(&Key { technology, uid: *uid })?;
         let holder = self.holders.get(c.holder as usize);
-        Some(decide(Some(c.state), holder, now))
+        Some((decide(Some(c.state), holder, now), self.holder_ids.get(c.holder as usize).copied()))
     }
 }
 
@@ -97,6 +99,7 @@ impl IndexBuilder {
                 creds: HashMap::with_capacity(credentials),
                 slots: HashMap::with_capacity(users),
                 holders: Vec::with_capacity(users),
+                holder_ids: Vec::with_capacity(users),
                 applied_seq: 0,
             },
         }
@@ -126,6 +129,17 @@ impl Index {
     /// UID length fits is tried in [`Technology::ALL`] order.
     #[must_use]
     pub fn decide(&self, technology: Option<Technology>, uid: &Uid, now: Timestamp) -> Decision {
+        self.decide_with_holder(technology, uid, now).0
+    }
+
+    /// [`Index::decide`], also naming the credential's holder (if any).
+    #[must_use]
+    pub fn decide_with_holder(
+        &self,
+        technology: Option<Technology>,
+        uid: &Uid,
+        now: Timestamp,
+    ) -> (Decision, Option<UserId>) {
         let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let found = match technology {
             Some(t) => inner.decide_one(t, uid, now),
@@ -133,7 +147,7 @@ impl Index {
                 Technology::ALL.iter().filter(|t| t.allows_len(uid.len())).find_map(|&t| inner.decide_one(t, uid, now))
             }
         };
-        found.unwrap_or(Decision::Deny(crate::domain::DenyReason::UnknownCredential))
+        found.unwrap_or((Decision::Deny(crate::domain::DenyReason::UnknownCredential), None))
     }
 
     /// The change-log position this index reflects.

@@ -5,7 +5,9 @@
 //! Layers (each only calls the ones listed after it): [`store`] →
 //! [`index`] → [`domain`]. See `ARCHITECTURE.md`.
 
+pub mod api;
 pub mod clock;
 pub mod domain;
 pub mod index;
+pub mod service;
 pub mod store;

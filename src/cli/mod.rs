@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use idms::clock::{Clock, SystemClock};
 use idms::domain::time::parse_date;
 use idms::domain::{DomainError, RetireReason, Technology, Timestamp, Uid, UserId};
-use idms::store::{self, Actor, AuditQuery, CredentialRecord, NewUser, Store, StoreError, UserPatch, UserRecord};
+use idms::store::{self, Actor, AuditQuery, CredentialRecord, NewUser, Role, Store, StoreError, UserPatch, UserRecord};
 
 use output::{Table, opt, pairs};
 
@@ -76,6 +76,74 @@ enum Cmd {
     Dev {
         #[command(subcommand)]
         cmd: DevCmd,
+    },
+    /// Run the HTTP service (staff API, door-controller API, metrics).
+    Serve {
+        /// TOML configuration file.
+        #[arg(long, env = "IDMS_CONFIG")]
+        config: Option<PathBuf>,
+        /// Listen address (overrides the configuration).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// API tokens for operators (bootstrap and automation).
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
+    /// Badge-office operators who log in with a password.
+    Operator {
+        #[command(subcommand)]
+        cmd: OperatorCmd,
+    },
+    /// Door controllers.
+    Controller {
+        #[command(subcommand)]
+        cmd: ControllerCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Issue a token for operator NAME (created with ROLE if missing); printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// Expire after this many days (default: never).
+        #[arg(long)]
+        days: Option<i64>,
+    },
+    /// Revoke a token (read from IDMS_TOKEN or the argument).
+    Revoke {
+        #[arg(env = "IDMS_TOKEN", hide_env_values = true)]
+        token: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCmd {
+    /// Add an operator; the password is read from IDMS_PASSWORD or standard input.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// Restrict the operator to people of this unit.
+        #[arg(long)]
+        org_unit: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ControllerCmd {
+    /// Add a door controller for one or more doors; prints its token once.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "door", required = true)]
+        doors: Vec<String>,
     },
 }
 
@@ -252,13 +320,7 @@ enum DevCmd {
 }
 
 fn data_dir(cli: &Cli) -> PathBuf {
-    if let Some(d) = &cli.data_dir {
-        return d.clone();
-    }
-    match std::env::var_os("HOME") {
-        Some(h) => PathBuf::from(h).join(".local/share/idms"),
-        None => PathBuf::from("idms-data"),
-    }
+    cli.data_dir.clone().unwrap_or_else(idms::service::default_data_dir)
 }
 
 fn user_id(s: &str) -> Result<UserId, StoreError> {
@@ -273,11 +335,51 @@ fn ts(field: &'static str, s: Option<&str>) -> Result<Option<Timestamp>, DomainE
     s.map(|s| Timestamp::parse(field, s)).transpose()
 }
 
+fn init_logs(filter: &str, json: bool) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+fn serve(cli: &Cli, config: Option<&std::path::Path>, listen: Option<std::net::SocketAddr>) -> ExitCode {
+    let mut c = match idms::service::Config::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error[config]: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(d) = &cli.data_dir {
+        c.data_dir.clone_from(d);
+    }
+    if let Some(l) = listen {
+        c.listen = l;
+    }
+    init_logs(&c.log, c.log_format == "json");
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error[io]: cannot start the runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match rt.block_on(idms::service::serve(c)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => output::failure(&e, cli.json),
+    }
+}
+
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    if let Cmd::Serve { config, listen } = &cli.cmd {
+        return serve(&cli, config.as_deref(), *listen);
+    }
+    init_logs(&cli.log, false);
     match dispatch(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => output::failure(&e, cli.json),
@@ -337,7 +439,57 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
         }
         Cmd::Demo => demo(cli, &actor),
         Cmd::Dev { cmd } => dev(cli, &actor, cmd),
+        Cmd::Serve { .. } => Ok(()),
+        Cmd::Token { cmd } => token(cli, &open(cli)?, &actor, cmd),
+        Cmd::Operator { cmd: OperatorCmd::Add { name, role, org_unit } } => {
+            let s = open(cli)?;
+            let password = match std::env::var("IDMS_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut p = String::new();
+                    std::io::stdin().read_line(&mut p).map_err(|e| StoreError::Io(e.to_string()))?;
+                    p.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let op = s.add_operator(&actor, name, Role::from_name(role)?, org_unit.as_deref(), Some(&password))?;
+            if cli.json {
+                output::json(&op);
+            } else {
+                println!("operator {} ({}) added with id {}", op.name, op.role, op.id);
+            }
+            Ok(())
+        }
+        Cmd::Controller { cmd: ControllerCmd::Add { name, doors } } => {
+            let (c, token) = open(cli)?.add_controller(&actor, name, doors)?;
+            if cli.json {
+                output::json(&serde_json::json!({ "id": c.id, "name": c.name, "doors": c.doors, "token": token }));
+            } else {
+                println!("controller {} added with id {} for doors {}", c.name, c.id, c.doors.join(", "));
+                println!("token (shown once): {token}");
+            }
+            Ok(())
+        }
     }
+}
+
+fn token(cli: &Cli, s: &Store, actor: &Actor, cmd: &TokenCmd) -> Result<(), StoreError> {
+    match cmd {
+        TokenCmd::Create { name, role, days } => {
+            let (op, token) = s.create_token(actor, name, Role::from_name(role)?, days.map(|d| d * 86_400))?;
+            if cli.json {
+                output::json(&serde_json::json!({ "token": token, "operator": op.id, "role": op.role }));
+            } else {
+                println!("token for operator {} ({}), shown once:\n{token}", op.name, op.role);
+            }
+        }
+        TokenCmd::Revoke { token } => {
+            s.revoke_token(actor, token)?;
+            if !cli.json {
+                println!("token revoked");
+            }
+        }
+    }
+    Ok(())
 }
 
 fn new_user(given: &str, family: &str, f: &UserFields) -> Result<NewUser, StoreError> {

@@ -46,17 +46,19 @@ impl AuditDraft {
 }
 
 /// One entry as stored.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Position in the chain (1, 2, …).
     pub seq: i64,
     /// When.
+    #[schema(value_type = String)]
     pub at: Timestamp,
     /// Who (operator, controller or `cli`).
     pub actor: String,
     /// What.
     pub action: String,
     /// The user acted on.
+    #[schema(value_type = Option<String>)]
     pub target_user: Option<UserId>,
     /// The credential acted on.
     pub target_credential: Option<String>,
@@ -149,7 +151,7 @@ pub fn append(
 }
 
 /// The result of walking the chain.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditReport {
     /// Entries checked.
     pub entries: u64,
@@ -158,7 +160,7 @@ pub struct AuditReport {
 }
 
 /// Where and how the chain breaks.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct BadEntry {
     /// The entry's `seq` (as stored).
     pub seq: i64,

@@ -17,9 +17,12 @@
 //! - This layer knows nothing of HTTP.
 
 pub mod audit;
+pub mod auth;
 pub mod changes;
 mod credentials;
 pub mod error;
+pub mod events;
+pub mod feed;
 pub mod records;
 pub mod schema;
 mod seed;
@@ -32,7 +35,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditDraft, AuditEntry, AuditQuery, AuditReport, BadEntry};
+pub use auth::{Controller, Operator, Principal, Role};
 pub use error::StoreError;
+pub use events::{AccessEvent, EventLog, QueueFull};
+pub use feed::{Feed, FeedEntry, FeedKind};
 pub use records::{
     BindingRecord, CredentialRecord, HeldCredential, NewUser, Stats, UserPatch, UserRecord, UserSummary,
 };
@@ -255,6 +261,11 @@ impl Store {
     /// Lists audit entries.
     pub fn audit_entries(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         self.read(|c| audit::list(c, q))
+    }
+
+    /// A cheap liveness check of the database (for `/readyz`).
+    pub fn integrity_quick(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(drop)?))
     }
 
     /// Runs `PRAGMA integrity_check`; `Ok(())` when the database is sound.

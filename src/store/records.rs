@@ -18,11 +18,13 @@ fn date_ser<S: serde::Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S::Er
 }
 
 /// A person as the badge office sees them; a tombstone after expunge.
-#[derive(Clone, serde::Serialize)]
+#[derive(Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct UserRecord {
     /// Stable, opaque ID.
+    #[schema(value_type = String)]
     pub id: UserId,
     /// Lifecycle state.
+    #[schema(value_type = String)]
     pub state: UserState,
     /// Given name (`None` once expunged).
     pub given_name: Option<String>,
@@ -43,19 +45,26 @@ pub struct UserRecord {
     /// Under legal hold (cannot be expunged).
     pub legal_hold: bool,
     /// Inclusive start of validity.
+    #[schema(value_type = Option<String>)]
     pub valid_from: Option<Timestamp>,
     /// Exclusive end of validity.
+    #[schema(value_type = Option<String>)]
     pub valid_to: Option<Timestamp>,
     /// When the person may be purged.
     #[serde(serialize_with = "date_ser")]
+    #[schema(value_type = Option<String>)]
     pub purge_date: Option<Date>,
     /// Created.
+    #[schema(value_type = String)]
     pub created_at: Timestamp,
     /// Last changed.
+    #[schema(value_type = String)]
     pub updated_at: Timestamp,
     /// Deleted (soft), while deleted or expunged.
+    #[schema(value_type = Option<String>)]
     pub deleted_at: Option<Timestamp>,
     /// Expunged.
+    #[schema(value_type = Option<String>)]
     pub expunged_at: Option<Timestamp>,
     /// Who expunged.
     pub expunged_by: Option<String>,
@@ -70,22 +79,27 @@ impl fmt::Debug for UserRecord {
 }
 
 /// A credential as listed under its holder.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct HeldCredential {
     /// Technology.
+    #[schema(value_type = String)]
     pub technology: Technology,
     /// UID.
+    #[schema(value_type = String)]
     pub uid: Uid,
     /// State.
+    #[schema(value_type = String)]
     pub state: CredentialState,
 }
 
 /// A line of a search result.
-#[derive(Clone, serde::Serialize)]
+#[derive(Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct UserSummary {
     /// ID.
+    #[schema(value_type = String)]
     pub id: UserId,
     /// State.
+    #[schema(value_type = String)]
     pub state: UserState,
     /// Family name.
     pub family_name: Option<String>,
@@ -95,6 +109,8 @@ pub struct UserSummary {
     pub email: Option<String>,
     /// Employee number.
     pub employee_no: Option<String>,
+    /// Organisational unit.
+    pub org_unit: Option<String>,
 }
 
 impl fmt::Debug for UserSummary {
@@ -200,46 +216,58 @@ impl UserPatch {
 }
 
 /// A credential with its holder and binding history.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct CredentialRecord {
     /// Technology.
+    #[schema(value_type = String)]
     pub technology: Technology,
     /// UID.
+    #[schema(value_type = String)]
     pub uid: Uid,
     /// State.
+    #[schema(value_type = String)]
     pub state: CredentialState,
     /// The holder of the open binding, if any.
+    #[schema(value_type = Option<String>)]
     pub holder: Option<UserId>,
     /// The holder's state.
+    #[schema(value_type = Option<String>)]
     pub holder_state: Option<UserState>,
     /// First seen.
+    #[schema(value_type = String)]
     pub created_at: Timestamp,
     /// Last changed.
+    #[schema(value_type = String)]
     pub updated_at: Timestamp,
     /// Every binding, newest first.
     pub bindings: Vec<BindingRecord>,
 }
 
 /// Who held a credential, from when to when.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct BindingRecord {
     /// The holder.
+    #[schema(value_type = String)]
     pub user_id: UserId,
     /// From.
+    #[schema(value_type = String)]
     pub opened_at: Timestamp,
     /// By whom.
     pub opened_by: String,
     /// Until (open if `None`).
+    #[schema(value_type = Option<String>)]
     pub closed_at: Option<Timestamp>,
     /// Why it closed.
     pub close_reason: Option<String>,
 }
 
 /// Counts of users per state (expunged included) and credentials per state.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct Stats {
     /// Users per state.
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub users: std::collections::BTreeMap<&'static str, u64>,
     /// Credentials per state.
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub credentials: std::collections::BTreeMap<&'static str, u64>,
 }

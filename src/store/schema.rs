@@ -13,7 +13,7 @@ use crate::store::StoreError;
 
 /// Each entry moves the schema one version up. Never edit a released one.
 pub const MIGRATIONS: &[&str] = &[
-    // 1: users, credentials, bindings, change log, audit, access events.
+    // 1: users, credentials, bindings, change log, audit.
     r"
 CREATE TABLE users (
     id                  INTEGER PRIMARY KEY,            -- random 60-bit, never reused: rows are never deleted
@@ -99,20 +99,44 @@ CREATE TABLE audit (
     hash              BLOB NOT NULL
 );
 
-CREATE TABLE access_events (
-    id          INTEGER PRIMARY KEY,
-    at          INTEGER NOT NULL,
-    controller  TEXT,
-    event_id    TEXT,
-    door        TEXT NOT NULL,
-    technology  TEXT,
-    uid         BLOB NOT NULL,
-    decision    TEXT NOT NULL CHECK (decision IN ('grant','deny')),
-    reason      TEXT,
-    user_id     INTEGER,
-    UNIQUE (controller, event_id)
+",
+    // 2: operators, their tokens, door controllers and their doors.
+    r"
+CREATE TABLE operators (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    role          TEXT NOT NULL CHECK (role IN ('viewer','enroller','manager','eraser','admin')),
+    org_unit      TEXT,
+    password_hash TEXT,
+    created_at    INTEGER NOT NULL,
+    disabled_at   INTEGER
 );
-CREATE INDEX access_events_at ON access_events(at);
+
+CREATE TABLE controllers (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL,
+    disabled_at INTEGER
+);
+
+CREATE TABLE controller_doors (
+    controller_id INTEGER NOT NULL REFERENCES controllers(id),
+    door          TEXT NOT NULL,
+    PRIMARY KEY (controller_id, door)
+);
+
+-- Bearer tokens, stored as SHA-256 of the secret (the secret is shown once).
+CREATE TABLE tokens (
+    id            INTEGER PRIMARY KEY,
+    hash          BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+    operator_id   INTEGER REFERENCES operators(id),
+    controller_id INTEGER REFERENCES controllers(id),
+    label         TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER,
+    revoked_at    INTEGER,
+    CHECK ((operator_id IS NULL) <> (controller_id IS NULL))
+);
 ",
 ];
 

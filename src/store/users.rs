@@ -221,7 +221,7 @@ fn search(conn: &Connection, query: &str, scope: Scope, limit: u32) -> Result<Ve
         Scope::All => "('active','suspended','deleted','expunged')",
     };
     let sql = format!(
-        "SELECT id, state, family_name, given_name, email, employee_no FROM users
+        "SELECT id, state, family_name, given_name, email, employee_no, org_unit FROM users
          WHERE state IN {states} AND (?1 = '' OR id = ?2 OR family_name LIKE ?3 ESCAPE '\\'
             OR email LIKE ?3 ESCAPE '\\' OR employee_no = ?1
             OR id IN (SELECT b.user_id FROM bindings b JOIN credentials c ON c.id = b.credential_id
@@ -240,6 +240,7 @@ fn search(conn: &Connection, query: &str, scope: Scope, limit: u32) -> Result<Ve
             given_name: r.get(3)?,
             email: r.get(4)?,
             employee_no: r.get(5)?,
+            org_unit: r.get(6)?,
         });
     }
     Ok(out)

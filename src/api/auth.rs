@@ -1,0 +1,129 @@
+//! Bearer-token authentication and the permission checks of each route.
+//!
+//! A token's SHA-256 is looked up in a small cache (entries live two
+//! seconds, so a revocation or new token made by the CLI takes effect
+//! within that), falling back to the store on a miss.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts};
+
+use crate::api::{AppState, error::ApiError};
+use crate::domain::UserId;
+use crate::store::auth::token_hash;
+use crate::store::{Controller, Operator, Principal, Role, UserRecord};
+
+const TTL: Duration = Duration::from_secs(2);
+const MAX_ENTRIES: usize = 10_000;
+
+/// A cached answer: the principal (or `None` for an unknown token) and when it was looked up.
+type Entry = (Option<Principal>, Instant);
+
+/// Recently seen tokens (hash → principal, or `None` for unknown).
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    map: RwLock<HashMap<[u8; 32], Entry>>,
+}
+
+impl TokenCache {
+    fn get(&self, h: &[u8; 32]) -> Option<Option<Principal>> {
+        let map = self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(h).filter(|(_, at)| at.elapsed() < TTL).map(|(p, _)| p.clone())
+    }
+
+    fn put(&self, h: [u8; 32], p: Option<Principal>) {
+        let mut map = self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_ENTRIES {
+            map.retain(|_, (_, at)| at.elapsed() < TTL);
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+        }
+        map.insert(h, (p, Instant::now()));
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 256)
+            .ok_or_else(ApiError::unauthorized)?;
+        let h = token_hash(token);
+        let found = match state.tokens.get(&h) {
+            Some(p) => p,
+            None => {
+                let store = state.store.clone();
+                let token = token.to_string();
+                let p = tokio::task::spawn_blocking(move || store.principal(&token, store.now()))
+                    .await
+                    .map_err(|_| ApiError::internal())??;
+                state.tokens.put(h, p.clone());
+                p
+            }
+        };
+        found.map(Auth).ok_or_else(ApiError::unauthorized)
+    }
+}
+
+impl Auth {
+    /// The operator, if their role is at least `min`.
+    pub fn operator(&self, min: Role) -> Result<&Operator, ApiError> {
+        match &self.0 {
+            Principal::Operator(o) if o.role >= min => Ok(o),
+            Principal::Operator(o) => {
+                Err(ApiError::forbidden(format!("this needs the {min} role; the token has {}", o.role)))
+            }
+            Principal::Controller(_) => {
+                Err(ApiError::forbidden("door-controller tokens reach only the door-controller API"))
+            }
+        }
+    }
+
+    /// The controller, if `door` is one of its doors.
+    pub fn controller_for(&self, door: &str) -> Result<&Controller, ApiError> {
+        let c = self.controller()?;
+        if c.doors.iter().any(|d| d == door) {
+            Ok(c)
+        } else {
+            Err(ApiError::forbidden(format!("door {door} is not one of this controller's doors")))
+        }
+    }
+
+    /// The controller.
+    pub fn controller(&self) -> Result<&Controller, ApiError> {
+        match &self.0 {
+            Principal::Controller(c) => Ok(c),
+            Principal::Operator(_) => {
+                Err(ApiError::forbidden("only door-controller tokens reach the door-controller API"))
+            }
+        }
+    }
+}
+
+/// Org-unit scope: an operator of a unit sees only people of that unit;
+/// anyone else is "not found", so a scope does not reveal who exists.
+pub fn check_scope(op: &Operator, user: &UserRecord) -> Result<(), ApiError> {
+    match &op.org_unit {
+        Some(unit) if user.org_unit.as_deref() != Some(unit.as_str()) => Err(not_found(user.id)),
+        _ => Ok(()),
+    }
+}
+
+/// The 404 for a user outside the caller's scope (same as a missing one).
+pub fn not_found(id: UserId) -> ApiError {
+    crate::domain::DomainError::NotFound { what: "user", id: id.to_string() }.into()
+}

@@ -1,0 +1,231 @@
+//! The door-controller API: online decisions, the credential feed, and
+//! upload of decisions made offline. Controller tokens reach only these
+//! routes, and only for their own doors.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::auth::Auth;
+use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
+use crate::api::{AppState, blocking};
+use crate::domain::{Decision, DenyReason, DomainError, Technology, Timestamp, Uid, UserId};
+use crate::store::{AccessEvent, Feed};
+
+/// A door asks about a card.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest {
+    /// The UID read, in hex.
+    pub uid: String,
+    /// The door.
+    pub door: String,
+    /// Technology, when the reader knows it.
+    pub technology: Option<String>,
+}
+
+/// The answer.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct DecideResponse {
+    /// `grant` or `deny`.
+    pub decision: &'static str,
+    /// Why not (`null` on grant).
+    pub reason: Option<&'static str>,
+    /// The card's holder, if it has one.
+    pub user_id: Option<String>,
+}
+
+/// Is this card valid at this door now? Answered from memory; returns once
+/// the decision's access event is durably logged.
+#[utoipa::path(post, path = "/api/v1/access/decide", tag = "doors", request_body = DecideRequest,
+    responses((status = 200, body = DecideResponse), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 503, body = Problem, description = "event queue full; retry after the Retry-After seconds")),
+    security(("bearer" = [])))]
+pub async fn decide(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<DecideRequest>,
+) -> Result<Json<DecideResponse>, ApiError> {
+    let started = Instant::now();
+    let controller = auth.controller_for(&req.door)?.id;
+    let technology = req.technology.as_deref().map(Technology::from_name).transpose()?;
+    let uid = Uid::parse_any(&req.uid)?;
+    let now = s.store.now();
+    let (decision, user_id) = s.store.index().decide_with_holder(technology, &uid, now);
+    let event = AccessEvent {
+        at: now,
+        controller: Some(controller),
+        event_id: None,
+        door: req.door,
+        technology,
+        uid,
+        decision,
+        user_id,
+        online: true,
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    s.events.submit(vec![event], Box::new(move |r| drop(tx.send(r)))).map_err(|_| ApiError::queue_full())?;
+    match rx.await {
+        Ok(Ok(_)) => {}
+        _ => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "event_log_unavailable",
+                "the decision could not be logged; retry",
+            ));
+        }
+    }
+    s.metrics.decision(decision, started.elapsed());
+    Ok(Json(DecideResponse {
+        decision: decision.as_str(),
+        reason: decision.reason().map(DenyReason::code),
+        user_id: user_id.map(|u| u.to_string()),
+    }))
+}
+
+/// Feed parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FeedParams {
+    /// The cursor of the previous response; omit for a snapshot.
+    pub since: Option<i64>,
+}
+
+/// The credential list for offline decisions: a snapshot, or the delta
+/// since `since`. Entries carry no personal data.
+#[utoipa::path(get, path = "/api/v1/controllers/{id}/credentials", tag = "doors",
+    params(("id" = i64, Path, description = "Controller ID"), FeedParams),
+    responses((status = 200, body = Feed), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn feed(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(p): ApiQuery<FeedParams>,
+) -> Result<Json<Feed>, ApiError> {
+    let c = auth.controller()?;
+    if id.parse::<i64>().ok() != Some(c.id) {
+        return Err(ApiError::forbidden("a controller reads only its own feed"));
+    }
+    Ok(Json(blocking(&s, move |st| st.credential_feed(p.since)).await?))
+}
+
+/// A decision a controller made offline.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineEvent {
+    /// The controller's own unique ID for this event (idempotency key).
+    pub event_id: String,
+    /// When it happened (RFC 3339).
+    pub at: String,
+    /// The door.
+    pub door: String,
+    /// The UID read.
+    pub uid: String,
+    /// Technology, if known.
+    pub technology: Option<String>,
+    /// `grant` or `deny`.
+    pub decision: String,
+    /// The deny reason code.
+    pub reason: Option<String>,
+    /// The holder, if the controller knew it.
+    pub user_id: Option<String>,
+}
+
+/// A batch of offline decisions.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    /// At most 1000 events.
+    pub events: Vec<OfflineEvent>,
+}
+
+/// What the upload stored.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct UploadResult {
+    /// Newly stored events.
+    pub accepted: usize,
+    /// Events already stored earlier (same controller and event ID).
+    pub duplicates: usize,
+}
+
+const DENY_REASONS: [DenyReason; 11] = [
+    DenyReason::UnknownCredential,
+    DenyReason::CredentialInStock,
+    DenyReason::CredentialSuspended,
+    DenyReason::CredentialLost,
+    DenyReason::CredentialStolen,
+    DenyReason::CredentialDestroyed,
+    DenyReason::HolderSuspended,
+    DenyReason::HolderDeleted,
+    DenyReason::NotYetValid,
+    DenyReason::Expired,
+    DenyReason::NoAccessToDoor,
+];
+
+fn bad(field: &'static str, message: &str) -> ApiError {
+    DomainError::InvalidInput { field, message: message.into() }.into()
+}
+
+/// Upload decisions made offline; idempotent on `(controller, event_id)`.
+#[utoipa::path(post, path = "/api/v1/access/events", tag = "doors", request_body = EventBatch,
+    responses((status = 200, body = UploadResult), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 503, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn upload_events(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(b): ApiJson<EventBatch>,
+) -> Result<Json<UploadResult>, ApiError> {
+    let controller = auth.controller()?.id;
+    if b.events.len() > 1000 {
+        return Err(bad("events", "at most 1000 events per upload"));
+    }
+    let mut events = Vec::with_capacity(b.events.len());
+    for e in b.events {
+        auth.controller_for(&e.door)?;
+        if e.event_id.is_empty() || e.event_id.len() > 128 {
+            return Err(bad("event_id", "1 to 128 characters"));
+        }
+        let decision = match (e.decision.as_str(), e.reason.as_deref()) {
+            ("grant", None) => Decision::Grant,
+            ("deny", Some(r)) => Decision::Deny(
+                DENY_REASONS
+                    .into_iter()
+                    .find(|d| d.code() == r)
+                    .ok_or_else(|| bad("reason", "not a known deny reason"))?,
+            ),
+            _ => return Err(bad("decision", "grant without a reason, or deny with one")),
+        };
+        events.push(AccessEvent {
+            at: Timestamp::parse("at", &e.at)?,
+            controller: Some(controller),
+            event_id: Some(e.event_id),
+            door: e.door,
+            technology: e.technology.as_deref().map(Technology::from_name).transpose()?,
+            uid: Uid::parse_any(&e.uid)?,
+            decision,
+            user_id: e
+                .user_id
+                .as_deref()
+                .map(str::parse::<UserId>)
+                .transpose()
+                .map_err(|_| bad("user_id", "not a user ID"))?,
+            online: false,
+        });
+    }
+    let total = events.len();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    s.events.submit(events, Box::new(move |r| drop(tx.send(r)))).map_err(|_| ApiError::queue_full())?;
+    match rx.await {
+        Ok(Ok(n)) => Ok(Json(UploadResult { accepted: n, duplicates: total - n })),
+        _ => Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "event_log_unavailable",
+            "the events could not be stored; retry",
+        )),
+    }
+}

@@ -1,0 +1,195 @@
+//! Errors as RFC 9457 `application/problem+json` with a stable `code`.
+//!
+//! Every 4xx and 5xx the API sends goes through [`ApiError`]: refusals of
+//! the domain, malformed bodies, unknown routes, oversize bodies. Bodies
+//! never carry internal detail; that is logged instead.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use crate::store::StoreError;
+
+/// A problem to report to the client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// A sentence a person can act on.
+    pub detail: String,
+}
+
+/// The problem document (for the OpenAPI description).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:idms:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What happened and what to do.
+    pub detail: String,
+    /// Stable code.
+    pub code: String,
+}
+
+impl ApiError {
+    /// A problem with this status, code and detail.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, detail: detail.into() }
+    }
+
+    /// 401: no usable token.
+    #[must_use]
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send a valid, unexpired bearer token in the Authorization header",
+        )
+    }
+
+    /// 403: the token may not do this.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    /// 503: the access-event queue is full.
+    #[must_use]
+    pub fn queue_full() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "queue_full", "too many decisions in flight; retry in a second")
+    }
+
+    /// 500, details logged by the caller.
+    #[must_use]
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the service log")
+    }
+}
+
+fn status_for(code: &str) -> StatusCode {
+    match code {
+        "not_found" => StatusCode::NOT_FOUND,
+        "credential_held" | "credential_retired" | "holder_not_deleted" | "already_expunged" | "invalid_transition"
+        | "legal_hold" | "directory_linked" => StatusCode::CONFLICT,
+        "busy" => StatusCode::SERVICE_UNAVAILABLE,
+        "internal" | "not_initialised" | "schema_too_new" | "corrupt" | "io" | "audit_broken" => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let code = e.code();
+        let status = status_for(code);
+        if status.is_server_error() {
+            tracing::error!(code, "request failed: {e}");
+            return Self::new(status, code, if code == "busy" { e.to_string() } else { Self::internal().detail });
+        }
+        Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<crate::domain::DomainError> for ApiError {
+    fn from(e: crate::domain::DomainError) -> Self {
+        StoreError::from(e).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let title = self.status.canonical_reason().unwrap_or("Error").to_string();
+        let body = Problem {
+            kind: format!("urn:idms:problem:{}", self.code),
+            title,
+            status: self.status.as_u16(),
+            detail: self.detail,
+            code: self.code.to_string(),
+        };
+        let mut res = (self.status, axum::Json(body)).into_response();
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        res
+    }
+}
+
+/// `Json<T>` whose rejections are problems.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rej) => Err(match rej {
+                JsonRejection::JsonDataError(e) => ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    format!("the JSON body does not fit: {}", e.body_text()),
+                ),
+                JsonRejection::JsonSyntaxError(_) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "the body is not valid JSON")
+                }
+                JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as JSON with Content-Type: application/json",
+                ),
+                JsonRejection::BytesRejection(_) => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("the body is larger than {} bytes", super::MAX_BODY),
+                ),
+                _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", "the body could not be read"),
+            }),
+        }
+    }
+}
+
+/// `Query<T>` whose rejections are problems.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| Self(q.0)).map_err(
+            |e: QueryRejection| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("the query string does not fit: {}", e.body_text()),
+                )
+            },
+        )
+    }
+}
+
+/// `Path<T>` whose rejections are problems.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| Self(p.0)).map_err(
+            |e: PathRejection| {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such resource: {}", e.body_text()))
+            },
+        )
+    }
+}

@@ -1,0 +1,200 @@
+//! HTTP: the staff API, the door-controller API, and operations endpoints.
+//!
+//! **Architecture invariant:** only `api/` knows HTTP and JSON shapes of
+//! requests; handlers parse, authorise, call one store operation (blocking
+//! calls on the blocking pool) and map the result. Every error is
+//! `application/problem+json` with a stable `code`.
+//!
+//! Routes and the OpenAPI document are registered together
+//! (`utoipa-axum`), so they cannot drift apart; a test checks it anyway.
+
+pub mod auth;
+pub mod doors;
+pub mod error;
+pub mod metrics;
+pub mod staff;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::store::{EventLog, Store, StoreError};
+use error::ApiError;
+
+/// The largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The store (and its decision index).
+    pub store: Arc<Store>,
+    /// The access-event log.
+    pub events: EventLog,
+    /// Counters.
+    pub metrics: metrics::Metrics,
+    /// Token cache.
+    pub tokens: auth::TokenCache,
+    /// Set once the service is up; cleared while shutting down.
+    pub ready: AtomicBool,
+}
+
+/// Handler state: a cheap clone of an `Arc`.
+#[derive(Debug, Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Wraps a store and an event log.
+    #[must_use]
+    pub fn new(store: Arc<Store>, events: EventLog) -> Self {
+        Self(Arc::new(Shared {
+            store,
+            events,
+            metrics: metrics::Metrics::default(),
+            tokens: auth::TokenCache::default(),
+            ready: AtomicBool::new(true),
+        }))
+    }
+}
+
+/// Runs a blocking store call on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    s: &AppState,
+    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = s.store.clone();
+    tokio::task::spawn_blocking(move || f(&store)).await.map_err(|_| ApiError::internal())?.map_err(ApiError::from)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "IDMS", description = "Badge office and door-controller API. Errors are RFC 9457 problem+json with a stable `code`."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "people", description = "People and their data"),
+        (name = "lifecycle", description = "Suspend, delete, restore, expunge"),
+        (name = "cards", description = "Credentials: enrol, recycle, retire"),
+        (name = "audit", description = "Audit trail and statistics"),
+        (name = "doors", description = "Door controllers"),
+        (name = "auth", description = "Operator login"),
+        (name = "ops", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = String)))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers and the index is loaded.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = String), (status = 503, body = error::Problem)))]
+pub async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {
+    if !s.ready.load(Ordering::Relaxed) {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the service is starting or stopping"));
+    }
+    blocking(&s, |st| st.integrity_quick()).await?;
+    Ok("ready")
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, body = String, content_type = "text/plain")))]
+pub async fn metrics_text(State(s): State<AppState>) -> Response {
+    let mut r = s.metrics.render(s.events.depth()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "no such route; the API is described at /api/v1/openapi.json",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+}
+
+async fn count(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let res = next.run(req).await;
+    s.metrics.http(method.as_str(), route.as_deref().unwrap_or("unmatched"), res.status().as_u16());
+    res
+}
+
+/// The routes and their OpenAPI description, from the same registrations.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(staff::login))
+        .routes(routes!(staff::list_users, staff::create_user))
+        .routes(routes!(staff::get_user, staff::patch_user))
+        .routes(routes!(staff::suspend_user))
+        .routes(routes!(staff::resume_user))
+        .routes(routes!(staff::delete_user))
+        .routes(routes!(staff::restore_user))
+        .routes(routes!(staff::expunge_preview))
+        .routes(routes!(staff::expunge_user))
+        .routes(routes!(staff::create_credential))
+        .routes(routes!(staff::get_credential))
+        .routes(routes!(staff::revoke_credential))
+        .routes(routes!(staff::suspend_credential))
+        .routes(routes!(staff::resume_credential))
+        .routes(routes!(staff::list_audit))
+        .routes(routes!(staff::verify_audit))
+        .routes(routes!(staff::stats))
+        .routes(routes!(doors::decide))
+        .routes(routes!(doors::feed))
+        .routes(routes!(doors::upload_events))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics_text))
+        .split_for_parts()
+}
+
+/// The whole service as an axum `Router`.
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = routes();
+    let doc = Arc::new(doc);
+    routes
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), count))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}

@@ -1,0 +1,630 @@
+//! The staff API: people, cards, audit and statistics. Handlers parse,
+//! check the caller's role and scope, call one store operation, and map
+//! the result; the rules live in `domain/` and `store/`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Deserializer};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::auth::{Auth, check_scope};
+use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
+use crate::api::{AppState, blocking};
+use crate::domain::time::parse_date;
+use crate::domain::{DomainError, LifecycleAction, RetireReason, Technology, Timestamp, Uid, UserId};
+use crate::store::{
+    AuditEntry, AuditQuery, AuditReport, CredentialRecord, NewUser, Operator, Role, Stats, UserPatch, UserRecord,
+    UserSummary,
+};
+
+/// `Some(None)` for an explicit `null`, `None` when absent.
+fn double<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn ts(field: &'static str, v: Option<&str>) -> Result<Option<Timestamp>, DomainError> {
+    v.map(|s| Timestamp::parse(field, s)).transpose()
+}
+
+fn user_id(s: &str) -> Result<UserId, ApiError> {
+    Ok(s.parse::<UserId>()?)
+}
+
+/// A new person.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Employee number.
+    pub employee_no: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Organisational unit (forced to the caller's unit for a scoped operator).
+    pub org_unit: Option<String>,
+    /// Valid from (inclusive), RFC 3339 or YYYY-MM-DD.
+    pub valid_from: Option<String>,
+    /// Valid to (exclusive), RFC 3339 or YYYY-MM-DD.
+    pub valid_to: Option<String>,
+    /// Purge date, YYYY-MM-DD.
+    pub purge_date: Option<String>,
+    /// Legal hold (manager and above).
+    #[serde(default)]
+    pub legal_hold: bool,
+}
+
+/// A change to a person: absent leaves a field alone, `null` clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchUser {
+    /// Given name (cannot be cleared).
+    pub given_name: Option<String>,
+    /// Family name (cannot be cleared).
+    pub family_name: Option<String>,
+    /// Email.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    /// Employee number.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub employee_no: Option<Option<String>>,
+    /// Phone.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    /// Notes.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub notes: Option<Option<String>>,
+    /// Organisational unit.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub org_unit: Option<Option<String>>,
+    /// Valid from.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub valid_from: Option<Option<String>>,
+    /// Valid to.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub valid_to: Option<Option<String>>,
+    /// Purge date.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub purge_date: Option<Option<String>>,
+    /// Legal hold.
+    pub legal_hold: Option<bool>,
+    /// `null` removes the identity-directory link.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub directory_id: Option<Option<String>>,
+}
+
+/// Search parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListUsers {
+    /// ID, family-name or email prefix, employee number, or card UID. Empty lists everyone.
+    #[serde(default)]
+    pub q: String,
+    /// Include deleted and expunged people.
+    #[serde(default)]
+    pub all: bool,
+    /// At most this many (default 50, at most 500).
+    pub limit: Option<u32>,
+}
+
+async fn load_scoped(s: &AppState, op: &Operator, id: UserId) -> Result<UserRecord, ApiError> {
+    let u = blocking(s, move |st| st.get_user(id)).await?;
+    check_scope(op, &u)?;
+    Ok(u)
+}
+
+/// Search people.
+#[utoipa::path(get, path = "/api/v1/users", tag = "people", params(ListUsers),
+    responses((status = 200, body = Vec<UserSummary>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_users(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<ListUsers>,
+) -> Result<Json<Vec<UserSummary>>, ApiError> {
+    let op = auth.operator(Role::Viewer)?.clone();
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let mut found =
+        blocking(&s, move |st| if q.all { st.search_all_users(&q.q, limit) } else { st.search_users(&q.q, limit) })
+            .await?;
+    if let Some(unit) = &op.org_unit {
+        found.retain(|u| u.org_unit.as_deref() == Some(unit.as_str()));
+    }
+    Ok(Json(found))
+}
+
+/// Add a person.
+#[utoipa::path(post, path = "/api/v1/users", tag = "people", request_body = CreateUser,
+    responses((status = 201, body = UserRecord), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(b): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
+    let op = auth.operator(Role::Enroller)?;
+    if b.legal_hold && op.role < Role::Manager {
+        return Err(ApiError::forbidden("setting a legal hold needs the manager role"));
+    }
+    let org_unit = match (&op.org_unit, b.org_unit) {
+        (Some(mine), Some(asked)) if *mine != asked => {
+            return Err(ApiError::forbidden(format!("you can add people to unit {mine} only")));
+        }
+        (Some(mine), _) => Some(mine.clone()),
+        (None, asked) => asked,
+    };
+    let new = NewUser {
+        given_name: b.given_name,
+        family_name: b.family_name,
+        email: b.email,
+        phone: b.phone,
+        employee_no: b.employee_no,
+        notes: b.notes,
+        org_unit,
+        directory_id: None,
+        valid_from: ts("valid_from", b.valid_from.as_deref())?,
+        valid_to: ts("valid_to", b.valid_to.as_deref())?,
+        purge_date: b.purge_date.as_deref().map(|d| parse_date("purge_date", d)).transpose()?,
+        legal_hold: b.legal_hold,
+    };
+    let actor = auth.0.actor();
+    let u = blocking(&s, move |st| st.create_user(&actor, new)).await?;
+    Ok((StatusCode::CREATED, Json(u)))
+}
+
+/// One person (the tombstone once expunged).
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "people", params(("id" = String, Path, description = "User ID")),
+    responses((status = 200, body = UserRecord), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<UserRecord>, ApiError> {
+    let op = auth.operator(Role::Viewer)?;
+    Ok(Json(load_scoped(&s, op, user_id(&id)?).await?))
+}
+
+/// Edit a person.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "people", params(("id" = String, Path, description = "User ID")),
+    request_body = PatchUser,
+    responses((status = 200, body = UserRecord), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn patch_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<PatchUser>,
+) -> Result<Json<UserRecord>, ApiError> {
+    let op = auth.operator(Role::Manager)?;
+    let id = user_id(&id)?;
+    load_scoped(&s, op, id).await?;
+    if op.org_unit.is_some() && b.org_unit.is_some() {
+        return Err(ApiError::forbidden("a scoped operator cannot move people between units"));
+    }
+    let ts2 = |f: &'static str, v: Option<Option<String>>| -> Result<Option<Option<Timestamp>>, DomainError> {
+        v.map(|o| ts(f, o.as_deref())).transpose()
+    };
+    let patch = UserPatch {
+        given_name: b.given_name,
+        family_name: b.family_name,
+        email: b.email,
+        phone: b.phone,
+        employee_no: b.employee_no,
+        notes: b.notes,
+        org_unit: b.org_unit,
+        directory_id: match b.directory_id {
+            Some(None) => Some(None),
+            Some(Some(_)) => {
+                return Err(ApiError::from(DomainError::InvalidInput {
+                    field: "directory_id",
+                    message: "only the directory links people; send null to unlink".into(),
+                }));
+            }
+            None => None,
+        },
+        valid_from: ts2("valid_from", b.valid_from)?,
+        valid_to: ts2("valid_to", b.valid_to)?,
+        purge_date: b.purge_date.map(|o| o.map(|d| parse_date("purge_date", &d)).transpose()).transpose()?,
+        legal_hold: b.legal_hold,
+    };
+    let actor = auth.0.actor();
+    Ok(Json(blocking(&s, move |st| st.update_user(&actor, id, patch)).await?))
+}
+
+async fn lifecycle(s: AppState, auth: Auth, id: String, action: LifecycleAction) -> Result<Json<UserRecord>, ApiError> {
+    let op = auth.operator(Role::Manager)?;
+    let id = user_id(&id)?;
+    load_scoped(&s, op, id).await?;
+    let actor = auth.0.actor();
+    Ok(Json(blocking(&s, move |st| st.lifecycle(&actor, id, action)).await?))
+}
+
+/// Suspend a person: their cards stop granting.
+#[utoipa::path(post, path = "/api/v1/users/{id}/suspend", tag = "lifecycle", params(("id" = String, Path, description = "User ID")),
+    responses((status = 200, body = UserRecord), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn suspend_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<UserRecord>, ApiError> {
+    lifecycle(s, auth, id, LifecycleAction::Suspend).await
+}
+
+/// Resume a suspended person.
+#[utoipa::path(post, path = "/api/v1/users/{id}/resume", tag = "lifecycle", params(("id" = String, Path, description = "User ID")),
+    responses((status = 200, body = UserRecord), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn resume_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<UserRecord>, ApiError> {
+    lifecycle(s, auth, id, LifecycleAction::Resume).await
+}
+
+/// Delete a person (restorable); their cards stop granting and stay theirs.
+#[utoipa::path(post, path = "/api/v1/users/{id}/delete", tag = "lifecycle", params(("id" = String, Path, description = "User ID")),
+    responses((status = 200, body = UserRecord), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn delete_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<UserRecord>, ApiError> {
+    lifecycle(s, auth, id, LifecycleAction::Delete).await
+}
+
+/// Restore a deleted person to the state they had.
+#[utoipa::path(post, path = "/api/v1/users/{id}/restore", tag = "lifecycle", params(("id" = String, Path, description = "User ID")),
+    responses((status = 200, body = UserRecord), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn restore_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<UserRecord>, ApiError> {
+    lifecycle(s, auth, id, LifecycleAction::Restore).await
+}
+
+/// What an expunge would destroy and what blocks it.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct ExpungePreview {
+    /// The person.
+    pub id: String,
+    /// Their state.
+    pub state: String,
+    /// Personal fields that hold data and would be destroyed.
+    pub destroys: Vec<&'static str>,
+    /// Cards that would return to stock.
+    pub releases: Vec<String>,
+    /// Retired cards that stay retired.
+    pub keeps_retired: Vec<String>,
+    /// Error codes that would refuse the expunge now (empty: it may proceed).
+    pub blocked_by: Vec<&'static str>,
+}
+
+/// Preview an expunge.
+#[utoipa::path(get, path = "/api/v1/users/{id}/expunge-preview", tag = "lifecycle", params(("id" = String, Path, description = "User ID")),
+    responses((status = 200, body = ExpungePreview), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn expunge_preview(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ExpungePreview>, ApiError> {
+    let op = auth.operator(Role::Eraser)?;
+    let u = load_scoped(&s, op, user_id(&id)?).await?;
+    let mut destroys = Vec::new();
+    for (name, set) in [
+        ("given_name", u.given_name.is_some()),
+        ("family_name", u.family_name.is_some()),
+        ("email", u.email.is_some()),
+        ("phone", u.phone.is_some()),
+        ("employee_no", u.employee_no.is_some()),
+        ("notes", u.notes.is_some()),
+        ("directory_link", u.directory_linked),
+    ] {
+        if set {
+            destroys.push(name);
+        }
+    }
+    let (retired, live): (Vec<_>, Vec<_>) = u.credentials.iter().partition(|c| c.state.is_retired());
+    let facts = crate::domain::UserFacts {
+        id: u.id,
+        state: u.state,
+        state_before_delete: None,
+        directory_linked: u.directory_linked,
+        legal_hold: u.legal_hold,
+    };
+    let blocked_by = match crate::domain::transition(&facts, LifecycleAction::Expunge, crate::domain::Origin::Staff) {
+        Ok(_) => vec![],
+        Err(e) => vec![e.code()],
+    };
+    Ok(Json(ExpungePreview {
+        id: u.id.to_string(),
+        state: u.state.to_string(),
+        destroys,
+        releases: live.iter().map(|c| c.uid.to_string()).collect(),
+        keeps_retired: retired.iter().map(|c| c.uid.to_string()).collect(),
+        blocked_by,
+    }))
+}
+
+/// Expunge confirmation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpungeBody {
+    /// Must repeat the user ID.
+    pub confirm: String,
+}
+
+/// Expunge a deleted person: personal data destroyed for good, cards freed.
+#[utoipa::path(post, path = "/api/v1/users/{id}/expunge", tag = "lifecycle", params(("id" = String, Path, description = "User ID")),
+    request_body = ExpungeBody,
+    responses((status = 200, body = UserRecord), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn expunge_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<ExpungeBody>,
+) -> Result<Json<UserRecord>, ApiError> {
+    let op = auth.operator(Role::Eraser)?;
+    let id = user_id(&id)?;
+    load_scoped(&s, op, id).await?;
+    let actor = auth.0.actor();
+    Ok(Json(blocking(&s, move |st| st.expunge(&actor, id, &b.confirm)).await?))
+}
+
+/// Enrol (or recycle) a card.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollBody {
+    /// The UID in hex (`04A1B2C3`, `04:a1:b2:c3`, `04 A1 B2 C3`).
+    pub uid: String,
+    /// `iso14443a` (default), `em4100` or `other`.
+    pub technology: Option<String>,
+    /// The person.
+    pub user_id: String,
+}
+
+/// Bind a card to a person: a new card, or one in stock (recycling).
+#[utoipa::path(post, path = "/api/v1/credentials", tag = "cards", request_body = EnrollBody,
+    responses((status = 201, body = CredentialRecord), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_credential(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(b): ApiJson<EnrollBody>,
+) -> Result<(StatusCode, Json<CredentialRecord>), ApiError> {
+    let op = auth.operator(Role::Enroller)?;
+    let tech = Technology::from_name(b.technology.as_deref().unwrap_or("iso14443a"))?;
+    let uid = Uid::parse_for(tech, &b.uid)?;
+    let user = user_id(&b.user_id)?;
+    load_scoped(&s, op, user).await?;
+    let actor = auth.0.actor();
+    let c = blocking(&s, move |st| st.enroll(&actor, user, tech, &uid)).await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// Card look-up parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TechQuery {
+    /// Technology, when the UID exists for several.
+    pub technology: Option<String>,
+}
+
+async fn card_scoped(
+    s: &AppState,
+    op: &Operator,
+    tech: Option<Technology>,
+    uid: Uid,
+) -> Result<CredentialRecord, ApiError> {
+    let c = blocking(s, move |st| st.get_credential(tech, &uid)).await?;
+    if let (Some(_), Some(h)) = (&op.org_unit, c.holder) {
+        let u = blocking(s, move |st| st.get_user(h)).await?;
+        check_scope(op, &u)
+            .map_err(|_| ApiError::from(DomainError::NotFound { what: "credential", id: c.uid.to_string() }))?;
+    }
+    Ok(c)
+}
+
+fn tech(q: &TechQuery) -> Result<Option<Technology>, ApiError> {
+    Ok(q.technology.as_deref().map(Technology::from_name).transpose()?)
+}
+
+/// A card with its holder and binding history.
+#[utoipa::path(get, path = "/api/v1/credentials/{uid}", tag = "cards", params(("uid" = String, Path, description = "UID in hex"), TechQuery),
+    responses((status = 200, body = CredentialRecord), (status = 400, body = Problem), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_credential(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(uid): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TechQuery>,
+) -> Result<Json<CredentialRecord>, ApiError> {
+    let op = auth.operator(Role::Viewer)?;
+    Ok(Json(card_scoped(&s, op, tech(&q)?, Uid::parse_any(&uid)?).await?))
+}
+
+/// Why a card is retired.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    /// `lost`, `stolen` or `destroyed`.
+    pub reason: String,
+}
+
+enum CardAction {
+    Revoke(RetireReason),
+    Suspend,
+    Resume,
+}
+
+async fn card_action(
+    s: AppState,
+    auth: Auth,
+    uid: String,
+    q: TechQuery,
+    action: CardAction,
+) -> Result<Json<CredentialRecord>, ApiError> {
+    let op = auth.operator(Role::Manager)?;
+    let t = tech(&q)?;
+    let uid = Uid::parse_any(&uid)?;
+    card_scoped(&s, op, t, uid).await?;
+    let actor = auth.0.actor();
+    Ok(Json(
+        blocking(&s, move |st| match action {
+            CardAction::Revoke(r) => st.revoke(&actor, t, &uid, r),
+            CardAction::Suspend => st.suspend_credential(&actor, t, &uid),
+            CardAction::Resume => st.resume_credential(&actor, t, &uid),
+        })
+        .await?,
+    ))
+}
+
+/// Retire a card for good: lost, stolen or destroyed.
+#[utoipa::path(post, path = "/api/v1/credentials/{uid}/revoke", tag = "cards", params(("uid" = String, Path, description = "UID in hex"), TechQuery),
+    request_body = RevokeBody,
+    responses((status = 200, body = CredentialRecord), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn revoke_credential(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(uid): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TechQuery>,
+    ApiJson(b): ApiJson<RevokeBody>,
+) -> Result<Json<CredentialRecord>, ApiError> {
+    let reason = RetireReason::from_name(&b.reason)?;
+    card_action(s, auth, uid, q, CardAction::Revoke(reason)).await
+}
+
+/// Suspend a card (its holder keeps it).
+#[utoipa::path(post, path = "/api/v1/credentials/{uid}/suspend", tag = "cards", params(("uid" = String, Path, description = "UID in hex"), TechQuery),
+    responses((status = 200, body = CredentialRecord), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn suspend_credential(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(uid): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TechQuery>,
+) -> Result<Json<CredentialRecord>, ApiError> {
+    card_action(s, auth, uid, q, CardAction::Suspend).await
+}
+
+/// Resume a suspended card.
+#[utoipa::path(post, path = "/api/v1/credentials/{uid}/resume", tag = "cards", params(("uid" = String, Path, description = "UID in hex"), TechQuery),
+    responses((status = 200, body = CredentialRecord), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn resume_credential(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(uid): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TechQuery>,
+) -> Result<Json<CredentialRecord>, ApiError> {
+    card_action(s, auth, uid, q, CardAction::Resume).await
+}
+
+/// Audit filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// Entries after this sequence number.
+    pub since: Option<i64>,
+    /// Only this actor (`operator:<id>`, `controller:<id>`, `cli`).
+    pub actor: Option<String>,
+    /// Only entries about this user.
+    pub target: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// The audit trail, oldest first.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
+    responses((status = 200, body = Vec<AuditEntry>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_audit(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiQuery(p): ApiQuery<AuditParams>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    auth.operator(Role::Manager)?;
+    let q = AuditQuery {
+        after_seq: p.since,
+        actor: p.actor,
+        target_user: p.target.as_deref().map(user_id).transpose()?,
+        limit: Some(p.limit.unwrap_or(100).clamp(1, 1000)),
+    };
+    Ok(Json(blocking(&s, move |st| st.audit_entries(&q)).await?))
+}
+
+/// Verify the audit hash chain.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses((status = 200, body = AuditReport), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn verify_audit(State(s): State<AppState>, auth: Auth) -> Result<Json<AuditReport>, ApiError> {
+    auth.operator(Role::Manager)?;
+    Ok(Json(blocking(&s, |st| st.verify_audit()).await?))
+}
+
+/// Counts per state (expunged included: statistics keep counting erased people).
+#[utoipa::path(get, path = "/api/v1/stats", tag = "audit",
+    responses((status = 200, body = Stats), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn stats(State(s): State<AppState>, auth: Auth) -> Result<Json<Stats>, ApiError> {
+    auth.operator(Role::Viewer)?;
+    Ok(Json(blocking(&s, |st| st.stats()).await?))
+}
+
+/// Operator login.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// Operator name.
+    pub name: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A new token.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// The bearer token (shown once).
+    pub token: String,
+    /// The operator's role.
+    pub role: Role,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+}
+
+/// Log in with a password; returns a bearer token valid for 12 hours.
+#[utoipa::path(post, path = "/api/v1/login", tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 400, body = Problem)))]
+pub async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) -> Result<Json<TokenResponse>, ApiError> {
+    const TTL: i64 = 12 * 3600;
+    match blocking(&s, move |st| st.login(&b.name, &b.password, TTL)).await {
+        Ok((op, token)) => Ok(Json(TokenResponse { token, role: op.role, expires_in: TTL })),
+        Err(e) if e.code == "invalid_input" => {
+            Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "unknown operator or wrong password"))
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,146 @@
+//! `idms serve`: configuration, start-up, the change-log tailer, and
+//! graceful shutdown (drain requests, then flush the access-event log).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::api::{AppState, router};
+use crate::clock::SystemClock;
+use crate::store::{DB_FILE, EventLog, Store, StoreError};
+
+/// Service configuration: a TOML file, then `IDMS_*` variables, then flags.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Data directory (`idms.db`, `events.db`).
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Log format: `human` or `json`.
+    pub log_format: String,
+    /// Log filter.
+    pub log: String,
+    /// Access-event queue capacity (submissions).
+    pub event_queue: usize,
+    /// How often to tail the change log for other processes' writes, in ms.
+    pub tail_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            log_format: "human".into(),
+            log: "info".into(),
+            event_queue: 65_536,
+            tail_interval_ms: 50,
+        }
+    }
+}
+
+/// `$HOME/.local/share/idms`, or `./idms-data` without a home.
+#[must_use]
+pub fn default_data_dir() -> PathBuf {
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/share/idms"),
+        None => PathBuf::from("idms-data"),
+    }
+}
+
+impl Config {
+    /// Reads `file` (if given), then applies `IDMS_DATA_DIR`, `IDMS_LISTEN`,
+    /// `IDMS_LOG`, `IDMS_LOG_FORMAT`, `IDMS_EVENT_QUEUE`.
+    pub fn load(file: Option<&Path>) -> Result<Self, String> {
+        let mut c = match file {
+            Some(f) => {
+                let text = std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", f.display()))?
+            }
+            None => Self::default(),
+        };
+        if let Ok(v) = std::env::var("IDMS_DATA_DIR") {
+            c.data_dir = v.into();
+        }
+        if let Ok(v) = std::env::var("IDMS_LISTEN") {
+            c.listen = v.parse().map_err(|e| format!("IDMS_LISTEN: {e}"))?;
+        }
+        if let Ok(v) = std::env::var("IDMS_LOG") {
+            c.log = v;
+        }
+        if let Ok(v) = std::env::var("IDMS_LOG_FORMAT") {
+            c.log_format = v;
+        }
+        if let Ok(v) = std::env::var("IDMS_EVENT_QUEUE") {
+            c.event_queue = v.parse().map_err(|e| format!("IDMS_EVENT_QUEUE: {e}"))?;
+        }
+        Ok(c)
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// Runs the service until SIGINT/SIGTERM.
+pub async fn serve(config: Config) -> Result<(), StoreError> {
+    let store = {
+        let path = config.data_dir.join(DB_FILE);
+        tokio::task::spawn_blocking(move || Store::create(&path, Arc::new(SystemClock)))
+            .await
+            .map_err(|_| StoreError::Database)??
+    };
+    let store = Arc::new(store);
+    let events = EventLog::open(&config.data_dir, config.event_queue)?;
+    let state = AppState::new(store.clone(), events);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StoreError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener.local_addr().map_err(|e| StoreError::Io(e.to_string()))?;
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
+    // Tail the change log so writes by other processes (the CLI) reach the index.
+    let tailer = {
+        let store = store.clone();
+        let every = Duration::from_millis(config.tail_interval_ms.max(5));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let s = store.clone();
+                match tokio::task::spawn_blocking(move || s.catch_up()).await {
+                    Ok(Ok(n)) if n > 0 => tracing::debug!(entries = n, "applied change log"),
+                    Ok(Err(e)) => tracing::warn!(code = e.code(), "change-log tail failed"),
+                    _ => {}
+                }
+            }
+        })
+    };
+    let app = router(state.clone());
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    state.ready.store(false, Ordering::Relaxed);
+    tailer.abort();
+    tracing::info!("stopped accepting requests; flushing the access-event log");
+    // Dropping the last state closes the event log, which writes what is queued.
+    drop(state);
+    result.map_err(|e| StoreError::Io(format!("server error: {e}")))
+}
