@@ -143,8 +143,19 @@ impl Index {
         let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let found = match technology {
             Some(t) => inner.decide_one(t, uid, now),
+            // Without a technology, the same bytes may name credentials of
+            // several technologies: grant only if every one of them grants.
             None => {
-                Technology::ALL.iter().filter(|t| t.allows_len(uid.len())).find_map(|&t| inner.decide_one(t, uid, now))
+                let mut found: Option<(Decision, Option<UserId>)> = None;
+                for &t in Technology::ALL.iter().filter(|t| t.allows_len(uid.len())) {
+                    if let Some(d) = inner.decide_one(t, uid, now) {
+                        found = match found {
+                            Some(prev @ (Decision::Deny(_), _)) => Some(prev),
+                            _ => Some(d),
+                        };
+                    }
+                }
+                found
             }
         };
         found.unwrap_or((Decision::Deny(crate::domain::DenyReason::UnknownCredential), None))
@@ -160,13 +171,17 @@ impl Index {
     /// Entries at or below the applied position are skipped, so replaying an
     /// overlapping range is harmless.
     pub fn apply<'a>(&self, changes: impl IntoIterator<Item = (i64, &'a Change)>) {
-        let mut inner = self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (seq, change) in changes {
-            if seq <= inner.applied_seq {
-                continue;
+        // In chunks, so a long backlog never holds door decisions off for long.
+        let mut it = changes.into_iter().peekable();
+        while it.peek().is_some() {
+            let mut inner = self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (seq, change) in it.by_ref().take(1024) {
+                if seq <= inner.applied_seq {
+                    continue;
+                }
+                inner.apply(change);
+                inner.applied_seq = seq;
             }
-            inner.apply(change);
-            inner.applied_seq = seq;
         }
     }
 
@@ -212,6 +227,19 @@ mod tests {
         idx.apply([(11, &created)]);
         assert_eq!(idx.decide(None, &card, t), Decision::Deny(DenyReason::HolderDeleted));
         assert_eq!(idx.applied_seq(), 13);
+    }
+
+    #[test]
+    fn same_bytes_in_two_technologies_grant_only_if_both_grant() {
+        let u = UserId::from_i64(5);
+        let card = uid("04A1B2C3");
+        let mut b = IndexBuilder::default();
+        b.user(u, UserState::Active, ValidityWindow::default());
+        b.credential(Technology::Iso14443a, card, CredentialState::Issued, Some(u));
+        b.credential(Technology::Other, card, CredentialState::Stolen, None);
+        let idx = b.finish(0);
+        assert_eq!(idx.decide(None, &card, Timestamp(0)), Decision::Deny(DenyReason::CredentialStolen));
+        assert_eq!(idx.decide(Some(Technology::Iso14443a), &card, Timestamp(0)), Decision::Grant);
     }
 
     #[test]

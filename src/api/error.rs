@@ -75,9 +75,9 @@ impl ApiError {
 
 fn status_for(code: &str) -> StatusCode {
     match code {
-        "not_found" => StatusCode::NOT_FOUND,
+        "not_found" | "invalid_user_id" => StatusCode::NOT_FOUND,
         "credential_held" | "credential_retired" | "holder_not_deleted" | "already_expunged" | "invalid_transition"
-        | "legal_hold" | "directory_linked" => StatusCode::CONFLICT,
+        | "legal_hold" | "directory_linked" | "directory_id_taken" => StatusCode::CONFLICT,
         "busy" => StatusCode::SERVICE_UNAVAILABLE,
         "internal" | "not_initialised" | "schema_too_new" | "corrupt" | "io" | "audit_broken" => {
             StatusCode::INTERNAL_SERVER_ERROR

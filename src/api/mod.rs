@@ -82,6 +82,26 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&store)).await.map_err(|_| ApiError::internal())?.map_err(ApiError::from)
 }
 
+/// A refusal found while parsing a mutating request (before any store
+/// operation could audit it) is audited here, so every refused attempt is
+/// on the record.
+pub async fn audited<T>(
+    s: &AppState,
+    auth: &auth::Auth,
+    action: &'static str,
+    r: Result<T, crate::domain::DomainError>,
+) -> Result<T, ApiError> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let actor = auth.0.actor();
+            let code = e.code();
+            blocking(s, move |st| st.audit_refusal(&actor, crate::store::AuditDraft::new(action), code)).await?;
+            Err(e.into())
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "IDMS", description = "Badge office and door-controller API. Errors are RFC 9457 problem+json with a stable `code`."),

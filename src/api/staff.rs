@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::{Auth, check_scope};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
-use crate::api::{AppState, blocking};
+use crate::api::{AppState, audited, blocking};
 use crate::domain::time::parse_date;
 use crate::domain::{DomainError, LifecycleAction, RetireReason, Technology, Timestamp, Uid, UserId};
 use crate::store::{
@@ -249,7 +249,14 @@ pub async fn patch_user(
 
 async fn lifecycle(s: AppState, auth: Auth, id: String, action: LifecycleAction) -> Result<Json<UserRecord>, ApiError> {
     let op = auth.operator(Role::Manager)?;
-    let id = user_id(&id)?;
+    let name = match action {
+        LifecycleAction::Suspend => "user.suspend",
+        LifecycleAction::Resume => "user.resume",
+        LifecycleAction::Delete => "user.delete",
+        LifecycleAction::Restore => "user.restore",
+        LifecycleAction::Expunge => "user.expunge",
+    };
+    let id = audited(&s, &auth, name, id.parse::<UserId>()).await?;
     load_scoped(&s, op, id).await?;
     let actor = auth.0.actor();
     Ok(Json(blocking(&s, move |st| st.lifecycle(&actor, id, action)).await?))
@@ -387,7 +394,7 @@ pub async fn expunge_user(
     ApiJson(b): ApiJson<ExpungeBody>,
 ) -> Result<Json<UserRecord>, ApiError> {
     let op = auth.operator(Role::Eraser)?;
-    let id = user_id(&id)?;
+    let id = audited(&s, &auth, "user.expunge", id.parse::<UserId>()).await?;
     load_scoped(&s, op, id).await?;
     let actor = auth.0.actor();
     Ok(Json(blocking(&s, move |st| st.expunge(&actor, id, &b.confirm)).await?))
@@ -415,9 +422,9 @@ pub async fn create_credential(
     ApiJson(b): ApiJson<EnrollBody>,
 ) -> Result<(StatusCode, Json<CredentialRecord>), ApiError> {
     let op = auth.operator(Role::Enroller)?;
-    let tech = Technology::from_name(b.technology.as_deref().unwrap_or("iso14443a"))?;
-    let uid = Uid::parse_for(tech, &b.uid)?;
-    let user = user_id(&b.user_id)?;
+    let parsed = Technology::from_name(b.technology.as_deref().unwrap_or("iso14443a"))
+        .and_then(|t| Ok((t, Uid::parse_for(t, &b.uid)?, b.user_id.parse::<UserId>()?)));
+    let (tech, uid, user) = audited(&s, &auth, "credential.enroll", parsed).await?;
     load_scoped(&s, op, user).await?;
     let actor = auth.0.actor();
     let c = blocking(&s, move |st| st.enroll(&actor, user, tech, &uid)).await?;

@@ -24,9 +24,9 @@ struct Cli {
     /// Print results (and errors, on stderr) as JSON.
     #[arg(long, global = true)]
     json: bool,
-    /// Who to record in the audit trail.
-    #[arg(long, env = "IDMS_ACTOR", global = true, default_value = "cli")]
-    actor: String,
+    /// Who to record in the audit trail (default: `cli:` and the login name).
+    #[arg(long, env = "IDMS_ACTOR", global = true)]
+    actor: Option<String>,
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "IDMS_LOG", global = true, default_value = "warn")]
     log: String,
@@ -70,6 +70,8 @@ enum Cmd {
     },
     /// Counts of people and cards per state (expunged included).
     Stats,
+    /// Fold the write-ahead log into the database and truncate it (finishes a pending erasure).
+    Checkpoint,
     /// Fill a data directory with a few demo people and cards.
     Demo,
     /// Developer tools: data generation and measurements.
@@ -327,6 +329,14 @@ fn user_id(s: &str) -> Result<UserId, StoreError> {
     Ok(s.parse::<UserId>()?)
 }
 
+/// A refusal found while parsing a state-changing command is audited too.
+fn audited<T>(s: &Store, actor: &Actor, action: &'static str, r: Result<T, DomainError>) -> Result<T, StoreError> {
+    r.or_else(|e| {
+        s.audit_refusal(actor, idms::store::AuditDraft::new(action), e.code())?;
+        Err(e.into())
+    })
+}
+
 fn tech(s: Option<&str>) -> Result<Option<Technology>, StoreError> {
     Ok(s.map(Technology::from_name).transpose()?)
 }
@@ -391,7 +401,12 @@ fn open(cli: &Cli) -> Result<Store, StoreError> {
 }
 
 fn dispatch(cli: &Cli) -> Result<(), StoreError> {
-    let actor = Actor::staff(cli.actor.clone());
+    let actor = Actor::staff(cli.actor.clone().unwrap_or_else(|| {
+        format!(
+            "cli:{}",
+            std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+        )
+    }));
     match &cli.cmd {
         Cmd::Init => {
             let path = data_dir(cli).join(store::DB_FILE);
@@ -436,6 +451,14 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
                 t.print();
             }
             Ok(())
+        }
+        Cmd::Checkpoint => {
+            if open(cli)?.retry_erasure()? {
+                println!("write-ahead log folded in and truncated");
+                Ok(())
+            } else {
+                Err(StoreError::ErasurePending)
+            }
         }
         Cmd::Demo => demo(cli, &actor),
         Cmd::Dev { cmd } => dev(cli, &actor, cmd),
@@ -614,11 +637,18 @@ fn user(cli: &Cli, s: &Store, actor: &Actor, cmd: &UserCmd) -> Result<(), StoreE
             }
             s.update_user(actor, id, p)?
         }
-        UserCmd::Suspend { id } => s.suspend(actor, user_id(id)?)?,
-        UserCmd::Resume { id } => s.resume(actor, user_id(id)?)?,
-        UserCmd::Delete { id } => s.delete(actor, user_id(id)?)?,
-        UserCmd::Restore { id } => s.restore(actor, user_id(id)?)?,
-        UserCmd::Expunge { id, confirm } => s.expunge(actor, user_id(id)?, confirm)?,
+        UserCmd::Suspend { id } => s.suspend(actor, audited(s, actor, "user.suspend", id.parse())?)?,
+        UserCmd::Resume { id } => s.resume(actor, audited(s, actor, "user.resume", id.parse())?)?,
+        UserCmd::Delete { id } => s.delete(actor, audited(s, actor, "user.delete", id.parse())?)?,
+        UserCmd::Restore { id } => s.restore(actor, audited(s, actor, "user.restore", id.parse())?)?,
+        UserCmd::Expunge { id, confirm } => {
+            let u = s.expunge(actor, audited(s, actor, "user.expunge", id.parse())?, confirm)?;
+            if s.erasure_pending() {
+                print_user(cli, &u);
+                return Err(StoreError::ErasurePending);
+            }
+            u
+        }
     };
     print_user(cli, &u);
     Ok(())
@@ -655,13 +685,16 @@ fn print_card(cli: &Cli, c: &CredentialRecord) {
 fn card(cli: &Cli, s: &Store, actor: &Actor, cmd: &CardCmd) -> Result<(), StoreError> {
     let c = match cmd {
         CardCmd::Enroll { user, uid, tech: t } => {
-            let t = Technology::from_name(t)?;
-            let uid = Uid::parse_for(t, uid)?;
-            s.enroll(actor, user_id(user)?, t, &uid)?
+            let parsed =
+                Technology::from_name(t).and_then(|t| Ok((t, Uid::parse_for(t, uid)?, user.parse::<UserId>()?)));
+            let (t, uid, user) = audited(s, actor, "credential.enroll", parsed)?;
+            s.enroll(actor, user, t, &uid)?
         }
         CardCmd::Show { uid, tech: t } => s.get_credential(tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
         CardCmd::Revoke { uid, reason, tech: t } => {
-            s.revoke(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?, RetireReason::from_name(reason)?)?
+            let parsed = RetireReason::from_name(reason).and_then(|r| Ok((r, Uid::parse_any(uid)?)));
+            let (reason, uid) = audited(s, actor, "credential.revoke", parsed)?;
+            s.revoke(actor, tech(t.as_deref())?, &uid, reason)?
         }
         CardCmd::Suspend { uid, tech: t } => s.suspend_credential(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
         CardCmd::Resume { uid, tech: t } => s.resume_credential(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?)?,

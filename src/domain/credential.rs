@@ -107,11 +107,7 @@ impl Uid {
                 return Err(DomainError::InvalidUid { reason: "it contains characters that are not hex digits" });
             }
             if n == digits.len() {
-                return Err(DomainError::UidWrongLength {
-                    technology: "any",
-                    allowed: "at most 16",
-                    got: n.div_ceil(2) + 1,
-                });
+                return Err(DomainError::UidWrongLength { technology: "any", allowed: "at most 16", got: n / 2 + 1 });
             }
             digits[n] = c;
             n += 1;
@@ -351,12 +347,7 @@ pub fn check_bindable(
 pub fn check_can_receive(user: UserId, state: UserState) -> Result<(), DomainError> {
     match state {
         UserState::Active | UserState::Suspended => Ok(()),
-        UserState::Deleted => Err(DomainError::InvalidTransition {
-            user,
-            state,
-            action: crate::domain::LifecycleAction::Restore,
-            hint: "restore the user before enrolling a card",
-        }),
+        UserState::Deleted => Err(DomainError::CannotReceive { user, state }),
         UserState::Expunged => Err(DomainError::AlreadyExpunged { user }),
     }
 }

@@ -85,7 +85,7 @@ pub enum DomainError {
         digits: usize,
     },
     /// A UID whose length the technology does not allow.
-    #[error("a {technology} UID is {allowed} bytes long, this one is {got}")]
+    #[error("a UID ({technology}) is {allowed} bytes long, this one is {got}")]
     UidWrongLength {
         /// The technology.
         technology: &'static str,
@@ -107,6 +107,20 @@ pub enum DomainError {
     UidAmbiguous {
         /// The UID.
         uid: String,
+    },
+    /// Text that is not a user ID (never echoed: it may be a name).
+    #[error("that is not a user ID; user IDs are 12 characters of 0-9 and A-Z, e.g. 7KQ2M9XW4HC1")]
+    InvalidUserId,
+    /// The directory link belongs to someone else.
+    #[error("another person is already linked to that directory entry")]
+    DirectoryIdTaken,
+    /// Cards go only to active or suspended people.
+    #[error("user {user} is {state}; restore the user before enrolling a card")]
+    CannotReceive {
+        /// The user.
+        user: UserId,
+        /// Their state.
+        state: UserState,
     },
     /// No such user or credential.
     #[error("no {what} with ID {id}")]
@@ -145,6 +159,9 @@ impl DomainError {
             Self::RandomUid { .. } => "random_uid",
             Self::UidAmbiguous { .. } => "uid_ambiguous",
             Self::NotFound { .. } => "not_found",
+            Self::InvalidUserId => "invalid_user_id",
+            Self::DirectoryIdTaken => "directory_id_taken",
+            Self::CannotReceive { .. } => "invalid_transition",
             Self::InvalidInput { .. } => "invalid_input",
         }
     }

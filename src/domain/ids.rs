@@ -64,7 +64,7 @@ impl FromStr for UserId {
     /// as `1` and `O` as `0`, so an ID read aloud or off paper still parses.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let bad = || DomainError::NotFound { what: "user", id: s.chars().take(24).collect() };
+        let bad = || DomainError::InvalidUserId;
         if s.len() != LEN {
             return Err(bad());
         }
@@ -123,7 +123,8 @@ mod tests {
     fn refuses_malformed() {
         for s in ["", "ABC", "0000000000000", "00000000000U", "000000000000", "ZZZZZZZZZZZZZ"] {
             let e = s.parse::<UserId>().unwrap_err();
-            assert_eq!(e.code(), "not_found", "{s}");
+            assert_eq!(e.code(), "invalid_user_id", "{s}");
+            assert!(s.is_empty() || !e.to_string().contains(s), "never echoes the input");
         }
     }
 }

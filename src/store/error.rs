@@ -41,6 +41,12 @@ pub enum StoreError {
         /// What does not hold.
         problem: &'static str,
     },
+    /// An expunge committed, but its data is still in the WAL because
+    /// another connection holds an old snapshot.
+    #[error(
+        "the user is expunged, but another process holds an old snapshot of the database, so the erased data is still in the write-ahead log; it is erased at the next checkpoint (`idms serve` retries on its own; otherwise run `idms checkpoint`)"
+    )]
+    ErasurePending,
     /// A file-system error.
     #[error("{0}")]
     Io(String),
@@ -58,6 +64,7 @@ impl StoreError {
             Self::SchemaTooNew { .. } => "schema_too_new",
             Self::Corrupt(_) => "corrupt",
             Self::AuditBroken { .. } => "audit_broken",
+            Self::ErasurePending => "erasure_pending",
             Self::Io(_) => "io",
         }
     }

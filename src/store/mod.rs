@@ -29,7 +29,8 @@ mod seed;
 mod users;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -97,7 +98,10 @@ pub struct Store {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    index: Index,
+    /// Built on first use (a CLI command that never decides never pays for it).
+    index: OnceLock<Index>,
+    /// An expunge committed but its WAL checkpoint could not complete yet.
+    erasure_pending: AtomicBool,
     clock: Arc<dyn Clock>,
 }
 
@@ -142,14 +146,15 @@ impl Store {
 
     fn open_with(path: &Path, clock: Arc<dyn Clock>, flags: OpenFlags) -> Result<Self, StoreError> {
         let mut writer = connect(path, flags)?;
+        restrict_permissions(path)?;
         schema::migrate(&mut writer)?;
-        let mut reader = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        let index = build_index(&mut reader)?;
+        let reader = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         Ok(Self {
             path: path.to_path_buf(),
             writer: Mutex::new(writer),
             readers: Mutex::new(vec![reader]),
-            index,
+            index: OnceLock::new(),
+            erasure_pending: AtomicBool::new(false),
             clock,
         })
     }
@@ -160,10 +165,47 @@ impl Store {
         &self.path
     }
 
-    /// The decision index.
+    /// The decision index, built from the tables on first use.
+    ///
+    /// # Errors
+    /// Building reads the whole credential table; a database error then is
+    /// returned (and the build is tried again on the next call).
+    pub fn try_index(&self) -> Result<&Index, StoreError> {
+        if let Some(i) = self.index.get() {
+            return Ok(i);
+        }
+        // Build under the writer lock: no write of this process can commit
+        // between the snapshot and the moment writes start applying to it.
+        let _w = lock(&self.writer);
+        if let Some(i) = self.index.get() {
+            return Ok(i);
+        }
+        let built = {
+            let pooled = lock(&self.readers).pop();
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => connect(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)?,
+            };
+            let built = build_index(&mut conn);
+            lock(&self.readers).push(conn);
+            built?
+        };
+        Ok(self.index.get_or_init(|| built))
+    }
+
+    /// The decision index (built now if it was not yet). A store whose
+    /// index cannot be built answers every door with `unknown_credential`
+    /// until it can; the error is logged.
     #[must_use]
     pub fn index(&self) -> &Index {
-        &self.index
+        static EMPTY: OnceLock<Index> = OnceLock::new();
+        match self.try_index() {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::error!(code = e.code(), "decision index could not be built");
+                EMPTY.get_or_init(Index::default)
+            }
+        }
     }
 
     /// The store's clock.
@@ -207,13 +249,18 @@ impl Store {
         let outcome = {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Entries other processes committed since the index last caught up.
-            let pending = changes::read_since(&tx, self.index.applied_seq(), u32::MAX)?;
+            let pending = match self.index.get() {
+                Some(i) => changes::read_since(&tx, i.applied_seq(), u32::MAX)?,
+                None => Vec::new(),
+            };
             let mut w = Tx { conn: tx, now, audit: draft, changes: pending };
             match f(&mut w) {
                 Ok(v) => {
                     audit::append(&w.conn, now, &actor.id, &w.audit, "ok")?;
                     w.conn.commit()?;
-                    self.index.apply(w.changes.iter().map(|(s, c)| (*s, c)));
+                    if let Some(i) = self.index.get() {
+                        i.apply(w.changes.iter().map(|(s, c)| (*s, c)));
+                    }
                     Ok(v)
                 }
                 Err(e) => Err((e, w.audit)),
@@ -223,9 +270,17 @@ impl Store {
             Ok(v) => Ok(v),
             Err((e, draft)) => {
                 if e.is_refusal() {
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                    audit::append(&tx, now, &actor.id, &draft, e.code())?;
-                    tx.commit()?;
+                    // The refusal is what the caller must hear, even if auditing it fails.
+                    let audited = conn
+                        .transaction_with_behavior(TransactionBehavior::Immediate)
+                        .map_err(StoreError::from)
+                        .and_then(|tx| {
+                            audit::append(&tx, now, &actor.id, &draft, e.code())?;
+                            Ok(tx.commit()?)
+                        });
+                    if let Err(ae) = audited {
+                        tracing::error!(code = ae.code(), refused = e.code(), "a refusal could not be audited");
+                    }
                 }
                 Err(e)
             }
@@ -235,21 +290,56 @@ impl Store {
     /// Applies change-log entries written by other processes. The service
     /// calls this periodically; it never blocks door decisions for long.
     pub fn catch_up(&self) -> Result<usize, StoreError> {
-        let entries = self.read(|c| changes::read_since(c, self.index.applied_seq(), 10_000))?;
+        if self.erasure_pending() {
+            self.retry_erasure()?;
+        }
+        let index = self.try_index()?;
+        let entries = self.read(|c| changes::read_since(c, index.applied_seq(), 10_000))?;
         let n = entries.len();
-        self.index.apply(entries.iter().map(|(s, c)| (*s, c)));
+        index.apply(entries.iter().map(|(s, c)| (*s, c)));
         Ok(n)
     }
 
     /// Moves the WAL's contents into the database file and truncates the
-    /// WAL, so overwritten personal data survives in neither.
-    pub(crate) fn checkpoint(&self) -> Result<(), StoreError> {
+    /// WAL, so overwritten personal data survives in neither. Returns
+    /// `false` when a reader of another connection still holds an old
+    /// snapshot: the erasure is then pending until [`Store::retry_erasure`]
+    /// (the service retries on every change-log tick).
+    pub(crate) fn checkpoint(&self) -> Result<bool, StoreError> {
         let conn = lock(&self.writer);
-        let (busy, _log, _done): (i64, i64, i64) =
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        if busy != 0 {
-            tracing::warn!("WAL checkpoint could not complete: a reader holds an old snapshot; it will complete later");
+        conn.busy_timeout(Duration::from_millis(500))?;
+        let r = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let done = r? == 0;
+        self.erasure_pending.store(!done, Ordering::SeqCst);
+        if !done {
+            tracing::warn!(
+                "WAL checkpoint after an expunge could not complete: another connection holds an old snapshot"
+            );
         }
+        Ok(done)
+    }
+
+    /// Whether erased data may still be in the WAL (an expunge's checkpoint
+    /// could not complete yet).
+    #[must_use]
+    pub fn erasure_pending(&self) -> bool {
+        self.erasure_pending.load(Ordering::SeqCst)
+    }
+
+    /// Tries the pending checkpoint again; `true` once the WAL is clean.
+    pub fn retry_erasure(&self) -> Result<bool, StoreError> {
+        self.checkpoint()
+    }
+
+    /// Audits a refusal that happened before any store operation ran (a
+    /// malformed UID or ID at the boundary), so refused attempts are all on
+    /// the record.
+    pub fn audit_refusal(&self, actor: &Actor, draft: AuditDraft, code: &str) -> Result<(), StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        audit::append(&tx, self.clock.now(), &actor.id, &draft, code)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -276,6 +366,18 @@ impl Store {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
+}
+
+/// The database holds personal data: only its owner may read it. SQLite
+/// gives the `-wal` and `-shm` files the database file's permissions.
+fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| StoreError::Io(format!("cannot restrict {}: {e}", path.display())))?;
+    }
+    Ok(())
 }
 
 /// Builds the index from one consistent snapshot of the tables, remembering

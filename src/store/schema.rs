@@ -86,6 +86,11 @@ CREATE TABLE change_log (
     credential_state TEXT
 );
 
+-- User rows are never deleted (an expunged user stays as a tombstone), so
+-- an ID can never come back.
+CREATE TRIGGER users_never_deleted BEFORE DELETE ON users
+BEGIN SELECT RAISE(ABORT, 'users are never deleted; expunge leaves a tombstone'); END;
+
 CREATE TABLE audit (
     seq               INTEGER PRIMARY KEY,
     at                INTEGER NOT NULL,
@@ -98,6 +103,11 @@ CREATE TABLE audit (
     prev_hash         BLOB NOT NULL,
     hash              BLOB NOT NULL
 );
+-- Append-only through SQL; the hash chain catches edits made around it.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
 
 ",
     // 2: operators, their tokens, door controllers and their doors.

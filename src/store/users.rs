@@ -145,9 +145,19 @@ pub(crate) fn load_facts(conn: &Connection, id: UserId) -> Result<(UserFacts, Va
     Ok((facts, ValidityWindow { from: from.map(Timestamp), to: to.map(Timestamp) }))
 }
 
+/// Refuses a directory link that another person already has.
+fn check_directory_id(conn: &Connection, link: Option<&str>, except: Option<UserId>) -> Result<(), StoreError> {
+    let Some(link) = link else { return Ok(()) };
+    let taken: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE directory_id = ?1 AND id IS NOT ?2)")?
+        .query_row(params![link, except.map(UserId::as_i64)], |r| r.get(0))?;
+    if taken { Err(DomainError::DirectoryIdTaken.into()) } else { Ok(()) }
+}
+
 /// Inserts a user row and its change-log entry.
 pub(crate) fn insert_user(w: &mut Tx<'_>, id: UserId, u: &NewUser) -> Result<(), StoreError> {
     let window = ValidityWindow::new(u.valid_from, u.valid_to)?;
+    check_directory_id(&w.conn, u.directory_id.as_deref(), None)?;
     w.conn
         .prepare_cached(
             "INSERT INTO users (id, state, given_name, family_name, email, phone, employee_no, notes, org_unit,
@@ -324,6 +334,7 @@ impl Store {
                 ])?;
             if let Some(link) = patch.directory_id {
                 let link = clean("directory_id", link, MAX_FIELD)?;
+                check_directory_id(&w.conn, link.as_deref(), Some(id))?;
                 w.conn
                     .prepare_cached("UPDATE users SET directory_id = ?2 WHERE id = ?1")?
                     .execute(params![id.as_i64(), link])?;
@@ -344,10 +355,10 @@ impl Store {
             LifecycleAction::Restore => "user.restore",
             LifecycleAction::Expunge => "user.expunge",
         };
-        if action == LifecycleAction::Expunge {
-            return Err(DomainError::ExpungeNotConfirmed { user: id }.into());
-        }
         self.write(actor, AuditDraft::new(name).user(id), |w| {
+            if action == LifecycleAction::Expunge {
+                return Err(DomainError::ExpungeNotConfirmed { user: id }.into());
+            }
             let (facts, window) = load_facts(&w.conn, id)?;
             let t = transition(&facts, action, actor.origin)?;
             let deleted_at = match action {

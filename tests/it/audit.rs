@@ -50,11 +50,26 @@ fn first_bad_after(f: &Fixture, seq: i64, column: &str, sql_value: &str) -> Opti
         src.execute("VACUUM INTO ?1", [path.to_str().unwrap()]).unwrap();
     }
     let c = Connection::open(&path).unwrap();
+    // Someone editing the file directly is not stopped by triggers.
+    c.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").unwrap();
     let changed = c.execute(&format!("UPDATE audit SET {column} = {sql_value} WHERE seq = ?1"), [seq]).unwrap();
     assert_eq!(changed, 1);
     drop(c);
     let s = Store::open(&path, f.clock.clone()).unwrap();
     s.verify_audit().unwrap().first_bad.map(|b| b.seq)
+}
+
+#[test]
+fn audit_rows_cannot_be_changed_or_removed_through_sql() {
+    let f = Fixture::new();
+    scripted(&f);
+    let c = Connection::open(f.db_path()).unwrap();
+    let e = c.execute("UPDATE audit SET outcome = 'ok' WHERE seq = 2", []).unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let e = c.execute("DELETE FROM audit WHERE seq = 11", []).unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let e = c.execute("DELETE FROM users", []).unwrap_err();
+    assert!(e.to_string().contains("never deleted"), "{e}");
 }
 
 #[test]
@@ -84,7 +99,10 @@ fn any_one_byte_change_is_caught_at_its_entry() {
     let copy = tempfile::tempdir().unwrap();
     let path = copy.path().join(DB_FILE);
     Connection::open(f.db_path()).unwrap().execute("VACUUM INTO ?1", [path.to_str().unwrap()]).unwrap();
-    Connection::open(&path).unwrap().execute("DELETE FROM audit WHERE seq = 3", []).unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 3;")
+        .unwrap();
     let s = Store::open(&path, f.clock.clone()).unwrap();
     assert_eq!(s.verify_audit().unwrap().first_bad.map(|b| b.seq), Some(4));
 }

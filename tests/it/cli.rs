@@ -82,6 +82,10 @@ fn user_lifecycle_and_search() {
     assert_eq!(v["state"], "expunged");
     assert_eq!(refused(dir, &["user", "restore", &id]), "already_expunged");
     assert_eq!(refused(dir, &["user", "show", "ZZZZZZZZZZZZ"]), "not_found");
+    // Text that is not an ID (it may be a name) is refused without being echoed.
+    let out = idms(dir, &["user", "show", "Lovelace"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid_user_id") && !err.contains("Lovelace"), "{err}");
 }
 
 #[test]
@@ -103,6 +107,12 @@ fn uid_spellings_and_refusals() {
     ];
     for (uid, code) in cases {
         assert_eq!(refused(dir, &["card", "enroll", "--user", &id, "--uid", uid]), code, "{uid}");
+    }
+    // Refused at the boundary, and still audited.
+    let audit = ok_json(dir, &["audit", "list"]);
+    let outcomes: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    for (_, code) in cases {
+        assert!(outcomes.contains(&code), "{code} audited: {outcomes:?}");
     }
     assert_eq!(
         refused(dir, &["card", "enroll", "--user", &id, "--uid", "0102030405", "--tech", "iso14443a"]),
@@ -215,7 +225,7 @@ fn audit_verify_passes_then_names_the_tampered_entry() {
     let entries = ok_json(dir, &["audit", "list"]);
     assert_eq!(entries[1]["outcome"], "invalid_transition");
     let c = rusqlite::Connection::open(dir.join(idms::store::DB_FILE)).unwrap();
-    c.execute("UPDATE audit SET outcome = 'ok' WHERE seq = 2", []).unwrap();
+    c.execute_batch("DROP TRIGGER audit_no_update; UPDATE audit SET outcome = 'ok' WHERE seq = 2;").unwrap();
     drop(c);
     let out = idms(dir, &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(3));

@@ -102,3 +102,62 @@ fn the_database_refuses_a_tombstone_with_personal_data() {
         c.execute("UPDATE users SET state = 'expunged', expunged_at = 1 WHERE id = ?1", [u.id.as_i64()]).unwrap_err();
     assert!(err.to_string().contains("CHECK"), "{err}");
 }
+
+#[test]
+fn long_notes_and_a_directory_deprovisioned_user_are_erased_too() {
+    let f = Fixture::new();
+    // Notes long enough to spill onto overflow pages.
+    let long = format!("LongNoteMk9 {}", "x".repeat(3_800));
+    let mut n = marked();
+    n.notes = Some(long);
+    let u = f.store.create_user(&staff(), n).unwrap();
+    assert!(contains(&raw_files(&f.db_path()).concat_bytes(), b"LongNoteMk9"));
+    // The directory deprovisions (no unlink first), then staff expunge.
+    f.store.delete(&idms::store::Actor::directory("scim"), u.id).unwrap();
+    f.store.expunge(&staff(), u.id, &u.id.to_string()).unwrap();
+    let all = raw_files(&f.db_path()).concat_bytes();
+    assert!(!contains(&all, b"LongNoteMk9"));
+    assert_eq!(found_markers(&f), vec![]);
+}
+
+#[test]
+fn an_old_snapshot_holds_the_erasure_until_it_is_released() {
+    let f = Fixture::new();
+    let u = f.store.create_user(&staff(), marked()).unwrap();
+    f.store
+        .update_user(&staff(), u.id, idms::store::UserPatch { directory_id: Some(None), ..Default::default() })
+        .unwrap();
+    f.store.delete(&staff(), u.id).unwrap();
+    // Another process reads, and keeps its read transaction open.
+    let reader = rusqlite::Connection::open(f.db_path()).unwrap();
+    reader.execute_batch("BEGIN; SELECT COUNT(*) FROM users;").unwrap();
+    f.store.expunge(&staff(), u.id, &u.id.to_string()).unwrap();
+    assert!(f.store.erasure_pending(), "the checkpoint cannot complete under an old snapshot");
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    assert!(f.store.retry_erasure().unwrap());
+    assert!(!f.store.erasure_pending());
+    assert_eq!(found_markers(&f), vec![]);
+}
+
+#[cfg(unix)]
+#[test]
+fn only_the_owner_may_read_the_database() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    f.person();
+    for (file, _) in raw_files(&f.db_path()) {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+}
+
+trait Concat {
+    fn concat_bytes(&self) -> Vec<u8>;
+}
+
+impl Concat for Vec<(String, Vec<u8>)> {
+    fn concat_bytes(&self) -> Vec<u8> {
+        self.iter().flat_map(|(_, b)| b.iter().copied()).collect()
+    }
+}

@@ -135,3 +135,35 @@ fn unknown_user_is_not_found() {
         assert_eq!(act(&f.store, ghost, a).unwrap_err().code(), "not_found");
     }
 }
+
+#[test]
+fn a_refusal_after_a_partial_write_leaves_nothing_behind() {
+    let f = Fixture::new();
+    let id = f.person().id;
+    let before = f.store.get_user(id).unwrap();
+    let audit_before = f.store.verify_audit().unwrap().entries;
+    // The main UPDATE runs first, then the over-long directory link is refused.
+    let patch = idms::store::UserPatch {
+        family_name: Some("Changed".into()),
+        directory_id: Some(Some("x".repeat(500))),
+        ..Default::default()
+    };
+    assert_eq!(f.store.update_user(&staff(), id, patch).unwrap_err().code(), "invalid_input");
+    let after = f.store.get_user(id).unwrap();
+    assert_eq!(after.family_name, before.family_name);
+    assert_eq!(after.updated_at, before.updated_at);
+    // Only the refusal itself was added to the audit trail.
+    assert_eq!(f.store.verify_audit().unwrap().entries, audit_before + 1);
+}
+
+#[test]
+fn a_directory_link_belongs_to_one_person() {
+    let f = Fixture::new();
+    let mut n = crate::common::new_user("A", "Linked");
+    n.directory_id = Some("entra-1".into());
+    f.store.create_user(&staff(), n.clone()).unwrap();
+    assert_eq!(f.store.create_user(&staff(), n).unwrap_err().code(), "directory_id_taken");
+    let other = f.person().id;
+    let patch = idms::store::UserPatch { directory_id: Some(Some("entra-1".into())), ..Default::default() };
+    assert_eq!(f.store.update_user(&staff(), other, patch).unwrap_err().code(), "directory_id_taken");
+}
