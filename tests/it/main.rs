@@ -2,6 +2,8 @@
 //! (every file directly in `tests/` would be a separate link).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api;
+mod api_authz;
 mod audit;
 mod cli;
 mod common;

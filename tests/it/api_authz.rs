@@ -1,0 +1,271 @@
+//! Issue 2/5, must-be-true 1: the authorisation matrix. Every route of the
+//! OpenAPI document × {no token, bad token, each role, the door's
+//! controller, another door's controller} → the expected status. The test
+//! fails if a documented route is missing from the table (or vice versa),
+//! and if a documented route is not served (routes and document drifting).
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use idms::store::Role;
+use serde_json::{Value, json};
+
+use crate::api::Api;
+
+#[derive(Clone, Copy, Debug)]
+enum Access {
+    Public,
+    Staff(Role),
+    Door,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Nobody,
+    BadToken,
+    Op(Role),
+    OwnController,
+    OtherController,
+}
+
+/// What a route needs for one call: a fresh target so every allowed call
+/// succeeds with the same status.
+async fn prepare(api: &Api, template: &str, method: &Method) -> (String, Option<Value>) {
+    let fresh_user = |state: &'static str| async move {
+        let id = api.person("Matrix").await;
+        let admin = api.token(Role::Admin);
+        let step = |p: &str| format!("/api/v1/users/{id}/{p}");
+        match state {
+            "suspended" => drop(api.call(Method::POST, &step("suspend"), Some(admin), None).await),
+            "deleted" => drop(api.call(Method::POST, &step("delete"), Some(admin), None).await),
+            _ => {}
+        }
+        id
+    };
+    let fresh_card = || async {
+        let id = api.person("Card").await;
+        let uid = format!("04{:06X}", rand_u24());
+        let (s, v) = api.enroll(&id, &uid).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        uid
+    };
+    let door = api.door.0;
+    match (method.as_str(), template) {
+        ("POST", "/api/v1/login") => {
+            (template.into(), Some(json!({"name": "pw-op", "password": "correct horse battery"})))
+        }
+        ("GET", "/api/v1/users") => ("/api/v1/users?q=Matrix&all=true".into(), None),
+        ("POST", "/api/v1/users") => (template.into(), Some(json!({"given_name": "New", "family_name": "Person"}))),
+        ("GET", "/api/v1/users/{id}") => (format!("/api/v1/users/{}", fresh_user("active").await), None),
+        ("PATCH", "/api/v1/users/{id}") => {
+            (format!("/api/v1/users/{}", fresh_user("active").await), Some(json!({"phone": "+1 555 0100"})))
+        }
+        ("POST", "/api/v1/users/{id}/suspend") => {
+            (format!("/api/v1/users/{}/suspend", fresh_user("active").await), None)
+        }
+        ("POST", "/api/v1/users/{id}/resume") => {
+            (format!("/api/v1/users/{}/resume", fresh_user("suspended").await), None)
+        }
+        ("POST", "/api/v1/users/{id}/delete") => (format!("/api/v1/users/{}/delete", fresh_user("active").await), None),
+        ("POST", "/api/v1/users/{id}/restore") => {
+            (format!("/api/v1/users/{}/restore", fresh_user("deleted").await), None)
+        }
+        ("GET", "/api/v1/users/{id}/expunge-preview") => {
+            (format!("/api/v1/users/{}/expunge-preview", fresh_user("deleted").await), None)
+        }
+        ("POST", "/api/v1/users/{id}/expunge") => {
+            let id = fresh_user("deleted").await;
+            (format!("/api/v1/users/{id}/expunge"), Some(json!({"confirm": id})))
+        }
+        ("POST", "/api/v1/credentials") => {
+            let id = fresh_user("active").await;
+            (template.into(), Some(json!({"uid": format!("04{:06X}", rand_u24()), "user_id": id})))
+        }
+        ("GET", "/api/v1/credentials/{uid}") => (format!("/api/v1/credentials/{}", fresh_card().await), None),
+        ("POST", "/api/v1/credentials/{uid}/revoke") => {
+            (format!("/api/v1/credentials/{}/revoke", fresh_card().await), Some(json!({"reason": "lost"})))
+        }
+        ("POST", "/api/v1/credentials/{uid}/suspend") => {
+            (format!("/api/v1/credentials/{}/suspend", fresh_card().await), None)
+        }
+        ("POST", "/api/v1/credentials/{uid}/resume") => {
+            let uid = fresh_card().await;
+            let (s, _) = api
+                .call(Method::POST, &format!("/api/v1/credentials/{uid}/suspend"), Some(api.token(Role::Admin)), None)
+                .await;
+            assert_eq!(s, StatusCode::OK);
+            (format!("/api/v1/credentials/{uid}/resume"), None)
+        }
+        ("POST", "/api/v1/access/decide") => (template.into(), Some(json!({"uid": "04A1B2C3", "door": "main"}))),
+        ("GET", "/api/v1/controllers/{id}/credentials") => (format!("/api/v1/controllers/{door}/credentials"), None),
+        ("POST", "/api/v1/access/events") => (
+            template.into(),
+            Some(
+                json!({"events": [{"event_id": format!("e{}", rand_u24()), "at": "2026-01-01T00:00:00Z", "door": "main",
+                "uid": "04A1B2C3", "decision": "deny", "reason": "unknown_credential"}]}),
+            ),
+        ),
+        _ => (template.into(), None),
+    }
+}
+
+fn rand_u24() -> u32 {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).unwrap();
+    u32::from_le_bytes(b) & 0xFF_FFFF
+}
+
+/// Who may call each documented route, and what success looks like.
+fn table() -> Vec<(&'static str, &'static str, Access, StatusCode)> {
+    use Access::*;
+    let ok = StatusCode::OK;
+    vec![
+        ("POST", "/api/v1/login", Public, ok),
+        ("GET", "/api/v1/users", Staff(Role::Viewer), ok),
+        ("POST", "/api/v1/users", Staff(Role::Enroller), StatusCode::CREATED),
+        ("GET", "/api/v1/users/{id}", Staff(Role::Viewer), ok),
+        ("PATCH", "/api/v1/users/{id}", Staff(Role::Manager), ok),
+        ("POST", "/api/v1/users/{id}/suspend", Staff(Role::Manager), ok),
+        ("POST", "/api/v1/users/{id}/resume", Staff(Role::Manager), ok),
+        ("POST", "/api/v1/users/{id}/delete", Staff(Role::Manager), ok),
+        ("POST", "/api/v1/users/{id}/restore", Staff(Role::Manager), ok),
+        ("GET", "/api/v1/users/{id}/expunge-preview", Staff(Role::Eraser), ok),
+        ("POST", "/api/v1/users/{id}/expunge", Staff(Role::Eraser), ok),
+        ("POST", "/api/v1/credentials", Staff(Role::Enroller), StatusCode::CREATED),
+        ("GET", "/api/v1/credentials/{uid}", Staff(Role::Viewer), ok),
+        ("POST", "/api/v1/credentials/{uid}/revoke", Staff(Role::Manager), ok),
+        ("POST", "/api/v1/credentials/{uid}/suspend", Staff(Role::Manager), ok),
+        ("POST", "/api/v1/credentials/{uid}/resume", Staff(Role::Manager), ok),
+        ("GET", "/api/v1/audit", Staff(Role::Manager), ok),
+        ("GET", "/api/v1/audit/verify", Staff(Role::Manager), ok),
+        ("GET", "/api/v1/stats", Staff(Role::Viewer), ok),
+        ("POST", "/api/v1/access/decide", Door, ok),
+        ("GET", "/api/v1/controllers/{id}/credentials", Door, ok),
+        ("POST", "/api/v1/access/events", Door, ok),
+        ("GET", "/healthz", Public, ok),
+        ("GET", "/readyz", Public, ok),
+        ("GET", "/metrics", Public, ok),
+    ]
+}
+
+fn expected(access: Access, who: Who, success: StatusCode) -> StatusCode {
+    match (access, who) {
+        (Access::Public, _) => success,
+        (_, Who::Nobody | Who::BadToken) => StatusCode::UNAUTHORIZED,
+        (Access::Staff(min), Who::Op(r)) if r >= min => success,
+        (Access::Staff(_), _) => StatusCode::FORBIDDEN,
+        (Access::Door, Who::OwnController) => success,
+        (Access::Door, _) => StatusCode::FORBIDDEN,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_for_every_kind_of_caller() {
+    let api = Api::new();
+    api.store
+        .add_operator(&crate::common::staff(), "pw-op", Role::Viewer, None, Some("correct horse battery"))
+        .unwrap();
+    let (_, doc) = api.call(Method::GET, "/api/v1/openapi.json", None, None).await;
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "patch", "put", "delete"].contains(&method.as_str()) {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let table = table();
+    let listed: BTreeSet<_> = table.iter().map(|(m, p, _, _)| ((*m).to_string(), (*p).to_string())).collect();
+    assert_eq!(documented, listed, "the matrix must list exactly the documented routes");
+
+    let mut whos = vec![Who::Nobody, Who::BadToken, Who::OwnController, Who::OtherController];
+    whos.extend(Role::ALL.map(Who::Op));
+    let mut checked = 0;
+    for (method, template, access, success) in table {
+        let method: Method = method.parse().unwrap();
+        for &who in &whos {
+            let token = match who {
+                Who::Nobody => None,
+                Who::BadToken => {
+                    Some("idms_op_0000000000000000000000000000000000000000000000000000000000000000".to_string())
+                }
+                Who::Op(r) => Some(api.token(r).to_string()),
+                Who::OwnController => Some(api.door.1.clone()),
+                Who::OtherController => Some(api.other_door.1.clone()),
+            };
+            let (path, body) = prepare(&api, template, &method).await;
+            let (status, v) = api.call(method.clone(), &path, token.as_deref(), body).await;
+            assert_eq!(status, expected(access, who, success), "{method} {template} as {who:?}: {v}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 25 * 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_methods_are_problems() {
+    let api = Api::new();
+    let (s, v) = api.call(Method::GET, "/api/v1/nope", None, None).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("route_not_found")));
+    let (s, v) = api.call(Method::DELETE, "/api/v1/users", Some(api.token(Role::Admin)), None).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn org_units_scope_what_an_operator_sees() {
+    let api = Api::new();
+    let admin = api.token(Role::Admin).to_string();
+    let mk = |unit: &'static str| {
+        let admin = admin.clone();
+        let api = &api;
+        async move {
+            let (s, v) = api
+                .call(
+                    Method::POST,
+                    "/api/v1/users",
+                    Some(&admin),
+                    Some(json!({"given_name": "U", "family_name": unit, "org_unit": unit})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED);
+            v["id"].as_str().unwrap().to_string()
+        }
+    };
+    let in_a = mk("unit-a").await;
+    let in_b = mk("unit-b").await;
+    let actor = crate::common::staff();
+    api.store.add_operator(&actor, "scoped", Role::Manager, Some("unit-a"), Some("correct horse battery")).unwrap();
+    let (s, v) = api
+        .call(Method::POST, "/api/v1/login", None, Some(json!({"name": "scoped", "password": "correct horse battery"})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let t = v["token"].as_str().unwrap().to_string();
+    assert_eq!(api.call(Method::GET, &format!("/api/v1/users/{in_a}"), Some(&t), None).await.0, StatusCode::OK);
+    let (s, v) = api.call(Method::GET, &format!("/api/v1/users/{in_b}"), Some(&t), None).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    assert_eq!(
+        api.call(Method::POST, &format!("/api/v1/users/{in_b}/suspend"), Some(&t), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, list) = api.call(Method::GET, "/api/v1/users?q=unit", Some(&t), None).await;
+    let ids: Vec<_> = list.as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, vec![in_a.clone()]);
+    // New people land in the operator's unit; another unit is refused.
+    let (s, v) =
+        api.call(Method::POST, "/api/v1/users", Some(&t), Some(json!({"given_name": "N", "family_name": "New"}))).await;
+    assert_eq!((s, v["org_unit"].as_str()), (StatusCode::CREATED, Some("unit-a")));
+    let (s, _) = api
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some(&t),
+            Some(json!({"given_name": "N", "family_name": "New", "org_unit": "unit-b"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // A wrong password is a 401 with its own code.
+    let (s, v) = api
+        .call(Method::POST, "/api/v1/login", None, Some(json!({"name": "scoped", "password": "wrong wrong wrong"})))
+        .await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_credentials")));
+}
