@@ -65,9 +65,13 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct PatchUser {
     /// Given name (cannot be cleared).
-    pub given_name: Option<String>,
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub given_name: Option<Option<String>>,
     /// Family name (cannot be cleared).
-    pub family_name: Option<String>,
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub family_name: Option<Option<String>>,
     /// Email.
     #[serde(default, deserialize_with = "double")]
     #[schema(value_type = Option<String>)]
@@ -220,9 +224,14 @@ pub async fn patch_user(
     let ts2 = |f: &'static str, v: Option<Option<String>>| -> Result<Option<Option<Timestamp>>, DomainError> {
         v.map(|o| ts(f, o.as_deref())).transpose()
     };
+    let required = |field: &'static str, v: Option<Option<String>>| match v {
+        Some(None) => Err(ApiError::from(DomainError::InvalidInput { field, message: "cannot be cleared".into() })),
+        Some(Some(v)) => Ok(Some(v)),
+        None => Ok(None),
+    };
     let patch = UserPatch {
-        given_name: b.given_name,
-        family_name: b.family_name,
+        given_name: required("given_name", b.given_name)?,
+        family_name: required("family_name", b.family_name)?,
         email: b.email,
         phone: b.phone,
         employee_no: b.employee_no,

@@ -4,6 +4,7 @@
 
 mod api;
 mod api_authz;
+mod api_flows;
 mod audit;
 mod cli;
 mod common;

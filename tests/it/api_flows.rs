@@ -1,0 +1,241 @@
+//! Issue 2/5, must-be-true 2, 3 and 4: the lifecycle over HTTP with every
+//! refusal code of 1/5; 100 concurrent enrolments of one card; a table of
+//! bad input that must never yield a 5xx.
+
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+use idms::store::Role;
+use serde_json::{Value, json};
+
+use crate::api::Api;
+
+async fn post(api: &Api, path: &str, role: Role, body: Option<Value>) -> (StatusCode, Value) {
+    api.call(Method::POST, path, Some(api.token(role)), body).await
+}
+
+fn code(r: &(StatusCode, Value)) -> (u16, &str) {
+    (r.0.as_u16(), r.1["code"].as_str().unwrap_or("-"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_lifecycle_with_every_refusal() {
+    let api = Api::new();
+    let e = Role::Eraser;
+    let a = api.person("Holder").await;
+    let b = api.person("Next").await;
+    let u = |id: &str, step: &str| format!("/api/v1/users/{id}/{step}");
+
+    assert_eq!(api.enroll(&a, "04:a1:b2:c3").await.0, StatusCode::CREATED);
+    assert_eq!(api.decide("04A1B2C3").await["decision"], "grant");
+    assert_eq!(api.decide("04A1B2C3").await["user_id"], a.as_str());
+    assert_eq!(code(&api.enroll(&b, "04A1B2C3").await), (409, "credential_held"));
+    let held = api.enroll(&b, "04A1B2C3").await;
+    assert!(held.1["detail"].as_str().unwrap().contains(&a), "names the holder: {}", held.1);
+    // UID refusals, each with its own code.
+    assert_eq!(code(&api.enroll(&b, "04A1B2C").await), (400, "uid_odd_digits"));
+    assert_eq!(code(&api.enroll(&b, "04A1B2CG").await), (400, "invalid_uid"));
+    assert_eq!(code(&api.enroll(&b, "04A1B2C3D4").await), (400, "uid_wrong_length"));
+    assert_eq!(code(&api.enroll(&b, "08A1B2C3").await), (400, "random_uid"));
+    // The lifecycle table's refusals.
+    assert_eq!(code(&post(&api, &u(&a, "resume"), e, None).await), (409, "invalid_transition"));
+    assert_eq!(code(&post(&api, &u(&a, "restore"), e, None).await), (409, "invalid_transition"));
+    assert_eq!(code(&post(&api, &u(&a, "expunge"), e, Some(json!({"confirm": a}))).await), (409, "holder_not_deleted"));
+    assert_eq!(post(&api, &u(&a, "suspend"), e, None).await.0, StatusCode::OK);
+    assert_eq!(api.decide("04A1B2C3").await["reason"], "holder_suspended");
+    assert_eq!(code(&post(&api, &u(&a, "suspend"), e, None).await), (409, "invalid_transition"));
+    assert_eq!(post(&api, &u(&a, "delete"), e, None).await.1["state"], "deleted");
+    assert_eq!(api.decide("04A1B2C3").await["reason"], "holder_deleted");
+    assert_eq!(code(&api.enroll(&b, "04A1B2C3").await), (409, "credential_held"));
+    assert_eq!(post(&api, &u(&a, "restore"), e, None).await.1["state"], "suspended");
+    post(&api, &u(&a, "delete"), e, None).await;
+    // The preview says what goes and what blocks.
+    let (s, p) = api.call(Method::GET, &u(&a, "expunge-preview"), Some(api.token(e)), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(p["releases"], json!(["04A1B2C3"]));
+    assert_eq!(p["blocked_by"], json!([]));
+    assert!(p["destroys"].as_array().unwrap().contains(&json!("family_name")));
+    assert_eq!(
+        code(&post(&api, &u(&a, "expunge"), e, Some(json!({"confirm": b}))).await),
+        (400, "expunge_not_confirmed")
+    );
+    let (s, t) = post(&api, &u(&a, "expunge"), e, Some(json!({"confirm": a}))).await;
+    assert_eq!((s, t["state"].as_str(), &t["family_name"]), (StatusCode::OK, Some("expunged"), &Value::Null));
+    assert_eq!(code(&post(&api, &u(&a, "restore"), e, None).await), (409, "already_expunged"));
+    assert_eq!(code(&post(&api, &u(&a, "expunge"), e, Some(json!({"confirm": a}))).await), (409, "already_expunged"));
+    assert_eq!(api.decide("04A1B2C3").await["reason"], "credential_in_stock");
+    // Recycling, then retirement.
+    assert_eq!(api.enroll(&b, "04A1B2C3").await.1["holder"], b.as_str());
+    let (s, c) = api.call(Method::GET, "/api/v1/credentials/04a1b2c3", Some(api.token(Role::Viewer)), None).await;
+    assert_eq!((s, c["bindings"].as_array().unwrap().len()), (StatusCode::OK, 2));
+    let revoke = post(&api, "/api/v1/credentials/04A1B2C3/revoke", e, Some(json!({"reason": "stolen"}))).await;
+    assert_eq!(revoke.1["state"], "stolen");
+    assert_eq!(api.decide("04A1B2C3").await["reason"], "credential_stolen");
+    let c = api.person("Third").await;
+    assert_eq!(code(&api.enroll(&c, "04A1B2C3").await), (409, "credential_retired"));
+    // Legal hold and directory links.
+    let (_, h) = post(
+        &api,
+        "/api/v1/users",
+        Role::Admin,
+        Some(json!({"given_name": "H", "family_name": "Hold", "legal_hold": true})),
+    )
+    .await;
+    let h = h["id"].as_str().unwrap().to_string();
+    post(&api, &u(&h, "delete"), e, None).await;
+    assert_eq!(code(&post(&api, &u(&h, "expunge"), e, Some(json!({"confirm": h}))).await), (409, "legal_hold"));
+    let linked = api
+        .store
+        .create_user(
+            &crate::common::staff(),
+            idms::store::NewUser { directory_id: Some("okta-7".into()), ..crate::common::new_user("D", "Linked") },
+        )
+        .unwrap()
+        .id
+        .to_string();
+    assert_eq!(code(&post(&api, &u(&linked, "delete"), e, None).await), (409, "directory_linked"));
+    let (s, _) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/users/{linked}"),
+            Some(api.token(e)),
+            Some(json!({"directory_id": null})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(post(&api, &u(&linked, "delete"), e, None).await.0, StatusCode::OK);
+    assert_eq!(code(&post(&api, &u("ZZZZZZZZZZZZ", "delete"), e, None).await), (404, "not_found"));
+    // Statistics keep counting the expunged; the audit chain holds.
+    let (_, st) = api.call(Method::GET, "/api/v1/stats", Some(api.token(Role::Viewer)), None).await;
+    assert_eq!(st["users"]["expunged"], 1);
+    let (_, v) = api.call(Method::GET, "/api/v1/audit/verify", Some(api.token(Role::Manager)), None).await;
+    assert_eq!(v["first_bad"], Value::Null);
+    let (_, log) = api.call(Method::GET, "/api/v1/audit?limit=1000", Some(api.token(Role::Manager)), None).await;
+    let outcomes: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    for c in [
+        "credential_held",
+        "random_uid",
+        "holder_not_deleted",
+        "expunge_not_confirmed",
+        "legal_hold",
+        "directory_linked",
+    ] {
+        assert!(outcomes.contains(&c), "{c} audited");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_concurrent_enrolments_of_one_card() {
+    let api = Arc::new(Api::new());
+    let mut users = Vec::new();
+    for i in 0..100 {
+        users.push(api.person(&format!("Racer{i}")).await);
+    }
+    let tasks: Vec<_> = users
+        .into_iter()
+        .map(|u| {
+            let api = api.clone();
+            tokio::spawn(async move { api.enroll(&u, "04FACE0F").await })
+        })
+        .collect();
+    let mut created = 0;
+    let mut held = 0;
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        match (s, v["code"].as_str()) {
+            (StatusCode::CREATED, _) => created += 1,
+            (StatusCode::CONFLICT, Some("credential_held")) => held += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((created, held), (1, 99));
+    assert_eq!(crate::common::double_bindings(&api.fx.db_path()), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_problem_never_a_500() {
+    let api = Api::new();
+    let admin = api.token(Role::Admin).to_string();
+    let id = api.person("Target").await;
+    let big = vec![b'a'; 2 * 1024 * 1024];
+    let big_json =
+        format!("{{\"given_name\": \"{}\", \"family_name\": \"x\"}}", "a".repeat(2 * 1024 * 1024)).into_bytes();
+    let t = Some(admin.as_str());
+    let cases: Vec<(Method, String, Option<&str>, Option<Vec<u8>>, &str, u16)> = vec![
+        (Method::POST, "/api/v1/users".into(), t, Some(b"{\"given_name\": ".to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/users".into(), t, Some(b"[1,2,3]".to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/users".into(), t, Some(br#"{"given_name": 5, "family_name": true}"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/users".into(), t, Some(br#"{"given_name": "a", "family_name": "b", "extra": 1}"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/users".into(), t, Some(br#"{"given_name": "", "family_name": "b"}"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/users".into(), t, Some(br#"{"given_name": "a", "family_name": "b", "email": "nope"}"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/users".into(), t, Some(br#"{"given_name": "a", "family_name": "b", "valid_from": "tomorrow"}"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/users".into(), t, Some(br#"{"given_name": "a", "family_name": "b", "valid_from": "2027-01-02", "valid_to": "2027-01-01"}"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/users".into(), t, Some(big.clone()), "application/json", 413),
+        (Method::POST, "/api/v1/users".into(), t, Some(big_json), "application/json", 413),
+        (Method::POST, "/api/v1/users".into(), t, Some(b"given_name=a".to_vec()), "application/x-www-form-urlencoded", 415),
+        (Method::POST, "/api/v1/users".into(), t, Some(b"\xff\xfe\x00".to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/users".into(), t, Some("{\"given_name\": \"\u{1F600}\u{202E}\", \"family_name\": \"\\u0000\"}".as_bytes().to_vec()), "application/json", 400),
+        (Method::GET, "/api/v1/users?q=%27%3B%20DROP%20TABLE%20users%3B--".into(), t, None, "", 200),
+        (Method::GET, "/api/v1/users?q=%25%5F%5C".into(), t, None, "", 200),
+        (Method::GET, "/api/v1/users?q=M%C3%BCller%20%E2%80%AE".into(), t, None, "", 200),
+        (Method::GET, "/api/v1/users?all=maybe".into(), t, None, "", 400),
+        (Method::GET, "/api/v1/users?limit=-1".into(), t, None, "", 400),
+        (Method::GET, "/api/v1/users/..%2F..%2Fetc%2Fpasswd".into(), t, None, "", 404),
+        (Method::GET, "/api/v1/users/%00".into(), t, None, "", 404),
+        (Method::GET, "/api/v1/users/Robert'); DROP TABLE users;--".replace(' ', "%20"), t, None, "", 404),
+        (Method::GET, "/api/v1/users/../../etc/passwd".into(), t, None, "", 404),
+        (Method::GET, "/api/v1/credentials/zz".into(), t, None, "", 400),
+        (Method::GET, "/api/v1/credentials/0".into(), t, None, "", 400),
+        (Method::GET, format!("/api/v1/credentials/{}", "ab".repeat(40)), t, None, "", 400),
+        (Method::GET, "/api/v1/credentials/04A1B2C3?technology=nfc".into(), t, None, "", 400),
+        (Method::POST, "/api/v1/credentials".into(), t, Some(format!(r#"{{"uid": "04:a1", "user_id": "{id}"}}"#).into_bytes()), "application/json", 400),
+        (Method::POST, "/api/v1/credentials".into(), t, Some(br#"{"uid": "04A1B2C3", "user_id": "nobody"}"#.to_vec()), "application/json", 404),
+        (Method::POST, "/api/v1/credentials".into(), t, Some(br#"{"uid": "04A1B2C3", "user_id": "ZZZZZZZZZZZZ"}"#.to_vec()), "application/json", 404),
+        (Method::POST, "/api/v1/credentials".into(), t, Some(format!(r#"{{"uid": "04A1B2C3", "user_id": "{id}", "technology": "x"}}"#).into_bytes()), "application/json", 400),
+        (Method::PATCH, format!("/api/v1/users/{id}"), t, Some(br#"{"valid_to": 17}"#.to_vec()), "application/json", 400),
+        (Method::PATCH, format!("/api/v1/users/{id}"), t, Some(br#"{"given_name": null}"#.to_vec()), "application/json", 400),
+        (Method::PATCH, format!("/api/v1/users/{id}"), t, Some(br#"{"directory_id": "evil"}"#.to_vec()), "application/json", 400),
+        (Method::POST, format!("/api/v1/users/{id}/expunge"), t, Some(br#"{}"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/credentials/04A1B2C3/revoke".into(), t, Some(br#"{"reason": "misplaced"}"#.to_vec()), "application/json", 400),
+        (Method::GET, "/api/v1/audit?since=abc".into(), t, None, "", 400),
+        (Method::GET, "/api/v1/audit?target=%27".into(), t, None, "", 404),
+        (Method::POST, "/api/v1/access/decide".into(), Some(api.door.1.as_str()), Some(br#"{"uid": "nothex", "door": "main"}"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/access/decide".into(), Some(api.door.1.as_str()), Some(br#"{"uid": 4, "door": "main"}"#.to_vec()), "application/json", 400),
+        (Method::GET, format!("/api/v1/controllers/{}/credentials?since=x", api.door.0), Some(api.door.1.as_str()), None, "", 400),
+        (Method::POST, "/api/v1/access/events".into(), Some(api.door.1.as_str()), Some(br#"{"events": [{"event_id": "1", "at": "x", "door": "main", "uid": "04A1B2C3", "decision": "grant"}]}"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/access/events".into(), Some(api.door.1.as_str()), Some(br#"{"events": [{"event_id": "1", "at": "2026-01-01", "door": "main", "uid": "04A1B2C3", "decision": "grant", "reason": "expired"}]}"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/login".into(), None, Some(br#"{"name": "x"}"#.to_vec()), "application/json", 400),
+    ];
+    let n = cases.len();
+    for (method, path, token, body, ct, want) in cases {
+        let (s, v) = api.call_raw(method.clone(), &path, token, body, ct).await;
+        assert!(!s.is_server_error(), "{method} {path}: {s} {v}");
+        assert_eq!(s.as_u16(), want, "{method} {path}: {v}");
+    }
+    assert!(n >= 40);
+    // Nothing was half-done: only the one person exists.
+    let (_, list) = api.call(Method::GET, "/api/v1/users?all=true", t, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_events_are_stored_once() {
+    let api = Api::new();
+    let batch = json!({"events": [
+        {"event_id": "a-1", "at": "2026-03-01T08:00:00Z", "door": "main", "uid": "04A1B2C3", "decision": "deny", "reason": "unknown_credential"},
+        {"event_id": "a-2", "at": "2026-03-01T08:00:05Z", "door": "main", "uid": "04A1B2C3", "decision": "grant"},
+    ]});
+    let (s, v) = api.call(Method::POST, "/api/v1/access/events", Some(&api.door.1), Some(batch.clone())).await;
+    assert_eq!((s, v["accepted"].as_u64(), v["duplicates"].as_u64()), (StatusCode::OK, Some(2), Some(0)));
+    let (_, v) = api.call(Method::POST, "/api/v1/access/events", Some(&api.door.1), Some(batch)).await;
+    assert_eq!((v["accepted"].as_u64(), v["duplicates"].as_u64()), (Some(0), Some(2)));
+    // Another controller may not upload for a door it does not control.
+    let side = json!({"events": [{"event_id": "s-1", "at": "2026-03-01T08:00:00Z", "door": "main", "uid": "04A1B2C3", "decision": "grant"}]});
+    assert_eq!(
+        api.call(Method::POST, "/api/v1/access/events", Some(&api.other_door.1), Some(side)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(api.decide("04A1B2C3").await["reason"], "unknown_credential");
+    drop(api.state.clone());
+    assert!(idms::store::events::count(api.fx.dir.path()).unwrap() >= 3);
+}
