@@ -152,6 +152,9 @@ async fn a_hundred_concurrent_enrolments_of_one_card() {
     assert_eq!(crate::common::double_bindings(&api.fx.db_path()), 0);
 }
 
+/// Method, path, token, body, content type, expected status.
+type Case<'a> = (Method, String, Option<&'a str>, Option<Vec<u8>>, &'a str, u16);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_a_problem_never_a_500() {
     let api = Api::new();
@@ -161,7 +164,7 @@ async fn bad_input_is_a_problem_never_a_500() {
     let big_json =
         format!("{{\"given_name\": \"{}\", \"family_name\": \"x\"}}", "a".repeat(2 * 1024 * 1024)).into_bytes();
     let t = Some(admin.as_str());
-    let cases: Vec<(Method, String, Option<&str>, Option<Vec<u8>>, &str, u16)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (Method::POST, "/api/v1/users".into(), t, Some(b"{\"given_name\": ".to_vec()), "application/json", 400),
         (Method::POST, "/api/v1/users".into(), t, Some(b"[1,2,3]".to_vec()), "application/json", 400),
         (Method::POST, "/api/v1/users".into(), t, Some(br#"{"given_name": 5, "family_name": true}"#.to_vec()), "application/json", 400),
