@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod decide;
 mod erasure;
+mod feed;
 mod lifecycle;
 mod props;
 mod race;

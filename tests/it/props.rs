@@ -14,7 +14,7 @@ use crate::common::{Fixture, T0, double_bindings, staff};
 const CARDS: usize = 6;
 
 #[derive(Debug, Clone)]
-enum Op {
+pub enum Op {
     Create { from: Option<i64>, to: Option<i64> },
     Suspend(usize),
     Resume(usize),
@@ -28,7 +28,7 @@ enum Op {
     Tick(i64),
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub fn op() -> impl Strategy<Value = Op> {
     let idx = 0usize..8;
     let card = 0usize..CARDS;
     prop_oneof![
@@ -47,8 +47,64 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn card(i: usize) -> Uid {
+pub fn card(i: usize) -> Uid {
     Uid::from_bytes(&[0x04, 0xAA, 0xBB, i as u8]).unwrap()
+}
+
+/// Applies one operation (refusals are expected and ignored); returns the
+/// ID of a person it created.
+pub fn apply(f: &Fixture, users: &[idms::domain::UserId], op: Op) -> Option<idms::domain::UserId> {
+    let s = &f.store;
+    let pick = |i: usize| if users.is_empty() { None } else { Some(users[i % users.len()]) };
+    match op {
+        Op::Create { from, to } => {
+            let window = (from.map(|x| Timestamp(T0.0 + x)), to.map(|x| Timestamp(T0.0 + x)));
+            let n = NewUser { valid_from: window.0, valid_to: window.1, ..crate::common::new_user("P", "Q") };
+            return s.create_user(&staff(), n).ok().map(|u| u.id);
+        }
+        Op::Suspend(i) => {
+            if let Some(u) = pick(i) {
+                let _ = s.suspend(&staff(), u);
+            }
+        }
+        Op::Resume(i) => {
+            if let Some(u) = pick(i) {
+                let _ = s.resume(&staff(), u);
+            }
+        }
+        Op::Delete(i) => {
+            if let Some(u) = pick(i) {
+                let _ = s.delete(&staff(), u);
+            }
+        }
+        Op::Restore(i) => {
+            if let Some(u) = pick(i) {
+                let _ = s.restore(&staff(), u);
+            }
+        }
+        Op::Expunge(i) => {
+            if let Some(u) = pick(i) {
+                let _ = s.expunge(&staff(), u, &u.to_string());
+            }
+        }
+        Op::Enroll(i, c) => {
+            if let Some(u) = pick(i) {
+                let _ = s.enroll(&staff(), u, Technology::Iso14443a, &card(c));
+            }
+        }
+        Op::Revoke(c, r) => {
+            let reason = [RetireReason::Lost, RetireReason::Stolen, RetireReason::Destroyed][usize::from(r)];
+            let _ = s.revoke(&staff(), None, &card(c), reason);
+        }
+        Op::SuspendCard(c) => {
+            let _ = s.suspend_credential(&staff(), None, &card(c));
+        }
+        Op::ResumeCard(c) => {
+            let _ = s.resume_credential(&staff(), None, &card(c));
+        }
+        Op::Tick(secs) => f.clock.advance(secs),
+    }
+    None
 }
 
 /// The invariants, checked against the tables (not the index).
@@ -79,35 +135,11 @@ proptest! {
         let s = &f.store;
         let mut users = Vec::new();
         let mut seen = HashSet::new();
-        let pick = |users: &Vec<_>, i: usize| -> Option<idms::domain::UserId> {
-            if users.is_empty() { None } else { Some(users[i % users.len()]) }
-        };
         for op in ops {
-            match op {
-                Op::Create { from, to } => {
-                    let window = (from.map(|x| Timestamp(T0.0 + x)), to.map(|x| Timestamp(T0.0 + x)));
-                    let n = NewUser { valid_from: window.0, valid_to: window.1, ..crate::common::new_user("P", "Q") };
-                    if let Ok(u) = s.create_user(&staff(), n) {
-                        // Never a reused ID.
-                        prop_assert!(seen.insert(u.id));
-                        users.push(u.id);
-                    }
-                }
-                Op::Suspend(i) => if let Some(u) = pick(&users, i) { let _ = s.suspend(&staff(), u); },
-                Op::Resume(i) => if let Some(u) = pick(&users, i) { let _ = s.resume(&staff(), u); },
-                Op::Delete(i) => if let Some(u) = pick(&users, i) { let _ = s.delete(&staff(), u); },
-                Op::Restore(i) => if let Some(u) = pick(&users, i) { let _ = s.restore(&staff(), u); },
-                Op::Expunge(i) => if let Some(u) = pick(&users, i) { let _ = s.expunge(&staff(), u, &u.to_string()); },
-                Op::Enroll(i, c) => if let Some(u) = pick(&users, i) {
-                    let _ = s.enroll(&staff(), u, Technology::Iso14443a, &card(c));
-                },
-                Op::Revoke(c, r) => {
-                    let reason = [RetireReason::Lost, RetireReason::Stolen, RetireReason::Destroyed][usize::from(r)];
-                    let _ = s.revoke(&staff(), None, &card(c), reason);
-                }
-                Op::SuspendCard(c) => { let _ = s.suspend_credential(&staff(), None, &card(c)); }
-                Op::ResumeCard(c) => { let _ = s.resume_credential(&staff(), None, &card(c)); }
-                Op::Tick(secs) => f.clock.advance(secs),
+            if let Some(id) = apply(&f, &users, op) {
+                // Never a reused ID.
+                prop_assert!(seen.insert(id));
+                users.push(id);
             }
             check(&f, s, &users);
         }
