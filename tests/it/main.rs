@@ -15,3 +15,4 @@ mod lifecycle;
 mod props;
 mod race;
 mod recycle;
+mod server;
