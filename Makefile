@@ -10,7 +10,7 @@ BARE_METAL := thumbv7em-none-eabihf
 BENCH_DIR ?= target/bench-data
 BENCH_USERS ?= 1000000
 
-.PHONY: help deps check test test-only nostd doc demo bench bench-open clean-bench
+.PHONY: help deps check test test-only nostd doc demo bench bench-open bench-http clean-bench
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -66,3 +66,7 @@ bench-open:
 
 clean-bench:
 	rm -rf $(BENCH_DIR)
+
+# Door decisions over HTTP against a 1M-credential database vs a constant-answer baseline (wrk, 64 connections).
+bench-http:
+	./scripts/bench-http.sh

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::api::{AppState, router};
 use crate::clock::SystemClock;
-use crate::store::{DB_FILE, EventLog, Store, StoreError};
+use crate::store::{DB_FILE, Store, StoreError};
 
 /// Service configuration: a TOML file, then `IDMS_*` variables, then flags.
 #[derive(Debug, Clone, Deserialize)]
@@ -110,8 +110,14 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
             .map_err(|_| StoreError::Database)??
     };
     let store = Arc::new(store);
-    let events = EventLog::open(&config.data_dir, config.event_queue)?;
-    let state = AppState::new(store.clone(), events);
+    // Build the decision index before accepting requests: /readyz means ready.
+    {
+        let s = store.clone();
+        tokio::task::spawn_blocking(move || s.try_index().map(|i| i.credentials()))
+            .await
+            .map_err(|_| StoreError::Database)??;
+    }
+    let state = AppState::open(store.clone(), &config.data_dir, config.event_queue)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| StoreError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -143,4 +149,21 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     // Dropping the last state closes the event log, which writes what is queued.
     drop(state);
     result.map_err(|e| StoreError::Io(format!("server error: {e}")))
+}
+
+/// A minimal axum service answering `POST /api/v1/access/decide` with a
+/// constant body: the baseline `make bench-http` compares the real service
+/// against (same runtime, same HTTP stack, no work).
+pub async fn serve_baseline(listen: SocketAddr) -> Result<(), StoreError> {
+    let app = axum::Router::new().route(
+        "/api/v1/access/decide",
+        axum::routing::post(|| async { axum::Json(serde_json::json!({"decision": "grant", "reason": null})) }),
+    );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| StoreError::Io(format!("cannot listen on {listen}: {e}")))?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| StoreError::Io(format!("server error: {e}")))
 }

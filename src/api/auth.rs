@@ -5,7 +5,7 @@
 //! within that), falling back to the store on a miss.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
@@ -20,7 +20,7 @@ const TTL: Duration = Duration::from_secs(2);
 const MAX_ENTRIES: usize = 10_000;
 
 /// A cached answer: the principal (or `None` for an unknown token) and when it was looked up.
-type Entry = (Option<Principal>, Instant);
+type Entry = (Option<Arc<Principal>>, Instant);
 
 /// Recently seen tokens (hash → principal, or `None` for unknown).
 #[derive(Debug, Default)]
@@ -29,12 +29,12 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    fn get(&self, h: &[u8; 32]) -> Option<Option<Principal>> {
+    fn get(&self, h: &[u8; 32]) -> Option<Option<Arc<Principal>>> {
         let map = self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(h).filter(|(_, at)| at.elapsed() < TTL).map(|(p, _)| p.clone())
     }
 
-    fn put(&self, h: [u8; 32], p: Option<Principal>) {
+    fn put(&self, h: [u8; 32], p: Option<Arc<Principal>>) {
         let mut map = self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= MAX_ENTRIES {
             map.retain(|_, (_, at)| at.elapsed() < TTL);
@@ -48,7 +48,7 @@ impl TokenCache {
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
-pub struct Auth(pub Principal);
+pub struct Auth(pub Arc<Principal>);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
@@ -70,7 +70,8 @@ impl FromRequestParts<AppState> for Auth {
                 let token = token.to_string();
                 let p = tokio::task::spawn_blocking(move || store.principal(&token, store.now()))
                     .await
-                    .map_err(|_| ApiError::internal())??;
+                    .map_err(|_| ApiError::internal())??
+                    .map(Arc::new);
                 state.tokens.put(h, p.clone());
                 p
             }
@@ -82,7 +83,7 @@ impl FromRequestParts<AppState> for Auth {
 impl Auth {
     /// The operator, if their role is at least `min`.
     pub fn operator(&self, min: Role) -> Result<&Operator, ApiError> {
-        match &self.0 {
+        match self.0.as_ref() {
             Principal::Operator(o) if o.role >= min => Ok(o),
             Principal::Operator(o) => {
                 Err(ApiError::forbidden(format!("this needs the {min} role; the token has {}", o.role)))
@@ -105,7 +106,7 @@ impl Auth {
 
     /// The controller.
     pub fn controller(&self) -> Result<&Controller, ApiError> {
-        match &self.0 {
+        match self.0.as_ref() {
             Principal::Controller(c) => Ok(c),
             Principal::Operator(_) => {
                 Err(ApiError::forbidden("only door-controller tokens reach the door-controller API"))

@@ -15,6 +15,10 @@ use crate::api::{AppState, blocking};
 use crate::domain::{Decision, DenyReason, DomainError, Technology, Timestamp, Uid, UserId};
 use crate::store::{AccessEvent, Feed};
 
+/// How long a request waits for its events to become durable before it
+/// answers 503 (the writer keeps retrying; the disk is in trouble).
+const EVENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A door asks about a card.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -66,9 +70,9 @@ pub async fn decide(
         user_id,
         online: true,
     };
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    s.events.submit(vec![event], Box::new(move |r| drop(tx.send(r)))).map_err(|_| ApiError::queue_full())?;
-    match rx.await {
+    let ticket = s.events.submit(event).map_err(|_| ApiError::queue_full())?;
+    let mut durable = s.durable.clone();
+    match tokio::time::timeout(EVENT_WAIT, durable.wait_for(|&d| d >= ticket)).await {
         Ok(Ok(_)) => {}
         _ => {
             return Err(ApiError::new(
@@ -219,8 +223,15 @@ pub async fn upload_events(
     }
     let total = events.len();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    s.events.submit(events, Box::new(move |r| drop(tx.send(r)))).map_err(|_| ApiError::queue_full())?;
-    match rx.await {
+    s.events
+        .submit_batch(
+            events,
+            Box::new(move |n| {
+                let _ = tx.send(n);
+            }),
+        )
+        .map_err(|_| ApiError::queue_full())?;
+    match tokio::time::timeout(EVENT_WAIT, rx).await {
         Ok(Ok(n)) => Ok(Json(UploadResult { accepted: n, duplicates: total - n })),
         _ => Err(ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

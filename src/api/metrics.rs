@@ -1,9 +1,8 @@
 //! Prometheus metrics in the text exposition format, kept with atomics so
 //! the door path pays a few relaxed increments.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -33,7 +32,24 @@ pub struct Metrics {
     denies: [AtomicU64; 11],
     latency: [AtomicU64; 13],
     latency_sum_us: AtomicU64,
-    http: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Per route (by its index in `routes`): counts by method and status.
+    http: HttpCounters,
+}
+
+/// Statuses counted on their own; anything else is counted by class.
+const STATUSES: [u16; 14] = [200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 500, 503, 0, 0];
+const METHODS: [&str; 5] = ["GET", "POST", "PATCH", "PUT", "DELETE"];
+const OTHER_4XX: usize = 12;
+const OTHER_5XX: usize = 13;
+
+/// Lock-free HTTP counters for a fixed set of routes (the door path pays
+/// one hash look-up of a borrowed string and one atomic increment).
+#[derive(Debug, Default)]
+struct HttpCounters {
+    routes: Vec<String>,
+    index: HashMap<String, usize>,
+    counts: Vec<[[AtomicU64; STATUSES.len()]; METHODS.len()]>,
+    unmatched: [[AtomicU64; STATUSES.len()]; METHODS.len()],
 }
 
 impl Metrics {
@@ -52,10 +68,28 @@ impl Metrics {
         self.latency_sum_us.fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
-    /// Counts an HTTP response.
-    pub fn http(&self, method: &str, route: &str, status: u16) {
-        let mut m = self.http.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *m.entry((method.to_string(), route.to_string(), status)).or_insert(0) += 1;
+    /// Counters for these routes (the router's paths).
+    #[must_use]
+    pub fn with_routes(routes: impl IntoIterator<Item = String>) -> Self {
+        let routes: Vec<String> = routes.into_iter().collect();
+        let index = routes.iter().enumerate().map(|(i, r)| (r.clone(), i)).collect();
+        let counts = routes.iter().map(|_| Default::default()).collect();
+        Self { http: HttpCounters { routes, index, counts, unmatched: Default::default() }, ..Self::default() }
+    }
+
+    /// Counts an HTTP response. Methods other than the five common ones are not counted.
+    pub fn http(&self, method: &str, route: Option<&str>, status: u16) {
+        let Some(m) = METHODS.iter().position(|x| *x == method) else { return };
+        let s = STATUSES[..12].iter().position(|x| *x == status).unwrap_or(if status >= 500 {
+            OTHER_5XX
+        } else {
+            OTHER_4XX
+        });
+        let row = match route.and_then(|r| self.http.index.get(r)) {
+            Some(&i) => &self.http.counts[i],
+            None => &self.http.unmatched,
+        };
+        row[m][s].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The exposition text; `queue_depth` is read at the time of the scrape.
@@ -94,12 +128,25 @@ impl Metrics {
         let _ = writeln!(s, "idms_event_queue_depth {queue_depth}");
         let _ = writeln!(s, "# HELP idms_http_requests_total HTTP responses by method, route and status.");
         let _ = writeln!(s, "# TYPE idms_http_requests_total counter");
-        let m = self.http.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for ((method, route, status), n) in m.iter() {
-            let _ = writeln!(
-                s,
-                "idms_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
-            );
+        let rows = self.http.routes.iter().map(String::as_str).zip(self.http.counts.iter());
+        for (route, row) in rows.chain(std::iter::once(("unmatched", &self.http.unmatched))) {
+            for (method, cells) in METHODS.iter().zip(row) {
+                for (i, c) in cells.iter().enumerate() {
+                    let n = c.load(Ordering::Relaxed);
+                    if n == 0 {
+                        continue;
+                    }
+                    let status = match i {
+                        OTHER_4XX => "4xx".to_string(),
+                        OTHER_5XX => "5xx".to_string(),
+                        _ => STATUSES[i].to_string(),
+                    };
+                    let _ = writeln!(
+                        s,
+                        "idms_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+                    );
+                }
+            }
         }
         s
     }

@@ -40,6 +40,8 @@ pub struct Shared {
     pub store: Arc<Store>,
     /// The access-event log.
     pub events: EventLog,
+    /// The highest access-event ticket known durable.
+    pub durable: tokio::sync::watch::Receiver<u64>,
     /// Counters.
     pub metrics: metrics::Metrics,
     /// Token cache.
@@ -60,16 +62,24 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Wraps a store and an event log.
-    #[must_use]
-    pub fn new(store: Arc<Store>, events: EventLog) -> Self {
-        Self(Arc::new(Shared {
+    /// Wraps a store and opens the access-event log in `dir`.
+    pub fn open(store: Arc<Store>, dir: &std::path::Path, event_queue: usize) -> Result<Self, StoreError> {
+        let (tx, durable) = tokio::sync::watch::channel(0u64);
+        let events = EventLog::open(
+            dir,
+            event_queue,
+            Box::new(move |t| {
+                tx.send_replace(t);
+            }),
+        )?;
+        Ok(Self(Arc::new(Shared {
             store,
             events,
-            metrics: metrics::Metrics::default(),
+            durable,
+            metrics: metrics::Metrics::with_routes(routes().1.paths.paths.keys().cloned()),
             tokens: auth::TokenCache::default(),
             ready: AtomicBool::new(true),
-        }))
+        })))
     }
 }
 
@@ -165,9 +175,9 @@ async fn method_not_allowed() -> ApiError {
 
 async fn count(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let res = next.run(req).await;
-    s.metrics.http(method.as_str(), route.as_deref().unwrap_or("unmatched"), res.status().as_u16());
+    s.metrics.http(method.as_str(), route.as_ref().map(MatchedPath::as_str), res.status().as_u16());
     res
 }
 

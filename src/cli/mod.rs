@@ -319,6 +319,11 @@ enum DevCmd {
     },
     /// Open the database, build the index, and report time and peak memory.
     OpenStats,
+    /// Serve a constant-answer decide endpoint (the baseline of `make bench-http`).
+    Baseline {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+    },
 }
 
 fn data_dir(cli: &Cli) -> PathBuf {
@@ -818,6 +823,13 @@ fn dev(cli: &Cli, actor: &Actor, cmd: &DevCmd) -> Result<(), StoreError> {
                 println!("seeded {} users and {} credentials in {secs:.1} s", r.users, r.credentials);
             }
             Ok(())
+        }
+        DevCmd::Baseline { listen } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| StoreError::Io(format!("cannot start the runtime: {e}")))?;
+            rt.block_on(idms::service::serve_baseline(*listen))
         }
         DevCmd::OpenStats => {
             let started = std::time::Instant::now();

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use idms::api::{AppState, router};
-use idms::store::{EventLog, Role, Store};
+use idms::store::{Role, Store};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -31,8 +31,7 @@ impl Api {
         let fx = Fixture::new();
         // A second store on the same file, owned by the service.
         let store = Arc::new(Store::open(&fx.db_path(), fx.clock.clone()).unwrap());
-        let events = EventLog::open(fx.dir.path(), 1024).unwrap();
-        let state = AppState::new(store.clone(), events);
+        let state = AppState::open(store.clone(), fx.dir.path(), 1024).unwrap();
         let app = router(state.clone());
         let mut tokens = BTreeMap::new();
         for role in Role::ALL {
