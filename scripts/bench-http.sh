@@ -41,7 +41,7 @@ LUA
 
 events() { python3 -c 'import sqlite3,sys
 try:
-  print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM access_events").fetchone()[0])
+  print(sqlite3.connect(sys.argv[1]).execute("SELECT COALESCE(SUM(count),0) FROM access_event_groups").fetchone()[0])
 except Exception: print(0)' "$BENCH_DIR/events.db"; }
 
 IDMS_LOG=warn $IDMS --data-dir "$BENCH_DIR" serve --listen 127.0.0.1:18180 & SVC=$!

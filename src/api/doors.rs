@@ -156,20 +156,6 @@ pub struct UploadResult {
     pub duplicates: usize,
 }
 
-const DENY_REASONS: [DenyReason; 11] = [
-    DenyReason::UnknownCredential,
-    DenyReason::CredentialInStock,
-    DenyReason::CredentialSuspended,
-    DenyReason::CredentialLost,
-    DenyReason::CredentialStolen,
-    DenyReason::CredentialDestroyed,
-    DenyReason::HolderSuspended,
-    DenyReason::HolderDeleted,
-    DenyReason::NotYetValid,
-    DenyReason::Expired,
-    DenyReason::NoAccessToDoor,
-];
-
 fn bad(field: &'static str, message: &str) -> ApiError {
     DomainError::InvalidInput { field, message: message.into() }.into()
 }
@@ -196,12 +182,9 @@ pub async fn upload_events(
         }
         let decision = match (e.decision.as_str(), e.reason.as_deref()) {
             ("grant", None) => Decision::Grant,
-            ("deny", Some(r)) => Decision::Deny(
-                DENY_REASONS
-                    .into_iter()
-                    .find(|d| d.code() == r)
-                    .ok_or_else(|| bad("reason", "not a known deny reason"))?,
-            ),
+            ("deny", Some(r)) => {
+                Decision::Deny(DenyReason::from_code(r).ok_or_else(|| bad("reason", "not a known deny reason"))?)
+            }
             _ => return Err(bad("decision", "grant without a reason, or deny with one")),
         };
         events.push(AccessEvent {

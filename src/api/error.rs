@@ -4,7 +4,7 @@
 //! the domain, malformed bodies, unknown routes, oversize bodies. Bodies
 //! never carry internal detail; that is logged instead.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
@@ -131,30 +131,37 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(rej) => Err(match rej {
-                JsonRejection::JsonDataError(e) => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_body",
-                    format!("the JSON body does not fit: {}", e.body_text()),
-                ),
-                JsonRejection::JsonSyntaxError(_) => {
-                    ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "the body is not valid JSON")
-                }
-                JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "send the body as JSON with Content-Type: application/json",
-                ),
-                JsonRejection::BytesRejection(_) => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("the body is larger than {} bytes", super::MAX_BODY),
-                ),
-                _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", "the body could not be read"),
-            }),
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                let m = m.trim();
+                m.eq_ignore_ascii_case("application/json") || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
         }
+        // `Bytes` honours the body limit; parsing the slice directly is
+        // cheaper than axum's path-tracking `Json` on the door path.
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is larger than {} bytes", super::MAX_BODY),
+            )
+        })?;
+        serde_json::from_slice(&bytes).map(Self).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("the JSON body does not fit: {e}"))
+            }
+            _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "the body is not valid JSON"),
+        })
     }
 }
 

@@ -11,20 +11,6 @@ use crate::domain::{Decision, DenyReason};
 /// Upper bounds of the decide latency histogram, in seconds.
 const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
-const REASONS: [DenyReason; 11] = [
-    DenyReason::UnknownCredential,
-    DenyReason::CredentialInStock,
-    DenyReason::CredentialSuspended,
-    DenyReason::CredentialLost,
-    DenyReason::CredentialStolen,
-    DenyReason::CredentialDestroyed,
-    DenyReason::HolderSuspended,
-    DenyReason::HolderDeleted,
-    DenyReason::NotYetValid,
-    DenyReason::Expired,
-    DenyReason::NoAccessToDoor,
-];
-
 /// The service's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -58,7 +44,7 @@ impl Metrics {
         match d {
             Decision::Grant => self.grants.fetch_add(1, Ordering::Relaxed),
             Decision::Deny(r) => {
-                let i = REASONS.iter().position(|x| *x == r).unwrap_or(0);
+                let i = DenyReason::ALL.iter().position(|x| *x == r).unwrap_or(0);
                 self.denies[i].fetch_add(1, Ordering::Relaxed)
             }
         };
@@ -100,7 +86,7 @@ impl Metrics {
         let _ = writeln!(s, "# TYPE idms_decisions_total counter");
         let _ =
             writeln!(s, "idms_decisions_total{{result=\"grant\",reason=\"\"}} {}", self.grants.load(Ordering::Relaxed));
-        for (r, c) in REASONS.iter().zip(&self.denies) {
+        for (r, c) in DenyReason::ALL.iter().zip(&self.denies) {
             let _ = writeln!(
                 s,
                 "idms_decisions_total{{result=\"deny\",reason=\"{}\"}} {}",

@@ -62,12 +62,19 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Wraps a store and opens the access-event log in `dir`.
-    pub fn open(store: Arc<Store>, dir: &std::path::Path, event_queue: usize) -> Result<Self, StoreError> {
+    /// Wraps a store and opens the access-event log in `dir` (see
+    /// [`EventLog::open`] for the queue size and commit delay).
+    pub fn open(
+        store: Arc<Store>,
+        dir: &std::path::Path,
+        event_queue: usize,
+        commit_delay: std::time::Duration,
+    ) -> Result<Self, StoreError> {
         let (tx, durable) = tokio::sync::watch::channel(0u64);
         let events = EventLog::open(
             dir,
             event_queue,
+            commit_delay,
             Box::new(move |t| {
                 tx.send_replace(t);
             }),

@@ -38,6 +38,27 @@ pub enum DenyReason {
 }
 
 impl DenyReason {
+    /// Every reason, in a fixed order (also their stored numbering, from 1).
+    pub const ALL: [Self; 11] = [
+        Self::UnknownCredential,
+        Self::CredentialInStock,
+        Self::CredentialSuspended,
+        Self::CredentialLost,
+        Self::CredentialStolen,
+        Self::CredentialDestroyed,
+        Self::HolderSuspended,
+        Self::HolderDeleted,
+        Self::NotYetValid,
+        Self::Expired,
+        Self::NoAccessToDoor,
+    ];
+
+    /// Parses a code.
+    #[must_use]
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
     /// The stable code.
     #[must_use]
     pub fn code(self) -> &'static str {

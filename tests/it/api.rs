@@ -31,7 +31,7 @@ impl Api {
         let fx = Fixture::new();
         // A second store on the same file, owned by the service.
         let store = Arc::new(Store::open(&fx.db_path(), fx.clock.clone()).unwrap());
-        let state = AppState::open(store.clone(), fx.dir.path(), 1024).unwrap();
+        let state = AppState::open(store.clone(), fx.dir.path(), 1024, std::time::Duration::ZERO).unwrap();
         let app = router(state.clone());
         let mut tokens = BTreeMap::new();
         for role in Role::ALL {

@@ -144,10 +144,8 @@ fn kill_9_under_load_loses_no_acknowledged_event() {
     assert_eq!(decide(&agent, &again.base, &token, "04A1B2C3").unwrap().1["decision"], "grant");
     again.stop();
 
-    let events = rusqlite::Connection::open(dir.join("events.db")).unwrap();
-    let mut stmt = events.prepare("SELECT hex(uid) FROM access_events").unwrap();
     let logged: std::collections::HashSet<String> =
-        stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect();
+        idms::store::events::read_all(&dir).unwrap().iter().map(|e| e.uid.to_string()).collect();
     let missing: Vec<_> = acked.iter().filter(|u| !logged.contains(*u)).collect();
     assert!(
         missing.is_empty(),
