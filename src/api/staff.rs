@@ -258,13 +258,7 @@ pub async fn patch_user(
 
 async fn lifecycle(s: AppState, auth: Auth, id: String, action: LifecycleAction) -> Result<Json<UserRecord>, ApiError> {
     let op = auth.operator(Role::Manager)?;
-    let name = match action {
-        LifecycleAction::Suspend => "user.suspend",
-        LifecycleAction::Resume => "user.resume",
-        LifecycleAction::Delete => "user.delete",
-        LifecycleAction::Restore => "user.restore",
-        LifecycleAction::Expunge => "user.expunge",
-    };
+    let name = action.audit_name();
     let id = audited(&s, &auth, name, id.parse::<UserId>()).await?;
     load_scoped(&s, op, id).await?;
     let actor = auth.0.actor();

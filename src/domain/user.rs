@@ -94,6 +94,20 @@ impl LifecycleAction {
     }
 }
 
+impl LifecycleAction {
+    /// The audit trail's name for this action, e.g. `user.suspend`.
+    #[must_use]
+    pub fn audit_name(self) -> &'static str {
+        match self {
+            Self::Suspend => "user.suspend",
+            Self::Resume => "user.resume",
+            Self::Delete => "user.delete",
+            Self::Restore => "user.restore",
+            Self::Expunge => "user.expunge",
+        }
+    }
+}
+
 impl fmt::Display for LifecycleAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -348,13 +348,7 @@ impl Store {
 
     /// Suspend, resume, delete or restore (expunge has its own call).
     pub fn lifecycle(&self, actor: &Actor, id: UserId, action: LifecycleAction) -> Result<UserRecord, StoreError> {
-        let name = match action {
-            LifecycleAction::Suspend => "user.suspend",
-            LifecycleAction::Resume => "user.resume",
-            LifecycleAction::Delete => "user.delete",
-            LifecycleAction::Restore => "user.restore",
-            LifecycleAction::Expunge => "user.expunge",
-        };
+        let name = action.audit_name();
         self.write(actor, AuditDraft::new(name).user(id), |w| {
             if action == LifecycleAction::Expunge {
                 return Err(DomainError::ExpungeNotConfirmed { user: id }.into());
