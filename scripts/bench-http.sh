@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench-http: POST /api/v1/access/decide with a controller token against a
 # 1,000,000-credential database, and a constant-answer axum baseline on the same
-# runtime and HTTP stack; wrk, 64 connections, both in one run; prints req/s,
+# runtime and HTTP stack (same worker threads: IDMS_WORKERS, default cores - 1);
+# wrk, 64 connections, both in one run; prints req/s,
 # p50/p99 and the ratios, and checks that every answered decision was logged.
 set -euo pipefail
 cd "$(dirname "$0")/.."

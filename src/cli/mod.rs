@@ -376,7 +376,7 @@ fn serve(cli: &Cli, config: Option<&std::path::Path>, listen: Option<std::net::S
         c.listen = l;
     }
     init_logs(&c.log, c.log_format == "json");
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match idms::service::runtime(c.workers) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error[io]: cannot start the runtime: {e}");
@@ -825,9 +825,8 @@ fn dev(cli: &Cli, actor: &Actor, cmd: &DevCmd) -> Result<(), StoreError> {
             Ok(())
         }
         DevCmd::Baseline { listen } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
+            let workers = std::env::var("IDMS_WORKERS").ok().and_then(|v| v.parse().ok());
+            let rt = idms::service::runtime(workers)
                 .map_err(|e| StoreError::Io(format!("cannot start the runtime: {e}")))?;
             rt.block_on(idms::service::serve_baseline(*listen))
         }
