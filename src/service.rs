@@ -93,6 +93,12 @@ impl Config {
         if let Ok(v) = std::env::var("IDMS_LOG_FORMAT") {
             c.log_format = v;
         }
+        if let Ok(v) = std::env::var("IDMS_TAIL_INTERVAL_MS") {
+            c.tail_interval_ms = v.parse().map_err(|e| format!("IDMS_TAIL_INTERVAL_MS: {e}"))?;
+        }
+        if let Ok(v) = std::env::var("IDMS_EVENT_COMMIT_DELAY_US") {
+            c.event_commit_delay_us = v.parse().map_err(|e| format!("IDMS_EVENT_COMMIT_DELAY_US: {e}"))?;
+        }
         if let Ok(v) = std::env::var("IDMS_WORKERS") {
             c.workers = Some(v.parse().map_err(|e| format!("IDMS_WORKERS: {e}"))?);
         }

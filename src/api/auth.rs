@@ -12,43 +12,51 @@ use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 
 use crate::api::{AppState, error::ApiError};
-use crate::domain::UserId;
+use crate::domain::{Timestamp, UserId};
 use crate::store::auth::token_hash;
 use crate::store::{Controller, Operator, Principal, Role, UserRecord};
 
 const TTL: Duration = Duration::from_secs(2);
 const MAX_ENTRIES: usize = 10_000;
 
-/// A cached answer: the principal (or `None` for an unknown token) and when it was looked up.
-type Entry = (Option<Arc<Principal>>, Instant);
+/// A known token: who holds it, when it expires, when it was looked up.
+type Entry = (Arc<Principal>, Option<Timestamp>, Instant);
 
-/// Recently seen tokens (hash → principal, or `None` for unknown).
+/// Recently seen *valid* tokens (SHA-256 → principal). Unknown tokens are
+/// not cached, so a flood of random tokens cannot push valid ones out;
+/// expiry is checked on every hit against the store's clock.
 #[derive(Debug, Default)]
 pub struct TokenCache {
     map: RwLock<HashMap<[u8; 32], Entry>>,
 }
 
 impl TokenCache {
-    fn get(&self, h: &[u8; 32]) -> Option<Option<Arc<Principal>>> {
+    fn get(&self, h: &[u8; 32], now: Timestamp) -> Option<Arc<Principal>> {
         let map = self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(h).filter(|(_, at)| at.elapsed() < TTL).map(|(p, _)| p.clone())
+        map.get(h)
+            .filter(|(_, expires, at)| at.elapsed() < TTL && expires.is_none_or(|e| e > now))
+            .map(|(p, _, _)| p.clone())
     }
 
-    fn put(&self, h: [u8; 32], p: Option<Arc<Principal>>) {
+    fn put(&self, h: [u8; 32], p: Arc<Principal>, expires: Option<Timestamp>) {
         let mut map = self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= MAX_ENTRIES {
-            map.retain(|_, (_, at)| at.elapsed() < TTL);
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
-            }
+            map.retain(|_, (_, _, at)| at.elapsed() < TTL);
         }
-        map.insert(h, (p, Instant::now()));
+        if map.len() < MAX_ENTRIES {
+            map.insert(h, (p, expires, Instant::now()));
+        }
+    }
+
+    /// Drops a token at once (logout).
+    pub fn forget(&self, h: &[u8; 32]) {
+        self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(h);
     }
 }
 
-/// The authenticated caller.
+/// The authenticated caller, and the hash of the token it used.
 #[derive(Debug, Clone)]
-pub struct Auth(pub Arc<Principal>);
+pub struct Auth(pub Arc<Principal>, pub [u8; 32]);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
@@ -63,20 +71,19 @@ impl FromRequestParts<AppState> for Auth {
             .filter(|t| !t.is_empty() && t.len() <= 256)
             .ok_or_else(ApiError::unauthorized)?;
         let h = token_hash(token);
-        let found = match state.tokens.get(&h) {
-            Some(p) => p,
-            None => {
-                let store = state.store.clone();
-                let token = token.to_string();
-                let p = tokio::task::spawn_blocking(move || store.principal(&token, store.now()))
-                    .await
-                    .map_err(|_| ApiError::internal())??
-                    .map(Arc::new);
-                state.tokens.put(h, p.clone());
-                p
-            }
-        };
-        found.map(Auth).ok_or_else(ApiError::unauthorized)
+        let now = state.store.now();
+        if let Some(p) = state.tokens.get(&h, now) {
+            return Ok(Auth(p, h));
+        }
+        let store = state.store.clone();
+        let token = token.to_string();
+        let found = tokio::task::spawn_blocking(move || store.principal(&token, now))
+            .await
+            .map_err(|_| ApiError::internal())??;
+        let (p, expires) = found.ok_or_else(ApiError::unauthorized)?;
+        let p = Arc::new(p);
+        state.tokens.put(h, p.clone(), expires);
+        Ok(Auth(p, h))
     }
 }
 

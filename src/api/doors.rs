@@ -187,8 +187,12 @@ pub async fn upload_events(
             }
             _ => return Err(bad("decision", "grant without a reason, or deny with one")),
         };
+        let at = Timestamp::parse("at", &e.at)?;
+        if at.0 > s.store.now().0 + 600 {
+            return Err(bad("at", "lies in the future; check the controller's clock"));
+        }
         events.push(AccessEvent {
-            at: Timestamp::parse("at", &e.at)?,
+            at,
             controller: Some(controller),
             event_id: Some(e.event_id),
             door: e.door,

@@ -157,12 +157,33 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             )
         })?;
         serde_json::from_slice(&bytes).map(Self).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("the JSON body does not fit: {e}"))
-            }
+            serde_json::error::Category::Data => data_error::<T>(&bytes),
             _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "the body is not valid JSON"),
         })
     }
+}
+
+/// Names the field that does not fit, without repeating its value (serde's
+/// own message quotes it, and it may be a name). Parsing again with path
+/// tracking costs only on this error path.
+fn data_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let (path, what) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(_) => (String::new(), "does not fit"),
+        Err(e) => {
+            let msg = e.inner().to_string();
+            let what = if msg.starts_with("missing field") {
+                "is missing"
+            } else if msg.starts_with("unknown field") {
+                "is not a known field"
+            } else {
+                "has the wrong type or an invalid value"
+            };
+            (e.path().to_string(), what)
+        }
+    };
+    let path = if path.is_empty() || path == "." { "the body".to_string() } else { format!("field `{path}`") };
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("{path} {what}"))
 }
 
 /// `Query<T>` whose rejections are problems.

@@ -48,6 +48,8 @@ pub struct Shared {
     pub tokens: auth::TokenCache,
     /// Set once the service is up; cleared while shutting down.
     pub ready: AtomicBool,
+    /// Password checks in flight (argon2 takes ~19 MiB and real CPU each).
+    pub logins: tokio::sync::Semaphore,
 }
 
 /// Handler state: a cheap clone of an `Arc`.
@@ -86,6 +88,7 @@ impl AppState {
             metrics: metrics::Metrics::with_routes(routes().1.paths.paths.keys().cloned()),
             tokens: auth::TokenCache::default(),
             ready: AtomicBool::new(true),
+            logins: tokio::sync::Semaphore::new(2),
         })))
     }
 }
@@ -156,6 +159,13 @@ pub async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError>
     if !s.ready.load(Ordering::Relaxed) {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the service is starting or stopping"));
     }
+    if s.events.failing() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "event_log_failing",
+            "access events cannot be written (see the service log); door decisions are refused meanwhile",
+        ));
+    }
     blocking(&s, |st| st.integrity_quick()).await?;
     Ok("ready")
 }
@@ -192,6 +202,7 @@ async fn count(State(s): State<AppState>, req: Request, next: Next) -> Response 
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(staff::login))
+        .routes(routes!(staff::logout))
         .routes(routes!(staff::list_users, staff::create_user))
         .routes(routes!(staff::get_user, staff::patch_user))
         .routes(routes!(staff::suspend_user))
@@ -233,5 +244,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            // The panic's message may hold request data: it is not logged.
+            tracing::error!("a request handler panicked");
+            ApiError::internal().into_response()
+        }))
         .with_state(state)
 }

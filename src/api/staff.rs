@@ -143,12 +143,13 @@ pub async fn list_users(
 ) -> Result<Json<Vec<UserSummary>>, ApiError> {
     let op = auth.operator(Role::Viewer)?.clone();
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let mut found =
-        blocking(&s, move |st| if q.all { st.search_all_users(&q.q, limit) } else { st.search_users(&q.q, limit) })
-            .await?;
-    if let Some(unit) = &op.org_unit {
-        found.retain(|u| u.org_unit.as_deref() == Some(unit.as_str()));
-    }
+    let unit = op.org_unit.clone();
+    let found = blocking(&s, move |st| match &unit {
+        Some(u) => st.search_users_in_unit(&q.q, u, q.all, limit),
+        None if q.all => st.search_all_users(&q.q, limit),
+        None => st.search_users(&q.q, limit),
+    })
+    .await?;
     Ok(Json(found))
 }
 
@@ -162,8 +163,8 @@ pub async fn create_user(
     ApiJson(b): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
     let op = auth.operator(Role::Enroller)?;
-    if b.legal_hold && op.role < Role::Manager {
-        return Err(ApiError::forbidden("setting a legal hold needs the manager role"));
+    if (b.legal_hold || b.purge_date.is_some()) && op.role < Role::Manager {
+        return Err(ApiError::forbidden("setting a legal hold or a purge date needs the manager role"));
     }
     let org_unit = match (&op.org_unit, b.org_unit) {
         (Some(mine), Some(asked)) if *mine != asked => {
@@ -567,6 +568,14 @@ pub struct AuditParams {
     pub limit: Option<u32>,
 }
 
+/// The audit trail spans every unit: operators scoped to one unit may not read it.
+fn unscoped(op: &Operator) -> Result<(), ApiError> {
+    match op.org_unit {
+        Some(_) => Err(ApiError::forbidden("the audit trail covers every unit; ask an operator without an org unit")),
+        None => Ok(()),
+    }
+}
+
 /// The audit trail, oldest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = Vec<AuditEntry>), (status = 401, body = Problem), (status = 403, body = Problem)),
@@ -576,7 +585,7 @@ pub async fn list_audit(
     auth: Auth,
     ApiQuery(p): ApiQuery<AuditParams>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    auth.operator(Role::Manager)?;
+    unscoped(auth.operator(Role::Manager)?)?;
     let q = AuditQuery {
         after_seq: p.since,
         actor: p.actor,
@@ -591,7 +600,7 @@ pub async fn list_audit(
     responses((status = 200, body = AuditReport), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn verify_audit(State(s): State<AppState>, auth: Auth) -> Result<Json<AuditReport>, ApiError> {
-    auth.operator(Role::Manager)?;
+    unscoped(auth.operator(Role::Manager)?)?;
     Ok(Json(blocking(&s, |st| st.verify_audit()).await?))
 }
 
@@ -630,6 +639,9 @@ pub struct TokenResponse {
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 400, body = Problem)))]
 pub async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) -> Result<Json<TokenResponse>, ApiError> {
     const TTL: i64 = 12 * 3600;
+    let _permit = s.logins.try_acquire().map_err(|_| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many logins in progress; retry in a second")
+    })?;
     match blocking(&s, move |st| st.login(&b.name, &b.password, TTL)).await {
         Ok((op, token)) => Ok(Json(TokenResponse { token, role: op.role, expires_in: TTL })),
         Err(e) if e.code == "invalid_input" => {
@@ -637,4 +649,16 @@ pub async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) ->
         }
         Err(e) => Err(e),
     }
+}
+
+/// Revoke the token this request carries.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "auth",
+    responses((status = 204), (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn logout(State(s): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
+    auth.operator(Role::Viewer)?;
+    let (actor, hash) = (auth.0.actor(), auth.1);
+    blocking(&s, move |st| st.revoke_token_hash(&actor, &hash)).await?;
+    s.tokens.forget(&hash);
+    Ok(StatusCode::NO_CONTENT)
 }

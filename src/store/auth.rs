@@ -243,33 +243,40 @@ impl Store {
     }
 
     /// Checks an operator's password and issues a token valid for `ttl_secs`.
-    /// A wrong name and a wrong password are the same refusal.
+    /// A wrong name and a wrong password are the same refusal, take the
+    /// same time (an unknown name is checked against a dummy hash), and are
+    /// both audited — without the name typed, which may be anything.
     pub fn login(&self, name: &str, password: &str, ttl_secs: i64) -> Result<(Operator, String), StoreError> {
-        let refused = || {
-            StoreError::Domain(DomainError::InvalidInput {
-                field: "credentials",
-                message: "unknown operator or wrong password".into(),
-            })
-        };
         let found = self.read(|c| load_operator(c, name.trim()))?;
-        let Some((op, Some(hash))) = found else { return Err(refused()) };
+        let (op, hash) = match found {
+            Some((op, Some(hash))) => (Some(op), hash),
+            _ => (None, dummy_hash().to_string()),
+        };
         let parsed =
             argon2::password_hash::phc::PasswordHash::new(&hash).map_err(|_| StoreError::Corrupt("password hash"))?;
-        if argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
-            let mut draft = AuditDraft::new("operator.login");
-            draft.detail = format!("operator={}", op.id);
-            // Audit the failed attempt on its own.
-            let _ = self.write(&Actor::staff(format!("operator:{}", op.id)), draft, |_| -> Result<(), StoreError> {
-                Err(DomainError::InvalidInput { field: "credentials", message: "wrong password".into() }.into())
-            });
-            return Err(refused());
-        }
+        let ok = argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
         let mut draft = AuditDraft::new("operator.login");
-        draft.detail = format!("operator={}", op.id);
-        self.write(&Actor::staff(format!("operator:{}", op.id)), draft, |w| {
-            let secret = insert_token(&w.conn, Some(op.id), None, "login", w.now, Some(Timestamp(w.now.0 + ttl_secs)))?;
-            Ok((op.clone(), secret))
-        })
+        let actor = match &op {
+            Some(op) => {
+                draft.detail = format!("operator={}", op.id);
+                Actor::staff(format!("operator:{}", op.id))
+            }
+            None => Actor::staff("login:unknown-operator"),
+        };
+        match op {
+            Some(op) if ok => self.write(&actor, draft, |w| {
+                let secret =
+                    insert_token(&w.conn, Some(op.id), None, "login", w.now, Some(Timestamp(w.now.0 + ttl_secs)))?;
+                Ok((op.clone(), secret))
+            }),
+            _ => self.write(&actor, draft, |_| {
+                Err(DomainError::InvalidInput {
+                    field: "credentials",
+                    message: "unknown operator or wrong password".into(),
+                }
+                .into())
+            }),
+        }
     }
 
     /// Adds a door controller for `doors` with its own token (shown once).
@@ -314,18 +321,20 @@ impl Store {
         })
     }
 
-    /// Who holds this token now (not revoked, not expired), if anyone.
-    pub fn principal(&self, token: &str, now: Timestamp) -> Result<Option<Principal>, StoreError> {
+    /// Who holds this token now (not revoked, not expired), if anyone,
+    /// and when the token expires.
+    pub fn principal(&self, token: &str, now: Timestamp) -> Result<Option<(Principal, Option<Timestamp>)>, StoreError> {
         let hash = token_hash(token);
         self.read(|c| {
-            let row: Option<(Option<i64>, Option<i64>)> = c
+            let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = c
                 .prepare_cached(
-                    "SELECT operator_id, controller_id FROM tokens
+                    "SELECT operator_id, controller_id, expires_at FROM tokens
                      WHERE hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
                 )?
-                .query_row(params![&hash[..], now.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(params![&hash[..], now.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
-            match row {
+            let expires = row.and_then(|r| r.2).map(Timestamp);
+            let found: Result<Option<Principal>, StoreError> = match row.map(|r| (r.0, r.1)) {
                 Some((Some(op), _)) => {
                     let row = c
                         .prepare_cached("SELECT name FROM operators WHERE id = ?1 AND disabled_at IS NULL")?
@@ -338,13 +347,18 @@ impl Store {
                 }
                 Some((None, Some(ctl))) => Ok(load_controller(c, ctl)?.map(Principal::Controller)),
                 _ => Ok(None),
-            }
+            };
+            Ok(found?.map(|p| (p, expires)))
         })
     }
 
     /// Revokes a token by its secret.
     pub fn revoke_token(&self, actor: &Actor, token: &str) -> Result<(), StoreError> {
-        let hash = token_hash(token);
+        self.revoke_token_hash(actor, &token_hash(token))
+    }
+
+    /// Revokes a token by the SHA-256 of its secret.
+    pub fn revoke_token_hash(&self, actor: &Actor, hash: &[u8; 32]) -> Result<(), StoreError> {
         self.write(actor, AuditDraft::new("token.revoke"), |w| {
             let n = w
                 .conn
@@ -362,6 +376,13 @@ impl Store {
         self.read(|c| load_controller(c, id))?
             .ok_or_else(|| DomainError::NotFound { what: "controller", id: id.to_string() }.into())
     }
+}
+
+/// A valid argon2 hash of a random secret, computed once: unknown names are
+/// checked against it so they take as long as known ones.
+fn dummy_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| hash_password("not-a-password-anyone-knows-0123456789").unwrap_or_default())
 }
 
 fn hash_password(p: &str) -> Result<String, StoreError> {

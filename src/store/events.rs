@@ -109,6 +109,8 @@ struct Shared {
     wake: Condvar,
     capacity: usize,
     commit_delay: Duration,
+    /// Set while a commit keeps failing (disk full, read-only, corrupt).
+    failing: std::sync::atomic::AtomicBool,
 }
 
 /// The group-commit writer of the access-event log.
@@ -245,8 +247,8 @@ fn write_group(conn: &mut Connection, items: &[Item], buf: &mut Vec<u8>) -> Resu
     }
     {
         let mut stmt = tx.prepare_cached(
-            "INSERT OR IGNORE INTO access_events (at, controller, event_id, door, technology, uid, decision, reason, user_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO access_events (at, controller, event_id, door, technology, uid, decision, reason, user_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (controller, event_id) DO NOTHING",
         )?;
         for item in items {
             if let Item::Batch(events, _) = item {
@@ -305,12 +307,14 @@ fn run(mut conn: Connection, shared: &Shared, on_durable: &OnDurable) {
             match write_group(&mut conn, &items, &mut buf) {
                 Ok(c) => break c,
                 Err(e) => {
+                    shared.failing.store(true, std::sync::atomic::Ordering::Relaxed);
                     tracing::error!(code = e.code(), events = items.len(), "access events not written yet; retrying");
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
             }
         };
+        shared.failing.store(false, std::sync::atomic::Ordering::Relaxed);
         on_durable(upto);
         let mut counts = counts.into_iter();
         for item in items.drain(..) {
@@ -332,15 +336,27 @@ impl EventLog {
         on_durable: OnDurable,
     ) -> Result<Self, StoreError> {
         let path = dir.join(EVENTS_FILE);
-        let conn = connect(&path)?;
+        // Owner-only before SQLite writes anything: its -wal and -shm files
+        // take the database file's mode when they are created.
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| StoreError::Io(format!("cannot restrict {}: {e}", path.display())))?;
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&path)
+                .and_then(|_| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)))
+                .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", path.display())))?;
         }
-        let shared =
-            Arc::new(Shared { queue: Mutex::new(Queue::default()), wake: Condvar::new(), capacity, commit_delay });
+        let conn = connect(&path)?;
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            capacity,
+            commit_delay,
+            failing: std::sync::atomic::AtomicBool::new(false),
+        });
         let s = shared.clone();
         let handle = std::thread::Builder::new()
             .name("idms-events".into())
@@ -390,19 +406,34 @@ impl EventLog {
         &self.path
     }
 
-    /// Stops accepting events, writes what is queued, and waits for the writer.
-    pub fn close(&mut self) {
+    /// Whether commits are failing right now (the writer keeps retrying).
+    #[must_use]
+    pub fn failing(&self) -> bool {
+        self.shared.failing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stops accepting events, writes what is queued, and waits for the
+    /// writer — at most 30 s; a writer still failing then is left behind
+    /// (its events were never acknowledged) and `false` is returned.
+    pub fn close(&mut self) -> bool {
         self.shared.queue.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
         self.shared.wake.notify_one();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+        let Some(h) = self.handle.take() else { return true };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !h.is_finished() {
+            if std::time::Instant::now() > deadline {
+                tracing::error!("access-event writer did not finish; queued events were not acknowledged");
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
+        h.join().is_ok()
     }
 }
 
 impl Drop for EventLog {
     fn drop(&mut self) {
-        self.close();
+        let _ = self.close();
     }
 }
 
@@ -459,6 +490,16 @@ pub fn count(dir: &Path) -> Result<i64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_is_fsynced_on_every_commit() {
+        let d = tempfile::tempdir().unwrap();
+        let c = connect(&d.path().join(EVENTS_FILE)).unwrap();
+        let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(sync, 2, "FULL");
+        let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
 
     #[test]
     fn records_round_trip() {

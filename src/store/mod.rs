@@ -358,6 +358,11 @@ impl Store {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(drop)?))
     }
 
+    /// The `PRAGMA synchronous` level of the writer (2 = FULL).
+    pub fn synchronous(&self) -> Result<i64, StoreError> {
+        Ok(lock(&self.writer).query_row("PRAGMA synchronous", [], |r| r.get(0))?)
+    }
+
     /// Runs `PRAGMA integrity_check`; `Ok(())` when the database is sound.
     pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
         self.read(|c| {

@@ -219,7 +219,13 @@ enum Scope {
     All,
 }
 
-fn search(conn: &Connection, query: &str, scope: Scope, limit: u32) -> Result<Vec<UserSummary>, StoreError> {
+fn search(
+    conn: &Connection,
+    query: &str,
+    scope: Scope,
+    org_unit: Option<&str>,
+    limit: u32,
+) -> Result<Vec<UserSummary>, StoreError> {
     let q = query.trim();
     let id = q.parse::<UserId>().ok().map(UserId::as_i64);
     let uid = Uid::parse_any(q).ok().map(|u| u.as_bytes().to_vec());
@@ -236,10 +242,11 @@ fn search(conn: &Connection, query: &str, scope: Scope, limit: u32) -> Result<Ve
             OR email LIKE ?3 ESCAPE '\\' OR employee_no = ?1
             OR id IN (SELECT b.user_id FROM bindings b JOIN credentials c ON c.id = b.credential_id
                       WHERE c.technology IN ('iso14443a','em4100','other') AND c.uid = ?4))
+         AND (?6 IS NULL OR org_unit = ?6)
          ORDER BY family_name, given_name, id LIMIT ?5"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params![q, id, prefix, uid, limit])?;
+    let mut rows = stmt.query(params![q, id, prefix, uid, limit, org_unit])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let state: String = r.get(1)?;
@@ -276,12 +283,25 @@ impl Store {
     /// Searches active and suspended people by user ID, family-name or
     /// email prefix, employee number, or credential UID.
     pub fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserSummary>, StoreError> {
-        self.read(|c| search(c, query, Scope::Live, limit))
+        self.read(|c| search(c, query, Scope::Live, None, limit))
     }
 
     /// The same search over everyone, deleted and expunged included.
     pub fn search_all_users(&self, query: &str, limit: u32) -> Result<Vec<UserSummary>, StoreError> {
-        self.read(|c| search(c, query, Scope::All, limit))
+        self.read(|c| search(c, query, Scope::All, None, limit))
+    }
+
+    /// The same searches, restricted to one organisational unit (for a
+    /// scoped operator: the unit filter is applied before the limit).
+    pub fn search_users_in_unit(
+        &self,
+        query: &str,
+        org_unit: &str,
+        include_deleted: bool,
+        limit: u32,
+    ) -> Result<Vec<UserSummary>, StoreError> {
+        let scope = if include_deleted { Scope::All } else { Scope::Live };
+        self.read(|c| search(c, query, scope, Some(org_unit), limit))
     }
 
     /// Edits a person. Refused for an expunged user.

@@ -121,6 +121,7 @@ fn table() -> Vec<(&'static str, &'static str, Access, StatusCode)> {
     let ok = StatusCode::OK;
     vec![
         ("POST", "/api/v1/login", Public, ok),
+        ("POST", "/api/v1/logout", Staff(Role::Viewer), StatusCode::NO_CONTENT),
         ("GET", "/api/v1/users", Staff(Role::Viewer), ok),
         ("POST", "/api/v1/users", Staff(Role::Enroller), StatusCode::CREATED),
         ("GET", "/api/v1/users/{id}", Staff(Role::Viewer), ok),
@@ -189,6 +190,10 @@ async fn every_route_for_every_kind_of_caller() {
                 Who::BadToken => {
                     Some("idms_op_0000000000000000000000000000000000000000000000000000000000000000".to_string())
                 }
+                // Logging out revokes the token used: give it one of its own.
+                Who::Op(r) if template == "/api/v1/logout" => {
+                    Some(api.store.create_token(&crate::common::staff(), &format!("logout-{r}"), r, None).unwrap().1)
+                }
                 Who::Op(r) => Some(api.token(r).to_string()),
                 Who::OwnController => Some(api.door.1.clone()),
                 Who::OtherController => Some(api.other_door.1.clone()),
@@ -199,7 +204,7 @@ async fn every_route_for_every_kind_of_caller() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 25 * 9);
+    assert_eq!(checked, 26 * 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -225,20 +225,122 @@ async fn bad_input_is_a_problem_never_a_500() {
 async fn offline_events_are_stored_once() {
     let api = Api::new();
     let batch = json!({"events": [
-        {"event_id": "a-1", "at": "2026-03-01T08:00:00Z", "door": "main", "uid": "04A1B2C3", "decision": "deny", "reason": "unknown_credential"},
-        {"event_id": "a-2", "at": "2026-03-01T08:00:05Z", "door": "main", "uid": "04A1B2C3", "decision": "grant"},
+        {"event_id": "a-1", "at": "2025-12-31T08:00:00Z", "door": "main", "uid": "04A1B2C3", "decision": "deny", "reason": "unknown_credential"},
+        {"event_id": "a-2", "at": "2025-12-31T08:00:05Z", "door": "main", "uid": "04A1B2C3", "decision": "grant"},
     ]});
     let (s, v) = api.call(Method::POST, "/api/v1/access/events", Some(&api.door.1), Some(batch.clone())).await;
     assert_eq!((s, v["accepted"].as_u64(), v["duplicates"].as_u64()), (StatusCode::OK, Some(2), Some(0)));
     let (_, v) = api.call(Method::POST, "/api/v1/access/events", Some(&api.door.1), Some(batch)).await;
     assert_eq!((v["accepted"].as_u64(), v["duplicates"].as_u64()), (Some(0), Some(2)));
     // Another controller may not upload for a door it does not control.
-    let side = json!({"events": [{"event_id": "s-1", "at": "2026-03-01T08:00:00Z", "door": "main", "uid": "04A1B2C3", "decision": "grant"}]});
+    let side = json!({"events": [{"event_id": "s-1", "at": "2025-12-31T08:00:00Z", "door": "main", "uid": "04A1B2C3", "decision": "grant"}]});
     assert_eq!(
         api.call(Method::POST, "/api/v1/access/events", Some(&api.other_door.1), Some(side)).await.0,
         StatusCode::FORBIDDEN
     );
     assert_eq!(api.decide("04A1B2C3").await["reason"], "unknown_credential");
-    drop(api.state.clone());
     assert!(idms::store::events::count(api.fx.dir.path()).unwrap() >= 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_expire_and_can_be_revoked() {
+    let api = Api::new();
+    let actor = crate::common::staff();
+    let (_, short) = api.store.create_token(&actor, "short-lived", Role::Viewer, Some(60)).unwrap();
+    let get = |t: String| {
+        let api = &api;
+        async move { api.call(Method::GET, "/api/v1/stats", Some(&t), None).await.0 }
+    };
+    assert_eq!(get(short.clone()).await, StatusCode::OK);
+    api.fx.clock.advance(61);
+    assert_eq!(get(short).await, StatusCode::UNAUTHORIZED, "expired, even while cached");
+    let (_, t) = api.store.create_token(&actor, "revoked-by-cli", Role::Viewer, None).unwrap();
+    assert_eq!(get(t.clone()).await, StatusCode::OK);
+    api.store.revoke_token(&actor, &t).unwrap();
+    // The cache keeps a valid answer for at most two seconds.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(get(t).await, StatusCode::UNAUTHORIZED, "revoked");
+    let (_, t) = api.store.create_token(&actor, "logs-out", Role::Viewer, None).unwrap();
+    assert_eq!(api.call(Method::POST, "/api/v1/logout", Some(&t), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(get(t).await, StatusCode::UNAUTHORIZED, "logged out at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoped_operators_search_within_their_unit_and_cannot_read_the_audit_trail() {
+    let api = Api::new();
+    let admin = api.token(Role::Admin).to_string();
+    for i in 0..60 {
+        let unit = if i < 55 { "other" } else { "mine" };
+        let body = json!({"given_name": "S", "family_name": format!("Same{i:02}"), "org_unit": unit});
+        assert_eq!(api.call(Method::POST, "/api/v1/users", Some(&admin), Some(body)).await.0, StatusCode::CREATED);
+    }
+    let actor = crate::common::staff();
+    api.store.add_operator(&actor, "unit-mgr", Role::Manager, Some("mine"), Some("correct horse battery")).unwrap();
+    let (_, v) = api
+        .call(
+            Method::POST,
+            "/api/v1/login",
+            None,
+            Some(json!({"name": "unit-mgr", "password": "correct horse battery"})),
+        )
+        .await;
+    let t = v["token"].as_str().unwrap().to_string();
+    // The unit filter applies before the limit: all five are found.
+    let (_, list) = api.call(Method::GET, "/api/v1/users?q=Same&limit=10", Some(&t), None).await;
+    assert_eq!(list.as_array().unwrap().len(), 5, "{list}");
+    assert_eq!(api.call(Method::GET, "/api/v1/audit", Some(&t), None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.call(Method::GET, "/api/v1/audit/verify", Some(&t), None).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_dates_and_holds_need_a_manager_and_errors_never_echo_values() {
+    let api = Api::new();
+    let body = json!({"given_name": "P", "family_name": "Purge", "purge_date": "2030-01-01"});
+    assert_eq!(post(&api, "/api/v1/users", Role::Enroller, Some(body.clone())).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(post(&api, "/api/v1/users", Role::Manager, Some(body)).await.0, StatusCode::CREATED);
+    let (s, v) =
+        post(&api, "/api/v1/users", Role::Admin, Some(json!({"given_name": "Jane Secretname", "family_name": 7})))
+            .await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_body")));
+    let detail = v["detail"].as_str().unwrap();
+    assert!(detail.contains("family_name") && !detail.contains("Secretname") && !detail.contains('7'), "{detail}");
+    let (_, v) = post(
+        &api,
+        "/api/v1/users",
+        Role::Admin,
+        Some(json!({"given_name": "Jane Secretname", "family_name": "X", "legal_hold": "Secretname"})),
+    )
+    .await;
+    let detail = v["detail"].as_str().unwrap();
+    assert!(detail.contains("legal_hold") && !detail.contains("Secretname"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_is_not_answered_before_its_event_is_committed() {
+    let api = Arc::new(Api::new());
+    assert_eq!(api.store.synchronous().unwrap(), 2, "the main database is FULL too");
+    assert_eq!(api.decide("04000001").await["decision"], "deny");
+    // Another process holds the events database's write lock: no commit can happen.
+    let blocker = rusqlite::Connection::open(api.fx.dir.path().join("events.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let pending = tokio::spawn({
+        let api = api.clone();
+        async move { api.decide("04000002").await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(!pending.is_finished(), "answered before the event was durable");
+    blocker.execute_batch("COMMIT").unwrap();
+    let v = tokio::time::timeout(std::time::Duration::from_secs(10), pending).await.unwrap().unwrap();
+    assert_eq!(v["reason"], "unknown_credential");
+    let logged: Vec<_> =
+        idms::store::events::read_all(api.fx.dir.path()).unwrap().iter().map(|e| e.uid.to_string()).collect();
+    assert!(logged.contains(&"04000002".to_string()));
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let p = api.fx.dir.path().join(format!("events.db{suffix}"));
+        if let Ok(m) = std::fs::metadata(&p) {
+            assert_eq!(m.permissions().mode() & 0o777, 0o600, "{}", p.display());
+        }
+    }
 }
