@@ -18,7 +18,6 @@ pub struct Api {
     pub fx: Fixture,
     pub store: Arc<Store>,
     pub app: Router,
-    pub state: AppState,
     /// Operator tokens by role.
     pub tokens: BTreeMap<Role, String>,
     /// Controller for door `main` (id, token) and one for door `side`.
@@ -32,7 +31,7 @@ impl Api {
         // A second store on the same file, owned by the service.
         let store = Arc::new(Store::open(&fx.db_path(), fx.clock.clone()).unwrap());
         let state = AppState::open(store.clone(), fx.dir.path(), 1024, std::time::Duration::ZERO).unwrap();
-        let app = router(state.clone());
+        let app = router(state);
         let mut tokens = BTreeMap::new();
         for role in Role::ALL {
             let (_, t) = store.create_token(&staff(), &format!("op-{role}"), role, None).unwrap();
@@ -40,7 +39,7 @@ impl Api {
         }
         let (c, t) = store.add_controller(&staff(), "ctl-main", &["main".to_string()]).unwrap();
         let (c2, t2) = store.add_controller(&staff(), "ctl-side", &["side".to_string()]).unwrap();
-        Self { fx, store, app, state, tokens, door: (c.id, t), other_door: (c2.id, t2) }
+        Self { fx, store, app, tokens, door: (c.id, t), other_door: (c2.id, t2) }
     }
 
     pub fn token(&self, role: Role) -> &str {
