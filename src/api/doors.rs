@@ -95,7 +95,7 @@ pub async fn decide(
 #[serde(deny_unknown_fields)]
 pub struct FeedParams {
     /// The cursor of the previous response; omit for a snapshot.
-    pub since: Option<i64>,
+    pub since: Option<String>,
 }
 
 /// The credential list for offline decisions: a snapshot, or the delta
@@ -114,7 +114,7 @@ pub async fn feed(
     if id.parse::<i64>().ok() != Some(c.id) {
         return Err(ApiError::forbidden("a controller reads only its own feed"));
     }
-    Ok(Json(blocking(&s, move |st| st.credential_feed(p.since)).await?))
+    Ok(Json(blocking(&s, move |st| st.credential_feed(p.since.as_deref())).await?))
 }
 
 /// A decision a controller made offline.

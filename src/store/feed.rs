@@ -1,7 +1,11 @@
 //! The door controllers' credential feed: a snapshot, or the delta since a
 //! cursor, projected from the change log.
 //!
-//! A cursor is a change-log position. A delta holds the *current* entry of
+//! A cursor is `SEQ-TAG`: a change-log position and a tag derived from the
+//! log entry at that position, so a cursor from another history (a restored
+//! backup that has since moved past it, another installation) is recognised
+//! and answered with a snapshot instead of a delta that would miss changes.
+//! A delta holds the *current* entry of
 //! every credential that a change after the cursor touched (its own
 //! entries, and those of users holding it), so applying deltas in order to
 //! a snapshot — upserting by `(technology, uid)` — reproduces the current
@@ -54,8 +58,8 @@ pub enum FeedKind {
 pub struct Feed {
     /// Snapshot or delta.
     pub kind: FeedKind,
-    /// Pass this as `since` next time.
-    pub cursor: i64,
+    /// Pass this as `since` next time (opaque).
+    pub cursor: String,
     /// The entries.
     pub entries: Vec<FeedEntry>,
 }
@@ -94,14 +98,46 @@ fn entries(conn: &Connection, filter: &str, since: Option<i64>) -> Result<Vec<Fe
     Ok(out)
 }
 
+/// The cursor for log position `seq`: `SEQ-TAG`, the tag a hash of the
+/// entry at `seq` (its time and contents), `0-0` for the empty log.
+fn cursor_at(c: &Connection, seq: i64) -> Result<String, StoreError> {
+    use rusqlite::OptionalExtension;
+    use sha2::{Digest, Sha256};
+    if seq == 0 {
+        return Ok("0-0".into());
+    }
+    let row: Option<(i64, String, i64, Option<Vec<u8>>)> = c
+        .prepare_cached("SELECT at, kind, user_id, uid FROM change_log WHERE seq = ?1")?
+        .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((at, kind, user, uid)) = row else { return Ok(format!("{seq}-gone")) };
+    let mut h = Sha256::new();
+    h.update(seq.to_le_bytes());
+    h.update(at.to_le_bytes());
+    h.update(kind.as_bytes());
+    h.update(user.to_le_bytes());
+    h.update(uid.unwrap_or_default());
+    Ok(format!("{seq}-{}", hex::encode(&h.finalize()[..6])))
+}
+
 impl Store {
-    /// The feed since `since`: a delta when the cursor is known, otherwise
-    /// (no cursor, or one this database never issued) a snapshot.
-    pub fn credential_feed(&self, since: Option<i64>) -> Result<Feed, StoreError> {
+    /// The feed since `since`: a delta when the cursor is one this history
+    /// issued, otherwise (no cursor, or a foreign one) a snapshot.
+    pub fn credential_feed(&self, since: Option<&str>) -> Result<Feed, StoreError> {
         self.read(|c| {
             let head = changes::head(c)?;
-            match since {
-                Some(s) if (0..=head).contains(&s) => {
+            let cursor = cursor_at(c, head)?;
+            let known = match since.and_then(|s| s.split_once('-')) {
+                Some((seq, tag)) => match seq.parse::<i64>() {
+                    Ok(seq) if (0..=head).contains(&seq) && cursor_at(c, seq)?.ends_with(&format!("-{tag}")) => {
+                        Some(seq)
+                    }
+                    _ => None,
+                },
+                None => None,
+            };
+            match known {
+                Some(s) => {
                     let filter = "WHERE c.id IN (
                         SELECT c2.id FROM change_log l JOIN credentials c2
                             ON l.kind = 'credential' AND c2.technology = l.technology AND c2.uid = l.uid
@@ -110,9 +146,9 @@ impl Store {
                         SELECT b2.credential_id FROM change_log l JOIN bindings b2
                             ON l.kind = 'user' AND b2.user_id = l.user_id AND b2.closed_at IS NULL
                         WHERE l.seq > ?1)";
-                    Ok(Feed { kind: FeedKind::Delta, cursor: head, entries: entries(c, filter, Some(s))? })
+                    Ok(Feed { kind: FeedKind::Delta, cursor, entries: entries(c, filter, Some(s))? })
                 }
-                _ => Ok(Feed { kind: FeedKind::Snapshot, cursor: head, entries: entries(c, "", None)? }),
+                None => Ok(Feed { kind: FeedKind::Snapshot, cursor, entries: entries(c, "", None)? }),
             }
         })
     }

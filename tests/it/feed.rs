@@ -22,7 +22,7 @@ fn snapshot(s: &Store) -> BTreeMap<(Technology, Uid), FeedEntry> {
 }
 
 /// The delta since `cursor`: (entries by key, next cursor).
-fn delta(s: &Store, cursor: i64) -> (BTreeMap<(Technology, Uid), FeedEntry>, i64) {
+fn delta(s: &Store, cursor: &str) -> (BTreeMap<(Technology, Uid), FeedEntry>, String) {
     let f = s.credential_feed(Some(cursor)).unwrap();
     assert_eq!(f.kind, FeedKind::Delta);
     (f.entries.into_iter().map(|e| (key(&e), e)).collect(), f.cursor)
@@ -34,7 +34,7 @@ fn each_kind_of_change_is_in_the_next_delta() {
     let s = &f.store;
     let mut cursor = s.credential_feed(None).unwrap().cursor;
     let mut next = |want: &str, uid: &str, check: &dyn Fn(&FeedEntry) -> bool| {
-        let (d, c) = delta(s, cursor);
+        let (d, c) = delta(s, &cursor);
         cursor = c;
         let e = d.get(&(Technology::Iso14443a, iso(uid))).unwrap_or_else(|| panic!("{want}: {uid} not in delta {d:?}"));
         assert!(check(e), "{want}: {e:?}");
@@ -58,13 +58,13 @@ fn each_kind_of_change_is_in_the_next_delta() {
     // A validity change of the holder reaches the delta too.
     let w = f.person().id;
     f.enroll(w, "04000003").unwrap();
-    delta(s, cursor);
-    let (_, c) = delta(s, cursor);
+    delta(s, &cursor);
+    let (_, c) = delta(s, &cursor);
     cursor = c;
     let patch =
         idms::store::UserPatch { valid_to: Some(Some(idms::domain::Timestamp(2_000_000_000))), ..Default::default() };
     s.update_user(&staff(), w, patch).unwrap();
-    let (d, _) = delta(s, cursor);
+    let (d, _) = delta(s, &cursor);
     assert_eq!(d[&(Technology::Iso14443a, iso("04000003"))].valid_to, Some(idms::domain::Timestamp(2_000_000_000)));
     // No personal data in the feed's JSON.
     let json = serde_json::to_value(s.credential_feed(None).unwrap()).unwrap();
@@ -77,9 +77,14 @@ fn a_cursor_from_elsewhere_gets_a_snapshot() {
     let f = Fixture::new();
     f.enroll(f.person().id, "04000009").unwrap();
     let head = f.store.credential_feed(None).unwrap().cursor;
-    for bad in [head + 1, -1] {
-        let r = f.store.credential_feed(Some(bad)).unwrap();
-        assert_eq!((r.kind, r.entries.len()), (FeedKind::Snapshot, 1));
+    assert_eq!(f.store.credential_feed(Some(&head)).unwrap().kind, FeedKind::Delta);
+    let (seq, tag) = head.split_once('-').unwrap();
+    let seq: i64 = seq.parse().unwrap();
+    // Positions this history never reached, garbage, and a right position
+    // with the wrong tag (another history) all get a snapshot.
+    for bad in [format!("{}-{tag}", seq + 1), "-1-0".into(), "nonsense".into(), format!("{seq}-000000000000")] {
+        let r = f.store.credential_feed(Some(&bad)).unwrap();
+        assert_eq!((r.kind, r.entries.len()), (FeedKind::Snapshot, 1), "{bad}");
     }
 }
 
@@ -99,12 +104,12 @@ proptest! {
                 users.push(id);
             }
             if sync_now {
-                let (d, c) = delta(&f.store, cursor);
+                let (d, c) = delta(&f.store, &cursor);
                 replica.extend(d);
                 cursor = c;
             }
         }
-        let (d, _) = delta(&f.store, cursor);
+        let (d, _) = delta(&f.store, &cursor);
         replica.extend(d);
         prop_assert_eq!(replica, snapshot(&f.store));
     }
