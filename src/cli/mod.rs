@@ -794,6 +794,16 @@ fn demo(cli: &Cli, actor: &Actor) -> Result<(), StoreError> {
     println!("  idms --data-dir {d} card enroll --user {} --uid {}   # now recycled", ids[0].0, ids[3].1);
     println!("  idms --data-dir {d} audit list");
     println!("  idms --data-dir {d} audit verify");
+    let (_, admin) = s.create_token(actor, "demo-admin", Role::Admin, Some(7 * 86_400))?;
+    let (c, door) = s.add_controller(actor, "demo-door", &["front".to_string()])?;
+    println!("\nThe HTTP service (tokens valid for the demo only):");
+    println!("  idms --data-dir {d} serve --listen 127.0.0.1:8080 &");
+    println!("  curl -s -H 'Authorization: Bearer {admin}' 'localhost:8080/api/v1/users?q='");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {door}' -H 'content-type: application/json' -d '{{\"uid\":\"04A1B2C3\",\"door\":\"front\"}}' localhost:8080/api/v1/access/decide"
+    );
+    println!("  curl -s -H 'Authorization: Bearer {door}' localhost:8080/api/v1/controllers/{}/credentials", c.id);
+    println!("  curl -s localhost:8080/api/v1/openapi.json | head -c 300; curl -s localhost:8080/metrics | head");
     Ok(())
 }
 
