@@ -843,6 +843,8 @@ fn dev(cli: &Cli, actor: &Actor, cmd: &DevCmd) -> Result<(), StoreError> {
         DevCmd::OpenStats => {
             let started = std::time::Instant::now();
             let s = open(cli)?;
+            // The index is built on first use: build it now, inside the timing.
+            s.try_index()?;
             let secs = started.elapsed().as_secs_f64();
             let rss = peak_rss_kib();
             if cli.json {
