@@ -29,6 +29,8 @@ const NO_HOLDER: u32 = u32::MAX;
 #[derive(Debug, Clone, Copy)]
 struct Cred {
     state: CredentialState,
+    /// Another technology has a credential with the same UID bytes.
+    twin: bool,
     /// Slot in `holders`, or `NO_HOLDER`.
     holder: u32,
 }
@@ -37,8 +39,8 @@ struct Cred {
 struct Inner {
     creds: HashMap<Key, Cred>,
     slots: HashMap<UserId, u32>,
-    holders: Vec<HolderView>,
-    holder_ids: Vec<UserId>,
+    /// A holder's view and ID side by side: one cache line per decision.
+    holders: Vec<(HolderView, UserId)>,
     applied_seq: i64,
 }
 
@@ -50,8 +52,7 @@ impl Inner {
         let s = u32::try_from(self.holders.len()).unwrap_or(NO_HOLDER - 1);
         // A holder first seen through a credential change is refused until
         // its own user change arrives: the safe default.
-        self.holders.push(HolderView { state: UserState::Deleted, window: ValidityWindow::default() });
-        self.holder_ids.push(id);
+        self.holders.push((HolderView { state: UserState::Deleted, window: ValidityWindow::default() }, id));
         self.slots.insert(id, s);
         s
     }
@@ -60,21 +61,35 @@ impl Inner {
         match *change {
             Change::User { id, state, window } => {
                 let s = self.slot(id) as usize;
-                if let Some(h) = self.holders.get_mut(s) {
+                if let Some((h, _)) = self.holders.get_mut(s) {
                     *h = HolderView { state, window };
                 }
             }
             Change::Credential { technology, uid, state, holder } => {
                 let holder = holder.map_or(NO_HOLDER, |h| self.slot(h));
-                self.creds.insert(Key { technology, uid }, Cred { state, holder });
+                let mut twin = false;
+                for other in Technology::ALL.into_iter().filter(|t| *t != technology) {
+                    if let Some(c) = self.creds.get_mut(&Key { technology: other, uid }) {
+                        c.twin = true;
+                        twin = true;
+                    }
+                }
+                self.creds.insert(Key { technology, uid }, Cred { state, twin, holder });
             }
         }
     }
 
-    fn decide_one(&self, technology: Technology, uid: &Uid, now: Timestamp) -> Option<(Decision, Option<UserId>)> {
+    /// The decision for one credential, and whether it has a twin in
+    /// another technology.
+    fn decide_one(
+        &self,
+        technology: Technology,
+        uid: &Uid,
+        now: Timestamp,
+    ) -> Option<((Decision, Option<UserId>), bool)> {
         let c = self.creds.get(&Key { technology, uid: *uid })?;
         let holder = self.holders.get(c.holder as usize);
-        Some((decide(Some(c.state), holder, now), self.holder_ids.get(c.holder as usize).copied()))
+        Some(((decide(Some(c.state), holder.map(|h| &h.0), now), holder.map(|h| h.1)), c.twin))
     }
 }
 
@@ -99,7 +114,6 @@ impl IndexBuilder {
                 creds: HashMap::with_capacity(credentials),
                 slots: HashMap::with_capacity(users),
                 holders: Vec::with_capacity(users),
-                holder_ids: Vec::with_capacity(users),
                 applied_seq: 0,
             },
         }
@@ -142,13 +156,18 @@ impl Index {
     ) -> (Decision, Option<UserId>) {
         let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let found = match technology {
-            Some(t) => inner.decide_one(t, uid, now),
+            Some(t) => inner.decide_one(t, uid, now).map(|(d, _)| d),
             // Without a technology, the same bytes may name credentials of
             // several technologies: grant only if every one of them grants.
             None => {
                 let mut found: Option<(Decision, Option<UserId>)> = None;
                 for &t in Technology::ALL.iter().filter(|t| t.allows_len(uid.len())) {
-                    if let Some(d) = inner.decide_one(t, uid, now) {
+                    if let Some((d, twin)) = inner.decide_one(t, uid, now) {
+                        if !twin {
+                            // The only credential with these bytes.
+                            found = Some(d);
+                            break;
+                        }
                         found = match found {
                             Some(prev @ (Decision::Deny(_), _)) => Some(prev),
                             _ => Some(d),
