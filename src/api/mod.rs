@@ -65,20 +65,33 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Wraps a store and opens the access-event log in `dir` (see
-    /// [`EventLog::open`] for the queue size and commit delay).
+    /// [`EventLog::open`] for the queue size and commit delay). Must be
+    /// called inside a tokio runtime.
     pub fn open(
         store: Arc<Store>,
         dir: &std::path::Path,
         event_queue: usize,
         commit_delay: std::time::Duration,
     ) -> Result<Self, StoreError> {
-        let (tx, durable) = tokio::sync::watch::channel(0u64);
+        let (watch_tx, durable) = tokio::sync::watch::channel(0u64);
+        // The writer thread hands each durable ticket to a task on the
+        // runtime, which wakes the waiting requests from a worker thread:
+        // one cross-thread wake per group commit instead of one per request.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+        tokio::spawn(async move {
+            while let Some(mut t) = rx.recv().await {
+                while let Ok(later) = rx.try_recv() {
+                    t = t.max(later);
+                }
+                watch_tx.send_replace(t);
+            }
+        });
         let events = EventLog::open(
             dir,
             event_queue,
             commit_delay,
             Box::new(move |t| {
-                tx.send_replace(t);
+                let _ = tx.send(t);
             }),
         )?;
         Ok(Self(Arc::new(Shared {
