@@ -93,10 +93,12 @@ impl Auth {
         match self.0.as_ref() {
             Principal::Operator(o) if o.role >= min => Ok(o),
             Principal::Operator(o) => {
-                Err(ApiError::forbidden(format!("this needs the {min} role; the token has {}", o.role)))
+                Err(ApiError::forbidden(format!("this needs the {min} role; the token has {}", o.role))
+                    .refused_to(&self.0.actor()))
             }
             Principal::Controller(_) => {
-                Err(ApiError::forbidden("door-controller tokens reach only the door-controller API"))
+                Err(ApiError::forbidden("door-controller tokens reach only the door-controller API")
+                    .refused_to(&self.0.actor()))
             }
         }
     }
@@ -107,7 +109,8 @@ impl Auth {
         if c.doors.iter().any(|d| d == door) {
             Ok(c)
         } else {
-            Err(ApiError::forbidden(format!("door {door} is not one of this controller's doors")))
+            Err(ApiError::forbidden(format!("door {door} is not one of this controller's doors"))
+                .refused_to(&self.0.actor()))
         }
     }
 
@@ -116,7 +119,8 @@ impl Auth {
         match self.0.as_ref() {
             Principal::Controller(c) => Ok(c),
             Principal::Operator(_) => {
-                Err(ApiError::forbidden("only door-controller tokens reach the door-controller API"))
+                Err(ApiError::forbidden("only door-controller tokens reach the door-controller API")
+                    .refused_to(&self.0.actor()))
             }
         }
     }
@@ -126,7 +130,9 @@ impl Auth {
 /// anyone else is "not found", so a scope does not reveal who exists.
 pub fn check_scope(op: &Operator, user: &UserRecord) -> Result<(), ApiError> {
     match &op.org_unit {
-        Some(unit) if user.org_unit.as_deref() != Some(unit.as_str()) => Err(not_found(user.id)),
+        Some(unit) if user.org_unit.as_deref() != Some(unit.as_str()) => {
+            Err(not_found(user.id).refused_to(&crate::store::Actor::staff(format!("operator:{}", op.id))))
+        }
         _ => Ok(()),
     }
 }

@@ -21,6 +21,18 @@ pub struct ApiError {
     pub code: &'static str,
     /// A sentence a person can act on.
     pub detail: String,
+    /// Set when an authenticated caller was refused before any store
+    /// operation could audit it (role, door or org-unit checks): who.
+    pub refused_actor: Option<String>,
+}
+
+/// Carried on a refusal's response so the HTTP layer audits it.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// The audit actor.
+    pub actor: String,
+    /// The refusal's code.
+    pub code: &'static str,
 }
 
 /// The problem document (for the OpenAPI description).
@@ -42,7 +54,7 @@ pub struct Problem {
 impl ApiError {
     /// A problem with this status, code and detail.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into() }
+        Self { status, code, detail: detail.into(), refused_actor: None }
     }
 
     /// 401: no usable token.
@@ -58,6 +70,13 @@ impl ApiError {
     /// 403: the token may not do this.
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    /// Marks this refusal for the audit trail, as refused to `actor`.
+    #[must_use]
+    pub fn refused_to(mut self, actor: &crate::store::Actor) -> Self {
+        self.refused_actor = Some(actor.id.clone());
+        self
     }
 
     /// 503: the access-event queue is full.
@@ -106,6 +125,7 @@ impl From<crate::domain::DomainError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let refused = self.refused_actor.map(|actor| Refused { actor, code: self.code });
         let title = self.status.canonical_reason().unwrap_or("Error").to_string();
         let body = Problem {
             kind: format!("urn:idms:problem:{}", self.code),
@@ -118,6 +138,9 @@ impl IntoResponse for ApiError {
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Some(r) = refused {
+            res.extensions_mut().insert(r);
         }
         res
     }

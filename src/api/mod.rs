@@ -203,11 +203,24 @@ async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
 }
 
+/// Counts every response, and audits refusals that no store operation
+/// audited (role, door and org-unit checks) — without delaying the answer.
 async fn count(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().cloned();
     let res = next.run(req).await;
-    s.metrics.http(method.as_str(), route.as_ref().map(MatchedPath::as_str), res.status().as_u16());
+    let route = route.as_ref().map(MatchedPath::as_str);
+    s.metrics.http(method.as_str(), route, res.status().as_u16());
+    if let Some(r) = res.extensions().get::<error::Refused>().cloned() {
+        let store = s.store.clone();
+        let mut draft = crate::store::AuditDraft::new("api.refused");
+        draft.detail = format!("{method} {}", route.unwrap_or("unmatched"));
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.audit_refusal(&crate::store::Actor::staff(r.actor), draft, r.code) {
+                tracing::error!(code = e.code(), "a refusal could not be audited");
+            }
+        });
+    }
     res
 }
 

@@ -431,7 +431,20 @@ pub async fn create_credential(
     let (tech, uid, user) = audited(&s, &auth, "credential.enroll", parsed).await?;
     load_scoped(&s, op, user).await?;
     let actor = auth.0.actor();
-    let c = blocking(&s, move |st| st.enroll(&actor, user, tech, &uid)).await?;
+    let scoped = op.org_unit.is_some();
+    let c = blocking(&s, move |st| st.enroll(&actor, user, tech, &uid)).await.map_err(|e| {
+        // A scoped operator learns that the card is held, not by whom (the
+        // holder may belong to another unit).
+        if scoped && e.code == "credential_held" {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "credential_held",
+                "this card is held by another person, who must be expunged before it can be issued again",
+            )
+        } else {
+            e
+        }
+    })?;
     Ok((StatusCode::CREATED, Json(c)))
 }
 

@@ -274,3 +274,41 @@ async fn org_units_scope_what_an_operator_sees() {
         .await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_credentials")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_by_role_door_and_unit_are_audited() {
+    let api = Api::new();
+    let id = api.person("Audited").await;
+    let viewer = api.token(Role::Viewer).to_string();
+    let (s, _) = api.call(Method::POST, &format!("/api/v1/users/{id}/suspend"), Some(&viewer), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = api
+        .call(
+            Method::POST,
+            "/api/v1/access/decide",
+            Some(&api.other_door.1),
+            Some(json!({"uid": "04A1B2C3", "door": "main"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // The audit write runs after the answer: wait for it briefly.
+    let mut entries = Vec::new();
+    for _ in 0..100 {
+        entries =
+            api.store.audit_entries(&idms::store::AuditQuery { limit: Some(1000), ..Default::default() }).unwrap();
+        if entries.iter().filter(|e| e.action == "api.refused").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let refused: Vec<_> = entries.iter().filter(|e| e.action == "api.refused").collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused.iter().all(|e| e.outcome == "forbidden"));
+    assert!(
+        refused[0].actor.starts_with("operator:") && refused[0].detail == "POST /api/v1/users/{id}/suspend",
+        "{:?}",
+        refused[0]
+    );
+    assert_eq!(refused[1].actor, format!("controller:{}", api.other_door.0));
+    assert!(api.store.verify_audit().unwrap().first_bad.is_none());
+}
