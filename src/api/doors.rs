@@ -96,6 +96,8 @@ pub async fn decide(
 pub struct FeedParams {
     /// The cursor of the previous response; omit for a snapshot.
     pub since: Option<String>,
+    /// At most this many entries per page (default 10000, at most 100000).
+    pub limit: Option<usize>,
 }
 
 /// The credential list for offline decisions: a snapshot, or the delta
@@ -114,7 +116,7 @@ pub async fn feed(
     if id.parse::<i64>().ok() != Some(c.id) {
         return Err(ApiError::forbidden("a controller reads only its own feed"));
     }
-    Ok(Json(blocking(&s, move |st| st.credential_feed(p.since.as_deref())).await?))
+    Ok(Json(blocking(&s, move |st| st.credential_feed(p.since.as_deref(), p.limit.unwrap_or(10_000))).await?))
 }
 
 /// A decision a controller made offline.

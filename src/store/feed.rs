@@ -58,31 +58,51 @@ pub enum FeedKind {
 pub struct Feed {
     /// Snapshot or delta.
     pub kind: FeedKind,
+    /// 0 for the first page. A snapshot's page 0 replaces what the
+    /// controller holds; every other page (and every delta) is upserted.
+    pub page: u32,
+    /// More pages follow: ask again with `cursor` as `since`.
+    pub more: bool,
     /// Pass this as `since` next time (opaque).
     pub cursor: String,
     /// The entries.
     pub entries: Vec<FeedEntry>,
 }
 
-const ENTRY_SQL: &str = "SELECT c.technology, c.uid, c.state, u.id, u.state, u.valid_from, u.valid_to
+const ENTRY_SQL: &str = "SELECT c.technology, c.uid, c.state, u.id, u.state, u.valid_from, u.valid_to, c.id
     FROM credentials c
     LEFT JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
     LEFT JOIN users u ON u.id = b.user_id";
 
-fn entries(conn: &Connection, filter: &str, since: Option<i64>) -> Result<Vec<FeedEntry>, StoreError> {
-    let sql = format!("{ENTRY_SQL} {filter} ORDER BY c.id");
+/// Credentials touched by a change after `?1`.
+const DELTA_FILTER: &str = "c.id IN (
+    SELECT c2.id FROM change_log l JOIN credentials c2
+        ON l.kind = 'credential' AND c2.technology = l.technology AND c2.uid = l.uid
+    WHERE l.seq > ?1
+    UNION
+    SELECT b2.credential_id FROM change_log l JOIN bindings b2
+        ON l.kind = 'user' AND b2.user_id = l.user_id AND b2.closed_at IS NULL
+    WHERE l.seq > ?1)";
+
+/// Up to `limit` entries after credential `after`, in credential order,
+/// each with its credential ID; `since` selects a delta.
+fn entries(
+    conn: &Connection,
+    since: Option<i64>,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<(FeedEntry, i64)>, StoreError> {
+    let filter = if since.is_some() { DELTA_FILTER } else { "?1 IS NULL" };
+    let sql = format!("{ENTRY_SQL} WHERE {filter} AND c.id > ?2 ORDER BY c.id LIMIT ?3");
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = match since {
-        Some(s) => stmt.query(params![s])?,
-        None => stmt.query([])?,
-    };
+    let mut rows = stmt.query(params![since, after, i64::try_from(limit).unwrap_or(i64::MAX)])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let tech: String = r.get(0)?;
         let uid: Vec<u8> = r.get(1)?;
         let state: String = r.get(2)?;
         let hs: Option<String> = r.get(4)?;
-        out.push(FeedEntry {
+        let entry = FeedEntry {
             technology: Technology::from_name(&tech).map_err(|_| StoreError::Corrupt("technology"))?,
             uid: Uid::from_bytes(&uid).map_err(|_| StoreError::Corrupt("uid"))?,
             state: CredentialState::from_name(&state).ok_or(StoreError::Corrupt("credential state"))?,
@@ -93,7 +113,8 @@ fn entries(conn: &Connection, filter: &str, since: Option<i64>) -> Result<Vec<Fe
                 .transpose()?,
             valid_from: r.get::<_, Option<i64>>(5)?.map(Timestamp),
             valid_to: r.get::<_, Option<i64>>(6)?.map(Timestamp),
-        });
+        };
+        out.push((entry, r.get(7)?));
     }
     Ok(out)
 }
@@ -120,36 +141,89 @@ fn cursor_at(c: &Connection, seq: i64) -> Result<String, StoreError> {
     Ok(format!("{seq}-{}", hex::encode(&h.finalize()[..6])))
 }
 
+/// Checks a `SEQ-TAG` cursor against this history; the position if valid.
+fn known(c: &Connection, cursor: &str, head: i64) -> Result<Option<i64>, StoreError> {
+    let Some((seq, tag)) = cursor.split_once('-') else { return Ok(None) };
+    match seq.parse::<i64>() {
+        Ok(seq) if (0..=head).contains(&seq) && cursor_at(c, seq)?.ends_with(&format!("-{tag}")) => Ok(Some(seq)),
+        _ => Ok(None),
+    }
+}
+
+/// Where a paged answer goes on: `p.<page>.<since or x>.<head cursor>.<after>`.
+struct Continuation {
+    page: u32,
+    since: Option<i64>,
+    head: String,
+    after: i64,
+}
+
+impl Continuation {
+    fn parse(c: &Connection, token: &str, head: i64) -> Result<Option<Self>, StoreError> {
+        let mut parts = token.strip_prefix("p.").map(|t| t.split('.')).into_iter().flatten();
+        let (Some(page), Some(since), Some(start), Some(after), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Ok(None);
+        };
+        let (Ok(page), Ok(after)) = (page.parse::<u32>(), after.parse::<i64>()) else { return Ok(None) };
+        let since = match since {
+            "x" => None,
+            s => match s.parse::<i64>() {
+                Ok(s) => Some(s),
+                Err(_) => return Ok(None),
+            },
+        };
+        // The page sequence's own cursors must still belong to this history.
+        if known(c, start, head)?.is_none() || since.is_some_and(|s| s > head) {
+            return Ok(None);
+        }
+        Ok(Some(Self { page, since, head: start.to_string(), after }))
+    }
+}
+
 impl Store {
-    /// The feed since `since`: a delta when the cursor is one this history
-    /// issued, otherwise (no cursor, or a foreign one) a snapshot.
-    pub fn credential_feed(&self, since: Option<&str>) -> Result<Feed, StoreError> {
+    /// The feed since `since`, at most `limit` entries: a delta when the
+    /// cursor is one this history issued, otherwise (no cursor, or a
+    /// foreign one) a snapshot. When `more` is set, pass the returned
+    /// cursor to get the next page; the last page's cursor is the log
+    /// position the sequence started at, so changes made while paging come
+    /// in the next delta.
+    pub fn credential_feed(&self, since: Option<&str>, limit: usize) -> Result<Feed, StoreError> {
+        let limit = limit.clamp(1, 100_000);
         self.read(|c| {
             let head = changes::head(c)?;
-            let cursor = cursor_at(c, head)?;
-            let known = match since.and_then(|s| s.split_once('-')) {
-                Some((seq, tag)) => match seq.parse::<i64>() {
-                    Ok(seq) if (0..=head).contains(&seq) && cursor_at(c, seq)?.ends_with(&format!("-{tag}")) => {
-                        Some(seq)
-                    }
-                    _ => None,
-                },
+            let go_on = match since {
+                Some(t) => Continuation::parse(c, t, head)?,
                 None => None,
             };
-            match known {
-                Some(s) => {
-                    let filter = "WHERE c.id IN (
-                        SELECT c2.id FROM change_log l JOIN credentials c2
-                            ON l.kind = 'credential' AND c2.technology = l.technology AND c2.uid = l.uid
-                        WHERE l.seq > ?1
-                        UNION
-                        SELECT b2.credential_id FROM change_log l JOIN bindings b2
-                            ON l.kind = 'user' AND b2.user_id = l.user_id AND b2.closed_at IS NULL
-                        WHERE l.seq > ?1)";
-                    Ok(Feed { kind: FeedKind::Delta, cursor, entries: entries(c, filter, Some(s))? })
+            let go_on = match go_on {
+                Some(g) => g,
+                None => {
+                    let from = match since {
+                        Some(s) => known(c, s, head)?,
+                        None => None,
+                    };
+                    Continuation { page: 0, since: from, head: cursor_at(c, head)?, after: 0 }
                 }
-                None => Ok(Feed { kind: FeedKind::Snapshot, cursor, entries: entries(c, "", None)? }),
-            }
+            };
+            let mut rows = entries(c, go_on.since, go_on.after, limit + 1)?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let cursor = match rows.last() {
+                Some((_, last)) if more => {
+                    let since = go_on.since.map_or_else(|| "x".to_string(), |s| s.to_string());
+                    format!("p.{}.{since}.{}.{last}", go_on.page + 1, go_on.head)
+                }
+                _ => go_on.head.clone(),
+            };
+            Ok(Feed {
+                kind: if go_on.since.is_some() { FeedKind::Delta } else { FeedKind::Snapshot },
+                page: go_on.page,
+                more,
+                cursor,
+                entries: rows.into_iter().map(|(e, _)| e).collect(),
+            })
         })
     }
 }
