@@ -21,6 +21,7 @@ CREATE TABLE users (
     state_before_delete TEXT CHECK (state_before_delete IN ('active','suspended')),
     given_name          TEXT,
     family_name         TEXT COLLATE NOCASE,
+    family_fold         TEXT,                           -- family_name case-folded (Unicode) for search
     email               TEXT COLLATE NOCASE,
     phone               TEXT,
     employee_no         TEXT,
@@ -38,11 +39,11 @@ CREATE TABLE users (
     expunged_at         INTEGER,
     expunged_by         TEXT,
     CHECK (valid_to IS NULL OR valid_from IS NULL OR valid_to > valid_from),
-    CHECK (state <> 'expunged' OR (given_name IS NULL AND family_name IS NULL AND email IS NULL
+    CHECK (state <> 'expunged' OR (given_name IS NULL AND family_name IS NULL AND family_fold IS NULL AND email IS NULL
         AND phone IS NULL AND employee_no IS NULL AND notes IS NULL AND photo IS NULL
         AND directory_id IS NULL AND expunged_at IS NOT NULL))
 );
-CREATE INDEX users_family_name ON users(family_name) WHERE family_name IS NOT NULL;
+CREATE INDEX users_family_fold ON users(family_fold) WHERE family_fold IS NOT NULL;
 CREATE INDEX users_email ON users(email) WHERE email IS NOT NULL;
 CREATE INDEX users_employee_no ON users(employee_no) WHERE employee_no IS NOT NULL;
 CREATE UNIQUE INDEX users_directory_id ON users(directory_id) WHERE directory_id IS NOT NULL;

@@ -12,6 +12,12 @@ use crate::store::{
     Actor, AuditDraft, HeldCredential, NewUser, Stats, Store, StoreError, Tx, UserPatch, UserRecord, UserSummary,
 };
 
+/// Unicode case folding for search (`MÜLLER` finds `Müller`; SQLite's own
+/// `NOCASE` folds ASCII only).
+fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
 /// Longest accepted text field, in characters.
 const MAX_FIELD: usize = 200;
 /// Longest accepted notes, in characters.
@@ -161,8 +167,8 @@ pub(crate) fn insert_user(w: &mut Tx<'_>, id: UserId, u: &NewUser) -> Result<(),
     w.conn
         .prepare_cached(
             "INSERT INTO users (id, state, given_name, family_name, email, phone, employee_no, notes, org_unit,
-                directory_id, legal_hold, valid_from, valid_to, purge_date, created_at, updated_at)
-             VALUES (?1, 'active', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+                directory_id, legal_hold, valid_from, valid_to, purge_date, created_at, updated_at, family_fold)
+             VALUES (?1, 'active', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)",
         )?
         .execute(params![
             id.as_i64(),
@@ -179,6 +185,7 @@ pub(crate) fn insert_user(w: &mut Tx<'_>, id: UserId, u: &NewUser) -> Result<(),
             window.to.map(|t| t.0),
             u.purge_date.map(format_date),
             w.now.0,
+            fold(&u.family_name),
         ])?;
     w.change(Change::User { id, state: UserState::Active, window })
 }
@@ -238,7 +245,7 @@ fn search(
     };
     let sql = format!(
         "SELECT id, state, family_name, given_name, email, employee_no, org_unit FROM users
-         WHERE state IN {states} AND (?1 = '' OR id = ?2 OR family_name LIKE ?3 ESCAPE '\\'
+         WHERE state IN {states} AND (?1 = '' OR id = ?2 OR (family_fold >= ?7 AND family_fold < ?8)
             OR email LIKE ?3 ESCAPE '\\' OR employee_no = ?1
             OR id IN (SELECT b.user_id FROM bindings b JOIN credentials c ON c.id = b.credential_id
                       WHERE c.technology IN ('iso14443a','em4100','other') AND c.uid = ?4))
@@ -246,7 +253,10 @@ fn search(
          ORDER BY family_name, given_name, id LIMIT ?5"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params![q, id, prefix, uid, limit, org_unit])?;
+    // A prefix range on the folded column uses its index.
+    let folded = fold(q);
+    let folded_end = format!("{folded}{}", char::MAX);
+    let mut rows = stmt.query(params![q, id, prefix, uid, limit, org_unit, folded, folded_end])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let state: String = r.get(1)?;
@@ -335,7 +345,7 @@ impl Store {
                 .prepare_cached(
                     "UPDATE users SET given_name = ?2, family_name = ?3, email = ?4, phone = ?5, employee_no = ?6,
                         notes = ?7, org_unit = ?8, legal_hold = ?9, valid_from = ?10, valid_to = ?11,
-                        purge_date = ?12, updated_at = ?13 WHERE id = ?1",
+                        purge_date = ?12, updated_at = ?13, family_fold = ?14 WHERE id = ?1",
                 )?
                 .execute(params![
                     id.as_i64(),
@@ -351,6 +361,7 @@ impl Store {
                     window.to.map(|t| t.0),
                     u.purge_date.map(format_date),
                     w.now.0,
+                    fold(&u.family_name),
                 ])?;
             if let Some(link) = patch.directory_id {
                 let link = clean("directory_id", link, MAX_FIELD)?;
@@ -468,6 +479,7 @@ pub(crate) fn expunge_in(w: &mut Tx<'_>, id: UserId, actor: &str) -> Result<usiz
     w.conn
         .prepare_cached(
             "UPDATE users SET state = 'expunged', state_before_delete = NULL, given_name = NULL, family_name = NULL,
+                family_fold = NULL,
                 email = NULL, phone = NULL, employee_no = NULL, notes = NULL, photo = NULL, directory_id = NULL,
                 expunged_at = ?2, expunged_by = ?3, updated_at = ?2
              WHERE id = ?1",
