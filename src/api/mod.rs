@@ -237,7 +237,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::restore_user))
         .routes(routes!(staff::expunge_preview))
         .routes(routes!(staff::expunge_user))
-        .routes(routes!(staff::create_credential))
+        .routes(routes!(staff::create_credential, staff::list_credentials))
         .routes(routes!(staff::get_credential))
         .routes(routes!(staff::revoke_credential))
         .routes(routes!(staff::suspend_credential))

@@ -12,10 +12,10 @@ use crate::api::auth::{Auth, check_scope};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use crate::api::{AppState, audited, blocking};
 use crate::domain::time::parse_date;
-use crate::domain::{DomainError, LifecycleAction, RetireReason, Technology, Timestamp, Uid, UserId};
+use crate::domain::{CredentialState, DomainError, LifecycleAction, RetireReason, Technology, Timestamp, Uid, UserId};
 use crate::store::{
-    AuditEntry, AuditQuery, AuditReport, CredentialRecord, NewUser, Operator, Role, Stats, UserPatch, UserRecord,
-    UserSummary,
+    AuditEntry, AuditQuery, AuditReport, CredentialRecord, CredentialSummary, NewUser, Operator, Role, Stats,
+    UserPatch, UserRecord, UserSummary,
 };
 
 /// `Some(None)` for an explicit `null`, `None` when absent.
@@ -446,6 +446,40 @@ pub async fn create_credential(
         }
     })?;
     Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// Card listing parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListCredentials {
+    /// Only cards in this state (`in_stock` lists the cards ready to recycle).
+    pub state: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// Cards, most recently changed first.
+#[utoipa::path(get, path = "/api/v1/credentials", tag = "cards", params(ListCredentials),
+    responses((status = 200, body = Vec<CredentialSummary>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_credentials(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<ListCredentials>,
+) -> Result<Json<Vec<CredentialSummary>>, ApiError> {
+    let op = auth.operator(Role::Viewer)?;
+    let state = match q.state.as_deref() {
+        Some(st) => Some(CredentialState::from_name(st).ok_or_else(|| {
+            ApiError::from(DomainError::InvalidInput {
+                field: "state",
+                message: "expected in_stock, issued, suspended, lost, stolen or destroyed".into(),
+            })
+        })?),
+        None => None,
+    };
+    let unit = op.org_unit.clone();
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(blocking(&s, move |st| st.list_credentials(state, unit.as_deref(), limit)).await?))
 }
 
 /// Card look-up parameters.

@@ -260,6 +260,13 @@ enum CardCmd {
         #[arg(long, default_value = "iso14443a")]
         tech: String,
     },
+    /// List cards, most recently changed first (`--state in_stock`: ready to recycle).
+    List {
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
     /// Show a card, its holder and binding history.
     Show {
         uid: String,
@@ -562,11 +569,19 @@ fn print_user(cli: &Cli, u: &UserRecord) {
         ("deleted", opt(u.deleted_at)),
         ("expunged", opt(u.expunged_at.map(|t| format!("{t} by {}", opt(u.expunged_by.as_ref()))))),
     ]);
-    if !u.credentials.is_empty() {
+    if !u.history.is_empty() {
         println!();
-        let mut t = Table::new(&["TECHNOLOGY", "UID", "STATE"]);
-        for c in &u.credentials {
-            t.row(vec![c.technology.to_string(), c.uid.to_string(), c.state.to_string()]);
+        let mut t = Table::new(&["TECHNOLOGY", "UID", "STATE", "FROM", "UNTIL", "WHY"]);
+        for h in &u.history {
+            let state = u.credentials.iter().find(|c| c.uid == h.uid && c.technology == h.technology).map(|c| c.state);
+            t.row(vec![
+                h.technology.to_string(),
+                h.uid.to_string(),
+                opt(state),
+                h.opened_at.to_string(),
+                opt(h.closed_at),
+                opt(h.close_reason.as_ref()),
+            ]);
         }
         t.print();
     }
@@ -689,6 +704,34 @@ fn print_card(cli: &Cli, c: &CredentialRecord) {
 
 fn card(cli: &Cli, s: &Store, actor: &Actor, cmd: &CardCmd) -> Result<(), StoreError> {
     let c = match cmd {
+        CardCmd::List { state, limit } => {
+            let state = state
+                .as_deref()
+                .map(|s| {
+                    idms::domain::CredentialState::from_name(s).ok_or(DomainError::InvalidInput {
+                        field: "state",
+                        message: "expected in_stock, issued, suspended, lost, stolen or destroyed".into(),
+                    })
+                })
+                .transpose()?;
+            let cards = s.list_credentials(state, None, *limit)?;
+            if cli.json {
+                output::json(&cards);
+            } else {
+                let mut t = Table::new(&["TECHNOLOGY", "UID", "STATE", "HOLDER", "CHANGED"]);
+                for c in &cards {
+                    t.row(vec![
+                        c.technology.to_string(),
+                        c.uid.to_string(),
+                        c.state.to_string(),
+                        opt(c.holder),
+                        c.updated_at.to_string(),
+                    ]);
+                }
+                t.print();
+            }
+            return Ok(());
+        }
         CardCmd::Enroll { user, uid, tech: t } => {
             let parsed =
                 Technology::from_name(t).and_then(|t| Ok((t, Uid::parse_for(t, uid)?, user.parse::<UserId>()?)));

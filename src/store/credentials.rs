@@ -9,7 +9,7 @@ use crate::domain::{
     check_bindable,
 };
 use crate::store::users::load_facts;
-use crate::store::{Actor, AuditDraft, BindingRecord, CredentialRecord, Store, StoreError, Tx};
+use crate::store::{Actor, AuditDraft, BindingRecord, CredentialRecord, CredentialSummary, Store, StoreError, Tx};
 
 struct Row {
     id: i64,
@@ -145,6 +145,41 @@ pub(crate) fn bind(
 }
 
 impl Store {
+    /// Credentials, optionally only those in `state` and (for a scoped
+    /// operator) only those in stock or held by people of `org_unit`;
+    /// newest change first, at most `limit`.
+    pub fn list_credentials(
+        &self,
+        state: Option<CredentialState>,
+        org_unit: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<CredentialSummary>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT c.technology, c.uid, c.state, b.user_id, c.updated_at FROM credentials c
+                 LEFT JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
+                 LEFT JOIN users u ON u.id = b.user_id
+                 WHERE (?1 IS NULL OR c.state = ?1) AND (?2 IS NULL OR b.user_id IS NULL OR u.org_unit = ?2)
+                 ORDER BY c.updated_at DESC, c.id DESC LIMIT ?3",
+            )?;
+            let mut rows = stmt.query(params![state.map(CredentialState::as_str), org_unit, limit])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let tech: String = r.get(0)?;
+                let uid: Vec<u8> = r.get(1)?;
+                let st: String = r.get(2)?;
+                out.push(CredentialSummary {
+                    technology: Technology::from_name(&tech).map_err(|_| StoreError::Corrupt("technology"))?,
+                    uid: Uid::from_bytes(&uid).map_err(|_| StoreError::Corrupt("uid"))?,
+                    state: CredentialState::from_name(&st).ok_or(StoreError::Corrupt("credential state"))?,
+                    holder: r.get::<_, Option<i64>>(3)?.map(UserId::from_i64),
+                    updated_at: Timestamp(r.get(4)?),
+                });
+            }
+            Ok(out)
+        })
+    }
+
     /// Enrols a card for a person. A new UID becomes a credential; a UID in
     /// stock (released by its holder's expunge) is recycled. Anything else
     /// is `credential_held` or `credential_retired`.

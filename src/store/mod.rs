@@ -41,7 +41,8 @@ pub use error::StoreError;
 pub use events::{AccessEvent, EventLog, QueueFull};
 pub use feed::{Feed, FeedEntry, FeedKind};
 pub use records::{
-    BindingRecord, CredentialRecord, HeldCredential, NewUser, Stats, UserPatch, UserRecord, UserSummary,
+    BindingRecord, CredentialRecord, CredentialSummary, HeldBinding, HeldCredential, NewUser, Stats, UserPatch,
+    UserRecord, UserSummary,
 };
 pub use seed::SeedReport;
 

@@ -70,6 +70,8 @@ pub struct UserRecord {
     pub expunged_by: Option<String>,
     /// Credentials currently bound to this person.
     pub credentials: Vec<HeldCredential>,
+    /// Every card this person has held, newest first (kept after expunge).
+    pub history: Vec<HeldBinding>,
 }
 
 impl fmt::Debug for UserRecord {
@@ -90,6 +92,45 @@ pub struct HeldCredential {
     /// State.
     #[schema(value_type = String)]
     pub state: CredentialState,
+}
+
+/// A card a person held, and when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct HeldBinding {
+    /// Technology.
+    #[schema(value_type = String)]
+    pub technology: Technology,
+    /// UID.
+    #[schema(value_type = String)]
+    pub uid: Uid,
+    /// From.
+    #[schema(value_type = String)]
+    pub opened_at: Timestamp,
+    /// Until (open if `None`).
+    #[schema(value_type = Option<String>)]
+    pub closed_at: Option<Timestamp>,
+    /// Why it closed.
+    pub close_reason: Option<String>,
+}
+
+/// A credential in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct CredentialSummary {
+    /// Technology.
+    #[schema(value_type = String)]
+    pub technology: Technology,
+    /// UID.
+    #[schema(value_type = String)]
+    pub uid: Uid,
+    /// State.
+    #[schema(value_type = String)]
+    pub state: CredentialState,
+    /// Holder, if any.
+    #[schema(value_type = Option<String>)]
+    pub holder: Option<UserId>,
+    /// Last changed.
+    #[schema(value_type = String)]
+    pub updated_at: Timestamp,
 }
 
 /// A line of a search result.

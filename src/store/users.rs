@@ -9,7 +9,8 @@ use crate::domain::{
     ValidityWindow, transition,
 };
 use crate::store::{
-    Actor, AuditDraft, HeldCredential, NewUser, Stats, Store, StoreError, Tx, UserPatch, UserRecord, UserSummary,
+    Actor, AuditDraft, HeldBinding, HeldCredential, NewUser, Stats, Store, StoreError, Tx, UserPatch, UserRecord,
+    UserSummary,
 };
 
 /// Unicode case folding for search (`MÜLLER` finds `Müller`; SQLite's own
@@ -93,6 +94,7 @@ fn user_from_row(r: &Row<'_>) -> Result<UserRecord, StoreError> {
         expunged_at: r.get::<_, Option<i64>>(17)?.map(Timestamp),
         expunged_by: r.get(18)?,
         credentials: Vec::new(),
+        history: Vec::new(),
     })
 }
 
@@ -117,6 +119,22 @@ pub(crate) fn load_user(conn: &Connection, id: UserId) -> Result<UserRecord, Sto
             technology: Technology::from_name(&tech).map_err(|_| StoreError::Corrupt("technology"))?,
             uid: Uid::from_bytes(&uid).map_err(|_| StoreError::Corrupt("uid"))?,
             state: CredentialState::from_name(&state).ok_or_else(corrupt("credential state"))?,
+        });
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.technology, c.uid, b.opened_at, b.closed_at, b.close_reason FROM bindings b
+         JOIN credentials c ON c.id = b.credential_id WHERE b.user_id = ?1 ORDER BY b.opened_at DESC, b.id DESC",
+    )?;
+    let mut rows = stmt.query([id.as_i64()])?;
+    while let Some(r) = rows.next()? {
+        let tech: String = r.get(0)?;
+        let uid: Vec<u8> = r.get(1)?;
+        user.history.push(HeldBinding {
+            technology: Technology::from_name(&tech).map_err(|_| StoreError::Corrupt("technology"))?,
+            uid: Uid::from_bytes(&uid).map_err(|_| StoreError::Corrupt("uid"))?,
+            opened_at: Timestamp(r.get(2)?),
+            closed_at: r.get::<_, Option<i64>>(3)?.map(Timestamp),
+            close_reason: r.get(4)?,
         });
     }
     Ok(user)

@@ -55,6 +55,7 @@ async fn prepare(api: &Api, template: &str, method: &Method) -> (String, Option<
             (template.into(), Some(json!({"name": "pw-op", "password": "correct horse battery"})))
         }
         ("GET", "/api/v1/users") => ("/api/v1/users?q=Matrix&all=true".into(), None),
+        ("GET", "/api/v1/credentials") => ("/api/v1/credentials?state=in_stock".into(), None),
         ("POST", "/api/v1/users") => (template.into(), Some(json!({"given_name": "New", "family_name": "Person"}))),
         ("GET", "/api/v1/users/{id}") => (format!("/api/v1/users/{}", fresh_user("active").await), None),
         ("PATCH", "/api/v1/users/{id}") => {
@@ -133,6 +134,7 @@ fn table() -> Vec<(&'static str, &'static str, Access, StatusCode)> {
         ("GET", "/api/v1/users/{id}/expunge-preview", Staff(Role::Eraser), ok),
         ("POST", "/api/v1/users/{id}/expunge", Staff(Role::Eraser), ok),
         ("POST", "/api/v1/credentials", Staff(Role::Enroller), StatusCode::CREATED),
+        ("GET", "/api/v1/credentials", Staff(Role::Viewer), ok),
         ("GET", "/api/v1/credentials/{uid}", Staff(Role::Viewer), ok),
         ("POST", "/api/v1/credentials/{uid}/revoke", Staff(Role::Manager), ok),
         ("POST", "/api/v1/credentials/{uid}/suspend", Staff(Role::Manager), ok),
@@ -204,7 +206,7 @@ async fn every_route_for_every_kind_of_caller() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 26 * 9);
+    assert_eq!(checked, 27 * 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -139,6 +139,12 @@ fn cards_decide_and_recycle() {
     let v = ok_json(dir, &["card", "show", "04C0FFEE"]);
     assert_eq!((v["state"].as_str(), &v["holder"]), (Some("in_stock"), &Value::Null));
     assert_eq!(ok_json(dir, &["decide", "--uid", "04C0FFEE"])["reason"], "credential_in_stock");
+    // The card is listed as ready to recycle; the tombstone keeps the history (IDs and UIDs only).
+    let stock = ok_json(dir, &["card", "list", "--state", "in_stock"]);
+    assert_eq!(stock.as_array().unwrap().iter().map(|c| c["uid"].as_str().unwrap()).collect::<Vec<_>>(), ["04C0FFEE"]);
+    let tomb = ok_json(dir, &["user", "show", &a]);
+    assert_eq!(tomb["history"][0]["uid"], "04C0FFEE");
+    assert_eq!(tomb["history"][0]["close_reason"], "holder_expunged");
     assert_eq!(ok_json(dir, &["card", "enroll", "--user", &b, "--uid", "04C0FFEE"])["holder"], b.as_str());
     ok_json(dir, &["card", "revoke", "04C0FFEE", "--reason", "destroyed"]);
     assert_eq!(ok_json(dir, &["decide", "--uid", "04C0FFEE"])["reason"], "credential_destroyed");
