@@ -146,6 +146,7 @@ pub async fn audited<T>(
         (name = "audit", description = "Audit trail and statistics"),
         (name = "doors", description = "Door controllers"),
         (name = "auth", description = "Operator login"),
+        (name = "admin", description = "Operators and door controllers"),
         (name = "ops", description = "Health and metrics"),
     )
 )]
@@ -229,6 +230,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(staff::login))
         .routes(routes!(staff::logout))
+        .routes(routes!(staff::create_operator))
+        .routes(routes!(staff::create_controller))
         .routes(routes!(staff::list_users, staff::create_user))
         .routes(routes!(staff::get_user, staff::patch_user))
         .routes(routes!(staff::suspend_user))

@@ -709,3 +709,72 @@ pub async fn logout(State(s): State<AppState>, auth: Auth) -> Result<StatusCode,
     s.tokens.forget(&hash);
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A new operator.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOperator {
+    /// Login name (letters, digits, `-_.@:`).
+    pub name: String,
+    /// `viewer`, `enroller`, `manager`, `eraser` or `admin`.
+    pub role: String,
+    /// Restrict to people of this unit.
+    pub org_unit: Option<String>,
+    /// At least 10 characters.
+    pub password: String,
+}
+
+/// Add an operator who logs in with a password (admin).
+#[utoipa::path(post, path = "/api/v1/operators", tag = "admin", request_body = NewOperator,
+    responses((status = 201, body = Operator), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_operator(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(b): ApiJson<NewOperator>,
+) -> Result<(StatusCode, Json<Operator>), ApiError> {
+    unscoped(auth.operator(Role::Admin)?)?;
+    let role = Role::from_name(&b.role)?;
+    let actor = auth.0.actor();
+    let op = blocking(&s, move |st| st.add_operator(&actor, &b.name, role, b.org_unit.as_deref(), Some(&b.password)))
+        .await?;
+    Ok((StatusCode::CREATED, Json(op)))
+}
+
+/// A new door controller.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewController {
+    /// Name.
+    pub name: String,
+    /// The doors it controls (at least one).
+    pub doors: Vec<String>,
+}
+
+/// A controller and its token (shown once).
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct ControllerCreated {
+    /// ID (its feed is `/api/v1/controllers/{id}/credentials`).
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Doors.
+    pub doors: Vec<String>,
+    /// Bearer token for the door-controller API (shown once).
+    pub token: String,
+}
+
+/// Add a door controller (admin).
+#[utoipa::path(post, path = "/api/v1/controllers", tag = "admin", request_body = NewController,
+    responses((status = 201, body = ControllerCreated), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_controller(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(b): ApiJson<NewController>,
+) -> Result<(StatusCode, Json<ControllerCreated>), ApiError> {
+    unscoped(auth.operator(Role::Admin)?)?;
+    let actor = auth.0.actor();
+    let (c, token) = blocking(&s, move |st| st.add_controller(&actor, &b.name, &b.doors)).await?;
+    Ok((StatusCode::CREATED, Json(ControllerCreated { id: c.id, name: c.name, doors: c.doors, token })))
+}

@@ -62,7 +62,7 @@ impl fmt::Display for Role {
 }
 
 /// A badge-office operator.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Operator {
     /// ID.
     pub id: i64,

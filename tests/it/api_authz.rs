@@ -55,6 +55,13 @@ async fn prepare(api: &Api, template: &str, method: &Method) -> (String, Option<
             (template.into(), Some(json!({"name": "pw-op", "password": "correct horse battery"})))
         }
         ("GET", "/api/v1/users") => ("/api/v1/users?q=Matrix&all=true".into(), None),
+        ("POST", "/api/v1/operators") => (
+            template.into(),
+            Some(json!({"name": format!("op{}", rand_u24()), "role": "viewer", "password": "long enough secret"})),
+        ),
+        ("POST", "/api/v1/controllers") => {
+            (template.into(), Some(json!({"name": format!("ctl{}", rand_u24()), "doors": ["door-x"]})))
+        }
         ("GET", "/api/v1/credentials") => ("/api/v1/credentials?state=in_stock".into(), None),
         ("POST", "/api/v1/users") => (template.into(), Some(json!({"given_name": "New", "family_name": "Person"}))),
         ("GET", "/api/v1/users/{id}") => (format!("/api/v1/users/{}", fresh_user("active").await), None),
@@ -123,6 +130,8 @@ fn table() -> Vec<(&'static str, &'static str, Access, StatusCode)> {
     vec![
         ("POST", "/api/v1/login", Public, ok),
         ("POST", "/api/v1/logout", Staff(Role::Viewer), StatusCode::NO_CONTENT),
+        ("POST", "/api/v1/operators", Staff(Role::Admin), StatusCode::CREATED),
+        ("POST", "/api/v1/controllers", Staff(Role::Admin), StatusCode::CREATED),
         ("GET", "/api/v1/users", Staff(Role::Viewer), ok),
         ("POST", "/api/v1/users", Staff(Role::Enroller), StatusCode::CREATED),
         ("GET", "/api/v1/users/{id}", Staff(Role::Viewer), ok),
@@ -206,7 +215,7 @@ async fn every_route_for_every_kind_of_caller() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 27 * 9);
+    assert_eq!(checked, 29 * 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -346,3 +346,42 @@ async fn a_decision_is_not_answered_before_its_event_is_committed() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_provisions_a_controller_and_an_operator_over_http() {
+    let api = Api::new();
+    let (s, c) = post(
+        &api,
+        "/api/v1/controllers",
+        Role::Admin,
+        Some(json!({"name": "lobby", "doors": ["lobby-in", "lobby-out"]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let token = c["token"].as_str().unwrap();
+    let (s, v) = api
+        .call(Method::POST, "/api/v1/access/decide", Some(token), Some(json!({"uid": "04A1B2C3", "door": "lobby-out"})))
+        .await;
+    assert_eq!((s, v["reason"].as_str()), (StatusCode::OK, Some("unknown_credential")));
+    let (s, _) =
+        api.call(Method::GET, &format!("/api/v1/controllers/{}/credentials", c["id"]), Some(token), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        code(&post(&api, "/api/v1/controllers", Role::Admin, Some(json!({"name": "lobby", "doors": ["x"]}))).await).0,
+        400
+    );
+    assert_eq!(
+        code(&post(&api, "/api/v1/controllers", Role::Admin, Some(json!({"name": "empty", "doors": []}))).await).0,
+        400
+    );
+    let body = json!({"name": "newbie", "role": "enroller", "password": "long enough secret"});
+    let (s, op) = post(&api, "/api/v1/operators", Role::Admin, Some(body)).await;
+    assert_eq!((s, op["role"].as_str()), (StatusCode::CREATED, Some("enroller")));
+    assert!(op.get("password").is_none() && op.get("password_hash").is_none());
+    let (s, v) = api
+        .call(Method::POST, "/api/v1/login", None, Some(json!({"name": "newbie", "password": "long enough secret"})))
+        .await;
+    assert_eq!((s, v["role"].as_str()), (StatusCode::OK, Some("enroller")));
+    let short = json!({"name": "weak", "role": "viewer", "password": "short"});
+    assert_eq!(code(&post(&api, "/api/v1/operators", Role::Admin, Some(short)).await), (400, "invalid_input"));
+}
