@@ -9,5 +9,6 @@ pub mod api;
 pub mod clock;
 pub mod domain;
 pub mod index;
+pub mod readers;
 pub mod service;
 pub mod store;
