@@ -87,6 +87,40 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// An operator whose role is at least `Role::ALL[MIN]`, checked while the
+/// request's head is extracted — before any body or query is parsed, so a
+/// caller without the role always gets 403, whatever it sent.
+#[derive(Debug, Clone)]
+pub struct Staff<const MIN: u8> {
+    inner: Auth,
+}
+
+impl<const MIN: u8> Staff<MIN> {
+    /// The authenticated caller.
+    #[must_use]
+    pub fn into_auth(self) -> Auth {
+        self.inner
+    }
+}
+
+impl<const MIN: u8> std::ops::Deref for Staff<MIN> {
+    type Target = Auth;
+    fn deref(&self) -> &Auth {
+        &self.inner
+    }
+}
+
+impl<const MIN: u8> FromRequestParts<AppState> for Staff<MIN> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let inner = Auth::from_request_parts(parts, state).await?;
+        let min = Role::ALL.get(usize::from(MIN)).copied().unwrap_or(Role::Admin);
+        inner.operator(min)?;
+        Ok(Self { inner })
+    }
+}
+
 impl Auth {
     /// The operator, if their role is at least `min`.
     pub fn operator(&self, min: Role) -> Result<&Operator, ApiError> {

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::auth::{Auth, check_scope};
+use crate::api::auth::{Auth, Staff, check_scope};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use crate::api::{AppState, audited, blocking};
 use crate::domain::time::parse_date;
@@ -138,7 +138,7 @@ async fn load_scoped(s: &AppState, op: &Operator, id: UserId) -> Result<UserReco
     security(("bearer" = [])))]
 pub async fn list_users(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Viewer as u8 }>,
     ApiQuery(q): ApiQuery<ListUsers>,
 ) -> Result<Json<Vec<UserSummary>>, ApiError> {
     let op = auth.operator(Role::Viewer)?.clone();
@@ -159,7 +159,7 @@ pub async fn list_users(
     security(("bearer" = [])))]
 pub async fn create_user(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Enroller as u8 }>,
     ApiJson(b): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
     let op = auth.operator(Role::Enroller)?;
@@ -198,7 +198,7 @@ pub async fn create_user(
     security(("bearer" = [])))]
 pub async fn get_user(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Viewer as u8 }>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserRecord>, ApiError> {
     let op = auth.operator(Role::Viewer)?;
@@ -212,7 +212,7 @@ pub async fn get_user(
     security(("bearer" = [])))]
 pub async fn patch_user(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Manager as u8 }>,
     ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<PatchUser>,
 ) -> Result<Json<UserRecord>, ApiError> {
@@ -272,10 +272,10 @@ async fn lifecycle(s: AppState, auth: Auth, id: String, action: LifecycleAction)
     security(("bearer" = [])))]
 pub async fn suspend_user(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Manager as u8 }>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserRecord>, ApiError> {
-    lifecycle(s, auth, id, LifecycleAction::Suspend).await
+    lifecycle(s, auth.into_auth(), id, LifecycleAction::Suspend).await
 }
 
 /// Resume a suspended person.
@@ -284,10 +284,10 @@ pub async fn suspend_user(
     security(("bearer" = [])))]
 pub async fn resume_user(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Manager as u8 }>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserRecord>, ApiError> {
-    lifecycle(s, auth, id, LifecycleAction::Resume).await
+    lifecycle(s, auth.into_auth(), id, LifecycleAction::Resume).await
 }
 
 /// Delete a person (restorable); their cards stop granting and stay theirs.
@@ -296,10 +296,10 @@ pub async fn resume_user(
     security(("bearer" = [])))]
 pub async fn delete_user(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Manager as u8 }>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserRecord>, ApiError> {
-    lifecycle(s, auth, id, LifecycleAction::Delete).await
+    lifecycle(s, auth.into_auth(), id, LifecycleAction::Delete).await
 }
 
 /// Restore a deleted person to the state they had.
@@ -308,10 +308,10 @@ pub async fn delete_user(
     security(("bearer" = [])))]
 pub async fn restore_user(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Manager as u8 }>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserRecord>, ApiError> {
-    lifecycle(s, auth, id, LifecycleAction::Restore).await
+    lifecycle(s, auth.into_auth(), id, LifecycleAction::Restore).await
 }
 
 /// What an expunge would destroy and what blocks it.
@@ -337,7 +337,7 @@ pub struct ExpungePreview {
     security(("bearer" = [])))]
 pub async fn expunge_preview(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Eraser as u8 }>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ExpungePreview>, ApiError> {
     let op = auth.operator(Role::Eraser)?;
@@ -393,7 +393,7 @@ pub struct ExpungeBody {
     security(("bearer" = [])))]
 pub async fn expunge_user(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Eraser as u8 }>,
     ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<ExpungeBody>,
 ) -> Result<Json<UserRecord>, ApiError> {
@@ -422,7 +422,7 @@ pub struct EnrollBody {
     security(("bearer" = [])))]
 pub async fn create_credential(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Enroller as u8 }>,
     ApiJson(b): ApiJson<EnrollBody>,
 ) -> Result<(StatusCode, Json<CredentialRecord>), ApiError> {
     let op = auth.operator(Role::Enroller)?;
@@ -464,7 +464,7 @@ pub struct ListCredentials {
     security(("bearer" = [])))]
 pub async fn list_credentials(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Viewer as u8 }>,
     ApiQuery(q): ApiQuery<ListCredentials>,
 ) -> Result<Json<Vec<CredentialSummary>>, ApiError> {
     let op = auth.operator(Role::Viewer)?;
@@ -515,7 +515,7 @@ fn tech(q: &TechQuery) -> Result<Option<Technology>, ApiError> {
     security(("bearer" = [])))]
 pub async fn get_credential(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Viewer as u8 }>,
     ApiPath(uid): ApiPath<String>,
     ApiQuery(q): ApiQuery<TechQuery>,
 ) -> Result<Json<CredentialRecord>, ApiError> {
@@ -566,13 +566,13 @@ async fn card_action(
     security(("bearer" = [])))]
 pub async fn revoke_credential(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Manager as u8 }>,
     ApiPath(uid): ApiPath<String>,
     ApiQuery(q): ApiQuery<TechQuery>,
     ApiJson(b): ApiJson<RevokeBody>,
 ) -> Result<Json<CredentialRecord>, ApiError> {
     let reason = RetireReason::from_name(&b.reason)?;
-    card_action(s, auth, uid, q, CardAction::Revoke(reason)).await
+    card_action(s, auth.into_auth(), uid, q, CardAction::Revoke(reason)).await
 }
 
 /// Suspend a card (its holder keeps it).
@@ -581,11 +581,11 @@ pub async fn revoke_credential(
     security(("bearer" = [])))]
 pub async fn suspend_credential(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Manager as u8 }>,
     ApiPath(uid): ApiPath<String>,
     ApiQuery(q): ApiQuery<TechQuery>,
 ) -> Result<Json<CredentialRecord>, ApiError> {
-    card_action(s, auth, uid, q, CardAction::Suspend).await
+    card_action(s, auth.into_auth(), uid, q, CardAction::Suspend).await
 }
 
 /// Resume a suspended card.
@@ -594,11 +594,11 @@ pub async fn suspend_credential(
     security(("bearer" = [])))]
 pub async fn resume_credential(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Manager as u8 }>,
     ApiPath(uid): ApiPath<String>,
     ApiQuery(q): ApiQuery<TechQuery>,
 ) -> Result<Json<CredentialRecord>, ApiError> {
-    card_action(s, auth, uid, q, CardAction::Resume).await
+    card_action(s, auth.into_auth(), uid, q, CardAction::Resume).await
 }
 
 /// Audit filters.
@@ -629,7 +629,7 @@ fn unscoped(op: &Operator) -> Result<(), ApiError> {
     security(("bearer" = [])))]
 pub async fn list_audit(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Manager as u8 }>,
     ApiQuery(p): ApiQuery<AuditParams>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     unscoped(auth.operator(Role::Manager)?)?;
@@ -646,7 +646,10 @@ pub async fn list_audit(
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
     responses((status = 200, body = AuditReport), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
-pub async fn verify_audit(State(s): State<AppState>, auth: Auth) -> Result<Json<AuditReport>, ApiError> {
+pub async fn verify_audit(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Manager as u8 }>,
+) -> Result<Json<AuditReport>, ApiError> {
     unscoped(auth.operator(Role::Manager)?)?;
     Ok(Json(blocking(&s, |st| st.verify_audit()).await?))
 }
@@ -655,7 +658,7 @@ pub async fn verify_audit(State(s): State<AppState>, auth: Auth) -> Result<Json<
 #[utoipa::path(get, path = "/api/v1/stats", tag = "audit",
     responses((status = 200, body = Stats), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
-pub async fn stats(State(s): State<AppState>, auth: Auth) -> Result<Json<Stats>, ApiError> {
+pub async fn stats(State(s): State<AppState>, auth: Staff<{ Role::Viewer as u8 }>) -> Result<Json<Stats>, ApiError> {
     auth.operator(Role::Viewer)?;
     Ok(Json(blocking(&s, |st| st.stats()).await?))
 }
@@ -702,7 +705,7 @@ pub async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) ->
 #[utoipa::path(post, path = "/api/v1/logout", tag = "auth",
     responses((status = 204), (status = 401, body = Problem)),
     security(("bearer" = [])))]
-pub async fn logout(State(s): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
+pub async fn logout(State(s): State<AppState>, auth: Staff<{ Role::Viewer as u8 }>) -> Result<StatusCode, ApiError> {
     auth.operator(Role::Viewer)?;
     let (actor, hash) = (auth.0.actor(), auth.1);
     blocking(&s, move |st| st.revoke_token_hash(&actor, &hash)).await?;
@@ -730,7 +733,7 @@ pub struct NewOperator {
     security(("bearer" = [])))]
 pub async fn create_operator(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Admin as u8 }>,
     ApiJson(b): ApiJson<NewOperator>,
 ) -> Result<(StatusCode, Json<Operator>), ApiError> {
     unscoped(auth.operator(Role::Admin)?)?;
@@ -770,7 +773,7 @@ pub struct ControllerCreated {
     security(("bearer" = [])))]
 pub async fn create_controller(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Admin as u8 }>,
     ApiJson(b): ApiJson<NewController>,
 ) -> Result<(StatusCode, Json<ControllerCreated>), ApiError> {
     unscoped(auth.operator(Role::Admin)?)?;

@@ -323,3 +323,26 @@ async fn refusals_by_role_door_and_unit_are_audited() {
     assert_eq!(refused[1].actor, format!("controller:{}", api.other_door.0));
     assert!(api.store.verify_audit().unwrap().first_bad.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_without_the_role_gets_403_whatever_it_sent() {
+    let api = Api::new();
+    let viewer = api.token(Role::Viewer).to_string();
+    let bad = Some(b"{not json".to_vec());
+    for (method, path) in [
+        (Method::POST, "/api/v1/users"),
+        (Method::POST, "/api/v1/credentials"),
+        (Method::POST, "/api/v1/credentials/zz/revoke"),
+        (Method::POST, "/api/v1/controllers"),
+        (Method::PATCH, "/api/v1/users/not-an-id"),
+    ] {
+        let (s, v) = api.call_raw(method.clone(), path, Some(&viewer), bad.clone(), "application/json").await;
+        assert_eq!((s, v["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{method} {path}");
+    }
+    let (s, _) = api.call(Method::GET, "/api/v1/audit?since=not-a-number", Some(&viewer), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // With the role, the same malformed body is a 400.
+    let admin = api.token(Role::Admin).to_string();
+    let (s, _) = api.call_raw(Method::POST, "/api/v1/users", Some(&admin), bad, "application/json").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
