@@ -72,6 +72,12 @@ enum Cmd {
     Stats,
     /// Fold the write-ahead log into the database and truncate it (finishes a pending erasure).
     Checkpoint,
+    /// Copy the database, consistently, to a new file (safe while `idms serve` runs).
+    Backup {
+        /// The new file.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Fill a data directory with a few demo people and cards.
     Demo,
     /// Developer tools: data generation and measurements.
@@ -461,6 +467,15 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
                     t.row(vec!["credentials".into(), (*k).into(), v.to_string()]);
                 }
                 t.print();
+            }
+            Ok(())
+        }
+        Cmd::Backup { to } => {
+            open(cli)?.backup(&actor, to)?;
+            if cli.json {
+                output::json(&serde_json::json!({ "backup": to }));
+            } else {
+                println!("backed up to {} (it holds personal data: keep it safe, and expire it)", to.display());
             }
             Ok(())
         }

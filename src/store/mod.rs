@@ -354,6 +354,40 @@ impl Store {
         self.read(|c| audit::list(c, q))
     }
 
+    /// Copies the database, consistently, to `dest` (a new file, mode 0600)
+    /// while the store stays in use, and audits it. A backup holds the
+    /// personal data of its moment: people expunged later are still in it,
+    /// so backups need the same care, and an expiry.
+    pub fn backup(&self, actor: &Actor, dest: &Path) -> Result<(), StoreError> {
+        if dest.exists() {
+            return Err(crate::domain::DomainError::InvalidInput {
+                field: "to",
+                message: "the backup file exists; choose a new name".into(),
+            }
+            .into());
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(dest)
+                .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dest.display())))?;
+        }
+        {
+            let src = connect(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+            let mut dst = Connection::open(dest)?;
+            rusqlite::backup::Backup::new(&src, &mut dst)?.run_to_completion(1024, Duration::ZERO, None)?;
+            // A single self-contained file: no WAL beside it.
+            let _: String = dst.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+        }
+        let mut draft = AuditDraft::new("store.backup");
+        draft.detail = "full".into();
+        self.write(actor, draft, |_| Ok(()))
+    }
+
     /// A cheap liveness check of the database (for `/readyz`).
     pub fn integrity_quick(&self) -> Result<(), StoreError> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(drop)?))

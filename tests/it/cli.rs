@@ -238,3 +238,27 @@ fn audit_verify_passes_then_names_the_tampered_entry() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("audit_broken") && err.contains("entry 2"), "{err}");
 }
+
+#[test]
+fn a_backup_is_a_consistent_owner_only_copy_and_is_audited() {
+    let d = init();
+    let dir = d.path();
+    let a = add(dir, "Backed");
+    ok_json(dir, &["card", "enroll", "--user", &a, "--uid", "04BACC0F"]);
+    let to = dir.join("copy.db");
+    ok_json(dir, &["backup", "--to", to.to_str().unwrap()]);
+    // The copy is a working database on its own.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(&to, copy.path().join(idms::store::DB_FILE)).unwrap();
+    assert_eq!(ok_json(copy.path(), &["decide", "--uid", "04BACC0F"])["decision"], "grant");
+    assert!(idms(copy.path(), &["audit", "verify"]).status.success());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&to).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let log = ok_json(dir, &["audit", "list"]);
+    assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "store.backup"));
+    // Never over an existing file.
+    assert_eq!(refused(dir, &["backup", "--to", to.to_str().unwrap()]), "invalid_input");
+}
