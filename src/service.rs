@@ -177,8 +177,9 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     state.ready.store(false, Ordering::Relaxed);
     tailer.abort();
     tracing::info!("stopped accepting requests; flushing the access-event log");
-    // Dropping the last state closes the event log, which writes what is queued.
-    drop(state);
+    // Dropping the last state closes the event log, which writes what is
+    // queued; that may block, so not on an async worker.
+    let _ = tokio::task::spawn_blocking(move || drop(state)).await;
     result.map_err(|e| StoreError::Io(format!("server error: {e}")))
 }
 

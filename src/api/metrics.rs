@@ -18,6 +18,7 @@ pub struct Metrics {
     denies: [AtomicU64; 11],
     latency: [AtomicU64; 13],
     latency_sum_us: AtomicU64,
+    refusals_not_audited: AtomicU64,
     /// Per route (by its index in `routes`): counts by method and status.
     http: HttpCounters,
 }
@@ -61,6 +62,11 @@ impl Metrics {
         let index = routes.iter().enumerate().map(|(i, r)| (r.clone(), i)).collect();
         let counts = routes.iter().map(|_| Default::default()).collect();
         Self { http: HttpCounters { routes, index, counts, unmatched: Default::default() }, ..Self::default() }
+    }
+
+    /// Counts a refusal the audit queue had no room for.
+    pub fn refusal_not_audited(&self) {
+        self.refusals_not_audited.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts an HTTP response. Methods other than the five common ones are not counted.
@@ -112,6 +118,10 @@ impl Metrics {
         let _ = writeln!(s, "# HELP idms_event_queue_depth Access-event submissions waiting for the group commit.");
         let _ = writeln!(s, "# TYPE idms_event_queue_depth gauge");
         let _ = writeln!(s, "idms_event_queue_depth {queue_depth}");
+        let _ =
+            writeln!(s, "# HELP idms_refusals_not_audited_total Refusals dropped because the audit queue was full.");
+        let _ = writeln!(s, "# TYPE idms_refusals_not_audited_total counter");
+        let _ = writeln!(s, "idms_refusals_not_audited_total {}", self.refusals_not_audited.load(Ordering::Relaxed));
         let _ = writeln!(s, "# HELP idms_http_requests_total HTTP responses by method, route and status.");
         let _ = writeln!(s, "# TYPE idms_http_requests_total counter");
         let rows = self.http.routes.iter().map(String::as_str).zip(self.http.counts.iter());

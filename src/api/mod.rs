@@ -50,6 +50,8 @@ pub struct Shared {
     pub ready: AtomicBool,
     /// Password checks in flight (argon2 takes ~19 MiB and real CPU each).
     pub logins: tokio::sync::Semaphore,
+    /// Refusals waiting to be audited.
+    pub refusals: tokio::sync::mpsc::Sender<RefusalKey>,
 }
 
 /// Handler state: a cheap clone of an `Arc`.
@@ -77,13 +79,15 @@ impl AppState {
         // The writer thread hands each durable ticket to a task on the
         // runtime, which wakes the waiting requests from a worker thread:
         // one cross-thread wake per group commit instead of one per request.
+        let watch_tx = Arc::new(watch_tx);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+        let w = watch_tx.clone();
         tokio::spawn(async move {
             while let Some(mut t) = rx.recv().await {
                 while let Ok(later) = rx.try_recv() {
                     t = t.max(later);
                 }
-                watch_tx.send_replace(t);
+                w.send_replace(t);
             }
         });
         let events = EventLog::open(
@@ -91,9 +95,13 @@ impl AppState {
             event_queue,
             commit_delay,
             Box::new(move |t| {
-                let _ = tx.send(t);
+                // Should the notifier task be gone, wake the requests directly.
+                if tx.send(t).is_err() {
+                    watch_tx.send_replace(t);
+                }
             }),
         )?;
+        let refusals = start_refusal_auditor(store.clone());
         Ok(Self(Arc::new(Shared {
             store,
             events,
@@ -102,6 +110,7 @@ impl AppState {
             tokens: auth::TokenCache::default(),
             ready: AtomicBool::new(true),
             logins: tokio::sync::Semaphore::new(2),
+            refusals,
         })))
     }
 }
@@ -213,17 +222,53 @@ async fn count(State(s): State<AppState>, req: Request, next: Next) -> Response 
     let route = route.as_ref().map(MatchedPath::as_str);
     s.metrics.http(method.as_str(), route, res.status().as_u16());
     if let Some(r) = res.extensions().get::<error::Refused>().cloned() {
-        let store = s.store.clone();
-        let mut draft = crate::store::AuditDraft::new("api.refused");
-        draft.detail = format!("{method} {}", route.unwrap_or("unmatched"));
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = store.audit_refusal(&crate::store::Actor::staff(r.actor), draft, r.code) {
-                tracing::error!(code = e.code(), "a refusal could not be audited");
-            }
-        });
+        let key = (r.actor, format!("{method} {}", route.unwrap_or("unmatched")), r.code);
+        if s.refusals.try_send(key).is_err() {
+            s.metrics.refusal_not_audited();
+        }
     }
     res
 }
+
+/// Writes `api.refused` audit entries off the request path: refusals are
+/// gathered for a second and written as one entry per (actor, route, code)
+/// with a count, all in one transaction, so a caller hammering a route it
+/// may not use costs the audit trail one entry a second, not one per
+/// request. When the bounded queue is full the refusal is counted in
+/// `/metrics` instead.
+fn start_refusal_auditor(store: Arc<Store>) -> tokio::sync::mpsc::Sender<RefusalKey> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<RefusalKey>(4096);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch: std::collections::BTreeMap<RefusalKey, u64> = std::collections::BTreeMap::new();
+            *batch.entry(first).or_insert(0) += 1;
+            let until = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+            while let Ok(Some(k)) = tokio::time::timeout_at(until, rx.recv()).await {
+                *batch.entry(k).or_insert(0) += 1;
+            }
+            let store = store.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                let entries: Vec<_> = batch
+                    .into_iter()
+                    .map(|((actor, route, code), n)| {
+                        let mut draft = crate::store::AuditDraft::new("api.refused");
+                        draft.detail = format!("{route} count={n}");
+                        (crate::store::Actor::staff(actor), draft, code)
+                    })
+                    .collect();
+                store.audit_refusals(&entries)
+            })
+            .await;
+            if !matches!(written, Ok(Ok(()))) {
+                tracing::error!("refusals could not be audited");
+            }
+        }
+    });
+    tx
+}
+
+/// Who was refused, on which route, with which code.
+pub type RefusalKey = (String, String, &'static str);
 
 /// The routes and their OpenAPI description, from the same registrations.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {

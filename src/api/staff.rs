@@ -164,11 +164,14 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
     let op = auth.operator(Role::Enroller)?;
     if (b.legal_hold || b.purge_date.is_some()) && op.role < Role::Manager {
-        return Err(ApiError::forbidden("setting a legal hold or a purge date needs the manager role"));
+        return Err(ApiError::forbidden("setting a legal hold or a purge date needs the manager role")
+            .refused_to(&operator_actor(op)));
     }
     let org_unit = match (&op.org_unit, b.org_unit) {
         (Some(mine), Some(asked)) if *mine != asked => {
-            return Err(ApiError::forbidden(format!("you can add people to unit {mine} only")));
+            return Err(
+                ApiError::forbidden(format!("you can add people to unit {mine} only")).refused_to(&operator_actor(op))
+            );
         }
         (Some(mine), _) => Some(mine.clone()),
         (None, asked) => asked,
@@ -220,7 +223,9 @@ pub async fn patch_user(
     let id = user_id(&id)?;
     load_scoped(&s, op, id).await?;
     if op.org_unit.is_some() && b.org_unit.is_some() {
-        return Err(ApiError::forbidden("a scoped operator cannot move people between units"));
+        return Err(
+            ApiError::forbidden("a scoped operator cannot move people between units").refused_to(&operator_actor(op))
+        );
     }
     let ts2 = |f: &'static str, v: Option<Option<String>>| -> Result<Option<Option<Timestamp>>, DomainError> {
         v.map(|o| ts(f, o.as_deref())).transpose()
@@ -499,8 +504,10 @@ async fn card_scoped(
     let c = blocking(s, move |st| st.get_credential(tech, &uid)).await?;
     if let (Some(_), Some(h)) = (&op.org_unit, c.holder) {
         let u = blocking(s, move |st| st.get_user(h)).await?;
-        check_scope(op, &u)
-            .map_err(|_| ApiError::from(DomainError::NotFound { what: "credential", id: c.uid.to_string() }))?;
+        check_scope(op, &u).map_err(|_| {
+            ApiError::from(DomainError::NotFound { what: "credential", id: c.uid.to_string() })
+                .refused_to(&operator_actor(op))
+        })?;
     }
     Ok(c)
 }
@@ -618,9 +625,14 @@ pub struct AuditParams {
 /// The audit trail spans every unit: operators scoped to one unit may not read it.
 fn unscoped(op: &Operator) -> Result<(), ApiError> {
     match op.org_unit {
-        Some(_) => Err(ApiError::forbidden("the audit trail covers every unit; ask an operator without an org unit")),
+        Some(_) => Err(ApiError::forbidden("this covers every unit; ask an operator without an org unit")
+            .refused_to(&operator_actor(op))),
         None => Ok(()),
     }
+}
+
+fn operator_actor(op: &Operator) -> crate::store::Actor {
+    crate::store::Actor::staff(format!("operator:{}", op.id))
 }
 
 /// The audit trail, oldest first.
@@ -664,7 +676,7 @@ pub async fn stats(State(s): State<AppState>, auth: Staff<{ Role::Viewer as u8 }
 }
 
 /// Operator login.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     /// Operator name.
@@ -674,7 +686,7 @@ pub struct LoginBody {
 }
 
 /// A new token.
-#[derive(Debug, serde::Serialize, ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct TokenResponse {
     /// The bearer token (shown once).
     pub token: String,
@@ -714,7 +726,7 @@ pub async fn logout(State(s): State<AppState>, auth: Staff<{ Role::Viewer as u8 
 }
 
 /// A new operator.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOperator {
     /// Login name (letters, digits, `-_.@:`).
@@ -738,9 +750,14 @@ pub async fn create_operator(
 ) -> Result<(StatusCode, Json<Operator>), ApiError> {
     unscoped(auth.operator(Role::Admin)?)?;
     let role = Role::from_name(&b.role)?;
+    let org_unit = b.org_unit.as_deref().map(str::trim);
+    if org_unit.is_some_and(|u| u.is_empty() || u.chars().count() > 200) {
+        return Err(DomainError::InvalidInput { field: "org_unit", message: "1 to 200 characters".into() }.into());
+    }
+    let org_unit = org_unit.map(str::to_string);
     let actor = auth.0.actor();
-    let op = blocking(&s, move |st| st.add_operator(&actor, &b.name, role, b.org_unit.as_deref(), Some(&b.password)))
-        .await?;
+    let op =
+        blocking(&s, move |st| st.add_operator(&actor, &b.name, role, org_unit.as_deref(), Some(&b.password))).await?;
     Ok((StatusCode::CREATED, Json(op)))
 }
 
@@ -755,7 +772,7 @@ pub struct NewController {
 }
 
 /// A controller and its token (shown once).
-#[derive(Debug, serde::Serialize, ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct ControllerCreated {
     /// ID (its feed is `/api/v1/controllers/{id}/credentials`).
     pub id: i64,
@@ -780,4 +797,32 @@ pub async fn create_controller(
     let actor = auth.0.actor();
     let (c, token) = blocking(&s, move |st| st.add_controller(&actor, &b.name, &b.doors)).await?;
     Ok((StatusCode::CREATED, Json(ControllerCreated { id: c.id, name: c.name, doors: c.doors, token })))
+}
+
+impl std::fmt::Debug for LoginBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Holds a password or a token: never printed.
+        f.debug_struct("LoginBody").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for NewOperator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Holds a password or a token: never printed.
+        f.debug_struct("NewOperator").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Holds a password or a token: never printed.
+        f.debug_struct("TokenResponse").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ControllerCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Holds a password or a token: never printed.
+        f.debug_struct("ControllerCreated").finish_non_exhaustive()
+    }
 }

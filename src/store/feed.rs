@@ -127,17 +127,21 @@ fn cursor_at(c: &Connection, seq: i64) -> Result<String, StoreError> {
     if seq == 0 {
         return Ok("0-0".into());
     }
-    let row: Option<(i64, String, i64, Option<Vec<u8>>)> = c
-        .prepare_cached("SELECT at, kind, user_id, uid FROM change_log WHERE seq = ?1")?
-        .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    // Every column of the entry, so the same action replayed in another
+    // history (a restored backup) in the same second still differs.
+    let row: Option<Vec<u8>> = c
+        .prepare_cached(
+            "SELECT CAST(at AS TEXT) || '|' || kind || '|' || user_id || '|' || COALESCE(user_state, '') || '|'
+                || COALESCE(valid_from, '') || '|' || COALESCE(valid_to, '') || '|' || COALESCE(technology, '') || '|'
+                || COALESCE(hex(uid), '') || '|' || COALESCE(credential_state, '')
+             FROM change_log WHERE seq = ?1",
+        )?
+        .query_row([seq], |r| r.get::<_, String>(0).map(String::into_bytes))
         .optional()?;
-    let Some((at, kind, user, uid)) = row else { return Ok(format!("{seq}-gone")) };
+    let Some(row) = row else { return Ok(format!("{seq}-gone")) };
     let mut h = Sha256::new();
     h.update(seq.to_le_bytes());
-    h.update(at.to_le_bytes());
-    h.update(kind.as_bytes());
-    h.update(user.to_le_bytes());
-    h.update(uid.unwrap_or_default());
+    h.update(&row);
     Ok(format!("{seq}-{}", hex::encode(&h.finalize()[..6])))
 }
 
@@ -167,6 +171,10 @@ impl Continuation {
             return Ok(None);
         };
         let (Ok(page), Ok(after)) = (page.parse::<u32>(), after.parse::<i64>()) else { return Ok(None) };
+        // Only the service makes these tokens, and never for page 0.
+        if page == 0 || page == u32::MAX || after < 0 {
+            return Ok(None);
+        }
         let since = match since {
             "x" => None,
             s => match s.parse::<i64>() {
@@ -213,7 +221,7 @@ impl Store {
             let cursor = match rows.last() {
                 Some((_, last)) if more => {
                     let since = go_on.since.map_or_else(|| "x".to_string(), |s| s.to_string());
-                    format!("p.{}.{since}.{}.{last}", go_on.page + 1, go_on.head)
+                    format!("p.{}.{since}.{}.{last}", go_on.page.saturating_add(1), go_on.head)
                 }
                 _ => go_on.head.clone(),
             };

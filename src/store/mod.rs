@@ -344,6 +344,18 @@ impl Store {
         Ok(())
     }
 
+    /// Audits several refusals in one transaction (see [`Store::audit_refusal`]).
+    pub fn audit_refusals(&self, entries: &[(Actor, AuditDraft, &str)]) -> Result<(), StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = self.clock.now();
+        for (actor, draft, code) in entries {
+            audit::append(&tx, now, &actor.id, draft, code)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Walks the audit chain.
     pub fn verify_audit(&self) -> Result<AuditReport, StoreError> {
         self.read(audit::verify)
@@ -376,12 +388,18 @@ impl Store {
                 .open(dest)
                 .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dest.display())))?;
         }
-        {
+        let copied = (|| -> Result<(), StoreError> {
             let src = connect(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
             let mut dst = Connection::open(dest)?;
-            rusqlite::backup::Backup::new(&src, &mut dst)?.run_to_completion(1024, Duration::ZERO, None)?;
+            // All pages in one step: one read snapshot, which WAL lets writers go on beside.
+            rusqlite::backup::Backup::new(&src, &mut dst)?.run_to_completion(i32::MAX, Duration::ZERO, None)?;
             // A single self-contained file: no WAL beside it.
             let _: String = dst.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+            Ok(())
+        })();
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(dest);
+            return Err(e);
         }
         let mut draft = AuditDraft::new("store.backup");
         draft.detail = "full".into();
