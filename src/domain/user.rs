@@ -196,6 +196,24 @@ pub fn check_expunge_confirmation(user: UserId, confirm: &str) -> Result<(), Dom
     }
 }
 
+/// The lifecycle table of DESIGN.md as data — the expected outcome of
+/// every (state, action) cell, actions in [`LifecycleAction::ALL`] order,
+/// refusals by code — for the tests of every layer to check against. The
+/// implementation above does not read it.
+#[doc(hidden)]
+pub const EXPECTED_LIFECYCLE: [(UserState, [Result<UserState, &str>; 5]); 4] = {
+    use UserState as S;
+    const IT: Result<UserState, &str> = Err("invalid_transition");
+    const GONE: Result<UserState, &str> = Err("already_expunged");
+    const DELETE_FIRST: Result<UserState, &str> = Err("holder_not_deleted");
+    [
+        (S::Active, [Ok(S::Suspended), IT, Ok(S::Deleted), IT, DELETE_FIRST]),
+        (S::Suspended, [IT, Ok(S::Active), Ok(S::Deleted), IT, DELETE_FIRST]),
+        (S::Deleted, [IT, IT, IT, Ok(S::Active), Ok(S::Expunged)]),
+        (S::Expunged, [GONE, GONE, GONE, GONE, GONE]),
+    ]
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,48 +233,7 @@ mod tests {
     /// Every cell of the table: the outcome state or the refusal code.
     #[test]
     fn every_cell_of_the_lifecycle_table() {
-        let table: [(S, [Result<S, &str>; 5]); 4] = [
-            (
-                S::Active,
-                [
-                    Ok(S::Suspended),
-                    Err("invalid_transition"),
-                    Ok(S::Deleted),
-                    Err("invalid_transition"),
-                    Err("holder_not_deleted"),
-                ],
-            ),
-            (
-                S::Suspended,
-                [
-                    Err("invalid_transition"),
-                    Ok(S::Active),
-                    Ok(S::Deleted),
-                    Err("invalid_transition"),
-                    Err("holder_not_deleted"),
-                ],
-            ),
-            (
-                S::Deleted,
-                [
-                    Err("invalid_transition"),
-                    Err("invalid_transition"),
-                    Err("invalid_transition"),
-                    Ok(S::Active),
-                    Ok(S::Expunged),
-                ],
-            ),
-            (
-                S::Expunged,
-                [
-                    Err("already_expunged"),
-                    Err("already_expunged"),
-                    Err("already_expunged"),
-                    Err("already_expunged"),
-                    Err("already_expunged"),
-                ],
-            ),
-        ];
+        let table = EXPECTED_LIFECYCLE;
         for (from, row) in table {
             for (action, want) in A::ALL.into_iter().zip(row) {
                 let got = transition(&facts(from), action, Origin::Staff).map(|t| t.to).map_err(|e| e.code());
