@@ -71,16 +71,16 @@ pub async fn decide(
         online: true,
     };
     let ticket = s.events.submit(event).map_err(|_| ApiError::queue_full())?;
-    let mut durable = s.durable.clone();
-    match tokio::time::timeout(EVENT_WAIT, durable.wait_for(|&d| d >= ticket)).await {
-        Ok(Ok(_)) => {}
-        _ => {
-            return Err(ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "event_log_unavailable",
-                "the decision could not be logged; retry",
-            ));
-        }
+    let done = match s.durable.wait(ticket) {
+        None => true,
+        Some(rx) => matches!(tokio::time::timeout(EVENT_WAIT, rx).await, Ok(Ok(()))),
+    };
+    if !done {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "event_log_unavailable",
+            "the decision could not be logged; retry",
+        ));
     }
     s.metrics.decision(decision, started.elapsed());
     Ok(Json(DecideResponse {

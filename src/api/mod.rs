@@ -40,8 +40,8 @@ pub struct Shared {
     pub store: Arc<Store>,
     /// The access-event log.
     pub events: EventLog,
-    /// The highest access-event ticket known durable.
-    pub durable: tokio::sync::watch::Receiver<u64>,
+    /// Requests waiting for their access event to be durable.
+    pub durable: Arc<Durable>,
     /// Counters.
     pub metrics: metrics::Metrics,
     /// Token cache.
@@ -75,21 +75,21 @@ impl AppState {
         event_queue: usize,
         commit_delay: std::time::Duration,
     ) -> Result<Self, StoreError> {
-        let (watch_tx, durable) = tokio::sync::watch::channel(0u64);
+        let durable = Arc::new(Durable::default());
         // The writer thread hands each durable ticket to a task on the
-        // runtime, which wakes the waiting requests from a worker thread:
-        // one cross-thread wake per group commit instead of one per request.
-        let watch_tx = Arc::new(watch_tx);
+        // runtime, which wakes exactly the requests it made durable from a
+        // worker thread: one cross-thread wake per group commit.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
-        let w = watch_tx.clone();
+        let d = durable.clone();
         tokio::spawn(async move {
             while let Some(mut t) = rx.recv().await {
                 while let Ok(later) = rx.try_recv() {
                     t = t.max(later);
                 }
-                w.send_replace(t);
+                d.reached(t);
             }
         });
+        let d = durable.clone();
         let events = EventLog::open(
             dir,
             event_queue,
@@ -97,7 +97,7 @@ impl AppState {
             Box::new(move |t| {
                 // Should the notifier task be gone, wake the requests directly.
                 if tx.send(t).is_err() {
-                    watch_tx.send_replace(t);
+                    d.reached(t);
                 }
             }),
         )?;
@@ -112,6 +112,45 @@ impl AppState {
             logins: tokio::sync::Semaphore::new(2),
             refusals,
         })))
+    }
+}
+
+/// Requests waiting for their access-event ticket to become durable.
+#[derive(Debug, Default)]
+pub struct Durable {
+    inner: std::sync::Mutex<DurableInner>,
+}
+
+#[derive(Debug, Default)]
+struct DurableInner {
+    reached: u64,
+    waiting: Vec<(u64, tokio::sync::oneshot::Sender<()>)>,
+}
+
+impl Durable {
+    /// Resolves once `ticket` is durable.
+    pub fn wait(&self, ticket: u64) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        let mut g = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if g.reached >= ticket {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        g.waiting.push((ticket, tx));
+        Some(rx)
+    }
+
+    /// Every ticket up to `t` is durable: wake those waiting for them.
+    pub fn reached(&self, t: u64) {
+        let done: Vec<_> = {
+            let mut g = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            g.reached = g.reached.max(t);
+            let (done, left): (Vec<_>, Vec<_>) = std::mem::take(&mut g.waiting).into_iter().partition(|(k, _)| *k <= t);
+            g.waiting = left;
+            done
+        };
+        for (_, tx) in done {
+            let _ = tx.send(());
+        }
     }
 }
 
