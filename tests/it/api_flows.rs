@@ -386,3 +386,24 @@ async fn an_admin_provisions_a_controller_and_an_operator_over_http() {
     let short = json!({"name": "weak", "role": "viewer", "password": "short"});
     assert_eq!(code(&post(&api, "/api/v1/operators", Role::Admin, Some(short)).await), (400, "invalid_input"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_decisions_latency_queue_and_routes() {
+    let api = Api::new();
+    api.decide("04000001").await;
+    api.decide("04000002").await;
+    let (s, body) = api.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let text = body.as_str().unwrap();
+    for line in [
+        "idms_decisions_total{result=\"deny\",reason=\"unknown_credential\"} 2",
+        "idms_decisions_total{result=\"grant\",reason=\"\"} 0",
+        "idms_decide_duration_seconds_count 2",
+        "idms_event_queue_depth 0",
+        "idms_http_requests_total{method=\"POST\",route=\"/api/v1/access/decide\",status=\"200\"} 2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
+    }
+    // The histogram is cumulative and ends in +Inf.
+    assert!(text.contains("idms_decide_duration_seconds_bucket{le=\"+Inf\"} 2"));
+}
