@@ -9,7 +9,9 @@ use crate::domain::{
     check_bindable,
 };
 use crate::store::users::load_facts;
-use crate::store::{Actor, AuditDraft, BindingRecord, CredentialRecord, CredentialSummary, Store, StoreError, Tx};
+use crate::store::{
+    Actor, AuditDraft, BindingRecord, CredentialRecord, CredentialSummary, Store, StoreError, Tx, columns,
+};
 
 struct Row {
     id: i64,
@@ -37,12 +39,10 @@ fn find(conn: &Connection, technology: Option<Technology>, uid: &Uid) -> Result<
         if found.is_some() {
             return Err(DomainError::UidAmbiguous { uid: uid.to_string() }.into());
         }
-        let tech: String = r.get(1)?;
-        let state: String = r.get(2)?;
         found = Some(Row {
             id: r.get(0)?,
-            technology: Technology::from_name(&tech).map_err(|_| StoreError::Corrupt("technology"))?,
-            state: CredentialState::from_name(&state).ok_or(StoreError::Corrupt("credential state"))?,
+            technology: columns::technology(r, 1)?,
+            state: columns::credential_state(r, 2)?,
             created_at: r.get(3)?,
             updated_at: r.get(4)?,
         });
@@ -165,13 +165,10 @@ impl Store {
             let mut rows = stmt.query(params![state.map(CredentialState::as_str), org_unit, limit])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                let tech: String = r.get(0)?;
-                let uid: Vec<u8> = r.get(1)?;
-                let st: String = r.get(2)?;
                 out.push(CredentialSummary {
-                    technology: Technology::from_name(&tech).map_err(|_| StoreError::Corrupt("technology"))?,
-                    uid: Uid::from_bytes(&uid).map_err(|_| StoreError::Corrupt("uid"))?,
-                    state: CredentialState::from_name(&st).ok_or(StoreError::Corrupt("credential state"))?,
+                    technology: columns::technology(r, 0)?,
+                    uid: columns::uid(r, 1)?,
+                    state: columns::credential_state(r, 2)?,
                     holder: r.get::<_, Option<i64>>(3)?.map(UserId::from_i64),
                     updated_at: Timestamp(r.get(4)?),
                 });

@@ -452,20 +452,14 @@ pub fn read_all(dir: &Path) -> Result<Vec<AccessEvent>, StoreError> {
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let tech: Option<String> = r.get(4)?;
-        let uid: Vec<u8> = r.get(5)?;
         let reason: Option<String> = r.get(7)?;
         out.push(AccessEvent {
             at: Timestamp(r.get(0)?),
             controller: r.get(1)?,
             event_id: r.get(2)?,
             door: r.get(3)?,
-            technology: tech
-                .as_deref()
-                .map(Technology::from_name)
-                .transpose()
-                .map_err(|_| StoreError::Corrupt("technology"))?,
-            uid: Uid::from_bytes(&uid).map_err(|_| StoreError::Corrupt("uid"))?,
+            technology: crate::store::columns::opt_technology(r, 4)?,
+            uid: crate::store::columns::uid(r, 5)?,
             decision: match reason.as_deref() {
                 None => Decision::Grant,
                 Some(code) => Decision::Deny(DenyReason::from_code(code).ok_or(StoreError::Corrupt("reason"))?),

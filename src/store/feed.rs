@@ -15,7 +15,7 @@
 use rusqlite::{Connection, params};
 
 use crate::domain::{CredentialState, Technology, Timestamp, Uid, UserId, UserState};
-use crate::store::{Store, StoreError, changes};
+use crate::store::{Store, StoreError, changes, columns};
 
 /// One credential as a controller needs it to decide offline.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -98,19 +98,12 @@ fn entries(
     let mut rows = stmt.query(params![since, after, i64::try_from(limit).unwrap_or(i64::MAX)])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        let tech: String = r.get(0)?;
-        let uid: Vec<u8> = r.get(1)?;
-        let state: String = r.get(2)?;
-        let hs: Option<String> = r.get(4)?;
         let entry = FeedEntry {
-            technology: Technology::from_name(&tech).map_err(|_| StoreError::Corrupt("technology"))?,
-            uid: Uid::from_bytes(&uid).map_err(|_| StoreError::Corrupt("uid"))?,
-            state: CredentialState::from_name(&state).ok_or(StoreError::Corrupt("credential state"))?,
+            technology: columns::technology(r, 0)?,
+            uid: columns::uid(r, 1)?,
+            state: columns::credential_state(r, 2)?,
             user_id: r.get::<_, Option<i64>>(3)?.map(UserId::from_i64),
-            holder_state: hs
-                .as_deref()
-                .map(|s| UserState::from_name(s).ok_or(StoreError::Corrupt("user state")))
-                .transpose()?,
+            holder_state: columns::opt_user_state(r, 4)?,
             valid_from: r.get::<_, Option<i64>>(5)?.map(Timestamp),
             valid_to: r.get::<_, Option<i64>>(6)?.map(Timestamp),
         };

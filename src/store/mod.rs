@@ -19,6 +19,7 @@
 pub mod audit;
 pub mod auth;
 pub mod changes;
+mod columns;
 mod credentials;
 pub mod error;
 pub mod events;
@@ -441,7 +442,7 @@ fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
 /// Builds the index from one consistent snapshot of the tables, remembering
 /// the change-log position that snapshot reflects.
 fn build_index(conn: &mut Connection) -> Result<Index, StoreError> {
-    use crate::domain::{CredentialState, Technology, Uid, UserId, UserState, ValidityWindow};
+    use crate::domain::{UserId, ValidityWindow};
     let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
     let seq = changes::head(&tx)?;
     let (users, creds): (i64, i64) = tx.query_row(
@@ -454,10 +455,9 @@ fn build_index(conn: &mut Connection) -> Result<Index, StoreError> {
         let mut stmt = tx.prepare("SELECT id, state, valid_from, valid_to FROM users WHERE state <> 'expunged'")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let state = r.get_ref(1)?.as_str().map_err(|_| StoreError::Corrupt("user state"))?;
             b.user(
                 UserId::from_i64(r.get(0)?),
-                UserState::from_name(state).ok_or(StoreError::Corrupt("user state"))?,
+                columns::user_state(r, 1)?,
                 ValidityWindow {
                     from: r.get::<_, Option<i64>>(2)?.map(Timestamp),
                     to: r.get::<_, Option<i64>>(3)?.map(Timestamp),
@@ -472,13 +472,10 @@ fn build_index(conn: &mut Connection) -> Result<Index, StoreError> {
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let tech = r.get_ref(0)?.as_str().map_err(|_| StoreError::Corrupt("technology"))?;
-            let uid = r.get_ref(1)?.as_blob().map_err(|_| StoreError::Corrupt("uid"))?;
-            let state = r.get_ref(2)?.as_str().map_err(|_| StoreError::Corrupt("credential state"))?;
             b.credential(
-                Technology::from_name(tech).map_err(|_| StoreError::Corrupt("technology"))?,
-                Uid::from_bytes(uid).map_err(|_| StoreError::Corrupt("uid"))?,
-                CredentialState::from_name(state).ok_or(StoreError::Corrupt("credential state"))?,
+                columns::technology(r, 0)?,
+                columns::uid(r, 1)?,
+                columns::credential_state(r, 2)?,
                 r.get::<_, Option<i64>>(3)?.map(UserId::from_i64),
             );
         }

@@ -10,7 +10,7 @@ use crate::domain::{
 };
 use crate::store::{
     Actor, AuditDraft, HeldBinding, HeldCredential, NewUser, Stats, Store, StoreError, Tx, UserPatch, UserRecord,
-    UserSummary,
+    UserSummary, columns,
 };
 
 /// Case folding for search (`MÜLLER` finds `Müller`; SQLite's own
@@ -69,11 +69,10 @@ const USER_COLUMNS: &str = "id, state, given_name, family_name, email, phone, em
     deleted_at, expunged_at, expunged_by";
 
 fn user_from_row(r: &Row<'_>) -> Result<UserRecord, StoreError> {
-    let state: String = r.get(1)?;
     let purge: Option<String> = r.get(13)?;
     Ok(UserRecord {
         id: UserId::from_i64(r.get(0)?),
-        state: UserState::from_name(&state).ok_or_else(corrupt("user state"))?,
+        state: columns::user_state(r, 1)?,
         given_name: r.get(2)?,
         family_name: r.get(3)?,
         email: r.get(4)?,
@@ -113,13 +112,10 @@ pub(crate) fn load_user(conn: &Connection, id: UserId) -> Result<UserRecord, Sto
     )?;
     let mut rows = stmt.query([id.as_i64()])?;
     while let Some(r) = rows.next()? {
-        let tech: String = r.get(0)?;
-        let uid: Vec<u8> = r.get(1)?;
-        let state: String = r.get(2)?;
         user.credentials.push(HeldCredential {
-            technology: Technology::from_name(&tech).map_err(|_| StoreError::Corrupt("technology"))?,
-            uid: Uid::from_bytes(&uid).map_err(|_| StoreError::Corrupt("uid"))?,
-            state: CredentialState::from_name(&state).ok_or_else(corrupt("credential state"))?,
+            technology: columns::technology(r, 0)?,
+            uid: columns::uid(r, 1)?,
+            state: columns::credential_state(r, 2)?,
         });
     }
     let mut stmt = conn.prepare_cached(
@@ -128,11 +124,9 @@ pub(crate) fn load_user(conn: &Connection, id: UserId) -> Result<UserRecord, Sto
     )?;
     let mut rows = stmt.query([id.as_i64()])?;
     while let Some(r) = rows.next()? {
-        let tech: String = r.get(0)?;
-        let uid: Vec<u8> = r.get(1)?;
         user.history.push(HeldBinding {
-            technology: Technology::from_name(&tech).map_err(|_| StoreError::Corrupt("technology"))?,
-            uid: Uid::from_bytes(&uid).map_err(|_| StoreError::Corrupt("uid"))?,
+            technology: columns::technology(r, 0)?,
+            uid: columns::uid(r, 1)?,
             opened_at: Timestamp(r.get(2)?),
             closed_at: r.get::<_, Option<i64>>(3)?.map(Timestamp),
             close_reason: r.get(4)?,
@@ -295,10 +289,9 @@ fn search(
     };
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        let state: String = r.get(1)?;
         out.push(UserSummary {
             id: UserId::from_i64(r.get(0)?),
-            state: UserState::from_name(&state).ok_or_else(corrupt("user state"))?,
+            state: columns::user_state(r, 1)?,
             family_name: r.get(2)?,
             given_name: r.get(3)?,
             email: r.get(4)?,
@@ -491,15 +484,13 @@ impl Store {
             let mut stmt = c.prepare("SELECT state, COUNT(*) FROM users GROUP BY state")?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
-                let st: String = r.get(0)?;
-                let st = UserState::from_name(&st).ok_or_else(corrupt("user state"))?;
+                let st = columns::user_state(r, 0)?;
                 s.users.insert(st.as_str(), r.get::<_, i64>(1)?.unsigned_abs());
             }
             let mut stmt = c.prepare("SELECT state, COUNT(*) FROM credentials GROUP BY state")?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
-                let st: String = r.get(0)?;
-                let st = CredentialState::from_name(&st).ok_or_else(corrupt("credential state"))?;
+                let st = columns::credential_state(r, 0)?;
                 s.credentials.insert(st.as_str(), r.get::<_, i64>(1)?.unsigned_abs());
             }
             Ok(s)
@@ -523,13 +514,17 @@ pub(crate) fn expunge_in(w: &mut Tx<'_>, id: UserId, actor: &str) -> Result<usiz
         .execute(params![id.as_i64(), w.now.0, actor])?;
     w.change(Change::User { id, state: UserState::Expunged, window: ValidityWindow::default() })?;
     // Close every open binding and return what is not retired to stock.
-    let held: Vec<(i64, String, Vec<u8>, String)> = {
+    let held: Vec<(i64, Technology, Uid, CredentialState)> = {
         let mut stmt = w.conn.prepare_cached(
             "SELECT c.id, c.technology, c.uid, c.state FROM bindings b JOIN credentials c ON c.id = b.credential_id
              WHERE b.user_id = ?1 AND b.closed_at IS NULL",
         )?;
-        let rows = stmt.query_map([id.as_i64()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        rows.collect::<Result<_, _>>()?
+        let mut rows = stmt.query([id.as_i64()])?;
+        let mut held = Vec::new();
+        while let Some(r) = rows.next()? {
+            held.push((r.get(0)?, columns::technology(r, 1)?, columns::uid(r, 2)?, columns::credential_state(r, 3)?));
+        }
+        held
     };
     w.conn
         .prepare_cached(
@@ -538,8 +533,7 @@ pub(crate) fn expunge_in(w: &mut Tx<'_>, id: UserId, actor: &str) -> Result<usiz
         )?
         .execute(params![id.as_i64(), w.now.0, actor])?;
     let mut released = 0;
-    for (cred_id, tech, uid, state) in held {
-        let state = CredentialState::from_name(&state).ok_or_else(corrupt("credential state"))?;
+    for (cred_id, technology, uid, state) in held {
         let new_state = if state.is_retired() { state } else { CredentialState::InStock };
         if new_state == CredentialState::InStock {
             released += 1;
@@ -547,12 +541,7 @@ pub(crate) fn expunge_in(w: &mut Tx<'_>, id: UserId, actor: &str) -> Result<usiz
                 .prepare_cached("UPDATE credentials SET state = 'in_stock', updated_at = ?2 WHERE id = ?1")?
                 .execute(params![cred_id, w.now.0])?;
         }
-        w.change(Change::Credential {
-            technology: Technology::from_name(&tech).map_err(|_| StoreError::Corrupt("technology"))?,
-            uid: Uid::from_bytes(&uid).map_err(|_| StoreError::Corrupt("uid"))?,
-            state: new_state,
-            holder: None,
-        })?;
+        w.change(Change::Credential { technology, uid, state: new_state, holder: None })?;
     }
     Ok(released)
 }
