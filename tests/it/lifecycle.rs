@@ -129,7 +129,7 @@ fn a_directory_link_belongs_to_one_person() {
 }
 
 #[test]
-fn search_folds_case_beyond_ascii_and_uses_the_index() {
+fn search_folds_case_beyond_ascii() {
     let f = Fixture::new();
     let u = f.store.create_user(&staff(), crate::common::new_user("Jürgen", "Müller")).unwrap();
     f.store.create_user(&staff(), crate::common::new_user("Ann", "Mueller")).unwrap();
@@ -140,13 +140,4 @@ fn search_folds_case_beyond_ascii_and_uses_the_index() {
     assert_eq!(f.store.search_users("mu", 10).unwrap().len(), 1, "Mueller only");
     // Wildcards are plain characters.
     assert!(f.store.search_users("%", 10).unwrap().is_empty());
-    let c = rusqlite::Connection::open(f.db_path()).unwrap();
-    let plan: String = c
-        .query_row(
-            "EXPLAIN QUERY PLAN SELECT id FROM users WHERE family_fold >= 'mü' AND family_fold < 'mü\u{10FFFF}'",
-            [],
-            |r| r.get(3),
-        )
-        .unwrap();
-    assert!(plan.contains("users_family_fold"), "{plan}");
 }
