@@ -22,6 +22,12 @@ pub enum CardModel {
     Desfire,
     /// A card that does not support GET DATA.
     NoGetData,
+    /// An ISO 14443-A card with a random UID (first byte `08`), as privacy
+    /// cards and phones present: a new UID every tap.
+    RandomUid,
+    /// A card that leaves the field in the middle of an APDU: it answers the
+    /// ATR, then drops the connection instead of answering a command.
+    VanishMidApdu,
 }
 
 /// A card with a UID.
@@ -51,10 +57,30 @@ impl VirtualCard {
             a
         };
         match self.model {
-            CardModel::MifareClassic1k | CardModel::NoGetData => storage(0x01),
+            CardModel::MifareClassic1k | CardModel::NoGetData | CardModel::RandomUid | CardModel::VanishMidApdu => {
+                storage(0x01)
+            }
             CardModel::Ultralight => storage(0x03),
             CardModel::Desfire => vec![0x3B, 0x81, 0x80, 0x01, 0x80, 0x80],
         }
+    }
+
+    /// The card's model.
+    #[must_use]
+    pub fn model(&self) -> CardModel {
+        self.model
+    }
+
+    /// The card's UID.
+    #[must_use]
+    pub fn uid(&self) -> &[u8] {
+        &self.uid
+    }
+
+    /// Whether the card leaves the field instead of answering this APDU.
+    #[must_use]
+    pub fn vanishes_on(&self, _apdu: &[u8]) -> bool {
+        self.model == CardModel::VanishMidApdu
     }
 
     /// Answers one command APDU with a response APDU (data ‖ SW1 SW2).
@@ -89,6 +115,15 @@ mod tests {
         assert_eq!(c.respond(&[0xFF, 0xCA, 0x00, 0x00, 0x00]), [0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x90, 0x00]);
         assert_eq!(c.respond(&[0xFF, 0xCA, 0x00, 0x00, 0x04]), [0x6C, 0x07]);
         assert_eq!(c.respond(&[0x00, 0xA4, 0x04, 0x00]), SW_INS_NOT_SUPPORTED);
+    }
+
+    #[test]
+    fn random_uid_card_and_vanishing_card() {
+        let c = VirtualCard::new(CardModel::RandomUid, &[0x08, 0x12, 0x34, 0x56]);
+        assert_eq!(c.respond(&[0xFF, 0xCA, 0x00, 0x00, 0x00]), [0x08, 0x12, 0x34, 0x56, 0x90, 0x00]);
+        assert!(!c.vanishes_on(&[0xFF, 0xCA, 0x00, 0x00, 0x00]));
+        let v = VirtualCard::new(CardModel::VanishMidApdu, &[0x04, 1, 2, 3]);
+        assert!(v.vanishes_on(&[0xFF, 0xCA, 0x00, 0x00, 0x00]));
     }
 
     #[test]

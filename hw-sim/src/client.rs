@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::card::VirtualCard;
-use crate::vpcd::{answer, frame, parse};
+use crate::vpcd::{self, answer, frame, parse};
 
 /// A card sitting on a reader. Dropping it removes the card.
 #[derive(Debug)]
@@ -32,6 +32,12 @@ fn serve(mut stream: TcpStream, card: &VirtualCard, stop: &AtomicBool) -> io::Re
         }
         let n = usize::from(u16::from_be_bytes(len));
         stream.read_exact(&mut buf[..n])?;
+        if let vpcd::Request::Apdu(a) = parse(&buf[..n])
+            && card.vanishes_on(a)
+        {
+            // Yanked mid-APDU: the connection drops with the command unanswered.
+            return stream.shutdown(Shutdown::Both);
+        }
         if let Some(reply) = answer(card, &parse(&buf[..n])) {
             let framed = frame(&reply).ok_or_else(|| io::Error::other("reply too long for vpcd"))?;
             stream.write_all(&framed)?;
@@ -50,6 +56,20 @@ impl InsertedCard {
         let (s, st) = (stream.try_clone()?, stop.clone());
         let worker = std::thread::Builder::new().name("vpcd-card".into()).spawn(move || serve(s, &card, &st))?;
         Ok(Self { stream, stop, worker: Some(worker) })
+    }
+
+    /// Holds `card` on the reader at `addr` for `dwell`, then takes it off.
+    pub fn tap(addr: impl ToSocketAddrs, card: VirtualCard, dwell: Duration) -> io::Result<()> {
+        let c = Self::insert(addr, card)?;
+        std::thread::sleep(dwell);
+        c.remove()
+    }
+
+    /// Whether the card is still in the field: false once the reader's
+    /// side closed the connection or the card vanished on its own.
+    #[must_use]
+    pub fn in_field(&self) -> bool {
+        self.worker.as_ref().is_some_and(|w| !w.is_finished())
     }
 
     /// Takes the card off the reader; returns how its session ended.

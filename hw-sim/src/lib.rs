@@ -2,10 +2,16 @@
 //!
 //! Virtual contactless cards answer APDUs the way real ones do, so the
 //! service's real PC/SC driver can be driven through pcscd and the vsmartcard
-//! `vpcd` driver (issue 3/5); OSDP devices follow in issue 4/5. So far: the
-//! card model, the vpcd wire framing, and the client that inserts a card
-//! into a vpcd reader over TCP.
+//! `vpcd` driver; OSDP devices follow in issue 4/5.
+//!
+//! - [`card`]: card models (MIFARE Classic, Ultralight, DESFire, a random-UID
+//!   card, a card without GET DATA, a card that vanishes mid-APDU);
+//! - [`vpcd`]: the vpcd wire framing; [`client`]: inserting, removing and
+//!   tapping a card on a vpcd reader over TCP;
+//! - [`pcscd`]: the machine's one pcscd with the simulator's readers, and
+//!   per-reader leases so tests run in parallel.
 
 pub mod card;
 pub mod client;
+pub mod pcscd;
 pub mod vpcd;

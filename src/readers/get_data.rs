@@ -17,7 +17,9 @@ pub enum UidRead {
     RetryWithLe(u8),
     /// The card or reader cannot give a UID (`6A 81`, `6D 00`, …): `uid_unavailable`.
     Unavailable,
-    /// The answer was cut short or malformed: the card probably left mid-read.
+    /// No status word came back: the card left mid-APDU.
+    NoAnswer,
+    /// A status word came with a malformed answer.
     Broken,
 }
 
@@ -26,7 +28,7 @@ pub enum UidRead {
 #[must_use]
 pub fn interpret_get_data(response: &[u8]) -> UidRead {
     let Some((sw, data)) = response.len().checked_sub(2).map(|n| (&response[n..], &response[..n])) else {
-        return UidRead::Broken;
+        return UidRead::NoAnswer;
     };
     match (sw[0], sw[1]) {
         (0x90, 0x00) | (0x62, 0x82) => match Uid::from_bytes(data) {
@@ -56,8 +58,8 @@ mod tests {
         assert_eq!(interpret_get_data(&[0x6C, 0x07]), UidRead::RetryWithLe(7));
         assert_eq!(interpret_get_data(&[0x6A, 0x81]), UidRead::Unavailable);
         assert_eq!(interpret_get_data(&[0x90, 0x00]), UidRead::Broken, "success without a UID");
-        assert_eq!(interpret_get_data(&[0x90]), UidRead::Broken);
-        assert_eq!(interpret_get_data(&[]), UidRead::Broken);
+        assert_eq!(interpret_get_data(&[0x90]), UidRead::NoAnswer);
+        assert_eq!(interpret_get_data(&[]), UidRead::NoAnswer, "the card left mid-APDU");
         assert_eq!(interpret_get_data(&[0u8; 19]), UidRead::Broken, "17 bytes is no UID");
     }
 }

@@ -14,5 +14,6 @@ mod feed;
 mod lifecycle;
 mod props;
 mod race;
+mod readers;
 mod recycle;
 mod server;
