@@ -35,6 +35,15 @@ pub struct Config {
     /// Async worker threads (default: one per core but one, left to the
     /// access-event writer; at least one).
     pub workers: Option<usize>,
+    /// Watch PC/SC desk readers through pcscd (default on; the service runs
+    /// without pcscd and connects when it appears).
+    pub pcsc: bool,
+    /// Watch only PC/SC readers whose name starts with one of these
+    /// (default: all).
+    pub pcsc_readers: Vec<String>,
+    /// A re-read of the same card within this many ms of its removal is
+    /// not a new tap.
+    pub pcsc_debounce_ms: u64,
 }
 
 impl Default for Config {
@@ -48,6 +57,9 @@ impl Default for Config {
             tail_interval_ms: 50,
             event_commit_delay_us: 200,
             workers: None,
+            pcsc: true,
+            pcsc_readers: Vec::new(),
+            pcsc_debounce_ms: 300,
         }
     }
 }
@@ -72,7 +84,8 @@ pub fn default_data_dir() -> PathBuf {
 
 impl Config {
     /// Reads `file` (if given), then applies `IDMS_DATA_DIR`, `IDMS_LISTEN`,
-    /// `IDMS_LOG`, `IDMS_LOG_FORMAT`, `IDMS_EVENT_QUEUE`.
+    /// `IDMS_LOG`, `IDMS_LOG_FORMAT`, `IDMS_EVENT_QUEUE`, `IDMS_PCSC`
+    /// (`true`/`false`), `IDMS_PCSC_READERS` (comma-separated name prefixes).
     pub fn load(file: Option<&Path>) -> Result<Self, String> {
         let mut c = match file {
             Some(f) => {
@@ -101,6 +114,12 @@ impl Config {
         }
         if let Ok(v) = std::env::var("IDMS_WORKERS") {
             c.workers = Some(v.parse().map_err(|e| format!("IDMS_WORKERS: {e}"))?);
+        }
+        if let Ok(v) = std::env::var("IDMS_PCSC") {
+            c.pcsc = v.parse().map_err(|e| format!("IDMS_PCSC (true or false): {e}"))?;
+        }
+        if let Ok(v) = std::env::var("IDMS_PCSC_READERS") {
+            c.pcsc_readers = v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
         }
         if let Ok(v) = std::env::var("IDMS_EVENT_QUEUE") {
             c.event_queue = v.parse().map_err(|e| format!("IDMS_EVENT_QUEUE: {e}"))?;
@@ -172,10 +191,26 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
             }
         })
     };
+    let pcsc = if config.pcsc {
+        let cfg = crate::readers::pcsc::PcscConfig {
+            include: config.pcsc_readers.clone(),
+            debounce: Duration::from_millis(config.pcsc_debounce_ms),
+        };
+        Some(
+            crate::readers::pcsc::spawn(cfg, state.readers.clone(), Arc::new(SystemClock))
+                .map_err(|e| StoreError::Io(format!("cannot start the PC/SC driver: {e}")))?,
+        )
+    } else {
+        None
+    };
     let app = router(state.clone());
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     state.ready.store(false, Ordering::Relaxed);
     tailer.abort();
+    state.readers.stop();
+    if let Some(t) = pcsc {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
     tracing::info!("stopped accepting requests; flushing the access-event log");
     // Dropping the last state closes the event log, which writes what is
     // queued; that may block, so not on an async worker.

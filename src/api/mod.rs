@@ -12,6 +12,7 @@ pub mod auth;
 pub mod doors;
 pub mod error;
 pub mod metrics;
+pub mod readers;
 pub mod staff;
 
 use std::sync::Arc;
@@ -52,6 +53,10 @@ pub struct Shared {
     pub logins: tokio::sync::Semaphore,
     /// Refusals waiting to be audited.
     pub refusals: tokio::sync::mpsc::Sender<RefusalKey>,
+    /// Where card readers publish their events.
+    pub readers: Arc<crate::readers::Hub>,
+    /// Tap-to-enrol reads waiting for confirmation.
+    pub enrollments: readers::Enrollments,
 }
 
 /// Handler state: a cheap clone of an `Arc`.
@@ -111,6 +116,8 @@ impl AppState {
             ready: AtomicBool::new(true),
             logins: tokio::sync::Semaphore::new(2),
             refusals,
+            readers: Arc::default(),
+            enrollments: readers::Enrollments::default(),
         })))
     }
 }
@@ -192,6 +199,7 @@ pub async fn audited<T>(
         (name = "lifecycle", description = "Suspend, delete, restore, expunge"),
         (name = "cards", description = "Credentials: enrol, recycle, retire"),
         (name = "audit", description = "Audit trail and statistics"),
+        (name = "readers", description = "Desk readers: live taps and tap-to-enrol"),
         (name = "doors", description = "Door controllers"),
         (name = "auth", description = "Operator login"),
         (name = "admin", description = "Operators and door controllers"),
@@ -328,6 +336,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::get_credential))
         .routes(routes!(staff::revoke_credential))
         .routes(routes!(staff::suspend_credential))
+        .routes(routes!(readers::list_readers))
+        .routes(routes!(readers::reader_events))
+        .routes(routes!(readers::start_enrollment))
+        .routes(routes!(readers::confirm_enrollment))
         .routes(routes!(staff::resume_credential))
         .routes(routes!(staff::list_audit))
         .routes(routes!(staff::verify_audit))

@@ -126,7 +126,7 @@ pub struct ListUsers {
     pub limit: Option<u32>,
 }
 
-async fn load_scoped(s: &AppState, op: &Operator, id: UserId) -> Result<UserRecord, ApiError> {
+pub async fn load_scoped(s: &AppState, op: &Operator, id: UserId) -> Result<UserRecord, ApiError> {
     let u = blocking(s, move |st| st.get_user(id)).await?;
     check_scope(op, &u)?;
     Ok(u)
@@ -435,9 +435,23 @@ pub async fn create_credential(
         .and_then(|t| Ok((t, Uid::parse_for(t, &b.uid)?, b.user_id.parse::<UserId>()?)));
     let (tech, uid, user) = audited(&s, &auth, "credential.enroll", parsed).await?;
     load_scoped(&s, op, user).await?;
+    let c = enroll_scoped(&s, &auth, op, user, tech, uid).await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// Binds a card for `op` (whose scope covers `user`): the one enrolment
+/// path behind `POST /credentials` and tap-to-enrol confirmations.
+pub async fn enroll_scoped(
+    s: &AppState,
+    auth: &Auth,
+    op: &Operator,
+    user: UserId,
+    tech: Technology,
+    uid: Uid,
+) -> Result<CredentialRecord, ApiError> {
     let actor = auth.0.actor();
     let scoped = op.org_unit.is_some();
-    let c = blocking(&s, move |st| st.enroll(&actor, user, tech, &uid)).await.map_err(|e| {
+    blocking(s, move |st| st.enroll(&actor, user, tech, &uid)).await.map_err(|e| {
         // A scoped operator learns that the card is held, not by whom (the
         // holder may belong to another unit).
         if scoped && e.code == "credential_held" {
@@ -449,8 +463,7 @@ pub async fn create_credential(
         } else {
             e
         }
-    })?;
-    Ok((StatusCode::CREATED, Json(c)))
+    })
 }
 
 /// Card listing parameters.

@@ -51,10 +51,8 @@ pub enum ReaderEventKind {
     /// The card left the reader.
     CardRemoved,
     /// The reader source lost its connection to the readers (pcscd gone);
-    /// it reconnects on its own.
+    /// it reconnects on its own and reports each reader added again.
     SourceDown,
-    /// The reader source is connected again.
-    SourceUp,
 }
 
 fn ser_uid<S: serde::Serializer>(u: &Uid, s: S) -> Result<S::Ok, S::Error> {
@@ -157,9 +155,7 @@ impl Hub {
         {
             let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
             let status = match &event.kind {
-                ReaderEventKind::ReaderAdded | ReaderEventKind::CardRemoved | ReaderEventKind::SourceUp => {
-                    Some(ReaderStatus::Ready)
-                }
+                ReaderEventKind::ReaderAdded | ReaderEventKind::CardRemoved => Some(ReaderStatus::Ready),
                 ReaderEventKind::Tap { .. } | ReaderEventKind::Unreadable { .. } => Some(ReaderStatus::CardPresent),
                 ReaderEventKind::SourceDown => Some(ReaderStatus::Unavailable),
                 ReaderEventKind::ReaderRemoved => None,

@@ -23,6 +23,8 @@ pub struct Api {
     /// Controller for door `main` (id, token) and one for door `side`.
     pub door: (i64, String),
     pub other_door: (i64, String),
+    /// The service's reader hub: tests publish reader events into it.
+    pub hub: Arc<idms::readers::Hub>,
 }
 
 impl Api {
@@ -31,6 +33,7 @@ impl Api {
         // A second store on the same file, owned by the service.
         let store = Arc::new(Store::open(&fx.db_path(), fx.clock.clone()).unwrap());
         let state = AppState::open(store.clone(), fx.dir.path(), 1024, std::time::Duration::ZERO).unwrap();
+        let hub = state.readers.clone();
         let app = router(state);
         let mut tokens = BTreeMap::new();
         for role in Role::ALL {
@@ -39,7 +42,7 @@ impl Api {
         }
         let (c, t) = store.add_controller(&staff(), "ctl-main", &["main".to_string()]).unwrap();
         let (c2, t2) = store.add_controller(&staff(), "ctl-side", &["side".to_string()]).unwrap();
-        Self { fx, store, app, tokens, door: (c.id, t), other_door: (c2.id, t2) }
+        Self { fx, store, app, tokens, door: (c.id, t), other_door: (c2.id, t2), hub }
     }
 
     pub fn token(&self, role: Role) -> &str {
@@ -55,6 +58,15 @@ impl Api {
     ) -> (StatusCode, Value) {
         let raw = body.map(|b| b.to_string().into_bytes());
         self.call_raw(method, path, token, raw, "application/json").await
+    }
+
+    /// The status of a call whose body is a stream (not read).
+    pub async fn status_only(&self, method: Method, path: &str, token: Option<&str>) -> StatusCode {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        self.app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap().status()
     }
 
     pub async fn call_raw(

@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod common;
 mod decide;
+mod enrol;
 mod erasure;
 mod feed;
 mod lifecycle;

@@ -10,33 +10,41 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-fn bin() -> &'static str {
+pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_idms")
 }
 
-fn cli(dir: &Path, args: &[&str]) -> Value {
+pub fn cli(dir: &Path, args: &[&str]) -> Value {
     let out = Command::new(bin()).arg("--data-dir").arg(dir).args(args).arg("--json").output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-struct Server {
-    child: Child,
-    base: String,
+pub struct Server {
+    pub child: Child,
+    pub base: String,
 }
 
 impl Server {
-    fn start(dir: &Path) -> Self {
+    /// `idms serve` without the PC/SC driver (the machine's pcscd belongs
+    /// to the reader tests).
+    pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[("IDMS_PCSC", "false")])
+    }
+
+    /// `idms serve` with extra environment.
+    pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let child = Command::new(bin())
             .arg("--data-dir")
             .arg(dir)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("IDMS_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -66,7 +74,7 @@ impl Drop for Server {
     }
 }
 
-fn agent() -> ureq::Agent {
+pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(5)))

@@ -1,0 +1,373 @@
+//! Desk readers over HTTP: the reader list, the live tap stream
+//! (Server-Sent Events), and tap-to-enrol (`POST /enrollments` waits for
+//! the next tap on a reader; `POST /enrollments/{id}/confirm` binds).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Staff;
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
+use super::staff::{enroll_scoped, load_scoped};
+use super::{AppState, audited, blocking};
+use crate::domain::credential::check_can_receive;
+use crate::domain::{CredentialState, DomainError, Technology, Uid, UserId, check_bindable};
+use crate::readers::{CardType, Published, ReaderEventKind, ReaderInfo};
+use crate::store::{CredentialRecord, Operator, Role};
+
+/// What a tapped card is to the badge office.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CardStatus {
+    /// `new` (never seen), `in_stock` (ready to issue or recycle), `held`,
+    /// or `retired` (lost, stolen, destroyed: never issued again).
+    pub status: &'static str,
+    /// The holder, when held (left out for operators limited to an org unit).
+    pub holder: Option<String>,
+    /// The holder's state, when held.
+    pub holder_state: Option<String>,
+    /// What binding it to someone would do: `enroll` (a new card),
+    /// `recycle` (a card from stock), or `refused`.
+    pub action: &'static str,
+    /// Why it would be refused (`credential_held`, `credential_retired`).
+    pub code: Option<&'static str>,
+}
+
+/// One reader event as staff see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TapNotice {
+    /// The event's number in this service's reader stream.
+    pub seq: u64,
+    /// The reader's ID.
+    pub reader: String,
+    /// When it happened.
+    pub at: String,
+    /// `tap`, `unreadable`, `card_removed`, `reader_added`,
+    /// `reader_removed` or `source_down` (pcscd went away; each reader is
+    /// reported added again when it is back).
+    pub kind: &'static str,
+    /// The UID in hex, for a tap.
+    pub uid: Option<String>,
+    /// The card type from its ATR.
+    #[schema(value_type = Option<String>)]
+    pub card_type: Option<CardType>,
+    /// For an unreadable card: `random_uid`, `uid_unavailable`,
+    /// `card_removed`, `card_mute` or `reader_error`.
+    pub code: Option<&'static str>,
+    /// For a tap: what the card is and what enrolling it would do.
+    pub credential: Option<CardStatus>,
+}
+
+fn kind_name(k: &ReaderEventKind) -> &'static str {
+    match k {
+        ReaderEventKind::ReaderAdded => "reader_added",
+        ReaderEventKind::ReaderRemoved => "reader_removed",
+        ReaderEventKind::Tap { .. } => "tap",
+        ReaderEventKind::Unreadable { .. } => "unreadable",
+        ReaderEventKind::CardRemoved => "card_removed",
+        ReaderEventKind::SourceDown => "source_down",
+    }
+}
+
+/// What the card with `uid` is, seen by `op`.
+async fn card_status(s: &AppState, op: &Operator, uid: Uid) -> Result<CardStatus, ApiError> {
+    let found = blocking(s, move |st| match st.get_credential(Some(Technology::Iso14443a), &uid) {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if e.code() == "not_found" => Ok(None),
+        Err(e) => Err(e),
+    })
+    .await?;
+    Ok(status_of(op, &uid, found.as_ref()))
+}
+
+fn status_of(op: &Operator, uid: &Uid, c: Option<&CredentialRecord>) -> CardStatus {
+    let Some(c) = c else {
+        return CardStatus { status: "new", holder: None, holder_state: None, action: "enroll", code: None };
+    };
+    let status = if c.holder.is_some() {
+        "held"
+    } else if c.state.is_retired() {
+        "retired"
+    } else if c.state == CredentialState::InStock {
+        "in_stock"
+    } else {
+        c.state.as_str()
+    };
+    let verdict = check_bindable(uid, c.state, c.holder.zip(c.holder_state));
+    let scoped = op.org_unit.is_some();
+    CardStatus {
+        status,
+        holder: c.holder.filter(|_| !scoped).map(|h| h.to_string()),
+        holder_state: c.holder_state.map(|h| h.as_str().to_owned()),
+        action: if verdict.is_ok() { "recycle" } else { "refused" },
+        code: verdict.err().map(|e| e.code()),
+    }
+}
+
+async fn notice(s: &AppState, op: &Operator, p: &Published) -> Result<TapNotice, ApiError> {
+    let e = &p.event;
+    let (uid, card_type, code) = match &e.kind {
+        ReaderEventKind::Tap { uid, card_type } => (Some(*uid), Some(*card_type), None),
+        ReaderEventKind::Unreadable { code, card_type } => (None, *card_type, Some(*code)),
+        _ => (None, None, None),
+    };
+    let credential = match uid {
+        Some(u) => Some(card_status(s, op, u).await?),
+        None => None,
+    };
+    Ok(TapNotice {
+        seq: p.seq,
+        reader: e.reader.clone(),
+        at: e.at.to_rfc3339(),
+        kind: kind_name(&e.kind),
+        uid: uid.map(|u| u.to_string()),
+        card_type,
+        code,
+        credential,
+    })
+}
+
+/// The readers the service sees.
+#[utoipa::path(get, path = "/api/v1/readers", tag = "readers",
+    responses((status = 200, body = Vec<ReaderInfo>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_readers(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Viewer as u8 }>,
+) -> Result<Json<Vec<ReaderInfo>>, ApiError> {
+    auth.operator(Role::Viewer)?;
+    Ok(Json(s.readers.readers()))
+}
+
+/// Stream parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Only events of this reader.
+    pub reader: Option<String>,
+}
+
+/// Live reader events as Server-Sent Events: every tap with the card's
+/// UID, type and status (new / in stock / held by whom / retired), cards
+/// that could not be read with a code, readers coming and going. Each SSE
+/// `event:` is the notice's `kind` and `id:` its `seq`; a subscriber too
+/// slow to keep up gets an event `lagged` with the number it missed.
+#[utoipa::path(get, path = "/api/v1/readers/events", tag = "readers", params(EventsQuery),
+    responses((status = 200, body = TapNotice, content_type = "text/event-stream"), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn reader_events(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Enroller as u8 }>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let op = auth.operator(Role::Enroller)?.clone();
+    let rx = s.readers.subscribe();
+    let stream = futures_util::stream::unfold((rx, s, op, q.reader), |(mut rx, s, op, only)| async move {
+        loop {
+            let ev = match rx.recv().await {
+                Ok(p) if only.as_ref().is_some_and(|r| *r != p.event.reader) => continue,
+                Ok(p) => match notice(&s, &op, &p).await {
+                    Ok(n) => Event::default()
+                        .event(n.kind)
+                        .id(n.seq.to_string())
+                        .json_data(&n)
+                        .unwrap_or_else(|_| Event::default().event("error")),
+                    Err(_) => Event::default().event("error").data("the card's status could not be read"),
+                },
+                Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
+                Err(RecvError::Closed) => return None,
+            };
+            return Some((Ok(ev), (rx, s, op, only)));
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Enrolment waiting for its confirmation.
+#[derive(Debug, Clone)]
+struct Pending {
+    created: Instant,
+    view: Enrollment,
+    user: UserId,
+    uid: Uid,
+}
+
+/// Enrolments read but not yet confirmed, for ten minutes.
+#[derive(Debug, Default)]
+pub struct Enrollments {
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+impl Enrollments {
+    const TTL: Duration = Duration::from_secs(600);
+    const MAX: usize = 1000;
+
+    fn put(&self, p: Pending) {
+        let mut m = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        m.retain(|_, v| v.created.elapsed() < Self::TTL);
+        if m.len() >= Self::MAX
+            && let Some(oldest) = m.iter().min_by_key(|(_, v)| v.created).map(|(k, _)| k.clone())
+        {
+            m.remove(&oldest);
+        }
+        m.insert(p.view.id.clone(), p);
+    }
+
+    fn get(&self, id: &str) -> Option<Pending> {
+        let m = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        m.get(id).filter(|p| p.created.elapsed() < Self::TTL).cloned()
+    }
+
+    fn remove(&self, id: &str) {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+    }
+}
+
+/// Start a tap-to-enrol.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentBody {
+    /// The reader to wait on (an ID from `GET /readers`).
+    pub reader: String,
+    /// The person who will receive the card.
+    pub user_id: String,
+    /// How long to wait for a tap, in seconds (default 30, at most 120).
+    pub wait_s: Option<u64>,
+}
+
+/// A card read for a person, waiting for confirmation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Enrollment {
+    /// Confirm with `POST /enrollments/{id}/confirm` within ten minutes.
+    pub id: String,
+    /// The reader it was read on.
+    pub reader: String,
+    /// The person.
+    pub user_id: String,
+    /// The UID read, in hex.
+    pub uid: String,
+    /// Always `iso14443a` for desk readers.
+    pub technology: String,
+    /// The card type from its ATR.
+    #[schema(value_type = String)]
+    pub card_type: CardType,
+    /// What the card is, and what confirming would do.
+    pub credential: CardStatus,
+}
+
+fn enrollment_id() -> Result<String, ApiError> {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).map_err(|_| ApiError::internal())?;
+    Ok(format!("enr_{}", hex::encode(b)))
+}
+
+/// Wait for the next tap on a reader and show what binding it would do.
+/// Nothing is bound until the enrolment is confirmed. A card that cannot
+/// be enrolled (random UID, no UID) answers 422 with its code; no tap in
+/// time answers 408 `no_tap`.
+#[utoipa::path(post, path = "/api/v1/enrollments", tag = "readers", request_body = EnrollmentBody,
+    responses((status = 201, body = Enrollment), (status = 400, body = Problem), (status = 404, body = Problem), (status = 408, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn start_enrollment(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Enroller as u8 }>,
+    ApiJson(b): ApiJson<EnrollmentBody>,
+) -> Result<(StatusCode, Json<Enrollment>), ApiError> {
+    let op = auth.operator(Role::Enroller)?.clone();
+    let user = audited(&s, &auth, "credential.enroll", b.user_id.parse::<UserId>()).await?;
+    let u = load_scoped(&s, &op, user).await?;
+    audited(&s, &auth, "credential.enroll", check_can_receive(user, u.state)).await?;
+    // Subscribe before looking at the reader, so a tap right now is not missed.
+    let mut rx = s.readers.subscribe();
+    if !s.readers.has_reader(&b.reader) {
+        return Err(ApiError::from(DomainError::NotFound { what: "reader", id: b.reader.clone() }));
+    }
+    let wait = Duration::from_secs(b.wait_s.unwrap_or(30).clamp(1, 120));
+    let deadline = tokio::time::Instant::now() + wait;
+    let (uid, card_type) = loop {
+        let p = match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "no_tap",
+                    format!("no card was tapped on {} within {} s", b.reader, wait.as_secs()),
+                ));
+            }
+            Ok(Err(RecvError::Lagged(_))) => continue,
+            Ok(Err(RecvError::Closed)) => return Err(ApiError::internal()),
+            Ok(Ok(p)) => p,
+        };
+        if p.event.reader != b.reader {
+            continue;
+        }
+        match &p.event.kind {
+            ReaderEventKind::Tap { uid, card_type } => break (*uid, *card_type),
+            ReaderEventKind::Unreadable { code, .. } => return Err(unreadable(code)),
+            ReaderEventKind::ReaderRemoved | ReaderEventKind::SourceDown => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "reader_unavailable",
+                    format!("reader {} went away while waiting for a tap", b.reader),
+                ));
+            }
+            _ => {}
+        }
+    };
+    let credential = card_status(&s, &op, uid).await?;
+    let view = Enrollment {
+        id: enrollment_id()?,
+        reader: b.reader,
+        user_id: user.to_string(),
+        uid: uid.to_string(),
+        technology: Technology::Iso14443a.as_str().to_owned(),
+        card_type,
+        credential,
+    };
+    s.enrollments.put(Pending { created: Instant::now(), view: view.clone(), user, uid });
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+fn unreadable(code: &'static str) -> ApiError {
+    let detail = match code {
+        "random_uid" => {
+            "this card presents a random UID (a new one every tap); it cannot identify anyone and is never enrolled"
+        }
+        "uid_unavailable" => "the reader could not get a UID from this card (it does not support GET DATA)",
+        "card_removed" => "the card left the reader before it was read; tap it again and hold it still",
+        "card_mute" => "the card does not answer; tap it again",
+        _ => "the reader failed to read the card; tap it again",
+    };
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+}
+
+/// Bind the card of a pending enrolment: the same rules and codes as
+/// `POST /credentials` (409 `credential_held` when someone holds it).
+#[utoipa::path(post, path = "/api/v1/enrollments/{id}/confirm", tag = "readers", params(("id" = String, Path, description = "The enrolment")),
+    responses((status = 201, body = CredentialRecord), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn confirm_enrollment(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Enroller as u8 }>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<CredentialRecord>), ApiError> {
+    let op = auth.operator(Role::Enroller)?.clone();
+    let p = s.enrollments.get(&id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "enrollment_not_found",
+            "no pending enrolment with this ID (confirmed already, or older than ten minutes)",
+        )
+    })?;
+    let c = enroll_scoped(&s, &auth, &op, p.user, Technology::Iso14443a, p.uid).await?;
+    s.enrollments.remove(&id);
+    Ok((StatusCode::CREATED, Json(c)))
+}
