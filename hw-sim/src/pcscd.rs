@@ -258,8 +258,32 @@ pub struct DaemonShare {
 pub struct ReaderLease {
     /// The reader's number.
     pub n: usize,
-    _reader: File,
+    reader: File,
     _daemon: DaemonShare,
+}
+
+/// How long a reader rests between leases: longer than pcscd's 400 ms
+/// presence poll, so the card the last holder took off is gone for pcscd
+/// (and vpcd has let go of its connection) before the next holder starts.
+const SETTLE: Duration = Duration::from_millis(600);
+
+// Wall-clock time shared between test processes through the lock file;
+// the simulator is not the product, so it may read the clock directly.
+#[allow(clippy::disallowed_methods)]
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Drop for ReaderLease {
+    fn drop(&mut self) {
+        // Record when the reader was released, for the next holder's settle.
+        use std::io::{Seek, Write};
+        let _ = self.reader.set_len(0);
+        let _ = self.reader.seek(io::SeekFrom::Start(0));
+        let _ = write!(self.reader, "{}", unix_ms());
+    }
 }
 
 impl ReaderLease {
@@ -286,8 +310,14 @@ pub fn lease() -> io::Result<ReaderLease> {
         for (n, f) in files.iter().enumerate() {
             match f.try_lock() {
                 Ok(()) => {
+                    let released = fs::read_to_string(dir().join(format!("reader-{n}.lock")))
+                        .ok()
+                        .and_then(|t| t.trim().parse::<u64>().ok())
+                        .unwrap_or(0);
+                    let rested = Duration::from_millis(unix_ms().saturating_sub(released));
+                    std::thread::sleep(SETTLE.saturating_sub(rested));
                     let reader = f.try_clone()?;
-                    return Ok(ReaderLease { n, _reader: reader, _daemon: DaemonShare { _file: daemon } });
+                    return Ok(ReaderLease { n, reader, _daemon: DaemonShare { _file: daemon } });
                 }
                 Err(fs::TryLockError::WouldBlock) => {}
                 Err(fs::TryLockError::Error(e)) => return Err(e),
@@ -309,6 +339,7 @@ pub fn exclusive() -> io::Result<DaemonLease> {
     let daemon = lock_file("daemon.lock")?;
     daemon.lock()?;
     ensure()?;
+    std::thread::sleep(SETTLE);
     Ok(DaemonLease { _file: daemon })
 }
 

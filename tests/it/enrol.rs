@@ -271,3 +271,86 @@ fn tap_enrol_confirm_through_pcscd_and_a_held_card_is_refused() {
     let (_, cards) = l.get(&format!("/api/v1/users/{bob}"));
     assert_eq!(cards["credentials"].as_array().map(Vec::len), Some(0), "{cards}");
 }
+
+/// Taps `card` on `addr` until a tap shows on `events`; how long that took.
+fn tap_until_reported(events: &SseClient, addr: (&str, u16), uid: &[u8], within: Duration) -> Option<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < within {
+        let Ok(card) = InsertedCard::insert(addr, VirtualCard::new(CardModel::MifareClassic1k, uid)) else {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
+        let seen = events.next("tap", Duration::from_millis(1200));
+        drop(card);
+        if seen.is_some() {
+            return Some(t0.elapsed());
+        }
+    }
+    None
+}
+
+#[test]
+fn pcscd_killed_and_restarted_taps_are_reported_again_without_restarting_the_service() {
+    let daemon = pcscd::exclusive().unwrap();
+    let reader = pcscd::reader_name(0);
+    let mut l = live(&reader);
+    l.wait_for_reader(&reader);
+    let pid = l.server.child.id();
+    let events = SseClient::open(&l.server.base, &l.token, "");
+    let addr = ("127.0.0.1", pcscd::reader_port(0));
+    assert!(tap_until_reported(&events, addr, &[0x04, 1, 1, 1], Duration::from_secs(5)).is_some(), "a tap before");
+
+    daemon.kill().unwrap();
+    let (_, down) = events.next("source_down", Duration::from_secs(5)).expect("the service notices pcscd is gone");
+    assert_eq!(down["reader"], reader.as_str());
+    let (_, listed) = l.get("/api/v1/readers");
+    assert_eq!(listed[0]["status"], "unavailable", "{listed}");
+    daemon.start_with(&[0, 1]).unwrap();
+    let again = tap_until_reported(&events, addr, &[0x04, 2, 2, 2], Duration::from_secs(5));
+    assert!(again.is_some(), "no tap reported within 5 s of pcscd's restart");
+    eprintln!("tap reported {:?} after pcscd was back", again.unwrap());
+    assert!(l.server.child.try_wait().unwrap().is_none(), "the service kept running");
+    assert_eq!(l.server.child.id(), pid);
+    l.wait_for_reader(&reader);
+}
+
+#[test]
+fn a_reader_that_disappears_is_reported_and_the_others_keep_working() {
+    let daemon = pcscd::exclusive().unwrap();
+    let l = live("IDMS Sim");
+    for n in 0..pcscd::READERS {
+        l.wait_for_reader(&pcscd::reader_name(n));
+    }
+    let events = SseClient::open(&l.server.base, &l.token, "");
+    // pcscd comes back without entry B: its two readers are gone.
+    daemon.kill().unwrap();
+    daemon.start_with(&[0]).unwrap();
+    let mut removed = Vec::new();
+    while removed.len() < 2 {
+        let (_, v) = events.next("reader_removed", Duration::from_secs(10)).expect("the vanished readers are reported");
+        removed.push(v["reader"].as_str().unwrap().to_owned());
+    }
+    removed.sort();
+    assert_eq!(removed, [pcscd::reader_name(2), pcscd::reader_name(3)]);
+    let (_, listed) = l.get("/api/v1/readers");
+    let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [pcscd::reader_name(0), pcscd::reader_name(1)], "{listed}");
+    // The remaining readers still read cards.
+    for n in 0..2 {
+        let addr = ("127.0.0.1", pcscd::reader_port(n));
+        assert!(
+            tap_until_reported(&events, addr, &[0x04, 3, 3, n as u8], Duration::from_secs(5)).is_some(),
+            "reader {n}"
+        );
+    }
+    // And a reader coming back is reported added.
+    daemon.kill().unwrap();
+    daemon.start_with(&[0, 1]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut added = Vec::new();
+    while !added.contains(&pcscd::reader_name(3)) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (_, v) = events.next("reader_added", left).expect("the returning readers are reported");
+        added.push(v["reader"].as_str().unwrap().to_owned());
+    }
+}
