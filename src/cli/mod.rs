@@ -80,6 +80,16 @@ enum Cmd {
     },
     /// Fill a data directory with a few demo people and cards.
     Demo,
+    /// PC/SC desk readers: list them; with --watch, print every tap live
+    /// (with what the card is, when the database is there).
+    Readers {
+        /// Keep running and print reader events until interrupted.
+        #[arg(long)]
+        watch: bool,
+        /// Only readers whose name starts with this (repeatable).
+        #[arg(long = "reader")]
+        include: Vec<String>,
+    },
     /// Developer tools: data generation and measurements.
     Dev {
         #[command(subcommand)]
@@ -488,6 +498,7 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
             }
         }
         Cmd::Demo => demo(cli, &actor),
+        Cmd::Readers { watch, include } => readers(cli, *watch, include),
         Cmd::Dev { cmd } => dev(cli, &actor, cmd),
         Cmd::Serve { .. } => Ok(()),
         Cmd::Token { cmd } => token(cli, &open(cli)?, &actor, cmd),
@@ -862,6 +873,77 @@ fn demo(cli: &Cli, actor: &Actor) -> Result<(), StoreError> {
     );
     println!("  curl -s -H 'Authorization: Bearer {door}' localhost:8080/api/v1/controllers/{}/credentials", c.id);
     println!("  curl -s localhost:8080/api/v1/openapi.json | head -c 300; curl -s localhost:8080/metrics | head");
+    Ok(())
+}
+
+fn readers(cli: &Cli, watch: bool, include: &[String]) -> Result<(), StoreError> {
+    use idms::readers::{Hub, ReaderEventKind};
+    let hub = Arc::new(Hub::default());
+    let mut rx = hub.subscribe();
+    let cfg = idms::readers::pcsc::PcscConfig { include: include.to_vec(), ..Default::default() };
+    let driver = idms::readers::pcsc::spawn(cfg, hub.clone(), Arc::new(SystemClock))
+        .map_err(|e| StoreError::Io(format!("cannot start the PC/SC driver: {e}")))?;
+    // The driver lists the readers as soon as pcscd answers.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let list = hub.readers();
+    if cli.json && !watch {
+        output::json(&list);
+    } else if !cli.json {
+        if list.is_empty() {
+            println!(
+                "no PC/SC readers (is pcscd running, and the reader plugged in? `pcsc_scan` shows what pcscd sees)"
+            );
+        } else {
+            let mut t = Table::new(&["READER", "KIND", "STATUS"]);
+            for r in &list {
+                let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned));
+                t.row(vec![r.id.clone(), "pcsc".into(), status.unwrap_or_default()]);
+            }
+            t.print();
+        }
+    }
+    if !watch {
+        hub.stop();
+        let _ = driver.join();
+        return Ok(());
+    }
+    if !cli.json {
+        println!("watching; tap a card (Ctrl-C to stop)");
+    }
+    // What a card is, when this data directory has a database.
+    let store = open(cli).ok();
+    while let Ok(p) = rx.blocking_recv() {
+        let e = &p.event;
+        let status = match (&e.kind, &store) {
+            (ReaderEventKind::Tap { uid, .. }, Some(s)) => {
+                Some(match s.get_credential(Some(Technology::Iso14443a), uid) {
+                    Ok(c) => match (c.holder, c.holder_state) {
+                        (Some(h), Some(st)) => format!("held by {h} ({})", st.as_str()),
+                        _ => c.state.as_str().to_owned(),
+                    },
+                    Err(err) if err.code() == "not_found" => "new".to_owned(),
+                    Err(err) => format!("unknown ({})", err.code()),
+                })
+            }
+            _ => None,
+        };
+        if cli.json {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            if let (Some(st), Some(o)) = (&status, v.as_object_mut()) {
+                o.insert("credential".into(), serde_json::Value::String(st.clone()));
+            }
+            output::json_line(&v);
+        } else {
+            let what = match &e.kind {
+                ReaderEventKind::Tap { uid, card_type } => {
+                    format!("tap {uid} {card_type:?} {}", status.as_deref().unwrap_or(""))
+                }
+                ReaderEventKind::Unreadable { code, .. } => format!("unreadable: {code}"),
+                other => format!("{other:?}"),
+            };
+            println!("{}  {}  {}", e.at, e.reader, what.trim_end());
+        }
+    }
     Ok(())
 }
 

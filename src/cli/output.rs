@@ -59,6 +59,14 @@ pub fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 /// Prints a value as pretty JSON on stdout.
+/// One value as a single line (JSON Lines, for streams of events).
+pub fn json_line<T: serde::Serialize>(v: &T) {
+    match serde_json::to_string(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error[internal]: cannot encode output: {e}"),
+    }
+}
+
 pub fn json<T: serde::Serialize>(v: &T) {
     match serde_json::to_string_pretty(v) {
         Ok(s) => println!("{s}"),

@@ -354,3 +354,46 @@ fn a_reader_that_disappears_is_reported_and_the_others_keep_working() {
         added.push(v["reader"].as_str().unwrap().to_owned());
     }
 }
+
+#[test]
+fn idms_readers_lists_readers_and_prints_taps_live() {
+    let lease = pcscd::lease().unwrap();
+    let d = tempfile::tempdir().unwrap();
+    cli(d.path(), &["init"]);
+    let alice = person(d.path(), "Alice");
+    cli(d.path(), &["card", "enroll", "--user", &alice, "--uid", "04C0FFEE"]);
+    let listed = cli(d.path(), &["readers", "--reader", &lease.name()]);
+    assert_eq!(listed, json!([{"id": lease.name(), "name": lease.name(), "kind": "pcsc", "status": "ready"}]));
+
+    let mut watch = std::process::Command::new(crate::server::bin())
+        .arg("--data-dir")
+        .arg(d.path())
+        .args(["readers", "--watch", "--json", "--reader", &lease.name()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(watch.stdout.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            let _ = tx.send(serde_json::from_str::<Value>(&line).unwrap());
+        }
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    let card =
+        InsertedCard::insert(lease.addr(), VirtualCard::new(CardModel::MifareClassic1k, &[0x04, 0xC0, 0xFF, 0xEE]))
+            .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let tap = loop {
+        let v = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("a tap line");
+        if v["kind"] == "tap" {
+            break v;
+        }
+    };
+    drop(card);
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(tap["uid"], "04C0FFEE");
+    assert_eq!(tap["card_type"], "mifare_classic1k");
+    assert_eq!(tap["credential"], format!("held by {alice} (active)"));
+}
