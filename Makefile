@@ -48,10 +48,26 @@ test-only:
 
 test: deps check nostd doc test-only
 
-demo:
+DEMO_LISTEN ?= 127.0.0.1:8080
+
+# The demo: demo people and cards, pcscd with the simulator's virtual
+# readers, the service watching them, and a hw-sim prompt to tap cards.
+# Quitting the prompt (or end of input) stops the service.
+demo: deps
 	$(CARGO) build --locked --bin idms
+	$(CARGO) build --locked -p hw-sim --bin hw-sim
 	rm -rf demo-data
 	./target/debug/idms --data-dir demo-data demo | sed 's#^  idms #  ./target/debug/idms #'
+	./target/debug/hw-sim pcscd
+	@./target/debug/idms --data-dir demo-data serve --listen $(DEMO_LISTEN) > demo-data/serve.log 2>&1 & \
+	  echo $$! > demo-data/serve.pid; \
+	  echo; echo "idms serve runs on $(DEMO_LISTEN) (log: demo-data/serve.log)."; \
+	  echo "Watch taps in another terminal (the admin token is printed above):"; \
+	  echo "  curl -N -H 'Authorization: Bearer TOKEN' http://$(DEMO_LISTEN)/api/v1/readers/events"; \
+	  echo "  ./target/debug/idms --data-dir demo-data readers --watch"; \
+	  echo "Then tap at the prompt: 'tap 0 04A1B2C3' (Ada's card), 'tap 0 04112233445566 ultralight' (a new card),"; \
+	  echo "'tap 0 08AABBCC random' (a random-UID card, refused). 'quit' stops the demo."; \
+	  ./target/debug/hw-sim serve; kill $$(cat demo-data/serve.pid) 2>/dev/null || true
 
 bench:
 	$(CARGO) bench --locked --bench core

@@ -873,6 +873,14 @@ fn demo(cli: &Cli, actor: &Actor) -> Result<(), StoreError> {
     );
     println!("  curl -s -H 'Authorization: Bearer {door}' localhost:8080/api/v1/controllers/{}/credentials", c.id);
     println!("  curl -s localhost:8080/api/v1/openapi.json | head -c 300; curl -s localhost:8080/metrics | head");
+    println!(
+        "\nTap-to-enrol (make demo starts the virtual readers; tap within 30 s, then confirm with the returned id):"
+    );
+    println!(
+        "  curl -s -H 'Authorization: Bearer {admin}' -H 'content-type: application/json' -d '{{\"reader\":\"IDMS Sim A 00 00\",\"user_id\":\"{}\"}}' localhost:8080/api/v1/enrollments",
+        ids[1].0
+    );
+    println!("  curl -s -X POST -H 'Authorization: Bearer {admin}' localhost:8080/api/v1/enrollments/ID/confirm");
     Ok(())
 }
 

@@ -1,0 +1,171 @@
+//! `hw-sim`: simulated hardware for people — start the virtual readers, tap
+//! a virtual card, or keep readers up and tap from a prompt.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use hw_sim::card::{CardModel, VirtualCard};
+use hw_sim::client::InsertedCard;
+use hw_sim::pcscd;
+
+#[derive(Parser)]
+#[command(version, about = "Simulated hardware for IDMS: virtual PC/SC readers and cards through the real pcscd")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Make sure pcscd runs with the virtual readers (stopping any other pcscd), and list them.
+    Pcscd,
+    /// Tap a card on virtual reader N: put it on, hold it, take it off.
+    Tap {
+        /// The reader's number (0–3; see `hw-sim pcscd`).
+        #[arg(long, default_value_t = 0)]
+        reader: usize,
+        /// classic1k, ultralight, desfire, random, no-get-data, vanish.
+        #[arg(long, default_value = "classic1k")]
+        model: String,
+        /// How long the card stays on the reader, in ms.
+        #[arg(long, default_value_t = 600)]
+        hold_ms: u64,
+        /// The card's UID in hex.
+        uid: String,
+    },
+    /// Keep the virtual readers up and tap cards from a prompt.
+    Serve,
+}
+
+fn model(name: &str) -> Result<CardModel, String> {
+    Ok(match name {
+        "classic1k" => CardModel::MifareClassic1k,
+        "ultralight" => CardModel::Ultralight,
+        "desfire" => CardModel::Desfire,
+        "random" => CardModel::RandomUid,
+        "no-get-data" => CardModel::NoGetData,
+        "vanish" => CardModel::VanishMidApdu,
+        other => {
+            return Err(format!(
+                "unknown card model {other:?}: use classic1k, ultralight, desfire, random, no-get-data or vanish"
+            ));
+        }
+    })
+}
+
+fn uid(hex: &str) -> Result<Vec<u8>, String> {
+    let digits: String = hex.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect();
+    if digits.is_empty() || digits.len() % 2 != 0 || digits.len() > 20 {
+        return Err(format!("{hex:?} is not a UID: give 4, 7 or 10 bytes in hex, e.g. 04A1B2C3"));
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| format!("{hex:?} is not hex")))
+        .collect()
+}
+
+fn reader(n: usize) -> Result<usize, String> {
+    if n < pcscd::READERS { Ok(n) } else { Err(format!("there are readers 0 to {}", pcscd::READERS - 1)) }
+}
+
+fn card(model_name: &str, uid_hex: &str) -> Result<VirtualCard, String> {
+    Ok(VirtualCard::new(model(model_name)?, &uid(uid_hex)?))
+}
+
+fn list() {
+    for n in 0..pcscd::READERS {
+        println!("  reader {n}: {:<18} card port 127.0.0.1:{}", pcscd::reader_name(n), pcscd::reader_port(n));
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.cmd {
+        Cmd::Pcscd => {
+            pcscd::ensure().map_err(|e| e.to_string())?;
+            println!("pcscd runs with the virtual readers (log: {}):", pcscd::dir().join("pcscd.log").display());
+            list();
+            Ok(())
+        }
+        Cmd::Tap { reader: n, model: m, hold_ms, uid: u } => {
+            let (n, c) = (reader(n)?, card(&m, &u)?);
+            pcscd::ensure().map_err(|e| e.to_string())?;
+            InsertedCard::tap(("127.0.0.1", pcscd::reader_port(n)), c, Duration::from_millis(hold_ms))
+                .map_err(|e| format!("cannot reach reader {n}: {e}"))
+        }
+        Cmd::Serve => serve(),
+    }
+}
+
+fn serve() -> Result<(), String> {
+    pcscd::ensure().map_err(|e| e.to_string())?;
+    println!("virtual readers up:");
+    list();
+    println!("commands: tap N UID [MODEL] | insert N UID [MODEL] | remove N | list | quit");
+    let mut on: HashMap<usize, InsertedCard> = HashMap::new();
+    let stdin = std::io::stdin();
+    loop {
+        print!("hw-sim> ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            return Ok(());
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let r = match words.as_slice() {
+            [] => Ok(()),
+            ["quit" | "exit"] => return Ok(()),
+            ["list"] => {
+                list();
+                Ok(())
+            }
+            [verb @ ("tap" | "insert"), n, u, rest @ ..] => (|| {
+                let n = reader(n.parse().map_err(|_| format!("{n:?} is not a reader number"))?)?;
+                let c = card(rest.first().copied().unwrap_or("classic1k"), u)?;
+                on.remove(&n);
+                let addr = ("127.0.0.1", pcscd::reader_port(n));
+                if *verb == "tap" {
+                    InsertedCard::tap(addr, c, Duration::from_millis(600)).map_err(|e| e.to_string())
+                } else {
+                    on.insert(n, InsertedCard::insert(addr, c).map_err(|e| e.to_string())?);
+                    Ok(())
+                }
+            })(),
+            ["remove", n] => match n.parse::<usize>().ok().and_then(|n| on.remove(&n)) {
+                Some(c) => c.remove().map_err(|e| e.to_string()),
+                None => Err(format!("no card on reader {n}")),
+            },
+            _ => Err("commands: tap N UID [MODEL] | insert N UID [MODEL] | remove N | list | quit".into()),
+        };
+        if let Err(e) = r {
+            println!("error: {e}");
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hw-sim: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_and_models_parse() {
+        assert_eq!(uid("04:a1:B2:c3").unwrap(), [0x04, 0xA1, 0xB2, 0xC3]);
+        assert!(uid("04A").is_err());
+        assert!(uid("zz").is_err());
+        assert_eq!(model("desfire").unwrap(), CardModel::Desfire);
+        assert!(model("floppy").unwrap_err().contains("classic1k"));
+        assert!(reader(pcscd::READERS).is_err());
+    }
+}
