@@ -58,7 +58,7 @@ fn model(name: &str) -> Result<CardModel, String> {
 
 fn uid(hex: &str) -> Result<Vec<u8>, String> {
     let digits: String = hex.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect();
-    if digits.is_empty() || digits.len() % 2 != 0 || digits.len() > 20 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) || digits.len() > 20 {
         return Err(format!("{hex:?} is not a UID: give 4, 7 or 10 bytes in hex, e.g. 04A1B2C3"));
     }
     (0..digits.len())
