@@ -10,7 +10,7 @@ BARE_METAL := thumbv7em-none-eabihf
 BENCH_DIR ?= target/bench-data
 BENCH_USERS ?= 1000000
 
-.PHONY: help deps check test test-only nostd doc demo bench bench-open bench-http clean-bench
+.PHONY: help deps check test test-only nostd doc demo bench bench-tap bench-open bench-http clean-bench
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -71,6 +71,10 @@ demo: deps
 
 bench:
 	$(CARGO) bench --locked --bench core
+
+# Tap latency through pcscd: pcscd reports a card → the SSE client has it (TAPS taps, default 200).
+bench-tap: deps
+	$(CARGO) bench --locked --bench tap
 
 # Opening a database of $(BENCH_USERS) users / credentials: index build time and peak RSS.
 bench-open:

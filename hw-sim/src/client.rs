@@ -24,12 +24,18 @@ fn serve(mut stream: TcpStream, card: &VirtualCard, stop: &AtomicBool) -> io::Re
     let mut len = [0u8; 2];
     let mut buf = vec![0u8; 0x1_0000];
     while !stop.load(Ordering::Relaxed) {
+        quick_ack(&stream);
         match stream.read_exact(&mut len) {
             Ok(()) => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => continue,
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
         }
+        // vpcd sends the length and the payload in two writes without
+        // TCP_NODELAY: Nagle holds the payload until the length is acked,
+        // and a delayed ack would add ~40 ms to every exchange. A real
+        // reader has no such stall, so the simulator acks at once.
+        quick_ack(&stream);
         let n = usize::from(u16::from_be_bytes(len));
         stream.read_exact(&mut buf[..n])?;
         if let vpcd::Request::Apdu(a) = parse(&buf[..n])
@@ -44,6 +50,13 @@ fn serve(mut stream: TcpStream, card: &VirtualCard, stop: &AtomicBool) -> io::Re
         }
     }
     Ok(())
+}
+
+fn quick_ack(stream: &TcpStream) {
+    #[cfg(target_os = "linux")]
+    let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+    #[cfg(not(target_os = "linux"))]
+    let _ = stream;
 }
 
 impl InsertedCard {
