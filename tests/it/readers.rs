@@ -20,12 +20,19 @@ pub struct Watch {
 
 impl Watch {
     pub fn start(reader: &str) -> Self {
+        Self::start_many(&[reader.to_owned()])
+    }
+
+    /// The driver watching these readers, each listed.
+    pub fn start_many(readers: &[String]) -> Self {
         let hub = Arc::new(Hub::default());
         let rx = hub.subscribe();
-        let config = PcscConfig { include: vec![reader.to_owned()], ..PcscConfig::default() };
+        let config = PcscConfig { include: readers.to_vec(), ..PcscConfig::default() };
         let thread = pcsc::spawn(config, hub.clone(), Arc::new(SystemClock)).unwrap();
         let mut w = Self { hub, rx, thread: Some(thread) };
-        w.next(|k| matches!(k, ReaderEventKind::ReaderAdded), "the reader to be listed");
+        for _ in readers {
+            w.next(|k| matches!(k, ReaderEventKind::ReaderAdded), "the readers to be listed");
+        }
         w
     }
 
@@ -109,4 +116,45 @@ fn random_uid_and_no_get_data_cards_are_reported_not_read() {
         InsertedCard::insert(lease.addr(), VirtualCard::new(CardModel::MifareClassic1k, &[4, 9, 8, 7])).unwrap();
     let p = w.next(tap_kind, "a tap after the faults");
     assert!(matches!(p.event.kind, ReaderEventKind::Tap { .. }), "{:?}", p.event.kind);
+}
+
+#[test]
+fn a_card_yanked_mid_apdu_on_one_reader_does_not_disturb_another() {
+    let (a, b) = (pcscd::lease().unwrap(), pcscd::lease().unwrap());
+    let mut w = Watch::start_many(&[a.name(), b.name()]);
+    // A card sits on B while A's card vanishes in the middle of the read.
+    let on_b =
+        InsertedCard::insert(b.addr(), VirtualCard::new(CardModel::Desfire, &[0x04, 0xB, 0xB, 0xB, 0xB, 0xB, 0xB]))
+            .unwrap();
+    let p = w.next(tap_kind, "B's tap");
+    assert_eq!(p.event.reader, b.name());
+    let yanked =
+        InsertedCard::insert(a.addr(), VirtualCard::new(CardModel::VanishMidApdu, &[0x04, 0xA, 0xA, 0xA])).unwrap();
+    let p = w.next(tap_kind, "A's failed read");
+    assert_eq!(p.event.reader, a.name());
+    assert!(matches!(p.event.kind, ReaderEventKind::Unreadable { code: "card_removed", .. }), "{:?}", p.event.kind);
+    assert!(!yanked.in_field(), "the card left the field");
+    drop(yanked);
+    let p = w.next(|k| matches!(k, ReaderEventKind::CardRemoved), "A's removal");
+    assert_eq!(p.event.reader, a.name());
+    // B is read again after its card is swapped (pcscd must see the old one
+    // go first: a swap within one 400 ms poll is no change to it), and A
+    // reads a good card.
+    drop(on_b);
+    let p = w.next(|k| matches!(k, ReaderEventKind::CardRemoved), "B's removal");
+    assert_eq!(p.event.reader, b.name());
+    let _b2 =
+        InsertedCard::insert(b.addr(), VirtualCard::new(CardModel::MifareClassic1k, &[0x04, 0xB, 0xB, 0x2])).unwrap();
+    let _a2 =
+        InsertedCard::insert(a.addr(), VirtualCard::new(CardModel::MifareClassic1k, &[0x04, 0xA, 0xA, 0x2])).unwrap();
+    let mut readers = Vec::new();
+    while readers.len() < 2 {
+        let p = w.next(tap_kind, "the next taps");
+        assert!(matches!(p.event.kind, ReaderEventKind::Tap { .. }), "{:?}", p.event.kind);
+        readers.push(p.event.reader.clone());
+    }
+    readers.sort();
+    let mut want = vec![a.name(), b.name()];
+    want.sort();
+    assert_eq!(readers, want);
 }
