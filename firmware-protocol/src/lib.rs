@@ -8,4 +8,5 @@
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod codes;
 pub mod packet;
