@@ -10,3 +10,4 @@
 pub mod check;
 pub mod codes;
 pub mod packet;
+pub mod payloads;
