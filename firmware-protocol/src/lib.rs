@@ -9,5 +9,6 @@
 
 pub mod check;
 pub mod codes;
+pub mod mfg;
 pub mod packet;
 pub mod payloads;
