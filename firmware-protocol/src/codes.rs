@@ -2,7 +2,9 @@
 //! payload with H10301 Wiegand decoding, and the sequence-number rules of
 //! both ends of the line.
 
-macro_rules! codes {
+/// A `u8`-valued enum with `TryFrom<u8>` (the unknown byte back as the
+/// error) and `From<Self> for u8`: every one-byte code of the protocol.
+macro_rules! byte_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $n:literal),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +31,7 @@ macro_rules! codes {
     };
 }
 
-codes! {
+byte_enum! {
     /// Commands from the control panel (CP).
     Command {
         /// Poll.
@@ -77,7 +79,7 @@ codes! {
     }
 }
 
-codes! {
+byte_enum! {
     /// Replies from a peripheral device (PD).
     Reply {
         /// Acknowledged, nothing to report.
@@ -115,7 +117,7 @@ codes! {
     }
 }
 
-codes! {
+byte_enum! {
     /// Why a PD refused a command (the data byte of `NAK`).
     NakCode {
         /// The checksum or CRC did not match.
@@ -137,6 +139,13 @@ codes! {
         /// Unable to process the command record.
         Record = 0x09,
     }
+}
+
+pub(crate) use byte_enum;
+
+/// Reads a one-byte code of a payload: an unknown value is a format error.
+pub(crate) fn code_of<T: TryFrom<u8>>(b: u8) -> Result<T, PayloadError> {
+    T::try_from(b).map_err(|_| PayloadError::Format)
 }
 
 /// A card read: the `RAW` reply's data.

@@ -3,7 +3,7 @@
 //! *encode* an issued credential number onto the card in the encoder's
 //! field, *read back* what the card holds, and ask the encoder's *status*.
 
-use crate::codes::PayloadError;
+use crate::codes::{PayloadError, byte_enum, code_of};
 
 /// The organisation ID that marks this extension's `MFG` payloads.
 pub const OUI: [u8; 3] = [0x1D, 0x4D, 0x53];
@@ -40,36 +40,21 @@ pub enum EncoderCommand<'a> {
     },
 }
 
-/// How an encoder operation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Outcome {
-    /// Done.
-    Ok = 0,
-    /// Still working on an earlier request: ask again.
-    Busy = 1,
-    /// No card in the field.
-    NoCard = 2,
-    /// A different card than the one named is in the field.
-    WrongCard = 3,
-    /// The write failed.
-    WriteFailed = 4,
-    /// Written, but reading back gave something else.
-    VerifyFailed = 5,
-}
-
-impl TryFrom<u8> for Outcome {
-    type Error = PayloadError;
-    fn try_from(b: u8) -> Result<Self, PayloadError> {
-        Ok(match b {
-            0 => Self::Ok,
-            1 => Self::Busy,
-            2 => Self::NoCard,
-            3 => Self::WrongCard,
-            4 => Self::WriteFailed,
-            5 => Self::VerifyFailed,
-            _ => return Err(PayloadError::Format),
-        })
+byte_enum! {
+    /// How an encoder operation ended.
+    Outcome {
+        /// Done.
+        Ok = 0,
+        /// Still working on an earlier request: ask again.
+        Busy = 1,
+        /// No card in the field.
+        NoCard = 2,
+        /// A different card than the one named is in the field.
+        WrongCard = 3,
+        /// The write failed.
+        WriteFailed = 4,
+        /// Written, but reading back gave something else.
+        VerifyFailed = 5,
     }
 }
 
@@ -182,15 +167,15 @@ impl<'a> EncoderReply<'a> {
         let (&outcome, rest) = rest.split_first().ok_or(PayloadError::Length)?;
         match op {
             x if x == OP_ENCODE | REPLY_BIT && rest.is_empty() => {
-                Ok(Self::Encoded { request, outcome: Outcome::try_from(outcome)? })
+                Ok(Self::Encoded { request, outcome: code_of(outcome)? })
             }
             x if x == OP_READ_BACK | REPLY_BIT => {
                 let (uid, rest) = uid_field(rest)?;
-                Ok(Self::Card { request, outcome: Outcome::try_from(outcome)?, uid, number: u32_exact(rest)? })
+                Ok(Self::Card { request, outcome: code_of(outcome)?, uid, number: u32_exact(rest)? })
             }
             x if x == OP_STATUS | REPLY_BIT => match rest {
                 [present @ (0 | 1)] => {
-                    Ok(Self::Status { request, card_present: *present == 1, last: Outcome::try_from(outcome)? })
+                    Ok(Self::Status { request, card_present: *present == 1, last: code_of(outcome)? })
                 }
                 _ => Err(PayloadError::Length),
             },

@@ -2,7 +2,7 @@
 //! reader online and give door feedback: `PDID`, `PDCAP`, `LED`, `BUZ`,
 //! `COMSET`. Each parses from and emits into plain byte slices.
 
-use crate::codes::PayloadError;
+use crate::codes::{PayloadError, byte_enum, code_of};
 
 /// `PDID`: who the PD is (12 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,33 +78,19 @@ pub fn capabilities(d: &[u8]) -> Result<impl Iterator<Item = Capability> + '_, P
     Ok(d.chunks_exact(3).map(|c| Capability { function: c[0], compliance: c[1], count: c[2] }))
 }
 
-/// LED colours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Color {
-    /// Off / black.
-    Black = 0,
-    /// Red.
-    Red = 1,
-    /// Green.
-    Green = 2,
-    /// Amber.
-    Amber = 3,
-    /// Blue.
-    Blue = 4,
-}
-
-impl TryFrom<u8> for Color {
-    type Error = PayloadError;
-    fn try_from(b: u8) -> Result<Self, PayloadError> {
-        Ok(match b {
-            0 => Self::Black,
-            1 => Self::Red,
-            2 => Self::Green,
-            3 => Self::Amber,
-            4 => Self::Blue,
-            _ => return Err(PayloadError::Format),
-        })
+byte_enum! {
+    /// LED colours.
+    Color {
+        /// Off / black.
+        Black = 0,
+        /// Red.
+        Red = 1,
+        /// Green.
+        Green = 2,
+        /// Amber.
+        Amber = 3,
+        /// Blue.
+        Blue = 4,
     }
 }
 
@@ -173,14 +159,14 @@ impl Led {
             temp_control: d[2],
             temp_on: d[3],
             temp_off: d[4],
-            temp_on_color: Color::try_from(d[5])?,
-            temp_off_color: Color::try_from(d[6])?,
+            temp_on_color: code_of(d[5])?,
+            temp_off_color: code_of(d[6])?,
             temp_timer: u16::from_le_bytes([d[7], d[8]]),
             perm_control: d[9],
             perm_on: d[10],
             perm_off: d[11],
-            perm_on_color: Color::try_from(d[12])?,
-            perm_off_color: Color::try_from(d[13])?,
+            perm_on_color: code_of(d[12])?,
+            perm_off_color: code_of(d[13])?,
         })
     }
 

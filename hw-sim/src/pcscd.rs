@@ -246,20 +246,15 @@ pub fn ensure() -> io::Result<()> {
     start_with(&(0..ENTRIES).collect::<Vec<_>>())
 }
 
-/// Shared use of the daemon: held with every reader lease, so a test that
-/// restarts pcscd waits until no other test is using it.
-#[derive(Debug)]
-pub struct DaemonShare {
-    _file: File,
-}
-
 /// One virtual reader, for the holder's exclusive use.
 #[derive(Debug)]
 pub struct ReaderLease {
     /// The reader's number.
     pub n: usize,
     reader: File,
-    _daemon: DaemonShare,
+    /// A shared lock on the daemon, so a test that restarts pcscd waits
+    /// until no lease is held.
+    _daemon: File,
 }
 
 /// How long a reader rests between leases: longer than pcscd's 400 ms
@@ -317,7 +312,7 @@ pub fn lease() -> io::Result<ReaderLease> {
                     let rested = Duration::from_millis(unix_ms().saturating_sub(released));
                     std::thread::sleep(SETTLE.saturating_sub(rested));
                     let reader = f.try_clone()?;
-                    return Ok(ReaderLease { n, reader, _daemon: DaemonShare { _file: daemon } });
+                    return Ok(ReaderLease { n, reader, _daemon: daemon });
                 }
                 Err(fs::TryLockError::WouldBlock) => {}
                 Err(fs::TryLockError::Error(e)) => return Err(e),

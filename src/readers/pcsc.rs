@@ -197,9 +197,7 @@ impl Driver {
             }
             self.known.entry(n).or_insert(State::UNAWARE);
         }
-        if self.down {
-            self.down = false;
-        }
+        self.down = false;
         Ok(())
     }
 
