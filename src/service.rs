@@ -44,6 +44,8 @@ pub struct Config {
     /// A re-read of the same card within this many ms of its removal is
     /// not a new tap.
     pub pcsc_debounce_ms: u64,
+    /// OSDP serial lines (`[[osdp]]` tables: port, baud, poll_ms, devices).
+    pub osdp: Vec<crate::readers::osdp::LineConfig>,
 }
 
 impl Default for Config {
@@ -60,6 +62,7 @@ impl Default for Config {
             pcsc: true,
             pcsc_readers: Vec::new(),
             pcsc_debounce_ms: 300,
+            osdp: Vec::new(),
         }
     }
 }
@@ -203,6 +206,9 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     } else {
         None
     };
+    let doors = Arc::new(crate::api::doors::ReaderDoors(state.clone()));
+    let osdp = crate::readers::osdp::Osdp::start(&config.osdp, &state.readers, doors).map_err(StoreError::Io)?;
+    let _ = state.osdp.set(osdp);
     let app = router(state.clone());
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     state.ready.store(false, Ordering::Relaxed);
@@ -210,6 +216,15 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     state.readers.stop();
     if let Some(t) = pcsc {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
+    {
+        let s = state.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(o) = s.osdp.get() {
+                o.join();
+            }
+        })
+        .await;
     }
     tracing::info!("stopped accepting requests; flushing the access-event log");
     // Dropping the last state closes the event log, which writes what is

@@ -1,9 +1,9 @@
 //! The OSDP wire protocol spoken with reader and encoder firmware.
 //!
 //! `no_std`, no allocation, no `unsafe`: the same code runs in the service,
-//! in `hw-sim`, and on the encoder's microcontroller. This first module
-//! holds the integrity checks every OSDP frame ends with; framing, commands
-//! and replies build on it (issue 4/5).
+//! in `hw-sim`, and on the encoder's microcontroller: frames (`packet`),
+//! codes and card reads (`codes`), typed payloads (`payloads`), the badge
+//! encoder extension (`mfg`) and the PD's end of a line (`pd`).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 
@@ -12,3 +12,4 @@ pub mod codes;
 pub mod mfg;
 pub mod packet;
 pub mod payloads;
+pub mod pd;

@@ -229,3 +229,37 @@ pub async fn upload_events(
         )),
     }
 }
+
+/// Door decisions for the service's own OSDP door readers: decided from
+/// the index like `POST /access/decide`, logged as online access events
+/// without a controller. The reader's LED does not wait for the event's
+/// fsync; the queued event is written by the log's writer, which never
+/// drops one. A full queue denies (the decision could not be logged).
+#[derive(Debug, Clone)]
+pub struct ReaderDoors(pub AppState);
+
+impl crate::readers::osdp::Doors for ReaderDoors {
+    fn decide(&self, door: &str, technology: Option<Technology>, uid: &Uid) -> bool {
+        let started = Instant::now();
+        let s = &self.0;
+        let now = s.store.now();
+        let (decision, user_id) = s.store.index().decide_with_holder(technology, uid, now);
+        let event = AccessEvent {
+            at: now,
+            controller: None,
+            event_id: None,
+            door: door.to_owned(),
+            technology,
+            uid: *uid,
+            decision,
+            user_id,
+            online: true,
+        };
+        if s.events.submit(event).is_err() {
+            tracing::warn!(door, "access-event queue full: OSDP read denied");
+            return false;
+        }
+        s.metrics.decision(decision, started.elapsed());
+        decision == Decision::Grant
+    }
+}

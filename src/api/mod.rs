@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod doors;
+pub mod encoders;
 pub mod error;
 pub mod metrics;
 pub mod readers;
@@ -57,6 +58,8 @@ pub struct Shared {
     pub readers: Arc<crate::readers::Hub>,
     /// Tap-to-enrol reads waiting for confirmation.
     pub enrollments: readers::Enrollments,
+    /// The OSDP lines, once started (`service::serve`).
+    pub osdp: std::sync::OnceLock<crate::readers::osdp::Osdp>,
 }
 
 /// Handler state: a cheap clone of an `Arc`.
@@ -118,6 +121,7 @@ impl AppState {
             refusals,
             readers: Arc::default(),
             enrollments: readers::Enrollments::default(),
+            osdp: std::sync::OnceLock::new(),
         })))
     }
 }
@@ -340,6 +344,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(readers::reader_events))
         .routes(routes!(readers::start_enrollment))
         .routes(routes!(readers::confirm_enrollment))
+        .routes(routes!(encoders::encode))
         .routes(routes!(staff::resume_credential))
         .routes(routes!(staff::list_audit))
         .routes(routes!(staff::verify_audit))

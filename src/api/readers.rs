@@ -79,8 +79,8 @@ fn kind_name(k: &ReaderEventKind) -> &'static str {
 }
 
 /// What the card with `uid` is, seen by `op`.
-async fn card_status(s: &AppState, op: &Operator, uid: Uid) -> Result<CardStatus, ApiError> {
-    let found = blocking(s, move |st| match st.get_credential(Some(Technology::Iso14443a), &uid) {
+async fn card_status(s: &AppState, op: &Operator, technology: Technology, uid: Uid) -> Result<CardStatus, ApiError> {
+    let found = blocking(s, move |st| match st.get_credential(Some(technology), &uid) {
         Ok(c) => Ok(Some(c)),
         Err(e) if e.code() == "not_found" => Ok(None),
         Err(e) => Err(e),
@@ -116,12 +116,14 @@ fn status_of(op: &Operator, uid: &Uid, c: Option<&CredentialRecord>) -> CardStat
 async fn notice(s: &AppState, op: &Operator, p: &Published) -> Result<TapNotice, ApiError> {
     let e = &p.event;
     let (uid, card_type, code) = match &e.kind {
-        ReaderEventKind::Tap { uid, card_type } => (Some(*uid), Some(*card_type), None),
+        ReaderEventKind::Tap { uid, card_type, raw } => {
+            (Some((*uid, technology_of(raw.as_deref()))), Some(*card_type), None)
+        }
         ReaderEventKind::Unreadable { code, card_type } => (None, *card_type, Some(*code)),
         _ => (None, None, None),
     };
     let credential = match uid {
-        Some(u) => Some(card_status(s, op, u).await?),
+        Some((u, t)) => Some(card_status(s, op, t, u).await?),
         None => None,
     };
     Ok(TapNotice {
@@ -129,7 +131,7 @@ async fn notice(s: &AppState, op: &Operator, p: &Published) -> Result<TapNotice,
         reader: e.reader.clone(),
         at: e.at.to_rfc3339(),
         kind: kind_name(&e.kind),
-        uid: uid.map(|u| u.to_string()),
+        uid: uid.map(|(u, _)| u.to_string()),
         card_type,
         code,
         credential,
@@ -199,6 +201,7 @@ struct Pending {
     view: Enrollment,
     user: UserId,
     uid: Uid,
+    technology: Technology,
 }
 
 /// Enrolments read but not yet confirmed, for ten minutes.
@@ -255,7 +258,8 @@ pub struct Enrollment {
     pub user_id: String,
     /// The UID read, in hex.
     pub uid: String,
-    /// Always `iso14443a` for desk readers.
+    /// `iso14443a` for desk readers and card serial numbers; `other` for a
+    /// Wiegand number from an OSDP reader.
     pub technology: String,
     /// The card type from its ATR.
     #[schema(value_type = String)]
@@ -293,7 +297,7 @@ pub async fn start_enrollment(
     }
     let wait = Duration::from_secs(b.wait_s.unwrap_or(30).clamp(1, 120));
     let deadline = tokio::time::Instant::now() + wait;
-    let (uid, card_type) = loop {
+    let (uid, card_type, technology) = loop {
         let p = match tokio::time::timeout_at(deadline, rx.recv()).await {
             Err(_) => {
                 return Err(ApiError::new(
@@ -310,7 +314,7 @@ pub async fn start_enrollment(
             continue;
         }
         match &p.event.kind {
-            ReaderEventKind::Tap { uid, card_type } => break (*uid, *card_type),
+            ReaderEventKind::Tap { uid, card_type, raw } => break (*uid, *card_type, technology_of(raw.as_deref())),
             ReaderEventKind::Unreadable { code, .. } => return Err(unreadable(code)),
             ReaderEventKind::ReaderRemoved | ReaderEventKind::SourceDown => {
                 return Err(ApiError::new(
@@ -322,18 +326,23 @@ pub async fn start_enrollment(
             _ => {}
         }
     };
-    let credential = card_status(&s, &op, uid).await?;
+    let credential = card_status(&s, &op, technology, uid).await?;
     let view = Enrollment {
         id: enrollment_id()?,
         reader: b.reader,
         user_id: user.to_string(),
         uid: uid.to_string(),
-        technology: Technology::Iso14443a.as_str().to_owned(),
+        technology: technology.as_str().to_owned(),
         card_type,
         credential,
     };
-    s.enrollments.put(Pending { created: Instant::now(), view: view.clone(), user, uid });
+    s.enrollments.put(Pending { created: Instant::now(), view: view.clone(), user, uid, technology });
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The technology a tap is looked up and enrolled as.
+fn technology_of(raw: Option<&crate::readers::osdp::RawRead>) -> Technology {
+    raw.map_or(Technology::Iso14443a, crate::readers::osdp::RawRead::technology)
 }
 
 fn unreadable(code: &'static str) -> ApiError {
@@ -344,6 +353,10 @@ fn unreadable(code: &'static str) -> ApiError {
         "uid_unavailable" => "the reader could not get a UID from this card (it does not support GET DATA)",
         "card_removed" => "the card left the reader before it was read; tap it again and hold it still",
         "card_mute" => "the card does not answer; tap it again",
+        "bad_parity" => "the reader sent a Wiegand read with a wrong parity bit; tap it again",
+        "unknown_format" => {
+            "the reader sent a card format IDMS does not know (use 26-bit H10301 or the card serial number)"
+        }
         _ => "the reader failed to read the card; tap it again",
     };
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
@@ -367,7 +380,7 @@ pub async fn confirm_enrollment(
             "no pending enrolment with this ID (confirmed already, or older than ten minutes)",
         )
     })?;
-    let c = enroll_scoped(&s, &auth, &op, p.user, Technology::Iso14443a, p.uid).await?;
+    let c = enroll_scoped(&s, &auth, &op, p.user, p.technology, p.uid).await?;
     s.enrollments.remove(&id);
     Ok((StatusCode::CREATED, Json(c)))
 }

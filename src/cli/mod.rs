@@ -943,7 +943,7 @@ fn readers(cli: &Cli, watch: bool, include: &[String]) -> Result<(), StoreError>
             output::json_line(&v);
         } else {
             let what = match &e.kind {
-                ReaderEventKind::Tap { uid, card_type } => {
+                ReaderEventKind::Tap { uid, card_type, .. } => {
                     format!("tap {uid} {card_type:?} {}", status.as_deref().unwrap_or(""))
                 }
                 ReaderEventKind::Unreadable { code, .. } => format!("unreadable: {code}"),

@@ -12,6 +12,7 @@
 pub mod atr;
 pub mod debounce;
 pub mod get_data;
+pub mod osdp;
 pub mod pcsc;
 
 use std::collections::BTreeMap;
@@ -37,8 +38,11 @@ pub enum ReaderEventKind {
         /// Its UID.
         #[serde(serialize_with = "ser_uid")]
         uid: Uid,
-        /// What kind of card, from its ATR.
+        /// What kind of card, from its ATR (`other` for OSDP reads).
         card_type: CardType,
+        /// For an OSDP read: the bits as read, and the Wiegand fields.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        raw: Option<Box<osdp::RawRead>>,
     },
     /// A card was seen but its UID could not be used.
     Unreadable {
@@ -88,6 +92,8 @@ impl ReaderEvent {
 pub enum ReaderKind {
     /// A PC/SC desk reader (USB, through pcscd).
     Pcsc,
+    /// An OSDP device on a serial line.
+    Osdp,
 }
 
 /// A reader's state as the hub knows it.
@@ -161,6 +167,9 @@ impl Hub {
                 ReaderEventKind::ReaderRemoved => None,
             };
             match status {
+                // An OSDP read is a moment, not a card lying on the reader.
+                Some(ReaderStatus::CardPresent)
+                    if readers.get(&event.reader).is_some_and(|r| r.kind == ReaderKind::Osdp) => {}
                 Some(status) => {
                     readers.entry(event.reader.clone()).and_modify(|r| r.status = status).or_insert_with(|| {
                         ReaderInfo {
@@ -178,6 +187,12 @@ impl Hub {
         }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let _ = self.tx.send(Arc::new(Published { seq, event }));
+    }
+
+    /// Adds a reader the source knows before it is seen (OSDP devices
+    /// from the configuration), keeping its kind.
+    pub fn register(&self, info: ReaderInfo) {
+        self.readers.lock().unwrap_or_else(PoisonError::into_inner).insert(info.id.clone(), info);
     }
 
     /// Marks every reader of a source unavailable (its daemon went away).
@@ -232,7 +247,7 @@ mod tests {
         hub.publish(ev("R1", ReaderEventKind::ReaderAdded));
         hub.publish(ev("R2", ReaderEventKind::ReaderAdded));
         let uid = Uid::from_bytes(&[4, 1, 2, 3]).unwrap();
-        hub.publish(ev("R1", ReaderEventKind::Tap { uid, card_type: CardType::MifareClassic1k }));
+        hub.publish(ev("R1", ReaderEventKind::Tap { uid, card_type: CardType::MifareClassic1k, raw: None }));
         let status = |h: &Hub| h.readers().into_iter().map(|r| (r.id, r.status)).collect::<Vec<_>>();
         assert_eq!(status(&hub), [("R1".into(), ReaderStatus::CardPresent), ("R2".into(), ReaderStatus::Ready)]);
         hub.source_down(&["R1".into(), "R2".into()], Timestamp(1));
@@ -247,7 +262,7 @@ mod tests {
     #[test]
     fn events_serialise_with_their_kind_flattened() {
         let uid = Uid::from_bytes(&[4, 0xA1, 0xB2, 0xC3]).unwrap();
-        let e = ev("R1", ReaderEventKind::Tap { uid, card_type: CardType::Desfire });
+        let e = ev("R1", ReaderEventKind::Tap { uid, card_type: CardType::Desfire, raw: None });
         let j = serde_json::to_value(&e).unwrap();
         assert_eq!(j["kind"], "tap");
         assert_eq!(j["uid"], "04A1B2C3");

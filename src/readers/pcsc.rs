@@ -230,7 +230,7 @@ impl Driver {
             return match read_uid(ctx, name) {
                 Ok(UidRead::Uid(uid)) => {
                     if self.debounce.tap(&name.to_string_lossy(), uid, detected) {
-                        self.emit(name, ReaderEventKind::Tap { uid, card_type: ty }, Some(detected));
+                        self.emit(name, ReaderEventKind::Tap { uid, card_type: ty, raw: None }, Some(detected));
                     }
                     Next::Continue
                 }

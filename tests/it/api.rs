@@ -25,6 +25,8 @@ pub struct Api {
     pub other_door: (i64, String),
     /// The service's reader hub: tests publish reader events into it.
     pub hub: Arc<idms::readers::Hub>,
+    /// The service's state (for starting reader sources in-process).
+    pub state: AppState,
 }
 
 impl Api {
@@ -34,7 +36,7 @@ impl Api {
         let store = Arc::new(Store::open(&fx.db_path(), fx.clock.clone()).unwrap());
         let state = AppState::open(store.clone(), fx.dir.path(), 1024, std::time::Duration::ZERO).unwrap();
         let hub = state.readers.clone();
-        let app = router(state);
+        let app = router(state.clone());
         let mut tokens = BTreeMap::new();
         for role in Role::ALL {
             let (_, t) = store.create_token(&staff(), &format!("op-{role}"), role, None).unwrap();
@@ -42,7 +44,7 @@ impl Api {
         }
         let (c, t) = store.add_controller(&staff(), "ctl-main", &["main".to_string()]).unwrap();
         let (c2, t2) = store.add_controller(&staff(), "ctl-side", &["side".to_string()]).unwrap();
-        Self { fx, store, app, tokens, door: (c.id, t), other_door: (c2.id, t2), hub }
+        Self { fx, store, app, tokens, door: (c.id, t), other_door: (c2.id, t2), hub, state }
     }
 
     pub fn token(&self, role: Role) -> &str {

@@ -115,6 +115,10 @@ async fn prepare(api: &Api, template: &str, method: &Method) -> (String, Option<
             assert_eq!(s, StatusCode::CREATED, "{v}");
             (format!("/api/v1/enrollments/{}/confirm", v["id"].as_str().unwrap()), None)
         }
+        // No encoder is attached in-process: an allowed caller gets as far as 404 `encoder_not_found`.
+        ("POST", "/api/v1/encoders/{id}/encode") => {
+            ("/api/v1/encoders/osdp:none:1/encode".into(), Some(json!({"uid": fresh_card().await, "number": 1})))
+        }
         ("POST", "/api/v1/access/decide") => (template.into(), Some(json!({"uid": "04A1B2C3", "door": "main"}))),
         ("GET", "/api/v1/controllers/{id}/credentials") => (format!("/api/v1/controllers/{door}/credentials"), None),
         ("POST", "/api/v1/access/events") => (
@@ -147,7 +151,7 @@ fn start_tapping(hub: std::sync::Arc<idms::readers::Hub>) -> tokio::task::JoinHa
                 2,
             ])
             .unwrap();
-            let tap = ReaderEventKind::Tap { uid, card_type: CardType::Desfire };
+            let tap = ReaderEventKind::Tap { uid, card_type: CardType::Desfire, raw: None };
             hub.publish(ReaderEvent::new(MATRIX_READER, Timestamp(0), tap, None));
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
@@ -192,6 +196,7 @@ fn table() -> Vec<(&'static str, &'static str, Access, StatusCode)> {
         ("GET", "/api/v1/readers/events", Staff(Role::Enroller), ok),
         ("POST", "/api/v1/enrollments", Staff(Role::Enroller), StatusCode::CREATED),
         ("POST", "/api/v1/enrollments/{id}/confirm", Staff(Role::Enroller), StatusCode::CREATED),
+        ("POST", "/api/v1/encoders/{id}/encode", Staff(Role::Enroller), StatusCode::NOT_FOUND),
         ("POST", "/api/v1/access/decide", Door, ok),
         ("GET", "/api/v1/controllers/{id}/credentials", Door, ok),
         ("POST", "/api/v1/access/events", Door, ok),
@@ -264,7 +269,7 @@ async fn every_route_for_every_kind_of_caller() {
         }
     }
     tapping.abort();
-    assert_eq!(checked, 33 * 9);
+    assert_eq!(checked, 34 * 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

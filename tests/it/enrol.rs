@@ -26,7 +26,7 @@ fn publish(api: &Api, kind: ReaderEventKind) {
 }
 
 fn tap(uid: &[u8]) -> ReaderEventKind {
-    ReaderEventKind::Tap { uid: Uid::from_bytes(uid).unwrap(), card_type: CardType::MifareClassic1k }
+    ReaderEventKind::Tap { uid: Uid::from_bytes(uid).unwrap(), card_type: CardType::MifareClassic1k, raw: None }
 }
 
 /// Starts `POST /enrollments` and keeps presenting `kind` on the reader

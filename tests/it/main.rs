@@ -13,6 +13,7 @@ mod enrol;
 mod erasure;
 mod feed;
 mod lifecycle;
+mod osdp;
 mod props;
 mod race;
 mod readers;

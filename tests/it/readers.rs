@@ -81,7 +81,7 @@ fn taps_of_every_card_model_are_read_through_pcscd() {
         let p = w.next(tap_kind, "a tap");
         assert_eq!(p.event.reader, lease.name());
         match &p.event.kind {
-            ReaderEventKind::Tap { uid: got, card_type } => {
+            ReaderEventKind::Tap { uid: got, card_type, .. } => {
                 assert_eq!(got.as_bytes(), uid, "{model:?}");
                 assert_eq!(*card_type, ty, "{model:?}");
             }

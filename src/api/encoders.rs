@@ -1,0 +1,158 @@
+//! Badge encoders over HTTP: write an issued credential's number onto the
+//! card in an OSDP encoder's field, then read it back to verify
+//! (the `MFG` extension in `firmware-protocol/PROTOCOL.md`).
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use firmware_protocol::codes::{Command, Reply};
+use firmware_protocol::mfg::{EncoderCommand, EncoderReply, Outcome};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::Staff;
+use super::error::{ApiError, ApiJson, ApiPath, Problem};
+use super::{AppState, blocking};
+use crate::domain::{Technology, Uid};
+use crate::readers::osdp::{Outgoing, RequestError};
+use crate::store::Role;
+
+/// How long an encoder has to answer one request.
+const WAIT: Duration = Duration::from_secs(5);
+
+/// What to encode.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EncodeBody {
+    /// The UID of the card in the encoder's field (hex): an issued credential.
+    pub uid: String,
+    /// Its technology (default `iso14443a`).
+    pub technology: Option<String>,
+    /// The credential number to write (as printed on the badge).
+    pub number: u32,
+}
+
+/// The encoded card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Encoded {
+    /// The encoder.
+    pub encoder: String,
+    /// The card's UID.
+    pub uid: String,
+    /// The number written.
+    pub number: u32,
+    /// Read back from the card after writing, and equal.
+    pub verified: bool,
+}
+
+fn request_id() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn device_error(encoder: &str, e: RequestError) -> ApiError {
+    match e {
+        RequestError::Unknown => {
+            ApiError::new(StatusCode::NOT_FOUND, "encoder_not_found", format!("no encoder {encoder}"))
+        }
+        RequestError::Offline => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "encoder_offline", format!("encoder {encoder} is offline"))
+        }
+        RequestError::Timeout => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "encoder_timeout",
+            format!("encoder {encoder} did not answer within {} s", WAIT.as_secs()),
+        ),
+    }
+}
+
+fn outcome_error(outcome: Outcome) -> ApiError {
+    let (status, code, detail) = match outcome {
+        Outcome::Ok => return ApiError::internal(),
+        Outcome::Busy => (StatusCode::CONFLICT, "encoder_busy", "the encoder is still working on a card; retry"),
+        Outcome::NoCard => (StatusCode::CONFLICT, "no_card", "no card in the encoder's field"),
+        Outcome::WrongCard => (StatusCode::CONFLICT, "wrong_card", "another card than the one named is in the field"),
+        Outcome::WriteFailed => (StatusCode::BAD_GATEWAY, "encode_failed", "the encoder could not write the card"),
+        Outcome::VerifyFailed => {
+            (StatusCode::BAD_GATEWAY, "verify_failed", "the card holds something else than was written")
+        }
+    };
+    ApiError::new(status, code, detail)
+}
+
+/// One encoder request and its parsed reply.
+async fn ask(s: &AppState, encoder: &str, cmd: EncoderCommand<'_>) -> Result<(u8, Vec<u8>), ApiError> {
+    let mut data = [0u8; 64];
+    let n = cmd.emit(&mut data).ok_or_else(ApiError::internal)?;
+    let osdp = s.osdp.get().ok_or_else(|| device_error(encoder, RequestError::Unknown))?;
+    let out = Outgoing { code: Command::Mfg.into(), data: data[..n].to_vec(), tag: None };
+    let (code, data) = osdp.request(encoder, out, WAIT).await.map_err(|e| device_error(encoder, e))?;
+    if code != u8::from(Reply::MfgRep) {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "encoder_refused",
+            format!("encoder {encoder} refused the request (reply {code:#04x})"),
+        ));
+    }
+    Ok((code, data))
+}
+
+fn bad_reply(encoder: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "encoder_refused",
+        format!("encoder {encoder} sent an answer IDMS cannot read"),
+    )
+}
+
+/// Write an issued credential's number onto the card in an encoder's
+/// field, and read it back. The card must be issued: bound to someone and
+/// not retired (409 `credential_not_issued` otherwise); another card in the field is 409
+/// `wrong_card`, none is 409 `no_card`.
+#[utoipa::path(post, path = "/api/v1/encoders/{id}/encode", tag = "readers", request_body = EncodeBody,
+    params(("id" = String, Path, description = "The encoder's reader ID")),
+    responses((status = 200, body = Encoded), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 502, body = Problem), (status = 503, body = Problem), (status = 504, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn encode(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Enroller as u8 }>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<EncodeBody>,
+) -> Result<Json<Encoded>, ApiError> {
+    auth.operator(Role::Enroller)?;
+    let technology = b.technology.as_deref().map_or(Ok(Technology::Iso14443a), Technology::from_name)?;
+    let uid = Uid::parse_for(technology, &b.uid)?;
+    let c = blocking(&s, move |st| st.get_credential(Some(technology), &uid)).await?;
+    if c.holder.is_none() || c.state.is_retired() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "credential_not_issued",
+            "only a card issued to someone (bound, not retired) is encoded",
+        ));
+    }
+    let (_, reply) =
+        ask(&s, &id, EncoderCommand::Encode { request: request_id(), uid: uid.as_bytes(), number: b.number }).await?;
+    match EncoderReply::parse(&reply).map_err(|_| bad_reply(&id))? {
+        EncoderReply::Encoded { outcome: Outcome::Ok, .. } => {}
+        EncoderReply::Encoded { outcome, .. } => return Err(outcome_error(outcome)),
+        _ => return Err(bad_reply(&id)),
+    }
+    let (_, reply) = ask(&s, &id, EncoderCommand::ReadBack { request: request_id() }).await?;
+    match EncoderReply::parse(&reply).map_err(|_| bad_reply(&id))? {
+        EncoderReply::Card { outcome: Outcome::Ok, uid: got, number, .. }
+            if got == uid.as_bytes() && number == b.number =>
+        {
+            tracing::info!(encoder = %id, "credential encoded and verified");
+            Ok(Json(Encoded { encoder: id, uid: uid.to_string(), number, verified: true }))
+        }
+        EncoderReply::Card { outcome: Outcome::Ok | Outcome::VerifyFailed, .. } => {
+            Err(outcome_error(Outcome::VerifyFailed))
+        }
+        EncoderReply::Card { outcome, .. } => Err(outcome_error(outcome)),
+        _ => Err(bad_reply(&id)),
+    }
+}
