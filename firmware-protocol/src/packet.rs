@@ -100,7 +100,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
         if self.has_security_block() {
             let scb_len = usize::from(b[HEADER]);
-            if scb_len < 2 || HEADER + scb_len + 1 + self.mac_len() + self.check_len() > len {
+            // The block must fit before its type byte is read (for the MAC length).
+            if scb_len < 2
+                || HEADER + scb_len + 1 + self.check_len() > len
+                || HEADER + scb_len + 1 + self.mac_len() + self.check_len() > len
+            {
                 return Err(Error::BadSecurityBlock);
             }
         }
@@ -244,6 +248,12 @@ impl<'a> Repr<'a> {
         if let Some(scb) = self.security_block
             && (scb.len() < 2 || usize::from(scb[0]) != scb.len())
         {
+            return Err(Error::BadSecurityBlock);
+        }
+        // A MAC exactly when the block's type calls for one, or the frame
+        // would read back differently.
+        let wants_mac = self.security_block.is_some_and(|scb| (0x15..=0x18).contains(&scb[1]));
+        if wants_mac != self.mac.is_some() {
             return Err(Error::BadSecurityBlock);
         }
         let len16 = u16::try_from(len).map_err(|_| Error::BufferTooSmall)?;
