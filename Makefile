@@ -9,8 +9,12 @@ APT_PACKAGES := libpcsclite-dev pcscd vsmartcard-vpcd python3-venv pkg-config
 BARE_METAL := thumbv7em-none-eabihf
 BENCH_DIR ?= target/bench-data
 BENCH_USERS ?= 1000000
+# The project-local Python environment with libosdp (interop tests, benchmarks).
+VENV := .venv
+# Seconds each cargo-fuzz target runs in `make test` (12 targets).
+FUZZ_SECONDS ?= 5
 
-.PHONY: help deps check test test-only nostd doc demo bench bench-tap bench-open bench-http clean-bench
+.PHONY: help deps venv check test test-only nostd doc fuzz-smoke demo bench bench-tap bench-osdp bench-open bench-http clean-bench
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -26,6 +30,13 @@ deps:
 	fi
 	@rustup target list --installed 2>/dev/null | grep -qx $(BARE_METAL) || rustup target add $(BARE_METAL) || \
 	  echo "note: $(BARE_METAL) unavailable; the no_std build runs on the host target instead"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-test.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
+	touch $@
 
 check:
 	$(CARGO) fmt --all -- --check
@@ -46,7 +57,12 @@ doc:
 test-only:
 	$(CARGO) nextest run --workspace --locked --no-fail-fast
 
-test: deps check nostd doc test-only
+# Every decoder of firmware-protocol under libFuzzer for FUZZ_SECONDS each
+# (installs cargo-fuzz when missing; runs on stable with RUSTC_BOOTSTRAP).
+fuzz-smoke:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz-smoke.sh
+
+test: deps venv check nostd doc test-only fuzz-smoke
 
 DEMO_LISTEN ?= 127.0.0.1:8080
 

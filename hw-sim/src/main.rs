@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use hw_sim::card::{CardModel, VirtualCard};
 use hw_sim::client::InsertedCard;
+use hw_sim::osdp::{Kind, Line};
 use hw_sim::pcscd;
 
 #[derive(Parser)]
@@ -38,6 +39,18 @@ enum Cmd {
     },
     /// Keep the virtual readers up and tap cards from a prompt.
     Serve,
+    /// Simulated OSDP devices on a pty whose path appears at LINK; driven from stdin.
+    Osdp {
+        /// Where the port appears (a symlink to the pty a control panel opens).
+        #[arg(long)]
+        link: std::path::PathBuf,
+        /// A device: ADDRESS:reader or ADDRESS:encoder (repeatable; default 1:reader).
+        #[arg(long = "device")]
+        devices: Vec<String>,
+        /// Pace replies as a line at this baud rate would (default: as fast as the pty).
+        #[arg(long)]
+        baud: Option<u32>,
+    },
 }
 
 fn model(name: &str) -> Result<CardModel, String> {
@@ -96,6 +109,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| format!("cannot reach reader {n}: {e}"))
         }
         Cmd::Serve => serve(),
+        Cmd::Osdp { link, devices, baud } => osdp(&link, &devices, baud),
     }
 }
 
@@ -143,6 +157,91 @@ fn serve() -> Result<(), String> {
             println!("error: {e}");
         }
     }
+}
+
+fn device(spec: &str) -> Result<(u8, Kind), String> {
+    let (a, k) = spec.split_once(':').unwrap_or((spec, "reader"));
+    let a: u8 = a.parse().ok().filter(|a| *a <= 126).ok_or_else(|| format!("{a:?} is not an address 0–126"))?;
+    match k {
+        "reader" => Ok((a, Kind::Reader)),
+        "encoder" => Ok((a, Kind::Encoder)),
+        _ => Err(format!("{k:?}: a device is a reader or an encoder")),
+    }
+}
+
+const OSDP_HELP: &str = "commands: h10301 ADDR FACILITY CARD | card ADDR BITS HEX [raw|wiegand] | place ADDR UID|none | \
+silent ADDR on|off | corrupt N | drop N | late N | unplug | plug | stats | quit";
+
+/// `hw-sim osdp`: devices on a line, driven by one command per stdin line;
+/// `stats` prints JSON (polls and commands seen per address).
+fn osdp(link: &std::path::Path, specs: &[String], baud: Option<u32>) -> Result<(), String> {
+    let devices = if specs.is_empty() {
+        vec![(1, Kind::Reader)]
+    } else {
+        specs.iter().map(|s| device(s)).collect::<Result<Vec<_>, _>>()?
+    };
+    let mut line = Line::start(link, &devices, baud).map_err(|e| format!("cannot start the line: {e}"))?;
+    println!("{{\"link\": {:?}}}", link.display().to_string());
+    let _ = std::io::stdout().flush();
+    let num = |w: &str| w.parse::<u32>().map_err(|_| format!("{w:?} is not a number"));
+    let addr = |w: &str| w.parse::<u8>().map_err(|_| format!("{w:?} is not an address"));
+    for input in std::io::stdin().lock().lines() {
+        let input = input.map_err(|e| e.to_string())?;
+        let words: Vec<&str> = input.split_whitespace().collect();
+        let r: Result<(), String> = match words.as_slice() {
+            [] => Ok(()),
+            ["quit" | "exit"] => break,
+            ["h10301", a, f, c] => (|| {
+                let f = u8::try_from(num(f)?).map_err(|_| "facility is 0–255".to_string())?;
+                let c = u16::try_from(num(c)?).map_err(|_| "card is 0–65535".to_string())?;
+                line.h10301(addr(a)?, f, c);
+                Ok(())
+            })(),
+            ["card", a, bits, data, rest @ ..] => (|| {
+                let format = u8::from(rest.first() == Some(&"wiegand"));
+                let bits = u16::try_from(num(bits)?).map_err(|_| "bits is 1–65535".to_string())?;
+                line.card(addr(a)?, format, bits, &uid(data)?);
+                Ok(())
+            })(),
+            ["place", a, "none"] => addr(a).map(|a| line.place(a, None)),
+            ["place", a, u] => (|| {
+                line.place(addr(a)?, Some(&uid(u)?));
+                Ok(())
+            })(),
+            ["silent", a, on @ ("on" | "off")] => addr(a).map(|a| line.set_silent(a, *on == "on")),
+            ["corrupt", n] => num(n).map(|n| line.corrupt_replies(n)),
+            ["drop", n] => num(n).map(|n| line.drop_bytes(n)),
+            ["late", n] => num(n).map(|n| line.late_replies(n)),
+            ["unplug"] => {
+                line.unplug();
+                Ok(())
+            }
+            ["plug"] => line.plug().map_err(|e| e.to_string()),
+            ["stats"] => {
+                let stats: Vec<String> = line
+                    .addresses()
+                    .into_iter()
+                    .map(|a| {
+                        let seen: Vec<String> =
+                            line.seen(a).iter().map(|c| format!("[{}, \"{}\"]", c.code, hex(&c.data))).collect();
+                        format!("\"{a}\": {{\"polls\": {}, \"seen\": [{}]}}", line.polls(a), seen.join(", "))
+                    })
+                    .collect();
+                println!("{{{}}}", stats.join(", "));
+                let _ = std::io::stdout().flush();
+                Ok(())
+            }
+            _ => Err(OSDP_HELP.into()),
+        };
+        if let Err(e) = r {
+            eprintln!("error: {e}");
+        }
+    }
+    Ok(())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
 fn main() -> ExitCode {

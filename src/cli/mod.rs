@@ -1,6 +1,7 @@
 //! Subcommands. Each parses its input at the boundary (UIDs, IDs, times),
 //! calls one store operation, and prints the result as a table or JSON.
 
+mod osdp;
 mod output;
 
 use std::path::PathBuf;
@@ -89,6 +90,11 @@ enum Cmd {
         /// Only readers whose name starts with this (repeatable).
         #[arg(long = "reader")]
         include: Vec<String>,
+    },
+    /// OSDP serial lines: probe a device, watch what it reports.
+    Osdp {
+        #[command(subcommand)]
+        cmd: OsdpCmd,
     },
     /// Developer tools: data generation and measurements.
     Dev {
@@ -331,6 +337,38 @@ enum AuditCmd {
     },
 }
 
+/// `idms osdp` subcommands.
+#[derive(Subcommand)]
+enum OsdpCmd {
+    /// Ask the device at an address who it is (ID) and what it can do (CAP).
+    Probe {
+        #[command(flatten)]
+        line: OsdpLine,
+    },
+    /// Poll the device at an address and print one line per event (card reads, online, offline).
+    Watch {
+        #[command(flatten)]
+        line: OsdpLine,
+        /// Stop after this many seconds (default: run until interrupted).
+        #[arg(long)]
+        seconds: Option<f64>,
+    },
+}
+
+/// Where an OSDP device is.
+#[derive(Args)]
+struct OsdpLine {
+    /// The serial port (`/dev/ttyUSB0`, `/dev/serial/by-id/…`).
+    #[arg(long)]
+    port: PathBuf,
+    /// Baud rate.
+    #[arg(long, default_value_t = 9600)]
+    baud: u32,
+    /// The device's OSDP address (0–126).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=126))]
+    address: u8,
+}
+
 #[derive(Subcommand)]
 enum DevCmd {
     /// Generate people with cards (for benchmarks).
@@ -499,6 +537,10 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
         }
         Cmd::Demo => demo(cli, &actor),
         Cmd::Readers { watch, include } => readers(cli, *watch, include),
+        Cmd::Osdp { cmd: OsdpCmd::Probe { line } } => osdp::probe(cli.json, &line.port, line.baud, line.address),
+        Cmd::Osdp { cmd: OsdpCmd::Watch { line, seconds } } => {
+            osdp::watch(cli.json, &line.port, line.baud, line.address, seconds.map(std::time::Duration::from_secs_f64))
+        }
         Cmd::Dev { cmd } => dev(cli, &actor, cmd),
         Cmd::Serve { .. } => Ok(()),
         Cmd::Token { cmd } => token(cli, &open(cli)?, &actor, cmd),

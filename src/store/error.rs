@@ -50,6 +50,14 @@ pub enum StoreError {
     /// A file-system error.
     #[error("{0}")]
     Io(String),
+    /// A device (serial port, reader) failed, with its own stable code.
+    #[error("{message}")]
+    Device {
+        /// `port_unavailable`, `no_answer`, `port_lost`.
+        code: &'static str,
+        /// What happened.
+        message: String,
+    },
 }
 
 impl StoreError {
@@ -66,6 +74,7 @@ impl StoreError {
             Self::AuditBroken { .. } => "audit_broken",
             Self::ErasurePending => "erasure_pending",
             Self::Io(_) => "io",
+            Self::Device { code, .. } => code,
         }
     }
 

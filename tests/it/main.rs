@@ -12,6 +12,7 @@ mod decide;
 mod enrol;
 mod erasure;
 mod feed;
+mod interop;
 mod lifecycle;
 mod osdp;
 mod props;

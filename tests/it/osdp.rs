@@ -22,11 +22,12 @@ use crate::common::staff;
 
 pub struct Rig {
     pub api: Api,
-    pub line: Line,
+    /// The simulated devices (none when the devices are libosdp's).
+    pub sim: Option<Line>,
     pub events: Receiver<Arc<Published>>,
     /// Events received but not yet asked for.
     backlog: Vec<Arc<Published>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Rig {
@@ -44,18 +45,27 @@ pub fn reader_id(address: u8) -> String {
 
 /// hw-sim devices on one line, and the service's control panel on it.
 pub fn rig(devices: &[(u8, Kind, PdRole)]) -> Rig {
-    let api = Api::new();
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("line");
     let kinds: Vec<(u8, Kind)> = devices.iter().map(|&(a, k, _)| (a, k)).collect();
     let line = Line::start(&link, &kinds, None).unwrap();
+    let roles: Vec<(u8, PdRole)> = devices.iter().map(|&(a, _, r)| (a, r)).collect();
+    let mut rig = rig_on(&link, &roles);
+    rig.sim = Some(line);
+    rig._dir = Some(dir);
+    rig
+}
+
+/// The service's control panel on the port at `link`, for devices with these roles.
+pub fn rig_on(link: &std::path::Path, devices: &[(u8, PdRole)]) -> Rig {
+    let api = Api::new();
     let config = LineConfig {
-        port: link,
+        port: link.to_path_buf(),
         baud: 115_200,
         poll_ms: 20,
         devices: devices
             .iter()
-            .map(|&(address, _, role)| DeviceConfig {
+            .map(|&(address, role)| DeviceConfig {
                 address,
                 role,
                 id: None,
@@ -66,10 +76,14 @@ pub fn rig(devices: &[(u8, Kind, PdRole)]) -> Rig {
     let events = api.hub.subscribe();
     let osdp = Osdp::start(&[config], &api.hub, Arc::new(ReaderDoors(api.state.clone()))).unwrap();
     api.state.osdp.set(osdp).unwrap();
-    Rig { api, line, events, backlog: Vec::new(), _dir: dir }
+    Rig { api, sim: None, events, backlog: Vec::new(), _dir: None }
 }
 
 impl Rig {
+    pub fn line(&self) -> &Line {
+        self.sim.as_ref().expect("a rig with hw-sim devices")
+    }
+
     /// The next event at `reader` that `pred` accepts, within `within`.
     pub async fn expect(
         &mut self,
@@ -140,17 +154,17 @@ async fn a_door_read_gets_its_decision_and_led_before_the_next_poll() {
     rig.online(1).await;
     rig.online(2).await;
 
-    rig.line.h10301(1, 42, 1234);
+    rig.line().h10301(1, 42, 1234);
     let leds =
-        wait_for(Duration::from_secs(2), || Some(commands(&rig.line, 1, Command::Led)).filter(|l| !l.is_empty()))
+        wait_for(Duration::from_secs(2), || Some(commands(rig.line(), 1, Command::Led)).filter(|l| !l.is_empty()))
             .await
             .expect("an LED command after the read");
     let led = Led::parse(&leds[0].data).unwrap();
     assert_eq!(led.temp_on_color, Color::Green, "granted");
-    let reported = rig.line.reported(1);
+    let reported = rig.line().reported(1);
     assert_eq!(reported.len(), 1);
     assert_eq!(leds[0].polls, reported[0], "the LED came before any further poll of this reader");
-    let beeps = commands(&rig.line, 1, Command::Buz);
+    let beeps = commands(rig.line(), 1, Command::Buz);
     assert_eq!(beeps.len(), 1, "one short beep on grant");
     assert_eq!(Buzzer::parse(&beeps[0].data).unwrap().count, 1);
     assert_eq!(beeps[0].polls, reported[0]);
@@ -160,14 +174,14 @@ async fn a_door_read_gets_its_decision_and_led_before_the_next_poll() {
     assert_eq!((raw.format, raw.bits, raw.facility, raw.card), ("wiegand", 26, Some(42), Some(1234)));
 
     // An unknown card at the other door: red, no beep.
-    rig.line.h10301(2, 42, 999);
+    rig.line().h10301(2, 42, 999);
     let leds =
-        wait_for(Duration::from_secs(2), || Some(commands(&rig.line, 2, Command::Led)).filter(|l| !l.is_empty()))
+        wait_for(Duration::from_secs(2), || Some(commands(rig.line(), 2, Command::Led)).filter(|l| !l.is_empty()))
             .await
             .expect("an LED command after the read");
     assert_eq!(Led::parse(&leds[0].data).unwrap().temp_on_color, Color::Red, "denied");
-    assert_eq!(leds[0].polls, rig.line.reported(2)[0]);
-    assert!(commands(&rig.line, 2, Command::Buz).is_empty());
+    assert_eq!(leds[0].polls, rig.line().reported(2)[0]);
+    assert!(commands(rig.line(), 2, Command::Buz).is_empty());
 
     // Both decisions are access events at door `main`, without personal data.
     let logged = wait_for(Duration::from_secs(5), || {
@@ -188,7 +202,7 @@ async fn a_silent_device_goes_offline_after_8_s_and_comes_back() {
     let mut rig = rig(&[(1, Kind::Reader, PdRole::Door), (2, Kind::Reader, PdRole::Enrolment)]);
     rig.online(1).await;
     rig.online(2).await;
-    rig.line.set_silent(1, true);
+    rig.line().set_silent(1, true);
     let silent = Instant::now();
     let off = rig
         .expect(&reader_id(1), Duration::from_secs(12), |k| matches!(k, ReaderEventKind::SourceDown))
@@ -198,23 +212,23 @@ async fn a_silent_device_goes_offline_after_8_s_and_comes_back() {
     eprintln!("offline after {after:?}");
     assert!(after >= Duration::from_millis(7800) && after <= Duration::from_millis(9500), "offline after {after:?}");
     // The other device on the line kept working meanwhile.
-    let polls = rig.line.polls(2);
-    rig.line.h10301(2, 1, 1);
+    let polls = rig.line().polls(2);
+    rig.line().h10301(2, 1, 1);
     let taps = rig.taps(&reader_id(2), Duration::from_millis(1500)).await;
     assert_eq!(taps, ["010001"]);
-    assert!(rig.line.polls(2) > polls);
+    assert!(rig.line().polls(2) > polls);
     let (_, v) = rig.api.call(Method::GET, "/api/v1/readers", Some(rig.api.token(Role::Viewer)), None).await;
     let status = |id: &str| v.as_array().unwrap().iter().find(|r| r["id"] == id).unwrap()["status"].clone();
     assert_eq!((status(&reader_id(1)), status(&reader_id(2))), (json!("unavailable"), json!("ready")), "{v}");
     assert_eq!(v[0]["kind"], "osdp");
 
-    rig.line.set_silent(1, false);
+    rig.line().set_silent(1, false);
     let back = Instant::now();
     rig.expect(&reader_id(1), Duration::from_secs(3), |k| matches!(k, ReaderEventKind::ReaderAdded))
         .await
         .expect("online again");
     eprintln!("online again after {:?}", back.elapsed());
-    rig.line.h10301(1, 1, 2);
+    rig.line().h10301(1, 1, 2);
     assert_eq!(rig.taps(&reader_id(1), Duration::from_millis(1500)).await, ["010002"]);
 }
 
@@ -223,7 +237,7 @@ async fn an_unplugged_line_is_reopened_within_5_s_of_reappearing() {
     let mut rig = rig(&[(1, Kind::Reader, PdRole::Door), (2, Kind::Reader, PdRole::Door)]);
     rig.online(1).await;
     rig.online(2).await;
-    rig.line.unplug();
+    rig.sim.as_mut().unwrap().unplug();
     for a in [1, 2] {
         let r = reader_id(a);
         let down = rig.expect(&r, Duration::from_secs(3), |k| matches!(k, ReaderEventKind::SourceDown));
@@ -231,7 +245,7 @@ async fn an_unplugged_line_is_reopened_within_5_s_of_reappearing() {
     }
     // Away long enough for the reopen backoff to reach its ceiling.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    rig.line.plug().unwrap();
+    rig.sim.as_mut().unwrap().plug().unwrap();
     let back = Instant::now();
     for a in [1, 2] {
         let r = reader_id(a);
@@ -239,7 +253,7 @@ async fn an_unplugged_line_is_reopened_within_5_s_of_reappearing() {
         assert!(up.await.is_some(), "device {a} back within 5 s of the line");
     }
     eprintln!("both devices online {:?} after the line came back", back.elapsed());
-    rig.line.h10301(2, 7, 7);
+    rig.line().h10301(2, 7, 7);
     assert_eq!(rig.taps(&reader_id(2), Duration::from_millis(1500)).await, ["070007"]);
 }
 
@@ -257,8 +271,8 @@ async fn corrupted_frames_give_a_nak_or_a_retry_never_a_wrong_read() {
     ];
     for (n, (what, inject)) in faults.iter().enumerate() {
         let card = u16::try_from(100 + n).unwrap();
-        rig.line.h10301(1, 9, card);
-        inject(&rig.line);
+        rig.line().h10301(1, 9, card);
+        inject(rig.line());
         let taps = rig.taps(&reader_id(1), Duration::from_millis(2500)).await;
         assert_eq!(taps, [format!("09{card:04X}")], "{what}: exactly the one read, exactly once");
     }
@@ -277,16 +291,16 @@ async fn an_encoder_writes_an_issued_credential_and_reads_it_back() {
     let (s, v) = rig.api.call(Method::POST, &path, Some(&t), Some(body.clone())).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::CONFLICT, Some("no_card")), "{v}");
 
-    rig.line.place(3, Some(&[0x04, 0xA1, 0xB2, 0xC3]));
+    rig.line().place(3, Some(&[0x04, 0xA1, 0xB2, 0xC3]));
     let (s, v) = rig.api.call(Method::POST, &path, Some(&t), Some(body.clone())).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v, json!({"encoder": reader_id(3), "uid": "04A1B2C3", "number": 777_001, "verified": true}));
-    assert_eq!(rig.line.encoded(3), Some(777_001));
+    assert_eq!(rig.line().encoded(3), Some(777_001));
     // Placing the card also reported it, as an enrolment station does.
     let taps = rig.taps(&reader_id(3), Duration::from_millis(500)).await;
     assert_eq!(taps, ["04A1B2C3"]);
 
-    rig.line.place(3, Some(&[0x04, 0x11, 0x22, 0x33]));
+    rig.line().place(3, Some(&[0x04, 0x11, 0x22, 0x33]));
     let (s, v) = rig.api.call(Method::POST, &path, Some(&t), Some(body.clone())).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::CONFLICT, Some("wrong_card")), "{v}");
     let (s, v) = rig.api.call(Method::POST, &path, Some(&t), Some(json!({"uid": "04112233", "number": 1}))).await;
@@ -304,7 +318,7 @@ async fn an_encoder_writes_an_issued_credential_and_reads_it_back() {
         (StatusCode::NOT_FOUND, Some("encoder_not_found")),
         "a reader is no encoder: {v}"
     );
-    rig.line.set_silent(3, true);
+    rig.line().set_silent(3, true);
     let (s, v) = rig.api.call(Method::POST, &path, Some(&t), Some(json!({"uid": "04A1B2C3", "number": 5}))).await;
     assert!([StatusCode::SERVICE_UNAVAILABLE, StatusCode::GATEWAY_TIMEOUT].contains(&s), "a silent encoder: {s} {v}");
     let (s, _) = rig.api.call(Method::POST, &path, Some(rig.api.token(Role::Viewer)), Some(body)).await;
@@ -319,7 +333,7 @@ async fn an_osdp_enrolment_station_enrols_a_wiegand_card() {
     let t = rig.api.token(Role::Enroller).to_string();
     let body = json!({"reader": reader_id(5), "user_id": user, "wait_s": 5});
     let call = rig.api.call(Method::POST, "/api/v1/enrollments", Some(&t), Some(body));
-    let line = &rig.line;
+    let line = rig.line();
     let tap = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
         line.h10301(5, 12, 3456);
@@ -334,5 +348,5 @@ async fn an_osdp_enrolment_station_enrols_a_wiegand_card() {
     assert_eq!(s, StatusCode::CREATED, "{c}");
     assert_eq!((c["technology"].as_str(), c["holder"].as_str()), (Some("other"), Some(user.as_str())));
     // No LED at an enrolment station: the office decides, not the reader.
-    assert!(commands(&rig.line, 5, Command::Led).is_empty());
+    assert!(commands(rig.line(), 5, Command::Led).is_empty());
 }

@@ -53,6 +53,67 @@ pub(super) fn spawn(
     Ok((tx, handle))
 }
 
+/// A port with its receive buffer: sends what the bus wants sent, reads
+/// until the bus's next deadline, and hands it the frames that arrive.
+#[derive(Debug)]
+pub struct Wire {
+    port: TTYPort,
+    out: Vec<u8>,
+    rx: Vec<u8>,
+    buf: Box<[u8; 1024]>,
+}
+
+impl Wire {
+    /// Opens `port` raw at `baud`.
+    pub fn open(port: &std::path::Path, baud: u32) -> Result<Self, serialport::Error> {
+        Ok(Self::new(serialport::new(port.to_string_lossy(), baud).timeout(TICK).open_native()?))
+    }
+
+    fn new(port: TTYPort) -> Self {
+        let _ = port.clear(serialport::ClearBuffer::All);
+        Self { port, out: Vec::with_capacity(256), rx: Vec::with_capacity(2048), buf: Box::new([0; 1024]) }
+    }
+
+    /// One turn: send a retry or the next command if one is due, then wait
+    /// for bytes (at most until the bus's deadline, and at most 50 ms) and
+    /// feed every whole frame to the bus. An error means the port is gone.
+    pub fn step(&mut self, bus: &mut Bus, events: &mut Vec<Event>) -> std::io::Result<()> {
+        let now = Instant::now();
+        if bus.on_timeout(now, &mut self.out, events) || bus.next_frame(now, &mut self.out) {
+            self.port.write_all(&self.out)?;
+        }
+        let deadline = bus.deadline().map_or(now + TICK, |d| d.min(now + TICK));
+        let wait = deadline.saturating_duration_since(Instant::now());
+        if wait.is_zero() {
+            return Ok(());
+        }
+        self.port.set_timeout(wait).map_err(std::io::Error::other)?;
+        match self.port.read(&mut self.buf[..]) {
+            Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "port closed")),
+            Ok(n) => self.rx.extend_from_slice(&self.buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let now = Instant::now();
+        loop {
+            match find_frame(&self.rx) {
+                Ok((drop, Some(len))) => {
+                    bus.on_frame(now, &self.rx[drop..drop + len], events);
+                    self.rx.drain(..drop + len);
+                }
+                Ok((drop, None)) => {
+                    self.rx.drain(..drop);
+                    return Ok(());
+                }
+                // A corrupted frame: dropped; the command is retried on its timeout.
+                Err((drop, _)) => {
+                    self.rx.drain(..drop);
+                }
+            }
+        }
+    }
+}
+
 struct Line {
     config: LineConfig,
     hub: Arc<Hub>,
@@ -148,49 +209,13 @@ impl Line {
     }
 
     /// Runs the bus over an open port until it fails or the hub stops.
-    fn session(&mut self, mut port: TTYPort) -> std::io::Result<()> {
-        let _ = port.clear(serialport::ClearBuffer::All);
+    fn session(&mut self, port: TTYPort) -> std::io::Result<()> {
+        let mut wire = Wire::new(port);
         self.bus.restart(Instant::now(), &mut self.events);
         self.dispatch();
-        let mut out = Vec::with_capacity(256);
-        let mut rx: Vec<u8> = Vec::with_capacity(2048);
-        let mut buf = [0u8; 1024];
         while !self.hub.stopping() {
             self.take_requests();
-            let now = Instant::now();
-            if self.bus.on_timeout(now, &mut out, &mut self.events) || self.bus.next_frame(now, &mut out) {
-                port.write_all(&out)?;
-            }
-            self.dispatch();
-            let deadline = self.bus.deadline().map_or(now + TICK, |d| d.min(now + TICK));
-            let wait = deadline.saturating_duration_since(Instant::now());
-            if wait.is_zero() {
-                continue;
-            }
-            port.set_timeout(wait).map_err(std::io::Error::other)?;
-            match port.read(&mut buf) {
-                Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "port closed")),
-                Ok(n) => rx.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
-                Err(e) => return Err(e),
-            }
-            let now = Instant::now();
-            loop {
-                match find_frame(&rx) {
-                    Ok((drop, Some(len))) => {
-                        self.bus.on_frame(now, &rx[drop..drop + len], &mut self.events);
-                        rx.drain(..drop + len);
-                    }
-                    Ok((drop, None)) => {
-                        rx.drain(..drop);
-                        break;
-                    }
-                    // A corrupted frame: dropped; the command is retried on its timeout.
-                    Err((drop, _)) => {
-                        rx.drain(..drop);
-                    }
-                }
-            }
+            wire.step(&mut self.bus, &mut self.events)?;
             self.dispatch();
         }
         Ok(())

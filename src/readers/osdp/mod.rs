@@ -24,7 +24,7 @@ use super::Hub;
 use crate::domain::{Technology, Uid};
 
 pub use cp::{Bus, Event, Outgoing};
-pub use line::Control;
+pub use line::{Control, Wire};
 
 /// One serial line and the devices on it (`[[osdp]]` in the config file).
 #[derive(Debug, Clone, serde::Deserialize)]
