@@ -350,3 +350,124 @@ async fn an_osdp_enrolment_station_enrols_a_wiegand_card() {
     // No LED at an enrolment station: the office decides, not the reader.
     assert!(commands(rig.line(), 5, Command::Led).is_empty());
 }
+
+fn idms(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(crate::server::bin()).args(args).output().unwrap()
+}
+
+#[test]
+fn idms_osdp_probe_and_watch_speak_the_integrator_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyUSB-sim");
+    let line = Line::start(&link, &[(1, Kind::Reader), (2, Kind::Encoder)], None).unwrap();
+    let port = link.to_str().unwrap();
+
+    let out = idms(&["osdp", "probe", "--port", port, "--address", "2", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&v["vendor"], &v["model"], &v["serial"], &v["firmware"]),
+        (&json!("1D4D53"), &json!(2), &json!(0x0051_0002), &json!("1.4.2")),
+        "{v}"
+    );
+    let caps = v["capabilities"].as_array().unwrap();
+    let led = caps.iter().find(|c| c["function"] == 4).expect("LED control");
+    assert_eq!((&led["name"], &led["count"]), (&json!("reader_led_control"), &json!(1)));
+    let human = idms(&["osdp", "probe", "--port", port, "--address", "1"]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("vendor") && text.contains("1D4D53") && text.contains("reader_audible_output"), "{text}");
+
+    // watch: one JSON line per event; the card read has reader, format, bits, data.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(800));
+            line.h10301(1, 42, 1234);
+            line.card(1, 0, 32, &[0x04, 0xA1, 0xB2, 0xC3]);
+        });
+        let out = idms(&["osdp", "watch", "--port", port, "--address", "1", "--json", "--seconds", "2.5"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<serde_json::Value> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines[0]["event"], "online", "{lines:?}");
+        let reads: Vec<_> = lines.iter().filter(|l| l["event"] == "card_read").collect();
+        assert_eq!(reads.len(), 2, "{lines:?}");
+        assert_eq!(
+            (&reads[0]["reader"], &reads[0]["format"], &reads[0]["bits"], &reads[0]["data"]),
+            (&json!(0), &json!("wiegand"), &json!(26), &json!("95026900"))
+        );
+        assert_eq!((&reads[0]["facility"], &reads[0]["card"]), (&json!(42), &json!(1234)));
+        assert_eq!(
+            (&reads[1]["format"], &reads[1]["bits"], &reads[1]["data"]),
+            (&json!("raw"), &json!(32), &json!("04A1B2C3"))
+        );
+    });
+
+    // Nobody at 9; no such port: clear errors with stable codes.
+    let out = idms(&["osdp", "probe", "--port", port, "--address", "9", "--json"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_answer"), "{}", String::from_utf8_lossy(&out.stderr));
+    let gone = dir.path().join("nothing");
+    let out = idms(&["osdp", "probe", "--port", gone.to_str().unwrap(), "--address", "1", "--json"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("port_unavailable"));
+    let out = idms(&["osdp", "probe", "--port", port, "--address", "127"]);
+    assert!(!out.status.success(), "address 127 is the broadcast address, not a device");
+}
+
+#[test]
+fn idms_serve_runs_the_configured_lines_and_stops_cleanly() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().to_path_buf();
+    crate::server::cli(&dir, &["init"]);
+    let token = crate::server::cli(&dir, &["token", "create", "--name", "viewer", "--role", "viewer"])["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = dir.join("ttyS-door");
+    let line = Line::start(&link, &[(1, Kind::Reader)], None).unwrap();
+    let config = dir.join("idms.toml");
+    let toml = format!(
+        "[[osdp]]\nport = {:?}\nbaud = 115200\ndevices = [{{ address = 1, role = \"door\", door = \"lobby\", id = \"lobby-in\" }}]\n",
+        link.display().to_string()
+    );
+    std::fs::write(&config, toml).unwrap();
+    let server =
+        crate::server::Server::start_with(&dir, &[("IDMS_PCSC", "false"), ("IDMS_CONFIG", config.to_str().unwrap())]);
+    let get = || {
+        let mut r = crate::server::agent()
+            .get(&format!("{}/api/v1/readers", server.base))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        r.body_mut().read_json::<serde_json::Value>().unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while get()[0]["status"] != "ready" {
+        assert!(Instant::now() < deadline, "the door reader did not come online: {}", get());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(get(), json!([{"id": "lobby-in", "name": "lobby-in", "kind": "osdp", "status": "ready"}]));
+    // An unknown card at the door: a red LED, and an access event at `lobby`.
+    line.h10301(1, 1, 1);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !line.seen(1).iter().any(|s| s.code == u8::from(Command::Led)) {
+        assert!(Instant::now() < deadline, "no LED");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let led = line.seen(1).into_iter().find(|s| s.code == u8::from(Command::Led)).unwrap();
+    assert_eq!(Led::parse(&led.data).unwrap().temp_on_color, Color::Red);
+    server.stop();
+    let events = idms::store::events::read_all(&dir).unwrap();
+    assert_eq!(events.len(), 1, "the decision was logged before the service stopped");
+    assert_eq!((events[0].door.as_str(), events[0].decision.as_str()), ("lobby", "deny"));
+
+    // A bad line in the configuration stops the service at start, saying why.
+    std::fs::write(&config, "[[osdp]]\nport = \"/dev/null\"\ndevices = [{ address = 1, role = \"door\" }]\n").unwrap();
+    let out = std::process::Command::new(crate::server::bin())
+        .args(["--data-dir", dir.to_str().unwrap(), "serve", "--config", config.to_str().unwrap()])
+        .env("IDMS_PCSC", "false")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs `door`"), "{}", String::from_utf8_lossy(&out.stderr));
+}

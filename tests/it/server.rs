@@ -60,7 +60,7 @@ impl Server {
     }
 
     /// SIGTERM, then wait: a graceful stop.
-    fn stop(mut self) {
+    pub fn stop(mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let status = self.child.wait().unwrap();
         assert!(status.success(), "graceful stop exits 0: {status}");
