@@ -204,6 +204,12 @@ async fn a_silent_device_goes_offline_after_8_s_and_comes_back() {
     rig.online(2).await;
     rig.line().set_silent(1, true);
     let silent = Instant::now();
+    // While 1 is retried, the other device on the line keeps its turns.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    rig.line().h10301(2, 1, 3);
+    let quick =
+        rig.expect(&reader_id(2), Duration::from_millis(800), |k| matches!(k, ReaderEventKind::Tap { .. })).await;
+    assert!(quick.is_some(), "a read at 2 waited for the silent device 1");
     let off = rig
         .expect(&reader_id(1), Duration::from_secs(12), |k| matches!(k, ReaderEventKind::SourceDown))
         .await

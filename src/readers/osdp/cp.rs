@@ -127,6 +127,8 @@ struct Pd {
     due: Instant,
     id: Option<PdId>,
     queue: VecDeque<Outgoing>,
+    /// A command that timed out, to send again (same sequence number).
+    retry: Option<Inflight>,
 }
 
 #[derive(Debug)]
@@ -182,6 +184,7 @@ impl Bus {
                 due: now,
                 id: None,
                 queue: VecDeque::new(),
+                retry: None,
             })
             .collect();
         Self { pds, turn: 0, burst: 0, inflight: None, poll_interval, crc: true, stats: Stats::default() }
@@ -250,6 +253,14 @@ impl Bus {
         self.turn = i;
         self.burst += 1;
         let pd = &mut self.pds[i];
+        if let Some(mut f) = pd.retry.take() {
+            out.clone_from(&f.frame);
+            f.sent = now;
+            self.inflight = Some(f);
+            self.stats.retries += 1;
+            self.stats.sent += 1;
+            return true;
+        }
         let (code, data, tag) = match pd.phase {
             Phase::Identify => (Command::Id.into(), vec![0u8], None),
             Phase::Capabilities => (Command::Cap.into(), vec![0u8], None),
@@ -373,22 +384,22 @@ impl Bus {
         }
     }
 
-    /// Call when [`Bus::deadline`] has passed: a timed-out command is sent
-    /// again (returns true and the frame in `out`), and a PD silent for
-    /// too long goes offline.
-    pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<u8>, events: &mut Vec<Event>) -> bool {
-        let Some(f) = &self.inflight else { return false };
+    /// Call when [`Bus::deadline`] may have passed: a command without a
+    /// reply is sent again on its PD's next turn (with the same sequence
+    /// number), and a PD silent for too long goes offline.
+    pub fn on_timeout(&mut self, now: Instant, events: &mut Vec<Event>) {
+        let Some(f) = &self.inflight else { return };
         if now < f.sent + REPLY_TIMEOUT {
-            return false;
+            return;
         }
         let i = f.pd;
+        self.burst = 0;
         if self.pds[i].online && now.duration_since(self.pds[i].heard) < OFFLINE_AFTER {
-            let Some(f) = self.inflight.as_mut() else { return false };
-            f.sent = now;
-            out.clone_from(&f.frame);
-            self.stats.retries += 1;
-            self.stats.sent += 1;
-            return true;
+            // Sent again on this PD's next turn: the other PDs on the line
+            // keep their turns while one is silent.
+            self.pds[i].retry = self.inflight.take();
+            self.pds[i].due = now;
+            return;
         }
         self.inflight = None;
         // Not online (still identifying) or silent too long: try again later.
@@ -399,8 +410,6 @@ impl Bus {
             self.pds[i].phase = Phase::Identify;
         }
         self.pds[i].due = now + RETRY_OFFLINE;
-        self.burst = 0;
-        false
     }
 
     fn go_offline(&mut self, i: usize, now: Instant, events: &mut Vec<Event>) {
@@ -417,8 +426,189 @@ impl Bus {
                 events.push(Event::Failed { tag });
             }
         }
+        if let Some(tag) = pd.retry.take().and_then(|f| f.tag) {
+            events.push(Event::Failed { tag });
+        }
         if let Some(tag) = self.inflight.as_ref().filter(|f| f.pd == i).and_then(|f| f.tag) {
             events.push(Event::Failed { tag });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use firmware_protocol::codes::H10301;
+    use firmware_protocol::pd::{Link, Step};
+
+    use super::*;
+
+    /// A PD answering through the firmware's link: ID, CAP, ACK or a queued card.
+    struct Pd {
+        link: Link,
+        card: Option<Vec<u8>>,
+    }
+
+    impl Pd {
+        fn new(address: u8) -> Self {
+            Self { link: Link::new(address), card: None }
+        }
+
+        fn answer(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
+            let mut out = [0u8; 256];
+            let frame = &frame[1..]; // the mark byte
+            match self.link.receive(frame, &mut out).unwrap() {
+                Step::Ignore => None,
+                Step::Send(n) => Some(out[..n].to_vec()),
+                Step::Command(cmd) => {
+                    let (code, data): (u8, Vec<u8>) = match cmd.code {
+                        0x61 => (
+                            0x45,
+                            PdId { vendor: [1, 2, 3], model: 1, version: 1, serial: 7, firmware: [1, 0, 0] }
+                                .emit()
+                                .to_vec(),
+                        ),
+                        0x62 => (0x46, vec![4, 1, 1]),
+                        0x60 => match self.card.take() {
+                            Some(bits) => {
+                                let mut d = vec![0, 1, 26, 0];
+                                d.extend(bits);
+                                (0x50, d)
+                            }
+                            None => (0x40, vec![]),
+                        },
+                        _ => (0x40, vec![]),
+                    };
+                    let n = self.link.reply(&cmd, code, &data, &mut out).unwrap();
+                    Some(out[..n].to_vec())
+                }
+            }
+        }
+    }
+
+    /// Sends the bus's next frame to the PDs and gives it the answer.
+    fn exchange(bus: &mut Bus, pds: &mut [Pd], now: Instant, events: &mut Vec<Event>) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        if !bus.next_frame(now, &mut out) {
+            return None;
+        }
+        let reply = pds.iter_mut().find_map(|p| p.answer(&out));
+        if let Some(r) = &reply {
+            bus.on_frame(now, r, events);
+        }
+        reply
+    }
+
+    #[test]
+    fn identify_poll_and_a_card_read_reported_once_despite_a_lost_reply() {
+        let t0 = Instant::now();
+        let mut bus = Bus::new(&[1], Duration::ZERO, t0);
+        let mut pds = [Pd::new(1)];
+        let mut ev = Vec::new();
+        exchange(&mut bus, &mut pds, t0, &mut ev);
+        exchange(&mut bus, &mut pds, t0, &mut ev);
+        assert!(matches!(&ev[..], [Event::Online { address: 1, capabilities, .. }] if capabilities.len() == 1));
+        ev.clear();
+
+        // The card's RAW reply is lost on the wire: the CP times out and
+        // sends the same POLL again; the PD replays the same RAW; one read.
+        pds[0].card = Some(H10301 { facility: 1, card: 2 }.encode().to_vec());
+        let mut out = Vec::new();
+        assert!(bus.next_frame(t0, &mut out));
+        let first = pds[0].answer(&out).unwrap();
+        assert_eq!(first[5], 0x50);
+        bus.on_timeout(t0 + REPLY_TIMEOUT, &mut ev);
+        let mut again = Vec::new();
+        assert!(bus.next_frame(t0 + REPLY_TIMEOUT, &mut again));
+        assert_eq!(again, out, "the retry is the same frame, same sequence number");
+        let replay = pds[0].answer(&again).unwrap();
+        assert_eq!(replay, first, "replayed byte for byte");
+        bus.on_frame(t0 + REPLY_TIMEOUT, &replay, &mut ev);
+        // The lost first copy turns up late: stale, dropped.
+        exchange(&mut bus, &mut pds, t0 + REPLY_TIMEOUT, &mut ev);
+        bus.on_frame(t0 + REPLY_TIMEOUT, &first, &mut ev);
+        let reads = ev.iter().filter(|e| matches!(e, Event::CardRead { .. })).count();
+        assert_eq!(reads, 1, "{ev:?}");
+        assert_eq!(bus.stats().retries, 1);
+        assert!(bus.stats().dropped >= 1);
+    }
+
+    #[test]
+    fn a_silent_pd_goes_offline_after_8_s_while_the_others_keep_their_turns() {
+        let t0 = Instant::now();
+        let mut bus = Bus::new(&[1, 2], Duration::ZERO, t0);
+        let mut pds = [Pd::new(1), Pd::new(2)];
+        let mut ev = Vec::new();
+        for _ in 0..4 {
+            exchange(&mut bus, &mut pds, t0, &mut ev);
+        }
+        assert_eq!(ev.iter().filter(|e| matches!(e, Event::Online { .. })).count(), 2);
+        ev.clear();
+        // PD 1 falls silent; every exchange takes a 200 ms timeout for 1 and a poll for 2.
+        let mut now = t0;
+        let mut polled_2 = 0;
+        let mut out = Vec::new();
+        while now < t0 + Duration::from_secs(9) {
+            if bus.next_frame(now, &mut out) {
+                if out[2] == 2 {
+                    let r = pds[1].answer(&out).unwrap();
+                    bus.on_frame(now, &r, &mut ev);
+                    polled_2 += 1;
+                } else {
+                    now += REPLY_TIMEOUT;
+                    bus.on_timeout(now, &mut ev);
+                }
+            } else {
+                now += Duration::from_millis(10);
+            }
+            if ev.iter().any(|e| matches!(e, Event::Offline { .. })) {
+                break;
+            }
+        }
+        assert_eq!(ev, [Event::Offline { address: 1 }]);
+        let after = now - t0;
+        assert!(after >= OFFLINE_AFTER && after < OFFLINE_AFTER + 2 * REPLY_TIMEOUT, "{after:?}");
+        assert!(polled_2 >= 35, "PD 2 kept its turns: {polled_2} polls");
+        assert!(!bus.is_online(1) && bus.is_online(2));
+        // Asked again a second later, with sequence 0.
+        assert!(bus.next_frame(now, &mut out));
+        assert_eq!(out[2], 2, "1 waits for its retry time");
+        bus.on_frame(now, &pds[1].answer(&out).unwrap(), &mut ev);
+        now += RETRY_OFFLINE;
+        let mut seen_1 = false;
+        for _ in 0..3 {
+            if bus.next_frame(now, &mut out) && out[2] == 1 {
+                assert_eq!((out[5] & 0x03, out[6]), (0, 0x61), "ID with sequence 0");
+                seen_1 = true;
+                break;
+            }
+            bus.on_frame(now, &pds[1].answer(&out).unwrap(), &mut ev);
+        }
+        assert!(seen_1);
+    }
+
+    #[test]
+    fn queued_feedback_goes_first_and_offline_pds_refuse_commands() {
+        let t0 = Instant::now();
+        let mut bus = Bus::new(&[1], Duration::from_millis(50), t0);
+        let mut pds = [Pd::new(1)];
+        let mut ev = Vec::new();
+        let led = Outgoing::new(Command::Led, &[0; 14]);
+        assert_eq!(bus.enqueue(1, led.clone(), true), Err(led.clone()), "not online yet");
+        exchange(&mut bus, &mut pds, t0, &mut ev);
+        exchange(&mut bus, &mut pds, t0, &mut ev);
+        exchange(&mut bus, &mut pds, t0, &mut ev); // POLL; the next is due in 50 ms
+        let mut out = Vec::new();
+        assert!(!bus.next_frame(t0, &mut out), "poll interval respected");
+        bus.enqueue(1, Outgoing::new(Command::Buz, &[0; 5]), true).unwrap();
+        bus.enqueue(1, led, true).unwrap();
+        let later = t0 + Duration::from_millis(50);
+        assert!(bus.next_frame(later, &mut out));
+        assert_eq!(out[6], 0x69, "LED first");
+        bus.on_frame(later, &pds[0].answer(&out).unwrap(), &mut ev);
+        assert!(bus.next_frame(later, &mut out), "then the buzzer in the same turn");
+        assert_eq!(out[6], 0x6A);
+        let too_long = Outgoing::new(Command::Text, &[0; MAX_DATA + 1]);
+        bus.on_frame(later, &pds[0].answer(&out).unwrap(), &mut ev);
+        assert!(bus.enqueue(1, too_long, false).is_err());
     }
 }

@@ -79,7 +79,8 @@ impl Wire {
     /// feed every whole frame to the bus. An error means the port is gone.
     pub fn step(&mut self, bus: &mut Bus, events: &mut Vec<Event>) -> std::io::Result<()> {
         let now = Instant::now();
-        if bus.on_timeout(now, &mut self.out, events) || bus.next_frame(now, &mut self.out) {
+        bus.on_timeout(now, events);
+        if bus.next_frame(now, &mut self.out) {
             self.port.write_all(&self.out)?;
         }
         let deadline = bus.deadline().map_or(now + TICK, |d| d.min(now + TICK));
