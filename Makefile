@@ -92,6 +92,11 @@ bench:
 bench-tap: deps
 	$(CARGO) bench --locked --bench tap
 
+# OSDP poll cycle on one pty line at 115200 baud, 1/8/32 PDs, our CP vs libosdp's (CPU per poll).
+bench-osdp: venv
+	$(CARGO) bench --locked --bench osdp
+	$(CARGO) bench --locked -p firmware-protocol --bench frames
+
 # Opening a database of $(BENCH_USERS) users / credentials: index build time and peak RSS.
 bench-open:
 	$(CARGO) build --locked --release --bin idms
