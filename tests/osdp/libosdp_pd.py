@@ -41,16 +41,7 @@ import tty
 
 import osdp_sys
 
-LOG_LEVELS = {
-    "emergency": osdp_sys.LOG_EMERG,
-    "alert": osdp_sys.LOG_ALERT,
-    "critical": osdp_sys.LOG_CRIT,
-    "error": osdp_sys.LOG_ERROR,
-    "warning": osdp_sys.LOG_WARNING,
-    "notice": osdp_sys.LOG_NOTICE,
-    "info": osdp_sys.LOG_INFO,
-    "debug": osdp_sys.LOG_DEBUG,
-}
+from osdp_io import LOG_LEVELS, FdChannel, Out
 
 COMMAND_NAMES = {
     osdp_sys.CMD_OUTPUT: "output",
@@ -92,48 +83,6 @@ PD_CAPS = [
 ]
 
 
-class _Out:
-    """JSON lines on the real stdout; fd 1 itself is pointed at stderr so that
-    nothing printed by C code can corrupt the stream."""
-
-    def __init__(self):
-        self.f = os.fdopen(os.dup(1), "w", buffering=1)
-        os.dup2(2, 1)
-
-    def emit(self, obj):
-        self.f.write(json.dumps(obj, sort_keys=False) + "\n")
-        self.f.flush()
-
-
-class PtyMasterChannel:
-    """The non-blocking read/write/flush object libosdp's binding calls.
-    Must never raise: an exception here would surface as a C-level error."""
-
-    def __init__(self, fd, chan_id=0):
-        self.fd = fd
-        self.id = chan_id  # libosdp groups PDs sharing a bus by channel id
-
-    def read(self, max_bytes):
-        try:
-            return os.read(self.fd, max_bytes)
-        except (BlockingIOError, InterruptedError):
-            return b""
-        except OSError:
-            # EIO while no process has the slave open
-            return b""
-
-    def write(self, buf):
-        try:
-            return os.write(self.fd, bytes(buf))
-        except (BlockingIOError, InterruptedError):
-            return 0
-        except OSError:
-            return -1
-
-    def flush(self):
-        pass
-
-
 def to_jsonable(d):
     out = {}
     for k, v in d.items():
@@ -163,13 +112,13 @@ def main():
                     help="keep running when stdin reaches EOF")
     args = ap.parse_args()
 
-    out = _Out()
+    out = Out()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     master, slave, slave_path = make_pty()
     # `slave` stays open here: with no slave fd open the master reads EIO
     # between CP sessions.
-    channel = PtyMasterChannel(master)
+    channel = FdChannel(master)
 
     osdp_sys.set_loglevel(LOG_LEVELS[args.log_level])
     info = {
