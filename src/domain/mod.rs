@@ -10,6 +10,7 @@ pub mod credential;
 pub mod decision;
 pub mod error;
 pub mod ids;
+pub mod purge;
 pub mod time;
 pub mod user;
 
