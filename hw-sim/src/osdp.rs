@@ -121,11 +121,7 @@ impl Device {
             Command::Id => (u8::from(Reply::PdId), self.id.emit().to_vec()),
             Command::Cap => {
                 // Card data format, 1 LED, 1 buzzer, CRC, receive buffer 1440, no secure channel.
-                let mut caps = vec![3, 1, 0, 4, 1, 1, 5, 1, 1, 8, 1, 0, 9, 0, 0, 10, 0xA0, 0x05];
-                if self.kind == Kind::Encoder {
-                    caps.extend_from_slice(&[6, 0, 0]);
-                }
-                (u8::from(Reply::PdCap), caps)
+                (u8::from(Reply::PdCap), vec![3, 1, 0, 4, 1, 1, 5, 1, 1, 8, 1, 0, 9, 0, 0, 10, 0xA0, 0x05])
             }
             Command::LStat => (u8::from(Reply::LStatR), vec![0, 0]),
             Command::Led => match Led::parse(cmd.data) {
@@ -324,6 +320,14 @@ impl Line {
         lock(&self.state).faults.late = n;
     }
 
+    /// Faults injected but not yet applied (replies, commands and noise still to hit).
+    #[must_use]
+    pub fn faults_left(&self) -> u32 {
+        let s = lock(&self.state);
+        let f = s.faults;
+        f.corrupt_commands + f.corrupt + f.drop_byte + f.late + u32::from(!s.garbage.is_empty())
+    }
+
     /// Line noise written before the next reply.
     pub fn noise(&self, bytes: &[u8]) {
         lock(&self.state).garbage.extend_from_slice(bytes);
@@ -388,9 +392,7 @@ fn serve(mut port: TTYPort, state: &Mutex<State>, stop: &AtomicBool) {
                 }
                 // A frame failing its check: let the devices NAK it if it is theirs.
                 Err((drop, _)) => {
-                    let start = drop - 1;
-                    let len = rx.len() - start;
-                    let reply = answer(state, &rx[start..start + len], &mut out);
+                    let reply = answer(state, &rx[drop - 1..], &mut out);
                     rx.drain(..drop);
                     if let Some(reply) = reply {
                         send(&mut port, state, &reply, 0);

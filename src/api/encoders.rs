@@ -83,8 +83,8 @@ fn outcome_error(outcome: Outcome) -> ApiError {
     ApiError::new(status, code, detail)
 }
 
-/// One encoder request and its parsed reply.
-async fn ask(s: &AppState, encoder: &str, cmd: EncoderCommand<'_>) -> Result<(u8, Vec<u8>), ApiError> {
+/// One encoder request; the `MFGREP` data back.
+async fn ask(s: &AppState, encoder: &str, cmd: EncoderCommand<'_>) -> Result<Vec<u8>, ApiError> {
     let mut data = [0u8; 64];
     let n = cmd.emit(&mut data).ok_or_else(ApiError::internal)?;
     let osdp = s.osdp.get().ok_or_else(|| device_error(encoder, RequestError::Unknown))?;
@@ -97,7 +97,7 @@ async fn ask(s: &AppState, encoder: &str, cmd: EncoderCommand<'_>) -> Result<(u8
             format!("encoder {encoder} refused the request (reply {code:#04x})"),
         ));
     }
-    Ok((code, data))
+    Ok(data)
 }
 
 fn bad_reply(encoder: &str) -> ApiError {
@@ -134,14 +134,14 @@ pub async fn encode(
             "only a card issued to someone (bound, not retired) is encoded",
         ));
     }
-    let (_, reply) =
+    let reply =
         ask(&s, &id, EncoderCommand::Encode { request: request_id(), uid: uid.as_bytes(), number: b.number }).await?;
     match EncoderReply::parse(&reply).map_err(|_| bad_reply(&id))? {
         EncoderReply::Encoded { outcome: Outcome::Ok, .. } => {}
         EncoderReply::Encoded { outcome, .. } => return Err(outcome_error(outcome)),
         _ => return Err(bad_reply(&id)),
     }
-    let (_, reply) = ask(&s, &id, EncoderCommand::ReadBack { request: request_id() }).await?;
+    let reply = ask(&s, &id, EncoderCommand::ReadBack { request: request_id() }).await?;
     match EncoderReply::parse(&reply).map_err(|_| bad_reply(&id))? {
         EncoderReply::Card { outcome: Outcome::Ok, uid: got, number, .. }
             if got == uid.as_bytes() && number == b.number =>

@@ -281,6 +281,7 @@ async fn corrupted_frames_give_a_nak_or_a_retry_never_a_wrong_read() {
         inject(rig.line());
         let taps = rig.taps(&reader_id(1), Duration::from_millis(2500)).await;
         assert_eq!(taps, [format!("09{card:04X}")], "{what}: exactly the one read, exactly once");
+        assert_eq!(rig.line().faults_left(), 0, "{what}: every injected fault hit the line");
     }
 }
 

@@ -120,7 +120,6 @@ struct Pd {
     address: u8,
     seq: CpSequence,
     phase: Phase,
-    online: bool,
     /// The last valid reply, or when we started asking.
     heard: Instant,
     /// When this PD may be sent its next command.
@@ -129,6 +128,12 @@ struct Pd {
     queue: VecDeque<Outgoing>,
     /// A command that timed out, to send again (same sequence number).
     retry: Option<Inflight>,
+}
+
+impl Pd {
+    fn online(&self) -> bool {
+        self.phase == Phase::Online
+    }
 }
 
 #[derive(Debug)]
@@ -179,7 +184,6 @@ impl Bus {
                 address,
                 seq: CpSequence::default(),
                 phase: Phase::Identify,
-                online: false,
                 heard: now,
                 due: now,
                 id: None,
@@ -199,14 +203,14 @@ impl Bus {
     /// Whether the PD at `address` is online.
     #[must_use]
     pub fn is_online(&self, address: u8) -> bool {
-        self.pds.iter().any(|p| p.address == address && p.online)
+        self.pds.iter().any(|p| p.address == address && p.online())
     }
 
     /// Queues a command for a PD: `front` puts it before everything else
     /// (door feedback). Returns it back if the PD is unknown or offline.
     pub fn enqueue(&mut self, address: u8, cmd: Outgoing, front: bool) -> Result<(), Outgoing> {
         let fits = cmd.data.len() <= MAX_DATA;
-        let Some(pd) = self.pds.iter_mut().find(|p| p.address == address && p.online && fits) else {
+        let Some(pd) = self.pds.iter_mut().find(|p| p.address == address && p.online() && fits) else {
             return Err(cmd);
         };
         if front {
@@ -315,8 +319,11 @@ impl Bus {
         if code == u8::from(Reply::Nak) {
             match data.first().copied().map(NakCode::try_from) {
                 Some(Ok(NakCode::BadCheck)) => {
-                    // Due at once: the driver's next `on_timeout` resends it.
-                    self.inflight = Some(Inflight { sent: now.checked_sub(REPLY_TIMEOUT).unwrap_or(now), ..f });
+                    // Not taken: sent again on the PD's next turn, as after a timeout.
+                    let pd = &mut self.pds[f.pd];
+                    pd.due = now;
+                    pd.retry = Some(f);
+                    self.burst = 0;
                     return;
                 }
                 Some(Ok(NakCode::Sequence)) => {
@@ -352,7 +359,6 @@ impl Bus {
                 };
                 if let Some(id) = pd.id {
                     pd.phase = Phase::Online;
-                    pd.online = true;
                     events.push(Event::Online { address: pd.address, id, capabilities: caps });
                 } else {
                     pd.phase = Phase::Identify;
@@ -394,7 +400,7 @@ impl Bus {
         }
         let i = f.pd;
         self.burst = 0;
-        if self.pds[i].online && now.duration_since(self.pds[i].heard) < OFFLINE_AFTER {
+        if self.pds[i].online() && now.duration_since(self.pds[i].heard) < OFFLINE_AFTER {
             // Sent again on this PD's next turn: the other PDs on the line
             // keep their turns while one is silent.
             self.pds[i].retry = self.inflight.take();
@@ -403,7 +409,7 @@ impl Bus {
         }
         self.inflight = None;
         // Not online (still identifying) or silent too long: try again later.
-        if self.pds[i].online {
+        if self.pds[i].online() {
             self.go_offline(i, now, events);
         } else {
             self.pds[i].seq.reset();
@@ -414,10 +420,9 @@ impl Bus {
 
     fn go_offline(&mut self, i: usize, now: Instant, events: &mut Vec<Event>) {
         let pd = &mut self.pds[i];
-        if pd.online {
+        if pd.online() {
             events.push(Event::Offline { address: pd.address });
         }
-        pd.online = false;
         pd.phase = Phase::Identify;
         pd.seq.reset();
         pd.heard = now;

@@ -66,12 +66,9 @@ pub struct Wire {
 impl Wire {
     /// Opens `port` raw at `baud`.
     pub fn open(port: &std::path::Path, baud: u32) -> Result<Self, serialport::Error> {
-        Ok(Self::new(serialport::new(port.to_string_lossy(), baud).timeout(TICK).open_native()?))
-    }
-
-    fn new(port: TTYPort) -> Self {
+        let port = serialport::new(port.to_string_lossy(), baud).timeout(TICK).open_native()?;
         let _ = port.clear(serialport::ClearBuffer::All);
-        Self { port, out: Vec::with_capacity(256), rx: Vec::with_capacity(2048), buf: Box::new([0; 1024]) }
+        Ok(Self { port, out: Vec::with_capacity(256), rx: Vec::with_capacity(2048), buf: Box::new([0; 1024]) })
     }
 
     /// One turn: send a retry or the next command if one is due, then wait
@@ -150,10 +147,8 @@ impl Line {
         let mut backoff = BACKOFF_MIN;
         let mut reported = false;
         while !self.hub.stopping() {
-            let opened =
-                serialport::new(self.config.port.to_string_lossy(), self.config.baud).timeout(TICK).open_native();
-            let port = match opened {
-                Ok(p) => p,
+            let wire = match Wire::open(&self.config.port, self.config.baud) {
+                Ok(w) => w,
                 Err(e) => {
                     if !reported {
                         tracing::warn!(port = %self.config.port.display(), error = %e, "cannot open the OSDP port; retrying");
@@ -168,7 +163,7 @@ impl Line {
             tracing::info!(port = %self.config.port.display(), baud = self.config.baud, "OSDP port open");
             backoff = BACKOFF_MIN;
             reported = false;
-            let error = self.session(port);
+            let error = self.session(wire);
             self.bus.restart(Instant::now(), &mut self.events);
             self.dispatch();
             if let Err(e) = error {
@@ -210,10 +205,9 @@ impl Line {
     }
 
     /// Runs the bus over an open port until it fails or the hub stops.
-    fn session(&mut self, port: TTYPort) -> std::io::Result<()> {
-        let mut wire = Wire::new(port);
-        self.bus.restart(Instant::now(), &mut self.events);
-        self.dispatch();
+    /// Every PD starts from `ID` (the bus is new, or was restarted when the
+    /// last session ended).
+    fn session(&mut self, mut wire: Wire) -> std::io::Result<()> {
         while !self.hub.stopping() {
             self.take_requests();
             wire.step(&mut self.bus, &mut self.events)?;
