@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::auth::{Auth, Staff, check_scope};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use crate::api::{AppState, audited, blocking};
+use crate::domain::purge::minor_from_units;
 use crate::domain::time::parse_date;
 use crate::domain::{CredentialState, DomainError, LifecycleAction, RetireReason, Technology, Timestamp, Uid, UserId};
 use crate::store::{
@@ -58,6 +59,14 @@ pub struct CreateUser {
     /// Legal hold (manager and above).
     #[serde(default)]
     pub legal_hold: bool,
+    /// Record type (e.g. `staff`, `contractor`, `visitor`).
+    pub record_type: Option<String>,
+    /// User group.
+    pub group: Option<String>,
+    /// Amount owed, in the office's currency (at most two decimals; default 0).
+    pub balance: Option<f64>,
+    /// Keys, equipment or cards not handed back (default 0).
+    pub unreturned_items: Option<u32>,
 }
 
 /// A change to a person: absent leaves a field alone, `null` clears it.
@@ -106,6 +115,18 @@ pub struct PatchUser {
     pub purge_date: Option<Option<String>>,
     /// Legal hold.
     pub legal_hold: Option<bool>,
+    /// Record type.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub record_type: Option<Option<String>>,
+    /// User group.
+    #[serde(default, deserialize_with = "double")]
+    #[schema(value_type = Option<String>)]
+    pub group: Option<Option<String>>,
+    /// Amount owed (at most two decimals).
+    pub balance: Option<f64>,
+    /// Items not handed back.
+    pub unreturned_items: Option<u32>,
     /// `null` removes the identity-directory link.
     #[serde(default, deserialize_with = "double")]
     #[schema(value_type = Option<String>)]
@@ -189,6 +210,10 @@ pub async fn create_user(
         valid_to: ts("valid_to", b.valid_to.as_deref())?,
         purge_date: b.purge_date.as_deref().map(|d| parse_date("purge_date", d)).transpose()?,
         legal_hold: b.legal_hold,
+        record_type: b.record_type,
+        group: b.group,
+        balance: b.balance.map(|v| minor_from_units("balance", v)).transpose()?.unwrap_or(0),
+        unreturned_items: b.unreturned_items.unwrap_or(0),
     };
     let actor = auth.0.actor();
     let u = blocking(&s, move |st| st.create_user(&actor, new)).await?;
@@ -257,6 +282,10 @@ pub async fn patch_user(
         valid_to: ts2("valid_to", b.valid_to)?,
         purge_date: b.purge_date.map(|o| o.map(|d| parse_date("purge_date", &d)).transpose()).transpose()?,
         legal_hold: b.legal_hold,
+        record_type: b.record_type,
+        group: b.group,
+        balance: b.balance.map(|v| minor_from_units("balance", v)).transpose()?,
+        unreturned_items: b.unreturned_items,
     };
     let actor = auth.0.actor();
     Ok(Json(blocking(&s, move |st| st.update_user(&actor, id, patch)).await?))

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use idms::clock::{Clock, SystemClock};
+use idms::domain::purge::minor_from_units;
 use idms::domain::time::parse_date;
 use idms::domain::{DomainError, RetireReason, Technology, Timestamp, Uid, UserId};
 use idms::store::{self, Actor, AuditQuery, CredentialRecord, NewUser, Role, Store, StoreError, UserPatch, UserRecord};
@@ -42,7 +43,7 @@ enum Cmd {
     /// People: add, show, search, lifecycle.
     User {
         #[command(subcommand)]
-        cmd: UserCmd,
+        cmd: Box<UserCmd>,
     },
     /// Cards: enrol, show, revoke, suspend.
     Card {
@@ -197,6 +198,18 @@ struct UserFields {
     /// Purge date, YYYY-MM-DD.
     #[arg(long)]
     purge_date: Option<String>,
+    /// Record type (e.g. staff, contractor, visitor).
+    #[arg(long)]
+    record_type: Option<String>,
+    /// User group.
+    #[arg(long)]
+    group: Option<String>,
+    /// Amount owed, in the office's currency (at most two decimals).
+    #[arg(long, allow_negative_numbers = true)]
+    balance: Option<f64>,
+    /// Keys, equipment or cards not handed back.
+    #[arg(long)]
+    unreturned_items: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -609,6 +622,10 @@ fn new_user(given: &str, family: &str, f: &UserFields) -> Result<NewUser, StoreE
         valid_to: ts("valid_to", f.valid_to.as_deref())?,
         purge_date: f.purge_date.as_deref().map(|d| parse_date("purge_date", d)).transpose()?,
         legal_hold: false,
+        record_type: f.record_type.clone(),
+        group: f.group.clone(),
+        balance: f.balance.map(|v| minor_from_units("balance", v)).transpose()?.unwrap_or(0),
+        unreturned_items: f.unreturned_items.unwrap_or(0),
     })
 }
 
@@ -631,6 +648,10 @@ fn print_user(cli: &Cli, u: &UserRecord) {
         ("valid", format!("[{}, {})", opt(u.valid_from), opt(u.valid_to))),
         ("purge date", opt(u.purge_date.map(idms::domain::time::format_date))),
         ("legal hold", u.legal_hold.to_string()),
+        ("record type", opt(u.record_type.as_ref())),
+        ("group", opt(u.group.as_ref())),
+        ("balance", format!("{:.2}", idms::domain::purge::units_from_minor(u.balance))),
+        ("unreturned items", u.unreturned_items.to_string()),
         ("directory", if u.directory_linked { "linked" } else { "-" }.to_string()),
         ("created", u.created_at.to_string()),
         ("updated", u.updated_at.to_string()),
@@ -701,6 +722,10 @@ fn user(cli: &Cli, s: &Store, actor: &Actor, cmd: &UserCmd) -> Result<(), StoreE
                 valid_to: ts("valid_to", fields.valid_to.as_deref())?.map(Some),
                 purge_date: fields.purge_date.as_deref().map(|d| parse_date("purge_date", d)).transpose()?.map(Some),
                 legal_hold: *legal_hold,
+                record_type: fields.record_type.clone().map(Some),
+                group: fields.group.clone().map(Some),
+                balance: fields.balance.map(|v| minor_from_units("balance", v)).transpose()?,
+                unreturned_items: fields.unreturned_items,
             };
             for c in clear {
                 match c.as_str() {
@@ -712,11 +737,14 @@ fn user(cli: &Cli, s: &Store, actor: &Actor, cmd: &UserCmd) -> Result<(), StoreE
                     "valid_from" => p.valid_from = Some(None),
                     "valid_to" => p.valid_to = Some(None),
                     "purge_date" => p.purge_date = Some(None),
+                    "record_type" => p.record_type = Some(None),
+                    "group" => p.group = Some(None),
                     _ => {
                         return Err(DomainError::InvalidInput {
                             field: "clear",
                             message:
-                                "can clear email, phone, employee_no, notes, org_unit, valid_from, valid_to, purge_date"
+                                "can clear email, phone, employee_no, notes, org_unit, valid_from, valid_to, purge_date, \
+                                 record_type, group"
                                     .into(),
                         }
                         .into());

@@ -11,13 +11,38 @@
 
 use ::time::{Date, Duration};
 
-use super::UserState;
+use super::{DomainError, UserState};
 
 /// An amount of money in minor units (cents).
 pub type Minor = i64;
 
+/// The largest amount accepted, in major units (well inside `f64`'s exact integers).
+const MAX_UNITS: f64 = 1e12;
+
+/// An amount given in major units (`12.5`) as minor units (`1250`).
+/// Refuses more than two decimals, non-finite and absurd values.
+pub fn minor_from_units(field: &'static str, units: f64) -> Result<Minor, DomainError> {
+    let cents = units * 100.0;
+    if !units.is_finite() || units.abs() > MAX_UNITS || (cents - cents.round()).abs() > 1e-6 {
+        return Err(DomainError::InvalidInput {
+            field,
+            message: "must be an amount with at most two decimals, below 10^12".into(),
+        });
+    }
+    // In range and integral: the cast is exact.
+    #[allow(clippy::cast_possible_truncation)]
+    Ok(cents.round() as Minor)
+}
+
+/// Minor units as an amount in major units.
+#[must_use]
+#[allow(clippy::cast_precision_loss)]
+pub fn units_from_minor(m: Minor) -> f64 {
+    m as f64 / 100.0
+}
+
 /// What a purge job selects.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Criteria {
     /// Days the purge date must lie in the past (0: today or earlier).
     pub grace_days: u32,
@@ -25,6 +50,8 @@ pub struct Criteria {
     pub record_type: Option<String>,
     /// Only this group, if given.
     pub group: Option<String>,
+    /// Only this organisational unit, if given (a scoped operator's jobs are held to their unit).
+    pub org_unit: Option<String>,
     /// Skip anyone who owes more than this (minor units; default 0).
     pub waive_threshold: Minor,
     /// Only people already deleted (others in scope are skipped `not_deleted`).
@@ -42,6 +69,8 @@ pub struct Candidate<'a> {
     pub record_type: Option<&'a str>,
     /// Group.
     pub group: Option<&'a str>,
+    /// Organisational unit.
+    pub org_unit: Option<&'a str>,
     /// Outstanding balance (minor units).
     pub balance: Minor,
     /// Items (keys, equipment) not handed back.
@@ -98,7 +127,11 @@ pub fn judge(c: &Criteria, p: &Candidate<'_>, today: Date) -> Verdict {
     let Some(purge) = p.purge_date else { return Verdict::OutOfScope };
     let due = today.checked_sub(Duration::days(i64::from(c.grace_days))).is_some_and(|last| purge <= last);
     let matches = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
-    if p.state == UserState::Expunged || !due || !matches(&c.record_type, p.record_type) || !matches(&c.group, p.group)
+    if p.state == UserState::Expunged
+        || !due
+        || !matches(&c.record_type, p.record_type)
+        || !matches(&c.group, p.group)
+        || !matches(&c.org_unit, p.org_unit)
     {
         return Verdict::OutOfScope;
     }
@@ -129,6 +162,7 @@ mod tests {
             purge_date: Some(date!(2026 - 12 - 01)),
             record_type: Some("staff"),
             group: Some("library"),
+            org_unit: Some("north"),
             balance: 0,
             unreturned_items: 0,
             legal_hold: false,
@@ -165,6 +199,8 @@ mod tests {
             ("record type asked, none recorded", with(|c| c.record_type = Some("staff".into())), Candidate { record_type: None, ..p }, OutOfScope),
             ("group matches", with(|c| c.group = Some("library".into())), p, Select),
             ("group differs", with(|c| c.group = Some("lab".into())), p, OutOfScope),
+            ("org unit matches", with(|c| c.org_unit = Some("north".into())), p, Select),
+            ("org unit differs", with(|c| c.org_unit = Some("south".into())), p, OutOfScope),
             ("active person, any state allowed", base.clone(), Candidate { state: UserState::Active, ..p }, Select),
             ("active person, only deleted", with(|c| c.only_deleted = true), Candidate { state: UserState::Active, ..p }, skip(&[NotDeleted])),
             ("suspended person, only deleted", with(|c| c.only_deleted = true), Candidate { state: UserState::Suspended, ..p }, skip(&[NotDeleted])),
@@ -191,6 +227,17 @@ mod tests {
             codes,
             ["not_deleted", "legal_hold", "directory_linked", "unreturned_items", "balance_over_threshold"]
         );
+    }
+
+    #[test]
+    fn amounts_convert_exactly_or_are_refused() {
+        assert_eq!(minor_from_units("x", 12.5), Ok(1250));
+        assert_eq!(minor_from_units("x", 0.1 + 0.2), Ok(30));
+        assert_eq!(minor_from_units("x", -3.0), Ok(-300));
+        assert_eq!(units_from_minor(1250), 12.5);
+        for bad in [0.001, f64::NAN, f64::INFINITY, 2e12] {
+            assert!(minor_from_units("x", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

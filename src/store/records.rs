@@ -10,6 +10,11 @@ use ::time::Date;
 use crate::domain::time::format_date;
 use crate::domain::{CredentialState, Technology, Timestamp, Uid, UserId, UserState};
 
+/// Minor units (cents) shown as an amount (`1250` → `12.5`).
+fn money_ser<S: serde::Serializer>(m: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(crate::domain::purge::units_from_minor(*m))
+}
+
 fn date_ser<S: serde::Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => s.serialize_str(&format_date(*d)),
@@ -54,6 +59,16 @@ pub struct UserRecord {
     #[serde(serialize_with = "date_ser")]
     #[schema(value_type = Option<String>)]
     pub purge_date: Option<Date>,
+    /// Record type (e.g. `staff`, `contractor`, `visitor`); kept after expunge.
+    pub record_type: Option<String>,
+    /// User group; kept after expunge.
+    pub group: Option<String>,
+    /// Amount owed (in the office's currency; purge jobs skip people owing more than their waive threshold).
+    #[serde(serialize_with = "money_ser")]
+    #[schema(value_type = f64)]
+    pub balance: i64,
+    /// Keys, equipment or cards not handed back (purge jobs skip people with any).
+    pub unreturned_items: u32,
     /// Created.
     #[schema(value_type = String)]
     pub created_at: Timestamp,
@@ -152,6 +167,9 @@ pub struct UserSummary {
     pub employee_no: Option<String>,
     /// Organisational unit.
     pub org_unit: Option<String>,
+    /// When deleted (deleted and expunged people).
+    #[schema(value_type = Option<String>)]
+    pub deleted_at: Option<Timestamp>,
 }
 
 impl fmt::Debug for UserSummary {
@@ -187,6 +205,14 @@ pub struct NewUser {
     pub purge_date: Option<Date>,
     /// Legal hold.
     pub legal_hold: bool,
+    /// Record type.
+    pub record_type: Option<String>,
+    /// User group.
+    pub group: Option<String>,
+    /// Amount owed, in minor units.
+    pub balance: i64,
+    /// Items not handed back.
+    pub unreturned_items: u32,
 }
 
 impl fmt::Debug for NewUser {
@@ -222,6 +248,14 @@ pub struct UserPatch {
     pub purge_date: Option<Option<Date>>,
     /// Legal hold.
     pub legal_hold: Option<bool>,
+    /// Record type.
+    pub record_type: Option<Option<String>>,
+    /// User group.
+    pub group: Option<Option<String>>,
+    /// Amount owed, in minor units.
+    pub balance: Option<i64>,
+    /// Items not handed back.
+    pub unreturned_items: Option<u32>,
 }
 
 impl fmt::Debug for UserPatch {
@@ -252,6 +286,10 @@ impl UserPatch {
         f(self.valid_to.is_some(), "valid_to");
         f(self.purge_date.is_some(), "purge_date");
         f(self.legal_hold.is_some(), "legal_hold");
+        f(self.record_type.is_some(), "record_type");
+        f(self.group.is_some(), "group");
+        f(self.balance.is_some(), "balance");
+        f(self.unreturned_items.is_some(), "unreturned_items");
         v
     }
 }

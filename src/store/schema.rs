@@ -149,6 +149,50 @@ CREATE TABLE tokens (
     CHECK ((operator_id IS NULL) <> (controller_id IS NULL))
 );
 ",
+    // 3: what purge criteria look at, and purge jobs with their per-user plan and outcomes.
+    r"
+ALTER TABLE users ADD COLUMN record_type TEXT;
+ALTER TABLE users ADD COLUMN user_group TEXT;
+ALTER TABLE users ADD COLUMN balance INTEGER NOT NULL DEFAULT 0;            -- owed, in minor units (cents)
+ALTER TABLE users ADD COLUMN unreturned_items INTEGER NOT NULL DEFAULT 0 CHECK (unreturned_items >= 0);
+-- A purge plan reads only people with a purge date; erase searches only deleted people.
+CREATE INDEX users_purge_date ON users(purge_date) WHERE purge_date IS NOT NULL AND state <> 'expunged';
+CREATE INDEX users_deleted_at ON users(deleted_at) WHERE state = 'deleted';
+
+CREATE TABLE purge_jobs (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,      -- never reused, even after pruning
+    created_at   INTEGER NOT NULL,
+    created_by   TEXT NOT NULL,
+    today        TEXT NOT NULL,                          -- the date the plan was judged on
+    criteria     TEXT NOT NULL,                          -- JSON, as given
+    state        TEXT NOT NULL CHECK (state IN ('planned','running','completed')),
+    selected     INTEGER NOT NULL,
+    skipped      INTEGER NOT NULL,
+    done         INTEGER NOT NULL DEFAULT 0,             -- selected users with an outcome
+    expunged     INTEGER NOT NULL DEFAULT 0,
+    started_at   INTEGER,
+    completed_at INTEGER,
+    CHECK ((state = 'completed') = (completed_at IS NOT NULL)),
+    CHECK (done <= selected AND expunged <= done)
+);
+CREATE INDEX purge_jobs_open ON purge_jobs(id) WHERE state <> 'completed';
+
+-- The plan (every person considered) and each one's outcome. Skipped at
+-- planning: outcome 'skipped' at once. Selected: outcome NULL until the
+-- job reaches them, then set in the same transaction as their expunge.
+CREATE TABLE purge_job_users (
+    job_id   INTEGER NOT NULL REFERENCES purge_jobs(id) ON DELETE CASCADE,
+    user_id  INTEGER NOT NULL REFERENCES users(id),
+    selected INTEGER NOT NULL CHECK (selected IN (0, 1)),
+    outcome  TEXT CHECK (outcome IN ('expunged','skipped')),
+    reasons  TEXT,                                       -- skip reasons, comma-separated codes
+    done_at  INTEGER,
+    PRIMARY KEY (job_id, user_id),
+    CHECK (outcome IS NOT NULL OR selected = 1),
+    CHECK ((outcome = 'skipped') = (reasons IS NOT NULL))
+) WITHOUT ROWID;
+CREATE INDEX purge_job_pending ON purge_job_users(job_id, user_id) WHERE outcome IS NULL;
+",
 ];
 
 /// The schema version this build writes.

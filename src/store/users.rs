@@ -22,6 +22,8 @@ fn fold(s: &str) -> String {
 
 /// Longest accepted text field, in characters.
 const MAX_FIELD: usize = 200;
+/// Longest accepted record type or group, in characters.
+const MAX_CODE: usize = 64;
 /// Longest accepted notes, in characters.
 const MAX_NOTES: usize = 4000;
 
@@ -66,7 +68,7 @@ fn clean_email(v: Option<String>) -> Result<Option<String>, DomainError> {
 
 const USER_COLUMNS: &str = "id, state, given_name, family_name, email, phone, employee_no, notes, org_unit,
     directory_id IS NOT NULL, legal_hold, valid_from, valid_to, purge_date, created_at, updated_at,
-    deleted_at, expunged_at, expunged_by";
+    deleted_at, expunged_at, expunged_by, record_type, user_group, balance, unreturned_items";
 
 fn user_from_row(r: &Row<'_>) -> Result<UserRecord, StoreError> {
     let purge: Option<String> = r.get(13)?;
@@ -93,6 +95,10 @@ fn user_from_row(r: &Row<'_>) -> Result<UserRecord, StoreError> {
         deleted_at: r.get::<_, Option<i64>>(16)?.map(Timestamp),
         expunged_at: r.get::<_, Option<i64>>(17)?.map(Timestamp),
         expunged_by: r.get(18)?,
+        record_type: r.get(19)?,
+        group: r.get(20)?,
+        balance: r.get(21)?,
+        unreturned_items: r.get(22)?,
         credentials: Vec::new(),
         history: Vec::new(),
     })
@@ -180,8 +186,9 @@ pub(crate) fn insert_user(w: &mut Tx<'_>, id: UserId, u: &NewUser) -> Result<(),
     w.conn
         .prepare_cached(
             "INSERT INTO users (id, state, given_name, family_name, email, phone, employee_no, notes, org_unit,
-                directory_id, legal_hold, valid_from, valid_to, purge_date, created_at, updated_at, family_fold)
-             VALUES (?1, 'active', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)",
+                directory_id, legal_hold, valid_from, valid_to, purge_date, created_at, updated_at, family_fold,
+                record_type, user_group, balance, unreturned_items)
+             VALUES (?1, 'active', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18, ?19)",
         )?
         .execute(params![
             id.as_i64(),
@@ -199,6 +206,10 @@ pub(crate) fn insert_user(w: &mut Tx<'_>, id: UserId, u: &NewUser) -> Result<(),
             u.purge_date.map(format_date),
             w.now.0,
             fold(&u.family_name),
+            u.record_type,
+            u.group,
+            u.balance,
+            u.unreturned_items,
         ])?;
     w.change(Change::User { id, state: UserState::Active, window })
 }
@@ -228,6 +239,8 @@ fn validate_new(u: NewUser) -> Result<NewUser, DomainError> {
         notes: clean("notes", u.notes, MAX_NOTES)?,
         org_unit: clean("org_unit", u.org_unit, MAX_FIELD)?,
         directory_id: clean("directory_id", u.directory_id, MAX_FIELD)?,
+        record_type: clean("record_type", u.record_type, MAX_CODE)?,
+        group: clean("group", u.group, MAX_CODE)?,
         ..u
     })
 }
@@ -237,12 +250,13 @@ fn validate_new(u: NewUser) -> Result<NewUser, DomainError> {
 /// answers it as a union of index look-ups, not a table scan.
 fn search_sql(states: &str) -> String {
     format!(
-        "SELECT id, state, family_name, given_name, email, employee_no, org_unit FROM users
+        "SELECT id, state, family_name, given_name, email, employee_no, org_unit, deleted_at FROM users
          WHERE state IN {states} AND (id = ?2 OR (family_fold >= ?7 AND family_fold < ?8)
             OR email LIKE ?3 ESCAPE '\\' OR employee_no = ?1
             OR id IN (SELECT b.user_id FROM bindings b JOIN credentials c ON c.id = b.credential_id
                       WHERE c.technology IN ('iso14443a','em4100','other') AND c.uid = ?4))
          AND (?6 IS NULL OR org_unit = ?6)
+         AND (?9 IS NULL OR deleted_at >= ?9) AND (?10 IS NULL OR deleted_at < ?10)
          ORDER BY family_fold, given_name, id LIMIT ?5"
     )
 }
@@ -252,6 +266,8 @@ fn search_sql(states: &str) -> String {
 enum Scope {
     Live,
     All,
+    /// Deleted (not yet expunged), deleted in `[from, to)` where given.
+    Deleted { from: Option<Timestamp>, to: Option<Timestamp> },
 }
 
 fn search(
@@ -267,25 +283,27 @@ fn search(
     let escaped: String =
         q.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
     let prefix = format!("{escaped}%");
-    let states = match scope {
-        Scope::Live => "('active','suspended')",
-        Scope::All => "('active','suspended','deleted','expunged')",
+    let (states, from, to) = match scope {
+        Scope::Live => ("('active','suspended')", None, None),
+        Scope::All => ("('active','suspended','deleted','expunged')", None, None),
+        Scope::Deleted { from, to } => ("('deleted')", from.map(|t| t.0), to.map(|t| t.0)),
     };
     let mut stmt;
     let mut rows = if q.is_empty() {
         // Everyone, in name order, straight off the folded-name index.
         stmt = conn.prepare_cached(&format!(
-            "SELECT id, state, family_name, given_name, email, employee_no, org_unit FROM users
+            "SELECT id, state, family_name, given_name, email, employee_no, org_unit, deleted_at FROM users
              WHERE state IN {states} AND (?1 IS NULL OR org_unit = ?1)
+             AND (?3 IS NULL OR deleted_at >= ?3) AND (?4 IS NULL OR deleted_at < ?4)
              ORDER BY family_fold, given_name, id LIMIT ?2"
         ))?;
-        stmt.query(params![org_unit, limit])?
+        stmt.query(params![org_unit, limit, from, to])?
     } else {
         stmt = conn.prepare_cached(&search_sql(states))?;
         // A prefix range on the folded column uses its index.
         let folded = fold(q);
         let folded_end = format!("{folded}{}", char::MAX);
-        stmt.query(params![q, id, prefix, uid, limit, org_unit, folded, folded_end])?
+        stmt.query(params![q, id, prefix, uid, limit, org_unit, folded, folded_end, from, to])?
     };
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
@@ -297,6 +315,7 @@ fn search(
             email: r.get(4)?,
             employee_no: r.get(5)?,
             org_unit: r.get(6)?,
+            deleted_at: r.get::<_, Option<i64>>(7)?.map(Timestamp),
         });
     }
     Ok(out)
@@ -343,6 +362,20 @@ impl Store {
         self.read(|c| search(c, query, scope, Some(org_unit), limit))
     }
 
+    /// Deleted people (not yet expunged) matching `query` (as for
+    /// [`Store::search_users`]; empty: all), deleted in `[from, to)`, in
+    /// `org_unit` if given: what the erase flow chooses from.
+    pub fn search_deleted(
+        &self,
+        query: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        org_unit: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UserSummary>, StoreError> {
+        self.read(|c| search(c, query, Scope::Deleted { from, to }, org_unit, limit))
+    }
+
     /// Edits a person. Refused for an expunged user.
     pub fn update_user(&self, actor: &Actor, id: UserId, patch: UserPatch) -> Result<UserRecord, StoreError> {
         let mut draft = AuditDraft::new("user.update").user(id);
@@ -369,12 +402,17 @@ impl Store {
                 valid_to: window.to,
                 purge_date: patch.purge_date.unwrap_or(cur.purge_date),
                 legal_hold: patch.legal_hold.unwrap_or(cur.legal_hold),
+                record_type: pick(patch.record_type, cur.record_type),
+                group: pick(patch.group, cur.group),
+                balance: patch.balance.unwrap_or(cur.balance),
+                unreturned_items: patch.unreturned_items.unwrap_or(cur.unreturned_items),
             })?;
             w.conn
                 .prepare_cached(
                     "UPDATE users SET given_name = ?2, family_name = ?3, email = ?4, phone = ?5, employee_no = ?6,
                         notes = ?7, org_unit = ?8, legal_hold = ?9, valid_from = ?10, valid_to = ?11,
-                        purge_date = ?12, updated_at = ?13, family_fold = ?14 WHERE id = ?1",
+                        purge_date = ?12, updated_at = ?13, family_fold = ?14, record_type = ?15, user_group = ?16,
+                        balance = ?17, unreturned_items = ?18 WHERE id = ?1",
                 )?
                 .execute(params![
                     id.as_i64(),
@@ -391,6 +429,10 @@ impl Store {
                     u.purge_date.map(format_date),
                     w.now.0,
                     fold(&u.family_name),
+                    u.record_type,
+                    u.group,
+                    u.balance,
+                    u.unreturned_items,
                 ])?;
             if let Some(link) = patch.directory_id {
                 let link = clean("directory_id", link, MAX_FIELD)?;
@@ -564,7 +606,9 @@ mod tests {
         crate::store::schema::migrate(&mut c).unwrap();
         let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {}", search_sql("('active','suspended')"))).unwrap();
         let plan: Vec<String> = stmt
-            .query_map(params![1, 2, "x%", vec![1u8], 10, None::<String>, "x", "y"], |r| r.get::<_, String>(3))
+            .query_map(params![1, 2, "x%", vec![1u8], 10, None::<String>, "x", "y", None::<i64>, None::<i64>], |r| {
+                r.get::<_, String>(3)
+            })
             .unwrap()
             .map(Result::unwrap)
             .collect();
