@@ -9,6 +9,7 @@ pub mod api;
 pub mod clock;
 pub mod domain;
 pub mod index;
+pub mod jobs;
 pub mod readers;
 pub mod service;
 pub mod store;

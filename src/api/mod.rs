@@ -13,6 +13,7 @@ pub mod doors;
 pub mod encoders;
 pub mod error;
 pub mod metrics;
+pub mod purge;
 pub mod readers;
 pub mod staff;
 
@@ -60,6 +61,8 @@ pub struct Shared {
     pub enrollments: readers::Enrollments,
     /// The OSDP lines, once started (`service::serve`).
     pub osdp: std::sync::OnceLock<crate::readers::osdp::Osdp>,
+    /// The purge-job runner (resumes unfinished jobs when the state opens).
+    pub jobs: crate::jobs::Runner,
 }
 
 /// Handler state: a cheap clone of an `Arc`.
@@ -110,6 +113,8 @@ impl AppState {
             }),
         )?;
         let refusals = start_refusal_auditor(store.clone());
+        let jobs = crate::jobs::Runner::start(store.clone())
+            .map_err(|e| StoreError::Io(format!("cannot start the purge-job runner: {e}")))?;
         Ok(Self(Arc::new(Shared {
             store,
             events,
@@ -122,7 +127,13 @@ impl AppState {
             readers: Arc::default(),
             enrollments: readers::Enrollments::default(),
             osdp: std::sync::OnceLock::new(),
+            jobs,
         })))
+    }
+
+    /// Tells the purge-job runner a job was recorded.
+    pub fn wake_jobs(&self) {
+        self.jobs.wake();
     }
 }
 
@@ -329,6 +340,12 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::create_operator))
         .routes(routes!(staff::create_controller))
         .routes(routes!(staff::list_users, staff::create_user))
+        .routes(routes!(purge::list_deleted))
+        .routes(routes!(purge::erase_users))
+        .routes(routes!(purge::set_purge_dates))
+        .routes(routes!(purge::create_job, purge::list_jobs))
+        .routes(routes!(purge::get_job))
+        .routes(routes!(purge::cancel_job))
         .routes(routes!(staff::get_user, staff::patch_user))
         .routes(routes!(staff::suspend_user))
         .routes(routes!(staff::resume_user))

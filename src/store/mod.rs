@@ -24,6 +24,7 @@ mod credentials;
 pub mod error;
 pub mod events;
 pub mod feed;
+pub mod purge;
 pub mod records;
 pub mod schema;
 mod seed;
@@ -41,6 +42,7 @@ pub use auth::{Controller, Operator, Principal, Role};
 pub use error::StoreError;
 pub use events::{AccessEvent, EventLog, QueueFull};
 pub use feed::{Feed, FeedEntry, FeedKind};
+pub use purge::{EraseReport, JobState, NotErased, PeopleQuery, PurgeJob, PurgeOutcome, PurgePlan, Skipped, Step};
 pub use records::{
     BindingRecord, CredentialRecord, CredentialSummary, HeldBinding, HeldCredential, NewUser, Stats, UserPatch,
     UserRecord, UserSummary,

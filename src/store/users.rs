@@ -267,7 +267,10 @@ enum Scope {
     Live,
     All,
     /// Deleted (not yet expunged), deleted in `[from, to)` where given.
-    Deleted { from: Option<Timestamp>, to: Option<Timestamp> },
+    Deleted {
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    },
 }
 
 fn search(
@@ -455,28 +458,7 @@ impl Store {
             if action == LifecycleAction::Expunge {
                 return Err(DomainError::ExpungeNotConfirmed { user: id }.into());
             }
-            let (facts, window) = load_facts(&w.conn, id)?;
-            let t = transition(&facts, action, actor.origin)?;
-            let deleted_at = match action {
-                LifecycleAction::Delete => Some(w.now.0),
-                _ => None,
-            };
-            w.conn
-                .prepare_cached(
-                    "UPDATE users SET state = ?2,
-                        state_before_delete = CASE WHEN ?2 = 'deleted' THEN ?3 ELSE NULL END,
-                        deleted_at = CASE WHEN ?2 = 'deleted' THEN ?4 ELSE NULL END,
-                        updated_at = ?5
-                     WHERE id = ?1",
-                )?
-                .execute(params![
-                    id.as_i64(),
-                    t.to.as_str(),
-                    t.state_before_delete.map(UserState::as_str),
-                    deleted_at,
-                    w.now.0
-                ])?;
-            w.change(Change::User { id, state: t.to, window })?;
+            lifecycle_in(w, id, action, actor.origin)?;
             load_user(&w.conn, id)
         })
     }
@@ -538,6 +520,37 @@ impl Store {
             Ok(s)
         })
     }
+}
+
+/// Suspend, resume, delete or restore inside the caller's transaction.
+pub(crate) fn lifecycle_in(
+    w: &mut Tx<'_>,
+    id: UserId,
+    action: LifecycleAction,
+    origin: crate::domain::Origin,
+) -> Result<(), StoreError> {
+    let (facts, window) = load_facts(&w.conn, id)?;
+    let t = transition(&facts, action, origin)?;
+    let deleted_at = match action {
+        LifecycleAction::Delete => Some(w.now.0),
+        _ => None,
+    };
+    w.conn
+        .prepare_cached(
+            "UPDATE users SET state = ?2,
+                state_before_delete = CASE WHEN ?2 = 'deleted' THEN ?3 ELSE NULL END,
+                deleted_at = CASE WHEN ?2 = 'deleted' THEN ?4 ELSE NULL END,
+                updated_at = ?5
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            id.as_i64(),
+            t.to.as_str(),
+            t.state_before_delete.map(UserState::as_str),
+            deleted_at,
+            w.now.0
+        ])?;
+    w.change(Change::User { id, state: t.to, window })
 }
 
 /// The expunge itself, inside the caller's transaction. Returns how many

@@ -16,6 +16,7 @@ mod interop;
 mod lifecycle;
 mod osdp;
 mod props;
+mod purge;
 mod race;
 mod readers;
 mod recycle;

@@ -1,0 +1,390 @@
+//! Bulk lifecycle over HTTP: purge jobs (plan, dry run, progress, history,
+//! the refused cancel), the deleted-users erase flow, and bulk purge dates.
+//! Jobs run in the service's job runner (`jobs::Runner`); a handler only
+//! records the job and wakes the runner.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::auth::Staff;
+use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
+use crate::api::{AppState, blocking};
+use crate::domain::purge::{Criteria, minor_from_units};
+use crate::domain::time::parse_date;
+use crate::domain::{DomainError, Timestamp, UserId, UserState};
+use crate::store::{Actor, EraseReport, Operator, PeopleQuery, PurgeJob, PurgeOutcome, PurgePlan, Role, UserSummary};
+
+/// What a purge job selects.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CriteriaBody {
+    /// Days the purge date must lie in the past (0: today or earlier). People without a purge date are never selected.
+    pub grace_days: u32,
+    /// Only this record type.
+    pub record_type: Option<String>,
+    /// Only this group.
+    pub group: Option<String>,
+    /// Only this organisational unit (a scoped operator's jobs are held to their unit).
+    pub org_unit: Option<String>,
+    /// Skip anyone owing more than this amount (default 0: any debt skips).
+    pub waive_threshold: Option<f64>,
+    /// Only people already deleted (others are skipped as `not_deleted`); otherwise people still active or suspended are deleted and expunged.
+    #[serde(default)]
+    pub only_deleted: bool,
+}
+
+/// A purge job request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJob {
+    /// Who is selected.
+    pub criteria: CriteriaBody,
+    /// Return the plan without recording or changing anything.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What a dry run found.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct DryRun {
+    /// Always true.
+    pub dry_run: bool,
+    /// How many would be expunged.
+    pub selected_count: usize,
+    /// How many would be kept.
+    pub skipped_count: usize,
+    /// The plan itself.
+    pub plan: PurgePlan,
+}
+
+/// A job with a page of its per-person outcomes.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct JobDetail {
+    /// The job.
+    #[serde(flatten)]
+    pub job: PurgeJob,
+    /// People of the plan in ID order (a page of them).
+    pub outcomes: Vec<PurgeOutcome>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next_after: Option<String>,
+}
+
+fn clean(field: &'static str, v: Option<String>) -> Result<Option<String>, DomainError> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) if t.chars().count() > 64 || t.chars().any(char::is_control) => {
+            Err(DomainError::InvalidInput { field, message: "must be at most 64 characters".into() })
+        }
+        Some(t) => Ok(Some(t.to_string())),
+    }
+}
+
+/// The criteria for `op`: a scoped operator's are held to their unit.
+fn criteria_for(op: &Operator, b: CriteriaBody) -> Result<Criteria, ApiError> {
+    let org_unit = match (&op.org_unit, clean("criteria.org_unit", b.org_unit)?) {
+        (Some(mine), Some(asked)) if *mine != asked => {
+            return Err(ApiError::forbidden(format!("you can purge people of unit {mine} only"))
+                .refused_to(&operator_actor(op)));
+        }
+        (Some(mine), _) => Some(mine.clone()),
+        (None, asked) => asked,
+    };
+    Ok(Criteria {
+        grace_days: b.grace_days,
+        record_type: clean("criteria.record_type", b.record_type)?,
+        group: clean("criteria.group", b.group)?,
+        org_unit,
+        waive_threshold: b
+            .waive_threshold
+            .map(|v| minor_from_units("criteria.waive_threshold", v))
+            .transpose()?
+            .unwrap_or(0),
+        only_deleted: b.only_deleted,
+    })
+}
+
+fn operator_actor(op: &Operator) -> Actor {
+    Actor::staff(format!("operator:{}", op.id))
+}
+
+/// A job the operator may see: any for an unscoped one, their unit's for a scoped one.
+fn visible(op: &Operator, job: &PurgeJob) -> bool {
+    op.org_unit.as_ref().is_none_or(|u| job.criteria.org_unit.as_ref() == Some(u))
+}
+
+fn job_not_found(id: i64) -> ApiError {
+    DomainError::NotFound { what: "purge job", id: id.to_string() }.into()
+}
+
+/// Plan a purge job, or dry-run it.
+///
+/// Records the job with its whole plan (everyone considered: selected, or
+/// skipped with reasons) before anyone is expunged, then the service runs
+/// it to completion — it cannot be aborted, and resumes after a crash.
+#[utoipa::path(post, path = "/api/v1/purge-jobs", tag = "purge", request_body = CreateJob,
+    responses((status = 202, description = "Job recorded and started", body = PurgeJob),
+        (status = 200, description = "Dry run: the plan, nothing changed", body = DryRun),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_job(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Eraser as u8 }>,
+    ApiJson(b): ApiJson<CreateJob>,
+) -> Result<Response, ApiError> {
+    let op = auth.operator(Role::Eraser)?;
+    let criteria = criteria_for(op, b.criteria)?;
+    let actor = auth.0.actor();
+    if b.dry_run {
+        let plan = blocking(&s, move |st| st.purge_plan(&actor, &criteria)).await?;
+        let body =
+            DryRun { dry_run: true, selected_count: plan.selected.len(), skipped_count: plan.skipped.len(), plan };
+        return Ok(Json(body).into_response());
+    }
+    let job = blocking(&s, move |st| st.create_purge_job(&actor, &criteria)).await?;
+    s.wake_jobs();
+    let mut r = (StatusCode::ACCEPTED, Json(&job)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/purge-jobs/{}", job.id)) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// History parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListJobs {
+    /// At most this many, newest first (default 50, at most 500).
+    pub limit: Option<u32>,
+}
+
+/// Purge-job history, newest first (records are kept one year after completion).
+#[utoipa::path(get, path = "/api/v1/purge-jobs", tag = "purge", params(ListJobs),
+    responses((status = 200, body = Vec<PurgeJob>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_jobs(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Eraser as u8 }>,
+    ApiQuery(q): ApiQuery<ListJobs>,
+) -> Result<Json<Vec<PurgeJob>>, ApiError> {
+    let op = auth.operator(Role::Eraser)?.clone();
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let jobs = blocking(&s, move |st| st.purge_jobs(limit)).await?;
+    Ok(Json(jobs.into_iter().filter(|j| visible(&op, j)).collect()))
+}
+
+/// Outcome page parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct JobParams {
+    /// Outcomes after this user ID (from `next_after`).
+    pub after: Option<String>,
+    /// Outcomes per page (default 1000, at most 10000).
+    pub limit: Option<u32>,
+}
+
+/// A purge job: state, progress, and per-person outcomes.
+#[utoipa::path(get, path = "/api/v1/purge-jobs/{id}", tag = "purge", params(("id" = i64, Path, description = "Job number"), JobParams),
+    responses((status = 200, body = JobDetail), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_job(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Eraser as u8 }>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<JobParams>,
+) -> Result<Json<JobDetail>, ApiError> {
+    let op = auth.operator(Role::Eraser)?;
+    let after = q.after.as_deref().map(str::parse::<UserId>).transpose()?;
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let (job, outcomes) = blocking(&s, move |st| Ok((st.purge_job(id)?, st.purge_outcomes(id, after, limit)?))).await?;
+    if !visible(op, &job) {
+        return Err(job_not_found(id));
+    }
+    let next_after = match outcomes.last() {
+        Some(o) if outcomes.len() == limit as usize => Some(o.user_id.to_string()),
+        _ => None,
+    };
+    Ok(Json(JobDetail { job, outcomes, next_after }))
+}
+
+/// Refused: a purge job cannot be aborted.
+#[utoipa::path(post, path = "/api/v1/purge-jobs/{id}/cancel", tag = "purge", params(("id" = i64, Path, description = "Job number")),
+    responses((status = 409, description = "Always: purge jobs run to completion", body = Problem),
+        (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn cancel_job(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Eraser as u8 }>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let op = auth.operator(Role::Eraser)?;
+    let job = blocking(&s, move |st| st.purge_job(id)).await?;
+    if !visible(op, &job) {
+        return Err(job_not_found(id));
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "job_not_abortable",
+        format!(
+            "purge job {id} cannot be aborted: once planned it runs to completion ({} of {} done). \
+             To keep someone, place a legal hold or clear their purge date before the job reaches them.",
+            job.done, job.selected
+        ),
+    )
+    .refused_to(&operator_actor(op)))
+}
+
+/// Deleted-people search parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeletedParams {
+    /// ID, family-name or email prefix, employee number, or card UID (empty: everyone deleted).
+    #[serde(default)]
+    pub q: String,
+    /// Deleted at or after (RFC 3339 or YYYY-MM-DD).
+    pub deleted_from: Option<String>,
+    /// Deleted before (RFC 3339 or YYYY-MM-DD).
+    pub deleted_to: Option<String>,
+    /// Organisational unit (a scoped operator sees only theirs).
+    pub org_unit: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// Deleted people (restorable, not yet expunged): what the erase flow chooses from.
+#[utoipa::path(get, path = "/api/v1/users/deleted", tag = "purge", params(DeletedParams),
+    responses((status = 200, body = Vec<UserSummary>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_deleted(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Eraser as u8 }>,
+    ApiQuery(q): ApiQuery<DeletedParams>,
+) -> Result<Json<Vec<UserSummary>>, ApiError> {
+    let op = auth.operator(Role::Eraser)?;
+    let from = q.deleted_from.as_deref().map(|v| Timestamp::parse("deleted_from", v)).transpose()?;
+    let to = q.deleted_to.as_deref().map(|v| Timestamp::parse("deleted_to", v)).transpose()?;
+    let unit = match (&op.org_unit, q.org_unit) {
+        (Some(mine), Some(asked)) if *mine != asked => return Ok(Json(Vec::new())),
+        (Some(mine), _) => Some(mine.clone()),
+        (None, asked) => asked,
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let found = blocking(&s, move |st| st.search_deleted(&q.q, from, to, unit.as_deref(), limit)).await?;
+    Ok(Json(found))
+}
+
+/// The people to erase.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseBody {
+    /// User IDs (1 to 1000): naming them is the confirmation.
+    pub ids: Vec<String>,
+}
+
+/// Erase (expunge) chosen deleted people, each on its own: the answer lists who was erased and who was not, with reasons.
+#[utoipa::path(post, path = "/api/v1/users/erase", tag = "purge", request_body = EraseBody,
+    responses((status = 200, body = EraseReport), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn erase_users(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Eraser as u8 }>,
+    ApiJson(b): ApiJson<EraseBody>,
+) -> Result<Json<EraseReport>, ApiError> {
+    let op = auth.operator(Role::Eraser)?;
+    if b.ids.is_empty() || b.ids.len() > 1000 {
+        return Err(
+            DomainError::InvalidInput { field: "ids", message: "name between 1 and 1000 user IDs".into() }.into()
+        );
+    }
+    // Every ID must parse before anything is erased; a bad one is named by position, never echoed.
+    let mut ids = Vec::with_capacity(b.ids.len());
+    for (i, raw) in b.ids.iter().enumerate() {
+        let id = raw.parse::<UserId>().map_err(|_| {
+            ApiError::from(DomainError::InvalidInput { field: "ids", message: format!("entry {i} is not a user ID") })
+        })?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let actor = auth.0.actor();
+    let unit = op.org_unit.clone();
+    Ok(Json(blocking(&s, move |st| st.erase_users(&actor, &ids, unit.as_deref())).await?))
+}
+
+/// Which people a bulk purge-date change applies to.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeopleQueryBody {
+    /// Group.
+    pub group: Option<String>,
+    /// Record type.
+    pub record_type: Option<String>,
+    /// `active`, `suspended` or `deleted`.
+    pub state: Option<String>,
+    /// Deleted before this time (RFC 3339 or YYYY-MM-DD).
+    pub deleted_before: Option<String>,
+    /// Organisational unit (forced for a scoped operator).
+    pub org_unit: Option<String>,
+}
+
+/// A bulk purge-date change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeDateBody {
+    /// The new purge date (YYYY-MM-DD), or `null` to clear it.
+    pub purge_date: Option<String>,
+    /// Whom it applies to (at least one filter).
+    pub query: PeopleQueryBody,
+}
+
+/// How many people were changed.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Count {
+    /// People changed.
+    pub count: u64,
+}
+
+/// Set or clear the purge date of everyone matching a query (never the expunged), audited as one action with the count.
+#[utoipa::path(post, path = "/api/v1/users/purge-date", tag = "purge", request_body = PurgeDateBody,
+    responses((status = 200, body = Count), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn set_purge_dates(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Manager as u8 }>,
+    ApiJson(b): ApiJson<PurgeDateBody>,
+) -> Result<Json<Count>, ApiError> {
+    let op = auth.operator(Role::Manager)?;
+    let date = b.purge_date.as_deref().map(|d| parse_date("purge_date", d)).transpose()?;
+    let q = b.query;
+    let state = q
+        .state
+        .as_deref()
+        .map(|v| {
+            UserState::from_name(v).ok_or(DomainError::InvalidInput {
+                field: "query.state",
+                message: "must be active, suspended or deleted".into(),
+            })
+        })
+        .transpose()?;
+    let org_unit = match (&op.org_unit, clean("query.org_unit", q.org_unit)?) {
+        (Some(mine), Some(asked)) if *mine != asked => {
+            return Err(ApiError::forbidden(format!("you can change people of unit {mine} only"))
+                .refused_to(&operator_actor(op)));
+        }
+        (Some(mine), _) => Some(mine.clone()),
+        (None, asked) => asked,
+    };
+    let query = PeopleQuery {
+        group: clean("query.group", q.group)?,
+        record_type: clean("query.record_type", q.record_type)?,
+        state,
+        deleted_before: q.deleted_before.as_deref().map(|v| Timestamp::parse("query.deleted_before", v)).transpose()?,
+        org_unit,
+    };
+    let actor = auth.0.actor();
+    let count = blocking(&s, move |st| st.set_purge_dates(&actor, &query, date)).await?;
+    Ok(Json(Count { count }))
+}

@@ -1,0 +1,145 @@
+//! Purge jobs, run to completion: they cannot be aborted, and after a
+//! crash they resume where they stopped.
+//!
+//! The database holds everything a job needs (its plan and which people are
+//! still pending, see `store::purge`), so running one is a loop of
+//! [`Store::purge_step`] until it reports the job finished. [`run`] is that
+//! loop, with a progress callback (the CLI's progress bar); [`Runner`] is
+//! the service's background thread, which resumes unfinished jobs when the
+//! service starts, runs new ones when woken, looks for jobs other processes
+//! left unfinished every few seconds, and prunes job records older than a
+//! year. Several runners (the service and `idms purge run`) may work on one
+//! job at once: each step claims its people inside its own transaction.
+//!
+//! **Architecture invariant:** a job is stopped only by the process ending;
+//! nothing in the API or CLI can abort it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::store::{Actor, PurgeJob, Store, StoreError};
+
+/// People per step (one transaction), at most.
+pub const STEP_USERS: u32 = 500;
+/// A step takes no new person after this long, so the writer lock (and
+/// with it every other write) is never held up for long.
+pub const STEP_BUDGET: Duration = Duration::from_millis(40);
+/// Checkpoint the WAL (moving erased data out of it) this often during a job.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+/// How often the runner looks for unfinished jobs nobody woke it for.
+const POLL: Duration = Duration::from_secs(2);
+/// How often job records are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Runs job `id` until it is complete or `stop` is set (between steps).
+/// `progress` sees the job after every step. Ends with a WAL checkpoint so
+/// the erased data survives in no file.
+pub fn run(
+    store: &Store,
+    id: i64,
+    stop: &AtomicBool,
+    mut progress: impl FnMut(&PurgeJob),
+) -> Result<PurgeJob, StoreError> {
+    let mut last_checkpoint = Instant::now();
+    loop {
+        let step = store.purge_step(id, STEP_USERS, STEP_BUDGET)?;
+        let job = store.purge_job(id)?;
+        progress(&job);
+        if step.finished || stop.load(Ordering::Relaxed) {
+            // Best effort: a reader holding an old snapshot leaves the erasure pending, retried by the tailer.
+            store.retry_erasure()?;
+            return Ok(job);
+        }
+        if last_checkpoint.elapsed() > CHECKPOINT_EVERY {
+            store.retry_erasure()?;
+            last_checkpoint = Instant::now();
+        }
+    }
+}
+
+/// The service's job thread.
+#[derive(Debug)]
+pub struct Runner {
+    stop: Arc<AtomicBool>,
+    wake: SyncSender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Runner {
+    /// Starts the thread; it resumes unfinished jobs at once.
+    pub fn start(store: Arc<Store>) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (wake, woken) = sync_channel(1);
+        let s = stop.clone();
+        let thread = std::thread::Builder::new().name("purge-jobs".into()).spawn(move || work(&store, &s, &woken))?;
+        Ok(Self { stop, wake, thread: Some(thread) })
+    }
+
+    /// Asks the runner to look for jobs now (a job was just created).
+    pub fn wake(&self) {
+        let _ = self.wake.try_send(());
+    }
+
+    /// Stops after the current step (an unfinished job resumes on the next
+    /// start) and waits for the thread.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.wake();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn work(store: &Store, stop: &AtomicBool, woken: &Receiver<()>) {
+    let system = Actor::staff("system:purge-jobs");
+    let mut last_prune: Option<Instant> = None;
+    while !stop.load(Ordering::Relaxed) {
+        if last_prune.is_none_or(|t| t.elapsed() > PRUNE_EVERY) {
+            match store.prune_purge_jobs(&system) {
+                Ok(n) if n > 0 => tracing::info!(jobs = n, "pruned purge-job records older than a year"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(code = e.code(), "pruning purge jobs failed"),
+            }
+            last_prune = Some(Instant::now());
+        }
+        let mut failed = false;
+        match store.unfinished_purge_jobs() {
+            Ok(ids) => {
+                for id in ids {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    tracing::info!(job = id, "running purge job");
+                    match run(store, id, stop, |_| {}) {
+                        Ok(j) => {
+                            tracing::info!(job = id, state = ?j.state, done = j.done, selected = j.selected, "purge job stopped")
+                        }
+                        Err(e) => {
+                            tracing::error!(job = id, code = e.code(), "purge job step failed; retrying");
+                            failed = true;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(code = e.code(), "cannot list purge jobs");
+                failed = true;
+            }
+        }
+        let wait = if failed { Duration::from_secs(1) } else { POLL };
+        match woken.recv_timeout(wait) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
