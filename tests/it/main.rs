@@ -5,8 +5,10 @@
 mod api;
 mod api_authz;
 mod api_flows;
+mod api_purge;
 mod audit;
 mod cli;
+mod cli_purge;
 mod common;
 mod decide;
 mod enrol;
@@ -17,6 +19,7 @@ mod lifecycle;
 mod osdp;
 mod props;
 mod purge;
+mod purge_crash;
 mod race;
 mod readers;
 mod recycle;

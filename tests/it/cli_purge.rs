@@ -1,0 +1,1 @@
+//! Issue 5/5 (in progress).
