@@ -195,14 +195,18 @@ fn data_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
         Ok(_) => (String::new(), "does not fit"),
         Err(e) => {
             let msg = e.inner().to_string();
-            let what = if msg.starts_with("missing field") {
+            let mut path = e.path().to_string();
+            let what = if let Some(rest) = msg.strip_prefix("missing field `") {
+                // The path names the enclosing object; the missing name is one of our own fields.
+                let name = rest.split('`').next().unwrap_or_default();
+                path = if path.is_empty() || path == "." { name.to_string() } else { format!("{path}.{name}") };
                 "is missing"
             } else if msg.starts_with("unknown field") {
                 "is not a known field"
             } else {
                 "has the wrong type or an invalid value"
             };
-            (e.path().to_string(), what)
+            (path, what)
         }
     };
     let path = if path.is_empty() || path == "." { "the body".to_string() } else { format!("field `{path}`") };

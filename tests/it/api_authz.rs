@@ -119,6 +119,16 @@ async fn prepare(api: &Api, template: &str, method: &Method) -> (String, Option<
         ("POST", "/api/v1/encoders/{id}/encode") => {
             ("/api/v1/encoders/osdp:none:1/encode".into(), Some(json!({"uid": fresh_card().await, "number": 1})))
         }
+        ("GET", "/api/v1/users/deleted") => ("/api/v1/users/deleted?q=Matrix".into(), None),
+        ("POST", "/api/v1/users/erase") => (template.into(), Some(json!({"ids": [fresh_user("deleted").await]}))),
+        ("POST", "/api/v1/users/purge-date") => {
+            (template.into(), Some(json!({"purge_date": "2030-01-31", "query": {"group": "matrix-nobody"}})))
+        }
+        ("POST", "/api/v1/purge-jobs") => {
+            (template.into(), Some(json!({"criteria": {"grace_days": 0, "group": "matrix-nobody"}, "dry_run": false})))
+        }
+        ("GET", "/api/v1/purge-jobs/{id}") => (format!("/api/v1/purge-jobs/{}", matrix_job(api)), None),
+        ("POST", "/api/v1/purge-jobs/{id}/cancel") => (format!("/api/v1/purge-jobs/{}/cancel", matrix_job(api)), None),
         ("POST", "/api/v1/access/decide") => (template.into(), Some(json!({"uid": "04A1B2C3", "door": "main"}))),
         ("GET", "/api/v1/controllers/{id}/credentials") => (format!("/api/v1/controllers/{door}/credentials"), None),
         ("POST", "/api/v1/access/events") => (
@@ -130,6 +140,12 @@ async fn prepare(api: &Api, template: &str, method: &Method) -> (String, Option<
         ),
         _ => (template.into(), None),
     }
+}
+
+/// A purge job that selects nobody (so it completes at once).
+fn matrix_job(api: &Api) -> i64 {
+    let c = idms::domain::purge::Criteria { group: Some("matrix-nobody".into()), ..Default::default() };
+    api.store.create_purge_job(&crate::common::staff(), &c).unwrap().id
 }
 
 /// A simulated reader on which a fresh card is tapped every 20 ms while the matrix runs.
@@ -197,6 +213,13 @@ fn table() -> Vec<(&'static str, &'static str, Access, StatusCode)> {
         ("POST", "/api/v1/enrollments", Staff(Role::Enroller), StatusCode::CREATED),
         ("POST", "/api/v1/enrollments/{id}/confirm", Staff(Role::Enroller), StatusCode::CREATED),
         ("POST", "/api/v1/encoders/{id}/encode", Staff(Role::Enroller), StatusCode::NOT_FOUND),
+        ("GET", "/api/v1/users/deleted", Staff(Role::Eraser), ok),
+        ("POST", "/api/v1/users/erase", Staff(Role::Eraser), ok),
+        ("POST", "/api/v1/users/purge-date", Staff(Role::Manager), ok),
+        ("POST", "/api/v1/purge-jobs", Staff(Role::Eraser), StatusCode::ACCEPTED),
+        ("GET", "/api/v1/purge-jobs", Staff(Role::Eraser), ok),
+        ("GET", "/api/v1/purge-jobs/{id}", Staff(Role::Eraser), ok),
+        ("POST", "/api/v1/purge-jobs/{id}/cancel", Staff(Role::Eraser), StatusCode::CONFLICT),
         ("POST", "/api/v1/access/decide", Door, ok),
         ("GET", "/api/v1/controllers/{id}/credentials", Door, ok),
         ("POST", "/api/v1/access/events", Door, ok),
@@ -269,7 +292,7 @@ async fn every_route_for_every_kind_of_caller() {
         }
     }
     tapping.abort();
-    assert_eq!(checked, 34 * 9);
+    assert_eq!(checked, 41 * 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
