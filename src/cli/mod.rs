@@ -3,6 +3,7 @@
 
 mod osdp;
 mod output;
+mod purge;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -125,6 +126,16 @@ enum Cmd {
     Controller {
         #[command(subcommand)]
         cmd: ControllerCmd,
+    },
+    /// Purge jobs: expunge, in bulk, the people whose purge date has passed.
+    ///
+    /// A job cannot be aborted once started. `idms purge run` runs it here;
+    /// Ctrl-C stops this process, not the job: it stays `running` and is
+    /// resumed by `idms serve` at its next start or poll, or by
+    /// `idms purge resume`.
+    Purge {
+        #[command(subcommand)]
+        cmd: purge::PurgeCmd,
     },
 }
 
@@ -279,6 +290,8 @@ enum UserCmd {
         #[arg(long)]
         confirm: String,
     },
+    #[command(flatten)]
+    Erasure(purge::ErasureCmd),
 }
 
 #[derive(Subcommand)]
@@ -424,6 +437,16 @@ fn ts(field: &'static str, s: Option<&str>) -> Result<Option<Timestamp>, DomainE
     s.map(|s| Timestamp::parse(field, s)).transpose()
 }
 
+/// Who the audit trail records: `--actor`, or `cli:` and the login name.
+fn actor(cli: &Cli) -> Actor {
+    Actor::staff(cli.actor.clone().unwrap_or_else(|| {
+        format!(
+            "cli:{}",
+            std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+        )
+    }))
+}
+
 fn init_logs(filter: &str, json: bool) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -469,6 +492,10 @@ pub fn run() -> ExitCode {
         return serve(&cli, config.as_deref(), *listen);
     }
     init_logs(&cli.log, false);
+    // Purge jobs and the erase flow have refusals of their own (`not_confirmed`, `job_not_abortable`).
+    if let Some(code) = purge::run(&cli) {
+        return code;
+    }
     match dispatch(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => output::failure(&e, cli.json),
@@ -480,12 +507,7 @@ fn open(cli: &Cli) -> Result<Store, StoreError> {
 }
 
 fn dispatch(cli: &Cli) -> Result<(), StoreError> {
-    let actor = Actor::staff(cli.actor.clone().unwrap_or_else(|| {
-        format!(
-            "cli:{}",
-            std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
-        )
-    }));
+    let actor = actor(cli);
     match &cli.cmd {
         Cmd::Init => {
             let path = data_dir(cli).join(store::DB_FILE);
@@ -555,7 +577,7 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
             osdp::watch(cli.json, &line.port, line.baud, line.address, seconds.map(std::time::Duration::from_secs_f64))
         }
         Cmd::Dev { cmd } => dev(cli, &actor, cmd),
-        Cmd::Serve { .. } => Ok(()),
+        Cmd::Serve { .. } | Cmd::Purge { .. } => Ok(()),
         Cmd::Token { cmd } => token(cli, &open(cli)?, &actor, cmd),
         Cmd::Operator { cmd: OperatorCmd::Add { name, role, org_unit } } => {
             let s = open(cli)?;
@@ -685,6 +707,8 @@ fn user(cli: &Cli, s: &Store, actor: &Actor, cmd: &UserCmd) -> Result<(), StoreE
             s.create_user(actor, n)?
         }
         UserCmd::Show { id } => s.get_user(user_id(id)?)?,
+        // Run by `purge::run` before dispatch.
+        UserCmd::Erasure(_) => return Ok(()),
         UserCmd::Search { query, all, limit } => {
             let found = if *all { s.search_all_users(query, *limit)? } else { s.search_users(query, *limit)? };
             if cli.json {

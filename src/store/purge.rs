@@ -601,7 +601,7 @@ impl Store {
             if filters.is_empty() {
                 return Err(DomainError::InvalidInput {
                     field: "query",
-                    message: "name at least one of group, record_type, state, deleted_before".into(),
+                    message: "name at least one of group, record_type, state, deleted_before, org_unit".into(),
                 }
                 .into());
             }
