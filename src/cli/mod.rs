@@ -563,8 +563,8 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
             Ok(())
         }
         Cmd::Checkpoint => {
-            if open(cli)?.retry_erasure()? {
-                println!("write-ahead log folded in and truncated");
+            if open(cli)?.scrub()? {
+                println!("write-ahead log folded in and truncated; no erased data left in unused space");
                 Ok(())
             } else {
                 Err(StoreError::ErasurePending)
@@ -783,6 +783,8 @@ fn user(cli: &Cli, s: &Store, actor: &Actor, cmd: &UserCmd) -> Result<(), StoreE
         UserCmd::Restore { id } => s.restore(actor, audited(s, actor, "user.restore", id.parse())?)?,
         UserCmd::Expunge { id, confirm } => {
             let u = s.expunge(actor, audited(s, actor, "user.expunge", id.parse())?, confirm)?;
+            // This process ends now: rebuild the file here rather than leave it to a service.
+            s.scrub()?;
             if s.erasure_pending() {
                 print_user(cli, &u);
                 return Err(StoreError::ErasurePending);

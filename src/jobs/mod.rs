@@ -5,8 +5,9 @@
 //! still pending, see `store::purge`), so running one is a loop of
 //! [`Store::purge_step`] until it reports the job finished. [`run`] is that
 //! loop, with a progress callback (the CLI's progress bar); [`Runner`] is
-//! the service's background thread, which resumes unfinished jobs when the
-//! service starts, runs new ones when woken, looks for jobs other processes
+//! the service's background thread, which scrubs the database after
+//! expunges (`Store::scrub`, also when a process crashed before its own
+//! scrub), resumes unfinished jobs when the service starts, runs new ones when woken, looks for jobs other processes
 //! left unfinished every few seconds, and prunes job records older than a
 //! year. Several runners (the service and `idms purge run`) may work on one
 //! job at once: each step claims its people inside its own transaction.
@@ -31,12 +32,16 @@ pub const STEP_BUDGET: Duration = Duration::from_millis(40);
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 /// How often the runner looks for unfinished jobs nobody woke it for.
 const POLL: Duration = Duration::from_secs(2);
+/// How long the scrub mark of a single expunge may wait (jobs and bulk
+/// erases scrub when they finish).
+const SCRUB_DELAY: Duration = Duration::from_secs(30);
 /// How often job records are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs job `id` until it is complete or `stop` is set (between steps).
-/// `progress` sees the job after every step. Ends with a WAL checkpoint so
-/// the erased data survives in no file.
+/// `progress` sees the job after every step. A completed job ends with
+/// [`Store::scrub`] (the file rebuilt, the WAL truncated), so the erased
+/// data survives in no file; a stopped one with a WAL checkpoint.
 pub fn run(
     store: &Store,
     id: i64,
@@ -49,8 +54,13 @@ pub fn run(
         let job = store.purge_job(id)?;
         progress(&job);
         if step.finished || stop.load(Ordering::Relaxed) {
-            // Best effort: a reader holding an old snapshot leaves the erasure pending, retried by the tailer.
-            store.retry_erasure()?;
+            // A reader holding an old snapshot leaves the erasure pending: the tailer retries it,
+            // and the scrub mark stays set until it succeeds.
+            if step.finished {
+                store.scrub()?;
+            } else {
+                store.retry_erasure()?;
+            }
             return Ok(job);
         }
         if last_checkpoint.elapsed() > CHECKPOINT_EVERY {
@@ -103,6 +113,8 @@ impl Drop for Runner {
 fn work(store: &Store, stop: &AtomicBool, woken: &Receiver<()>) {
     let system = Actor::staff("system:purge-jobs");
     let mut last_prune: Option<Instant> = None;
+    let mut started = false;
+    let mut pending_seen: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
         if last_prune.is_none_or(|t| t.elapsed() > PRUNE_EVERY) {
             match store.prune_purge_jobs(&system) {
@@ -113,6 +125,26 @@ fn work(store: &Store, stop: &AtomicBool, woken: &Receiver<()>) {
             last_prune = Some(Instant::now());
         }
         let mut failed = false;
+        // Whatever expunged last (a job, a bulk erase, a single expunge, a
+        // process that crashed before its scrub) left the mark.
+        match store.scrub_pending() {
+            // At start at once (a process may have crashed before its scrub); then a single
+            // expunge waits SCRUB_DELAY, so a busy desk does not rebuild the file every few seconds.
+            Ok(true) if started && pending_seen.get_or_insert_with(Instant::now).elapsed() < SCRUB_DELAY => {}
+            Ok(true) => match store.scrub() {
+                Ok(_) => {
+                    pending_seen = None;
+                    tracing::info!("scrubbed the database after expunges");
+                }
+                Err(e) => {
+                    tracing::warn!(code = e.code(), "scrubbing after expunges failed");
+                    failed = true;
+                }
+            },
+            Ok(false) => pending_seen = None,
+            Err(e) => tracing::warn!(code = e.code(), "cannot read the scrub mark"),
+        }
+        started = true;
         match store.unfinished_purge_jobs() {
             Ok(ids) => {
                 for id in ids {

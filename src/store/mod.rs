@@ -310,16 +310,37 @@ impl Store {
     /// snapshot: the erasure is then pending until [`Store::retry_erasure`]
     /// (the service retries on every change-log tick).
     pub(crate) fn checkpoint(&self) -> Result<bool, StoreError> {
+        checkpoint_locked(&lock(&self.writer), &self.erasure_pending)
+    }
+
+    /// Whether an expunge since the last [`Store::scrub`] may have left
+    /// older copies of erased rows in unused page space.
+    pub fn scrub_pending(&self) -> Result<bool, StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT pending_since IS NOT NULL FROM scrub WHERE id = 1", [], |r| r.get(0))?))
+    }
+
+    /// Destroys what expunges may have left behind: SQLite's page rebuilds
+    /// can leave older copies of a row in a page's unallocated gap, which
+    /// `secure_delete` does not reach. When an expunge has marked the
+    /// database (durably, in its own transaction), this rebuilds the file
+    /// with `VACUUM` (its temporary copy in memory, so no personal data goes
+    /// to a temp file), truncates the WAL, and only then clears the mark —
+    /// so a crash at any point leaves the mark set and the next scrub
+    /// redoes it. Holds the writer for the rebuild (door decisions do not
+    /// need it). Returns `false` when a reader's old snapshot kept the WAL
+    /// from being truncated (the erasure is then pending, as for
+    /// [`Store::retry_erasure`]).
+    pub fn scrub(&self) -> Result<bool, StoreError> {
         let conn = lock(&self.writer);
-        conn.busy_timeout(Duration::from_millis(500))?;
-        let r = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
-        conn.busy_timeout(Duration::from_secs(10))?;
-        let done = r? == 0;
-        self.erasure_pending.store(!done, Ordering::SeqCst);
-        if !done {
-            tracing::warn!(
-                "WAL checkpoint after an expunge could not complete: another connection holds an old snapshot"
-            );
+        let pending: bool =
+            conn.query_row("SELECT pending_since IS NOT NULL FROM scrub WHERE id = 1", [], |r| r.get(0))?;
+        if pending {
+            conn.execute_batch("PRAGMA temp_store = MEMORY; VACUUM; PRAGMA temp_store = DEFAULT;")?;
+        }
+        let done = checkpoint_locked(&conn, &self.erasure_pending)?;
+        if pending && done {
+            conn.execute("UPDATE scrub SET pending_since = NULL WHERE id = 1", [])?;
+            checkpoint_locked(&conn, &self.erasure_pending)?;
         }
         Ok(done)
     }
@@ -427,6 +448,20 @@ impl Store {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
+}
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)` on the writer; records whether erased
+/// data may still be in the WAL.
+fn checkpoint_locked(conn: &Connection, pending: &AtomicBool) -> Result<bool, StoreError> {
+    conn.busy_timeout(Duration::from_millis(500))?;
+    let r = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let done = r? == 0;
+    pending.store(!done, Ordering::SeqCst);
+    if !done {
+        tracing::warn!("WAL checkpoint after an expunge could not complete: another connection holds an old snapshot");
+    }
+    Ok(done)
 }
 
 /// The database holds personal data: only its owner may read it. SQLite

@@ -638,7 +638,7 @@ impl Store {
     /// `org_unit` if given), each in its own transaction and audited as a
     /// single expunge would be; the IDs in the request are the
     /// confirmation. The report says who was erased and why the others
-    /// were not. The WAL is checkpointed once at the end.
+    /// were not. The file is scrubbed once at the end ([`Store::scrub`]).
     pub fn erase_users(
         &self,
         actor: &Actor,
@@ -672,7 +672,7 @@ impl Store {
             }
         }
         if !report.erased.is_empty() {
-            self.checkpoint()?;
+            self.scrub()?;
         }
         Ok(report)
     }

@@ -193,6 +193,18 @@ CREATE TABLE purge_job_users (
 ) WITHOUT ROWID;
 CREATE INDEX purge_job_pending ON purge_job_users(job_id, user_id) WHERE outcome IS NULL;
 ",
+    // 4: a durable mark that erased rows may survive in unused page space until a VACUUM.
+    r"
+-- secure_delete zeroes a deleted or overwritten cell, but SQLite's page
+-- rebuilds (inserts, splits) can leave older copies of rows in a page's
+-- unallocated gap. Every expunge sets this mark in its own transaction;
+-- Store::scrub rebuilds the file (VACUUM), truncates the WAL, then clears it.
+CREATE TABLE scrub (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    pending_since INTEGER
+);
+INSERT INTO scrub (id, pending_since) VALUES (1, NULL);
+",
 ];
 
 /// The schema version this build writes.

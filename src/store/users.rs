@@ -568,6 +568,10 @@ pub(crate) fn expunge_in(w: &mut Tx<'_>, id: UserId, actor: &str) -> Result<usiz
         )?
         .execute(params![id.as_i64(), w.now.0, actor])?;
     w.change(Change::User { id, state: UserState::Expunged, window: ValidityWindow::default() })?;
+    // Older copies of the row may linger in unused page space until the file is rebuilt.
+    w.conn
+        .prepare_cached("UPDATE scrub SET pending_since = COALESCE(pending_since, ?1) WHERE id = 1")?
+        .execute([w.now.0])?;
     // Close every open binding and return what is not retired to stock.
     let held: Vec<(i64, Technology, Uid, CredentialState)> = {
         let mut stmt = w.conn.prepare_cached(
