@@ -14,7 +14,7 @@ VENV := .venv
 # Seconds each cargo-fuzz target runs in `make test` (12 targets).
 FUZZ_SECONDS ?= 5
 
-.PHONY: help deps venv check test test-only nostd doc fuzz-smoke demo bench bench-tap bench-osdp bench-open bench-http clean-bench
+.PHONY: help deps venv check test test-only nostd doc fuzz-smoke demo bench bench-tap bench-osdp bench-purge bench-open bench-http clean-bench
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -96,6 +96,10 @@ bench-tap: deps
 bench-osdp: venv
 	$(CARGO) bench --locked --bench osdp
 	$(CARGO) bench --locked -p firmware-protocol --bench frames
+
+# Purge-job expunge rate at 10k and 100k people, and door-decision latency (in-process and HTTP) while it runs.
+bench-purge:
+	$(CARGO) bench --locked --bench purge
 
 # Opening a database of $(BENCH_USERS) users / credentials: index build time and peak RSS.
 bench-open:

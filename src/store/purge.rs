@@ -449,7 +449,8 @@ impl Store {
             }
             let pending: Vec<UserId> = {
                 let mut stmt = w.conn.prepare_cached(
-                    "SELECT user_id FROM purge_job_users WHERE job_id = ?1 AND outcome IS NULL ORDER BY user_id LIMIT ?2",
+                    "SELECT user_id FROM purge_job_users INDEXED BY purge_job_pending
+                     WHERE job_id = ?1 AND outcome IS NULL ORDER BY user_id LIMIT ?2",
                 )?;
                 let rows = stmt.query_map(params![id, max_users.max(1)], |r| r.get::<_, i64>(0))?;
                 rows.map(|r| r.map(UserId::from_i64)).collect::<Result<_, _>>()?
@@ -468,7 +469,10 @@ impl Store {
                 // A full batch: anything left after it?
                 step.finished = !w
                     .conn
-                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM purge_job_users WHERE job_id = ?1 AND outcome IS NULL)")?
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM purge_job_users INDEXED BY purge_job_pending
+                         WHERE job_id = ?1 AND outcome IS NULL)",
+                    )?
                     .query_row([id], |r| r.get::<_, bool>(0))?;
             }
             w.conn
