@@ -19,6 +19,13 @@ fn required<T>(v: Option<T>, what: &'static str) -> Result<T, StoreError> {
     v.ok_or(StoreError::Corrupt(what))
 }
 
+/// A `YYYY-MM-DD` date column that may be NULL (purge dates).
+pub(crate) fn opt_date(r: &Row<'_>, i: usize) -> Result<Option<::time::Date>, StoreError> {
+    text(r, i, "date")?
+        .map(|d| crate::domain::time::parse_date("date", d).map_err(|_| StoreError::Corrupt("date")))
+        .transpose()
+}
+
 /// A technology column that may be NULL.
 pub(crate) fn opt_technology(r: &Row<'_>, i: usize) -> Result<Option<Technology>, StoreError> {
     text(r, i, "technology")?

@@ -211,14 +211,10 @@ struct Row {
 
 impl Row {
     fn read(r: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
-        let purge: Option<String> = r.get(2)?;
         Ok(Self {
             id: UserId::from_i64(r.get(0)?),
             state: columns::user_state(r, 1)?,
-            purge_date: purge
-                .map(|p| parse_date("purge_date", &p))
-                .transpose()
-                .map_err(|_| StoreError::Corrupt("purge date"))?,
+            purge_date: columns::opt_date(r, 2)?,
             record_type: r.get(3)?,
             group: r.get(4)?,
             org_unit: r.get(5)?,

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::domain::time::{format_date, parse_date};
+use crate::domain::time::format_date;
 use crate::domain::user::check_expunge_confirmation;
 use crate::domain::{
     Change, CredentialState, DomainError, LifecycleAction, Technology, Timestamp, Uid, UserFacts, UserId, UserState,
@@ -71,7 +71,6 @@ const USER_COLUMNS: &str = "id, state, given_name, family_name, email, phone, em
     deleted_at, expunged_at, expunged_by, record_type, user_group, balance, unreturned_items";
 
 fn user_from_row(r: &Row<'_>) -> Result<UserRecord, StoreError> {
-    let purge: Option<String> = r.get(13)?;
     Ok(UserRecord {
         id: UserId::from_i64(r.get(0)?),
         state: columns::user_state(r, 1)?,
@@ -86,10 +85,7 @@ fn user_from_row(r: &Row<'_>) -> Result<UserRecord, StoreError> {
         legal_hold: r.get(10)?,
         valid_from: r.get::<_, Option<i64>>(11)?.map(Timestamp),
         valid_to: r.get::<_, Option<i64>>(12)?.map(Timestamp),
-        purge_date: purge
-            .map(|p| parse_date("purge_date", &p))
-            .transpose()
-            .map_err(|_| StoreError::Corrupt("purge date"))?,
+        purge_date: columns::opt_date(r, 13)?,
         created_at: Timestamp(r.get(14)?),
         updated_at: Timestamp(r.get(15)?),
         deleted_at: r.get::<_, Option<i64>>(16)?.map(Timestamp),
