@@ -73,31 +73,27 @@ pub struct JobDetail {
     pub next_after: Option<String>,
 }
 
-fn clean(field: &'static str, v: Option<String>) -> Result<Option<String>, DomainError> {
-    match v.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) if t.chars().count() > 64 || t.chars().any(char::is_control) => {
-            Err(DomainError::InvalidInput { field, message: "must be at most 64 characters".into() })
+/// The org unit a bulk action covers: a scoped operator's own (asking for
+/// another is refused), anyone else's choice. The store trims and checks it.
+fn held_to_unit(op: &Operator, asked: Option<String>) -> Result<Option<String>, ApiError> {
+    let asked = asked.filter(|a| !a.trim().is_empty());
+    match (&op.org_unit, asked) {
+        (Some(mine), Some(asked)) if asked.trim() != mine => {
+            Err(ApiError::forbidden(format!("you can act on people of unit {mine} only"))
+                .refused_to(&operator_actor(op)))
         }
-        Some(t) => Ok(Some(t.to_string())),
+        (Some(mine), _) => Ok(Some(mine.clone())),
+        (None, asked) => Ok(asked),
     }
 }
 
 /// The criteria for `op`: a scoped operator's are held to their unit.
 fn criteria_for(op: &Operator, b: CriteriaBody) -> Result<Criteria, ApiError> {
-    let org_unit = match (&op.org_unit, clean("criteria.org_unit", b.org_unit)?) {
-        (Some(mine), Some(asked)) if *mine != asked => {
-            return Err(ApiError::forbidden(format!("you can purge people of unit {mine} only"))
-                .refused_to(&operator_actor(op)));
-        }
-        (Some(mine), _) => Some(mine.clone()),
-        (None, asked) => asked,
-    };
     Ok(Criteria {
         grace_days: b.grace_days,
-        record_type: clean("criteria.record_type", b.record_type)?,
-        group: clean("criteria.group", b.group)?,
-        org_unit,
+        record_type: b.record_type,
+        group: b.group,
+        org_unit: held_to_unit(op, b.org_unit)?,
         waive_threshold: b
             .waive_threshold
             .map(|v| minor_from_units("criteria.waive_threshold", v))
@@ -369,20 +365,12 @@ pub async fn set_purge_dates(
             })
         })
         .transpose()?;
-    let org_unit = match (&op.org_unit, clean("query.org_unit", q.org_unit)?) {
-        (Some(mine), Some(asked)) if *mine != asked => {
-            return Err(ApiError::forbidden(format!("you can change people of unit {mine} only"))
-                .refused_to(&operator_actor(op)));
-        }
-        (Some(mine), _) => Some(mine.clone()),
-        (None, asked) => asked,
-    };
     let query = PeopleQuery {
-        group: clean("query.group", q.group)?,
-        record_type: clean("query.record_type", q.record_type)?,
+        group: q.group,
+        record_type: q.record_type,
         state,
         deleted_before: q.deleted_before.as_deref().map(|v| Timestamp::parse("query.deleted_before", v)).transpose()?,
-        org_unit,
+        org_unit: held_to_unit(op, q.org_unit)?,
     };
     let actor = auth.0.actor();
     let count = blocking(&s, move |st| st.set_purge_dates(&actor, &query, date)).await?;

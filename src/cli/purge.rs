@@ -60,9 +60,9 @@ impl CriteriaArgs {
     fn criteria(&self) -> Result<Criteria, DomainError> {
         Ok(Criteria {
             grace_days: self.grace_days,
-            record_type: text(self.record_type.as_deref()),
-            group: text(self.group.as_deref()),
-            org_unit: text(self.org_unit.as_deref()),
+            record_type: self.record_type.clone(),
+            group: self.group.clone(),
+            org_unit: self.org_unit.clone(),
             waive_threshold: self
                 .waive_threshold
                 .map(|v| minor_from_units("waive_threshold", v))
@@ -715,11 +715,11 @@ fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, Failure> {
             });
             let (date, state, deleted_before) = audited(&s, &actor, "user.purge_date.bulk", parsed)?;
             let q = PeopleQuery {
-                group: text(group.as_deref()),
-                record_type: text(record_type.as_deref()),
+                group: group.clone(),
+                record_type: record_type.clone(),
                 state,
                 deleted_before,
-                org_unit: text(org_unit.as_deref()),
+                org_unit: org_unit.clone(),
             };
             let count = s.set_purge_dates(&actor, &q, date)?;
             if cli.json {

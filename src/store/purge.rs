@@ -21,7 +21,7 @@ use crate::domain::time::format_date;
 use crate::domain::time::parse_date;
 use crate::domain::{DomainError, LifecycleAction, Origin, Timestamp, UserFacts, UserId, UserState, transition};
 use crate::store::audit::{self, AuditDraft};
-use crate::store::users::{expunge_in, lifecycle_in, load_facts};
+use crate::store::users::{MAX_CODE, MAX_FIELD, clean, expunge_in, lifecycle_in};
 use crate::store::{Actor, Store, StoreError, Tx, columns};
 
 /// How long a completed job's record is kept.
@@ -244,6 +244,17 @@ fn codes(reasons: &[SkipReason]) -> Vec<&'static str> {
     reasons.iter().map(|r| r.code()).collect()
 }
 
+/// Criteria as the store takes them: codes trimmed, empty ones absent,
+/// over-long ones refused — the one place every caller's input goes through.
+fn clean_criteria(c: &Criteria) -> Result<Criteria, DomainError> {
+    Ok(Criteria {
+        record_type: clean("record_type", c.record_type.clone(), MAX_CODE)?,
+        group: clean("group", c.group.clone(), MAX_CODE)?,
+        org_unit: clean("org_unit", c.org_unit.clone(), MAX_FIELD)?,
+        ..c.clone()
+    })
+}
+
 /// Judges everyone with a purge date on or before the grace cut-off (the
 /// partial index on `purge_date` finds them; `judge` decides).
 fn plan_in(conn: &Connection, c: &Criteria, today: Date) -> Result<PurgePlan, StoreError> {
@@ -317,22 +328,29 @@ fn process_one(w: &mut Tx<'_>, job: &PurgeJob, id: UserId, actor: &str) -> Resul
         None => Err(vec!["not_found"]),
         Some(r) if r.state == UserState::Expunged => Err(vec!["already_expunged"]),
         Some(r) => match judge(&job.criteria, &r.candidate(), job.today) {
-            Verdict::Select => Ok(r.state),
+            Verdict::Select => Ok(r),
             Verdict::Skip(reasons) => Err(codes(&reasons)),
             Verdict::OutOfScope => Err(vec!["no_longer_in_scope"]),
         },
     };
-    // The lifecycle rules, checked before anything is written for this person.
-    let verdict = verdict.and_then(|state| {
-        let (facts, _) = load_facts(&w.conn, id).map_err(|_| vec!["not_found"])?;
-        let deleted = if state == UserState::Deleted {
+    // The lifecycle rules, checked before anything is written for this person
+    // (delete and expunge do not look at the state before a delete).
+    let verdict = verdict.and_then(|r| {
+        let facts = UserFacts {
+            id,
+            state: r.state,
+            state_before_delete: None,
+            directory_linked: r.directory_linked,
+            legal_hold: r.legal_hold,
+        };
+        let deleted = if r.state == UserState::Deleted {
             facts
         } else {
             transition(&facts, LifecycleAction::Delete, Origin::Staff).map_err(|e| vec![e.code()])?;
             UserFacts { state: UserState::Deleted, ..facts }
         };
         transition(&deleted, LifecycleAction::Expunge, Origin::Staff).map_err(|e| vec![e.code()])?;
-        Ok(state)
+        Ok(r.state)
     });
     let detail = format!("job={}", job.id);
     let expunged = match verdict {
@@ -382,7 +400,14 @@ impl Store {
     /// changes but one audit entry saying who looked and what it found.
     pub fn purge_plan(&self, actor: &Actor, criteria: &Criteria) -> Result<PurgePlan, StoreError> {
         let today = today_of(self.now())?;
-        let plan = self.read(|c| plan_in(c, criteria, today))?;
+        let criteria = match clean_criteria(criteria) {
+            Ok(c) => c,
+            Err(e) => {
+                self.audit_refusal(actor, AuditDraft::new("purge.dry_run"), e.code())?;
+                return Err(e.into());
+            }
+        };
+        let plan = self.read(|c| plan_in(c, &criteria, today))?;
         let mut draft = AuditDraft::new("purge.dry_run");
         draft.detail = format!("selected={} skipped={}", plan.selected.len(), plan.skipped.len());
         self.write(actor, draft, |_| Ok(()))?;
@@ -393,8 +418,9 @@ impl Store {
     /// anyone is expunged. Run it with [`Store::purge_step`] (the service's
     /// job runner does, and resumes it after a crash).
     pub fn create_purge_job(&self, actor: &Actor, criteria: &Criteria) -> Result<PurgeJob, StoreError> {
-        let crit = serde_json::to_string(criteria).map_err(|_| StoreError::Corrupt("purge job criteria"))?;
         self.write(actor, AuditDraft::new("purge.plan"), |w| {
+            let criteria = &clean_criteria(criteria)?;
+            let crit = serde_json::to_string(criteria).map_err(|_| StoreError::Corrupt("purge job criteria"))?;
             let today = today_of(w.now)?;
             let plan = plan_in(&w.conn, criteria, today)?;
             let selected = i64::try_from(plan.selected.len()).unwrap_or(i64::MAX);
@@ -586,6 +612,15 @@ impl Store {
     /// action with the count. `q` must filter on something.
     pub fn set_purge_dates(&self, actor: &Actor, q: &PeopleQuery, date: Option<Date>) -> Result<u64, StoreError> {
         let mut draft = AuditDraft::new("user.purge_date.bulk");
+        let cleaned = (|| {
+            Ok::<_, DomainError>(PeopleQuery {
+                group: clean("group", q.group.clone(), MAX_CODE)?,
+                record_type: clean("record_type", q.record_type.clone(), MAX_CODE)?,
+                org_unit: clean("org_unit", q.org_unit.clone(), MAX_FIELD)?,
+                ..q.clone()
+            })
+        })();
+        let q = cleaned.as_ref().unwrap_or(q);
         let filters: Vec<&str> = [
             (q.group.is_some(), "group"),
             (q.record_type.is_some(), "record_type"),
@@ -598,6 +633,7 @@ impl Store {
         .collect();
         draft.detail = format!("purge_date={} filters={}", date.map_or("none".into(), format_date), filters.join(","));
         self.write(actor, draft, |w| {
+            let q = cleaned.clone()?;
             if filters.is_empty() {
                 return Err(DomainError::InvalidInput {
                     field: "query",

@@ -21,9 +21,9 @@ fn fold(s: &str) -> String {
 }
 
 /// Longest accepted text field, in characters.
-const MAX_FIELD: usize = 200;
+pub(crate) const MAX_FIELD: usize = 200;
 /// Longest accepted record type or group, in characters.
-const MAX_CODE: usize = 64;
+pub(crate) const MAX_CODE: usize = 64;
 /// Longest accepted notes, in characters.
 const MAX_NOTES: usize = 4000;
 
@@ -36,7 +36,7 @@ fn corrupt(what: &'static str) -> impl Fn() -> StoreError {
 }
 
 /// Trims; empty becomes `None`; refuses over-long values without echoing them.
-fn clean(field: &'static str, v: Option<String>, max: usize) -> Result<Option<String>, DomainError> {
+pub(crate) fn clean(field: &'static str, v: Option<String>, max: usize) -> Result<Option<String>, DomainError> {
     let Some(v) = v else { return Ok(None) };
     let t = v.trim();
     if t.is_empty() {

@@ -270,17 +270,7 @@ fn check_crash_image(t: &Template, db: &Path, job: i64) -> u64 {
         .unwrap();
     let (selected, done, expunged) = (selected.unsigned_abs(), done.unsigned_abs(), expunged.unsigned_abs());
     assert_eq!(selected, t.selected.len() as u64);
-    let outcomes: HashMap<i64, Option<String>> = {
-        let mut stmt =
-            c.prepare("SELECT user_id, outcome FROM purge_job_users WHERE job_id = ?1 AND selected = 1").unwrap();
-        stmt.query_map([job], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
-    };
-    let expunge_entries: HashMap<i64, i64> = {
-        let mut stmt = c
-            .prepare("SELECT target_user, COUNT(*) FROM audit WHERE action = 'user.expunge' GROUP BY target_user")
-            .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
-    };
+    let (outcomes, expunge_entries) = outcomes_and_expunges(&c, job);
     let now = people(&c);
     drop(c);
     check_people(t, &now, &outcomes, &expunge_entries);
@@ -296,6 +286,19 @@ fn check_crash_image(t: &Template, db: &Path, job: i64) -> u64 {
         }
     }
     done
+}
+
+/// Each selected person's recorded outcome, and how many `user.expunge`
+/// audit entries each user has.
+fn outcomes_and_expunges(c: &Connection, job: i64) -> (HashMap<i64, Option<String>>, HashMap<i64, i64>) {
+    let mut stmt =
+        c.prepare("SELECT user_id, outcome FROM purge_job_users WHERE job_id = ?1 AND selected = 1").unwrap();
+    let outcomes = stmt.query_map([job], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+    let mut stmt = c
+        .prepare("SELECT target_user, COUNT(*) FROM audit WHERE action = 'user.expunge' GROUP BY target_user")
+        .unwrap();
+    let entries = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+    (outcomes, entries)
 }
 
 /// Nobody half-expunged: each person is exactly as before the job, or
@@ -384,17 +387,7 @@ fn check_finished(t: &Template, db: &Path, job: i64, trial: usize) -> Vec<u64> {
     let ok: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(ok, "ok", "trial {trial}");
     let now = people(&c);
-    let outcomes: HashMap<i64, Option<String>> = {
-        let mut stmt =
-            c.prepare("SELECT user_id, outcome FROM purge_job_users WHERE job_id = ?1 AND selected = 1").unwrap();
-        stmt.query_map([job], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
-    };
-    let expunge_entries: HashMap<i64, i64> = {
-        let mut stmt = c
-            .prepare("SELECT target_user, COUNT(*) FROM audit WHERE action = 'user.expunge' GROUP BY target_user")
-            .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
-    };
+    let (outcomes, expunge_entries) = outcomes_and_expunges(&c, job);
     check_people(t, &now, &outcomes, &expunge_entries);
     for id in &t.selected {
         assert_eq!(now[id].state, "expunged", "trial {trial}: selected person {} expunged", t.by_id[id]);
