@@ -10,6 +10,7 @@ pub mod clock;
 pub mod domain;
 pub mod index;
 pub mod jobs;
+pub mod ops;
 pub mod readers;
 pub mod service;
 pub mod store;

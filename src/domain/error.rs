@@ -130,6 +130,12 @@ pub enum DomainError {
         /// The ID asked for.
         id: String,
     },
+    /// The caller's role, org unit or kind of token does not allow this.
+    #[error("{message}")]
+    Forbidden {
+        /// What is needed (never names a person).
+        message: String,
+    },
     /// A field's value is not acceptable.
     #[error("{field}: {message}")]
     InvalidInput {
@@ -163,6 +169,7 @@ impl DomainError {
             Self::DirectoryIdTaken => "directory_id_taken",
             Self::CannotReceive { .. } => "invalid_transition",
             Self::InvalidInput { .. } => "invalid_input",
+            Self::Forbidden { .. } => "forbidden",
         }
     }
 }
