@@ -122,6 +122,12 @@ impl<const MIN: u8> FromRequestParts<AppState> for Staff<MIN> {
 }
 
 impl Auth {
+    /// The caller, for the rule layer.
+    #[must_use]
+    pub fn acting(&self) -> crate::ops::Acting {
+        crate::ops::Acting::from((*self.0).clone())
+    }
+
     /// The operator, if their role is at least `min`.
     pub fn operator(&self, min: Role) -> Result<&Operator, ApiError> {
         match self.0.as_ref() {

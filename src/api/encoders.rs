@@ -15,8 +15,9 @@ use utoipa::ToSchema;
 
 use super::auth::Staff;
 use super::error::{ApiError, ApiJson, ApiPath, Problem};
-use super::{AppState, blocking};
+use super::{AppState, op};
 use crate::domain::{Technology, Uid};
+use crate::ops::credentials as cards;
 use crate::readers::osdp::{Outgoing, RequestError};
 use crate::store::Role;
 
@@ -123,36 +124,40 @@ pub async fn encode(
     ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<EncodeBody>,
 ) -> Result<Json<Encoded>, ApiError> {
-    auth.operator(Role::Enroller)?;
+    let acting = auth.acting();
     let technology = b.technology.as_deref().map_or(Ok(Technology::Iso14443a), Technology::from_name)?;
     let uid = Uid::parse_for(technology, &b.uid)?;
-    let c = blocking(&s, move |st| st.get_credential(Some(technology), &uid)).await?;
-    if c.holder.is_none() || c.state.is_retired() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "credential_not_issued",
-            "only a card issued to someone (bound, not retired) is encoded",
-        ));
-    }
-    let reply =
-        ask(&s, &id, EncoderCommand::Encode { request: request_id(), uid: uid.as_bytes(), number: b.number }).await?;
-    match EncoderReply::parse(&reply).map_err(|_| bad_reply(&id))? {
+    let encoder = id.clone();
+    op(&s, &acting, move |st, a| cards::may_encode(st, a, technology, &uid, &encoder)).await?;
+    let outcome = write_and_verify(&s, &id, &uid, b.number).await;
+    // Audited either way: who, which card, which encoder, how it ended.
+    let (encoder, code) = (id.clone(), outcome.as_ref().err().map(|e| e.code));
+    op(&s, &acting, move |st, a| cards::record_encode(st, a, technology, &uid, &encoder, code.map_or(Ok(()), Err)))
+        .await?;
+    outcome?;
+    tracing::info!(encoder = %id, "credential encoded and verified");
+    Ok(Json(Encoded { encoder: id, uid: uid.to_string(), number: b.number, verified: true }))
+}
+
+/// Encodes `number` for `uid` on encoder `id` and reads it back.
+async fn write_and_verify(s: &AppState, id: &str, uid: &Uid, number: u32) -> Result<(), ApiError> {
+    let reply = ask(s, id, EncoderCommand::Encode { request: request_id(), uid: uid.as_bytes(), number }).await?;
+    match EncoderReply::parse(&reply).map_err(|_| bad_reply(id))? {
         EncoderReply::Encoded { outcome: Outcome::Ok, .. } => {}
         EncoderReply::Encoded { outcome, .. } => return Err(outcome_error(outcome)),
-        _ => return Err(bad_reply(&id)),
+        _ => return Err(bad_reply(id)),
     }
-    let reply = ask(&s, &id, EncoderCommand::ReadBack { request: request_id() }).await?;
-    match EncoderReply::parse(&reply).map_err(|_| bad_reply(&id))? {
-        EncoderReply::Card { outcome: Outcome::Ok, uid: got, number, .. }
-            if got == uid.as_bytes() && number == b.number =>
+    let reply = ask(s, id, EncoderCommand::ReadBack { request: request_id() }).await?;
+    match EncoderReply::parse(&reply).map_err(|_| bad_reply(id))? {
+        EncoderReply::Card { outcome: Outcome::Ok, uid: got, number: read, .. }
+            if got == uid.as_bytes() && read == number =>
         {
-            tracing::info!(encoder = %id, "credential encoded and verified");
-            Ok(Json(Encoded { encoder: id, uid: uid.to_string(), number, verified: true }))
+            Ok(())
         }
         EncoderReply::Card { outcome: Outcome::Ok | Outcome::VerifyFailed, .. } => {
             Err(outcome_error(Outcome::VerifyFailed))
         }
         EncoderReply::Card { outcome, .. } => Err(outcome_error(outcome)),
-        _ => Err(bad_reply(&id)),
+        _ => Err(bad_reply(id)),
     }
 }

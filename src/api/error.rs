@@ -10,6 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use crate::domain::DomainError;
+use crate::ops::OpsError;
 use crate::store::StoreError;
 
 /// A problem to report to the client.
@@ -92,26 +94,71 @@ impl ApiError {
     }
 }
 
-fn status_for(code: &str) -> StatusCode {
-    match code {
-        "not_found" | "invalid_user_id" => StatusCode::NOT_FOUND,
-        "credential_held" | "credential_retired" | "holder_not_deleted" | "already_expunged" | "invalid_transition"
-        | "legal_hold" | "directory_linked" | "directory_id_taken" => StatusCode::CONFLICT,
-        "busy" => StatusCode::SERVICE_UNAVAILABLE,
-        "internal" | "not_initialised" | "schema_too_new" | "corrupt" | "io" | "audit_broken" => {
-            StatusCode::INTERNAL_SERVER_ERROR
+/// The status of a domain refusal: one arm per variant, so a new refusal
+/// does not compile until it has its status.
+fn domain_status(e: &DomainError) -> StatusCode {
+    match e {
+        DomainError::NotFound { .. } | DomainError::InvalidUserId => StatusCode::NOT_FOUND,
+        DomainError::CredentialHeld { .. }
+        | DomainError::CredentialHeldElsewhere { .. }
+        | DomainError::CredentialRetired { .. }
+        | DomainError::CredentialNotIssued { .. }
+        | DomainError::HolderNotDeleted { .. }
+        | DomainError::AlreadyExpunged { .. }
+        | DomainError::InvalidTransition { .. }
+        | DomainError::CannotReceive { .. }
+        | DomainError::LegalHold { .. }
+        | DomainError::DirectoryLinked { .. }
+        | DomainError::DirectoryIdTaken
+        | DomainError::JobNotAbortable { .. } => StatusCode::CONFLICT,
+        DomainError::Forbidden { .. } => StatusCode::FORBIDDEN,
+        DomainError::ExpungeNotConfirmed { .. }
+        | DomainError::InvalidUid { .. }
+        | DomainError::UidOddDigits { .. }
+        | DomainError::UidWrongLength { .. }
+        | DomainError::RandomUid { .. }
+        | DomainError::UidAmbiguous { .. }
+        | DomainError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The status of a store error, by variant (see [`domain_status`]).
+fn store_status(e: &StoreError) -> StatusCode {
+    match e {
+        StoreError::Domain(d) => domain_status(d),
+        StoreError::Busy | StoreError::ErasurePending | StoreError::Device { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        StoreError::Database
+        | StoreError::NotInitialised(_)
+        | StoreError::SchemaTooNew { .. }
+        | StoreError::Corrupt(_)
+        | StoreError::AuditBroken { .. }
+        | StoreError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl ApiError {
+    /// A rule-layer error: a refusal no store operation audited is marked
+    /// for the refusal auditor as refused to `actor`.
+    #[must_use]
+    pub fn from_ops(e: OpsError, actor: &crate::store::Actor) -> Self {
+        match e {
+            OpsError::Refused(d) => Self::from(d).refused_to(actor),
+            OpsError::Store(e) => e.into(),
         }
-        _ => StatusCode::BAD_REQUEST,
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let code = e.code();
-        let status = status_for(code);
+        let status = store_status(&e);
         if status.is_server_error() {
             tracing::error!(code, "request failed: {e}");
-            return Self::new(status, code, if code == "busy" { e.to_string() } else { Self::internal().detail });
+            let detail = match e {
+                StoreError::Busy | StoreError::ErasurePending | StoreError::Device { .. } => e.to_string(),
+                _ => Self::internal().detail,
+            };
+            return Self::new(status, code, detail);
         }
         Self::new(status, code, e.to_string())
     }

@@ -8,6 +8,20 @@
 //! Routes and the OpenAPI document are registered together
 //! (`utoipa-axum`), so they cannot drift apart; a test checks it anyway.
 
+/// `Debug` that names the type and none of its fields, for request bodies
+/// and queries that may carry personal data (names, emails, a search term
+/// that is someone's name, a password), so a log line or a panic never
+/// prints them.
+macro_rules! redacted_debug {
+    ($($t:ty),* $(,)?) => {
+        $(impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t)).finish_non_exhaustive()
+            }
+        })*
+    };
+}
+
 pub mod auth;
 pub mod doors;
 pub mod encoders;
@@ -183,6 +197,22 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let store = s.store.clone();
     tokio::task::spawn_blocking(move || f(&store)).await.map_err(|_| ApiError::internal())?.map_err(ApiError::from)
+}
+
+/// Runs a rule-layer operation on the blocking pool as `acting`. A refusal
+/// that no store operation audited (role, scope) is marked on the error, so
+/// the HTTP layer audits it.
+pub async fn op<T: Send + 'static>(
+    s: &AppState,
+    acting: &crate::ops::Acting,
+    f: impl FnOnce(&Store, &crate::ops::Acting) -> Result<T, crate::ops::OpsError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = s.store.clone();
+    let a = acting.clone();
+    tokio::task::spawn_blocking(move || f(&store, &a))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| ApiError::from_ops(e, &acting.actor()))
 }
 
 /// A refusal found while parsing a mutating request (before any store

@@ -12,11 +12,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::Staff;
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
-use crate::api::{AppState, blocking};
+use crate::api::{AppState, op};
 use crate::domain::purge::{Criteria, minor_from_units};
 use crate::domain::time::parse_date;
 use crate::domain::{DomainError, Timestamp, UserId, UserState};
-use crate::store::{Actor, EraseReport, Operator, PeopleQuery, PurgeJob, PurgeOutcome, PurgePlan, Role, UserSummary};
+use crate::ops::purge as ops;
+use crate::store::{EraseReport, PeopleQuery, PurgeJob, PurgeOutcome, PurgePlan, Role, UserSummary};
 
 /// What a purge job selects.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -73,27 +74,13 @@ pub struct JobDetail {
     pub next_after: Option<String>,
 }
 
-/// The org unit a bulk action covers: a scoped operator's own (asking for
-/// another is refused), anyone else's choice. The store trims and checks it.
-fn held_to_unit(op: &Operator, asked: Option<String>) -> Result<Option<String>, ApiError> {
-    let asked = asked.filter(|a| !a.trim().is_empty());
-    match (&op.org_unit, asked) {
-        (Some(mine), Some(asked)) if asked.trim() != mine => {
-            Err(ApiError::forbidden(format!("you can act on people of unit {mine} only"))
-                .refused_to(&operator_actor(op)))
-        }
-        (Some(mine), _) => Ok(Some(mine.clone())),
-        (None, asked) => Ok(asked),
-    }
-}
-
-/// The criteria for `op`: a scoped operator's are held to their unit.
-fn criteria_for(op: &Operator, b: CriteriaBody) -> Result<Criteria, ApiError> {
+/// The criteria as sent; the rule layer holds them to the caller's unit.
+fn criteria_of(b: CriteriaBody) -> Result<Criteria, ApiError> {
     Ok(Criteria {
         grace_days: b.grace_days,
         record_type: b.record_type,
         group: b.group,
-        org_unit: held_to_unit(op, b.org_unit)?,
+        org_unit: b.org_unit,
         waive_threshold: b
             .waive_threshold
             .map(|v| minor_from_units("criteria.waive_threshold", v))
@@ -101,19 +88,6 @@ fn criteria_for(op: &Operator, b: CriteriaBody) -> Result<Criteria, ApiError> {
             .unwrap_or(0),
         only_deleted: b.only_deleted,
     })
-}
-
-fn operator_actor(op: &Operator) -> Actor {
-    Actor::staff(format!("operator:{}", op.id))
-}
-
-/// A job the operator may see: any for an unscoped one, their unit's for a scoped one.
-fn visible(op: &Operator, job: &PurgeJob) -> bool {
-    op.org_unit.as_ref().is_none_or(|u| job.criteria.org_unit.as_ref() == Some(u))
-}
-
-fn job_not_found(id: i64) -> ApiError {
-    DomainError::NotFound { what: "purge job", id: id.to_string() }.into()
 }
 
 /// Plan a purge job, or dry-run it.
@@ -131,16 +105,15 @@ pub async fn create_job(
     auth: Staff<{ Role::Eraser as u8 }>,
     ApiJson(b): ApiJson<CreateJob>,
 ) -> Result<Response, ApiError> {
-    let op = auth.operator(Role::Eraser)?;
-    let criteria = criteria_for(op, b.criteria)?;
-    let actor = auth.0.actor();
+    let acting = auth.acting();
+    let criteria = criteria_of(b.criteria)?;
     if b.dry_run {
-        let plan = blocking(&s, move |st| st.purge_plan(&actor, &criteria)).await?;
+        let plan = op(&s, &acting, move |st, a| ops::dry_run(st, a, criteria)).await?;
         let body =
             DryRun { dry_run: true, selected_count: plan.selected.len(), skipped_count: plan.skipped.len(), plan };
         return Ok(Json(body).into_response());
     }
-    let job = blocking(&s, move |st| st.create_purge_job(&actor, &criteria)).await?;
+    let job = op(&s, &acting, move |st, a| ops::create_job(st, a, criteria)).await?;
     s.wake_jobs();
     let mut r = (StatusCode::ACCEPTED, Json(&job)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/purge-jobs/{}", job.id)) {
@@ -166,10 +139,8 @@ pub async fn list_jobs(
     auth: Staff<{ Role::Eraser as u8 }>,
     ApiQuery(q): ApiQuery<ListJobs>,
 ) -> Result<Json<Vec<PurgeJob>>, ApiError> {
-    let op = auth.operator(Role::Eraser)?.clone();
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let jobs = blocking(&s, move |st| st.purge_jobs(limit)).await?;
-    Ok(Json(jobs.into_iter().filter(|j| visible(&op, j)).collect()))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::jobs(st, a, limit)).await?))
 }
 
 /// Outcome page parameters.
@@ -192,13 +163,9 @@ pub async fn get_job(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<JobParams>,
 ) -> Result<Json<JobDetail>, ApiError> {
-    let op = auth.operator(Role::Eraser)?;
     let after = q.after.as_deref().map(str::parse::<UserId>).transpose()?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    let (job, outcomes) = blocking(&s, move |st| Ok((st.purge_job(id)?, st.purge_outcomes(id, after, limit)?))).await?;
-    if !visible(op, &job) {
-        return Err(job_not_found(id));
-    }
+    let (job, outcomes) = op(&s, &auth.acting(), move |st, a| ops::job_outcomes(st, a, id, after, limit)).await?;
     let next_after = match outcomes.last() {
         Some(o) if outcomes.len() == limit as usize => Some(o.user_id.to_string()),
         _ => None,
@@ -216,25 +183,12 @@ pub async fn cancel_job(
     auth: Staff<{ Role::Eraser as u8 }>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let op = auth.operator(Role::Eraser)?;
-    let job = blocking(&s, move |st| st.purge_job(id)).await?;
-    if !visible(op, &job) {
-        return Err(job_not_found(id));
-    }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "job_not_abortable",
-        format!(
-            "purge job {id} cannot be aborted: once planned it runs to completion ({} of {} done). \
-             To keep someone, place a legal hold or clear their purge date before the job reaches them.",
-            job.done, job.selected
-        ),
-    )
-    .refused_to(&operator_actor(op)))
+    op(&s, &auth.acting(), move |st, a| ops::cancel(st, a, id)).await?;
+    Err(ApiError::internal())
 }
 
 /// Deleted-people search parameters.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct DeletedParams {
     /// ID, family-name or email prefix, employee number, or card UID (empty: everyone deleted).
@@ -259,17 +213,10 @@ pub async fn list_deleted(
     auth: Staff<{ Role::Eraser as u8 }>,
     ApiQuery(q): ApiQuery<DeletedParams>,
 ) -> Result<Json<Vec<UserSummary>>, ApiError> {
-    let op = auth.operator(Role::Eraser)?;
     let from = q.deleted_from.as_deref().map(|v| Timestamp::parse("deleted_from", v)).transpose()?;
     let to = q.deleted_to.as_deref().map(|v| Timestamp::parse("deleted_to", v)).transpose()?;
-    let unit = match (&op.org_unit, q.org_unit) {
-        (Some(mine), Some(asked)) if *mine != asked => return Ok(Json(Vec::new())),
-        (Some(mine), _) => Some(mine.clone()),
-        (None, asked) => asked,
-    };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let found = blocking(&s, move |st| st.search_deleted(&q.q, from, to, unit.as_deref(), limit)).await?;
-    Ok(Json(found))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::deleted(st, a, &q.q, from, to, q.org_unit, limit)).await?))
 }
 
 /// The people to erase.
@@ -289,7 +236,6 @@ pub async fn erase_users(
     auth: Staff<{ Role::Eraser as u8 }>,
     ApiJson(b): ApiJson<EraseBody>,
 ) -> Result<Json<EraseReport>, ApiError> {
-    let op = auth.operator(Role::Eraser)?;
     if b.ids.is_empty() || b.ids.len() > 1000 {
         return Err(
             DomainError::InvalidInput { field: "ids", message: "name between 1 and 1000 user IDs".into() }.into()
@@ -305,9 +251,7 @@ pub async fn erase_users(
             ids.push(id);
         }
     }
-    let actor = auth.0.actor();
-    let unit = op.org_unit.clone();
-    Ok(Json(blocking(&s, move |st| st.erase_users(&actor, &ids, unit.as_deref())).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::erase(st, a, &ids)).await?))
 }
 
 /// Which people a bulk purge-date change applies to.
@@ -352,7 +296,6 @@ pub async fn set_purge_dates(
     auth: Staff<{ Role::Manager as u8 }>,
     ApiJson(b): ApiJson<PurgeDateBody>,
 ) -> Result<Json<Count>, ApiError> {
-    let op = auth.operator(Role::Manager)?;
     let date = b.purge_date.as_deref().map(|d| parse_date("purge_date", d)).transpose()?;
     let q = b.query;
     let state = q
@@ -370,9 +313,10 @@ pub async fn set_purge_dates(
         record_type: q.record_type,
         state,
         deleted_before: q.deleted_before.as_deref().map(|v| Timestamp::parse("query.deleted_before", v)).transpose()?,
-        org_unit: held_to_unit(op, q.org_unit)?,
+        org_unit: q.org_unit,
     };
-    let actor = auth.0.actor();
-    let count = blocking(&s, move |st| st.set_purge_dates(&actor, &query, date)).await?;
+    let count = op(&s, &auth.acting(), move |st, a| ops::set_purge_dates(st, a, query, date)).await?;
     Ok(Json(Count { count }))
 }
+
+redacted_debug!(DeletedParams);

@@ -2,9 +2,7 @@
 //! (Server-Sent Events), and tap-to-enrol (`POST /enrollments` waits for
 //! the next tap on a reader; `POST /enrollments/{id}/confirm` binds).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -18,12 +16,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Staff;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
-use super::staff::{enroll_scoped, load_scoped};
-use super::{AppState, audited, blocking};
-use crate::domain::credential::check_can_receive;
-use crate::domain::{CredentialState, DomainError, Technology, Uid, UserId, check_bindable};
+use super::{AppState, audited, op};
+use crate::domain::{Technology, Uid, UserId};
+use crate::ops::Acting;
+use crate::ops::readers::{self as rules, CardVerdict, Pending};
 use crate::readers::{CardType, Published, ReaderEventKind, ReaderInfo};
-use crate::store::{CredentialRecord, Operator, Role};
+use crate::store::{CredentialRecord, Role};
 
 /// What a tapped card is to the badge office.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -78,42 +76,24 @@ fn kind_name(k: &ReaderEventKind) -> &'static str {
     }
 }
 
-/// What the card with `uid` is, seen by `op`.
-async fn card_status(s: &AppState, op: &Operator, technology: Technology, uid: Uid) -> Result<CardStatus, ApiError> {
-    let found = blocking(s, move |st| match st.get_credential(Some(technology), &uid) {
-        Ok(c) => Ok(Some(c)),
-        Err(e) if e.code() == "not_found" => Ok(None),
-        Err(e) => Err(e),
-    })
-    .await?;
-    Ok(status_of(op, &uid, found.as_ref()))
-}
-
-fn status_of(op: &Operator, uid: &Uid, c: Option<&CredentialRecord>) -> CardStatus {
-    let Some(c) = c else {
-        return CardStatus { status: "new", holder: None, holder_state: None, action: "enroll", code: None };
-    };
-    let status = if c.holder.is_some() {
-        "held"
-    } else if c.state.is_retired() {
-        "retired"
-    } else if c.state == CredentialState::InStock {
-        "in_stock"
-    } else {
-        c.state.as_str()
-    };
-    let verdict = check_bindable(uid, c.state, c.holder.zip(c.holder_state));
-    let scoped = op.org_unit.is_some();
-    CardStatus {
-        status,
-        holder: c.holder.filter(|_| !scoped).map(|h| h.to_string()),
-        holder_state: c.holder_state.map(|h| h.as_str().to_owned()),
-        action: if verdict.is_ok() { "recycle" } else { "refused" },
-        code: verdict.err().map(|e| e.code()),
+impl From<CardVerdict> for CardStatus {
+    fn from(v: CardVerdict) -> Self {
+        Self {
+            status: v.status,
+            holder: v.holder.map(|h| h.to_string()),
+            holder_state: v.holder_state.map(|h| h.as_str().to_owned()),
+            action: v.action,
+            code: v.code,
+        }
     }
 }
 
-async fn notice(s: &AppState, op: &Operator, p: &Published) -> Result<TapNotice, ApiError> {
+/// What the card with `uid` is, seen by the caller.
+async fn card_status(s: &AppState, acting: &Acting, technology: Technology, uid: Uid) -> Result<CardStatus, ApiError> {
+    Ok(op(s, acting, move |st, a| rules::card_status(st, a, technology, &uid)).await?.into())
+}
+
+async fn notice(s: &AppState, acting: &Acting, p: &Published) -> Result<TapNotice, ApiError> {
     let e = &p.event;
     let (uid, card_type, code) = match &e.kind {
         ReaderEventKind::Tap { uid, card_type, raw } => {
@@ -123,7 +103,7 @@ async fn notice(s: &AppState, op: &Operator, p: &Published) -> Result<TapNotice,
         _ => (None, None, None),
     };
     let credential = match uid {
-        Some((u, t)) => Some(card_status(s, op, t, u).await?),
+        Some((u, t)) => Some(card_status(s, acting, t, u).await?),
         None => None,
     };
     Ok(TapNotice {
@@ -171,13 +151,14 @@ pub async fn reader_events(
     auth: Staff<{ Role::Enroller as u8 }>,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let op = auth.operator(Role::Enroller)?.clone();
+    let acting = auth.acting();
     let rx = s.readers.subscribe();
-    let stream = futures_util::stream::unfold((rx, s, op, q.reader), |(mut rx, s, op, only)| async move {
+    let stream = futures_util::stream::unfold((rx, s, acting, q.reader), |(mut rx, s, acting, only)| async move {
         loop {
             let ev = match rx.recv().await {
                 Ok(p) if only.as_ref().is_some_and(|r| *r != p.event.reader) => continue,
-                Ok(p) => match notice(&s, &op, &p).await {
+                Ok(p) if !rules::desk_event(&s.readers, &p) => continue,
+                Ok(p) => match notice(&s, &acting, &p).await {
                     Ok(n) => Event::default()
                         .event(n.kind)
                         .id(n.seq.to_string())
@@ -188,52 +169,14 @@ pub async fn reader_events(
                 Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
                 Err(RecvError::Closed) => return None,
             };
-            return Some((Ok(ev), (rx, s, op, only)));
+            return Some((Ok(ev), (rx, s, acting, only)));
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// Enrolment waiting for its confirmation.
-#[derive(Debug, Clone)]
-struct Pending {
-    created: Instant,
-    view: Enrollment,
-    user: UserId,
-    uid: Uid,
-    technology: Technology,
-}
-
-/// Enrolments read but not yet confirmed, for ten minutes.
-#[derive(Debug, Default)]
-pub struct Enrollments {
-    pending: Mutex<HashMap<String, Pending>>,
-}
-
-impl Enrollments {
-    const TTL: Duration = Duration::from_secs(600);
-    const MAX: usize = 1000;
-
-    fn put(&self, p: Pending) {
-        let mut m = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        m.retain(|_, v| v.created.elapsed() < Self::TTL);
-        if m.len() >= Self::MAX
-            && let Some(oldest) = m.iter().min_by_key(|(_, v)| v.created).map(|(k, _)| k.clone())
-        {
-            m.remove(&oldest);
-        }
-        m.insert(p.view.id.clone(), p);
-    }
-
-    fn get(&self, id: &str) -> Option<Pending> {
-        let m = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        m.get(id).filter(|p| p.created.elapsed() < Self::TTL).cloned()
-    }
-
-    fn remove(&self, id: &str) {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
-    }
-}
+/// Enrolments read but not yet confirmed (the rules are the rule layer's).
+pub type Enrollments = rules::Enrollments<Enrollment>;
 
 /// Start a tap-to-enrol.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -286,15 +229,12 @@ pub async fn start_enrollment(
     auth: Staff<{ Role::Enroller as u8 }>,
     ApiJson(b): ApiJson<EnrollmentBody>,
 ) -> Result<(StatusCode, Json<Enrollment>), ApiError> {
-    let op = auth.operator(Role::Enroller)?.clone();
+    let acting = auth.acting();
     let user = audited(&s, &auth, "credential.enroll", b.user_id.parse::<UserId>()).await?;
-    let u = load_scoped(&s, &op, user).await?;
-    audited(&s, &auth, "credential.enroll", check_can_receive(user, u.state)).await?;
+    op(&s, &acting, move |st, a| rules::may_enrol(st, a, user)).await?;
     // Subscribe before looking at the reader, so a tap right now is not missed.
     let mut rx = s.readers.subscribe();
-    if !s.readers.has_reader(&b.reader) {
-        return Err(ApiError::from(DomainError::NotFound { what: "reader", id: b.reader.clone() }));
-    }
+    rules::check_enrol_reader(&s.readers, &b.reader).map_err(|e| ApiError::from_ops(e, &acting.actor()))?;
     let wait = Duration::from_secs(b.wait_s.unwrap_or(30).clamp(1, 120));
     let deadline = tokio::time::Instant::now() + wait;
     let (uid, card_type, technology) = loop {
@@ -326,7 +266,7 @@ pub async fn start_enrollment(
             _ => {}
         }
     };
-    let credential = card_status(&s, &op, technology, uid).await?;
+    let credential = card_status(&s, &acting, technology, uid).await?;
     let view = Enrollment {
         id: enrollment_id()?,
         reader: b.reader,
@@ -336,7 +276,9 @@ pub async fn start_enrollment(
         card_type,
         credential,
     };
-    s.enrollments.put(Pending { created: Instant::now(), view: view.clone(), user, uid, technology });
+    let pending =
+        Pending { owner: acting.actor().id, created: Instant::now(), user, uid, technology, view: view.clone() };
+    s.enrollments.put(view.id.clone(), pending).map_err(|e| ApiError::from_ops(e, &acting.actor()))?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -372,15 +314,16 @@ pub async fn confirm_enrollment(
     auth: Staff<{ Role::Enroller as u8 }>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<CredentialRecord>), ApiError> {
-    let op = auth.operator(Role::Enroller)?.clone();
-    let p = s.enrollments.get(&id).ok_or_else(|| {
+    let acting = auth.acting();
+    let p = s.enrollments.get(&acting, &id).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "enrollment_not_found",
             "no pending enrolment with this ID (confirmed already, or older than ten minutes)",
         )
     })?;
-    let c = enroll_scoped(&s, &auth, &op, p.user, p.technology, p.uid).await?;
+    let (user, technology, uid) = (p.user, p.technology, p.uid);
+    let c = op(&s, &acting, move |st, a| crate::ops::credentials::enroll(st, a, user, technology, &uid)).await?;
     s.enrollments.remove(&id);
     Ok((StatusCode::CREATED, Json(c)))
 }

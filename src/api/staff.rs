@@ -8,12 +8,14 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::auth::{Auth, Staff, check_scope};
+use crate::api::auth::{Auth, Staff};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
-use crate::api::{AppState, audited, blocking};
+use crate::api::{AppState, audited, blocking, op};
 use crate::domain::purge::minor_from_units;
 use crate::domain::time::parse_date;
 use crate::domain::{CredentialState, DomainError, LifecycleAction, RetireReason, Technology, Timestamp, Uid, UserId};
+use crate::ops::credentials::{self as cards, CardAction};
+use crate::ops::{Acting, users};
 use crate::store::{
     AuditEntry, AuditQuery, AuditReport, CredentialRecord, CredentialSummary, NewUser, Operator, Role, Stats,
     UserPatch, UserRecord, UserSummary,
@@ -33,7 +35,7 @@ fn user_id(s: &str) -> Result<UserId, ApiError> {
 }
 
 /// A new person.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Given name.
@@ -70,7 +72,7 @@ pub struct CreateUser {
 }
 
 /// A change to a person: absent leaves a field alone, `null` clears it.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchUser {
     /// Given name (cannot be cleared).
@@ -134,7 +136,7 @@ pub struct PatchUser {
 }
 
 /// Search parameters.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsers {
     /// ID, family-name or email prefix, employee number, or card UID. Empty lists everyone.
@@ -147,10 +149,9 @@ pub struct ListUsers {
     pub limit: Option<u32>,
 }
 
-pub async fn load_scoped(s: &AppState, op: &Operator, id: UserId) -> Result<UserRecord, ApiError> {
-    let u = blocking(s, move |st| st.get_user(id)).await?;
-    check_scope(op, &u)?;
-    Ok(u)
+/// A person the caller may act on (else 404, as if missing).
+pub async fn load_scoped(s: &AppState, acting: &Acting, id: UserId) -> Result<UserRecord, ApiError> {
+    op(s, acting, move |st, a| crate::ops::load_scoped(st, a, id)).await
 }
 
 /// Search people.
@@ -162,16 +163,8 @@ pub async fn list_users(
     auth: Staff<{ Role::Viewer as u8 }>,
     ApiQuery(q): ApiQuery<ListUsers>,
 ) -> Result<Json<Vec<UserSummary>>, ApiError> {
-    let op = auth.operator(Role::Viewer)?.clone();
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let unit = op.org_unit.clone();
-    let found = blocking(&s, move |st| match &unit {
-        Some(u) => st.search_users_in_unit(&q.q, u, q.all, limit),
-        None if q.all => st.search_all_users(&q.q, limit),
-        None => st.search_users(&q.q, limit),
-    })
-    .await?;
-    Ok(Json(found))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| users::search(st, a, &q.q, q.all, limit)).await?))
 }
 
 /// Add a person.
@@ -183,20 +176,6 @@ pub async fn create_user(
     auth: Staff<{ Role::Enroller as u8 }>,
     ApiJson(b): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
-    let op = auth.operator(Role::Enroller)?;
-    if (b.legal_hold || b.purge_date.is_some()) && op.role < Role::Manager {
-        return Err(ApiError::forbidden("setting a legal hold or a purge date needs the manager role")
-            .refused_to(&operator_actor(op)));
-    }
-    let org_unit = match (&op.org_unit, b.org_unit) {
-        (Some(mine), Some(asked)) if *mine != asked => {
-            return Err(
-                ApiError::forbidden(format!("you can add people to unit {mine} only")).refused_to(&operator_actor(op))
-            );
-        }
-        (Some(mine), _) => Some(mine.clone()),
-        (None, asked) => asked,
-    };
     let new = NewUser {
         given_name: b.given_name,
         family_name: b.family_name,
@@ -204,7 +183,7 @@ pub async fn create_user(
         phone: b.phone,
         employee_no: b.employee_no,
         notes: b.notes,
-        org_unit,
+        org_unit: b.org_unit,
         directory_id: None,
         valid_from: ts("valid_from", b.valid_from.as_deref())?,
         valid_to: ts("valid_to", b.valid_to.as_deref())?,
@@ -215,8 +194,7 @@ pub async fn create_user(
         balance: b.balance.map(|v| minor_from_units("balance", v)).transpose()?.unwrap_or(0),
         unreturned_items: b.unreturned_items.unwrap_or(0),
     };
-    let actor = auth.0.actor();
-    let u = blocking(&s, move |st| st.create_user(&actor, new)).await?;
+    let u = op(&s, &auth.acting(), move |st, a| users::create(st, a, new)).await?;
     Ok((StatusCode::CREATED, Json(u)))
 }
 
@@ -229,8 +207,8 @@ pub async fn get_user(
     auth: Staff<{ Role::Viewer as u8 }>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserRecord>, ApiError> {
-    let op = auth.operator(Role::Viewer)?;
-    Ok(Json(load_scoped(&s, op, user_id(&id)?).await?))
+    let id = user_id(&id)?;
+    Ok(Json(op(&s, &auth.acting(), move |st, a| users::get(st, a, id)).await?))
 }
 
 /// Edit a person.
@@ -244,14 +222,7 @@ pub async fn patch_user(
     ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<PatchUser>,
 ) -> Result<Json<UserRecord>, ApiError> {
-    let op = auth.operator(Role::Manager)?;
     let id = user_id(&id)?;
-    load_scoped(&s, op, id).await?;
-    if op.org_unit.is_some() && b.org_unit.is_some() {
-        return Err(
-            ApiError::forbidden("a scoped operator cannot move people between units").refused_to(&operator_actor(op))
-        );
-    }
     let ts2 = |f: &'static str, v: Option<Option<String>>| -> Result<Option<Option<Timestamp>>, DomainError> {
         v.map(|o| ts(f, o.as_deref())).transpose()
     };
@@ -268,16 +239,7 @@ pub async fn patch_user(
         employee_no: b.employee_no,
         notes: b.notes,
         org_unit: b.org_unit,
-        directory_id: match b.directory_id {
-            Some(None) => Some(None),
-            Some(Some(_)) => {
-                return Err(ApiError::from(DomainError::InvalidInput {
-                    field: "directory_id",
-                    message: "only the directory links people; send null to unlink".into(),
-                }));
-            }
-            None => None,
-        },
+        directory_id: b.directory_id,
         valid_from: ts2("valid_from", b.valid_from)?,
         valid_to: ts2("valid_to", b.valid_to)?,
         purge_date: b.purge_date.map(|o| o.map(|d| parse_date("purge_date", &d)).transpose()).transpose()?,
@@ -287,17 +249,13 @@ pub async fn patch_user(
         balance: b.balance.map(|v| minor_from_units("balance", v)).transpose()?,
         unreturned_items: b.unreturned_items,
     };
-    let actor = auth.0.actor();
-    Ok(Json(blocking(&s, move |st| st.update_user(&actor, id, patch)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| users::update(st, a, id, patch)).await?))
 }
 
 async fn lifecycle(s: AppState, auth: Auth, id: String, action: LifecycleAction) -> Result<Json<UserRecord>, ApiError> {
-    let op = auth.operator(Role::Manager)?;
     let name = action.audit_name();
     let id = audited(&s, &auth, name, id.parse::<UserId>()).await?;
-    load_scoped(&s, op, id).await?;
-    let actor = auth.0.actor();
-    Ok(Json(blocking(&s, move |st| st.lifecycle(&actor, id, action)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| users::lifecycle(st, a, id, action)).await?))
 }
 
 /// Suspend a person: their cards stop granting.
@@ -374,8 +332,9 @@ pub async fn expunge_preview(
     auth: Staff<{ Role::Eraser as u8 }>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ExpungePreview>, ApiError> {
-    let op = auth.operator(Role::Eraser)?;
-    let u = load_scoped(&s, op, user_id(&id)?).await?;
+    let acting = auth.acting();
+    acting.require(Role::Eraser).map_err(|e| ApiError::from_ops(e, &acting.actor()))?;
+    let u = load_scoped(&s, &acting, user_id(&id)?).await?;
     let mut destroys = Vec::new();
     for (name, set) in [
         ("given_name", u.given_name.is_some()),
@@ -431,11 +390,8 @@ pub async fn expunge_user(
     ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<ExpungeBody>,
 ) -> Result<Json<UserRecord>, ApiError> {
-    let op = auth.operator(Role::Eraser)?;
     let id = audited(&s, &auth, "user.expunge", id.parse::<UserId>()).await?;
-    load_scoped(&s, op, id).await?;
-    let actor = auth.0.actor();
-    Ok(Json(blocking(&s, move |st| st.expunge(&actor, id, &b.confirm)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| users::expunge(st, a, id, &b.confirm)).await?))
 }
 
 /// Enrol (or recycle) a card.
@@ -459,40 +415,11 @@ pub async fn create_credential(
     auth: Staff<{ Role::Enroller as u8 }>,
     ApiJson(b): ApiJson<EnrollBody>,
 ) -> Result<(StatusCode, Json<CredentialRecord>), ApiError> {
-    let op = auth.operator(Role::Enroller)?;
     let parsed = Technology::from_name(b.technology.as_deref().unwrap_or("iso14443a"))
         .and_then(|t| Ok((t, Uid::parse_for(t, &b.uid)?, b.user_id.parse::<UserId>()?)));
     let (tech, uid, user) = audited(&s, &auth, "credential.enroll", parsed).await?;
-    load_scoped(&s, op, user).await?;
-    let c = enroll_scoped(&s, &auth, op, user, tech, uid).await?;
+    let c = op(&s, &auth.acting(), move |st, a| cards::enroll(st, a, user, tech, &uid)).await?;
     Ok((StatusCode::CREATED, Json(c)))
-}
-
-/// Binds a card for `op` (whose scope covers `user`): the one enrolment
-/// path behind `POST /credentials` and tap-to-enrol confirmations.
-pub async fn enroll_scoped(
-    s: &AppState,
-    auth: &Auth,
-    op: &Operator,
-    user: UserId,
-    tech: Technology,
-    uid: Uid,
-) -> Result<CredentialRecord, ApiError> {
-    let actor = auth.0.actor();
-    let scoped = op.org_unit.is_some();
-    blocking(s, move |st| st.enroll(&actor, user, tech, &uid)).await.map_err(|e| {
-        // A scoped operator learns that the card is held, not by whom (the
-        // holder may belong to another unit).
-        if scoped && e.code == "credential_held" {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "credential_held",
-                "this card is held by another person, who must be expunged before it can be issued again",
-            )
-        } else {
-            e
-        }
-    })
 }
 
 /// Card listing parameters.
@@ -514,7 +441,6 @@ pub async fn list_credentials(
     auth: Staff<{ Role::Viewer as u8 }>,
     ApiQuery(q): ApiQuery<ListCredentials>,
 ) -> Result<Json<Vec<CredentialSummary>>, ApiError> {
-    let op = auth.operator(Role::Viewer)?;
     let state = match q.state.as_deref() {
         Some(st) => Some(CredentialState::from_name(st).ok_or_else(|| {
             ApiError::from(DomainError::InvalidInput {
@@ -524,9 +450,8 @@ pub async fn list_credentials(
         })?),
         None => None,
     };
-    let unit = op.org_unit.clone();
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(blocking(&s, move |st| st.list_credentials(state, unit.as_deref(), limit)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| cards::list(st, a, state, limit)).await?))
 }
 
 /// Card look-up parameters.
@@ -535,23 +460,6 @@ pub async fn list_credentials(
 pub struct TechQuery {
     /// Technology, when the UID exists for several.
     pub technology: Option<String>,
-}
-
-async fn card_scoped(
-    s: &AppState,
-    op: &Operator,
-    tech: Option<Technology>,
-    uid: Uid,
-) -> Result<CredentialRecord, ApiError> {
-    let c = blocking(s, move |st| st.get_credential(tech, &uid)).await?;
-    if let (Some(_), Some(h)) = (&op.org_unit, c.holder) {
-        let u = blocking(s, move |st| st.get_user(h)).await?;
-        check_scope(op, &u).map_err(|_| {
-            ApiError::from(DomainError::NotFound { what: "credential", id: c.uid.to_string() })
-                .refused_to(&operator_actor(op))
-        })?;
-    }
-    Ok(c)
 }
 
 fn tech(q: &TechQuery) -> Result<Option<Technology>, ApiError> {
@@ -568,8 +476,8 @@ pub async fn get_credential(
     ApiPath(uid): ApiPath<String>,
     ApiQuery(q): ApiQuery<TechQuery>,
 ) -> Result<Json<CredentialRecord>, ApiError> {
-    let op = auth.operator(Role::Viewer)?;
-    Ok(Json(card_scoped(&s, op, tech(&q)?, Uid::parse_any(&uid)?).await?))
+    let (t, uid) = (tech(&q)?, Uid::parse_any(&uid)?);
+    Ok(Json(op(&s, &auth.acting(), move |st, a| cards::get(st, a, t, &uid)).await?))
 }
 
 /// Why a card is retired.
@@ -580,12 +488,6 @@ pub struct RevokeBody {
     pub reason: String,
 }
 
-enum CardAction {
-    Revoke(RetireReason),
-    Suspend,
-    Resume,
-}
-
 async fn card_action(
     s: AppState,
     auth: Auth,
@@ -593,19 +495,9 @@ async fn card_action(
     q: TechQuery,
     action: CardAction,
 ) -> Result<Json<CredentialRecord>, ApiError> {
-    let op = auth.operator(Role::Manager)?;
     let t = tech(&q)?;
     let uid = Uid::parse_any(&uid)?;
-    card_scoped(&s, op, t, uid).await?;
-    let actor = auth.0.actor();
-    Ok(Json(
-        blocking(&s, move |st| match action {
-            CardAction::Revoke(r) => st.revoke(&actor, t, &uid, r),
-            CardAction::Suspend => st.suspend_credential(&actor, t, &uid),
-            CardAction::Resume => st.resume_credential(&actor, t, &uid),
-        })
-        .await?,
-    ))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| cards::act(st, a, t, &uid, action)).await?))
 }
 
 /// Retire a card for good: lost, stolen or destroyed.
@@ -665,6 +557,11 @@ pub struct AuditParams {
 }
 
 /// The audit trail spans every unit: operators scoped to one unit may not read it.
+fn all_units(auth: &Auth) -> Result<(), ApiError> {
+    let acting = auth.acting();
+    acting.require_unscoped().map_err(|e| ApiError::from_ops(e, &acting.actor()))
+}
+
 fn unscoped(op: &Operator) -> Result<(), ApiError> {
     match op.org_unit {
         Some(_) => Err(ApiError::forbidden("this covers every unit; ask an operator without an org unit")
@@ -686,7 +583,8 @@ pub async fn list_audit(
     auth: Staff<{ Role::Manager as u8 }>,
     ApiQuery(p): ApiQuery<AuditParams>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    unscoped(auth.operator(Role::Manager)?)?;
+    auth.operator(Role::Manager)?;
+    all_units(&auth)?;
     let q = AuditQuery {
         after_seq: p.since,
         actor: p.actor,
@@ -704,7 +602,8 @@ pub async fn verify_audit(
     State(s): State<AppState>,
     auth: Staff<{ Role::Manager as u8 }>,
 ) -> Result<Json<AuditReport>, ApiError> {
-    unscoped(auth.operator(Role::Manager)?)?;
+    auth.operator(Role::Manager)?;
+    all_units(&auth)?;
     Ok(Json(blocking(&s, |st| st.verify_audit()).await?))
 }
 
@@ -868,3 +767,5 @@ impl std::fmt::Debug for ControllerCreated {
         f.debug_struct("ControllerCreated").finish_non_exhaustive()
     }
 }
+
+redacted_debug!(CreateUser, PatchUser, ListUsers);

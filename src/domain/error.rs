@@ -130,6 +130,31 @@ pub enum DomainError {
         /// The ID asked for.
         id: String,
     },
+    /// The credential belongs to someone outside the caller's org unit:
+    /// the same refusal as [`DomainError::CredentialHeld`], without naming who.
+    #[error("credential {uid} is held by another person, who must be expunged before the card can be issued again")]
+    CredentialHeldElsewhere {
+        /// The credential, uppercase hex.
+        uid: String,
+    },
+    /// Only a card issued to someone is encoded.
+    #[error("credential {uid} is not issued to anyone (or is retired); only a card issued to someone is encoded")]
+    CredentialNotIssued {
+        /// The credential, uppercase hex.
+        uid: String,
+    },
+    /// Purge jobs run to completion once planned.
+    #[error(
+        "purge job {id} cannot be aborted: once planned it runs to completion ({done} of {selected} done). To keep someone, place a legal hold or clear their purge date before the job reaches them."
+    )]
+    JobNotAbortable {
+        /// The job.
+        id: i64,
+        /// People done so far.
+        done: u64,
+        /// People selected.
+        selected: u64,
+    },
     /// The caller's role, org unit or kind of token does not allow this.
     #[error("{message}")]
     Forbidden {
@@ -170,6 +195,9 @@ impl DomainError {
             Self::CannotReceive { .. } => "invalid_transition",
             Self::InvalidInput { .. } => "invalid_input",
             Self::Forbidden { .. } => "forbidden",
+            Self::CredentialHeldElsewhere { .. } => "credential_held",
+            Self::JobNotAbortable { .. } => "job_not_abortable",
+            Self::CredentialNotIssued { .. } => "credential_not_issued",
         }
     }
 }

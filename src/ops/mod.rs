@@ -13,8 +13,13 @@
 //! message is written in `api/` or `cli/`; they only authenticate, parse,
 //! call and render.
 
+pub mod credentials;
+pub mod purge;
+pub mod readers;
+pub mod users;
+
 use crate::domain::{DomainError, UserId};
-use crate::store::{Actor, Controller, Operator, Principal, Role, StoreError, UserRecord};
+use crate::store::{Actor, Controller, Operator, Principal, Role, Store, StoreError, UserRecord};
 
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,10 +63,47 @@ impl Acting {
         }
     }
 
-    /// The org unit the caller is held to, if any.
+    /// The org unit the caller is held to, if any (as stored; see
+    /// [`Acting::scope`] for the checked one).
     #[must_use]
     pub fn unit(&self) -> Option<&str> {
         self.operator().and_then(|o| o.org_unit.as_deref())
+    }
+
+    /// The org unit the caller's work is held to: `None` for an unscoped
+    /// caller. A scoped operator whose stored unit is blank (an old row, or
+    /// one written around the checks) covers no one — it is refused rather
+    /// than read as "no unit", which would widen it to everyone.
+    pub fn scope(&self) -> Result<Option<&str>, OpsError> {
+        match self.unit() {
+            None => Ok(None),
+            Some(u) if u.trim().is_empty() => {
+                Err(forbidden("this operator's org unit is blank, so it covers no one; an admin must set it"))
+            }
+            Some(u) => Ok(Some(u.trim())),
+        }
+    }
+
+    /// The unit a bulk action covers: a scoped caller's own (asking for
+    /// another is refused), anyone else's choice (blank means every unit).
+    pub fn unit_for(&self, asked: Option<String>) -> Result<Option<String>, OpsError> {
+        let asked = asked.filter(|a| !a.trim().is_empty());
+        match (self.scope()?, asked) {
+            (Some(mine), Some(asked)) if asked.trim() != mine => {
+                Err(forbidden(format!("you can act on people of unit {mine} only")))
+            }
+            (Some(mine), _) => Ok(Some(mine.to_owned())),
+            (None, asked) => Ok(asked),
+        }
+    }
+
+    /// Refused for a scoped caller: what covers every unit (the audit
+    /// trail, for one) is for unscoped operators.
+    pub fn require_unscoped(&self) -> Result<(), OpsError> {
+        match self.unit() {
+            Some(_) => Err(forbidden("this covers every unit; ask an operator without an org unit")),
+            None => Ok(()),
+        }
     }
 
     /// Refused unless the caller is staff with at least `min` (the local
@@ -93,10 +135,23 @@ impl Acting {
         }
     }
 
+    /// Whether the caller's org unit (if any) covers a person of `unit`.
+    /// A blank scope covers no one.
+    #[must_use]
+    pub fn covers(&self, unit: Option<&str>) -> bool {
+        match self.unit() {
+            None => true,
+            Some(mine) => {
+                let mine = mine.trim();
+                !mine.is_empty() && unit.map(str::trim) == Some(mine)
+            }
+        }
+    }
+
     /// Whether the caller's org unit (if any) covers `user`.
     #[must_use]
     pub fn may_see(&self, user: &UserRecord) -> bool {
-        self.unit().is_none_or(|unit| user.org_unit.as_deref() == Some(unit))
+        self.covers(user.org_unit.as_deref())
     }
 
     /// Org-unit scope: someone outside the caller's unit is "not found",
@@ -112,7 +167,14 @@ pub fn not_found(id: UserId) -> DomainError {
     DomainError::NotFound { what: "user", id: id.to_string() }
 }
 
-fn forbidden(message: impl Into<String>) -> OpsError {
+/// Loads a person the caller may act on (else "not found", as if missing).
+pub fn load_scoped(store: &Store, acting: &Acting, id: UserId) -> Result<UserRecord, OpsError> {
+    let u = store.get_user(id)?;
+    acting.check_scope(&u)?;
+    Ok(u)
+}
+
+pub(crate) fn forbidden(message: impl Into<String>) -> OpsError {
     OpsError::Refused(DomainError::Forbidden { message: message.into() })
 }
 

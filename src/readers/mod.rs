@@ -139,6 +139,7 @@ pub struct Hub {
     readers: Mutex<BTreeMap<String, ReaderInfo>>,
     seq: AtomicU64,
     stop: AtomicBool,
+    doors: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Default for Hub {
@@ -148,6 +149,7 @@ impl Default for Hub {
             readers: Mutex::default(),
             seq: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            doors: Mutex::default(),
         }
     }
 }
@@ -193,6 +195,19 @@ impl Hub {
     /// from the configuration), keeping its kind.
     pub fn register(&self, info: ReaderInfo) {
         self.readers.lock().unwrap_or_else(PoisonError::into_inner).insert(info.id.clone(), info);
+    }
+
+    /// Marks `id` as a door reader (an OSDP reader with `role = "door"`),
+    /// before its source starts: its reads are door decisions, which
+    /// consumers for staff leave out.
+    pub fn mark_door(&self, id: &str) {
+        self.doors.lock().unwrap_or_else(PoisonError::into_inner).insert(id.to_owned());
+    }
+
+    /// Whether `id` is a door reader.
+    #[must_use]
+    pub fn is_door(&self, id: &str) -> bool {
+        self.doors.lock().unwrap_or_else(PoisonError::into_inner).contains(id)
     }
 
     /// Marks every reader of a source unavailable (its daemon went away).

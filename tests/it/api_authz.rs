@@ -30,7 +30,9 @@ enum Who {
 
 /// What a route needs for one call: a fresh target so every allowed call
 /// succeeds with the same status.
-async fn prepare(api: &Api, template: &str, method: &Method) -> (String, Option<Value>) {
+/// `starter` is the token that starts a pending enrolment: only the
+/// operator who started one may confirm it.
+async fn prepare(api: &Api, template: &str, method: &Method, starter: &str) -> (String, Option<Value>) {
     let fresh_user = |state: &'static str| async move {
         let id = api.person("Matrix").await;
         let admin = api.token(Role::Admin);
@@ -111,7 +113,7 @@ async fn prepare(api: &Api, template: &str, method: &Method) -> (String, Option<
         ("POST", "/api/v1/enrollments/{id}/confirm") => {
             let id = fresh_user("active").await;
             let body = json!({"reader": MATRIX_READER, "user_id": id, "wait_s": 5});
-            let (s, v) = api.call(Method::POST, "/api/v1/enrollments", Some(api.token(Role::Admin)), Some(body)).await;
+            let (s, v) = api.call(Method::POST, "/api/v1/enrollments", Some(starter), Some(body)).await;
             assert_eq!(s, StatusCode::CREATED, "{v}");
             (format!("/api/v1/enrollments/{}/confirm", v["id"].as_str().unwrap()), None)
         }
@@ -279,7 +281,11 @@ async fn every_route_for_every_kind_of_caller() {
                 Who::OwnController => Some(api.door.1.clone()),
                 Who::OtherController => Some(api.other_door.1.clone()),
             };
-            let (path, body) = prepare(&api, template, &method).await;
+            let starter = match who {
+                Who::Op(r) if r >= Role::Enroller => api.token(r).to_string(),
+                _ => api.token(Role::Admin).to_string(),
+            };
+            let (path, body) = prepare(&api, template, &method, &starter).await;
             if template == "/api/v1/readers/events" {
                 // An event stream never ends: only its status is checked.
                 let status = api.status_only(method.clone(), &path, token.as_deref()).await;

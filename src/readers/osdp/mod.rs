@@ -214,6 +214,9 @@ impl Osdp {
         let mut threads = Vec::new();
         for l in lines {
             l.validate()?;
+            for d in l.devices.iter().filter(|d| d.role == Role::Door) {
+                hub.mark_door(&l.reader_id(d));
+            }
             let (tx, handle) =
                 line::spawn(l.clone(), hub.clone(), doors.clone()).map_err(|e| format!("osdp thread: {e}"))?;
             for d in &l.devices {

@@ -1,0 +1,167 @@
+//! Cards: enrol, read, list, retire, suspend, resume, encode — who may,
+//! and over whose cards.
+//!
+//! Enrollers enrol and encode; managers retire, suspend and resume. A
+//! scoped operator sees and touches only cards held by people of their unit
+//! (others are "not found"), and when a card they tap is held elsewhere they
+//! learn that it is held, not by whom.
+
+use crate::domain::{CredentialState, DomainError, RetireReason, Technology, Uid, UserId};
+use crate::ops::{Acting, OpsError, load_scoped};
+use crate::store::{AuditDraft, CredentialRecord, CredentialSummary, Role, Store};
+
+/// Binds a card to a person: the recycle rule and every path's refusals are
+/// the store's; the caller must be an enroller who may act on the person.
+pub fn enroll(
+    store: &Store,
+    acting: &Acting,
+    user: UserId,
+    technology: Technology,
+    uid: &Uid,
+) -> Result<CredentialRecord, OpsError> {
+    acting.require(Role::Enroller)?;
+    load_scoped(store, acting, user)?;
+    store.enroll(&acting.actor(), user, technology, uid).map_err(|e| match e {
+        // A scoped operator learns that the card is held, not by whom (the
+        // holder may belong to another unit).
+        crate::store::StoreError::Domain(DomainError::CredentialHeld { uid, holder, .. })
+            if acting.unit().is_some() && !holder_in_scope(store, acting, holder) =>
+        {
+            DomainError::CredentialHeldElsewhere { uid }.into()
+        }
+        e => e.into(),
+    })
+}
+
+fn holder_in_scope(store: &Store, acting: &Acting, holder: UserId) -> bool {
+    store.get_user(holder).is_ok_and(|u| acting.may_see(&u))
+}
+
+/// A card and its history, if the caller may see its holder.
+pub fn get(
+    store: &Store,
+    acting: &Acting,
+    technology: Option<Technology>,
+    uid: &Uid,
+) -> Result<CredentialRecord, OpsError> {
+    acting.require(Role::Viewer)?;
+    scoped(store, acting, technology, uid)
+}
+
+fn scoped(
+    store: &Store,
+    acting: &Acting,
+    technology: Option<Technology>,
+    uid: &Uid,
+) -> Result<CredentialRecord, OpsError> {
+    let c = store.get_credential(technology, uid)?;
+    if acting.unit().is_some() {
+        let visible = match c.holder {
+            Some(h) => holder_in_scope(store, acting, h),
+            // Stock is the office's, not a unit's: only unscoped staff see it.
+            None => false,
+        };
+        if !visible {
+            return Err(OpsError::Refused(DomainError::NotFound { what: "credential", id: c.uid.to_string() }));
+        }
+    }
+    Ok(c)
+}
+
+/// Cards, optionally in one state; a scoped caller's are those of their unit.
+pub fn list(
+    store: &Store,
+    acting: &Acting,
+    state: Option<CredentialState>,
+    limit: u32,
+) -> Result<Vec<CredentialSummary>, OpsError> {
+    acting.require(Role::Viewer)?;
+    let unit = acting.scope()?;
+    Ok(store.list_credentials(state, unit, limit)?)
+}
+
+/// What a manager may do to a card.
+#[derive(Debug, Clone, Copy)]
+pub enum CardAction {
+    /// Retire it (lost, stolen, destroyed).
+    Revoke(RetireReason),
+    /// Stop it granting for now.
+    Suspend,
+    /// Let it grant again.
+    Resume,
+}
+
+/// Retires, suspends or resumes a card (manager, holder in scope).
+pub fn act(
+    store: &Store,
+    acting: &Acting,
+    technology: Option<Technology>,
+    uid: &Uid,
+    action: CardAction,
+) -> Result<CredentialRecord, OpsError> {
+    acting.require(Role::Manager)?;
+    scoped(store, acting, technology, uid)?;
+    let actor = acting.actor();
+    Ok(match action {
+        CardAction::Revoke(r) => store.revoke(&actor, technology, uid, r)?,
+        CardAction::Suspend => store.suspend_credential(&actor, technology, uid)?,
+        CardAction::Resume => store.resume_credential(&actor, technology, uid)?,
+    })
+}
+
+/// Checks that a card may be encoded by the caller: an enroller, a card
+/// issued to someone (bound, not retired) whose holder is in the caller's
+/// scope. A refusal is audited here as `credential.encode`.
+pub fn may_encode(
+    store: &Store,
+    acting: &Acting,
+    technology: Technology,
+    uid: &Uid,
+    encoder: &str,
+) -> Result<CredentialRecord, OpsError> {
+    acting.require(Role::Enroller)?;
+    let checked = scoped(store, acting, Some(technology), uid).and_then(|c| {
+        if c.holder.is_none() || c.state.is_retired() {
+            Err(DomainError::CredentialNotIssued { uid: c.uid.to_string() }.into())
+        } else {
+            Ok(c)
+        }
+    });
+    if let Err(e) = &checked {
+        store.audit_refusal(&acting.actor(), encode_draft(technology, uid, encoder), e.code())?;
+        if let Err(OpsError::Refused(e)) = checked {
+            // Audited just now; hand it on as the store's refusal.
+            return Err(OpsError::Store(e.into()));
+        }
+    }
+    checked
+}
+
+fn encode_draft(technology: Technology, uid: &Uid, encoder: &str) -> AuditDraft {
+    let mut d = AuditDraft::new("credential.encode");
+    d.target_credential = Some(format!("{technology}:{uid}"));
+    // Reader IDs come from the configuration, never from a person.
+    d.detail = format!("encoder={encoder}");
+    d
+}
+
+/// Records how an encoding ended: who, which card, which encoder, and the
+/// outcome's code (`ok`, or the device's refusal) — no personal data.
+pub fn record_encode(
+    store: &Store,
+    acting: &Acting,
+    technology: Technology,
+    uid: &Uid,
+    encoder: &str,
+    outcome: Result<(), &'static str>,
+) -> Result<(), OpsError> {
+    let mut draft = encode_draft(technology, uid, encoder);
+    if let Some(holder) = store.get_credential(Some(technology), uid).ok().and_then(|c| c.holder) {
+        draft = draft.user(holder);
+    }
+    match outcome {
+        Ok(()) => store.write(&acting.actor(), draft, |_| Ok(()))?,
+        Err(code) => store.audit_refusal(&acting.actor(), draft, code)?,
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! People: search, add, edit, lifecycle, expunge — who may, and over whom.
+//!
+//! Roles: viewers search and read; enrollers add people; managers edit,
+//! suspend, delete and restore, and place legal holds and purge dates;
+//! erasers expunge and lift legal holds (the hold protects what erasers
+//! would destroy, so only they may take it away). A scoped operator acts
+//! only on people of their unit, adds people only to it, and cannot move
+//! anyone between units.
+
+use crate::domain::{LifecycleAction, UserId};
+use crate::ops::{Acting, OpsError, forbidden, load_scoped};
+use crate::store::{NewUser, Role, Store, UserPatch, UserRecord, UserSummary};
+
+/// Search people the caller may see (`all` includes deleted and expunged).
+pub fn search(store: &Store, acting: &Acting, q: &str, all: bool, limit: u32) -> Result<Vec<UserSummary>, OpsError> {
+    acting.require(Role::Viewer)?;
+    Ok(match acting.scope()? {
+        Some(u) => store.search_users_in_unit(q, u, all, limit)?,
+        None if all => store.search_all_users(q, limit)?,
+        None => store.search_users(q, limit)?,
+    })
+}
+
+/// One person (their tombstone once expunged).
+pub fn get(store: &Store, acting: &Acting, id: UserId) -> Result<UserRecord, OpsError> {
+    acting.require(Role::Viewer)?;
+    load_scoped(store, acting, id)
+}
+
+/// Adds a person. A legal hold or a purge date needs a manager; a scoped
+/// operator's people join their unit.
+pub fn create(store: &Store, acting: &Acting, mut new: NewUser) -> Result<UserRecord, OpsError> {
+    acting.require(Role::Enroller)?;
+    if new.legal_hold || new.purge_date.is_some() {
+        acting
+            .require(Role::Manager)
+            .map_err(|_| forbidden("setting a legal hold or a purge date needs the manager role"))?;
+    }
+    if let Some(mine) = acting.scope()? {
+        match new.org_unit.as_deref().map(str::trim) {
+            Some(asked) if !asked.is_empty() && asked != mine => {
+                return Err(forbidden(format!("you can add people to unit {mine} only")));
+            }
+            _ => new.org_unit = Some(mine.to_owned()),
+        }
+    }
+    Ok(store.create_user(&acting.actor(), new)?)
+}
+
+/// Edits a person (manager). A scoped operator cannot move people between
+/// units; lifting a legal hold needs an eraser; only the directory links.
+pub fn update(store: &Store, acting: &Acting, id: UserId, patch: UserPatch) -> Result<UserRecord, OpsError> {
+    acting.require(Role::Manager)?;
+    load_scoped(store, acting, id)?;
+    if acting.unit().is_some() && patch.org_unit.is_some() {
+        return Err(forbidden("a scoped operator cannot move people between units"));
+    }
+    if patch.legal_hold == Some(false) {
+        acting.require(Role::Eraser).map_err(|_| {
+            forbidden("lifting a legal hold needs the eraser role: the hold protects what erasers would destroy")
+        })?;
+    }
+    if matches!(patch.directory_id, Some(Some(_))) {
+        return Err(crate::domain::DomainError::InvalidInput {
+            field: "directory_id",
+            message: "only the directory links people; send null to unlink".into(),
+        }
+        .into());
+    }
+    Ok(store.update_user(&acting.actor(), id, patch)?)
+}
+
+/// Suspends, resumes, deletes or restores a person (manager).
+pub fn lifecycle(store: &Store, acting: &Acting, id: UserId, action: LifecycleAction) -> Result<UserRecord, OpsError> {
+    if action == LifecycleAction::Expunge {
+        return Err(forbidden("expunge needs its confirmation; use the expunge operation"));
+    }
+    acting.require(Role::Manager)?;
+    load_scoped(store, acting, id)?;
+    Ok(store.lifecycle(&acting.actor(), id, action)?)
+}
+
+/// Expunges a deleted person (eraser), with the confirmation naming their ID.
+pub fn expunge(store: &Store, acting: &Acting, id: UserId, confirm: &str) -> Result<UserRecord, OpsError> {
+    acting.require(Role::Eraser)?;
+    load_scoped(store, acting, id)?;
+    Ok(store.expunge(&acting.actor(), id, confirm)?)
+}
