@@ -113,6 +113,7 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::JobNotAbortable { .. } => StatusCode::CONFLICT,
         DomainError::Forbidden { .. } => StatusCode::FORBIDDEN,
         DomainError::ExpungeNotConfirmed { .. }
+        | DomainError::NotConfirmed { .. }
         | DomainError::InvalidUid { .. }
         | DomainError::UidOddDigits { .. }
         | DomainError::UidWrongLength { .. }

@@ -17,8 +17,8 @@ use crate::domain::{CredentialState, DomainError, LifecycleAction, RetireReason,
 use crate::ops::credentials::{self as cards, CardAction};
 use crate::ops::{Acting, users};
 use crate::store::{
-    AuditEntry, AuditQuery, AuditReport, CredentialRecord, CredentialSummary, NewUser, Operator, Role, Stats,
-    UserPatch, UserRecord, UserSummary,
+    AuditEntry, AuditQuery, AuditReport, CredentialRecord, CredentialSummary, Operator, Role, Stats, UserPatch,
+    UserRecord, UserSummary,
 };
 
 /// `Some(None)` for an explicit `null`, `None` when absent.
@@ -176,7 +176,7 @@ pub async fn create_user(
     auth: Staff<{ Role::Enroller as u8 }>,
     ApiJson(b): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
-    let new = NewUser {
+    let new = users::NewUserForm {
         given_name: b.given_name,
         family_name: b.family_name,
         email: b.email,
@@ -184,16 +184,16 @@ pub async fn create_user(
         employee_no: b.employee_no,
         notes: b.notes,
         org_unit: b.org_unit,
-        directory_id: None,
-        valid_from: ts("valid_from", b.valid_from.as_deref())?,
-        valid_to: ts("valid_to", b.valid_to.as_deref())?,
-        purge_date: b.purge_date.as_deref().map(|d| parse_date("purge_date", d)).transpose()?,
+        valid_from: b.valid_from,
+        valid_to: b.valid_to,
+        purge_date: b.purge_date,
         legal_hold: b.legal_hold,
         record_type: b.record_type,
         group: b.group,
-        balance: b.balance.map(|v| minor_from_units("balance", v)).transpose()?.unwrap_or(0),
-        unreturned_items: b.unreturned_items.unwrap_or(0),
-    };
+        balance: b.balance,
+        unreturned_items: b.unreturned_items,
+    }
+    .parse()?;
     let u = op(&s, &auth.acting(), move |st, a| users::create(st, a, new)).await?;
     Ok((StatusCode::CREATED, Json(u)))
 }

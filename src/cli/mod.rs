@@ -631,7 +631,7 @@ fn token(cli: &Cli, s: &Store, actor: &Actor, cmd: &TokenCmd) -> Result<(), Stor
 }
 
 fn new_user(given: &str, family: &str, f: &UserFields) -> Result<NewUser, StoreError> {
-    Ok(NewUser {
+    let form = idms::ops::users::NewUserForm {
         given_name: given.to_string(),
         family_name: family.to_string(),
         email: f.email.clone(),
@@ -639,16 +639,16 @@ fn new_user(given: &str, family: &str, f: &UserFields) -> Result<NewUser, StoreE
         employee_no: f.employee_no.clone(),
         notes: f.notes.clone(),
         org_unit: f.org_unit.clone(),
-        directory_id: None,
-        valid_from: ts("valid_from", f.valid_from.as_deref())?,
-        valid_to: ts("valid_to", f.valid_to.as_deref())?,
-        purge_date: f.purge_date.as_deref().map(|d| parse_date("purge_date", d)).transpose()?,
+        valid_from: f.valid_from.clone(),
+        valid_to: f.valid_to.clone(),
+        purge_date: f.purge_date.clone(),
         legal_hold: false,
         record_type: f.record_type.clone(),
         group: f.group.clone(),
-        balance: f.balance.map(|v| minor_from_units("balance", v)).transpose()?.unwrap_or(0),
-        unreturned_items: f.unreturned_items.unwrap_or(0),
-    })
+        balance: f.balance,
+        unreturned_items: f.unreturned_items,
+    };
+    Ok(form.parse()?)
 }
 
 fn print_user(cli: &Cli, u: &UserRecord) {
@@ -1020,12 +1020,13 @@ fn readers(cli: &Cli, watch: bool, include: &[String]) -> Result<(), StoreError>
         let e = &p.event;
         let status = match (&e.kind, &store) {
             (ReaderEventKind::Tap { uid, .. }, Some(s)) => {
-                Some(match s.get_credential(Some(Technology::Iso14443a), uid) {
-                    Ok(c) => match (c.holder, c.holder_state) {
+                // The same verdict staff see on the API's tap stream.
+                let me = idms::ops::Acting::Local(actor(cli));
+                Some(match idms::ops::readers::card_status(s, &me, Technology::Iso14443a, uid) {
+                    Ok(v) => match (v.holder, v.holder_state) {
                         (Some(h), Some(st)) => format!("held by {h} ({})", st.as_str()),
-                        _ => c.state.as_str().to_owned(),
+                        _ => v.status.to_owned(),
                     },
-                    Err(err) if err.code() == "not_found" => "new".to_owned(),
                     Err(err) => format!("unknown ({})", err.code()),
                 })
             }

@@ -21,6 +21,7 @@ use clap::{Args, Subcommand};
 use idms::domain::purge::{Criteria, minor_from_units, units_from_minor};
 use idms::domain::time::{format_date, parse_date};
 use idms::domain::{DomainError, UserId, UserState};
+use idms::ops::{self, Acting, OpsError};
 use idms::store::{AuditDraft, JobState, PeopleQuery, PurgeJob, PurgeOutcome, Store, StoreError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -186,43 +187,6 @@ pub(super) enum ErasureCmd {
     },
 }
 
-/// Why one of these commands failed.
-pub(super) enum Failure {
-    /// A store or domain error, printed like every other command's.
-    Store(StoreError),
-    /// A refusal of the CLI's own (`not_confirmed`, `job_not_abortable`).
-    Refused { code: &'static str, message: String },
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        Self::Store(e)
-    }
-}
-
-impl From<DomainError> for Failure {
-    fn from(e: DomainError) -> Self {
-        Self::Store(e.into())
-    }
-}
-
-impl Failure {
-    /// Printed as `output::failure` prints store errors; a refusal exits 1.
-    fn print(&self, as_json: bool) -> ExitCode {
-        match self {
-            Self::Store(e) => output::failure(e, as_json),
-            Self::Refused { code, message } => {
-                if as_json {
-                    eprintln!("{}", serde_json::json!({ "code": code, "message": message }));
-                } else {
-                    eprintln!("error[{code}]: {message}");
-                }
-                ExitCode::from(1)
-            }
-        }
-    }
-}
-
 /// Runs `idms purge …` and `idms user deleted|erase|purge-date`; `None` for any other command.
 pub(super) fn run(cli: &Cli) -> Option<ExitCode> {
     let r = match &cli.cmd {
@@ -233,7 +197,7 @@ pub(super) fn run(cli: &Cli) -> Option<ExitCode> {
         },
         _ => return None,
     };
-    Some(r.unwrap_or_else(|e| e.print(cli.json)))
+    Some(r.unwrap_or_else(|e| output::failure(&e, cli.json)))
 }
 
 /// Trimmed; empty is none.
@@ -241,11 +205,11 @@ fn text(v: Option<&str>) -> Option<String> {
     v.map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
 }
 
-fn not_confirmed(message: &str) -> Failure {
-    Failure::Refused { code: "not_confirmed", message: message.to_owned() }
+fn not_confirmed(message: &str) -> StoreError {
+    DomainError::NotConfirmed { message: message.to_owned() }.into()
 }
 
-fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, Failure> {
+fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
     let actor = actor(cli);
     let s = open(cli)?;
     match cmd {
@@ -388,7 +352,7 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, Failure> {
                 for j in &jobs {
                     t.row(vec![
                         j.id.to_string(),
-                        state_name(j.state).into(),
+                        j.state.as_str().into(),
                         j.created_at.to_string(),
                         j.created_by.clone(),
                         j.selected.to_string(),
@@ -402,28 +366,22 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        PurgeCmd::Cancel { id } => {
-            let job = s.purge_job(*id)?;
-            let mut d = AuditDraft::new("purge.cancel");
-            d.detail = format!("job={id}");
-            s.audit_refusal(&actor, d, "job_not_abortable")?;
-            Err(Failure::Refused {
-                code: "job_not_abortable",
-                message: format!(
-                    "purge job {id} cannot be aborted: once planned it runs to completion ({} of {} done, {}). \
-                     To keep someone, place a legal hold or clear their purge date before the job reaches them.",
-                    job.done,
-                    job.selected,
-                    state_name(job.state)
-                ),
-            })
-        }
+        PurgeCmd::Cancel { id } => match ops::purge::cancel(&s, &Acting::Local(actor.clone()), *id) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(OpsError::Refused(e)) => {
+                let mut d = AuditDraft::new("purge.cancel");
+                d.detail = format!("job={id}");
+                s.audit_refusal(&actor, d, e.code())?;
+                Err(e.into())
+            }
+            Err(e) => Err(e.into_store()),
+        },
     }
 }
 
 /// After the summaries: an interrupted run exits 130; erased data still in
 /// the WAL (a concurrent reader's snapshot) is reported like `user expunge`.
-fn finish(cli: &Cli, s: &Store, ran: &[Ran]) -> Result<ExitCode, Failure> {
+fn finish(cli: &Cli, s: &Store, ran: &[Ran]) -> Result<ExitCode, StoreError> {
     if let Some(r) = ran.iter().find(|r| r.interrupted) {
         let msg = format!(
             "interrupted: purge job {} is not aborted and stays running ({} of {} done); `idms serve` resumes it at \
@@ -438,7 +396,7 @@ fn finish(cli: &Cli, s: &Store, ran: &[Ran]) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::from(INTERRUPTED));
     }
     if s.erasure_pending() {
-        return Err(StoreError::ErasurePending.into());
+        return Err(StoreError::ErasurePending);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -551,7 +509,7 @@ fn tally(reasons: &BTreeMap<String, u64>) -> String {
 
 fn print_ran(r: &Ran) {
     let j = &r.job;
-    let how = if r.interrupted { "stopped" } else { state_name(j.state) };
+    let how = if r.interrupted { "stopped" } else { j.state.as_str() };
     println!(
         "purge job {} {how}: {} expunged, {} skipped{}; {}/{} done; {} processed here in {:.1} s ({:.1} people/s)",
         j.id,
@@ -564,14 +522,6 @@ fn print_ran(r: &Ran) {
         r.seconds,
         r.per_second
     );
-}
-
-fn state_name(s: JobState) -> &'static str {
-    match s {
-        JobState::Planned => "planned",
-        JobState::Running => "running",
-        JobState::Completed => "completed",
-    }
 }
 
 fn print_job(j: &PurgeJob) {
@@ -587,7 +537,7 @@ fn print_job(j: &PurgeJob) {
     );
     pairs(&[
         ("job", j.id.to_string()),
-        ("state", state_name(j.state).to_string()),
+        ("state", j.state.as_str().to_string()),
         ("criteria", criteria),
         ("judged on", format_date(j.today)),
         ("selected", j.selected.to_string()),
@@ -636,7 +586,7 @@ fn stop_on_signal() -> Arc<AtomicBool> {
     stop
 }
 
-fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, Failure> {
+fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, StoreError> {
     let actor = actor(cli);
     let s = open(cli)?;
     match cmd {
@@ -696,7 +646,7 @@ fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, Failure> {
                 t.print();
             }
             if s.erasure_pending() {
-                return Err(StoreError::ErasurePending.into());
+                return Err(StoreError::ErasurePending);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -137,6 +137,12 @@ pub enum DomainError {
         /// The credential, uppercase hex.
         uid: String,
     },
+    /// A destructive command was asked for without its confirmation.
+    #[error("{message}")]
+    NotConfirmed {
+        /// What to run instead (names no person).
+        message: String,
+    },
     /// Only a card issued to someone is encoded.
     #[error("credential {uid} is not issued to anyone (or is retired); only a card issued to someone is encoded")]
     CredentialNotIssued {
@@ -145,7 +151,7 @@ pub enum DomainError {
     },
     /// Purge jobs run to completion once planned.
     #[error(
-        "purge job {id} cannot be aborted: once planned it runs to completion ({done} of {selected} done). To keep someone, place a legal hold or clear their purge date before the job reaches them."
+        "purge job {id} cannot be aborted: once planned it runs to completion ({done} of {selected} done, {state}). To keep someone, place a legal hold or clear their purge date before the job reaches them."
     )]
     JobNotAbortable {
         /// The job.
@@ -154,6 +160,8 @@ pub enum DomainError {
         done: u64,
         /// People selected.
         selected: u64,
+        /// `planned`, `running` or `completed`.
+        state: &'static str,
     },
     /// The caller's role, org unit or kind of token does not allow this.
     #[error("{message}")]
@@ -198,6 +206,7 @@ impl DomainError {
             Self::CredentialHeldElsewhere { .. } => "credential_held",
             Self::JobNotAbortable { .. } => "job_not_abortable",
             Self::CredentialNotIssued { .. } => "credential_not_issued",
+            Self::NotConfirmed { .. } => "not_confirmed",
         }
     }
 }

@@ -76,7 +76,12 @@ pub fn job_outcomes(
 /// refusal says how far it is and how to keep someone out of it.
 pub fn cancel(store: &Store, acting: &Acting, id: i64) -> Result<(), OpsError> {
     let job = job(store, acting, id)?;
-    Err(OpsError::Refused(DomainError::JobNotAbortable { id, done: job.done, selected: job.selected }))
+    Err(OpsError::Refused(DomainError::JobNotAbortable {
+        id,
+        done: job.done,
+        selected: job.selected,
+        state: job.state.as_str(),
+    }))
 }
 
 /// Deleted people, optionally deleted within `[from, to)`, of the caller's

@@ -86,3 +86,77 @@ pub fn expunge(store: &Store, acting: &Acting, id: UserId, confirm: &str) -> Res
     load_scoped(store, acting, id)?;
     Ok(store.expunge(&acting.actor(), id, confirm)?)
 }
+
+/// A new person as a front end received it, before parsing: dates and
+/// times as text (RFC 3339 or `YYYY-MM-DD`), the balance in the office's
+/// currency. [`NewUserForm::parse`] is the one place these become a
+/// [`NewUser`], for the CLI, the API and the web UI alike.
+#[derive(Default)]
+pub struct NewUserForm {
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Employee number.
+    pub employee_no: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Organisational unit (a scoped caller's own is forced by [`create`]).
+    pub org_unit: Option<String>,
+    /// Valid from (inclusive).
+    pub valid_from: Option<String>,
+    /// Valid to (exclusive).
+    pub valid_to: Option<String>,
+    /// Purge date, `YYYY-MM-DD`.
+    pub purge_date: Option<String>,
+    /// Legal hold.
+    pub legal_hold: bool,
+    /// Record type.
+    pub record_type: Option<String>,
+    /// User group.
+    pub group: Option<String>,
+    /// Amount owed (at most two decimals).
+    pub balance: Option<f64>,
+    /// Items not handed back.
+    pub unreturned_items: Option<u32>,
+}
+
+impl std::fmt::Debug for NewUserForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUserForm").finish_non_exhaustive()
+    }
+}
+
+impl NewUserForm {
+    /// Parses the form; a bad field is named, its value never echoed.
+    pub fn parse(self) -> Result<NewUser, crate::domain::DomainError> {
+        let ts =
+            |field: &'static str, v: Option<String>| v.map(|s| crate::domain::Timestamp::parse(field, &s)).transpose();
+        Ok(NewUser {
+            given_name: self.given_name,
+            family_name: self.family_name,
+            email: self.email,
+            phone: self.phone,
+            employee_no: self.employee_no,
+            notes: self.notes,
+            org_unit: self.org_unit,
+            directory_id: None,
+            valid_from: ts("valid_from", self.valid_from)?,
+            valid_to: ts("valid_to", self.valid_to)?,
+            purge_date: self.purge_date.map(|d| crate::domain::time::parse_date("purge_date", &d)).transpose()?,
+            legal_hold: self.legal_hold,
+            record_type: self.record_type,
+            group: self.group,
+            balance: self
+                .balance
+                .map(|v| crate::domain::purge::minor_from_units("balance", v))
+                .transpose()?
+                .unwrap_or(0),
+            unreturned_items: self.unreturned_items.unwrap_or(0),
+        })
+    }
+}

@@ -40,6 +40,16 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// The stored and shown name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Planned => "planned",
+            Self::Running => "running",
+            Self::Completed => "completed",
+        }
+    }
+
     fn from_name(s: &str) -> Result<Self, StoreError> {
         Ok(match s {
             "planned" => Self::Planned,
