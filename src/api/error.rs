@@ -79,6 +79,16 @@ impl ApiError {
         self
     }
 
+    /// An error of the rule layer: a role or scope refusal (not audited
+    /// yet) is marked for the refusal auditor as refused to `actor`.
+    #[must_use]
+    pub fn from_ops(e: crate::ops::OpsError, actor: &crate::store::Actor) -> Self {
+        match e {
+            crate::ops::OpsError::Refused(e) => Self::from(e).refused_to(actor),
+            crate::ops::OpsError::Store(e) => e.into(),
+        }
+    }
+
     /// 503: the access-event queue is full.
     #[must_use]
     pub fn queue_full() -> Self {
@@ -96,7 +106,7 @@ fn status_for(code: &str) -> StatusCode {
     match code {
         "not_found" | "invalid_user_id" => StatusCode::NOT_FOUND,
         "credential_held" | "credential_retired" | "holder_not_deleted" | "already_expunged" | "invalid_transition"
-        | "legal_hold" | "directory_linked" | "directory_id_taken" => StatusCode::CONFLICT,
+        | "legal_hold" | "directory_linked" | "directory_id_taken" | "last_admin" | "disabled" => StatusCode::CONFLICT,
         "busy" => StatusCode::SERVICE_UNAVAILABLE,
         "internal" | "not_initialised" | "schema_too_new" | "corrupt" | "io" | "audit_broken" => {
             StatusCode::INTERNAL_SERVER_ERROR
