@@ -170,41 +170,32 @@ pub fn enable_controller(store: &Store, acting: &Acting, id: i64) -> Result<Cont
     Ok(store.set_controller_enabled(&acting.actor(), id, true)?)
 }
 
-/// How long a controller's old tokens keep working after a rotation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overlap {
-    /// This many seconds (at most [`MAX_OVERLAP_SECS`]; 0 is [`Overlap::Now`]).
-    Secs(i64),
-    /// Revoked at once (a compromised token).
-    Now,
-}
-
-impl Default for Overlap {
-    fn default() -> Self {
-        Self::Secs(DEFAULT_OVERLAP_SECS)
-    }
-}
-
-/// Issues a controller a new token (shown once); the old ones keep working
-/// for the overlap, or are revoked now.
+/// Issues a controller a new token (shown once). Its old tokens keep
+/// working for `overlap_secs` (default [`DEFAULT_OVERLAP_SECS`], at most
+/// [`MAX_OVERLAP_SECS`]; 0 is the same as `now`), or are revoked at once
+/// with `now` (a compromised token).
 pub fn rotate_controller_token(
     store: &Store,
     acting: &Acting,
     id: i64,
-    overlap: Overlap,
+    now: bool,
+    overlap_secs: Option<i64>,
 ) -> Result<Rotation, OpsError> {
     require_admin(acting)?;
-    let secs = match overlap {
-        Overlap::Now => 0,
-        Overlap::Secs(s) if (0..=MAX_OVERLAP_SECS).contains(&s) => s,
-        Overlap::Secs(_) => {
-            let e = DomainError::InvalidInput {
-                field: "overlap",
-                message: format!("0 to {} days", MAX_OVERLAP_SECS / 86_400),
-            };
-            return refuse(store, acting, "controller.rotate_token", e);
-        }
+    let secs = match (now, overlap_secs) {
+        (true, Some(_)) => Err(DomainError::InvalidInput {
+            field: "overlap",
+            message: "give either an overlap or now, not both".into(),
+        }),
+        (true, None) => Ok(0),
+        (false, None) => Ok(DEFAULT_OVERLAP_SECS),
+        (false, Some(s)) if (0..=MAX_OVERLAP_SECS).contains(&s) => Ok(s),
+        (false, Some(_)) => Err(DomainError::InvalidInput {
+            field: "overlap",
+            message: format!("0 to {} days", MAX_OVERLAP_SECS / 86_400),
+        }),
     };
+    let secs = checked(store, acting, "controller.rotate_token", secs)?;
     Ok(store.rotate_controller_token(&acting.actor(), id, secs)?)
 }
 
