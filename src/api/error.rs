@@ -105,6 +105,7 @@ impl ApiError {
 fn status_for(code: &str) -> StatusCode {
     match code {
         "not_found" | "invalid_user_id" => StatusCode::NOT_FOUND,
+        "forbidden" => StatusCode::FORBIDDEN,
         "credential_held" | "credential_retired" | "holder_not_deleted" | "already_expunged" | "invalid_transition"
         | "legal_hold" | "directory_linked" | "directory_id_taken" | "last_admin" | "disabled" => StatusCode::CONFLICT,
         "busy" => StatusCode::SERVICE_UNAVAILABLE,

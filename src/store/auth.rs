@@ -808,27 +808,29 @@ impl Store {
         })
     }
 
-    /// Revokes every unrevoked token of operator `name`; answers how many.
+    /// Revokes every live (unrevoked, unexpired) token of operator `name`;
+    /// answers how many.
     pub fn revoke_operator_tokens(&self, actor: &Actor, name: &str) -> Result<usize, StoreError> {
         self.write(actor, AuditDraft::new("token.revoke"), |w| {
             let (id, _) = operator_id(&w.conn, name.trim())?.ok_or(DomainError::UnknownOperator)?;
             let n = w
                 .conn
-                .prepare_cached("UPDATE tokens SET revoked_at = ?2 WHERE operator_id = ?1 AND revoked_at IS NULL")?
+                .prepare_cached(&format!("UPDATE tokens SET revoked_at = ?2 WHERE operator_id = ?1 AND {LIVE}"))?
                 .execute(params![id, w.now.0])?;
             w.audit.detail = format!("operator={id} count={n}");
             Ok(n)
         })
     }
 
-    /// Revokes every unrevoked token of a controller; answers how many.
+    /// Revokes every live (unrevoked, unexpired) token of a controller;
+    /// answers how many.
     pub fn revoke_controller_tokens(&self, actor: &Actor, id: i64) -> Result<usize, StoreError> {
         self.write(actor, AuditDraft::new("token.revoke"), |w| {
             w.audit.detail = format!("controller={id}");
             controller_record(&w.conn, id)?;
             let n = w
                 .conn
-                .prepare_cached("UPDATE tokens SET revoked_at = ?2 WHERE controller_id = ?1 AND revoked_at IS NULL")?
+                .prepare_cached(&format!("UPDATE tokens SET revoked_at = ?2 WHERE controller_id = ?1 AND {LIVE}"))?
                 .execute(params![id, w.now.0])?;
             w.audit.detail = format!("controller={id} count={n}");
             Ok(n)
