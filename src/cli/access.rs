@@ -272,7 +272,7 @@ pub fn controller(cli: &Cli, cmd: &ControllerCmd) -> Result<(), StoreError> {
             const ACTION: &str = "controller.rotate_token";
             let secs = match overlap {
                 Some(o) => {
-                    Some(local(&s, &a, ACTION, access::parse_duration("overlap", o).map_err(|e| OpsError::Refused(e)))?)
+                    Some(local(&s, &a, ACTION, access::parse_duration("overlap", o).map_err(OpsError::Refused))?)
                 }
                 None => None,
             };
