@@ -1,10 +1,13 @@
 //! Bearer-token authentication and the permission checks of each route.
 //!
 //! A token's SHA-256 is looked up in a small cache (entries live two
-//! seconds, so a revocation or new token made by the CLI takes effect
-//! within that), falling back to the store on a miss.
+//! seconds, so a revocation, a disabled operator or controller, or a new
+//! token made by the CLI — another process — takes effect within that),
+//! falling back to the store on a miss. The API's own revocations and
+//! disables empty the cache at once ([`TokenCache::clear`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -16,7 +19,9 @@ use crate::domain::{Timestamp, UserId};
 use crate::store::auth::token_hash;
 use crate::store::{Controller, Operator, Principal, Role, UserRecord};
 
-const TTL: Duration = Duration::from_secs(2);
+/// How long a looked-up token is trusted without asking the store again:
+/// the bound on how late a change made by another process is in force.
+pub const TTL: Duration = Duration::from_secs(2);
 const MAX_ENTRIES: usize = 10_000;
 
 /// A known token: who holds it, when it expires, when it was looked up.
@@ -28,6 +33,10 @@ type Entry = (Arc<Principal>, Option<Timestamp>, Instant);
 #[derive(Debug, Default)]
 pub struct TokenCache {
     map: RwLock<HashMap<[u8; 32], Entry>>,
+    /// Bumped by every [`TokenCache::clear`]: a look-up that started before
+    /// a clear may have read what the clear's change ended, so its answer
+    /// is not cached.
+    generation: AtomicU64,
 }
 
 impl TokenCache {
@@ -38,8 +47,15 @@ impl TokenCache {
             .map(|(p, _, _)| p.clone())
     }
 
-    fn put(&self, h: [u8; 32], p: Arc<Principal>, expires: Option<Timestamp>) {
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn put(&self, h: [u8; 32], p: Arc<Principal>, expires: Option<Timestamp>, generation: u64) {
         let mut map = self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.generation() != generation {
+            return;
+        }
         if map.len() >= MAX_ENTRIES {
             map.retain(|_, (_, _, at)| at.elapsed() < TTL);
         }
@@ -51,6 +67,15 @@ impl TokenCache {
     /// Drops a token at once (logout).
     pub fn forget(&self, h: &[u8; 32]) {
         self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(h);
+    }
+
+    /// Drops every entry at once, after a change that may end tokens
+    /// (a disable, a revocation, a rotation): the next request of each
+    /// token asks the store again.
+    pub fn clear(&self) {
+        let mut map = self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        map.clear();
     }
 }
 
@@ -75,6 +100,7 @@ impl FromRequestParts<AppState> for Auth {
         if let Some(p) = state.tokens.get(&h, now) {
             return Ok(Auth(p, h));
         }
+        let generation = state.tokens.generation();
         let store = state.store.clone();
         let token = token.to_string();
         let found = tokio::task::spawn_blocking(move || store.principal(&token, now))
@@ -82,7 +108,7 @@ impl FromRequestParts<AppState> for Auth {
             .map_err(|_| ApiError::internal())??;
         let (p, expires) = found.ok_or_else(ApiError::unauthorized)?;
         let p = Arc::new(p);
-        state.tokens.put(h, p.clone(), expires);
+        state.tokens.put(h, p.clone(), expires, generation);
         Ok(Auth(p, h))
     }
 }

@@ -98,7 +98,9 @@ impl ApiError {
 /// does not compile until it has its status.
 fn domain_status(e: &DomainError) -> StatusCode {
     match e {
-        DomainError::NotFound { .. } | DomainError::InvalidUserId => StatusCode::NOT_FOUND,
+        DomainError::NotFound { .. } | DomainError::InvalidUserId | DomainError::UnknownOperator => {
+            StatusCode::NOT_FOUND
+        }
         DomainError::CredentialHeld { .. }
         | DomainError::CredentialHeldElsewhere { .. }
         | DomainError::CredentialRetired { .. }
@@ -110,7 +112,9 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::LegalHold { .. }
         | DomainError::DirectoryLinked { .. }
         | DomainError::DirectoryIdTaken
-        | DomainError::JobNotAbortable { .. } => StatusCode::CONFLICT,
+        | DomainError::JobNotAbortable { .. }
+        | DomainError::LastAdmin { .. }
+        | DomainError::Disabled { .. } => StatusCode::CONFLICT,
         DomainError::Forbidden { .. } => StatusCode::FORBIDDEN,
         DomainError::ExpungeNotConfirmed { .. }
         | DomainError::NotConfirmed { .. }

@@ -22,6 +22,7 @@ macro_rules! redacted_debug {
     };
 }
 
+pub mod admin;
 pub mod auth;
 pub mod doors;
 pub mod encoders;
@@ -367,8 +368,18 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(staff::login))
         .routes(routes!(staff::logout))
-        .routes(routes!(staff::create_operator))
-        .routes(routes!(staff::create_controller))
+        .routes(routes!(admin::list_operators, admin::create_operator))
+        .routes(routes!(admin::disable_operator))
+        .routes(routes!(admin::enable_operator))
+        .routes(routes!(admin::set_password))
+        .routes(routes!(admin::revoke_operator_tokens))
+        .routes(routes!(admin::list_controllers, admin::create_controller))
+        .routes(routes!(admin::disable_controller))
+        .routes(routes!(admin::enable_controller))
+        .routes(routes!(admin::rotate_controller_token))
+        .routes(routes!(admin::revoke_controller_tokens))
+        .routes(routes!(admin::list_tokens))
+        .routes(routes!(admin::revoke_token))
         .routes(routes!(staff::list_users, staff::create_user))
         .routes(routes!(purge::list_deleted))
         .routes(routes!(purge::erase_users))

@@ -17,8 +17,8 @@ use crate::domain::{CredentialState, DomainError, LifecycleAction, RetireReason,
 use crate::ops::credentials::{self as cards, CardAction};
 use crate::ops::{Acting, users};
 use crate::store::{
-    AuditEntry, AuditQuery, AuditReport, CredentialRecord, CredentialSummary, Operator, Role, Stats, UserPatch,
-    UserRecord, UserSummary,
+    AuditEntry, AuditQuery, AuditReport, CredentialRecord, CredentialSummary, Role, Stats, UserPatch, UserRecord,
+    UserSummary,
 };
 
 /// `Some(None)` for an explicit `null`, `None` when absent.
@@ -562,18 +562,6 @@ fn all_units(auth: &Auth) -> Result<(), ApiError> {
     acting.require_unscoped().map_err(|e| ApiError::from_ops(e, &acting.actor()))
 }
 
-fn unscoped(op: &Operator) -> Result<(), ApiError> {
-    match op.org_unit {
-        Some(_) => Err(ApiError::forbidden("this covers every unit; ask an operator without an org unit")
-            .refused_to(&operator_actor(op))),
-        None => Ok(()),
-    }
-}
-
-fn operator_actor(op: &Operator) -> crate::store::Actor {
-    crate::store::Actor::staff(format!("operator:{}", op.id))
-}
-
 /// The audit trail, oldest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = Vec<AuditEntry>), (status = 401, body = Problem), (status = 403, body = Problem)),
@@ -666,80 +654,6 @@ pub async fn logout(State(s): State<AppState>, auth: Staff<{ Role::Viewer as u8 
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A new operator.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewOperator {
-    /// Login name (letters, digits, `-_.@:`).
-    pub name: String,
-    /// `viewer`, `enroller`, `manager`, `eraser` or `admin`.
-    pub role: String,
-    /// Restrict to people of this unit.
-    pub org_unit: Option<String>,
-    /// At least 10 characters.
-    pub password: String,
-}
-
-/// Add an operator who logs in with a password (admin).
-#[utoipa::path(post, path = "/api/v1/operators", tag = "admin", request_body = NewOperator,
-    responses((status = 201, body = Operator), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
-pub async fn create_operator(
-    State(s): State<AppState>,
-    auth: Staff<{ Role::Admin as u8 }>,
-    ApiJson(b): ApiJson<NewOperator>,
-) -> Result<(StatusCode, Json<Operator>), ApiError> {
-    unscoped(auth.operator(Role::Admin)?)?;
-    let role = Role::from_name(&b.role)?;
-    let org_unit = b.org_unit.as_deref().map(str::trim);
-    if org_unit.is_some_and(|u| u.is_empty() || u.chars().count() > 200) {
-        return Err(DomainError::InvalidInput { field: "org_unit", message: "1 to 200 characters".into() }.into());
-    }
-    let org_unit = org_unit.map(str::to_string);
-    let actor = auth.0.actor();
-    let op =
-        blocking(&s, move |st| st.add_operator(&actor, &b.name, role, org_unit.as_deref(), Some(&b.password))).await?;
-    Ok((StatusCode::CREATED, Json(op)))
-}
-
-/// A new door controller.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewController {
-    /// Name.
-    pub name: String,
-    /// The doors it controls (at least one).
-    pub doors: Vec<String>,
-}
-
-/// A controller and its token (shown once).
-#[derive(serde::Serialize, ToSchema)]
-pub struct ControllerCreated {
-    /// ID (its feed is `/api/v1/controllers/{id}/credentials`).
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// Doors.
-    pub doors: Vec<String>,
-    /// Bearer token for the door-controller API (shown once).
-    pub token: String,
-}
-
-/// Add a door controller (admin).
-#[utoipa::path(post, path = "/api/v1/controllers", tag = "admin", request_body = NewController,
-    responses((status = 201, body = ControllerCreated), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
-pub async fn create_controller(
-    State(s): State<AppState>,
-    auth: Staff<{ Role::Admin as u8 }>,
-    ApiJson(b): ApiJson<NewController>,
-) -> Result<(StatusCode, Json<ControllerCreated>), ApiError> {
-    unscoped(auth.operator(Role::Admin)?)?;
-    let actor = auth.0.actor();
-    let (c, token) = blocking(&s, move |st| st.add_controller(&actor, &b.name, &b.doors)).await?;
-    Ok((StatusCode::CREATED, Json(ControllerCreated { id: c.id, name: c.name, doors: c.doors, token })))
-}
-
 impl std::fmt::Debug for LoginBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Holds a password or a token: never printed.
@@ -747,24 +661,10 @@ impl std::fmt::Debug for LoginBody {
     }
 }
 
-impl std::fmt::Debug for NewOperator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Holds a password or a token: never printed.
-        f.debug_struct("NewOperator").finish_non_exhaustive()
-    }
-}
-
 impl std::fmt::Debug for TokenResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Holds a password or a token: never printed.
         f.debug_struct("TokenResponse").finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for ControllerCreated {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Holds a password or a token: never printed.
-        f.debug_struct("ControllerCreated").finish_non_exhaustive()
     }
 }
 

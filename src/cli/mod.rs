@@ -1,6 +1,7 @@
 //! Subcommands. Each parses its input at the boundary (UIDs, IDs, times),
 //! calls one store operation, and prints the result as a table or JSON.
 
+mod access;
 mod osdp;
 mod output;
 mod purge;
@@ -112,20 +113,20 @@ enum Cmd {
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
     },
-    /// API tokens for operators (bootstrap and automation).
+    /// API tokens: issue (bootstrap and automation), list, revoke.
     Token {
         #[command(subcommand)]
-        cmd: TokenCmd,
+        cmd: access::TokenCmd,
     },
-    /// Badge-office operators who log in with a password.
+    /// Badge-office operators: add, list, disable, enable, set a password.
     Operator {
         #[command(subcommand)]
-        cmd: OperatorCmd,
+        cmd: access::OperatorCmd,
     },
-    /// Door controllers.
+    /// Door controllers: add, list, disable, enable, rotate a token.
     Controller {
         #[command(subcommand)]
-        cmd: ControllerCmd,
+        cmd: access::ControllerCmd,
     },
     /// Purge jobs: expunge, in bulk, the people whose purge date has passed.
     ///
@@ -136,50 +137,6 @@ enum Cmd {
     Purge {
         #[command(subcommand)]
         cmd: purge::PurgeCmd,
-    },
-}
-
-#[derive(Subcommand)]
-enum TokenCmd {
-    /// Issue a token for operator NAME (created with ROLE if missing); printed once.
-    Create {
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        role: String,
-        /// Expire after this many days (default: never).
-        #[arg(long)]
-        days: Option<i64>,
-    },
-    /// Revoke a token (read from IDMS_TOKEN or the argument).
-    Revoke {
-        #[arg(env = "IDMS_TOKEN", hide_env_values = true)]
-        token: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum OperatorCmd {
-    /// Add an operator; the password is read from IDMS_PASSWORD or standard input.
-    Add {
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        role: String,
-        /// Restrict the operator to people of this unit.
-        #[arg(long)]
-        org_unit: Option<String>,
-    },
-}
-
-#[derive(Subcommand)]
-enum ControllerCmd {
-    /// Add a door controller for one or more doors; prints its token once.
-    Add {
-        #[arg(long)]
-        name: String,
-        #[arg(long = "door", required = true)]
-        doors: Vec<String>,
     },
 }
 
@@ -578,56 +535,10 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
         }
         Cmd::Dev { cmd } => dev(cli, &actor, cmd),
         Cmd::Serve { .. } | Cmd::Purge { .. } => Ok(()),
-        Cmd::Token { cmd } => token(cli, &open(cli)?, &actor, cmd),
-        Cmd::Operator { cmd: OperatorCmd::Add { name, role, org_unit } } => {
-            let s = open(cli)?;
-            let password = match std::env::var("IDMS_PASSWORD") {
-                Ok(p) => p,
-                Err(_) => {
-                    let mut p = String::new();
-                    std::io::stdin().read_line(&mut p).map_err(|e| StoreError::Io(e.to_string()))?;
-                    p.trim_end_matches(['\r', '\n']).to_string()
-                }
-            };
-            let op = s.add_operator(&actor, name, Role::from_name(role)?, org_unit.as_deref(), Some(&password))?;
-            if cli.json {
-                output::json(&op);
-            } else {
-                println!("operator {} ({}) added with id {}", op.name, op.role, op.id);
-            }
-            Ok(())
-        }
-        Cmd::Controller { cmd: ControllerCmd::Add { name, doors } } => {
-            let (c, token) = open(cli)?.add_controller(&actor, name, doors)?;
-            if cli.json {
-                output::json(&serde_json::json!({ "id": c.id, "name": c.name, "doors": c.doors, "token": token }));
-            } else {
-                println!("controller {} added with id {} for doors {}", c.name, c.id, c.doors.join(", "));
-                println!("token (shown once): {token}");
-            }
-            Ok(())
-        }
+        Cmd::Token { cmd } => access::token(cli, cmd),
+        Cmd::Operator { cmd } => access::operator(cli, cmd),
+        Cmd::Controller { cmd } => access::controller(cli, cmd),
     }
-}
-
-fn token(cli: &Cli, s: &Store, actor: &Actor, cmd: &TokenCmd) -> Result<(), StoreError> {
-    match cmd {
-        TokenCmd::Create { name, role, days } => {
-            let (op, token) = s.create_token(actor, name, Role::from_name(role)?, days.map(|d| d * 86_400))?;
-            if cli.json {
-                output::json(&serde_json::json!({ "token": token, "operator": op.id, "role": op.role }));
-            } else {
-                println!("token for operator {} ({}), shown once:\n{token}", op.name, op.role);
-            }
-        }
-        TokenCmd::Revoke { token } => {
-            s.revoke_token(actor, token)?;
-            if !cli.json {
-                println!("token revoked");
-            }
-        }
-    }
-    Ok(())
 }
 
 fn new_user(given: &str, family: &str, f: &UserFields) -> Result<NewUser, StoreError> {

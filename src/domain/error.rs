@@ -169,6 +169,24 @@ pub enum DomainError {
         /// What is needed (never names a person).
         message: String,
     },
+    /// Disabling this operator would leave no enabled admin without an org
+    /// unit (nobody could manage operators and controllers any more).
+    #[error("operator {operator} is the last enabled admin without an org unit; add or enable another admin first")]
+    LastAdmin {
+        /// The operator's ID.
+        operator: i64,
+    },
+    /// The operator or controller is disabled.
+    #[error("{what} {id} is disabled; enable it first")]
+    Disabled {
+        /// `operator` or `controller`.
+        what: &'static str,
+        /// Its ID.
+        id: i64,
+    },
+    /// No operator has the name given (not echoed: a login name may be an email address).
+    #[error("no operator with that name; `idms operator list` shows them")]
+    UnknownOperator,
     /// A field's value is not acceptable.
     #[error("{field}: {message}")]
     InvalidInput {
@@ -207,6 +225,9 @@ impl DomainError {
             Self::JobNotAbortable { .. } => "job_not_abortable",
             Self::CredentialNotIssued { .. } => "credential_not_issued",
             Self::NotConfirmed { .. } => "not_confirmed",
+            Self::LastAdmin { .. } => "last_admin",
+            Self::Disabled { .. } => "disabled",
+            Self::UnknownOperator => "not_found",
         }
     }
 }

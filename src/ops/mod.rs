@@ -13,6 +13,7 @@
 //! message is written in `api/` or `cli/`; they only authenticate, parse,
 //! call and render.
 
+pub mod access;
 pub mod credentials;
 pub mod purge;
 pub mod readers;

@@ -162,17 +162,27 @@ fn insert_token(
     label: &str,
     now: Timestamp,
     expires: Option<Timestamp>,
-) -> Result<String, StoreError> {
+) -> Result<(i64, String), StoreError> {
     let secret = new_secret(if operator.is_some() { "idms_op_" } else { "idms_ct_" })?;
     conn.prepare_cached(
         "INSERT INTO tokens (hash, operator_id, controller_id, label, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![&token_hash(&secret)[..], operator, controller, label, now.0, expires.map(|t| t.0)])?;
-    Ok(secret)
+    Ok((conn.last_insert_rowid(), secret))
+}
+
+/// Refused unless a password is long enough (it is hashed before the write,
+/// so the refusal is checked first and audited by the write).
+fn check_password(p: &str) -> Result<(), DomainError> {
+    if p.chars().count() < 10 {
+        return Err(DomainError::InvalidInput { field: "password", message: "must be at least 10 characters".into() });
+    }
+    Ok(())
 }
 
 impl Store {
-    /// Adds an operator (`password` enables `POST /login`).
+    /// Adds an operator (`password` enables `POST /login`). The org unit is
+    /// taken as given: the rule layer (`ops::access`) validates it.
     pub fn add_operator(
         &self,
         actor: &Actor,
@@ -181,22 +191,21 @@ impl Store {
         org_unit: Option<&str>,
         password: Option<&str>,
     ) -> Result<Operator, StoreError> {
-        let name = clean_name("name", name)?;
-        let hash = match password {
-            Some(p) if p.chars().count() < 10 => {
-                return Err(DomainError::InvalidInput {
-                    field: "password",
-                    message: "must be at least 10 characters".into(),
-                }
-                .into());
-            }
-            Some(p) => Some(hash_password(p)?),
-            None => None,
+        // Checked before the write (argon2 runs outside the writer lock);
+        // a refusal is handed to the write so it is audited.
+        let checked = clean_name("name", name).and_then(|name| {
+            password.map(check_password).transpose()?;
+            Ok(name)
+        });
+        let hash = match (&checked, password) {
+            (Ok(_), Some(p)) => Some(hash_password(p)?),
+            _ => None,
         };
         let mut draft = AuditDraft::new("operator.add");
         draft.detail = format!("role={role}");
         self.write(actor, draft, |w| {
-            if load_operator(&w.conn, &name)?.is_some() {
+            let name = checked?;
+            if operator_id(&w.conn, &name)?.is_some() {
                 return Err(DomainError::InvalidInput { field: "name", message: "an operator with this name exists".into() }.into());
             }
             w.conn
@@ -217,17 +226,24 @@ impl Store {
         role: Role,
         ttl_secs: Option<i64>,
     ) -> Result<(Operator, String), StoreError> {
-        let name = clean_name("name", name)?;
+        self.issue_token(actor, name, role, ttl_secs).map(|(op, t)| (op, t.secret))
+    }
+
+    /// [`Store::create_token`], answering the token's ID and expiry too.
+    /// A disabled operator gets no new token (409 `disabled`).
+    pub fn issue_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        role: Role,
+        ttl_secs: Option<i64>,
+    ) -> Result<(Operator, IssuedToken), StoreError> {
+        let name = clean_name("name", name);
         self.write(actor, AuditDraft::new("token.create"), |w| {
-            let op = match load_operator(&w.conn, &name)? {
-                Some((op, _)) if op.role != role => {
-                    return Err(DomainError::InvalidInput {
-                        field: "role",
-                        message: format!("operator {name} exists with role {}", op.role),
-                    }
-                    .into());
-                }
-                Some((op, _)) => op,
+            let name = name?;
+            let op = match operator_id(&w.conn, &name)? {
+                Some((id, Some(_))) => return Err(DomainError::Disabled { what: "operator", id }.into()),
+                Some(_) => load_operator(&w.conn, &name)?.ok_or(StoreError::Corrupt("operator"))?.0,
                 None => {
                     w.conn
                         .prepare_cached("INSERT INTO operators (name, role, created_at) VALUES (?1, ?2, ?3)")?
@@ -235,10 +251,17 @@ impl Store {
                     Operator { id: w.conn.last_insert_rowid(), name: name.clone(), role, org_unit: None }
                 }
             };
-            let expires = ttl_secs.map(|t| Timestamp(w.now.0 + t));
-            let secret = insert_token(&w.conn, Some(op.id), None, "cli", w.now, expires)?;
-            w.audit.detail = format!("operator={} role={}", op.id, op.role);
-            Ok((op, secret))
+            if op.role != role {
+                return Err(DomainError::InvalidInput {
+                    field: "role",
+                    message: format!("operator {} exists with role {}", op.id, op.role),
+                }
+                .into());
+            }
+            let expires_at = ttl_secs.map(|t| Timestamp(w.now.0 + t));
+            let (id, secret) = insert_token(&w.conn, Some(op.id), None, "cli", w.now, expires_at)?;
+            w.audit.detail = format!("operator={} role={} token={id}", op.id, op.role);
+            Ok((op, IssuedToken { id, secret, expires_at }))
         })
     }
 
@@ -265,7 +288,7 @@ impl Store {
         };
         match op {
             Some(op) if ok => self.write(&actor, draft, |w| {
-                let secret =
+                let (_, secret) =
                     insert_token(&w.conn, Some(op.id), None, "login", w.now, Some(Timestamp(w.now.0 + ttl_secs)))?;
                 Ok((op.clone(), secret))
             }),
@@ -314,7 +337,7 @@ impl Store {
                     .prepare_cached("INSERT OR IGNORE INTO controller_doors (controller_id, door) VALUES (?1, ?2)")?
                     .execute(params![id, d])?;
             }
-            let secret = insert_token(&w.conn, None, Some(id), "controller", w.now, None)?;
+            let (_, secret) = insert_token(&w.conn, None, Some(id), "controller", w.now, None)?;
             w.audit.detail = format!("controller={id} doors={}", doors.len());
             let c = load_controller(&w.conn, id)?.ok_or(StoreError::Corrupt("controller"))?;
             Ok((c, secret))
@@ -375,6 +398,443 @@ impl Store {
     pub fn controller(&self, id: i64) -> Result<Controller, StoreError> {
         self.read(|c| load_controller(c, id))?
             .ok_or_else(|| DomainError::NotFound { what: "controller", id: id.to_string() }.into())
+    }
+}
+
+/// A token just issued: its ID, its secret (shown once) and its expiry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// ID (for `idms token revoke --id`).
+    pub id: i64,
+    /// The bearer secret.
+    pub secret: String,
+    /// When it stops working (`None`: never).
+    pub expires_at: Option<Timestamp>,
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The secret is never printed.
+        f.debug_struct("IssuedToken")
+            .field("id", &self.id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An operator as an administrator sees them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OperatorRecord {
+    /// ID.
+    pub id: i64,
+    /// Login name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// When set, the operator sees and touches only people of this unit.
+    pub org_unit: Option<String>,
+    /// Whether a password is set (`POST /login` works).
+    pub password: bool,
+    /// Added.
+    pub created_at: Timestamp,
+    /// When disabled; `None` while enabled.
+    pub disabled_at: Option<Timestamp>,
+}
+
+/// A door controller as an administrator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ControllerRecord {
+    /// ID.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// The doors it controls.
+    pub doors: Vec<String>,
+    /// Added.
+    pub created_at: Timestamp,
+    /// When disabled; `None` while enabled.
+    pub disabled_at: Option<Timestamp>,
+}
+
+/// Whether a token works now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenState {
+    /// Accepted.
+    Active,
+    /// Not revoked or expired, but its operator or controller is disabled:
+    /// refused until enabled again.
+    OwnerDisabled,
+    /// Past its expiry.
+    Expired,
+    /// Revoked (logout, `token revoke`, rotation, a password change for login sessions).
+    Revoked,
+}
+
+/// A token as listed: never its secret or hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TokenRecord {
+    /// ID.
+    pub id: i64,
+    /// The operator it belongs to.
+    pub operator_id: Option<i64>,
+    /// The controller it belongs to.
+    pub controller_id: Option<i64>,
+    /// The operator's login name or the controller's name.
+    pub owner: String,
+    /// `login` (a password login), `cli` (`token create`) or `controller`.
+    pub label: String,
+    /// Issued.
+    pub created_at: Timestamp,
+    /// Expires (`None`: never).
+    pub expires_at: Option<Timestamp>,
+    /// Revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// Whether it works now.
+    pub state: TokenState,
+}
+
+/// Which tokens to list.
+#[derive(Debug, Clone, Default)]
+pub struct TokenFilter {
+    /// Only this operator's (by login name).
+    pub operator: Option<String>,
+    /// Only this controller's.
+    pub controller: Option<i64>,
+    /// Hide revoked and expired tokens.
+    pub active: bool,
+    /// Only tokens with a larger ID (paging).
+    pub after: Option<i64>,
+    /// At most this many, by ID.
+    pub limit: u32,
+}
+
+/// A controller's token rotation.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The controller.
+    pub controller: ControllerRecord,
+    /// The new token (its secret shown once).
+    pub token: IssuedToken,
+    /// How many earlier tokens were still working.
+    pub old_tokens: usize,
+    /// Until when they keep working (`None`: revoked now, or there were none).
+    pub old_valid_until: Option<Timestamp>,
+}
+
+/// An operator's ID and `disabled_at`, disabled or not.
+fn operator_id(conn: &Connection, name: &str) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id, disabled_at FROM operators WHERE name = ?1")?
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+fn operator_records(conn: &Connection, id: Option<i64>) -> Result<Vec<OperatorRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, role, org_unit, password_hash IS NOT NULL, created_at, disabled_at FROM operators
+         WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, bool>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, Option<i64>>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name, role, org_unit, password, created, disabled) = row?;
+        let role = Role::from_name(&role).map_err(|_| StoreError::Corrupt("role"))?;
+        out.push(OperatorRecord {
+            id,
+            name,
+            role,
+            org_unit,
+            password,
+            created_at: Timestamp(created),
+            disabled_at: disabled.map(Timestamp),
+        });
+    }
+    Ok(out)
+}
+
+fn operator_record(conn: &Connection, id: i64) -> Result<OperatorRecord, StoreError> {
+    operator_records(conn, Some(id))?.pop().ok_or(StoreError::Corrupt("operator"))
+}
+
+fn controller_records(conn: &Connection, id: Option<i64>) -> Result<Vec<ControllerRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, created_at, disabled_at FROM controllers WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<i64>>(3)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut doors = conn.prepare_cached("SELECT door FROM controller_doors WHERE controller_id = ?1 ORDER BY door")?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, name, created, disabled) in rows {
+        let doors = doors.query_map([id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        out.push(ControllerRecord {
+            id,
+            name,
+            doors,
+            created_at: Timestamp(created),
+            disabled_at: disabled.map(Timestamp),
+        });
+    }
+    Ok(out)
+}
+
+fn controller_record(conn: &Connection, id: i64) -> Result<ControllerRecord, StoreError> {
+    controller_records(conn, Some(id))?
+        .pop()
+        .ok_or_else(|| DomainError::NotFound { what: "controller", id: id.to_string() }.into())
+}
+
+/// Tokens that still work or would work again once their owner is enabled.
+const LIVE: &str = "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)";
+
+impl Store {
+    /// Every operator, enabled or not, by ID.
+    pub fn operators(&self) -> Result<Vec<OperatorRecord>, StoreError> {
+        self.read(|c| operator_records(c, None))
+    }
+
+    /// Disables or enables operator `name`. A disabled operator's tokens
+    /// are all refused (none is revoked) and they cannot log in; enabling
+    /// makes their unrevoked, unexpired tokens work again. The last
+    /// enabled admin without an org unit cannot be disabled (409
+    /// `last_admin`), checked inside this write so two concurrent disables
+    /// cannot both pass. Doing what is already done is not an error.
+    pub fn set_operator_enabled(&self, actor: &Actor, name: &str, enabled: bool) -> Result<OperatorRecord, StoreError> {
+        let action = if enabled { "operator.enable" } else { "operator.disable" };
+        self.write(actor, AuditDraft::new(action), |w| {
+            let (id, disabled) = operator_id(&w.conn, name.trim())?.ok_or(DomainError::UnknownOperator)?;
+            w.audit.detail = format!("operator={id}");
+            let op = operator_record(&w.conn, id)?;
+            if enabled == disabled.is_none() {
+                w.audit.detail.push_str(" unchanged");
+                return Ok(op);
+            }
+            if !enabled && op.role == Role::Admin && op.org_unit.is_none() {
+                let others: i64 = w.conn.query_row(
+                    "SELECT COUNT(*) FROM operators
+                     WHERE role = 'admin' AND org_unit IS NULL AND disabled_at IS NULL AND id <> ?1",
+                    [id],
+                    |r| r.get(0),
+                )?;
+                if others == 0 {
+                    return Err(DomainError::LastAdmin { operator: id }.into());
+                }
+            }
+            w.conn
+                .prepare_cached("UPDATE operators SET disabled_at = ?2 WHERE id = ?1")?
+                .execute(params![id, (!enabled).then_some(w.now.0)])?;
+            let live: i64 = w.conn.query_row(
+                &format!("SELECT COUNT(*) FROM tokens WHERE operator_id = ?1 AND {LIVE}"),
+                params![id, w.now.0],
+                |r| r.get(0),
+            )?;
+            w.audit.detail.push_str(&format!(" tokens={live}"));
+            operator_record(&w.conn, id)
+        })
+    }
+
+    /// Sets operator `name`'s password (at least 10 characters) and ends
+    /// their password sessions (tokens from `POST /login`); tokens from
+    /// `token create` stay. Answers the operator and how many sessions ended.
+    pub fn set_operator_password(
+        &self,
+        actor: &Actor,
+        name: &str,
+        password: &str,
+    ) -> Result<(OperatorRecord, usize), StoreError> {
+        let checked = check_password(password);
+        let hash = if checked.is_ok() { Some(hash_password(password)?) } else { None };
+        self.write(actor, AuditDraft::new("operator.password"), |w| {
+            checked?;
+            let (id, _) = operator_id(&w.conn, name.trim())?.ok_or(DomainError::UnknownOperator)?;
+            w.conn
+                .prepare_cached("UPDATE operators SET password_hash = ?2 WHERE id = ?1")?
+                .execute(params![id, hash])?;
+            let ended = w
+                .conn
+                .prepare_cached(&format!(
+                    "UPDATE tokens SET revoked_at = ?2 WHERE operator_id = ?1 AND label = 'login' AND {LIVE}"
+                ))?
+                .execute(params![id, w.now.0])?;
+            w.audit.detail = format!("operator={id} sessions_ended={ended}");
+            Ok((operator_record(&w.conn, id)?, ended))
+        })
+    }
+
+    /// Every door controller, enabled or not, by ID.
+    pub fn controllers(&self) -> Result<Vec<ControllerRecord>, StoreError> {
+        self.read(|c| controller_records(c, None))
+    }
+
+    /// Disables or enables a controller: while disabled its tokens are all
+    /// refused (none is revoked). Doing what is already done is not an error.
+    pub fn set_controller_enabled(
+        &self,
+        actor: &Actor,
+        id: i64,
+        enabled: bool,
+    ) -> Result<ControllerRecord, StoreError> {
+        let action = if enabled { "controller.enable" } else { "controller.disable" };
+        self.write(actor, AuditDraft::new(action), |w| {
+            let c = controller_record(&w.conn, id)?;
+            w.audit.detail = format!("controller={id}");
+            if enabled == c.disabled_at.is_none() {
+                w.audit.detail.push_str(" unchanged");
+                return Ok(c);
+            }
+            w.conn
+                .prepare_cached("UPDATE controllers SET disabled_at = ?2 WHERE id = ?1")?
+                .execute(params![id, (!enabled).then_some(w.now.0)])?;
+            controller_record(&w.conn, id)
+        })
+    }
+
+    /// Issues a controller a new token. Its earlier tokens keep working for
+    /// `overlap_secs` more (never longer than they would have), so the
+    /// controller can be re-provisioned without going dark; `0` revokes
+    /// them now (a compromised token).
+    pub fn rotate_controller_token(&self, actor: &Actor, id: i64, overlap_secs: i64) -> Result<Rotation, StoreError> {
+        self.write(actor, AuditDraft::new("controller.rotate_token"), |w| {
+            let controller = controller_record(&w.conn, id)?;
+            let old = if overlap_secs <= 0 {
+                w.conn
+                    .prepare_cached(&format!("UPDATE tokens SET revoked_at = ?2 WHERE controller_id = ?1 AND {LIVE}"))?
+                    .execute(params![id, w.now.0])?
+            } else {
+                w.conn.query_row(
+                    &format!("SELECT COUNT(*) FROM tokens WHERE controller_id = ?1 AND {LIVE}"),
+                    params![id, w.now.0],
+                    |r| r.get::<_, i64>(0),
+                )? as usize
+            };
+            let until = Timestamp(w.now.0 + overlap_secs.max(0));
+            if overlap_secs > 0 {
+                w.conn
+                    .prepare_cached(&format!(
+                        "UPDATE tokens SET expires_at = ?3 WHERE controller_id = ?1 AND {LIVE}
+                         AND (expires_at IS NULL OR expires_at > ?3)"
+                    ))?
+                    .execute(params![id, w.now.0, until.0])?;
+            }
+            let (token_id, secret) = insert_token(&w.conn, None, Some(id), "controller", w.now, None)?;
+            w.audit.detail =
+                format!("controller={id} token={token_id} old_tokens={old} overlap_s={}", overlap_secs.max(0));
+            Ok(Rotation {
+                controller,
+                token: IssuedToken { id: token_id, secret, expires_at: None },
+                old_tokens: old,
+                old_valid_until: (overlap_secs > 0 && old > 0).then_some(until),
+            })
+        })
+    }
+
+    /// Tokens by ID (never their secret or hash).
+    pub fn tokens(&self, f: &TokenFilter) -> Result<Vec<TokenRecord>, StoreError> {
+        let now = self.now();
+        self.read(|c| {
+            let operator = match f.operator.as_deref() {
+                Some(name) => Some(operator_id(c, name.trim())?.ok_or(DomainError::UnknownOperator)?.0),
+                None => None,
+            };
+            if let Some(id) = f.controller {
+                controller_record(c, id)?;
+            }
+            let mut stmt = c.prepare_cached(
+                "SELECT t.id, t.operator_id, t.controller_id, COALESCE(o.name, c.name), t.label, t.created_at,
+                        t.expires_at, t.revoked_at, COALESCE(o.disabled_at, c.disabled_at) IS NOT NULL
+                 FROM tokens t
+                 LEFT JOIN operators o ON o.id = t.operator_id
+                 LEFT JOIN controllers c ON c.id = t.controller_id
+                 WHERE t.id > ?1 AND (?2 IS NULL OR t.operator_id = ?2) AND (?3 IS NULL OR t.controller_id = ?3)
+                   AND (?4 = 0 OR (t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?5)))
+                 ORDER BY t.id LIMIT ?6",
+            )?;
+            let rows =
+                stmt.query_map(params![f.after.unwrap_or(0), operator, f.controller, f.active, now.0, f.limit], |r| {
+                    let expires_at = r.get::<_, Option<i64>>(6)?.map(Timestamp);
+                    let revoked_at = r.get::<_, Option<i64>>(7)?.map(Timestamp);
+                    let owner_disabled: bool = r.get(8)?;
+                    let state = if revoked_at.is_some() {
+                        TokenState::Revoked
+                    } else if expires_at.is_some_and(|e| e <= now) {
+                        TokenState::Expired
+                    } else if owner_disabled {
+                        TokenState::OwnerDisabled
+                    } else {
+                        TokenState::Active
+                    };
+                    Ok(TokenRecord {
+                        id: r.get(0)?,
+                        operator_id: r.get(1)?,
+                        controller_id: r.get(2)?,
+                        owner: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                        label: r.get(4)?,
+                        created_at: Timestamp(r.get(5)?),
+                        expires_at,
+                        revoked_at,
+                        state,
+                    })
+                })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// Revokes one token by its ID (no secret needed).
+    pub fn revoke_token_id(&self, actor: &Actor, id: i64) -> Result<(), StoreError> {
+        let mut draft = AuditDraft::new("token.revoke");
+        draft.detail = format!("token={id}");
+        self.write(actor, draft, |w| {
+            let n = w
+                .conn
+                .prepare_cached("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
+                .execute(params![id, w.now.0])?;
+            if n == 0 {
+                return Err(DomainError::NotFound { what: "unrevoked token", id: id.to_string() }.into());
+            }
+            Ok(())
+        })
+    }
+
+    /// Revokes every live (unrevoked, unexpired) token of operator `name`;
+    /// answers how many.
+    pub fn revoke_operator_tokens(&self, actor: &Actor, name: &str) -> Result<usize, StoreError> {
+        self.write(actor, AuditDraft::new("token.revoke"), |w| {
+            let (id, _) = operator_id(&w.conn, name.trim())?.ok_or(DomainError::UnknownOperator)?;
+            let n = w
+                .conn
+                .prepare_cached(&format!("UPDATE tokens SET revoked_at = ?2 WHERE operator_id = ?1 AND {LIVE}"))?
+                .execute(params![id, w.now.0])?;
+            w.audit.detail = format!("operator={id} count={n}");
+            Ok(n)
+        })
+    }
+
+    /// Revokes every live (unrevoked, unexpired) token of a controller;
+    /// answers how many.
+    pub fn revoke_controller_tokens(&self, actor: &Actor, id: i64) -> Result<usize, StoreError> {
+        self.write(actor, AuditDraft::new("token.revoke"), |w| {
+            w.audit.detail = format!("controller={id}");
+            controller_record(&w.conn, id)?;
+            let n = w
+                .conn
+                .prepare_cached(&format!("UPDATE tokens SET revoked_at = ?2 WHERE controller_id = ?1 AND {LIVE}"))?
+                .execute(params![id, w.now.0])?;
+            w.audit.detail = format!("controller={id} count={n}");
+            Ok(n)
+        })
     }
 }
 

@@ -52,6 +52,23 @@ async fn prepare(api: &Api, template: &str, method: &Method, starter: &str) -> (
         uid
     };
     let door = api.door.0;
+    // Admin routes act on a fresh operator, controller or token each time.
+    let fresh_operator = |disabled: bool| {
+        let name = format!("mx{}", rand_u24());
+        api.store.create_token(&crate::common::staff(), &name, Role::Viewer, None).unwrap();
+        if disabled {
+            api.store.set_operator_enabled(&crate::common::staff(), &name, false).unwrap();
+        }
+        name
+    };
+    let fresh_controller = |disabled: bool| {
+        let name = format!("mxc{}", rand_u24());
+        let id = api.store.add_controller(&crate::common::staff(), &name, &["door-m".to_string()]).unwrap().0.id;
+        if disabled {
+            api.store.set_controller_enabled(&crate::common::staff(), id, false).unwrap();
+        }
+        id
+    };
     match (method.as_str(), template) {
         ("POST", "/api/v1/login") => {
             (template.into(), Some(json!({"name": "pw-op", "password": "correct horse battery"})))
@@ -63,6 +80,37 @@ async fn prepare(api: &Api, template: &str, method: &Method, starter: &str) -> (
         ),
         ("POST", "/api/v1/controllers") => {
             (template.into(), Some(json!({"name": format!("ctl{}", rand_u24()), "doors": ["door-x"]})))
+        }
+        ("POST", "/api/v1/operators/{name}/disable") => {
+            (format!("/api/v1/operators/{}/disable", fresh_operator(false)), None)
+        }
+        ("POST", "/api/v1/operators/{name}/enable") => {
+            (format!("/api/v1/operators/{}/enable", fresh_operator(true)), None)
+        }
+        ("PUT", "/api/v1/operators/{name}/password") => (
+            format!("/api/v1/operators/{}/password", fresh_operator(false)),
+            Some(json!({"password": "long enough secret"})),
+        ),
+        ("POST", "/api/v1/operators/{name}/tokens/revoke") => {
+            (format!("/api/v1/operators/{}/tokens/revoke", fresh_operator(false)), None)
+        }
+        ("POST", "/api/v1/controllers/{id}/disable") => {
+            (format!("/api/v1/controllers/{}/disable", fresh_controller(false)), None)
+        }
+        ("POST", "/api/v1/controllers/{id}/enable") => {
+            (format!("/api/v1/controllers/{}/enable", fresh_controller(true)), None)
+        }
+        ("POST", "/api/v1/controllers/{id}/rotate-token") => {
+            (format!("/api/v1/controllers/{}/rotate-token", fresh_controller(false)), Some(json!({})))
+        }
+        ("POST", "/api/v1/controllers/{id}/tokens/revoke") => {
+            (format!("/api/v1/controllers/{}/tokens/revoke", fresh_controller(false)), None)
+        }
+        ("GET", "/api/v1/tokens") => ("/api/v1/tokens?active=true&limit=10".into(), None),
+        ("POST", "/api/v1/tokens/{id}/revoke") => {
+            let name = fresh_operator(false);
+            let filter = idms::store::auth::TokenFilter { operator: Some(name), limit: 1, ..Default::default() };
+            (format!("/api/v1/tokens/{}/revoke", api.store.tokens(&filter).unwrap()[0].id), None)
         }
         ("GET", "/api/v1/credentials") => ("/api/v1/credentials?state=in_stock".into(), None),
         ("POST", "/api/v1/users") => (template.into(), Some(json!({"given_name": "New", "family_name": "Person"}))),
@@ -191,6 +239,18 @@ fn table() -> Vec<(&'static str, &'static str, Access, StatusCode)> {
         ("POST", "/api/v1/logout", Staff(Role::Viewer), StatusCode::NO_CONTENT),
         ("POST", "/api/v1/operators", Staff(Role::Admin), StatusCode::CREATED),
         ("POST", "/api/v1/controllers", Staff(Role::Admin), StatusCode::CREATED),
+        ("GET", "/api/v1/operators", Staff(Role::Admin), ok),
+        ("POST", "/api/v1/operators/{name}/disable", Staff(Role::Admin), ok),
+        ("POST", "/api/v1/operators/{name}/enable", Staff(Role::Admin), ok),
+        ("PUT", "/api/v1/operators/{name}/password", Staff(Role::Admin), ok),
+        ("POST", "/api/v1/operators/{name}/tokens/revoke", Staff(Role::Admin), ok),
+        ("GET", "/api/v1/controllers", Staff(Role::Admin), ok),
+        ("POST", "/api/v1/controllers/{id}/disable", Staff(Role::Admin), ok),
+        ("POST", "/api/v1/controllers/{id}/enable", Staff(Role::Admin), ok),
+        ("POST", "/api/v1/controllers/{id}/rotate-token", Staff(Role::Admin), ok),
+        ("POST", "/api/v1/controllers/{id}/tokens/revoke", Staff(Role::Admin), ok),
+        ("GET", "/api/v1/tokens", Staff(Role::Admin), ok),
+        ("POST", "/api/v1/tokens/{id}/revoke", Staff(Role::Admin), ok),
         ("GET", "/api/v1/users", Staff(Role::Viewer), ok),
         ("POST", "/api/v1/users", Staff(Role::Enroller), StatusCode::CREATED),
         ("GET", "/api/v1/users/{id}", Staff(Role::Viewer), ok),
@@ -298,7 +358,7 @@ async fn every_route_for_every_kind_of_caller() {
         }
     }
     tapping.abort();
-    assert_eq!(checked, 41 * 9);
+    assert_eq!(checked, 53 * 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -439,6 +499,8 @@ async fn a_caller_without_the_role_gets_403_whatever_it_sent() {
         (Method::POST, "/api/v1/credentials"),
         (Method::POST, "/api/v1/credentials/zz/revoke"),
         (Method::POST, "/api/v1/controllers"),
+        (Method::PUT, "/api/v1/operators/op-admin/password"),
+        (Method::POST, "/api/v1/controllers/1/rotate-token"),
         (Method::PATCH, "/api/v1/users/not-an-id"),
     ] {
         let (s, v) = api.call_raw(method.clone(), path, Some(&viewer), bad.clone(), "application/json").await;

@@ -2,6 +2,7 @@
 //! (every file directly in `tests/` would be a separate link).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access;
 mod api;
 mod api_authz;
 mod api_flows;

@@ -1,0 +1,493 @@
+//! The admin API: operators, door controllers and their tokens — giving
+//! access and taking it away. Admin only (`Staff<Admin>` refuses other
+//! roles before the body is read); the rules are in `ops::access`.
+//!
+//! A disable, a revocation, a rotation with `now` or a password change
+//! empties the token cache at once, so what it ends is refused from the
+//! next request.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::AppState;
+use crate::api::auth::{Auth, Staff};
+use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
+use crate::domain::Timestamp;
+use crate::ops::access::{self, RevokeTarget};
+use crate::ops::{Acting, OpsError};
+use crate::store::auth::{ControllerRecord, OperatorRecord, TokenFilter, TokenRecord, TokenState};
+use crate::store::{Operator, Role, Store};
+
+/// Runs a rule-layer operation on the blocking pool as the caller.
+async fn run<T: Send + 'static>(
+    s: &AppState,
+    auth: &Auth,
+    f: impl FnOnce(&Store, &Acting) -> Result<T, OpsError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let acting = Acting::from((*auth.0).clone());
+    let actor = acting.actor();
+    let store = s.store.clone();
+    tokio::task::spawn_blocking(move || f(&store, &acting))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| ApiError::from_ops(e, &actor))
+}
+
+/// A new operator.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOperator {
+    /// Login name (letters, digits, `-_.@:`).
+    pub name: String,
+    /// `viewer`, `enroller`, `manager`, `eraser` or `admin`.
+    pub role: String,
+    /// Restrict to people of this unit (trimmed; blank is refused).
+    pub org_unit: Option<String>,
+    /// At least 10 characters.
+    pub password: String,
+}
+
+/// Add an operator who logs in with a password (admin).
+#[utoipa::path(post, path = "/api/v1/operators", tag = "admin", request_body = NewOperator,
+    responses((status = 201, body = Operator), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_operator(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+    ApiJson(b): ApiJson<NewOperator>,
+) -> Result<(StatusCode, Json<Operator>), ApiError> {
+    let op =
+        run(&s, &auth, move |st, a| access::add_operator(st, a, &b.name, &b.role, b.org_unit.as_deref(), &b.password))
+            .await?;
+    Ok((StatusCode::CREATED, Json(op)))
+}
+
+/// A new door controller.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewController {
+    /// Name.
+    pub name: String,
+    /// The doors it controls (at least one).
+    pub doors: Vec<String>,
+}
+
+/// A controller and its token (shown once).
+#[derive(serde::Serialize, ToSchema)]
+pub struct ControllerCreated {
+    /// ID (its feed is `/api/v1/controllers/{id}/credentials`).
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Doors.
+    pub doors: Vec<String>,
+    /// Bearer token for the door-controller API (shown once).
+    pub token: String,
+}
+
+/// Add a door controller (admin).
+#[utoipa::path(post, path = "/api/v1/controllers", tag = "admin", request_body = NewController,
+    responses((status = 201, body = ControllerCreated), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_controller(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+    ApiJson(b): ApiJson<NewController>,
+) -> Result<(StatusCode, Json<ControllerCreated>), ApiError> {
+    let (c, token) = run(&s, &auth, move |st, a| access::add_controller(st, a, &b.name, &b.doors)).await?;
+    Ok((StatusCode::CREATED, Json(ControllerCreated { id: c.id, name: c.name, doors: c.doors, token })))
+}
+
+/// An operator, as an administrator sees them.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct OperatorView {
+    /// ID.
+    pub id: i64,
+    /// Login name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// The unit they are held to, if any.
+    pub org_unit: Option<String>,
+    /// Whether a password is set (they can log in).
+    pub password: bool,
+    /// Added (RFC 3339).
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    /// Disabled since (RFC 3339); absent while enabled.
+    #[schema(value_type = Option<String>)]
+    pub disabled_at: Option<Timestamp>,
+}
+
+impl From<OperatorRecord> for OperatorView {
+    fn from(o: OperatorRecord) -> Self {
+        Self {
+            id: o.id,
+            name: o.name,
+            role: o.role,
+            org_unit: o.org_unit,
+            password: o.password,
+            created_at: o.created_at,
+            disabled_at: o.disabled_at,
+        }
+    }
+}
+
+/// Every operator, enabled or disabled (admin).
+#[utoipa::path(get, path = "/api/v1/operators", tag = "admin",
+    responses((status = 200, body = Vec<OperatorView>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_operators(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+) -> Result<Json<Vec<OperatorView>>, ApiError> {
+    let ops = run(&s, &auth, access::list_operators).await?;
+    Ok(Json(ops.into_iter().map(OperatorView::from).collect()))
+}
+
+/// Disable an operator: all their tokens are refused and they cannot log
+/// in until enabled; nothing is revoked (admin). The last enabled admin
+/// without an org unit cannot be disabled: 409 `last_admin`.
+#[utoipa::path(post, path = "/api/v1/operators/{name}/disable", tag = "admin",
+    params(("name" = String, Path, description = "Login name")),
+    responses((status = 200, body = OperatorView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn disable_operator(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<OperatorView>, ApiError> {
+    let op = run(&s, &auth, move |st, a| access::disable_operator(st, a, &name)).await?;
+    s.tokens.clear();
+    Ok(Json(op.into()))
+}
+
+/// Enable an operator: their unrevoked, unexpired tokens work again (admin).
+#[utoipa::path(post, path = "/api/v1/operators/{name}/enable", tag = "admin",
+    params(("name" = String, Path, description = "Login name")),
+    responses((status = 200, body = OperatorView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn enable_operator(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<OperatorView>, ApiError> {
+    let op = run(&s, &auth, move |st, a| access::enable_operator(st, a, &name)).await?;
+    Ok(Json(op.into()))
+}
+
+/// A new password.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    /// At least 10 characters.
+    pub password: String,
+}
+
+impl std::fmt::Debug for PasswordBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Holds a password: never printed.
+        f.debug_struct("PasswordBody").finish_non_exhaustive()
+    }
+}
+
+/// A password set.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct PasswordSet {
+    /// The operator.
+    pub operator: OperatorView,
+    /// How many of their password sessions (login tokens) ended.
+    pub sessions_ended: usize,
+}
+
+/// Set an operator's password; their password sessions end (tokens from
+/// `token create` stay) (admin).
+#[utoipa::path(put, path = "/api/v1/operators/{name}/password", tag = "admin",
+    params(("name" = String, Path, description = "Login name")), request_body = PasswordBody,
+    responses((status = 200, body = PasswordSet), (status = 400, body = Problem), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn set_password(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(b): ApiJson<PasswordBody>,
+) -> Result<Json<PasswordSet>, ApiError> {
+    let (op, ended) = run(&s, &auth, move |st, a| access::set_password(st, a, &name, &b.password)).await?;
+    s.tokens.clear();
+    Ok(Json(PasswordSet { operator: op.into(), sessions_ended: ended }))
+}
+
+/// How many tokens were revoked.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Revoked {
+    /// Count.
+    pub revoked: usize,
+}
+
+/// Revoke every unrevoked token of an operator, sessions included (admin).
+#[utoipa::path(post, path = "/api/v1/operators/{name}/tokens/revoke", tag = "admin",
+    params(("name" = String, Path, description = "Login name")),
+    responses((status = 200, body = Revoked), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn revoke_operator_tokens(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Revoked>, ApiError> {
+    revoke(s, auth.into_auth(), RevokeTarget::Operator(name)).await
+}
+
+async fn revoke(s: AppState, auth: Auth, target: RevokeTarget) -> Result<Json<Revoked>, ApiError> {
+    let n = run(&s, &auth, move |st, a| access::revoke_tokens(st, a, &target)).await?;
+    s.tokens.clear();
+    Ok(Json(Revoked { revoked: n }))
+}
+
+/// A door controller, as an administrator sees it.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct ControllerView {
+    /// ID.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Its doors.
+    pub doors: Vec<String>,
+    /// Added (RFC 3339).
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    /// Disabled since (RFC 3339); absent while enabled.
+    #[schema(value_type = Option<String>)]
+    pub disabled_at: Option<Timestamp>,
+}
+
+impl From<ControllerRecord> for ControllerView {
+    fn from(c: ControllerRecord) -> Self {
+        Self { id: c.id, name: c.name, doors: c.doors, created_at: c.created_at, disabled_at: c.disabled_at }
+    }
+}
+
+/// Every door controller, enabled or disabled (admin).
+#[utoipa::path(get, path = "/api/v1/controllers", tag = "admin",
+    responses((status = 200, body = Vec<ControllerView>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_controllers(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+) -> Result<Json<Vec<ControllerView>>, ApiError> {
+    let cs = run(&s, &auth, access::list_controllers).await?;
+    Ok(Json(cs.into_iter().map(ControllerView::from).collect()))
+}
+
+/// Disable a controller: all its tokens are refused until enabled (admin).
+#[utoipa::path(post, path = "/api/v1/controllers/{id}/disable", tag = "admin",
+    params(("id" = i64, Path, description = "Controller ID")),
+    responses((status = 200, body = ControllerView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn disable_controller(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<ControllerView>, ApiError> {
+    let c = run(&s, &auth, move |st, a| access::disable_controller(st, a, id)).await?;
+    s.tokens.clear();
+    Ok(Json(c.into()))
+}
+
+/// Enable a controller: its unrevoked, unexpired tokens work again (admin).
+#[utoipa::path(post, path = "/api/v1/controllers/{id}/enable", tag = "admin",
+    params(("id" = i64, Path, description = "Controller ID")),
+    responses((status = 200, body = ControllerView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn enable_controller(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<ControllerView>, ApiError> {
+    let c = run(&s, &auth, move |st, a| access::enable_controller(st, a, id)).await?;
+    Ok(Json(c.into()))
+}
+
+/// How long the old token keeps working.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateBody {
+    /// Seconds the old tokens keep working (default 86400, at most 30 days).
+    pub overlap_seconds: Option<i64>,
+    /// `true`: revoke the old tokens now (a compromised token).
+    #[serde(default)]
+    pub now: bool,
+}
+
+/// A controller's new token.
+#[derive(serde::Serialize, ToSchema)]
+pub struct Rotated {
+    /// The controller.
+    pub controller: ControllerView,
+    /// The new token's ID.
+    pub token_id: i64,
+    /// The new bearer token (shown once).
+    pub token: String,
+    /// How many earlier tokens were still working.
+    pub old_tokens: usize,
+    /// Until when they keep working (RFC 3339); absent when revoked now or none.
+    #[schema(value_type = Option<String>)]
+    pub old_valid_until: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for Rotated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Holds a token: never printed.
+        f.debug_struct("Rotated").field("token_id", &self.token_id).finish_non_exhaustive()
+    }
+}
+
+/// Issue a controller a new token (shown once). The old ones keep working
+/// for `overlap_seconds` (default 24 h) so it can be re-provisioned without
+/// going dark, or are revoked at once with `"now": true` (admin).
+#[utoipa::path(post, path = "/api/v1/controllers/{id}/rotate-token", tag = "admin",
+    params(("id" = i64, Path, description = "Controller ID")), request_body = RotateBody,
+    responses((status = 200, body = Rotated), (status = 400, body = Problem), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn rotate_controller_token(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<RotateBody>,
+) -> Result<Json<Rotated>, ApiError> {
+    let r = run(&s, &auth, move |st, a| access::rotate_controller_token(st, a, id, b.now, b.overlap_seconds)).await?;
+    s.tokens.clear();
+    Ok(Json(Rotated {
+        controller: r.controller.into(),
+        token_id: r.token.id,
+        token: r.token.secret,
+        old_tokens: r.old_tokens,
+        old_valid_until: r.old_valid_until,
+    }))
+}
+
+/// Revoke every unrevoked token of a controller (admin).
+#[utoipa::path(post, path = "/api/v1/controllers/{id}/tokens/revoke", tag = "admin",
+    params(("id" = i64, Path, description = "Controller ID")),
+    responses((status = 200, body = Revoked), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn revoke_controller_tokens(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Revoked>, ApiError> {
+    revoke(s, auth.into_auth(), RevokeTarget::Controller(id)).await
+}
+
+/// Which tokens to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TokenParams {
+    /// Only this operator's (login name).
+    pub operator: Option<String>,
+    /// Only this controller's.
+    pub controller: Option<i64>,
+    /// `true`: hide revoked and expired tokens.
+    pub active: Option<bool>,
+    /// Only tokens with a larger ID (paging).
+    pub after: Option<i64>,
+    /// At most this many (default 1000, at most 10000).
+    pub limit: Option<u32>,
+}
+
+/// A token (never its secret or hash).
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct TokenView {
+    /// ID.
+    pub id: i64,
+    /// The operator it belongs to.
+    pub operator_id: Option<i64>,
+    /// The controller it belongs to.
+    pub controller_id: Option<i64>,
+    /// The operator's login name or the controller's name.
+    pub owner: String,
+    /// `login`, `cli` (`token create`) or `controller`.
+    pub label: String,
+    /// Issued (RFC 3339).
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    /// Expires (RFC 3339); absent: never.
+    #[schema(value_type = Option<String>)]
+    pub expires_at: Option<Timestamp>,
+    /// Revoked (RFC 3339).
+    #[schema(value_type = Option<String>)]
+    pub revoked_at: Option<Timestamp>,
+    /// `active`, `owner_disabled` (refused until its owner is enabled), `expired` or `revoked`.
+    pub state: String,
+}
+
+impl From<TokenRecord> for TokenView {
+    fn from(t: TokenRecord) -> Self {
+        let state = match t.state {
+            TokenState::Active => "active",
+            TokenState::OwnerDisabled => "owner_disabled",
+            TokenState::Expired => "expired",
+            TokenState::Revoked => "revoked",
+        };
+        Self {
+            id: t.id,
+            operator_id: t.operator_id,
+            controller_id: t.controller_id,
+            owner: t.owner,
+            label: t.label,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+            state: state.into(),
+        }
+    }
+}
+
+/// Tokens by ID, oldest first (admin).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "admin", params(TokenParams),
+    responses((status = 200, body = Vec<TokenView>), (status = 400, body = Problem), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_tokens(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+    ApiQuery(q): ApiQuery<TokenParams>,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    let filter = TokenFilter {
+        operator: q.operator,
+        controller: q.controller,
+        active: q.active.unwrap_or(false),
+        after: q.after,
+        limit: q.limit.unwrap_or(1000).clamp(1, 10_000),
+    };
+    let ts = run(&s, &auth, move |st, a| access::list_tokens(st, a, &filter)).await?;
+    Ok(Json(ts.into_iter().map(TokenView::from).collect()))
+}
+
+/// Revoke one token by its ID, no secret needed (admin).
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/revoke", tag = "admin",
+    params(("id" = i64, Path, description = "Token ID")),
+    responses((status = 200, body = Revoked), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Revoked>, ApiError> {
+    revoke(s, auth.into_auth(), RevokeTarget::Id(id)).await
+}
+
+impl std::fmt::Debug for NewOperator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Holds a password or a token: never printed.
+        f.debug_struct("NewOperator").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ControllerCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Holds a password or a token: never printed.
+        f.debug_struct("ControllerCreated").finish_non_exhaustive()
+    }
+}
