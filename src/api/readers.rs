@@ -130,6 +130,23 @@ pub async fn list_readers(
     Ok(Json(s.readers.readers()))
 }
 
+/// How often a live stream checks that its token still holds (not
+/// revoked, not expired, its operator not disabled, the same role).
+const STILL_ALLOWED_EVERY: Duration = Duration::from_secs(2);
+
+async fn still_allowed(s: &AppState, hash: &[u8; 32], acting: &Acting) -> bool {
+    let (store, hash, acting) = (s.store.clone(), *hash, acting.clone());
+    tokio::task::spawn_blocking(move || {
+        let now = store.now();
+        match store.principal_by_hash(&hash, now) {
+            Ok(Some((p, _))) => Acting::from(p) == acting,
+            _ => false,
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
 /// Stream parameters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -152,13 +169,28 @@ pub async fn reader_events(
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let acting = auth.acting();
+    let hash = auth.1;
     let rx = s.readers.subscribe();
-    let stream = futures_util::stream::unfold((rx, s, acting, q.reader), |(mut rx, s, acting, only)| async move {
+    let recheck = tokio::time::Instant::now() + STILL_ALLOWED_EVERY;
+    let init = (rx, s, acting, q.reader, recheck);
+    let stream = futures_util::stream::unfold(init, move |(mut rx, s, acting, only, mut recheck)| async move {
         loop {
-            let ev = match rx.recv().await {
-                Ok(p) if only.as_ref().is_some_and(|r| *r != p.event.reader) => continue,
-                Ok(p) if !rules::desk_event(&s.readers, &p) => continue,
-                Ok(p) => match notice(&s, &acting, &p).await {
+            let got = tokio::select! {
+                r = rx.recv() => Some(r),
+                () = tokio::time::sleep_until(recheck) => None,
+            };
+            if tokio::time::Instant::now() >= recheck {
+                // A token revoked, expired or disabled ends the stream.
+                if !still_allowed(&s, &hash, &acting).await {
+                    return None;
+                }
+                recheck = tokio::time::Instant::now() + STILL_ALLOWED_EVERY;
+            }
+            let ev = match got {
+                None => continue,
+                Some(Ok(p)) if only.as_ref().is_some_and(|r| *r != p.event.reader) => continue,
+                Some(Ok(p)) if !rules::desk_event(&s.readers, &p) => continue,
+                Some(Ok(p)) => match notice(&s, &acting, &p).await {
                     Ok(n) => Event::default()
                         .event(n.kind)
                         .id(n.seq.to_string())
@@ -166,10 +198,10 @@ pub async fn reader_events(
                         .unwrap_or_else(|_| Event::default().event("error")),
                     Err(_) => Event::default().event("error").data("the card's status could not be read"),
                 },
-                Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
-                Err(RecvError::Closed) => return None,
+                Some(Err(RecvError::Lagged(n))) => Event::default().event("lagged").data(n.to_string()),
+                Some(Err(RecvError::Closed)) => return None,
             };
-            return Some((Ok(ev), (rx, s, acting, only)));
+            return Some((Ok(ev), (rx, s, acting, only, recheck)));
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))

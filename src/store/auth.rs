@@ -347,7 +347,16 @@ impl Store {
     /// Who holds this token now (not revoked, not expired), if anyone,
     /// and when the token expires.
     pub fn principal(&self, token: &str, now: Timestamp) -> Result<Option<(Principal, Option<Timestamp>)>, StoreError> {
-        let hash = token_hash(token);
+        self.principal_by_hash(&token_hash(token), now)
+    }
+
+    /// [`Store::principal`] for a token known by its SHA-256 (a stream that
+    /// checks, now and then, that its caller may still watch).
+    pub fn principal_by_hash(
+        &self,
+        hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<(Principal, Option<Timestamp>)>, StoreError> {
         self.read(|c| {
             let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = c
                 .prepare_cached(

@@ -360,3 +360,17 @@ fn request_types_carrying_personal_data_never_print_it() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_tap_stream_ends_once_its_operator_is_disabled() {
+    let api = Api::new();
+    let token = scoped(&api, "watcher", Role::Enroller, "north");
+    let base = serve(&api).await;
+    let sse = tokio::task::spawn_blocking(move || SseClient::open(&base, &token, "")).await.unwrap();
+    api.store.set_operator_enabled(&staff(), "watcher", false).unwrap();
+    let started = std::time::Instant::now();
+    // Nothing is tapped: the stream can only end because its caller lost access.
+    let got = tokio::task::spawn_blocking(move || sse.next("tap", Duration::from_secs(15))).await.unwrap();
+    assert!(got.is_none());
+    assert!(started.elapsed() < Duration::from_secs(15), "the stream stayed open for a disabled operator");
+}
