@@ -1,6 +1,7 @@
 //! Subcommands. Each parses its input at the boundary (UIDs, IDs, times),
 //! calls one store operation, and prints the result as a table or JSON.
 
+mod events;
 mod osdp;
 mod output;
 mod purge;
@@ -136,6 +137,11 @@ enum Cmd {
     Purge {
         #[command(subcommand)]
         cmd: purge::PurgeCmd,
+    },
+    /// Access events: the door decisions, kept for the configured retention.
+    Events {
+        #[command(subcommand)]
+        cmd: events::EventsCmd,
     },
 }
 
@@ -537,6 +543,7 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
             Ok(())
         }
         Cmd::Audit { cmd } => audit(cli, &open(cli)?, cmd),
+        Cmd::Events { cmd } => events::run(cli, &open(cli)?, cmd),
         Cmd::Stats => {
             let st = open(cli)?.stats()?;
             if cli.json {

@@ -136,6 +136,15 @@ pub enum DomainError {
         /// What is needed (never names a person).
         message: String,
     },
+    /// A query parameter's value is not acceptable (never echoed: it may
+    /// be a name).
+    #[error("query parameter {field}: {message}")]
+    InvalidQuery {
+        /// The parameter.
+        field: &'static str,
+        /// What is acceptable.
+        message: &'static str,
+    },
     /// A field's value is not acceptable.
     #[error("{field}: {message}")]
     InvalidInput {
@@ -169,6 +178,7 @@ impl DomainError {
             Self::DirectoryIdTaken => "directory_id_taken",
             Self::CannotReceive { .. } => "invalid_transition",
             Self::InvalidInput { .. } => "invalid_input",
+            Self::InvalidQuery { .. } => "invalid_query",
             Self::Forbidden { .. } => "forbidden",
         }
     }
