@@ -1,6 +1,8 @@
 //! Issue 6/12, must-be-true 5: access events are read through a proper API
 //! (`GET /api/v1/access/events`, `idms events list`) — managers and above,
-//! scoped to the caller's unit, paged, each query audited with its filters.
+//! scoped to the caller's unit, paged, each query audited with its filters —
+//! and kept for `events_retention_days`, pruned by the service and audited
+//! as one counted entry.
 
 use std::path::Path;
 use std::process::Command;
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use idms::domain::{Decision, DenyReason, Timestamp, Uid, UserId};
+use idms::store::events::{self, EVENTS_FILE, PRUNE_BATCH};
 use idms::store::{AccessEvent, AuditEntry, AuditQuery, EventLog, Role, Store};
 use serde_json::{Value, json};
 
@@ -282,6 +285,19 @@ impl Log {
         self.last = self.log.submit(event(at, user, None)).unwrap();
     }
 
+    fn uploads(&self, events: Vec<AccessEvent>) {
+        let (tx, rx) = mpsc::channel();
+        self.log
+            .submit_batch(
+                events,
+                Box::new(move |n| {
+                    let _ = tx.send(n);
+                }),
+            )
+            .unwrap();
+        rx.recv().unwrap();
+    }
+
     fn sync(&self) {
         if self.last == 0 {
             return;
@@ -302,6 +318,87 @@ fn event(at: i64, user: Option<UserId>, event_id: Option<String>) -> AccessEvent
         decision: Decision::Deny(DenyReason::UnknownCredential),
         user_id: user,
     }
+}
+
+fn prunes(store: &Store) -> Vec<AuditEntry> {
+    audit(store).into_iter().filter(|e| e.action == "access_events.prune").collect()
+}
+
+#[test]
+fn events_past_retention_are_pruned_in_batches_and_audited_once_with_the_count() {
+    let fx = Fixture::new();
+    let mut log = Log::open(fx.dir.path());
+    let now = T0.0 + 400 * DAY;
+    fx.clock.set(Timestamp(now));
+    // Online groups old and new, and more old uploads than one batch takes.
+    log.online(now - 390 * DAY, None);
+    log.sync();
+    log.online(now - 366 * DAY, Some(UserId::from_i64(5)));
+    log.sync();
+    log.online(now - 364 * DAY, None);
+    log.sync();
+    let old: Vec<_> =
+        (0..PRUNE_BATCH + 20).map(|i| event(now - 380 * DAY + i as i64, None, Some(format!("o{i}")))).collect();
+    log.uploads(old);
+    log.uploads(vec![event(now - DAY, None, Some("recent".into()))]);
+    let path = fx.dir.path().join(EVENTS_FILE);
+    assert_eq!(events::count(fx.dir.path()).unwrap(), (PRUNE_BATCH + 20 + 4) as i64);
+
+    let n = events::prune_retained(&fx.store, &log.log, 365).unwrap();
+    assert_eq!(n, (PRUNE_BATCH + 20 + 2) as u64);
+    let left: Vec<i64> = events::query(&path, &events::EventQuery { limit: 1000, ..Default::default() })
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e.at.0)
+        .collect();
+    assert_eq!(left, vec![now - 364 * DAY, now - DAY]);
+    let p = prunes(&fx.store);
+    assert_eq!(p.len(), 1, "one entry per prune, however many batches");
+    assert_eq!(p[0].detail, format!("count={n} before={}", Timestamp(now - 365 * DAY)));
+    assert_eq!((p[0].actor.as_str(), p[0].outcome.as_str()), (events::PRUNE_ACTOR, "ok"));
+
+    // Nothing more to prune: nothing more audited. A day later, one more event goes.
+    assert_eq!(events::prune_retained(&fx.store, &log.log, 365).unwrap(), 0);
+    assert_eq!(prunes(&fx.store).len(), 1);
+    fx.clock.advance(DAY + 1);
+    assert_eq!(events::prune_retained(&fx.store, &log.log, 365).unwrap(), 1);
+    assert_eq!(prunes(&fx.store).len(), 2);
+    assert_eq!(events::count(fx.dir.path()).unwrap(), 1);
+    assert!(fx.store.verify_audit().unwrap().first_bad.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_prunes_once_at_start() {
+    let api = Api::new();
+    let now = T0.0 + 30 * DAY;
+    api.fx.clock.set(Timestamp(now));
+    let (tx, rx) = mpsc::channel();
+    api.state
+        .events
+        .submit_batch(
+            vec![event(now - 20 * DAY, None, Some("old".into())), event(now - 5 * DAY, None, Some("new".into()))],
+            Box::new(move |n| {
+                let _ = tx.send(n);
+            }),
+        )
+        .unwrap();
+    assert_eq!(tokio::task::spawn_blocking(move || rx.recv().unwrap()).await.unwrap(), 2);
+    let pruning = idms::service::spawn_event_pruning(api.state.clone(), 10);
+    let mut p = Vec::new();
+    for _ in 0..250 {
+        p = prunes(&api.store);
+        if !p.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pruning.abort();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].detail, format!("count=1 before={}", Timestamp(now - 10 * DAY)));
+    let (_, v) = list(&api, api.token(Role::Manager), "").await;
+    assert_eq!(v["events"].as_array().unwrap().len(), 1);
+    assert_eq!(v["events"][0]["event_id"], "new");
 }
 
 fn idms(dir: &Path, args: &[&str]) -> std::process::Output {
