@@ -46,6 +46,9 @@ pub struct Config {
     pub pcsc_debounce_ms: u64,
     /// OSDP serial lines (`[[osdp]]` tables: port, baud, poll_ms, devices).
     pub osdp: Vec<crate::readers::osdp::LineConfig>,
+    /// Access events older than this many days are deleted (at start, then
+    /// hourly); at least 1.
+    pub events_retention_days: u32,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             pcsc_readers: Vec::new(),
             pcsc_debounce_ms: 300,
             osdp: Vec::new(),
+            events_retention_days: 365,
         }
     }
 }
@@ -88,7 +92,8 @@ pub fn default_data_dir() -> PathBuf {
 impl Config {
     /// Reads `file` (if given), then applies `IDMS_DATA_DIR`, `IDMS_LISTEN`,
     /// `IDMS_LOG`, `IDMS_LOG_FORMAT`, `IDMS_EVENT_QUEUE`, `IDMS_PCSC`
-    /// (`true`/`false`), `IDMS_PCSC_READERS` (comma-separated name prefixes).
+    /// (`true`/`false`), `IDMS_PCSC_READERS` (comma-separated name prefixes),
+    /// `IDMS_EVENTS_RETENTION_DAYS`.
     pub fn load(file: Option<&Path>) -> Result<Self, String> {
         let mut c = match file {
             Some(f) => {
@@ -127,8 +132,48 @@ impl Config {
         if let Ok(v) = std::env::var("IDMS_EVENT_QUEUE") {
             c.event_queue = v.parse().map_err(|e| format!("IDMS_EVENT_QUEUE: {e}"))?;
         }
+        if let Ok(v) = std::env::var("IDMS_EVENTS_RETENTION_DAYS") {
+            c.events_retention_days = v.parse().map_err(|e| format!("IDMS_EVENTS_RETENTION_DAYS: {e}"))?;
+        }
+        c.check()?;
         Ok(c)
     }
+
+    /// Refuses settings that cannot be meant.
+    fn check(&self) -> Result<(), String> {
+        if self.events_retention_days == 0 {
+            return Err("events_retention_days must be at least 1 (access events are kept that many days)".into());
+        }
+        Ok(())
+    }
+}
+
+/// How often access events past their retention are pruned.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Prunes access events older than `retention_days` (by the store's
+/// clock): once now, then every [`PRUNE_EVERY`]. Each prune deletes in
+/// bounded batches through the event writer and is audited as one counted
+/// entry (see [`crate::store::events::prune`]); a failed one is retried at
+/// the next tick.
+pub fn spawn_event_pruning(state: AppState, retention_days: u32) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PRUNE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let s = state.clone();
+            let pruned = tokio::task::spawn_blocking(move || {
+                crate::store::events::prune_retained(&s.store, &s.events, retention_days)
+            })
+            .await;
+            match pruned {
+                Ok(Ok(n)) if n > 0 => tracing::info!(events = n, retention_days, "pruned access events"),
+                Ok(Err(e)) => tracing::warn!(code = e.code(), "access-event pruning failed; retried at the next tick"),
+                _ => {}
+            }
+        }
+    })
 }
 
 async fn shutdown_signal() {
@@ -194,6 +239,7 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
             }
         })
     };
+    let pruning = spawn_event_pruning(state.clone(), config.events_retention_days);
     let pcsc = if config.pcsc {
         let cfg = crate::readers::pcsc::PcscConfig {
             include: config.pcsc_readers.clone(),
@@ -213,6 +259,7 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
     state.ready.store(false, Ordering::Relaxed);
     tailer.abort();
+    pruning.abort();
     state.readers.stop();
     if let Some(t) = pcsc {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
@@ -248,4 +295,21 @@ pub async fn serve_baseline(listen: SocketAddr) -> Result<(), StoreError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| StoreError::Io(format!("server error: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_comes_from_the_file_defaults_to_a_year_and_is_never_zero() {
+        assert_eq!(Config::default().events_retention_days, 365);
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("idms.toml");
+        std::fs::write(&f, "events_retention_days = 30\n").unwrap();
+        assert_eq!(Config::load(Some(&f)).unwrap().events_retention_days, 30);
+        std::fs::write(&f, "events_retention_days = 0\n").unwrap();
+        let e = Config::load(Some(&f)).unwrap_err();
+        assert!(e.contains("events_retention_days"), "{e}");
+    }
 }

@@ -123,7 +123,8 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::UidWrongLength { .. }
         | DomainError::RandomUid { .. }
         | DomainError::UidAmbiguous { .. }
-        | DomainError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
+        | DomainError::InvalidInput { .. }
+        | DomainError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
     }
 }
 

@@ -27,6 +27,7 @@ pub mod auth;
 pub mod doors;
 pub mod encoders;
 pub mod error;
+pub mod events;
 pub mod metrics;
 pub mod purge;
 pub mod readers;
@@ -409,7 +410,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::stats))
         .routes(routes!(doors::decide))
         .routes(routes!(doors::feed))
-        .routes(routes!(doors::upload_events))
+        .routes(routes!(doors::upload_events, events::list_events))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics_text))

@@ -2,6 +2,7 @@
 //! calls one store operation, and prints the result as a table or JSON.
 
 mod access;
+mod events;
 mod osdp;
 mod output;
 mod purge;
@@ -137,6 +138,11 @@ enum Cmd {
     Purge {
         #[command(subcommand)]
         cmd: purge::PurgeCmd,
+    },
+    /// Access events: the door decisions, kept for the configured retention.
+    Events {
+        #[command(subcommand)]
+        cmd: events::EventsCmd,
     },
 }
 
@@ -494,6 +500,7 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
             Ok(())
         }
         Cmd::Audit { cmd } => audit(cli, &open(cli)?, cmd),
+        Cmd::Events { cmd } => events::run(cli, &open(cli)?, cmd),
         Cmd::Stats => {
             let st = open(cli)?.stats()?;
             if cli.json {

@@ -187,6 +187,15 @@ pub enum DomainError {
     /// No operator has the name given (not echoed: a login name may be an email address).
     #[error("no operator with that name; `idms operator list` shows them")]
     UnknownOperator,
+    /// A query parameter's value is not acceptable (never echoed: it may
+    /// be a name).
+    #[error("query parameter {field}: {message}")]
+    InvalidQuery {
+        /// The parameter.
+        field: &'static str,
+        /// What is acceptable.
+        message: &'static str,
+    },
     /// A field's value is not acceptable.
     #[error("{field}: {message}")]
     InvalidInput {
@@ -220,6 +229,7 @@ impl DomainError {
             Self::DirectoryIdTaken => "directory_id_taken",
             Self::CannotReceive { .. } => "invalid_transition",
             Self::InvalidInput { .. } => "invalid_input",
+            Self::InvalidQuery { .. } => "invalid_query",
             Self::Forbidden { .. } => "forbidden",
             Self::CredentialHeldElsewhere { .. } => "credential_held",
             Self::JobNotAbortable { .. } => "job_not_abortable",

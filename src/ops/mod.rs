@@ -15,6 +15,7 @@
 
 pub mod access;
 pub mod credentials;
+pub mod events;
 pub mod purge;
 pub mod readers;
 pub mod users;

@@ -10,25 +10,43 @@
 //! only once the writer reports that ticket durable; one report serves the
 //! whole group (no per-event callback, allocation or wake-up from the
 //! writer). The queue is bounded; when it is full, [`EventLog::submit`]
-//! refuses at once rather than dropping or blocking. Rows carry their
-//! `rowid` in time order, so the table needs no index on time.
+//! refuses at once rather than dropping or blocking.
+//!
+//! Reading ([`query`]) walks two streams and merges them by time: online
+//! groups in write order — `(group id, index in group)` —, and uploads in
+//! `(at, id)` order. A group's `high` (the latest event time of it and of
+//! every group before it) only grows, so the first group that can hold an
+//! event at or after a time is one index probe away; a group whose first
+//! event is earlier than some group before it (the clock stepped back) is
+//! marked `back`, and only marked groups can hold events older than the
+//! groups around them — so the end of a time range is found in the index
+//! too. The paging cursor is a position in both streams, stable across
+//! groups and across writes.
+//!
+//! Pruning ([`prune`]) deletes whole groups and uploads older than a cutoff
+//! in bounded batches that the writer runs inside its own group commits
+//! (no second writer contends with the doors). Each batch adds its count to
+//! a ledger row in the same transaction; the caller audits the ledger's
+//! total in `idms.db`, then settles it, so a crash between the two is
+//! audited at the next prune instead of lost.
 //!
 //! Events hold the UID, door, decision and user ID — never personal data.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::domain::{Decision, DenyReason, Technology, Timestamp, Uid, UserId};
-use crate::store::StoreError;
+use crate::store::{Actor, AuditDraft, Store, StoreError};
 
 /// The events database's file name.
 pub const EVENTS_FILE: &str = "events.db";
 
-const SCHEMA: &str = "
+const V1: &str = "
 -- Online decisions, packed: one row per group commit, holding its events
 -- in the record format of `encode` (one row per event cost more CPU than
 -- all the rest of a door request).
@@ -55,6 +73,55 @@ CREATE TABLE IF NOT EXISTS access_events (
     UNIQUE (controller, event_id)
 );
 ";
+
+/// Version 2: reading and pruning by time (see the module documentation).
+/// Existing groups get `high` and `back` from their order.
+const V2: &str = "
+ALTER TABLE access_event_groups ADD COLUMN high INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE access_event_groups ADD COLUMN back INTEGER NOT NULL DEFAULT 0;
+UPDATE access_event_groups SET high = r.high, back = r.back
+  FROM (SELECT id,
+               MAX(last_at) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS high,
+               COALESCE(first_at < MAX(last_at) OVER (ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS back
+          FROM access_event_groups) AS r
+ WHERE r.id = access_event_groups.id;
+CREATE INDEX access_event_groups_high ON access_event_groups (high);
+CREATE INDEX access_event_groups_back ON access_event_groups (first_at) WHERE back;
+CREATE INDEX access_events_at ON access_events (at);
+-- Events pruned but not yet audited in idms.db (at most one row).
+CREATE TABLE prune_ledger (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    before INTEGER NOT NULL,
+    count  INTEGER NOT NULL
+);
+";
+
+/// The events database's migrations, in order; `PRAGMA user_version` is
+/// how many have run. Files from before versioning are at 0 with the
+/// version-1 tables already there (`IF NOT EXISTS`).
+const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Runs the migrations `conn`'s file has not had yet, in one transaction.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version = |c: &Connection| c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0));
+    if version(conn)? == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let found = version(&tx)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { found, known: SCHEMA_VERSION });
+    }
+    for m in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+        tx.execute_batch(m)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
 
 /// One decision, made online by the service or offline by a controller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,9 +158,34 @@ pub type OnDurable = Box<dyn Fn(u64) + Send + Sync>;
 #[error("the access-event queue is full; retry shortly")]
 pub struct QueueFull;
 
+/// Maintenance the writer runs inside its next group commit.
+#[derive(Debug, Clone, Copy)]
+enum Maint {
+    /// Delete up to `rows` rows (groups and uploads) whose every event is
+    /// older than `before`, adding the count to the ledger.
+    Prune { before: i64, rows: usize },
+    /// `count` pruned events are audited: take them off the ledger.
+    Settle { count: u64 },
+}
+
+/// Called once a maintenance step is durable, with the ledger after it.
+type MaintDone = Box<dyn FnOnce(Ledger) + Send>;
+
+/// Pruned events not yet settled, after a maintenance step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Ledger {
+    /// The latest cutoff pruned with.
+    before: i64,
+    /// Events pruned and not yet settled.
+    count: u64,
+    /// Whether the step's batch was full (more may be left to prune).
+    more: bool,
+}
+
 enum Item {
     Online(AccessEvent),
     Batch(Vec<AccessEvent>, Done),
+    Maint(Maint, MaintDone),
 }
 
 #[derive(Default)]
@@ -134,14 +226,16 @@ impl std::fmt::Debug for EventLog {
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let c = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    connect_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
+}
+
+fn connect_with(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let mut c = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     let _: String = c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    c.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-    c.execute_batch(SCHEMA)?;
+    // Pruned movement history is zeroed on disk, not left in free pages.
+    c.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;")?;
+    migrate(&mut c)?;
     Ok(c)
 }
 
@@ -223,12 +317,37 @@ pub fn decode(mut b: &[u8]) -> Result<Vec<AccessEvent>, StoreError> {
     Ok(out)
 }
 
+/// What the writer knows of the groups table: the latest event time of
+/// every group so far (the next group's `high` starts from it).
+#[derive(Debug, Clone, Copy, Default)]
+struct Tail {
+    high: Option<i64>,
+}
+
+impl Tail {
+    fn load(conn: &Connection) -> Result<Self, StoreError> {
+        Ok(Self { high: conn.query_row("SELECT MAX(high) FROM access_event_groups", [], |r| r.get(0))? })
+    }
+}
+
+/// The result of one non-online item of a group.
+enum Outcome {
+    Batch(usize),
+    Maint(Ledger),
+}
+
 /// Writes a group in one transaction: the online events as one packed
-/// row, each uploaded event as its own row. Returns the new-event count of
-/// each batch.
-fn write_group(conn: &mut Connection, items: &[Item], buf: &mut Vec<u8>) -> Result<Vec<usize>, StoreError> {
+/// row, each uploaded event as its own row, then any maintenance steps.
+/// Returns the outcome of each non-online item, in order, and the new tail.
+fn write_group(
+    conn: &mut Connection,
+    items: &[Item],
+    buf: &mut Vec<u8>,
+    tail: Tail,
+) -> Result<(Vec<Outcome>, Tail), StoreError> {
     let tx = conn.transaction()?;
-    let mut counts = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut tail = tail;
     buf.clear();
     let (mut n, mut first, mut last) = (0i64, i64::MAX, i64::MIN);
     for item in items {
@@ -240,10 +359,14 @@ fn write_group(conn: &mut Connection, items: &[Item], buf: &mut Vec<u8>) -> Resu
         }
     }
     if n > 0 {
+        let high = tail.high.map_or(last, |h| h.max(last));
+        let back = tail.high.is_some_and(|h| first < h);
         tx.prepare_cached(
-            "INSERT INTO access_event_groups (first_at, last_at, count, records) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO access_event_groups (first_at, last_at, count, records, high, back)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
-        .execute(params![first, last, n, &buf[..]])?;
+        .execute(params![first, last, n, &buf[..], high, back])?;
+        tail.high = Some(high);
     }
     {
         let mut stmt = tx.prepare_cached(
@@ -251,33 +374,88 @@ fn write_group(conn: &mut Connection, items: &[Item], buf: &mut Vec<u8>) -> Resu
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (controller, event_id) DO NOTHING",
         )?;
         for item in items {
-            if let Item::Batch(events, _) = item {
-                let mut n = 0;
-                for e in events {
-                    n += stmt.execute(params![
-                        e.at.0,
-                        e.controller,
-                        e.event_id,
-                        e.door,
-                        e.technology.map(Technology::as_str),
-                        e.uid.as_bytes(),
-                        e.decision.as_str(),
-                        e.decision.reason().map(|r| r.code()),
-                        e.user_id.map(UserId::as_i64),
-                    ])?;
+            match item {
+                Item::Batch(events, _) => {
+                    let mut n = 0;
+                    for e in events {
+                        n += stmt.execute(params![
+                            e.at.0,
+                            e.controller,
+                            e.event_id,
+                            e.door,
+                            e.technology.map(Technology::as_str),
+                            e.uid.as_bytes(),
+                            e.decision.as_str(),
+                            e.decision.reason().map(|r| r.code()),
+                            e.user_id.map(UserId::as_i64),
+                        ])?;
+                    }
+                    outcomes.push(Outcome::Batch(n));
                 }
-                counts.push(n);
+                Item::Maint(m, _) => outcomes.push(Outcome::Maint(maintain(&tx, *m)?)),
+                Item::Online(_) => {}
             }
         }
     }
     tx.commit()?;
-    Ok(counts)
+    Ok((outcomes, tail))
+}
+
+/// One maintenance step, inside the writer's transaction.
+fn maintain(tx: &Connection, m: Maint) -> Result<Ledger, StoreError> {
+    let mut more = false;
+    match m {
+        Maint::Prune { before, rows } => {
+            let limit = i64::try_from(rows).unwrap_or(i64::MAX);
+            // Whole groups older than the cutoff: the prefix by `high`,
+            // then groups written after a clock step back.
+            let mut events = 0i64;
+            let mut deleted = 0i64;
+            for sql in [
+                "DELETE FROM access_event_groups WHERE id IN
+                   (SELECT id FROM access_event_groups WHERE high < ?1 ORDER BY high LIMIT ?2) RETURNING count",
+                "DELETE FROM access_event_groups WHERE id IN
+                   (SELECT id FROM access_event_groups WHERE back AND last_at < ?1 LIMIT ?2) RETURNING count",
+                "DELETE FROM access_events WHERE id IN
+                   (SELECT id FROM access_events WHERE at < ?1 ORDER BY at LIMIT ?2) RETURNING 1",
+            ] {
+                let mut stmt = tx.prepare_cached(sql)?;
+                let mut r = stmt.query(params![before, limit - deleted])?;
+                while let Some(row) = r.next()? {
+                    events += row.get::<_, i64>(0)?;
+                    deleted += 1;
+                }
+                if deleted >= limit {
+                    more = true;
+                    break;
+                }
+            }
+            if events > 0 {
+                tx.prepare_cached(
+                    "INSERT INTO prune_ledger (id, before, count) VALUES (1, ?1, ?2)
+                     ON CONFLICT (id) DO UPDATE SET count = count + excluded.count, before = MAX(before, excluded.before)",
+                )?
+                .execute(params![before, events])?;
+            }
+        }
+        Maint::Settle { count } => {
+            tx.prepare_cached("UPDATE prune_ledger SET count = MAX(count - ?1, 0)")?
+                .execute([i64::try_from(count).unwrap_or(i64::MAX)])?;
+            tx.prepare_cached("DELETE FROM prune_ledger WHERE count = 0")?.execute([])?;
+        }
+    }
+    let (before, count) = tx
+        .prepare_cached("SELECT before, count FROM prune_ledger WHERE id = 1")?
+        .query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+        .optional()?
+        .unwrap_or((0, 0));
+    Ok(Ledger { before, count: u64::try_from(count).unwrap_or(0), more })
 }
 
 /// A group this large is committed at once.
 const GROUP_TARGET: usize = 32;
 
-fn run(mut conn: Connection, shared: &Shared, on_durable: &OnDurable) {
+fn run(mut conn: Connection, mut tail: Tail, shared: &Shared, on_durable: &OnDurable) {
     let mut items = Vec::new();
     let mut buf = Vec::new();
     loop {
@@ -303,9 +481,12 @@ fn run(mut conn: Connection, shared: &Shared, on_durable: &OnDurable) {
             q.next_ticket
         };
         let mut backoff = Duration::from_millis(10);
-        let counts = loop {
-            match write_group(&mut conn, &items, &mut buf) {
-                Ok(c) => break c,
+        let outcomes = loop {
+            match write_group(&mut conn, &items, &mut buf, tail) {
+                Ok((o, t)) => {
+                    tail = t;
+                    break o;
+                }
                 Err(e) => {
                     shared.failing.store(true, std::sync::atomic::Ordering::Relaxed);
                     tracing::error!(code = e.code(), events = items.len(), "access events not written yet; retrying");
@@ -316,10 +497,20 @@ fn run(mut conn: Connection, shared: &Shared, on_durable: &OnDurable) {
         };
         shared.failing.store(false, std::sync::atomic::Ordering::Relaxed);
         on_durable(upto);
-        let mut counts = counts.into_iter();
+        let mut outcomes = outcomes.into_iter();
         for item in items.drain(..) {
-            if let Item::Batch(_, done) = item {
-                done(counts.next().unwrap_or(0));
+            // Outcomes come in the order of the non-online items.
+            match item {
+                Item::Online(_) => {}
+                Item::Batch(_, done) => done(match outcomes.next() {
+                    Some(Outcome::Batch(n)) => n,
+                    _ => 0,
+                }),
+                Item::Maint(_, done) => {
+                    if let Some(Outcome::Maint(l)) = outcomes.next() {
+                        done(l);
+                    }
+                }
             }
         }
     }
@@ -350,6 +541,7 @@ impl EventLog {
                 .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", path.display())))?;
         }
         let conn = connect(&path)?;
+        let tail = Tail::load(&conn)?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
@@ -360,7 +552,7 @@ impl EventLog {
         let s = shared.clone();
         let handle = std::thread::Builder::new()
             .name("idms-events".into())
-            .spawn(move || run(conn, &s, &on_durable))
+            .spawn(move || run(conn, tail, &s, &on_durable))
             .map_err(|e| StoreError::Io(format!("cannot start the event writer: {e}")))?;
         Ok(Self { shared, handle: Some(handle), path })
     }
@@ -392,6 +584,20 @@ impl EventLog {
     /// Queues uploaded events; `done` runs once they are durable.
     pub fn submit_batch(&self, events: Vec<AccessEvent>, done: Done) -> Result<(), QueueFull> {
         self.push(Item::Batch(events, done)).map(drop)
+    }
+
+    /// Runs one maintenance step in the writer's next group commit and
+    /// waits (at most a minute) until it is durable.
+    fn maint(&self, m: Maint) -> Result<Ledger, StoreError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.push(Item::Maint(
+            m,
+            Box::new(move |l| {
+                let _ = tx.send(l);
+            }),
+        ))
+        .map_err(|_| StoreError::Busy)?;
+        rx.recv_timeout(Duration::from_secs(60)).map_err(|_| StoreError::Busy)
     }
 
     /// Items waiting for the writer.
@@ -447,28 +653,34 @@ pub fn read_all(dir: &Path) -> Result<Vec<AccessEvent>, StoreError> {
     while let Some(r) = rows.next()? {
         out.extend(decode(r.get_ref(0)?.as_blob().map_err(|_| StoreError::Corrupt("access-event group"))?)?);
     }
-    let mut stmt = c.prepare(
-        "SELECT at, controller, event_id, door, technology, uid, decision, reason, user_id FROM access_events ORDER BY id",
-    )?;
+    let mut stmt = c.prepare(&format!("SELECT {UPLOAD_COLUMNS} FROM access_events ORDER BY id"))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let reason: Option<String> = r.get(7)?;
-        out.push(AccessEvent {
-            at: Timestamp(r.get(0)?),
-            controller: r.get(1)?,
-            event_id: r.get(2)?,
-            door: r.get(3)?,
-            technology: crate::store::columns::opt_technology(r, 4)?,
-            uid: crate::store::columns::uid(r, 5)?,
-            decision: match reason.as_deref() {
-                None => Decision::Grant,
-                Some(code) => Decision::Deny(DenyReason::from_code(code).ok_or(StoreError::Corrupt("reason"))?),
-            },
-            user_id: r.get::<_, Option<i64>>(8)?.map(UserId::from_i64),
-            online: false,
-        });
+        out.push(upload(r)?);
     }
     Ok(out)
+}
+
+/// The columns [`upload`] reads, in order.
+const UPLOAD_COLUMNS: &str = "at, controller, event_id, door, technology, uid, decision, reason, user_id";
+
+/// An uploaded event from a row of [`UPLOAD_COLUMNS`].
+fn upload(r: &rusqlite::Row<'_>) -> Result<AccessEvent, StoreError> {
+    let reason: Option<String> = r.get(7)?;
+    Ok(AccessEvent {
+        at: Timestamp(r.get(0)?),
+        controller: r.get(1)?,
+        event_id: r.get(2)?,
+        door: r.get(3)?,
+        technology: crate::store::columns::opt_technology(r, 4)?,
+        uid: crate::store::columns::uid(r, 5)?,
+        decision: match reason.as_deref() {
+            None => Decision::Grant,
+            Some(code) => Decision::Deny(DenyReason::from_code(code).ok_or(StoreError::Corrupt("reason"))?),
+        },
+        user_id: r.get::<_, Option<i64>>(8)?.map(UserId::from_i64),
+        online: false,
+    })
 }
 
 /// How many events the log holds (online and uploaded).
@@ -479,6 +691,355 @@ pub fn count(dir: &Path) -> Result<i64, StoreError> {
         [],
         |r| r.get(0),
     )?)
+}
+
+/// The audit trail's name for the service's own pruning.
+pub const PRUNE_ACTOR: &str = "system:access-events";
+
+/// At most this many rows (groups and uploads) are deleted per commit, so
+/// a prune never holds the writer (and the doors' events) for long.
+pub const PRUNE_BATCH: usize = 500;
+
+/// Deletes every online group and upload whose events are all older than
+/// `before`, in batches of at most [`PRUNE_BATCH`] rows run by the log's
+/// writer inside its own group commits, then audits the count in
+/// `store` as one `access_events.prune` entry (`count=N before=…`; nothing
+/// when nothing was pruned). Events pruned by an earlier run that stopped
+/// before its audit are counted in this one. Returns the events audited.
+pub fn prune(store: &Store, log: &EventLog, before: Timestamp) -> Result<u64, StoreError> {
+    let mut ledger = log.maint(Maint::Prune { before: before.0, rows: PRUNE_BATCH })?;
+    while ledger.more {
+        ledger = log.maint(Maint::Prune { before: before.0, rows: PRUNE_BATCH })?;
+    }
+    if ledger.count == 0 {
+        return Ok(0);
+    }
+    let mut draft = AuditDraft::new("access_events.prune");
+    draft.detail = format!("count={} before={}", ledger.count, Timestamp(ledger.before));
+    store.write(&Actor::staff(PRUNE_ACTOR), draft, |_| Ok(()))?;
+    // Audited: off the ledger. A crash just before this audits them twice, never not at all.
+    log.maint(Maint::Settle { count: ledger.count })?;
+    Ok(ledger.count)
+}
+
+/// [`prune`] with the cutoff `retention_days` before the store's clock.
+pub fn prune_retained(store: &Store, log: &EventLog, retention_days: u32) -> Result<u64, StoreError> {
+    prune(store, log, Timestamp(store.now().0 - i64::from(retention_days) * 86_400))
+}
+
+/// Which decisions to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionFilter {
+    /// Grants.
+    Grant,
+    /// Denials, whatever the reason.
+    Deny,
+    /// Denials for this reason.
+    Reason(DenyReason),
+}
+
+impl DecisionFilter {
+    fn matches(self, d: Decision) -> bool {
+        match self {
+            Self::Grant => d == Decision::Grant,
+            Self::Deny => d != Decision::Grant,
+            Self::Reason(r) => d == Decision::Deny(r),
+        }
+    }
+
+    /// `grant`, `deny`, or the reason's code.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Grant => "grant",
+            Self::Deny => "deny",
+            Self::Reason(r) => r.code(),
+        }
+    }
+}
+
+/// A position in the log: how far both streams have been read. Shown to
+/// callers as an opaque string ([`Cursor::parse`] reads it back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// Every group before this ID is read…
+    group: i64,
+    /// …and this many events of that group.
+    in_group: u32,
+    /// The last upload read, by `(at, id)`.
+    upload: (i64, i64),
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Self { group: 0, in_group: 0, upload: (i64::MIN, 0) }
+    }
+}
+
+impl Cursor {
+    /// Reads a cursor written by [`Cursor`]'s `Display`; `None` if it is not one.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut parts = s.split('.');
+        let group = parts.next()?.parse::<i64>().ok().filter(|g| *g >= 0)?;
+        let in_group = parts.next()?.parse().ok()?;
+        let at = parts.next()?.parse().ok()?;
+        let id = parts.next()?.parse::<i64>().ok().filter(|i| *i >= 0)?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Self { group, in_group, upload: (at, id) })
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}.{}", self.group, self.in_group, self.upload.0, self.upload.1)
+    }
+}
+
+/// A query of the log. Times are half-open: `from` inclusive, `to` exclusive.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only this door.
+    pub door: Option<String>,
+    /// Only this holder.
+    pub user: Option<UserId>,
+    /// Only events of these holders (an org-unit scope): events without a
+    /// holder are left out too.
+    pub holders: Option<HashSet<UserId>>,
+    /// At or after.
+    pub from: Option<Timestamp>,
+    /// Before.
+    pub to: Option<Timestamp>,
+    /// Only these decisions.
+    pub decision: Option<DecisionFilter>,
+    /// Continue after this position.
+    pub after: Cursor,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl EventQuery {
+    fn matches(&self, e: &AccessEvent) -> bool {
+        self.from.is_none_or(|f| e.at >= f)
+            && self.to.is_none_or(|t| e.at < t)
+            && self.door.as_ref().is_none_or(|d| *d == e.door)
+            && self.user.is_none_or(|u| e.user_id == Some(u))
+            && self.decision.is_none_or(|d| d.matches(e.decision))
+            && self.holders.as_ref().is_none_or(|h| e.user_id.is_some_and(|u| h.contains(&u)))
+    }
+}
+
+/// One page of events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventPage {
+    /// The events, merged by time.
+    pub events: Vec<AccessEvent>,
+    /// Where the next page starts, when more events match now.
+    pub next: Option<Cursor>,
+}
+
+/// Groups (or uploads) fetched per statement while walking.
+const WALK_BATCH: i64 = 64;
+
+/// The online stream: groups in ID order, events in record order.
+struct Groups<'q> {
+    q: &'q EventQuery,
+    /// Groups before this ID cannot hold an event at or after `from`.
+    start: i64,
+    /// Groups after this ID that are not marked `back` cannot hold an
+    /// event before `to`.
+    end: i64,
+    /// Read up to here (the cursor's meaning).
+    pos: (i64, u32),
+    /// Past `end`: only marked groups are left.
+    marked_only: bool,
+    done: bool,
+    /// Matching events not yet taken, with their positions.
+    buf: std::collections::VecDeque<((i64, u32), AccessEvent)>,
+}
+
+impl Groups<'_> {
+    fn fill(&mut self, c: &Connection) -> Result<(), StoreError> {
+        let (from, to) = (self.q.from.map_or(i64::MIN, |t| t.0), self.q.to.map_or(i64::MAX, |t| t.0));
+        while self.buf.is_empty() && !self.done {
+            let sql = if self.marked_only {
+                "SELECT id, records FROM access_event_groups
+                  WHERE id >= ?1 AND id > ?2 AND back AND first_at < ?4 AND last_at >= ?3 ORDER BY id LIMIT ?5"
+            } else {
+                "SELECT id, records FROM access_event_groups
+                  WHERE id >= ?1 AND id <= ?2 AND first_at < ?4 AND last_at >= ?3 ORDER BY id LIMIT ?5"
+            };
+            let mut stmt = c.prepare_cached(sql)?;
+            let mut rows = stmt.query(params![self.pos.0.max(self.start), self.end, from, to, WALK_BATCH])?;
+            let mut n = 0;
+            while let Some(r) = rows.next()? {
+                n += 1;
+                let id: i64 = r.get(0)?;
+                let events = decode(r.get_ref(1)?.as_blob().map_err(|_| StoreError::Corrupt("access-event group"))?)?;
+                let skip = if id == self.pos.0 { self.pos.1 as usize } else { 0 };
+                for (i, e) in events.into_iter().enumerate().skip(skip) {
+                    if self.q.matches(&e) {
+                        self.buf.push_back(((id, i as u32), e));
+                    }
+                }
+                self.pos = (id.saturating_add(1), 0);
+            }
+            if n < WALK_BATCH {
+                if self.marked_only || self.end == i64::MAX {
+                    self.done = true;
+                } else {
+                    self.marked_only = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn head_at(&mut self, c: &Connection) -> Result<Option<Timestamp>, StoreError> {
+        self.fill(c)?;
+        Ok(self.buf.front().map(|(_, e)| e.at))
+    }
+
+    /// Where a later read resumes: at the first event not taken.
+    fn resume(&self) -> (i64, u32) {
+        self.buf.front().map_or(self.pos, |(p, _)| *p)
+    }
+}
+
+/// The upload stream, in `(at, id)` order.
+struct Uploads<'q> {
+    q: &'q EventQuery,
+    pos: (i64, i64),
+    done: bool,
+    /// Matching events not yet taken, each with the position before it.
+    buf: std::collections::VecDeque<((i64, i64), AccessEvent)>,
+}
+
+impl Uploads<'_> {
+    fn fill(&mut self, c: &Connection) -> Result<(), StoreError> {
+        let (from, to) = (self.q.from.map_or(i64::MIN, |t| t.0), self.q.to.map_or(i64::MAX, |t| t.0));
+        let (decision, reason) = match self.q.decision {
+            None => (None, None),
+            Some(DecisionFilter::Grant) => (Some("grant"), None),
+            Some(DecisionFilter::Deny) => (Some("deny"), None),
+            Some(DecisionFilter::Reason(r)) => (Some("deny"), Some(r.code())),
+        };
+        while self.buf.is_empty() && !self.done {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {UPLOAD_COLUMNS}, id FROM access_events
+                  WHERE (at, id) > (?1, ?2) AND at >= ?3 AND at < ?4
+                    AND (?5 IS NULL OR door = ?5) AND (?6 IS NULL OR user_id = ?6)
+                    AND (?7 IS NULL OR decision = ?7) AND (?8 IS NULL OR reason = ?8)
+                  ORDER BY at, id LIMIT ?9"
+            ))?;
+            let mut rows = stmt.query(params![
+                self.pos.0,
+                self.pos.1,
+                from,
+                to,
+                self.q.door,
+                self.q.user.map(UserId::as_i64),
+                decision,
+                reason,
+                WALK_BATCH
+            ])?;
+            let mut n = 0;
+            while let Some(r) = rows.next()? {
+                n += 1;
+                let e = upload(r)?;
+                let here = (e.at.0, r.get::<_, i64>(9)?);
+                if self.q.matches(&e) {
+                    self.buf.push_back((self.pos, e));
+                }
+                self.pos = here;
+            }
+            self.done = n < WALK_BATCH;
+        }
+        Ok(())
+    }
+
+    fn head_at(&mut self, c: &Connection) -> Result<Option<Timestamp>, StoreError> {
+        self.fill(c)?;
+        Ok(self.buf.front().map(|(_, e)| e.at))
+    }
+
+    fn resume(&self) -> (i64, i64) {
+        self.buf.front().map_or(self.pos, |(p, _)| *p)
+    }
+}
+
+/// The first group whose `high` is at or after `t` (`i64::MAX`: none).
+fn first_reaching(c: &Connection, t: i64) -> Result<i64, StoreError> {
+    Ok(c.prepare_cached("SELECT id FROM access_event_groups WHERE high >= ?1 ORDER BY high, id LIMIT 1")?
+        .query_row([t], |r| r.get(0))
+        .optional()?
+        .unwrap_or(i64::MAX))
+}
+
+/// Reads a page of events from the log at `path` (`events.db`): online
+/// and uploaded events that match `q`, after `q.after`, oldest first —
+/// online events in the order they were logged, uploads by time, the two
+/// merged by time (online first on a tie). A missing file is an empty log.
+pub fn query(path: &Path, q: &EventQuery) -> Result<EventPage, StoreError> {
+    if !path.exists() {
+        return Ok(EventPage::default());
+    }
+    let mut c = connect_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    // One snapshot for both streams.
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+    let start = q.from.map_or(Ok(0), |f| first_reaching(&tx, f.0))?;
+    let end = q.to.map_or(Ok(i64::MAX), |t| first_reaching(&tx, t.0))?;
+    let mut groups = Groups {
+        q,
+        start,
+        end,
+        pos: (q.after.group, q.after.in_group),
+        marked_only: false,
+        done: false,
+        buf: std::collections::VecDeque::new(),
+    };
+    let mut uploads = Uploads { q, pos: q.after.upload, done: false, buf: std::collections::VecDeque::new() };
+    let mut page = EventPage::default();
+    loop {
+        let take_group = match (groups.head_at(&tx)?, uploads.head_at(&tx)?) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(g), Some(u)) => g <= u,
+        };
+        if page.events.len() >= q.limit {
+            page.next =
+                Some(Cursor { group: groups.resume().0, in_group: groups.resume().1, upload: uploads.resume() });
+            break;
+        }
+        let next =
+            if take_group { groups.buf.pop_front().map(|(_, e)| e) } else { uploads.buf.pop_front().map(|(_, e)| e) };
+        page.events.extend(next);
+    }
+    Ok(page)
+}
+
+impl Store {
+    /// The IDs of everyone whose org unit is `unit` (expunged people keep
+    /// theirs only if the tombstone does).
+    pub fn user_ids_in_unit(&self, unit: &str) -> Result<HashSet<UserId>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT id FROM users WHERE org_unit = ?1")?;
+            let ids = stmt.query_map([unit], |r| r.get::<_, i64>(0))?;
+            ids.map(|r| r.map(UserId::from_i64).map_err(StoreError::from)).collect()
+        })
+    }
+
+    /// Audits a read of the access-event log, as one `access_events.read`
+    /// entry with its filters (`detail`: IDs, doors, dates, counts).
+    pub fn audit_event_read(&self, actor: &Actor, user: Option<UserId>, detail: String) -> Result<(), StoreError> {
+        let mut draft = AuditDraft::new("access_events.read");
+        draft.target_user = user;
+        draft.detail = detail;
+        self.write(actor, draft, |_| Ok(()))
+    }
 }
 
 #[cfg(test)]
@@ -531,5 +1092,257 @@ mod tests {
         let mut bad = buf.clone();
         bad[0] = 9;
         assert!(decode(&bad).is_err());
+    }
+
+    fn ev(at: i64, door: &str, user: Option<i64>, decision: Decision) -> AccessEvent {
+        AccessEvent {
+            at: Timestamp(at),
+            controller: Some(1),
+            event_id: None,
+            door: door.into(),
+            technology: None,
+            uid: Uid::from_bytes(&[4, 0xA1, 0xB2, at as u8]).unwrap(),
+            decision,
+            user_id: user.map(UserId::from_i64),
+            online: true,
+        }
+    }
+
+    fn upload_ev(id: &str, at: i64, door: &str, user: Option<i64>, decision: Decision) -> AccessEvent {
+        AccessEvent { event_id: Some(id.into()), online: false, ..ev(at, door, user, decision) }
+    }
+
+    /// A log whose groups and uploads are written exactly as given.
+    struct Log {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+        conn: Connection,
+        tail: Tail,
+    }
+
+    impl Log {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(EVENTS_FILE);
+            let conn = connect(&path).unwrap();
+            Self { _dir: dir, path, conn, tail: Tail::default() }
+        }
+
+        fn group(&mut self, events: &[AccessEvent]) {
+            let items: Vec<_> = events.iter().cloned().map(Item::Online).collect();
+            self.tail = write_group(&mut self.conn, &items, &mut Vec::new(), self.tail).unwrap().1;
+        }
+
+        fn uploads(&mut self, events: Vec<AccessEvent>) {
+            let items = [Item::Batch(events, Box::new(|_| {}))];
+            self.tail = write_group(&mut self.conn, &items, &mut Vec::new(), self.tail).unwrap().1;
+        }
+
+        fn maint(&mut self, m: Maint) -> Ledger {
+            let items = [Item::Maint(m, Box::new(|_| {}))];
+            let (mut o, t) = write_group(&mut self.conn, &items, &mut Vec::new(), self.tail).unwrap();
+            self.tail = t;
+            match o.pop() {
+                Some(Outcome::Maint(l)) => l,
+                _ => panic!("no ledger"),
+            }
+        }
+
+        /// Every page of `q`, `limit` at a time: the events' times, and the page sizes.
+        fn pages(&self, q: &EventQuery) -> (Vec<i64>, Vec<usize>) {
+            let mut q = q.clone();
+            let (mut all, mut sizes) = (Vec::new(), Vec::new());
+            loop {
+                let p = query(&self.path, &q).unwrap();
+                sizes.push(p.events.len());
+                all.extend(p.events.iter().map(|e| e.at.0));
+                match p.next {
+                    Some(c) => q.after = Cursor::parse(&c.to_string()).unwrap(),
+                    None => return (all, sizes),
+                }
+                assert!(sizes.len() < 100, "paging does not end");
+            }
+        }
+    }
+
+    fn q(limit: usize) -> EventQuery {
+        EventQuery { limit, ..EventQuery::default() }
+    }
+
+    #[test]
+    fn paging_merges_groups_and_uploads_by_time_and_returns_each_event_once() {
+        let mut log = Log::new();
+        log.group(&[ev(100, "a", Some(1), Decision::Grant), ev(101, "a", None, Decision::Grant)]);
+        log.uploads(vec![
+            upload_ev("u1", 103, "a", Some(1), Decision::Grant),
+            upload_ev("u0", 99, "b", None, Decision::Grant),
+        ]);
+        log.group(&[
+            ev(102, "b", Some(2), Decision::Grant),
+            ev(105, "a", Some(2), Decision::Grant),
+            ev(106, "a", None, Decision::Grant),
+        ]);
+        log.uploads(vec![upload_ev("u2", 200, "a", Some(1), Decision::Grant)]);
+        let every = vec![99, 100, 101, 102, 103, 105, 106, 200];
+        for limit in 1..=9 {
+            let (all, sizes) = log.pages(&q(limit));
+            assert_eq!(all, every, "limit {limit}");
+            assert!(sizes.iter().all(|n| *n <= limit) && sizes.iter().rev().skip(1).all(|n| *n == limit), "{sizes:?}");
+        }
+        // A cursor stays valid while the log grows: what is new comes after it.
+        let first = query(&log.path, &q(3)).unwrap();
+        log.group(&[ev(300, "a", None, Decision::Grant)]);
+        let (rest, _) = log.pages(&EventQuery { after: first.next.unwrap(), ..q(2) });
+        assert_eq!(rest, vec![102, 103, 105, 106, 200, 300]);
+    }
+
+    #[test]
+    fn filters_pick_doors_holders_decisions_and_scopes() {
+        let mut log = Log::new();
+        let expired = Decision::Deny(DenyReason::Expired);
+        let unknown = Decision::Deny(DenyReason::UnknownCredential);
+        log.group(&[ev(1, "a", Some(1), Decision::Grant), ev(2, "b", Some(2), expired), ev(3, "a", None, unknown)]);
+        log.uploads(vec![upload_ev("x", 4, "a", Some(2), expired), upload_ev("y", 5, "b", None, unknown)]);
+        let times = |q: EventQuery| log.pages(&EventQuery { limit: 10, ..q }).0;
+        assert_eq!(times(EventQuery { door: Some("a".into()), ..q(10) }), vec![1, 3, 4]);
+        assert_eq!(times(EventQuery { user: Some(UserId::from_i64(2)), ..q(10) }), vec![2, 4]);
+        assert_eq!(times(EventQuery { decision: Some(DecisionFilter::Grant), ..q(10) }), vec![1]);
+        assert_eq!(times(EventQuery { decision: Some(DecisionFilter::Deny), ..q(10) }), vec![2, 3, 4, 5]);
+        assert_eq!(
+            times(EventQuery { decision: Some(DecisionFilter::Reason(DenyReason::Expired)), ..q(10) }),
+            vec![2, 4]
+        );
+        // A scope sees its holders' events only; events without a holder are nobody's.
+        let holders = Some([UserId::from_i64(2)].into_iter().collect());
+        assert_eq!(times(EventQuery { holders, ..q(10) }), vec![2, 4]);
+        assert_eq!(times(EventQuery { holders: Some(HashSet::new()), ..q(10) }), Vec::<i64>::new());
+        // A missing log is empty, and is not created by reading.
+        let d = tempfile::tempdir().unwrap();
+        let missing = d.path().join(EVENTS_FILE);
+        assert_eq!(query(&missing, &q(10)).unwrap(), EventPage::default());
+        assert!(!missing.exists());
+    }
+
+    #[test]
+    fn time_ranges_are_half_open_and_exact_when_the_clock_stepped_back() {
+        let mut log = Log::new();
+        for at in [[100, 110], [300, 310], [150, 160], [400, 410], [405, 406]] {
+            log.group(&[ev(at[0], "a", None, Decision::Grant), ev(at[1], "a", None, Decision::Grant)]);
+        }
+        log.uploads(vec![upload_ev("late", 155, "a", None, Decision::Grant)]);
+        let marks: Vec<(i64, bool)> = log
+            .conn
+            .prepare("SELECT high, back FROM access_event_groups ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(marks, vec![(110, false), (310, false), (310, true), (410, false), (410, true)]);
+        let range = |from: i64, to: Option<i64>| {
+            log.pages(&EventQuery { from: Some(Timestamp(from)), to: to.map(Timestamp), ..q(2) }).0
+        };
+        assert_eq!(range(140, Some(200)), vec![150, 155, 160]);
+        assert_eq!(range(110, Some(150)), vec![110]);
+        assert_eq!(range(0, Some(101)), vec![100]);
+        // Online events come in the order they were logged.
+        assert_eq!(range(306, None), vec![310, 400, 410, 405, 406]);
+        assert_eq!(range(406, Some(407)), vec![406]);
+        assert_eq!(range(500, None), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn pruning_takes_bounded_batches_and_keeps_a_ledger_until_settled() {
+        let mut log = Log::new();
+        log.group(&[ev(10, "a", None, Decision::Grant), ev(20, "a", None, Decision::Grant)]);
+        log.group(&[ev(30, "a", None, Decision::Grant)]);
+        log.group(&[ev(900, "a", None, Decision::Grant)]);
+        log.group(&[ev(40, "a", None, Decision::Grant)]); // the clock stepped back
+        log.group(&[ev(99, "a", None, Decision::Grant), ev(101, "a", None, Decision::Grant)]); // spans the cutoff
+        log.uploads(vec![
+            upload_ev("old", 5, "a", None, Decision::Grant),
+            upload_ev("new", 950, "a", None, Decision::Grant),
+        ]);
+        let l = log.maint(Maint::Prune { before: 100, rows: 2 });
+        assert_eq!(l, Ledger { before: 100, count: 3, more: true });
+        // A full batch may leave more; the next one finds none.
+        let l = log.maint(Maint::Prune { before: 100, rows: 2 });
+        assert_eq!(l, Ledger { before: 100, count: 5, more: true });
+        let l = log.maint(Maint::Prune { before: 100, rows: 2 });
+        assert_eq!(l, Ledger { before: 100, count: 5, more: false });
+        let left: Vec<i64> = log.pages(&q(100)).0;
+        assert_eq!(left, vec![900, 99, 101, 950]);
+        assert_eq!(log.maint(Maint::Settle { count: 5 }), Ledger::default());
+    }
+
+    #[test]
+    fn a_log_from_before_versioning_is_upgraded_with_its_events() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(EVENTS_FILE);
+        {
+            // As the previous build left it: version-1 tables, user_version 0, real rows.
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(V1).unwrap();
+            for group in [
+                vec![ev(100, "a", Some(7), Decision::Grant), ev(120, "b", None, Decision::Grant)],
+                vec![ev(90, "a", Some(7), Decision::Grant)],
+                vec![ev(130, "a", None, Decision::Grant)],
+            ] {
+                let mut buf = Vec::new();
+                for e in &group {
+                    encode(&mut buf, e);
+                }
+                let (first, last) =
+                    (group.iter().map(|e| e.at.0).min().unwrap(), group.iter().map(|e| e.at.0).max().unwrap());
+                c.execute(
+                    "INSERT INTO access_event_groups (first_at, last_at, count, records) VALUES (?1, ?2, ?3, ?4)",
+                    params![first, last, group.len() as i64, buf],
+                )
+                .unwrap();
+            }
+            c.execute(
+                "INSERT INTO access_events (at, controller, event_id, door, technology, uid, decision, reason, user_id)
+                 VALUES (95, 1, 'e1', 'a', NULL, X'04A1B2C3', 'deny', 'expired', 7)",
+                [],
+            )
+            .unwrap();
+        }
+        let before = read_all(d.path()).unwrap();
+        assert_eq!(before.len(), 5);
+        let c = connect(&path).unwrap();
+        let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let marks: Vec<(i64, bool)> = c
+            .prepare("SELECT high, back FROM access_event_groups ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(marks, vec![(120, false), (120, true), (130, false)]);
+        let q7 = EventQuery { user: Some(UserId::from_i64(7)), from: Some(Timestamp(91)), ..q(10) };
+        let got: Vec<i64> = query(&path, &q7).unwrap().events.iter().map(|e| e.at.0).collect();
+        assert_eq!(got, vec![95, 100]);
+        // The writer continues the groups' order where the upgrade left it.
+        drop(c);
+        let mut log = Log { path: path.clone(), conn: connect(&path).unwrap(), tail: Tail::default(), _dir: d };
+        log.tail = Tail::load(&log.conn).unwrap();
+        log.group(&[ev(125, "a", None, Decision::Grant)]);
+        let last: (i64, bool) = log
+            .conn
+            .query_row("SELECT high, back FROM access_event_groups ORDER BY id DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(last, (130, true));
+        assert_eq!(read_all(log.path.parent().unwrap()).unwrap().len(), 6);
+    }
+
+    #[test]
+    fn a_log_from_a_newer_build_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(EVENTS_FILE);
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        assert_eq!(connect(&path).unwrap_err().code(), "schema_too_new");
     }
 }

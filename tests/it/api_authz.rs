@@ -285,6 +285,7 @@ fn table() -> Vec<(&'static str, &'static str, Access, StatusCode)> {
         ("POST", "/api/v1/access/decide", Door, ok),
         ("GET", "/api/v1/controllers/{id}/credentials", Door, ok),
         ("POST", "/api/v1/access/events", Door, ok),
+        ("GET", "/api/v1/access/events", Staff(Role::Manager), ok),
         ("GET", "/healthz", Public, ok),
         ("GET", "/readyz", Public, ok),
         ("GET", "/metrics", Public, ok),
@@ -358,7 +359,7 @@ async fn every_route_for_every_kind_of_caller() {
         }
     }
     tapping.abort();
-    assert_eq!(checked, 53 * 9);
+    assert_eq!(checked, 54 * 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,7 @@ mod common;
 mod decide;
 mod enrol;
 mod erasure;
+mod events_api;
 mod feed;
 mod interop;
 mod lifecycle;
