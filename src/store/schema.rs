@@ -5,7 +5,8 @@
 //! **Architecture invariant:** the rules that must hold under concurrency
 //! are constraints here, not only checks in Rust: one open binding per
 //! credential (unique partial index), `(technology, uid)` unique, a
-//! tombstone holds no personal data (CHECK), states are closed sets (CHECK).
+//! tombstone holds no personal data (CHECK) and stays one, a retired card
+//! stays retired (triggers), states are closed sets (CHECK).
 
 use rusqlite::Connection;
 
@@ -204,6 +205,24 @@ CREATE TABLE scrub (
     pending_since INTEGER
 );
 INSERT INTO scrub (id, pending_since) VALUES (1, NULL);
+",
+    // 5: retired cards and expunged people are final.
+    r"
+-- Retired is final: a lost, stolen or destroyed card never changes state
+-- (in particular never back to in_stock or issued).
+CREATE TRIGGER credentials_retired_final BEFORE UPDATE OF state ON credentials
+WHEN OLD.state IN ('lost','stolen','destroyed') AND NEW.state IS NOT OLD.state
+BEGIN SELECT RAISE(ABORT, 'credential_retired: a retired credential never changes state'); END;
+
+-- Expunged is final: the tombstone never changes state, ID or expunge
+-- record, and never holds personal data again.
+CREATE TRIGGER users_expunged_final BEFORE UPDATE ON users
+WHEN OLD.state = 'expunged' AND (NEW.state IS NOT 'expunged' OR NEW.id IS NOT OLD.id
+    OR NEW.expunged_at IS NOT OLD.expunged_at OR NEW.expunged_by IS NOT OLD.expunged_by
+    OR NEW.given_name IS NOT NULL OR NEW.family_name IS NOT NULL OR NEW.family_fold IS NOT NULL
+    OR NEW.email IS NOT NULL OR NEW.phone IS NOT NULL OR NEW.employee_no IS NOT NULL OR NEW.notes IS NOT NULL
+    OR NEW.photo IS NOT NULL OR NEW.directory_id IS NOT NULL)
+BEGIN SELECT RAISE(ABORT, 'already_expunged: an expunged user stays a tombstone'); END;
 ",
 ];
 

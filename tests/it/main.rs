@@ -23,4 +23,5 @@ mod purge_crash;
 mod race;
 mod readers;
 mod recycle;
+mod schema_v5;
 mod server;
