@@ -95,8 +95,9 @@ impl ApiError {
 fn status_for(code: &str) -> StatusCode {
     match code {
         "not_found" | "invalid_user_id" => StatusCode::NOT_FOUND,
+        "forbidden" => StatusCode::FORBIDDEN,
         "credential_held" | "credential_retired" | "holder_not_deleted" | "already_expunged" | "invalid_transition"
-        | "legal_hold" | "directory_linked" | "directory_id_taken" => StatusCode::CONFLICT,
+        | "legal_hold" | "directory_linked" | "directory_id_taken" | "not_a_twin" => StatusCode::CONFLICT,
         "busy" => StatusCode::SERVICE_UNAVAILABLE,
         "internal" | "not_initialised" | "schema_too_new" | "corrupt" | "io" | "audit_broken" => {
             StatusCode::INTERNAL_SERVER_ERROR
@@ -114,6 +115,18 @@ impl From<StoreError> for ApiError {
             return Self::new(status, code, if code == "busy" { e.to_string() } else { Self::internal().detail });
         }
         Self::new(status, code, e.to_string())
+    }
+}
+
+impl ApiError {
+    /// A rule-layer error: a refusal no store operation audited is marked
+    /// for the audit trail as refused to `actor`; a store error maps as usual.
+    #[must_use]
+    pub fn from_ops(e: crate::ops::OpsError, actor: &crate::store::Actor) -> Self {
+        match e {
+            crate::ops::OpsError::Refused(e) => Self::from(e).refused_to(actor),
+            crate::ops::OpsError::Store(e) => Self::from(e),
+        }
     }
 }
 

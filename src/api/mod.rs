@@ -9,6 +9,7 @@
 //! (`utoipa-axum`), so they cannot drift apart; a test checks it anyway.
 
 pub mod auth;
+pub mod cards;
 pub mod doors;
 pub mod encoders;
 pub mod error;
@@ -354,6 +355,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::expunge_preview))
         .routes(routes!(staff::expunge_user))
         .routes(routes!(staff::create_credential, staff::list_credentials))
+        .routes(routes!(cards::list_twins))
+        .routes(routes!(cards::unbind))
         .routes(routes!(staff::get_credential))
         .routes(routes!(staff::revoke_credential))
         .routes(routes!(staff::suspend_credential))

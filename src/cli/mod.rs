@@ -14,6 +14,7 @@ use idms::clock::{Clock, SystemClock};
 use idms::domain::purge::minor_from_units;
 use idms::domain::time::parse_date;
 use idms::domain::{DomainError, RetireReason, Technology, Timestamp, Uid, UserId};
+use idms::ops::{Acting, OpsError};
 use idms::store::{self, Actor, AuditQuery, CredentialRecord, NewUser, Role, Store, StoreError, UserPatch, UserRecord};
 
 use output::{Table, opt, pairs};
@@ -341,6 +342,19 @@ enum CardCmd {
         #[arg(long)]
         tech: Option<String>,
     },
+    /// List twins: the same UID bytes held by different people under
+    /// different technologies (left by databases from before that was
+    /// refused); doors deny them `credential_ambiguous`.
+    Twins,
+    /// Resolve a twin: unbind this credential from its holder and retire it
+    /// as destroyed (never granted, never recycled). Refused (`not_a_twin`)
+    /// for anything but a twin.
+    Unbind {
+        uid: String,
+        /// The technology of the credential to unbind.
+        #[arg(long)]
+        tech: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -426,6 +440,18 @@ fn audited<T>(s: &Store, actor: &Actor, action: &'static str, r: Result<T, Domai
     r.or_else(|e| {
         s.audit_refusal(actor, idms::store::AuditDraft::new(action), e.code())?;
         Err(e.into())
+    })
+}
+
+/// A rule-layer call: a refusal no store operation audited (a role or
+/// scope check) is audited here.
+fn ops_audited<T>(s: &Store, actor: &Actor, action: &'static str, r: Result<T, OpsError>) -> Result<T, StoreError> {
+    r.or_else(|e| match e {
+        OpsError::Refused(d) => {
+            s.audit_refusal(actor, idms::store::AuditDraft::new(action), d.code())?;
+            Err(d.into())
+        }
+        OpsError::Store(e) => Err(e),
     })
 }
 
@@ -868,6 +894,34 @@ fn card(cli: &Cli, s: &Store, actor: &Actor, cmd: &CardCmd) -> Result<(), StoreE
         }
         CardCmd::Suspend { uid, tech: t } => s.suspend_credential(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
         CardCmd::Resume { uid, tech: t } => s.resume_credential(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
+        CardCmd::Twins => {
+            let twins =
+                ops_audited(s, actor, "credential.twins", idms::ops::cards::twins(s, &Acting::Local(actor.clone())))?;
+            if cli.json {
+                output::json(&twins);
+            } else if twins.is_empty() {
+                println!("no twins: no UID bytes are held by different people");
+            } else {
+                let mut t = Table::new(&["UID", "TECHNOLOGY", "STATE", "HOLDER", "HOLDER STATE"]);
+                for c in &twins {
+                    t.row(vec![
+                        c.uid.to_string(),
+                        c.technology.to_string(),
+                        c.state.to_string(),
+                        c.holder.to_string(),
+                        c.holder_state.to_string(),
+                    ]);
+                }
+                t.print();
+            }
+            return Ok(());
+        }
+        CardCmd::Unbind { uid, tech: t } => {
+            let parsed = Technology::from_name(t).and_then(|t| Ok((t, Uid::parse_for(t, uid)?)));
+            let (t, uid) = audited(s, actor, "credential.unbind", parsed)?;
+            let acting = Acting::Local(actor.clone());
+            ops_audited(s, actor, "credential.unbind", idms::ops::cards::unbind(s, &acting, t, &uid))?
+        }
     };
     print_card(cli, &c);
     Ok(())

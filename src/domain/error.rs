@@ -136,6 +136,14 @@ pub enum DomainError {
         /// What is needed (never names a person).
         message: String,
     },
+    /// Unbinding asked for a credential that is not one of a twin.
+    #[error(
+        "credential {uid} is not a twin: no other person holds these UID bytes under another technology; unbinding only resolves twins (`idms card twins` lists them) — otherwise a card leaves its holder when they are expunged, or is retired as lost, stolen or destroyed"
+    )]
+    NotATwin {
+        /// The credential, `technology:UID`.
+        uid: String,
+    },
     /// A field's value is not acceptable.
     #[error("{field}: {message}")]
     InvalidInput {
@@ -170,6 +178,7 @@ impl DomainError {
             Self::CannotReceive { .. } => "invalid_transition",
             Self::InvalidInput { .. } => "invalid_input",
             Self::Forbidden { .. } => "forbidden",
+            Self::NotATwin { .. } => "not_a_twin",
         }
     }
 }

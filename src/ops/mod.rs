@@ -13,6 +13,8 @@
 //! message is written in `api/` or `cli/`; they only authenticate, parse,
 //! call and render.
 
+pub mod cards;
+
 use crate::domain::{DomainError, UserId};
 use crate::store::{Actor, Controller, Operator, Principal, Role, StoreError, UserRecord};
 

@@ -25,3 +25,4 @@ mod readers;
 mod recycle;
 mod schema_v5;
 mod server;
+mod twins;

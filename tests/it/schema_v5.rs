@@ -1,6 +1,7 @@
-//! Schema version 5 (issue 6/12): a version-4 database with real rows
-//! opens with the new code; and the database itself refuses a retired card
-//! changing state and an expunged person becoming anything else.
+//! Schema version 5 (issue 6/12): a version-4 database with real rows —
+//! twins included, as an older build let them in — opens with the new
+//! code; and the database itself refuses a retired card changing state and
+//! an expunged person becoming anything else.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -129,6 +130,10 @@ fn a_version_4_database_with_real_rows_opens_and_keeps_them() {
     let bs = s.get_credential(Some(Technology::Other), &Uid::parse_any("0A0B0C").unwrap()).unwrap();
     assert_eq!((bs.state, bs.holder), (CredentialState::Issued, Some(old.b)));
     assert_eq!(old.path, old.dir.path().join(DB_FILE));
+    // The twin is still there, listed for an admin to resolve.
+    let twins = s.twins().unwrap();
+    let listed: Vec<_> = twins.iter().map(|t| (t.technology, t.holder)).collect();
+    assert_eq!(listed, vec![(Technology::Iso14443a, old.a), (Technology::Other, old.b)]);
     // The card in stock is recycled as before; the index answers from the migrated rows.
     let newcomer = s.create_user(&staff(), crate::common::new_user("New", "Holder")).unwrap();
     s.enroll(&staff(), newcomer.id, Technology::Iso14443a, &iso("04D1E2F3")).unwrap();
