@@ -97,7 +97,9 @@ fn status_for(code: &str) -> StatusCode {
         "not_found" | "invalid_user_id" => StatusCode::NOT_FOUND,
         "forbidden" => StatusCode::FORBIDDEN,
         "credential_held" | "credential_retired" | "holder_not_deleted" | "already_expunged" | "invalid_transition"
-        | "legal_hold" | "directory_linked" | "directory_id_taken" | "not_a_twin" => StatusCode::CONFLICT,
+        | "legal_hold" | "directory_linked" | "directory_id_taken" | "not_a_twin" | "audit_head_missing" => {
+            StatusCode::CONFLICT
+        }
         "busy" => StatusCode::SERVICE_UNAVAILABLE,
         "internal" | "not_initialised" | "schema_too_new" | "corrupt" | "io" | "audit_broken" => {
             StatusCode::INTERNAL_SERVER_ERROR

@@ -359,8 +359,13 @@ enum CardCmd {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Prove the hash chain unbroken.
-    Verify,
+    /// Prove the hash chain unbroken, and print its head (SEQ:HASH) to record elsewhere.
+    Verify {
+        /// A head recorded earlier: refused (`audit_head_missing`) if the
+        /// chain no longer holds it (cut short or rewritten).
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect: Option<String>,
+    },
     /// List entries, oldest first.
     List {
         /// Only entries after this sequence number.
@@ -929,12 +934,22 @@ fn card(cli: &Cli, s: &Store, actor: &Actor, cmd: &CardCmd) -> Result<(), StoreE
 
 fn audit(cli: &Cli, s: &Store, cmd: &AuditCmd) -> Result<(), StoreError> {
     match cmd {
-        AuditCmd::Verify => {
-            let r = s.verify_audit()?;
+        AuditCmd::Verify { expect } => {
+            let expect = expect.as_deref().map(store::audit::AuditHead::parse).transpose()?;
+            let r = s.verify_audit_expecting(expect.as_ref())?;
             if cli.json {
                 output::json(&r);
             } else if r.first_bad.is_none() {
                 println!("audit chain intact: {} entries verified", r.entries);
+                if let Some(e) = &expect {
+                    println!("it still holds the recorded head {e}");
+                }
+                if let Some(h) = &r.head {
+                    println!("head {h}");
+                    println!(
+                        "record it outside IDMS: `idms audit verify --expect {h}` fails once the chain no longer holds it"
+                    );
+                }
             }
             match r.first_bad {
                 Some(b) => Err(StoreError::AuditBroken { seq: b.seq, problem: b.problem }),

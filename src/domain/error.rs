@@ -144,6 +144,14 @@ pub enum DomainError {
         /// The credential, `technology:UID`.
         uid: String,
     },
+    /// The audit chain no longer holds a head recorded earlier.
+    #[error(
+        "the audit chain no longer holds the recorded head: entry {seq} is missing or has another hash, so the chain was truncated or rewritten since it was recorded"
+    )]
+    AuditHeadMissing {
+        /// The recorded head's sequence number.
+        seq: i64,
+    },
     /// A field's value is not acceptable.
     #[error("{field}: {message}")]
     InvalidInput {
@@ -179,6 +187,7 @@ impl DomainError {
             Self::InvalidInput { .. } => "invalid_input",
             Self::Forbidden { .. } => "forbidden",
             Self::NotATwin { .. } => "not_a_twin",
+            Self::AuditHeadMissing { .. } => "audit_head_missing",
         }
     }
 }

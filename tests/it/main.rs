@@ -7,6 +7,7 @@ mod api_authz;
 mod api_flows;
 mod api_purge;
 mod audit;
+mod audit_head;
 mod cli;
 mod cli_purge;
 mod common;
