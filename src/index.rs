@@ -6,8 +6,9 @@
 //! and by tailing the log for writes made by other processes.
 //!
 //! **Architecture invariant:** `decide` takes one read lock and does two
-//! hash-map look-ups at most per technology tried; it never touches SQLite,
-//! never allocates, and never reads the clock.
+//! hash-map look-ups at most per technology tried (plus one per technology
+//! for bytes that exist in several); it never touches SQLite, never
+//! allocates, and never reads the clock.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -79,6 +80,23 @@ impl Inner {
         }
     }
 
+    /// Whether the open bindings of these bytes, across technologies, name
+    /// different people. Looked at only for a credential with a twin.
+    fn ambiguous(&self, uid: &Uid) -> bool {
+        let mut seen = NO_HOLDER;
+        for technology in Technology::ALL {
+            if let Some(c) = self.creds.get(&Key { technology, uid: *uid })
+                && c.holder != NO_HOLDER
+            {
+                if seen != NO_HOLDER && seen != c.holder {
+                    return true;
+                }
+                seen = c.holder;
+            }
+        }
+        false
+    }
+
     /// The decision for one credential, and whether it has a twin in
     /// another technology.
     fn decide_one(
@@ -92,6 +110,9 @@ impl Inner {
         Some(((decide(Some(c.state), holder.map(|h| &h.0), now), holder.map(|h| h.1)), c.twin))
     }
 }
+
+/// Bytes bound to different people: denied, and logged with no holder.
+const AMBIGUOUS: (Decision, Option<UserId>) = (Decision::Deny(crate::domain::DenyReason::CredentialAmbiguous), None);
 
 /// The decision index. Cheap to share behind an `Arc`.
 #[derive(Debug, Default)]
@@ -140,7 +161,9 @@ impl IndexBuilder {
 
 impl Index {
     /// Decides for `uid`. With no technology given, each technology whose
-    /// UID length fits is tried in [`Technology::ALL`] order.
+    /// UID length fits is tried in [`Technology::ALL`] order. Bytes whose
+    /// credentials (in any technologies) are bound to different people deny
+    /// `credential_ambiguous` with no holder, with or without a technology.
     #[must_use]
     pub fn decide(&self, technology: Option<Technology>, uid: &Uid, now: Timestamp) -> Decision {
         self.decide_with_holder(technology, uid, now).0
@@ -156,7 +179,13 @@ impl Index {
     ) -> (Decision, Option<UserId>) {
         let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let found = match technology {
-            Some(t) => inner.decide_one(t, uid, now).map(|(d, _)| d),
+            // Bytes bound to different people are ambiguous even when the
+            // reader names a technology: it may be wrong, and the twin is
+            // an anomaly an admin must resolve.
+            Some(t) => match inner.decide_one(t, uid, now) {
+                Some((_, true)) if inner.ambiguous(uid) => Some(AMBIGUOUS),
+                other => other.map(|(d, _)| d),
+            },
             // Without a technology, the same bytes may name credentials of
             // several technologies: grant only if every one of them grants.
             None => {
@@ -166,6 +195,11 @@ impl Index {
                         if !twin {
                             // The only credential with these bytes.
                             found = Some(d);
+                            break;
+                        }
+                        if inner.ambiguous(uid) {
+                            // Bound to different people: whose card this is cannot be told.
+                            found = Some(AMBIGUOUS);
                             break;
                         }
                         found = match found {
@@ -259,6 +293,43 @@ mod tests {
         let idx = b.finish(0);
         assert_eq!(idx.decide(None, &card, Timestamp(0)), Decision::Deny(DenyReason::CredentialStolen));
         assert_eq!(idx.decide(Some(Technology::Iso14443a), &card, Timestamp(0)), Decision::Grant);
+    }
+
+    #[test]
+    fn bytes_bound_to_different_people_are_ambiguous_and_name_nobody() {
+        let (a, b) = (UserId::from_i64(5), UserId::from_i64(6));
+        let card = uid("04A1B2C3");
+        let mut bld = IndexBuilder::default();
+        bld.user(a, UserState::Active, ValidityWindow::default());
+        bld.user(b, UserState::Active, ValidityWindow::default());
+        bld.credential(Technology::Iso14443a, card, CredentialState::Issued, Some(a));
+        bld.credential(Technology::Other, card, CredentialState::Issued, Some(b));
+        let idx = bld.finish(0);
+        let ambiguous = (Decision::Deny(DenyReason::CredentialAmbiguous), None);
+        for t in [None, Some(Technology::Iso14443a), Some(Technology::Other)] {
+            assert_eq!(idx.decide_with_holder(t, &card, Timestamp(0)), ambiguous, "{t:?}");
+        }
+        // Unbinding one of them (it ends destroyed, without a holder) resolves it.
+        let unbound = Change::Credential {
+            technology: Technology::Other,
+            uid: card,
+            state: CredentialState::Destroyed,
+            holder: None,
+        };
+        idx.apply([(1, &unbound)]);
+        assert_eq!(
+            idx.decide_with_holder(Some(Technology::Iso14443a), &card, Timestamp(0)),
+            (Decision::Grant, Some(a))
+        );
+        // A reader that cannot tell the technology may be reading the unbound card.
+        assert_eq!(idx.decide(None, &card, Timestamp(0)), Decision::Deny(DenyReason::CredentialDestroyed));
+        // The same person under two technologies is no twin.
+        let mut bld = IndexBuilder::default();
+        bld.user(a, UserState::Active, ValidityWindow::default());
+        bld.credential(Technology::Iso14443a, card, CredentialState::Issued, Some(a));
+        bld.credential(Technology::Other, card, CredentialState::Issued, Some(a));
+        let idx = bld.finish(0);
+        assert_eq!(idx.decide_with_holder(None, &card, Timestamp(0)), (Decision::Grant, Some(a)));
     }
 
     #[test]

@@ -114,7 +114,9 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::DirectoryIdTaken
         | DomainError::JobNotAbortable { .. }
         | DomainError::LastAdmin { .. }
-        | DomainError::Disabled { .. } => StatusCode::CONFLICT,
+        | DomainError::Disabled { .. }
+        | DomainError::NotATwin { .. }
+        | DomainError::AuditHeadMissing { .. } => StatusCode::CONFLICT,
         DomainError::Forbidden { .. } => StatusCode::FORBIDDEN,
         DomainError::ExpungeNotConfirmed { .. }
         | DomainError::NotConfirmed { .. }

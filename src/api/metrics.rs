@@ -15,7 +15,7 @@ const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
 #[derive(Debug, Default)]
 pub struct Metrics {
     grants: AtomicU64,
-    denies: [AtomicU64; 11],
+    denies: [AtomicU64; DenyReason::ALL.len()],
     latency: [AtomicU64; 13],
     latency_sum_us: AtomicU64,
     refusals_not_audited: AtomicU64,

@@ -24,6 +24,7 @@ macro_rules! redacted_debug {
 
 pub mod admin;
 pub mod auth;
+pub mod cards;
 pub mod doors;
 pub mod encoders;
 pub mod error;
@@ -396,6 +397,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::expunge_preview))
         .routes(routes!(staff::expunge_user))
         .routes(routes!(staff::create_credential, staff::list_credentials))
+        .routes(routes!(cards::list_twins))
+        .routes(routes!(cards::unbind))
         .routes(routes!(staff::get_credential))
         .routes(routes!(staff::revoke_credential))
         .routes(routes!(staff::suspend_credential))

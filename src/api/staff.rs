@@ -582,17 +582,27 @@ pub async fn list_audit(
     Ok(Json(blocking(&s, move |st| st.audit_entries(&q)).await?))
 }
 
-/// Verify the audit hash chain.
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
-    responses((status = 200, body = AuditReport), (status = 401, body = Problem), (status = 403, body = Problem)),
+/// Audit verification parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyParams {
+    /// A head recorded earlier, `SEQ:HASH`: 409 `audit_head_missing` if the chain no longer holds it.
+    pub expect: Option<String>,
+}
+
+/// Verify the audit hash chain; the answer names its head (`SEQ:HASH`) to record elsewhere.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", params(VerifyParams),
+    responses((status = 200, body = AuditReport), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn verify_audit(
     State(s): State<AppState>,
     auth: Staff<{ Role::Manager as u8 }>,
+    ApiQuery(p): ApiQuery<VerifyParams>,
 ) -> Result<Json<AuditReport>, ApiError> {
     auth.operator(Role::Manager)?;
     all_units(&auth)?;
-    Ok(Json(blocking(&s, |st| st.verify_audit()).await?))
+    let expect = p.expect.as_deref().map(crate::store::audit::AuditHead::parse).transpose()?;
+    Ok(Json(blocking(&s, move |st| st.verify_audit_expecting(expect.as_ref())).await?))
 }
 
 /// Counts per state (expunged included: statistics keep counting erased people).

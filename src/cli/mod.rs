@@ -16,6 +16,7 @@ use idms::clock::{Clock, SystemClock};
 use idms::domain::purge::minor_from_units;
 use idms::domain::time::parse_date;
 use idms::domain::{DomainError, RetireReason, Technology, Timestamp, Uid, UserId};
+use idms::ops::{Acting, OpsError};
 use idms::store::{self, Actor, AuditQuery, CredentialRecord, NewUser, Role, Store, StoreError, UserPatch, UserRecord};
 
 use output::{Table, opt, pairs};
@@ -304,12 +305,30 @@ enum CardCmd {
         #[arg(long)]
         tech: Option<String>,
     },
+    /// List twins: the same UID bytes held by different people under
+    /// different technologies (left by databases from before that was
+    /// refused); doors deny them `credential_ambiguous`.
+    Twins,
+    /// Resolve a twin: unbind this credential from its holder and retire it
+    /// as destroyed (never granted, never recycled). Refused (`not_a_twin`)
+    /// for anything but a twin.
+    Unbind {
+        uid: String,
+        /// The technology of the credential to unbind.
+        #[arg(long)]
+        tech: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Prove the hash chain unbroken.
-    Verify,
+    /// Prove the hash chain unbroken, and print its head (SEQ:HASH) to record elsewhere.
+    Verify {
+        /// A head recorded earlier: refused (`audit_head_missing`) if the
+        /// chain no longer holds it (cut short or rewritten).
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect: Option<String>,
+    },
     /// List entries, oldest first.
     List {
         /// Only entries after this sequence number.
@@ -389,6 +408,18 @@ fn audited<T>(s: &Store, actor: &Actor, action: &'static str, r: Result<T, Domai
     r.or_else(|e| {
         s.audit_refusal(actor, idms::store::AuditDraft::new(action), e.code())?;
         Err(e.into())
+    })
+}
+
+/// A rule-layer call: a refusal no store operation audited (a role or
+/// scope check) is audited here.
+fn ops_audited<T>(s: &Store, actor: &Actor, action: &'static str, r: Result<T, OpsError>) -> Result<T, StoreError> {
+    r.or_else(|e| match e {
+        OpsError::Refused(d) => {
+            s.audit_refusal(actor, idms::store::AuditDraft::new(action), d.code())?;
+            Err(d.into())
+        }
+        OpsError::Store(e) => Err(e),
     })
 }
 
@@ -786,6 +817,34 @@ fn card(cli: &Cli, s: &Store, actor: &Actor, cmd: &CardCmd) -> Result<(), StoreE
         }
         CardCmd::Suspend { uid, tech: t } => s.suspend_credential(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
         CardCmd::Resume { uid, tech: t } => s.resume_credential(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
+        CardCmd::Twins => {
+            let twins =
+                ops_audited(s, actor, "credential.twins", idms::ops::cards::twins(s, &Acting::Local(actor.clone())))?;
+            if cli.json {
+                output::json(&twins);
+            } else if twins.is_empty() {
+                println!("no twins: no UID bytes are held by different people");
+            } else {
+                let mut t = Table::new(&["UID", "TECHNOLOGY", "STATE", "HOLDER", "HOLDER STATE"]);
+                for c in &twins {
+                    t.row(vec![
+                        c.uid.to_string(),
+                        c.technology.to_string(),
+                        c.state.to_string(),
+                        c.holder.to_string(),
+                        c.holder_state.to_string(),
+                    ]);
+                }
+                t.print();
+            }
+            return Ok(());
+        }
+        CardCmd::Unbind { uid, tech: t } => {
+            let parsed = Technology::from_name(t).and_then(|t| Ok((t, Uid::parse_for(t, uid)?)));
+            let (t, uid) = audited(s, actor, "credential.unbind", parsed)?;
+            let acting = Acting::Local(actor.clone());
+            ops_audited(s, actor, "credential.unbind", idms::ops::cards::unbind(s, &acting, t, &uid))?
+        }
     };
     print_card(cli, &c);
     Ok(())
@@ -793,12 +852,22 @@ fn card(cli: &Cli, s: &Store, actor: &Actor, cmd: &CardCmd) -> Result<(), StoreE
 
 fn audit(cli: &Cli, s: &Store, cmd: &AuditCmd) -> Result<(), StoreError> {
     match cmd {
-        AuditCmd::Verify => {
-            let r = s.verify_audit()?;
+        AuditCmd::Verify { expect } => {
+            let expect = expect.as_deref().map(store::audit::AuditHead::parse).transpose()?;
+            let r = s.verify_audit_expecting(expect.as_ref())?;
             if cli.json {
                 output::json(&r);
             } else if r.first_bad.is_none() {
                 println!("audit chain intact: {} entries verified", r.entries);
+                if let Some(e) = &expect {
+                    println!("it still holds the recorded head {e}");
+                }
+                if let Some(h) = &r.head {
+                    println!("head {h}");
+                    println!(
+                        "record it outside IDMS: `idms audit verify --expect {h}` fails once the chain no longer holds it"
+                    );
+                }
             }
             match r.first_bad {
                 Some(b) => Err(StoreError::AuditBroken { seq: b.seq, problem: b.problem }),

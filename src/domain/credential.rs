@@ -343,6 +343,71 @@ pub fn check_bindable(
     Ok(())
 }
 
+/// An open binding of some UID bytes: under which technology, held by whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BytesHolder {
+    /// The credential's technology.
+    pub technology: Technology,
+    /// The holder of its open binding.
+    pub holder: UserId,
+    /// The holder's lifecycle state.
+    pub holder_state: UserState,
+}
+
+/// One holder per card, whatever the technology: binding `uid` under
+/// `technology` to `user` is refused (`credential_held`, naming the holder)
+/// while another person holds the same bytes under another technology. A
+/// reader often cannot tell the technology, so two people holding the same
+/// bytes would let one person's card open doors as the other. The same
+/// person holding the bytes under two technologies is fine. `held` is every
+/// open binding of these bytes (the credential's own technology is the
+/// recycle rule's business: [`check_bindable`]).
+pub fn check_one_holder(
+    uid: &Uid,
+    technology: Technology,
+    user: UserId,
+    held: &[BytesHolder],
+) -> Result<(), DomainError> {
+    match held.iter().find(|h| h.technology != technology && h.holder != user) {
+        Some(h) => Err(DomainError::CredentialHeld {
+            uid: format!("{uid} ({})", h.technology),
+            holder: h.holder,
+            holder_state: h.holder_state,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Whether open bindings of the same bytes name more than one person (a
+/// twin: possible only in databases from before [`check_one_holder`]).
+#[must_use]
+pub fn is_twin(held: &[BytesHolder]) -> bool {
+    held.first().is_some_and(|f| held.iter().any(|h| h.holder != f.holder))
+}
+
+/// Unbinding resolves a twin and nothing else: the credential
+/// (`technology`, `uid`) must have a holder, and another person must hold
+/// the same bytes under another technology. Otherwise `not_a_twin` — it is
+/// no way around the recycle rule.
+pub fn check_unbindable(uid: &Uid, technology: Technology, held: &[BytesHolder]) -> Result<UserId, DomainError> {
+    let not_a_twin = || DomainError::NotATwin { uid: format!("{technology}:{uid}") };
+    let own = held.iter().find(|h| h.technology == technology).ok_or_else(not_a_twin)?;
+    if held.iter().any(|h| h.technology != technology && h.holder != own.holder) {
+        Ok(own.holder)
+    } else {
+        Err(not_a_twin())
+    }
+}
+
+/// The state an unbound twin ends in: `destroyed` — retired for good, so it
+/// never grants, is never recycled and cannot be bound again (the card
+/// carrying these bytes may still be in its former holder's pocket). A
+/// credential already retired keeps its state.
+#[must_use]
+pub fn unbound_state(state: CredentialState) -> CredentialState {
+    if state.is_retired() { state } else { CredentialState::Destroyed }
+}
+
 /// Who may receive a credential: anyone not deleted or expunged.
 pub fn check_can_receive(user: UserId, state: UserState) -> Result<(), DomainError> {
     match state {
@@ -417,6 +482,42 @@ mod tests {
                 "credential_retired"
             );
         }
+    }
+
+    #[test]
+    fn one_holder_per_uid_bytes_across_technologies() {
+        let uid = Uid::parse_any("04A1B2C3").unwrap();
+        let (a, b) = (UserId::from_i64(7), UserId::from_i64(8));
+        let held = [BytesHolder { technology: Technology::Iso14443a, holder: a, holder_state: UserState::Suspended }];
+        let e = check_one_holder(&uid, Technology::Other, b, &held).unwrap_err();
+        assert_eq!(e.code(), "credential_held");
+        let msg = e.to_string();
+        assert!(msg.contains(&a.to_string()) && msg.contains("suspended") && msg.contains("iso14443a"), "{msg}");
+        // The same person under another technology, or the same technology (the recycle rule's case): not this rule.
+        assert!(check_one_holder(&uid, Technology::Other, a, &held).is_ok());
+        assert!(check_one_holder(&uid, Technology::Iso14443a, b, &held).is_ok());
+        assert!(!is_twin(&held));
+        assert!(!is_twin(&[]));
+    }
+
+    #[test]
+    fn only_a_twin_can_be_unbound() {
+        use Technology::*;
+        let uid = Uid::parse_any("04A1B2C3").unwrap();
+        let (a, b) = (UserId::from_i64(7), UserId::from_i64(8));
+        let h = |technology, holder| BytesHolder { technology, holder, holder_state: UserState::Active };
+        let twin = [h(Iso14443a, a), h(Other, b)];
+        assert!(is_twin(&twin));
+        assert_eq!(check_unbindable(&uid, Other, &twin).unwrap(), b);
+        assert_eq!(check_unbindable(&uid, Iso14443a, &twin).unwrap(), a);
+        for (held, t) in
+            [(&[h(Iso14443a, a)][..], Iso14443a), (&[h(Iso14443a, a), h(Other, a)][..], Other), (&twin[..], Em4100)]
+        {
+            assert_eq!(check_unbindable(&uid, t, held).unwrap_err().code(), "not_a_twin", "{held:?} {t}");
+        }
+        assert_eq!(unbound_state(CredentialState::Issued), CredentialState::Destroyed);
+        assert_eq!(unbound_state(CredentialState::Suspended), CredentialState::Destroyed);
+        assert_eq!(unbound_state(CredentialState::Lost), CredentialState::Lost);
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //! credential retired → no holder (in stock) → credential suspended →
 //! holder deleted → holder suspended → before `valid_from` → at or after
 //! `valid_to`. Door rules (`no_access_to_door`) come with access levels.
+//!
+//! Before all of these, the index denies `credential_ambiguous` when the
+//! UID bytes read are bound, under different technologies, to different
+//! people (twins from before the one-holder-per-UID rule): a door must
+//! never grant one person's card as another's.
 
 use std::fmt;
 
@@ -35,11 +40,15 @@ pub enum DenyReason {
     Expired,
     /// The holder may not open this door.
     NoAccessToDoor,
+    /// The UID bytes are bound to different people under different
+    /// technologies: whose card this is cannot be told.
+    CredentialAmbiguous,
 }
 
 impl DenyReason {
-    /// Every reason, in a fixed order (also their stored numbering, from 1).
-    pub const ALL: [Self; 11] = [
+    /// Every reason, in a fixed order (also their stored numbering, from 1:
+    /// a new reason is appended, so stored events keep their meaning).
+    pub const ALL: [Self; 12] = [
         Self::UnknownCredential,
         Self::CredentialInStock,
         Self::CredentialSuspended,
@@ -51,6 +60,7 @@ impl DenyReason {
         Self::NotYetValid,
         Self::Expired,
         Self::NoAccessToDoor,
+        Self::CredentialAmbiguous,
     ];
 
     /// Parses a code.
@@ -74,6 +84,7 @@ impl DenyReason {
             Self::NotYetValid => "not_yet_valid",
             Self::Expired => "expired",
             Self::NoAccessToDoor => "no_access_to_door",
+            Self::CredentialAmbiguous => "credential_ambiguous",
         }
     }
 }
@@ -191,6 +202,16 @@ mod tests {
         for (state, h, want) in cases {
             assert_eq!(decide(state, h.as_ref(), now), want, "{state:?} {h:?}");
         }
+    }
+
+    #[test]
+    fn codes_round_trip_and_new_reasons_come_last() {
+        for r in DenyReason::ALL {
+            assert_eq!(DenyReason::from_code(r.code()), Some(r));
+        }
+        // Stored events number reasons by their place in ALL: appended, never inserted.
+        assert_eq!(DenyReason::ALL.last(), Some(&DenyReason::CredentialAmbiguous));
+        assert_eq!(DenyReason::CredentialAmbiguous.code(), "credential_ambiguous");
     }
 
     #[test]

@@ -196,6 +196,22 @@ pub enum DomainError {
         /// What is acceptable.
         message: &'static str,
     },
+    /// Unbinding asked for a credential that is not one of a twin.
+    #[error(
+        "credential {uid} is not a twin: no other person holds these UID bytes under another technology; unbinding only resolves twins (`idms card twins` lists them) — otherwise a card leaves its holder when they are expunged, or is retired as lost, stolen or destroyed"
+    )]
+    NotATwin {
+        /// The credential, `technology:UID`.
+        uid: String,
+    },
+    /// The audit chain no longer holds a head recorded earlier.
+    #[error(
+        "the audit chain no longer holds the recorded head: entry {seq} is missing or has another hash, so the chain was truncated or rewritten since it was recorded"
+    )]
+    AuditHeadMissing {
+        /// The recorded head's sequence number.
+        seq: i64,
+    },
     /// A field's value is not acceptable.
     #[error("{field}: {message}")]
     InvalidInput {
@@ -238,6 +254,8 @@ impl DomainError {
             Self::LastAdmin { .. } => "last_admin",
             Self::Disabled { .. } => "disabled",
             Self::UnknownOperator => "not_found",
+            Self::NotATwin { .. } => "not_a_twin",
+            Self::AuditHeadMissing { .. } => "audit_head_missing",
         }
     }
 }

@@ -14,6 +14,7 @@
 //! call and render.
 
 pub mod access;
+pub mod cards;
 pub mod credentials;
 pub mod events;
 pub mod purge;

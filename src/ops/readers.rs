@@ -39,9 +39,20 @@ pub fn card_status(store: &Store, acting: &Acting, technology: Technology, uid: 
     acting.require(Role::Enroller)?;
     let c = match store.get_credential(Some(technology), uid) {
         Ok(c) => c,
-        Err(e) if e.code() == "not_found" => {
-            return Ok(CardVerdict { status: "new", holder: None, holder_state: None, action: "enroll", code: None });
-        }
+        Err(e) if e.code() == "not_found" => match store.get_credential(None, uid) {
+            // The same bytes held under another technology: binding them
+            // would be refused (one holder per UID bytes), so say so.
+            Ok(other) if other.holder.is_some() => other,
+            _ => {
+                return Ok(CardVerdict {
+                    status: "new",
+                    holder: None,
+                    holder_state: None,
+                    action: "enroll",
+                    code: None,
+                });
+            }
+        },
         Err(e) => return Err(e.into()),
     };
     let status = if c.holder.is_some() {

@@ -11,8 +11,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Timestamp, UserId};
-use crate::store::StoreError;
+use crate::domain::{DomainError, Timestamp, UserId};
+use crate::store::{Store, StoreError};
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -157,6 +157,42 @@ pub struct AuditReport {
     pub entries: u64,
     /// The first entry that breaks the chain, if any.
     pub first_bad: Option<BadEntry>,
+    /// The newest entry of an intact chain: record it outside IDMS, and
+    /// later check the chain still holds it (`--expect SEQ:HASH`), which
+    /// catches a truncated or rewritten chain that verifies on its own.
+    pub head: Option<AuditHead>,
+}
+
+/// An entry's position and hash: `SEQ:HASH` (the hash in lowercase hex).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditHead {
+    /// The entry's sequence number.
+    pub seq: i64,
+    /// Its SHA-256 chain hash, 64 lowercase hex digits.
+    pub hash: String,
+}
+
+impl AuditHead {
+    /// Parses `SEQ:HASH` as `idms audit verify` prints it.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        let bad = || DomainError::InvalidInput {
+            field: "expect",
+            message: "expected SEQ:HASH as `idms audit verify` prints it: a sequence number, a colon and 64 hex digits"
+                .into(),
+        };
+        let (seq, hash) = s.trim().split_once(':').ok_or_else(bad)?;
+        let seq = seq.parse::<i64>().ok().filter(|s| *s >= 1).ok_or_else(bad)?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        Ok(Self { seq, hash: hash.to_ascii_lowercase() })
+    }
+}
+
+impl std::fmt::Display for AuditHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
 }
 
 /// Where and how the chain breaks.
@@ -175,8 +211,18 @@ fn text(v: ValueRef<'_>) -> Option<&[u8]> {
     }
 }
 
-/// Walks the whole chain in order and reports the first broken entry.
+/// Walks the whole chain in order and reports the first broken entry (or
+/// the head of an intact chain).
 pub fn verify(conn: &Connection) -> Result<AuditReport, StoreError> {
+    verify_holding(conn, None).map(|(r, _)| r)
+}
+
+/// [`verify`], also returning the hash (hex) of entry `seq` if the chain
+/// reached it intact.
+fn verify_holding(
+    conn: &Connection,
+    seq_of_interest: Option<i64>,
+) -> Result<(AuditReport, Option<String>), StoreError> {
     let mut stmt = conn.prepare(
         "SELECT seq, at, actor, action, target_user, target_credential, outcome, detail, prev_hash, hash
          FROM audit ORDER BY seq",
@@ -185,13 +231,14 @@ pub fn verify(conn: &Connection) -> Result<AuditReport, StoreError> {
     let mut expected_prev = GENESIS.to_vec();
     let mut expected_seq = 1i64;
     let mut entries = 0u64;
+    let mut of_interest = None;
     while let Some(r) = rows.next()? {
         entries += 1;
         let seq = match r.get_ref(0)? {
             ValueRef::Integer(s) => s,
             _ => expected_seq,
         };
-        let bad = |problem| Ok(AuditReport { entries, first_bad: Some(BadEntry { seq, problem }) });
+        let bad = |problem| Ok((AuditReport { entries, first_bad: Some(BadEntry { seq, problem }), head: None }, None));
         if seq != expected_seq {
             return bad("an entry is missing before this one, or its sequence number was changed");
         }
@@ -221,10 +268,33 @@ pub fn verify(conn: &Connection) -> Result<AuditReport, StoreError> {
         if hash != want.as_slice() {
             return bad("the entry's contents do not match its hash");
         }
+        if seq_of_interest == Some(seq) {
+            of_interest = Some(hex::encode(hash));
+        }
         expected_prev = hash.to_vec();
         expected_seq += 1;
     }
-    Ok(AuditReport { entries, first_bad: None })
+    let head = (entries > 0).then(|| AuditHead { seq: expected_seq - 1, hash: hex::encode(&expected_prev) });
+    Ok((AuditReport { entries, first_bad: None, head }, of_interest))
+}
+
+impl Store {
+    /// Walks the audit chain and, given a head recorded earlier, checks
+    /// that the chain still holds that entry with that hash: a chain cut
+    /// short or rewritten from some entry on (by someone who recomputed the
+    /// hashes) verifies on its own, but no longer holds the recorded head —
+    /// `audit_head_missing`. A broken chain is reported as such first.
+    pub fn verify_audit_expecting(&self, expect: Option<&AuditHead>) -> Result<AuditReport, StoreError> {
+        self.read(|c| {
+            let (report, found) = verify_holding(c, expect.map(|e| e.seq))?;
+            if let (Some(e), None) = (expect, &report.first_bad)
+                && found.as_deref() != Some(e.hash.as_str())
+            {
+                return Err(DomainError::AuditHeadMissing { seq: e.seq }.into());
+            }
+            Ok(report)
+        })
+    }
 }
 
 /// Filters for listing entries.

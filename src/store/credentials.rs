@@ -1,9 +1,13 @@
 //! Credentials: enrolment (and recycling), retirement, card suspension,
-//! look-up with binding history, and door decisions.
+//! look-up with binding history, twins (the same UID bytes held by
+//! different people under different technologies, from databases older
+//! than the rule against them) and their resolution, and door decisions.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::credential::{check_can_receive, credential_transition};
+use crate::domain::credential::{
+    BytesHolder, check_can_receive, check_one_holder, check_unbindable, credential_transition, unbound_state,
+};
 use crate::domain::{
     Change, CredentialState, Decision, DomainError, RetireReason, Technology, Timestamp, Uid, UserId, UserState,
     check_bindable,
@@ -67,6 +71,72 @@ fn holder(conn: &Connection, credential_id: i64) -> Result<Option<(UserId, UserS
         .transpose()
 }
 
+/// Every open binding of `uid`'s bytes, in every technology.
+fn held_bytes(conn: &Connection, uid: &Uid) -> Result<Vec<BytesHolder>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.technology, b.user_id, u.state FROM credentials c
+         JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
+         JOIN users u ON u.id = b.user_id
+         WHERE c.technology IN ('iso14443a','em4100','other') AND c.uid = ?1",
+    )?;
+    let mut rows = stmt.query([uid.as_bytes()])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(BytesHolder {
+            technology: columns::technology(r, 0)?,
+            holder: UserId::from_i64(r.get(1)?),
+            holder_state: columns::user_state(r, 2)?,
+        });
+    }
+    Ok(out)
+}
+
+/// One credential of a twin: the same UID bytes held by different people
+/// under different technologies. IDs, states and UIDs only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Twin {
+    /// Technology.
+    #[schema(value_type = String)]
+    pub technology: Technology,
+    /// UID, uppercase hex.
+    #[schema(value_type = String)]
+    pub uid: Uid,
+    /// Credential state.
+    #[schema(value_type = String)]
+    pub state: CredentialState,
+    /// The holder of its open binding.
+    #[schema(value_type = String)]
+    pub holder: UserId,
+    /// The holder's state.
+    #[schema(value_type = String)]
+    pub holder_state: UserState,
+}
+
+/// Every twin credential, grouped by UID bytes, then by technology.
+pub(crate) fn twins_in(conn: &Connection) -> Result<Vec<Twin>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.technology, c.uid, c.state, b.user_id, u.state FROM credentials c
+         JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
+         JOIN users u ON u.id = b.user_id
+         WHERE c.uid IN (
+             SELECT c2.uid FROM credentials c2 JOIN bindings b2 ON b2.credential_id = c2.id AND b2.closed_at IS NULL
+             GROUP BY c2.uid HAVING COUNT(DISTINCT b2.user_id) > 1)
+         ORDER BY c.uid, c.technology",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(Twin {
+            technology: columns::technology(r, 0)?,
+            uid: columns::uid(r, 1)?,
+            state: columns::credential_state(r, 2)?,
+            holder: UserId::from_i64(r.get(3)?),
+            holder_state: columns::user_state(r, 4)?,
+        });
+    }
+    Ok(out)
+}
+
 fn load(conn: &Connection, technology: Option<Technology>, uid: &Uid) -> Result<CredentialRecord, StoreError> {
     let row = find(conn, technology, uid)?.ok_or_else(|| not_found(uid))?;
     let held = holder(conn, row.id)?;
@@ -109,6 +179,8 @@ pub(crate) fn bind(
     uid.check_for(technology)?;
     let (facts, _) = load_facts(&w.conn, user)?;
     check_can_receive(user, facts.state)?;
+    // One holder per UID bytes, whatever the technology (a database trigger backs this up).
+    check_one_holder(uid, technology, user, &held_bytes(&w.conn, uid)?)?;
     let (cred_id, recycled) = match find(&w.conn, Some(technology), uid)? {
         Some(row) => {
             check_bindable(uid, row.state, holder(&w.conn, row.id)?)?;
@@ -134,10 +206,12 @@ pub(crate) fn bind(
     if let Err(rusqlite::Error::SqliteFailure(f, _)) = &inserted
         && f.code == rusqlite::ErrorCode::ConstraintViolation
     {
-        // The unique partial index caught a second open binding.
+        // The unique partial index caught a second open binding, or the
+        // trigger another person's binding of the same bytes.
         if let Some((h, hs)) = holder(&w.conn, cred_id)? {
             return Err(DomainError::CredentialHeld { uid: uid.to_string(), holder: h, holder_state: hs }.into());
         }
+        check_one_holder(uid, technology, user, &held_bytes(&w.conn, uid)?)?;
     }
     inserted?;
     w.change(Change::Credential { technology, uid: *uid, state: CredentialState::Issued, holder: Some(user) })?;
@@ -194,6 +268,56 @@ impl Store {
             if recycled {
                 w.audit.detail = "recycled=true".into();
             }
+            load(&w.conn, Some(technology), uid)
+        })
+    }
+
+    /// Every twin: credentials whose UID bytes are bound to different
+    /// people under different technologies (possible only in databases
+    /// from before the rule against it). Doors deny them
+    /// `credential_ambiguous` until [`Store::unbind_twin`] resolves them.
+    pub fn twins(&self) -> Result<Vec<Twin>, StoreError> {
+        self.read(twins_in)
+    }
+
+    /// Resolves a twin: closes the open binding of (`technology`, `uid`)
+    /// (close reason `twin_unbound`) and retires the credential as
+    /// `destroyed` (a retired one keeps its state), so it never grants,
+    /// never goes back to stock and cannot be bound again. Refused with
+    /// `not_a_twin` unless another person holds the same bytes under
+    /// another technology: this is no way around the recycle rule. Doors
+    /// that cannot tell the technology keep denying these bytes
+    /// (`credential_destroyed`): the unbound card may still be in its former
+    /// holder's pocket.
+    pub fn unbind_twin(
+        &self,
+        actor: &Actor,
+        technology: Technology,
+        uid: &Uid,
+    ) -> Result<CredentialRecord, StoreError> {
+        let mut draft = AuditDraft::new("credential.unbind");
+        draft.target_credential = Some(target(technology, uid));
+        self.write(actor, draft, |w| {
+            let row = find(&w.conn, Some(technology), uid)?.ok_or_else(|| not_found(uid))?;
+            let held = held_bytes(&w.conn, uid)?;
+            w.audit.target_user = held.iter().find(|h| h.technology == technology).map(|h| h.holder);
+            let holder = check_unbindable(uid, technology, &held)?;
+            let new = unbound_state(row.state);
+            w.conn
+                .prepare_cached(
+                    "UPDATE bindings SET closed_at = ?2, closed_by = ?3, close_reason = 'twin_unbound'
+                     WHERE credential_id = ?1 AND closed_at IS NULL",
+                )?
+                .execute(params![row.id, w.now.0, actor.id])?;
+            if new != row.state {
+                w.conn
+                    .prepare_cached("UPDATE credentials SET state = ?2, updated_at = ?3 WHERE id = ?1")?
+                    .execute(params![row.id, new.as_str(), w.now.0])?;
+            }
+            let others: Vec<String> =
+                held.iter().filter(|h| h.holder != holder).map(|h| format!("{}:{}", h.technology, h.holder)).collect();
+            w.audit.detail = format!("state={new} twin_of={}", others.join(","));
+            w.change(Change::Credential { technology, uid: *uid, state: new, holder: None })?;
             load(&w.conn, Some(technology), uid)
         })
     }

@@ -10,7 +10,9 @@
 //! entries, and those of users holding it), so applying deltas in order to
 //! a snapshot — upserting by `(technology, uid)` — reproduces the current
 //! snapshot exactly. Entries carry UIDs, states, validity windows and user
-//! IDs: no personal data.
+//! IDs: no personal data. An entry is `ambiguous` when its UID bytes are
+//! bound to different people under different technologies; a controller
+//! denies those `credential_ambiguous`, as the online decision does.
 
 use rusqlite::{Connection, params};
 
@@ -41,6 +43,11 @@ pub struct FeedEntry {
     /// The holder's validity window end (exclusive).
     #[schema(value_type = Option<String>)]
     pub valid_to: Option<Timestamp>,
+    /// These UID bytes are bound to different people under different
+    /// technologies (a twin, until an admin unbinds one): deny every read
+    /// of them `credential_ambiguous`, with or without a technology, and
+    /// log no holder.
+    pub ambiguous: bool,
 }
 
 /// Snapshot or delta.
@@ -69,15 +76,20 @@ pub struct Feed {
     pub entries: Vec<FeedEntry>,
 }
 
-const ENTRY_SQL: &str = "SELECT c.technology, c.uid, c.state, u.id, u.state, u.valid_from, u.valid_to, c.id
+const ENTRY_SQL: &str = "SELECT c.technology, c.uid, c.state, u.id, u.state, u.valid_from, u.valid_to, c.id,
+    (SELECT COUNT(DISTINCT b3.user_id) FROM credentials c3
+        JOIN bindings b3 ON b3.credential_id = c3.id AND b3.closed_at IS NULL
+        WHERE c3.technology IN ('iso14443a','em4100','other') AND c3.uid = c.uid) > 1
     FROM credentials c
     LEFT JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
     LEFT JOIN users u ON u.id = b.user_id";
 
-/// Credentials touched by a change after `?1`.
+/// Credentials touched by a change after `?1`: a credential change touches
+/// every credential with the same bytes (whether they are ambiguous may
+/// have changed with it).
 const DELTA_FILTER: &str = "c.id IN (
     SELECT c2.id FROM change_log l JOIN credentials c2
-        ON l.kind = 'credential' AND c2.technology = l.technology AND c2.uid = l.uid
+        ON l.kind = 'credential' AND c2.technology IN ('iso14443a','em4100','other') AND c2.uid = l.uid
     WHERE l.seq > ?1
     UNION
     SELECT b2.credential_id FROM change_log l JOIN bindings b2
@@ -106,6 +118,7 @@ fn entries(
             holder_state: columns::opt_user_state(r, 4)?,
             valid_from: r.get::<_, Option<i64>>(5)?.map(Timestamp),
             valid_to: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+            ambiguous: r.get(8)?,
         };
         out.push((entry, r.get(7)?));
     }

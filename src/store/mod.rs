@@ -39,6 +39,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditDraft, AuditEntry, AuditQuery, AuditReport, BadEntry};
 pub use auth::{Controller, Operator, Principal, Role};
+pub use credentials::Twin;
 pub use error::StoreError;
 pub use events::{AccessEvent, EventLog, QueueFull};
 pub use feed::{Feed, FeedEntry, FeedKind};

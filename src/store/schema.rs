@@ -4,8 +4,10 @@
 //!
 //! **Architecture invariant:** the rules that must hold under concurrency
 //! are constraints here, not only checks in Rust: one open binding per
-//! credential (unique partial index), `(technology, uid)` unique, a
-//! tombstone holds no personal data (CHECK), states are closed sets (CHECK).
+//! credential (unique partial index), `(technology, uid)` unique, one
+//! holder per UID bytes across technologies (trigger), a tombstone holds no
+//! personal data (CHECK) and stays one, a retired card stays retired
+//! (triggers), states are closed sets (CHECK).
 
 use rusqlite::Connection;
 
@@ -205,6 +207,80 @@ CREATE TABLE scrub (
 );
 INSERT INTO scrub (id, pending_since) VALUES (1, NULL);
 ",
+    // 5: one holder per card bytes across technologies; retired cards and
+    // expunged people are final. Twins from before are kept (and listed by
+    // `migrate`); doors deny them `credential_ambiguous` until an admin
+    // unbinds one (close reason `twin_unbound`).
+    r"
+-- A new close reason needs a new CHECK: rebuild the table (nothing refers to it).
+CREATE TABLE bindings_v5 (
+    id            INTEGER PRIMARY KEY,
+    credential_id INTEGER NOT NULL REFERENCES credentials(id),
+    user_id       INTEGER NOT NULL REFERENCES users(id),
+    opened_at     INTEGER NOT NULL,
+    opened_by     TEXT NOT NULL,
+    closed_at     INTEGER,
+    closed_by     TEXT,
+    close_reason  TEXT CHECK (close_reason IN ('holder_expunged','twin_unbound')),
+    CHECK ((closed_at IS NULL) = (close_reason IS NULL))
+);
+INSERT INTO bindings_v5 (id, credential_id, user_id, opened_at, opened_by, closed_at, closed_by, close_reason)
+    SELECT id, credential_id, user_id, opened_at, opened_by, closed_at, closed_by, close_reason FROM bindings;
+DROP TABLE bindings;
+ALTER TABLE bindings_v5 RENAME TO bindings;
+CREATE UNIQUE INDEX bindings_one_open ON bindings(credential_id) WHERE closed_at IS NULL;
+CREATE INDEX bindings_user ON bindings(user_id);
+CREATE INDEX bindings_credential ON bindings(credential_id);
+
+-- One holder per UID bytes, whatever the technology: no open binding for
+-- someone else while another person holds the same bytes under another
+-- technology. The writer checks first (and names the holder); this is the
+-- last line of defence for any other path.
+CREATE TRIGGER bindings_one_holder_per_uid BEFORE INSERT ON bindings
+WHEN NEW.closed_at IS NULL AND EXISTS (
+    SELECT 1 FROM credentials n
+    JOIN credentials c ON c.technology IN ('iso14443a','em4100','other') AND c.uid = n.uid AND c.id <> n.id
+    JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
+    WHERE n.id = NEW.credential_id AND b.user_id <> NEW.user_id)
+BEGIN SELECT RAISE(ABORT, 'credential_held: these UID bytes are held by another person under another technology'); END;
+CREATE TRIGGER bindings_one_holder_per_uid_update BEFORE UPDATE OF credential_id, user_id, closed_at ON bindings
+WHEN NEW.closed_at IS NULL AND EXISTS (
+    SELECT 1 FROM credentials n
+    JOIN credentials c ON c.technology IN ('iso14443a','em4100','other') AND c.uid = n.uid AND c.id <> n.id
+    JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
+    WHERE n.id = NEW.credential_id AND b.user_id <> NEW.user_id)
+BEGIN SELECT RAISE(ABORT, 'credential_held: these UID bytes are held by another person under another technology'); END;
+-- A credential's identity never changes (the rule above reads it).
+CREATE TRIGGER credentials_identity_fixed BEFORE UPDATE OF technology, uid ON credentials
+WHEN NEW.technology IS NOT OLD.technology OR NEW.uid IS NOT OLD.uid
+BEGIN SELECT RAISE(ABORT, 'a credential''s technology and UID never change'); END;
+
+-- Retired is final: a lost, stolen or destroyed card never changes state
+-- (in particular never back to in_stock or issued).
+CREATE TRIGGER credentials_retired_final BEFORE UPDATE OF state ON credentials
+WHEN OLD.state IN ('lost','stolen','destroyed') AND NEW.state IS NOT OLD.state
+BEGIN SELECT RAISE(ABORT, 'credential_retired: a retired credential never changes state'); END;
+
+-- Expunged is final: the tombstone never changes state, ID or expunge
+-- record, and never holds personal data again.
+CREATE TRIGGER users_expunged_final BEFORE UPDATE ON users
+WHEN OLD.state = 'expunged' AND (NEW.state IS NOT 'expunged' OR NEW.id IS NOT OLD.id
+    OR NEW.expunged_at IS NOT OLD.expunged_at OR NEW.expunged_by IS NOT OLD.expunged_by
+    OR NEW.given_name IS NOT NULL OR NEW.family_name IS NOT NULL OR NEW.family_fold IS NOT NULL
+    OR NEW.email IS NOT NULL OR NEW.phone IS NOT NULL OR NEW.employee_no IS NOT NULL OR NEW.notes IS NOT NULL
+    OR NEW.photo IS NOT NULL OR NEW.directory_id IS NOT NULL)
+BEGIN SELECT RAISE(ABORT, 'already_expunged: an expunged user stays a tombstone'); END;
+
+-- Existing twins: a change-log entry for each, so controllers' next delta
+-- carries them (now marked ambiguous) and running services re-read them.
+INSERT INTO change_log (at, kind, user_id, technology, uid, credential_state)
+    SELECT CAST(strftime('%s', 'now') AS INTEGER), 'credential', b.user_id, c.technology, c.uid, c.state
+    FROM credentials c JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
+    WHERE c.uid IN (
+        SELECT c2.uid FROM credentials c2 JOIN bindings b2 ON b2.credential_id = c2.id AND b2.closed_at IS NULL
+        GROUP BY c2.uid HAVING COUNT(DISTINCT b2.user_id) > 1)
+    ORDER BY c.id;
+",
 ];
 
 /// The schema version this build writes.
@@ -225,7 +301,39 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         // PRAGMA takes no parameters; the value is our own integer.
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
     }
+    if found > 0 && found < TWIN_RULE {
+        warn_twins(&tx)?;
+    }
     tx.commit()?;
+    Ok(())
+}
+
+/// The version that brought the one-holder-per-UID rule (migration 5).
+pub const TWIN_RULE: i64 = 5;
+
+/// A database from before [`TWIN_RULE`] may hold the same UID bytes bound
+/// to different people under different technologies: lists them in the
+/// log (technologies, UIDs, states, holder IDs — nothing personal), so an
+/// admin resolves each with `idms card unbind`.
+fn warn_twins(conn: &Connection) -> Result<(), StoreError> {
+    let twins = super::credentials::twins_in(conn)?;
+    if !twins.is_empty() {
+        tracing::warn!(
+            count = twins.len(),
+            "the database holds twins: the same UID bytes bound to different people under different technologies; \
+             doors deny them credential_ambiguous until an admin resolves each with `idms card unbind UID --tech T` \
+             (`idms card twins` lists them)"
+        );
+    }
+    for t in &twins {
+        tracing::warn!(
+            credential = %format_args!("{}:{}", t.technology, t.uid),
+            state = %t.state,
+            holder = %t.holder,
+            holder_state = %t.holder_state,
+            "twin credential"
+        );
+    }
     Ok(())
 }
 

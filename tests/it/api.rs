@@ -31,7 +31,11 @@ pub struct Api {
 
 impl Api {
     pub fn new() -> Self {
-        let fx = Fixture::new();
+        Self::over(Fixture::new())
+    }
+
+    /// The service over a given database (e.g. one an older build left).
+    pub fn over(fx: Fixture) -> Self {
         // A second store on the same file, owned by the service.
         let store = Arc::new(Store::open(&fx.db_path(), fx.clock.clone()).unwrap());
         let state = AppState::open(store.clone(), fx.dir.path(), 1024, std::time::Duration::ZERO).unwrap();

@@ -146,6 +146,13 @@ async fn prepare(api: &Api, template: &str, method: &Method, starter: &str) -> (
         ("POST", "/api/v1/credentials/{uid}/suspend") => {
             (format!("/api/v1/credentials/{}/suspend", fresh_card().await), None)
         }
+        ("POST", "/api/v1/credentials/{uid}/unbind") => {
+            // A twin, as an older database could hold one.
+            let uid = fresh_card().await;
+            let other = api.person("Twin").await.parse().unwrap();
+            crate::twins::force_twin(&api.fx.db_path(), &idms::domain::Uid::parse_any(&uid).unwrap(), other);
+            (format!("/api/v1/credentials/{uid}/unbind?technology=other"), None)
+        }
         ("POST", "/api/v1/credentials/{uid}/resume") => {
             let uid = fresh_card().await;
             let (s, _) = api
@@ -267,6 +274,8 @@ fn table() -> Vec<(&'static str, &'static str, Access, StatusCode)> {
         ("POST", "/api/v1/credentials/{uid}/revoke", Staff(Role::Manager), ok),
         ("POST", "/api/v1/credentials/{uid}/suspend", Staff(Role::Manager), ok),
         ("POST", "/api/v1/credentials/{uid}/resume", Staff(Role::Manager), ok),
+        ("GET", "/api/v1/credentials/twins", Staff(Role::Admin), ok),
+        ("POST", "/api/v1/credentials/{uid}/unbind", Staff(Role::Admin), ok),
         ("GET", "/api/v1/audit", Staff(Role::Manager), ok),
         ("GET", "/api/v1/audit/verify", Staff(Role::Manager), ok),
         ("GET", "/api/v1/stats", Staff(Role::Viewer), ok),
@@ -359,7 +368,7 @@ async fn every_route_for_every_kind_of_caller() {
         }
     }
     tapping.abort();
-    assert_eq!(checked, 54 * 9);
+    assert_eq!(checked, 56 * 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

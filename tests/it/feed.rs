@@ -69,7 +69,7 @@ fn each_kind_of_change_is_in_the_next_delta() {
     // No personal data in the feed's JSON.
     let json = serde_json::to_value(s.credential_feed(None, usize::MAX).unwrap()).unwrap();
     let keys: Vec<String> = json["entries"][0].as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys, ["holder_state", "state", "technology", "uid", "user_id", "valid_from", "valid_to"]);
+    assert_eq!(keys, ["ambiguous", "holder_state", "state", "technology", "uid", "user_id", "valid_from", "valid_to"]);
 }
 
 #[test]

@@ -1,0 +1,77 @@
+//! Card routes on the rule layer (`ops::cards`): listing and resolving
+//! twins. Handlers authenticate, parse, call and render; the role and
+//! scope checks are the rule layer's.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::api::auth::Auth;
+use crate::api::error::{ApiError, ApiPath, ApiQuery, Problem};
+use crate::api::{AppState, audited};
+use crate::domain::{DomainError, Technology, Uid};
+use crate::ops::{self, Acting, OpsError};
+use crate::store::{CredentialRecord, Role, Store, Twin};
+
+/// Runs a rule-layer call on the blocking pool and maps its error.
+async fn call<T: Send + 'static>(
+    s: &AppState,
+    acting: Acting,
+    f: impl FnOnce(&Store, &Acting) -> Result<T, OpsError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = s.store.clone();
+    let actor = acting.actor();
+    tokio::task::spawn_blocking(move || f(&store, &acting))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| ApiError::from_ops(e, &actor))
+}
+
+/// Twins: credentials whose UID bytes are bound to different people under
+/// different technologies (left by databases from before that was
+/// refused). Doors deny them `credential_ambiguous` until one is unbound.
+/// Admins without an org unit only.
+#[utoipa::path(get, path = "/api/v1/credentials/twins", tag = "cards",
+    responses((status = 200, body = Vec<Twin>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_twins(State(s): State<AppState>, auth: Auth) -> Result<Json<Vec<Twin>>, ApiError> {
+    let acting = Acting::from((*auth.0).clone());
+    Ok(Json(call(&s, acting, ops::cards::twins).await?))
+}
+
+/// Which credential of the twin to unbind.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UnbindQuery {
+    /// The technology of the credential to unbind (required: a twin has several).
+    pub technology: Option<String>,
+}
+
+/// Resolve a twin: unbind this credential from its holder and retire it as
+/// `destroyed` (it never grants, is never recycled). Only for twins (409
+/// `not_a_twin` otherwise); audited. Admins without an org unit only.
+#[utoipa::path(post, path = "/api/v1/credentials/{uid}/unbind", tag = "cards",
+    params(("uid" = String, Path, description = "UID in hex"), UnbindQuery),
+    responses((status = 200, body = CredentialRecord), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn unbind(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath(uid): ApiPath<String>,
+    ApiQuery(q): ApiQuery<UnbindQuery>,
+) -> Result<Json<CredentialRecord>, ApiError> {
+    let acting = Acting::from((*auth.0).clone());
+    // A caller without the role hears 403 whatever it sent.
+    acting.require(Role::Admin).map_err(|e| ApiError::from_ops(e, &acting.actor()))?;
+    let parsed = match q.technology.as_deref() {
+        Some(t) => Technology::from_name(t),
+        None => Err(DomainError::InvalidInput {
+            field: "technology",
+            message: "name the technology of the credential to unbind (a twin has several)".into(),
+        }),
+    }
+    .and_then(|t| Ok((t, Uid::parse_for(t, &uid)?)));
+    let (technology, uid) = audited(&s, &auth, "credential.unbind", parsed).await?;
+    Ok(Json(call(&s, acting, move |st, a| ops::cards::unbind(st, a, technology, &uid)).await?))
+}
