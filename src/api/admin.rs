@@ -12,29 +12,14 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::AppState;
 use crate::api::auth::{Auth, Staff};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
+use crate::api::{AppState, op};
 use crate::domain::Timestamp;
 use crate::ops::access::{self, RevokeTarget};
-use crate::ops::{Acting, OpsError};
-use crate::store::auth::{ControllerRecord, OperatorRecord, TokenFilter, TokenRecord, TokenState};
-use crate::store::{Operator, Role, Store};
 
-/// Runs a rule-layer operation on the blocking pool as the caller.
-async fn run<T: Send + 'static>(
-    s: &AppState,
-    auth: &Auth,
-    f: impl FnOnce(&Store, &Acting) -> Result<T, OpsError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let acting = Acting::from((*auth.0).clone());
-    let actor = acting.actor();
-    let store = s.store.clone();
-    tokio::task::spawn_blocking(move || f(&store, &acting))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(|e| ApiError::from_ops(e, &actor))
-}
+use crate::store::auth::{ControllerRecord, OperatorRecord, TokenFilter, TokenRecord, TokenState};
+use crate::store::{Operator, Role};
 
 /// A new operator.
 #[derive(Deserialize, ToSchema)]
@@ -59,9 +44,10 @@ pub async fn create_operator(
     auth: Staff<{ Role::Admin as u8 }>,
     ApiJson(b): ApiJson<NewOperator>,
 ) -> Result<(StatusCode, Json<Operator>), ApiError> {
-    let op =
-        run(&s, &auth, move |st, a| access::add_operator(st, a, &b.name, &b.role, b.org_unit.as_deref(), &b.password))
-            .await?;
+    let op = op(&s, &auth.acting(), move |st, a| {
+        access::add_operator(st, a, &b.name, &b.role, b.org_unit.as_deref(), &b.password)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(op)))
 }
 
@@ -97,7 +83,7 @@ pub async fn create_controller(
     auth: Staff<{ Role::Admin as u8 }>,
     ApiJson(b): ApiJson<NewController>,
 ) -> Result<(StatusCode, Json<ControllerCreated>), ApiError> {
-    let (c, token) = run(&s, &auth, move |st, a| access::add_controller(st, a, &b.name, &b.doors)).await?;
+    let (c, token) = op(&s, &auth.acting(), move |st, a| access::add_controller(st, a, &b.name, &b.doors)).await?;
     Ok((StatusCode::CREATED, Json(ControllerCreated { id: c.id, name: c.name, doors: c.doors, token })))
 }
 
@@ -144,7 +130,7 @@ pub async fn list_operators(
     State(s): State<AppState>,
     auth: Staff<{ Role::Admin as u8 }>,
 ) -> Result<Json<Vec<OperatorView>>, ApiError> {
-    let ops = run(&s, &auth, access::list_operators).await?;
+    let ops = op(&s, &auth.acting(), access::list_operators).await?;
     Ok(Json(ops.into_iter().map(OperatorView::from).collect()))
 }
 
@@ -160,7 +146,7 @@ pub async fn disable_operator(
     auth: Staff<{ Role::Admin as u8 }>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<OperatorView>, ApiError> {
-    let op = run(&s, &auth, move |st, a| access::disable_operator(st, a, &name)).await?;
+    let op = op(&s, &auth.acting(), move |st, a| access::disable_operator(st, a, &name)).await?;
     s.tokens.clear();
     Ok(Json(op.into()))
 }
@@ -175,7 +161,7 @@ pub async fn enable_operator(
     auth: Staff<{ Role::Admin as u8 }>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<OperatorView>, ApiError> {
-    let op = run(&s, &auth, move |st, a| access::enable_operator(st, a, &name)).await?;
+    let op = op(&s, &auth.acting(), move |st, a| access::enable_operator(st, a, &name)).await?;
     Ok(Json(op.into()))
 }
 
@@ -215,7 +201,7 @@ pub async fn set_password(
     ApiPath(name): ApiPath<String>,
     ApiJson(b): ApiJson<PasswordBody>,
 ) -> Result<Json<PasswordSet>, ApiError> {
-    let (op, ended) = run(&s, &auth, move |st, a| access::set_password(st, a, &name, &b.password)).await?;
+    let (op, ended) = op(&s, &auth.acting(), move |st, a| access::set_password(st, a, &name, &b.password)).await?;
     s.tokens.clear();
     Ok(Json(PasswordSet { operator: op.into(), sessions_ended: ended }))
 }
@@ -241,7 +227,7 @@ pub async fn revoke_operator_tokens(
 }
 
 async fn revoke(s: AppState, auth: Auth, target: RevokeTarget) -> Result<Json<Revoked>, ApiError> {
-    let n = run(&s, &auth, move |st, a| access::revoke_tokens(st, a, &target)).await?;
+    let n = op(&s, &auth.acting(), move |st, a| access::revoke_tokens(st, a, &target)).await?;
     s.tokens.clear();
     Ok(Json(Revoked { revoked: n }))
 }
@@ -277,7 +263,7 @@ pub async fn list_controllers(
     State(s): State<AppState>,
     auth: Staff<{ Role::Admin as u8 }>,
 ) -> Result<Json<Vec<ControllerView>>, ApiError> {
-    let cs = run(&s, &auth, access::list_controllers).await?;
+    let cs = op(&s, &auth.acting(), access::list_controllers).await?;
     Ok(Json(cs.into_iter().map(ControllerView::from).collect()))
 }
 
@@ -291,7 +277,7 @@ pub async fn disable_controller(
     auth: Staff<{ Role::Admin as u8 }>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ControllerView>, ApiError> {
-    let c = run(&s, &auth, move |st, a| access::disable_controller(st, a, id)).await?;
+    let c = op(&s, &auth.acting(), move |st, a| access::disable_controller(st, a, id)).await?;
     s.tokens.clear();
     Ok(Json(c.into()))
 }
@@ -306,7 +292,7 @@ pub async fn enable_controller(
     auth: Staff<{ Role::Admin as u8 }>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ControllerView>, ApiError> {
-    let c = run(&s, &auth, move |st, a| access::enable_controller(st, a, id)).await?;
+    let c = op(&s, &auth.acting(), move |st, a| access::enable_controller(st, a, id)).await?;
     Ok(Json(c.into()))
 }
 
@@ -357,7 +343,8 @@ pub async fn rotate_controller_token(
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<RotateBody>,
 ) -> Result<Json<Rotated>, ApiError> {
-    let r = run(&s, &auth, move |st, a| access::rotate_controller_token(st, a, id, b.now, b.overlap_seconds)).await?;
+    let r = op(&s, &auth.acting(), move |st, a| access::rotate_controller_token(st, a, id, b.now, b.overlap_seconds))
+        .await?;
     s.tokens.clear();
     Ok(Json(Rotated {
         controller: r.controller.into(),
@@ -461,7 +448,7 @@ pub async fn list_tokens(
         after: q.after,
         limit: q.limit.unwrap_or(1000).clamp(1, 10_000),
     };
-    let ts = run(&s, &auth, move |st, a| access::list_tokens(st, a, &filter)).await?;
+    let ts = op(&s, &auth.acting(), move |st, a| access::list_tokens(st, a, &filter)).await?;
     Ok(Json(ts.into_iter().map(TokenView::from).collect()))
 }
 

@@ -1,4 +1,4 @@
-//! Card routes on the rule layer (`ops::cards`): listing and resolving
+//! Card routes on the rule layer (`ops::credentials`): listing and resolving
 //! twins. Handlers authenticate, parse, call and render; the role and
 //! scope checks are the rule layer's.
 
@@ -9,24 +9,10 @@ use utoipa::IntoParams;
 
 use crate::api::auth::Auth;
 use crate::api::error::{ApiError, ApiPath, ApiQuery, Problem};
-use crate::api::{AppState, audited};
+use crate::api::{AppState, audited, op};
 use crate::domain::{DomainError, Technology, Uid};
-use crate::ops::{self, Acting, OpsError};
-use crate::store::{CredentialRecord, Role, Store, Twin};
-
-/// Runs a rule-layer call on the blocking pool and maps its error.
-async fn call<T: Send + 'static>(
-    s: &AppState,
-    acting: Acting,
-    f: impl FnOnce(&Store, &Acting) -> Result<T, OpsError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let store = s.store.clone();
-    let actor = acting.actor();
-    tokio::task::spawn_blocking(move || f(&store, &acting))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(|e| ApiError::from_ops(e, &actor))
-}
+use crate::ops;
+use crate::store::{CredentialRecord, Role, Twin};
 
 /// Twins: credentials whose UID bytes are bound to different people under
 /// different technologies (left by databases from before that was
@@ -36,8 +22,7 @@ async fn call<T: Send + 'static>(
     responses((status = 200, body = Vec<Twin>), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_twins(State(s): State<AppState>, auth: Auth) -> Result<Json<Vec<Twin>>, ApiError> {
-    let acting = Acting::from((*auth.0).clone());
-    Ok(Json(call(&s, acting, ops::cards::twins).await?))
+    Ok(Json(op(&s, &auth.acting(), ops::credentials::twins).await?))
 }
 
 /// Which credential of the twin to unbind.
@@ -61,7 +46,7 @@ pub async fn unbind(
     ApiPath(uid): ApiPath<String>,
     ApiQuery(q): ApiQuery<UnbindQuery>,
 ) -> Result<Json<CredentialRecord>, ApiError> {
-    let acting = Acting::from((*auth.0).clone());
+    let acting = auth.acting();
     // A caller without the role hears 403 whatever it sent.
     acting.require(Role::Admin).map_err(|e| ApiError::from_ops(e, &acting.actor()))?;
     let parsed = match q.technology.as_deref() {
@@ -73,5 +58,5 @@ pub async fn unbind(
     }
     .and_then(|t| Ok((t, Uid::parse_for(t, &uid)?)));
     let (technology, uid) = audited(&s, &auth, "credential.unbind", parsed).await?;
-    Ok(Json(call(&s, acting, move |st, a| ops::cards::unbind(st, a, technology, &uid)).await?))
+    Ok(Json(op(&s, &acting, move |st, a| ops::credentials::unbind(st, a, technology, &uid)).await?))
 }

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::AppState;
 use crate::api::auth::Auth;
 use crate::api::error::{ApiError, ApiQuery, Problem};
-use crate::ops::Acting;
+use crate::api::op;
 use crate::ops::events::EventFilter;
 use crate::store::AccessEvent;
 
@@ -129,14 +129,8 @@ pub async fn list_events(
     auth: Auth,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<EventPage>, ApiError> {
-    let acting = Acting::from((*auth.0).clone());
-    let actor = acting.actor();
     let f = filter(pairs);
-    let store = s.store.clone();
     let path = s.events.path().to_path_buf();
-    let r = tokio::task::spawn_blocking(move || crate::ops::events::list(&store, &path, &acting, &f))
-        .await
-        .map_err(|_| ApiError::internal())?;
-    let page = r.map_err(|e| ApiError::from_ops(e, &actor))?;
+    let page = op(&s, &auth.acting(), move |st, a| crate::ops::events::list(st, &path, a, &f)).await?;
     Ok(Json(EventPage { events: page.events.into_iter().map(EventView::from).collect(), next_after: page.next_after }))
 }

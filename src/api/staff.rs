@@ -15,7 +15,7 @@ use crate::domain::purge::minor_from_units;
 use crate::domain::time::parse_date;
 use crate::domain::{CredentialState, DomainError, LifecycleAction, RetireReason, Technology, Timestamp, Uid, UserId};
 use crate::ops::credentials::{self as cards, CardAction};
-use crate::ops::{Acting, users};
+use crate::ops::users;
 use crate::store::{
     AuditEntry, AuditQuery, AuditReport, CredentialRecord, CredentialSummary, Role, Stats, UserPatch, UserRecord,
     UserSummary,
@@ -147,11 +147,6 @@ pub struct ListUsers {
     pub all: bool,
     /// At most this many (default 50, at most 500).
     pub limit: Option<u32>,
-}
-
-/// A person the caller may act on (else 404, as if missing).
-pub async fn load_scoped(s: &AppState, acting: &Acting, id: UserId) -> Result<UserRecord, ApiError> {
-    op(s, acting, move |st, a| crate::ops::load_scoped(st, a, id)).await
 }
 
 /// Search people.
@@ -332,42 +327,15 @@ pub async fn expunge_preview(
     auth: Staff<{ Role::Eraser as u8 }>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ExpungePreview>, ApiError> {
-    let acting = auth.acting();
-    acting.require(Role::Eraser).map_err(|e| ApiError::from_ops(e, &acting.actor()))?;
-    let u = load_scoped(&s, &acting, user_id(&id)?).await?;
-    let mut destroys = Vec::new();
-    for (name, set) in [
-        ("given_name", u.given_name.is_some()),
-        ("family_name", u.family_name.is_some()),
-        ("email", u.email.is_some()),
-        ("phone", u.phone.is_some()),
-        ("employee_no", u.employee_no.is_some()),
-        ("notes", u.notes.is_some()),
-        ("directory_link", u.directory_linked),
-    ] {
-        if set {
-            destroys.push(name);
-        }
-    }
-    let (retired, live): (Vec<_>, Vec<_>) = u.credentials.iter().partition(|c| c.state.is_retired());
-    let facts = crate::domain::UserFacts {
-        id: u.id,
-        state: u.state,
-        state_before_delete: None,
-        directory_linked: u.directory_linked,
-        legal_hold: u.legal_hold,
-    };
-    let blocked_by = match crate::domain::transition(&facts, LifecycleAction::Expunge, crate::domain::Origin::Staff) {
-        Ok(_) => vec![],
-        Err(e) => vec![e.code()],
-    };
+    let id = user_id(&id)?;
+    let p = op(&s, &auth.acting(), move |st, a| users::expunge_preview(st, a, id)).await?;
     Ok(Json(ExpungePreview {
-        id: u.id.to_string(),
-        state: u.state.to_string(),
-        destroys,
-        releases: live.iter().map(|c| c.uid.to_string()).collect(),
-        keeps_retired: retired.iter().map(|c| c.uid.to_string()).collect(),
-        blocked_by,
+        id: p.id.to_string(),
+        state: p.state.to_string(),
+        destroys: p.destroys,
+        releases: p.releases.iter().map(ToString::to_string).collect(),
+        keeps_retired: p.keeps_retired.iter().map(ToString::to_string).collect(),
+        blocked_by: p.blocked_by,
     }))
 }
 

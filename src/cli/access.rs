@@ -9,7 +9,7 @@ use idms::domain::DomainError;
 use idms::ops::access::{self, RevokeTarget, TokenExpiry};
 use idms::ops::{Acting, OpsError};
 use idms::store::auth::TokenFilter;
-use idms::store::{AuditDraft, Store, StoreError};
+use idms::store::{Store, StoreError};
 
 use super::output::{self, Table, opt};
 use super::{Cli, actor, open};
@@ -120,17 +120,9 @@ pub enum ControllerCmd {
     },
 }
 
-/// The rule layer's answer for the CLI: a refusal it left unaudited (a
-/// role or scope check) is audited here under `action`.
+/// The rule layer's answer for the CLI (see [`super::ops_audited`]).
 fn local<T>(s: &Store, acting: &Acting, action: &'static str, r: Result<T, OpsError>) -> Result<T, StoreError> {
-    match r {
-        Ok(v) => Ok(v),
-        Err(OpsError::Refused(e)) => {
-            s.audit_refusal(&acting.actor(), AuditDraft::new(action), e.code())?;
-            Err(e.into())
-        }
-        Err(OpsError::Store(e)) => Err(e),
-    }
+    super::ops_audited(s, &acting.actor(), action, r)
 }
 
 /// A password: `IDMS_PASSWORD`; else, on a terminal, a prompt that does

@@ -2,9 +2,9 @@
 //! the local CLI (every role, no unit), audited like an API read.
 
 use clap::Subcommand;
+use idms::ops::Acting;
 use idms::ops::events::EventFilter;
-use idms::ops::{Acting, OpsError};
-use idms::store::{AuditDraft, Store, StoreError, events::EVENTS_FILE};
+use idms::store::{Store, StoreError, events::EVENTS_FILE};
 
 use super::output::{self, Table, opt};
 use super::{Cli, actor, data_dir};
@@ -52,14 +52,12 @@ pub(super) fn run(cli: &Cli, s: &Store, cmd: &EventsCmd) -> Result<(), StoreErro
     };
     let actor = actor(cli);
     let acting = Acting::Local(actor.clone());
-    let page = match idms::ops::events::list(s, &data_dir(cli).join(EVENTS_FILE), &acting, &f) {
-        Ok(p) => p,
-        Err(OpsError::Refused(e)) => {
-            s.audit_refusal(&actor, AuditDraft::new("access_events.read"), e.code())?;
-            return Err(e.into());
-        }
-        Err(OpsError::Store(e)) => return Err(e),
-    };
+    let page = super::ops_audited(
+        s,
+        &actor,
+        "access_events.read",
+        idms::ops::events::list(s, &data_dir(cli).join(EVENTS_FILE), &acting, &f),
+    )?;
     if cli.json {
         let events: Vec<_> = page
             .events

@@ -411,16 +411,15 @@ fn audited<T>(s: &Store, actor: &Actor, action: &'static str, r: Result<T, Domai
     })
 }
 
-/// A rule-layer call: a refusal no store operation audited (a role or
-/// scope check) is audited here.
-fn ops_audited<T>(s: &Store, actor: &Actor, action: &'static str, r: Result<T, OpsError>) -> Result<T, StoreError> {
-    r.or_else(|e| match e {
-        OpsError::Refused(d) => {
-            s.audit_refusal(actor, idms::store::AuditDraft::new(action), d.code())?;
-            Err(d.into())
-        }
-        OpsError::Store(e) => Err(e),
-    })
+/// The rule layer's answer for the CLI: a refusal it left unaudited (a
+/// role or scope check) is audited now under `action`.
+pub(crate) fn ops_audited<T>(
+    s: &Store,
+    actor: &Actor,
+    action: &'static str,
+    r: Result<T, OpsError>,
+) -> Result<T, StoreError> {
+    r.map_err(|e| e.audit_now(s, actor, idms::store::AuditDraft::new(action)))
 }
 
 fn tech(s: Option<&str>) -> Result<Option<Technology>, StoreError> {
@@ -818,8 +817,12 @@ fn card(cli: &Cli, s: &Store, actor: &Actor, cmd: &CardCmd) -> Result<(), StoreE
         CardCmd::Suspend { uid, tech: t } => s.suspend_credential(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
         CardCmd::Resume { uid, tech: t } => s.resume_credential(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
         CardCmd::Twins => {
-            let twins =
-                ops_audited(s, actor, "credential.twins", idms::ops::cards::twins(s, &Acting::Local(actor.clone())))?;
+            let twins = ops_audited(
+                s,
+                actor,
+                "credential.twins",
+                idms::ops::credentials::twins(s, &Acting::Local(actor.clone())),
+            )?;
             if cli.json {
                 output::json(&twins);
             } else if twins.is_empty() {
@@ -843,7 +846,7 @@ fn card(cli: &Cli, s: &Store, actor: &Actor, cmd: &CardCmd) -> Result<(), StoreE
             let parsed = Technology::from_name(t).and_then(|t| Ok((t, Uid::parse_for(t, uid)?)));
             let (t, uid) = audited(s, actor, "credential.unbind", parsed)?;
             let acting = Acting::Local(actor.clone());
-            ops_audited(s, actor, "credential.unbind", idms::ops::cards::unbind(s, &acting, t, &uid))?
+            ops_audited(s, actor, "credential.unbind", idms::ops::credentials::unbind(s, &acting, t, &uid))?
         }
     };
     print_card(cli, &c);

@@ -21,7 +21,7 @@ use clap::{Args, Subcommand};
 use idms::domain::purge::{Criteria, minor_from_units, units_from_minor};
 use idms::domain::time::{format_date, parse_date};
 use idms::domain::{DomainError, UserId, UserState};
-use idms::ops::{self, Acting, OpsError};
+use idms::ops::{self, Acting};
 use idms::store::{AuditDraft, JobState, PeopleQuery, PurgeJob, PurgeOutcome, Store, StoreError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -366,16 +366,12 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        PurgeCmd::Cancel { id } => match ops::purge::cancel(&s, &Acting::Local(actor.clone()), *id) {
-            Ok(()) => Ok(ExitCode::SUCCESS),
-            Err(OpsError::Refused(e)) => {
-                let mut d = AuditDraft::new("purge.cancel");
-                d.detail = format!("job={id}");
-                s.audit_refusal(&actor, d, e.code())?;
-                Err(e.into())
-            }
-            Err(e) => Err(e.into_store()),
-        },
+        PurgeCmd::Cancel { id } => {
+            let mut d = AuditDraft::new("purge.cancel");
+            d.detail = format!("job={id}");
+            ops::purge::cancel(&s, &Acting::Local(actor.clone()), *id).map_err(|e| e.audit_now(&s, &actor, d))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -26,12 +26,7 @@ pub const MAX_UNIT_CHARS: usize = 200;
 /// Refused unless the caller is an admin without an org unit.
 fn require_admin(acting: &Acting) -> Result<(), OpsError> {
     acting.require(Role::Admin)?;
-    match acting.unit() {
-        Some(_) => Err(OpsError::Refused(DomainError::Forbidden {
-            message: "operators, controllers and tokens span every unit; ask an admin without an org unit".into(),
-        })),
-        None => Ok(()),
-    }
+    acting.require_unscoped()
 }
 
 /// Audits a refusal of the input under `action`, and returns it.

@@ -8,7 +8,7 @@
 
 use crate::domain::{CredentialState, DomainError, RetireReason, Technology, Uid, UserId};
 use crate::ops::{Acting, OpsError, load_scoped};
-use crate::store::{AuditDraft, CredentialRecord, CredentialSummary, Role, Store};
+use crate::store::{AuditDraft, CredentialRecord, CredentialSummary, Role, Store, Twin};
 
 /// Binds a card to a person: the recycle rule and every path's refusals are
 /// the store's; the caller must be an enroller who may act on the person.
@@ -164,4 +164,25 @@ pub fn record_encode(
         Err(code) => store.audit_refusal(&acting.actor(), draft, code)?,
     }
     Ok(())
+}
+
+// Twins — the same UID bytes bound to different people under different
+// technologies, left by databases from before the rule against them. Both
+// operations span every org unit (a twin's holders may be in different
+// units), so they need an admin without an org unit.
+
+/// Every twin credential (IDs, states and UIDs only).
+pub fn twins(store: &Store, acting: &Acting) -> Result<Vec<Twin>, OpsError> {
+    acting.require(Role::Admin)?;
+    acting.require_unscoped()?;
+    Ok(store.twins()?)
+}
+
+/// Resolves a twin: unbinds (`technology`, `uid`) from its holder and
+/// retires it as `destroyed` (audited as `credential.unbind`). Only a twin
+/// can be unbound (`not_a_twin`), so this is no way around the recycle rule.
+pub fn unbind(store: &Store, acting: &Acting, technology: Technology, uid: &Uid) -> Result<CredentialRecord, OpsError> {
+    acting.require(Role::Admin)?;
+    acting.require_unscoped()?;
+    Ok(store.unbind_twin(&acting.actor(), technology, uid)?)
 }

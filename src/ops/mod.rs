@@ -14,7 +14,6 @@
 //! call and render.
 
 pub mod access;
-pub mod cards;
 pub mod credentials;
 pub mod events;
 pub mod purge;
@@ -207,6 +206,20 @@ impl OpsError {
         match self {
             Self::Refused(e) => e.code(),
             Self::Store(e) => e.code(),
+        }
+    }
+
+    /// For a front end that audits refusals at once (the CLI): a refusal
+    /// no store operation audited is written to the trail under `draft`
+    /// now; either way the store's error is what is left to report.
+    #[must_use]
+    pub fn audit_now(self, store: &Store, actor: &Actor, draft: crate::store::AuditDraft) -> StoreError {
+        match self {
+            Self::Refused(e) => match store.audit_refusal(actor, draft, e.code()) {
+                Ok(()) => e.into(),
+                Err(failed) => failed,
+            },
+            Self::Store(e) => e,
         }
     }
 

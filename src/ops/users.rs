@@ -87,6 +87,62 @@ pub fn expunge(store: &Store, acting: &Acting, id: UserId, confirm: &str) -> Res
     Ok(store.expunge(&acting.actor(), id, confirm)?)
 }
 
+/// What expunging a person would destroy and release, and what refuses it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpungePreview {
+    /// The person.
+    pub id: UserId,
+    /// Their state.
+    pub state: crate::domain::UserState,
+    /// Personal fields that hold data and would be destroyed (names only).
+    pub destroys: Vec<&'static str>,
+    /// Cards that would return to stock.
+    pub releases: Vec<crate::domain::Uid>,
+    /// Retired cards that stay retired.
+    pub keeps_retired: Vec<crate::domain::Uid>,
+    /// Codes that would refuse the expunge now (empty: it may proceed).
+    pub blocked_by: Vec<&'static str>,
+}
+
+/// Previews an expunge (eraser, person in scope); nothing changes.
+pub fn expunge_preview(store: &Store, acting: &Acting, id: UserId) -> Result<ExpungePreview, OpsError> {
+    acting.require(Role::Eraser)?;
+    let u = load_scoped(store, acting, id)?;
+    let destroys = [
+        ("given_name", u.given_name.is_some()),
+        ("family_name", u.family_name.is_some()),
+        ("email", u.email.is_some()),
+        ("phone", u.phone.is_some()),
+        ("employee_no", u.employee_no.is_some()),
+        ("notes", u.notes.is_some()),
+        ("directory_link", u.directory_linked),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    let (retired, live): (Vec<_>, Vec<_>) = u.credentials.iter().partition(|c| c.state.is_retired());
+    let facts = crate::domain::UserFacts {
+        id: u.id,
+        state: u.state,
+        state_before_delete: None,
+        directory_linked: u.directory_linked,
+        legal_hold: u.legal_hold,
+    };
+    let blocked_by = crate::domain::transition(&facts, LifecycleAction::Expunge, crate::domain::Origin::Staff)
+        .err()
+        .map(|e| e.code())
+        .into_iter()
+        .collect();
+    Ok(ExpungePreview {
+        id: u.id,
+        state: u.state,
+        destroys,
+        releases: live.iter().map(|c| c.uid).collect(),
+        keeps_retired: retired.iter().map(|c| c.uid).collect(),
+        blocked_by,
+    })
+}
+
 /// A new person as a front end received it, before parsing: dates and
 /// times as text (RFC 3339 or `YYYY-MM-DD`), the balance in the office's
 /// currency. [`NewUserForm::parse`] is the one place these become a
