@@ -155,18 +155,21 @@ fn detail(q: &EventQuery, f: &EventFilter, scoped: bool, returned: usize) -> Str
 pub fn list(store: &Store, events_db: &Path, acting: &Acting, f: &EventFilter) -> Result<EventList, OpsError> {
     acting.require(Role::Manager)?;
     let mut q = parse(f).map_err(OpsError::Refused)?;
-    let scoped = if let Some(unit) = acting.unit() {
-        if let Some(u) = q.user {
-            match store.get_user(u) {
-                Ok(user) => acting.check_scope(&user)?,
-                Err(StoreError::Domain(e)) => return Err(OpsError::Refused(e)),
-                Err(e) => return Err(e.into()),
+    let scoped = match acting.scope()? {
+        Some(unit) => {
+            match q.user {
+                // One person: theirs to see, or refused (and audited) as if missing.
+                Some(u) => {
+                    crate::ops::load_scoped(store, acting, u).map_err(|e| match e {
+                        OpsError::Store(StoreError::Domain(d)) => OpsError::Refused(d),
+                        e => e,
+                    })?;
+                }
+                None => q.holders = Some(store.user_ids_in_unit(unit)?),
             }
+            true
         }
-        q.holders = Some(store.user_ids_in_unit(unit)?);
-        true
-    } else {
-        false
+        None => false,
     };
     let page = events::query(events_db, &q)?;
     store.audit_event_read(&acting.actor(), q.user, detail(&q, f, scoped, page.events.len()))?;

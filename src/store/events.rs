@@ -158,7 +158,10 @@ pub type OnDurable = Box<dyn Fn(u64) + Send + Sync>;
 #[error("the access-event queue is full; retry shortly")]
 pub struct QueueFull;
 
-/// Maintenance the writer runs inside its next group commit.
+/// Maintenance the writer runs after its next group commit, in a
+/// transaction of its own: a door's event never waits inside a prune's
+/// commit, and a failed step is reported to its caller, never retried in
+/// front of the doors.
 #[derive(Debug, Clone, Copy)]
 enum Maint {
     /// Delete up to `rows` rows (groups and uploads) whose every event is
@@ -168,8 +171,8 @@ enum Maint {
     Settle { count: u64 },
 }
 
-/// Called once a maintenance step is durable, with the ledger after it.
-type MaintDone = Box<dyn FnOnce(Ledger) + Send>;
+/// Called once a maintenance step is durable (with the ledger after it) or failed.
+type MaintDone = Box<dyn FnOnce(Result<Ledger, StoreError>) + Send>;
 
 /// Pruned events not yet settled, after a maintenance step.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -330,21 +333,16 @@ impl Tail {
     }
 }
 
-/// The result of one non-online item of a group.
-enum Outcome {
-    Batch(usize),
-    Maint(Ledger),
-}
-
 /// Writes a group in one transaction: the online events as one packed
-/// row, each uploaded event as its own row, then any maintenance steps.
-/// Returns the outcome of each non-online item, in order, and the new tail.
+/// row, each uploaded event as its own row (maintenance steps are not
+/// written here). Returns the number stored of each upload batch, in
+/// order, and the new tail.
 fn write_group(
     conn: &mut Connection,
     items: &[Item],
     buf: &mut Vec<u8>,
     tail: Tail,
-) -> Result<(Vec<Outcome>, Tail), StoreError> {
+) -> Result<(Vec<usize>, Tail), StoreError> {
     let tx = conn.transaction()?;
     let mut outcomes = Vec::new();
     let mut tail = tail;
@@ -390,10 +388,9 @@ fn write_group(
                             e.user_id.map(UserId::as_i64),
                         ])?;
                     }
-                    outcomes.push(Outcome::Batch(n));
+                    outcomes.push(n);
                 }
-                Item::Maint(m, _) => outcomes.push(Outcome::Maint(maintain(&tx, *m)?)),
-                Item::Online(_) => {}
+                Item::Online(_) | Item::Maint(..) => {}
             }
         }
     }
@@ -401,8 +398,15 @@ fn write_group(
     Ok((outcomes, tail))
 }
 
-/// One maintenance step, inside the writer's transaction.
-fn maintain(tx: &Connection, m: Maint) -> Result<Ledger, StoreError> {
+/// One maintenance step in its own transaction.
+fn maintain(conn: &mut Connection, m: Maint) -> Result<Ledger, StoreError> {
+    let tx = conn.transaction()?;
+    let ledger = maintain_in(&tx, m)?;
+    tx.commit()?;
+    Ok(ledger)
+}
+
+fn maintain_in(tx: &Connection, m: Maint) -> Result<Ledger, StoreError> {
     let mut more = false;
     match m {
         Maint::Prune { before, rows } => {
@@ -499,18 +503,12 @@ fn run(mut conn: Connection, mut tail: Tail, shared: &Shared, on_durable: &OnDur
         on_durable(upto);
         let mut outcomes = outcomes.into_iter();
         for item in items.drain(..) {
-            // Outcomes come in the order of the non-online items.
+            // Counts come in the order of the upload batches.
             match item {
                 Item::Online(_) => {}
-                Item::Batch(_, done) => done(match outcomes.next() {
-                    Some(Outcome::Batch(n)) => n,
-                    _ => 0,
-                }),
-                Item::Maint(_, done) => {
-                    if let Some(Outcome::Maint(l)) = outcomes.next() {
-                        done(l);
-                    }
-                }
+                Item::Batch(_, done) => done(outcomes.next().unwrap_or(0)),
+                // After the doors' commit, each in its own transaction.
+                Item::Maint(m, done) => done(maintain(&mut conn, m)),
             }
         }
     }
@@ -597,7 +595,7 @@ impl EventLog {
             }),
         ))
         .map_err(|_| StoreError::Busy)?;
-        rx.recv_timeout(Duration::from_secs(60)).map_err(|_| StoreError::Busy)
+        rx.recv_timeout(Duration::from_secs(60)).map_err(|_| StoreError::Busy)?
     }
 
     /// Items waiting for the writer.
@@ -709,7 +707,11 @@ pub const PRUNE_BATCH: usize = 500;
 pub fn prune(store: &Store, log: &EventLog, before: Timestamp) -> Result<u64, StoreError> {
     let mut ledger = log.maint(Maint::Prune { before: before.0, rows: PRUNE_BATCH })?;
     while ledger.more {
+        // Rest as long as the batch took: the disk is the doors' half the time
+        // (as purge jobs do, `jobs::run`).
+        let started = std::time::Instant::now();
         ledger = log.maint(Maint::Prune { before: before.0, rows: PRUNE_BATCH })?;
+        std::thread::sleep(started.elapsed());
     }
     if ledger.count == 0 {
         return Ok(0);
@@ -1139,13 +1141,7 @@ mod tests {
         }
 
         fn maint(&mut self, m: Maint) -> Ledger {
-            let items = [Item::Maint(m, Box::new(|_| {}))];
-            let (mut o, t) = write_group(&mut self.conn, &items, &mut Vec::new(), self.tail).unwrap();
-            self.tail = t;
-            match o.pop() {
-                Some(Outcome::Maint(l)) => l,
-                _ => panic!("no ledger"),
-            }
+            maintain(&mut self.conn, m).unwrap()
         }
 
         /// Every page of `q`, `limit` at a time: the events' times, and the page sizes.
