@@ -271,6 +271,22 @@ WHEN OLD.state = 'expunged' AND (NEW.state IS NOT 'expunged' OR NEW.id IS NOT OL
     OR NEW.photo IS NOT NULL OR NEW.directory_id IS NOT NULL)
 BEGIN SELECT RAISE(ABORT, 'already_expunged: an expunged user stays a tombstone'); END;
 
+-- REPLACE deletes the conflicting row and inserts anew, which no UPDATE
+-- trigger sees (and, without recursive triggers, no DELETE trigger): so
+-- the rows these rules guard are never replaced.
+CREATE TRIGGER credentials_never_replaced BEFORE INSERT ON credentials
+WHEN EXISTS (SELECT 1 FROM credentials WHERE id = NEW.id OR (technology = NEW.technology AND uid = NEW.uid))
+BEGIN SELECT RAISE(ABORT, 'a row is never replaced'); END;
+CREATE TRIGGER users_never_replaced BEFORE INSERT ON users
+WHEN EXISTS (SELECT 1 FROM users WHERE id = NEW.id OR (NEW.directory_id IS NOT NULL AND directory_id = NEW.directory_id))
+BEGIN SELECT RAISE(ABORT, 'a row is never replaced'); END;
+CREATE TRIGGER bindings_never_replaced BEFORE INSERT ON bindings
+WHEN EXISTS (SELECT 1 FROM bindings WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'a row is never replaced'); END;
+CREATE TRIGGER audit_never_replaced BEFORE INSERT ON audit
+WHEN EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq)
+BEGIN SELECT RAISE(ABORT, 'a row is never replaced'); END;
+
 -- Existing twins: a change-log entry for each, so controllers' next delta
 -- carries them (now marked ambiguous) and running services re-read them.
 INSERT INTO change_log (at, kind, user_id, technology, uid, credential_state)

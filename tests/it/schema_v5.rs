@@ -205,3 +205,42 @@ fn the_database_keeps_an_expunged_person_a_tombstone() {
     let v = f.person().id;
     assert_eq!(c.execute(&format!("UPDATE users SET state = 'suspended' WHERE id = {}", v.as_i64()), []).unwrap(), 1);
 }
+
+#[test]
+fn the_database_never_replaces_a_guarded_row() {
+    let f = Fixture::new();
+    let a = f.person().id;
+    let b = f.person().id;
+    f.enroll(a, "04A1B2C3").unwrap();
+    f.enroll(b, "04D5E6F7").unwrap();
+    f.store.revoke(&staff(), None, &iso("04D5E6F7"), RetireReason::Lost).unwrap();
+    f.store.delete(&staff(), a).unwrap();
+    f.store.expunge(&staff(), a, &a.to_string()).unwrap();
+    let c = raw(&f);
+    let (lost, a_id) = (
+        c.query_row("SELECT id FROM credentials WHERE state = 'lost'", [], |r| r.get::<_, i64>(0)).unwrap(),
+        a.as_i64(),
+    );
+    // REPLACE would delete the old row and insert anew, past every UPDATE trigger.
+    for sql in [
+        // B's open binding would move to bytes someone else holds as iso14443a.
+        format!(
+            "INSERT OR REPLACE INTO credentials (id, technology, uid, state, created_at, updated_at) VALUES ({lost}, 'other', x'04A1B2C3', 'issued', 0, 0)"
+        ),
+        // A lost card back in stock.
+        format!(
+            "REPLACE INTO credentials (id, technology, uid, state, created_at, updated_at) VALUES ({lost}, 'iso14443a', x'04D5E6F7', 'in_stock', 0, 0)"
+        ),
+        // A tombstone brought back to life.
+        format!(
+            "REPLACE INTO users (id, state, given_name, family_name, created_at, updated_at) VALUES ({a_id}, 'active', 'Back', 'Again', 0, 0)"
+        ),
+        // History rewritten in place.
+        "REPLACE INTO audit SELECT * FROM audit WHERE seq = 1".to_string(),
+    ] {
+        refused_by_trigger(&c, &sql, "a row is never replaced");
+    }
+    assert_eq!(f.store.get_user(a).unwrap().state, UserState::Expunged);
+    // Plain inserts are untouched by the rule.
+    assert!(f.enroll(b, "04010203").is_ok());
+}
