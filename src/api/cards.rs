@@ -7,7 +7,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::api::auth::Auth;
+use crate::api::auth::Staff;
 use crate::api::error::{ApiError, ApiPath, ApiQuery, Problem};
 use crate::api::{AppState, audited, op};
 use crate::domain::{DomainError, Technology, Uid};
@@ -21,7 +21,10 @@ use crate::store::{CredentialRecord, Role, Twin};
 #[utoipa::path(get, path = "/api/v1/credentials/twins", tag = "cards",
     responses((status = 200, body = Vec<Twin>), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
-pub async fn list_twins(State(s): State<AppState>, auth: Auth) -> Result<Json<Vec<Twin>>, ApiError> {
+pub async fn list_twins(
+    State(s): State<AppState>,
+    auth: Staff<{ Role::Admin as u8 }>,
+) -> Result<Json<Vec<Twin>>, ApiError> {
     Ok(Json(op(&s, &auth.acting(), ops::credentials::twins).await?))
 }
 
@@ -42,13 +45,10 @@ pub struct UnbindQuery {
     security(("bearer" = [])))]
 pub async fn unbind(
     State(s): State<AppState>,
-    auth: Auth,
+    auth: Staff<{ Role::Admin as u8 }>,
     ApiPath(uid): ApiPath<String>,
     ApiQuery(q): ApiQuery<UnbindQuery>,
 ) -> Result<Json<CredentialRecord>, ApiError> {
-    let acting = auth.acting();
-    // A caller without the role hears 403 whatever it sent.
-    acting.require(Role::Admin).map_err(|e| ApiError::from_ops(e, &acting.actor()))?;
     let parsed = match q.technology.as_deref() {
         Some(t) => Technology::from_name(t),
         None => Err(DomainError::InvalidInput {
@@ -58,5 +58,5 @@ pub async fn unbind(
     }
     .and_then(|t| Ok((t, Uid::parse_for(t, &uid)?)));
     let (technology, uid) = audited(&s, &auth, "credential.unbind", parsed).await?;
-    Ok(Json(op(&s, &acting, move |st, a| ops::credentials::unbind(st, a, technology, &uid)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::credentials::unbind(st, a, technology, &uid)).await?))
 }

@@ -378,13 +378,6 @@ pub fn check_one_holder(
     }
 }
 
-/// Whether open bindings of the same bytes name more than one person (a
-/// twin: possible only in databases from before [`check_one_holder`]).
-#[must_use]
-pub fn is_twin(held: &[BytesHolder]) -> bool {
-    held.first().is_some_and(|f| held.iter().any(|h| h.holder != f.holder))
-}
-
 /// Unbinding resolves a twin and nothing else: the credential
 /// (`technology`, `uid`) must have a holder, and another person must hold
 /// the same bytes under another technology. Otherwise `not_a_twin` — it is
@@ -392,10 +385,10 @@ pub fn is_twin(held: &[BytesHolder]) -> bool {
 pub fn check_unbindable(uid: &Uid, technology: Technology, held: &[BytesHolder]) -> Result<UserId, DomainError> {
     let not_a_twin = || DomainError::NotATwin { uid: format!("{technology}:{uid}") };
     let own = held.iter().find(|h| h.technology == technology).ok_or_else(not_a_twin)?;
-    if held.iter().any(|h| h.technology != technology && h.holder != own.holder) {
-        Ok(own.holder)
-    } else {
-        Err(not_a_twin())
+    // A twin is exactly what the one-holder rule would refuse today.
+    match check_one_holder(uid, technology, own.holder, held) {
+        Err(_) => Ok(own.holder),
+        Ok(()) => Err(not_a_twin()),
     }
 }
 
@@ -496,8 +489,6 @@ mod tests {
         // The same person under another technology, or the same technology (the recycle rule's case): not this rule.
         assert!(check_one_holder(&uid, Technology::Other, a, &held).is_ok());
         assert!(check_one_holder(&uid, Technology::Iso14443a, b, &held).is_ok());
-        assert!(!is_twin(&held));
-        assert!(!is_twin(&[]));
     }
 
     #[test]
@@ -507,7 +498,6 @@ mod tests {
         let (a, b) = (UserId::from_i64(7), UserId::from_i64(8));
         let h = |technology, holder| BytesHolder { technology, holder, holder_state: UserState::Active };
         let twin = [h(Iso14443a, a), h(Other, b)];
-        assert!(is_twin(&twin));
         assert_eq!(check_unbindable(&uid, Other, &twin).unwrap(), b);
         assert_eq!(check_unbindable(&uid, Iso14443a, &twin).unwrap(), a);
         for (held, t) in

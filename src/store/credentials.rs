@@ -180,10 +180,12 @@ pub(crate) fn bind(
     let (facts, _) = load_facts(&w.conn, user)?;
     check_can_receive(user, facts.state)?;
     // One holder per UID bytes, whatever the technology (a database trigger backs this up).
-    check_one_holder(uid, technology, user, &held_bytes(&w.conn, uid)?)?;
+    let held = held_bytes(&w.conn, uid)?;
+    check_one_holder(uid, technology, user, &held)?;
     let (cred_id, recycled) = match find(&w.conn, Some(technology), uid)? {
         Some(row) => {
-            check_bindable(uid, row.state, holder(&w.conn, row.id)?)?;
+            let own = held.iter().find(|h| h.technology == technology).map(|h| (h.holder, h.holder_state));
+            check_bindable(uid, row.state, own)?;
             w.conn
                 .prepare_cached("UPDATE credentials SET state = 'issued', updated_at = ?2 WHERE id = ?1")?
                 .execute(params![row.id, w.now.0])?;
@@ -206,12 +208,11 @@ pub(crate) fn bind(
     if let Err(rusqlite::Error::SqliteFailure(f, _)) = &inserted
         && f.code == rusqlite::ErrorCode::ConstraintViolation
     {
-        // The unique partial index caught a second open binding, or the
-        // trigger another person's binding of the same bytes.
+        // The unique partial index caught a second open binding (the
+        // checks above ran in this transaction, so only a path around them).
         if let Some((h, hs)) = holder(&w.conn, cred_id)? {
             return Err(DomainError::CredentialHeld { uid: uid.to_string(), holder: h, holder_state: hs }.into());
         }
-        check_one_holder(uid, technology, user, &held_bytes(&w.conn, uid)?)?;
     }
     inserted?;
     w.change(Change::Credential { technology, uid: *uid, state: CredentialState::Issued, holder: Some(user) })?;

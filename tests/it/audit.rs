@@ -43,18 +43,13 @@ fn chain_verifies_and_records_refusals() {
 /// Tampers with one column of one row in a copy of the database and
 /// returns the entry `verify` names as the first bad one.
 fn first_bad_after(f: &Fixture, seq: i64, column: &str, sql_value: &str) -> Option<i64> {
-    let copy = tempfile::tempdir().unwrap();
-    let path = copy.path().join(DB_FILE);
-    {
-        let src = Connection::open(f.db_path()).unwrap();
-        src.execute("VACUUM INTO ?1", [path.to_str().unwrap()]).unwrap();
-    }
-    let c = Connection::open(&path).unwrap();
-    // Someone editing the file directly is not stopped by triggers.
-    c.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").unwrap();
-    let changed = c.execute(&format!("UPDATE audit SET {column} = {sql_value} WHERE seq = ?1"), [seq]).unwrap();
+    let (_copy, path) =
+        crate::common::tampered_copy(f, &format!("UPDATE audit SET {column} = {sql_value} WHERE seq = {seq}"));
+    let changed: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM audit WHERE seq = ?1", [seq], |r| r.get(0))
+        .unwrap();
     assert_eq!(changed, 1);
-    drop(c);
     let s = Store::open(&path, f.clock.clone()).unwrap();
     s.verify_audit().unwrap().first_bad.map(|b| b.seq)
 }

@@ -3,29 +3,14 @@
 //! the chain no longer holds it — a chain cut short, or rewritten from
 //! some entry on, verifies on its own.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use axum::http::{Method, StatusCode};
 use idms::store::audit::AuditHead;
-use idms::store::{DB_FILE, Role, Store};
+use idms::store::{Role, Store};
 use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::api::Api;
-use crate::common::{Fixture, staff};
-
-/// A copy of the database someone with file access edits directly (the
-/// append-only triggers are dropped first): `sql` runs on it.
-fn tampered_copy(f: &Fixture, sql: &str) -> (tempfile::TempDir, PathBuf) {
-    let copy = tempfile::tempdir().unwrap();
-    let path = copy.path().join(DB_FILE);
-    Connection::open(f.db_path()).unwrap().execute("VACUUM INTO ?1", [path.to_str().unwrap()]).unwrap();
-    let c = Connection::open(&path).unwrap();
-    c.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").unwrap();
-    c.execute_batch(sql).unwrap();
-    (copy, path)
-}
+use crate::common::{Fixture, idms, staff, tampered_copy};
 
 fn some_work(s: &Store) {
     let u = s.create_user(&staff(), crate::common::new_user("Chain", "Work")).unwrap().id;
@@ -72,16 +57,6 @@ fn a_recorded_head_is_checked_and_a_cut_or_rewritten_chain_fails() {
     for bad in ["3", "x:00", "0:", &format!("3:{}", "g".repeat(64)), &format!("3:{}", "a".repeat(63))] {
         assert_eq!(AuditHead::parse(bad).unwrap_err().code(), "invalid_input", "{bad}");
     }
-}
-
-fn idms(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_idms"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("IDMS_DATA_DIR")
-        .output()
-        .unwrap()
 }
 
 #[test]

@@ -3,21 +3,10 @@
 //! the erasure and audit checks from the command line.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::common::{contains, raw_files};
-
-fn idms(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_idms"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("IDMS_DATA_DIR")
-        .output()
-        .unwrap()
-}
+use crate::common::{contains, idms, raw_files};
 
 fn ok_json(dir: &Path, args: &[&str]) -> Value {
     let mut a = args.to_vec();

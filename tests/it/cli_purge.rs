@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use crate::common::{contains, raw_files};
 
 fn cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_idms"));
-    c.arg("--data-dir").arg(dir).args(args).env_remove("IDMS_DATA_DIR").env("IDMS_ACTOR", "cli:test");
+    let mut c = crate::common::idms_cmd(dir, args);
+    c.env("IDMS_ACTOR", "cli:test");
     c
 }
 

@@ -76,3 +76,27 @@ pub fn double_bindings(db: &Path) -> i64 {
     )
     .unwrap()
 }
+
+/// `idms --data-dir DIR ARGS…`, ignoring any `IDMS_DATA_DIR` of the caller.
+pub fn idms_cmd(dir: &Path, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_idms"));
+    c.arg("--data-dir").arg(dir).args(args).env_remove("IDMS_DATA_DIR");
+    c
+}
+
+/// Runs `idms --data-dir DIR ARGS…` to its end.
+pub fn idms(dir: &Path, args: &[&str]) -> std::process::Output {
+    idms_cmd(dir, args).output().unwrap()
+}
+
+/// A copy of the database someone with file access edits directly (the
+/// append-only triggers are dropped first): `sql` runs on it.
+pub fn tampered_copy(f: &Fixture, sql: &str) -> (tempfile::TempDir, PathBuf) {
+    let copy = tempfile::tempdir().unwrap();
+    let path = copy.path().join(DB_FILE);
+    rusqlite::Connection::open(f.db_path()).unwrap().execute("VACUUM INTO ?1", [path.to_str().unwrap()]).unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").unwrap();
+    c.execute_batch(sql).unwrap();
+    (copy, path)
+}

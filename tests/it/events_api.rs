@@ -5,7 +5,6 @@
 //! as one counted entry.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -402,14 +401,7 @@ async fn the_service_prunes_once_at_start() {
 }
 
 fn idms(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_idms"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("IDMS_DATA_DIR")
-        .env("IDMS_ACTOR", "cli:events-test")
-        .output()
-        .unwrap()
+    crate::common::idms_cmd(dir, args).env("IDMS_ACTOR", "cli:events-test").output().unwrap()
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! feed) until an admin unbinds one.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -134,14 +134,7 @@ fn the_database_refuses_a_twin_written_around_the_code() {
 }
 
 fn idms(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_idms"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("IDMS_DATA_DIR")
-        .env("IDMS_LOG", "warn")
-        .output()
-        .unwrap()
+    crate::common::idms_cmd(dir, args).env("IDMS_LOG", "warn").output().unwrap()
 }
 
 fn code_of(out: &Output) -> (Option<i32>, String, String) {
