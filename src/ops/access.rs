@@ -20,8 +20,6 @@ pub const MAX_TOKEN_DAYS: i64 = 3650;
 pub const DEFAULT_OVERLAP_SECS: i64 = 24 * 3600;
 /// The longest overlap a rotation accepts (30 days).
 pub const MAX_OVERLAP_SECS: i64 = 30 * 24 * 3600;
-/// The longest org unit accepted, in characters.
-pub const MAX_UNIT_CHARS: usize = 200;
 
 /// Refused unless the caller is an admin without an org unit.
 fn require_admin(acting: &Acting) -> Result<(), OpsError> {
@@ -43,23 +41,6 @@ fn checked<T>(
     check: Result<T, DomainError>,
 ) -> Result<T, OpsError> {
     check.or_else(|e| refuse(store, acting, action, e))
-}
-
-/// A scoped operator's org unit: surrounding whitespace trimmed; blank or
-/// whitespace-only is refused (it would scope to nobody's unit, and code
-/// that treats "no unit" and "blank" alike would widen it to everyone).
-pub fn clean_org_unit(unit: Option<&str>) -> Result<Option<String>, DomainError> {
-    let Some(u) = unit else { return Ok(None) };
-    let u = u.trim();
-    if u.is_empty() || u.chars().count() > MAX_UNIT_CHARS || u.chars().any(char::is_control) {
-        return Err(DomainError::InvalidInput {
-            field: "org_unit",
-            message: format!(
-                "1 to {MAX_UNIT_CHARS} characters, not blank; leave it out for an operator who sees every unit"
-            ),
-        });
-    }
-    Ok(Some(u.to_string()))
 }
 
 /// A duration: seconds (`3600`, `3600s`), minutes (`90m`), hours (`24h`) or days (`2d`).
@@ -104,9 +85,8 @@ pub fn add_operator(
     password: &str,
 ) -> Result<Operator, OpsError> {
     require_admin(acting)?;
-    let (role, unit) =
-        checked(store, acting, "operator.add", Role::from_name(role).and_then(|r| Ok((r, clean_org_unit(org_unit)?))))?;
-    Ok(store.add_operator(&acting.actor(), name, role, unit.as_deref(), Some(password))?)
+    let role = checked(store, acting, "operator.add", Role::from_name(role))?;
+    Ok(store.add_operator(&acting.actor(), name, role, org_unit, Some(password))?)
 }
 
 /// Disables an operator: every token of theirs is refused and they cannot
@@ -290,6 +270,7 @@ mod tests {
 
     #[test]
     fn an_org_unit_is_trimmed_and_never_blank() {
+        use crate::store::auth::clean_org_unit;
         assert_eq!(clean_org_unit(None), Ok(None));
         assert_eq!(clean_org_unit(Some("  north ")), Ok(Some("north".into())));
         for blank in ["", " ", "\t \n", "\u{3000}"] {

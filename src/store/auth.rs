@@ -117,6 +117,26 @@ fn new_secret(prefix: &str) -> Result<String, StoreError> {
     Ok(format!("{prefix}{}", hex::encode(b)))
 }
 
+/// The longest org unit accepted, in characters.
+pub const MAX_UNIT_CHARS: usize = 200;
+
+/// A scoped operator's org unit: surrounding whitespace trimmed; blank or
+/// whitespace-only is refused (it would scope to nobody's unit, and code
+/// that treats "no unit" and "blank" alike would widen it to everyone).
+pub fn clean_org_unit(unit: Option<&str>) -> Result<Option<String>, DomainError> {
+    let Some(u) = unit else { return Ok(None) };
+    let u = u.trim();
+    if u.is_empty() || u.chars().count() > MAX_UNIT_CHARS || u.chars().any(char::is_control) {
+        return Err(DomainError::InvalidInput {
+            field: "org_unit",
+            message: format!(
+                "1 to {MAX_UNIT_CHARS} characters, not blank; leave it out for an operator who sees every unit"
+            ),
+        });
+    }
+    Ok(Some(u.to_string()))
+}
+
 fn clean_name(field: &'static str, s: &str) -> Result<String, DomainError> {
     let t = s.trim();
     if t.is_empty() || t.len() > 64 || !t.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c)) {
@@ -182,7 +202,7 @@ fn check_password(p: &str) -> Result<(), DomainError> {
 
 impl Store {
     /// Adds an operator (`password` enables `POST /login`). The org unit is
-    /// taken as given: the rule layer (`ops::access`) validates it.
+    /// trimmed and never blank (a blank unit would read as "every unit").
     pub fn add_operator(
         &self,
         actor: &Actor,
@@ -195,7 +215,7 @@ impl Store {
         // a refusal is handed to the write so it is audited.
         let checked = clean_name("name", name).and_then(|name| {
             password.map(check_password).transpose()?;
-            Ok(name)
+            Ok((name, clean_org_unit(org_unit)?))
         });
         let hash = match (&checked, password) {
             (Ok(_), Some(p)) => Some(hash_password(p)?),
@@ -204,7 +224,7 @@ impl Store {
         let mut draft = AuditDraft::new("operator.add");
         draft.detail = format!("role={role}");
         self.write(actor, draft, |w| {
-            let name = checked?;
+            let (name, org_unit) = checked?;
             if operator_id(&w.conn, &name)?.is_some() {
                 return Err(DomainError::InvalidInput { field: "name", message: "an operator with this name exists".into() }.into());
             }
@@ -213,7 +233,7 @@ impl Store {
                 .execute(params![name, role.as_str(), org_unit, hash, w.now.0])?;
             let id = w.conn.last_insert_rowid();
             w.audit.detail = format!("operator={id} role={role}");
-            Ok(Operator { id, name: name.clone(), role, org_unit: org_unit.map(str::to_string) })
+            Ok(Operator { id, name: name.clone(), role, org_unit })
         })
     }
 
@@ -309,16 +329,19 @@ impl Store {
         name: &str,
         doors: &[String],
     ) -> Result<(Controller, String), StoreError> {
-        let name = clean_name("name", name)?;
-        let doors: Vec<String> = doors.iter().map(|d| clean_name("door", d)).collect::<Result<_, _>>()?;
-        if doors.is_empty() {
-            return Err(DomainError::InvalidInput {
-                field: "door",
-                message: "a controller needs at least one door".into(),
+        // Checked before the write, refused inside it, so a refusal is audited.
+        let checked = clean_name("name", name).and_then(|name| {
+            let doors: Vec<String> = doors.iter().map(|d| clean_name("door", d)).collect::<Result<_, _>>()?;
+            if doors.is_empty() {
+                return Err(DomainError::InvalidInput {
+                    field: "door",
+                    message: "a controller needs at least one door".into(),
+                });
             }
-            .into());
-        }
+            Ok((name, doors))
+        });
         self.write(actor, AuditDraft::new("controller.add"), |w| {
+            let (name, doors) = checked?;
             let exists: bool =
                 w.conn.query_row("SELECT EXISTS (SELECT 1 FROM controllers WHERE name = ?1)", [&name], |r| r.get(0))?;
             if exists {

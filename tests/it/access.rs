@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -22,12 +22,8 @@ const DAY: i64 = 86_400;
 
 /// Runs the CLI with `stdin` piped in and no password or token in the environment.
 fn idms_with(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_idms"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
+    let mut child = crate::common::idms_cmd(dir, args)
         .arg("--json")
-        .env_remove("IDMS_DATA_DIR")
         .env_remove("IDMS_PASSWORD")
         .env_remove("IDMS_TOKEN")
         .env_remove("IDMS_ACTOR")
@@ -552,4 +548,23 @@ fn a_running_service_refuses_what_the_cli_disabled_revoked_or_rotated() {
     assert_eq!(door_status(r["token"].as_str().unwrap()), 200);
     assert_eq!(op_status(), 200);
     server.stop();
+}
+
+#[test]
+fn refused_additions_are_on_the_record_whatever_path_added_them() {
+    let f = Fixture::new();
+    // Straight to the store, past the rule layer: still checked, still audited.
+    let e = f.store.add_operator(&staff(), "blank-unit", Role::Eraser, Some(" \t"), None).unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    let e = f.store.add_controller(&staff(), "no-doors", &[]).unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    let e = f.store.add_controller(&staff(), "bad door", &["main".into()]).unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    let entries = f.store.audit_entries(&AuditQuery { limit: Some(100), ..AuditQuery::default() }).unwrap();
+    let refused: Vec<_> = entries.iter().map(|e| (e.action.as_str(), e.outcome.as_str())).collect();
+    assert_eq!(
+        refused,
+        [("operator.add", "invalid_input"), ("controller.add", "invalid_input"), ("controller.add", "invalid_input")]
+    );
+    assert!(f.store.operators().unwrap().iter().all(|o| o.name != "blank-unit"));
 }
