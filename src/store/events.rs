@@ -242,6 +242,22 @@ fn connect_with(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError>
     Ok(c)
 }
 
+/// A connection for reading: read-only when the file is at this build's
+/// version (no pragma, no migration on the read path), upgraded first
+/// only when it is older; a newer file is refused.
+fn reader(path: &Path) -> Result<Connection, StoreError> {
+    let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    match c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? {
+        v if v == SCHEMA_VERSION => Ok(c),
+        v if v > SCHEMA_VERSION => Err(StoreError::SchemaTooNew { found: v, known: SCHEMA_VERSION }),
+        _ => {
+            drop(c);
+            connect_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        }
+    }
+}
+
 /// Record format version of [`encode`].
 const RECORD_V1: u8 = 1;
 
@@ -988,7 +1004,7 @@ pub fn query(path: &Path, q: &EventQuery) -> Result<EventPage, StoreError> {
     if !path.exists() {
         return Ok(EventPage::default());
     }
-    let mut c = connect_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    let mut c = reader(path)?;
     // One snapshot for both streams.
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
     let start = q.from.map_or(Ok(0), |f| first_reaching(&tx, f.0))?;
