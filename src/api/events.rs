@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::AppState;
@@ -17,8 +17,9 @@ use crate::ops::events::EventFilter;
 use crate::store::AccessEvent;
 
 /// Filters, all optional. Times are half-open (`from` inclusive, `to`
-/// exclusive), RFC 3339 or a date (its midnight UTC).
-#[derive(Debug, Deserialize, IntoParams)]
+/// exclusive), RFC 3339 or a date (its midnight UTC). This documents the
+/// query; `filter` reads it, refusing unknown or repeated parameters.
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventParams {
     /// Only this door (exact).
