@@ -169,8 +169,9 @@ pub fn spawn_event_pruning(state: AppState, retention_days: u32) -> tokio::task:
             .await;
             match pruned {
                 Ok(Ok(n)) if n > 0 => tracing::info!(events = n, retention_days, "pruned access events"),
+                Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(code = e.code(), "access-event pruning failed; retried at the next tick"),
-                _ => {}
+                Err(e) => tracing::error!(error = %e, "access-event pruning panicked; retried at the next tick"),
             }
         }
     })
