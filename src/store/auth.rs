@@ -632,6 +632,29 @@ fn controller_record(conn: &Connection, id: i64) -> Result<ControllerRecord, Sto
 /// Tokens that still work or would work again once their owner is enabled.
 const LIVE: &str = "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)";
 
+/// Whose tokens.
+#[derive(Clone, Copy)]
+enum Owner {
+    Operator(i64),
+    Controller(i64),
+}
+
+impl Owner {
+    fn sql(self, set: &str) -> (String, i64) {
+        let (column, id) = match self {
+            Self::Operator(id) => ("operator_id", id),
+            Self::Controller(id) => ("controller_id", id),
+        };
+        (format!("UPDATE tokens SET {set} WHERE {column} = ?1 AND {LIVE}"), id)
+    }
+}
+
+/// Revokes every live token of `owner`; answers how many.
+fn revoke_live(conn: &Connection, owner: Owner, now: Timestamp) -> Result<usize, StoreError> {
+    let (sql, id) = owner.sql("revoked_at = ?2");
+    Ok(conn.prepare_cached(&sql)?.execute(params![id, now.0])?)
+}
+
 impl Store {
     /// Every operator, enabled or not, by ID.
     pub fn operators(&self) -> Result<Vec<OperatorRecord>, StoreError> {
@@ -741,26 +764,14 @@ impl Store {
     pub fn rotate_controller_token(&self, actor: &Actor, id: i64, overlap_secs: i64) -> Result<Rotation, StoreError> {
         self.write(actor, AuditDraft::new("controller.rotate_token"), |w| {
             let controller = controller_record(&w.conn, id)?;
-            let old = if overlap_secs <= 0 {
-                w.conn
-                    .prepare_cached(&format!("UPDATE tokens SET revoked_at = ?2 WHERE controller_id = ?1 AND {LIVE}"))?
-                    .execute(params![id, w.now.0])?
-            } else {
-                w.conn.query_row(
-                    &format!("SELECT COUNT(*) FROM tokens WHERE controller_id = ?1 AND {LIVE}"),
-                    params![id, w.now.0],
-                    |r| r.get::<_, i64>(0),
-                )? as usize
-            };
             let until = Timestamp(w.now.0 + overlap_secs.max(0));
-            if overlap_secs > 0 {
-                w.conn
-                    .prepare_cached(&format!(
-                        "UPDATE tokens SET expires_at = ?3 WHERE controller_id = ?1 AND {LIVE}
-                         AND (expires_at IS NULL OR expires_at > ?3)"
-                    ))?
-                    .execute(params![id, w.now.0, until.0])?;
-            }
+            let old = if overlap_secs <= 0 {
+                revoke_live(&w.conn, Owner::Controller(id), w.now)?
+            } else {
+                // Live tokens end at `until` at the latest (never later than they would have).
+                let (sql, id) = Owner::Controller(id).sql("expires_at = MIN(COALESCE(expires_at, ?3), ?3)");
+                w.conn.prepare_cached(&sql)?.execute(params![id, w.now.0, until.0])?
+            };
             let (token_id, secret) = insert_token(&w.conn, None, Some(id), "controller", w.now, None)?;
             w.audit.detail =
                 format!("controller={id} token={token_id} old_tokens={old} overlap_s={}", overlap_secs.max(0));
@@ -845,10 +856,7 @@ impl Store {
     pub fn revoke_operator_tokens(&self, actor: &Actor, name: &str) -> Result<usize, StoreError> {
         self.write(actor, AuditDraft::new("token.revoke"), |w| {
             let (id, _) = operator_id(&w.conn, name.trim())?.ok_or(DomainError::UnknownOperator)?;
-            let n = w
-                .conn
-                .prepare_cached(&format!("UPDATE tokens SET revoked_at = ?2 WHERE operator_id = ?1 AND {LIVE}"))?
-                .execute(params![id, w.now.0])?;
+            let n = revoke_live(&w.conn, Owner::Operator(id), w.now)?;
             w.audit.detail = format!("operator={id} count={n}");
             Ok(n)
         })
@@ -860,10 +868,7 @@ impl Store {
         self.write(actor, AuditDraft::new("token.revoke"), |w| {
             w.audit.detail = format!("controller={id}");
             controller_record(&w.conn, id)?;
-            let n = w
-                .conn
-                .prepare_cached(&format!("UPDATE tokens SET revoked_at = ?2 WHERE controller_id = ?1 AND {LIVE}"))?
-                .execute(params![id, w.now.0])?;
+            let n = revoke_live(&w.conn, Owner::Controller(id), w.now)?;
             w.audit.detail = format!("controller={id} count={n}");
             Ok(n)
         })
