@@ -118,6 +118,17 @@ fn the_database_refuses_a_twin_written_around_the_code() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("credential_held"), "{e}");
+    // An open binding of the same bytes held by A, under the other technology, moved to B.
+    c.execute(open, params![cred, a.as_i64()]).unwrap();
+    let e = c
+        .execute(
+            "UPDATE bindings SET user_id = ?1 WHERE credential_id = ?2 AND closed_at IS NULL",
+            params![b.as_i64(), cred],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("credential_held"), "{e}");
+    c.execute("UPDATE bindings SET closed_at = 2, closed_by = 'sql', close_reason = 'holder_expunged' WHERE credential_id = ?1 AND closed_at IS NULL", [cred]).unwrap();
     // Nor by changing a credential's bytes.
     c.execute(
         "INSERT INTO credentials (technology, uid, state, created_at, updated_at) VALUES ('other', x'0A0B0C0D', 'issued', 0, 0)",
