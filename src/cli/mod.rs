@@ -2,10 +2,12 @@
 //! calls one store operation, and prints the result as a table or JSON.
 
 mod access;
+mod card;
 mod events;
 mod osdp;
 mod output;
 mod purge;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,13 +15,11 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use idms::clock::{Clock, SystemClock};
-use idms::domain::purge::minor_from_units;
-use idms::domain::time::parse_date;
-use idms::domain::{DomainError, RetireReason, Technology, Timestamp, Uid, UserId};
-use idms::ops::{Acting, OpsError};
-use idms::store::{self, Actor, AuditQuery, CredentialRecord, NewUser, Role, Store, StoreError, UserPatch, UserRecord};
+use idms::domain::{DomainError, Technology, Timestamp, Uid, UserId};
+use idms::ops::OpsError;
+use idms::store::{self, Actor, AuditQuery, NewUser, Role, Store, StoreError};
 
-use output::{Table, opt, pairs};
+use output::{Table, opt};
 
 #[derive(Parser)]
 #[command(name = "idms", version, about = "Badge office: people, access cards and door decisions")]
@@ -47,12 +47,12 @@ enum Cmd {
     /// People: add, show, search, lifecycle.
     User {
         #[command(subcommand)]
-        cmd: Box<UserCmd>,
+        cmd: Box<user::UserCmd>,
     },
     /// Cards: enrol, show, revoke, suspend.
     Card {
         #[command(subcommand)]
-        cmd: CardCmd,
+        cmd: card::CardCmd,
     },
     /// Would this card open a door now (or at --at)?
     Decide {
@@ -144,179 +144,6 @@ enum Cmd {
     Events {
         #[command(subcommand)]
         cmd: events::EventsCmd,
-    },
-}
-
-#[derive(Args)]
-struct UserFields {
-    /// Email address.
-    #[arg(long)]
-    email: Option<String>,
-    /// Phone number.
-    #[arg(long)]
-    phone: Option<String>,
-    /// Employee number.
-    #[arg(long)]
-    employee_no: Option<String>,
-    /// Notes.
-    #[arg(long)]
-    notes: Option<String>,
-    /// Organisational unit.
-    #[arg(long)]
-    org_unit: Option<String>,
-    /// Valid from (inclusive): RFC 3339 or YYYY-MM-DD.
-    #[arg(long)]
-    valid_from: Option<String>,
-    /// Valid to (exclusive): RFC 3339 or YYYY-MM-DD.
-    #[arg(long)]
-    valid_to: Option<String>,
-    /// Purge date, YYYY-MM-DD.
-    #[arg(long)]
-    purge_date: Option<String>,
-    /// Record type (e.g. staff, contractor, visitor).
-    #[arg(long)]
-    record_type: Option<String>,
-    /// User group.
-    #[arg(long)]
-    group: Option<String>,
-    /// Amount owed, in the office's currency (at most two decimals).
-    #[arg(long, allow_negative_numbers = true)]
-    balance: Option<f64>,
-    /// Keys, equipment or cards not handed back.
-    #[arg(long)]
-    unreturned_items: Option<u32>,
-}
-
-#[derive(Subcommand)]
-enum UserCmd {
-    /// Add a person.
-    Add {
-        /// Given name.
-        #[arg(long)]
-        given: String,
-        /// Family name.
-        #[arg(long)]
-        family: String,
-        #[command(flatten)]
-        fields: UserFields,
-        /// Link to the identity directory (its external ID).
-        #[arg(long)]
-        directory_id: Option<String>,
-        /// Put under legal hold.
-        #[arg(long)]
-        legal_hold: bool,
-    },
-    /// Show a person (the tombstone if expunged).
-    Show { id: String },
-    /// Search by user ID, family name or email prefix, employee number, card UID.
-    Search {
-        query: String,
-        /// Include deleted and expunged people.
-        #[arg(long)]
-        all: bool,
-        /// At most this many results.
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-    },
-    /// Edit a person's fields.
-    Update {
-        id: String,
-        /// Given name.
-        #[arg(long)]
-        given: Option<String>,
-        /// Family name.
-        #[arg(long)]
-        family: Option<String>,
-        #[command(flatten)]
-        fields: UserFields,
-        /// Clear these fields (email, phone, employee_no, notes, org_unit, valid_from, valid_to, purge_date).
-        #[arg(long, value_delimiter = ',')]
-        clear: Vec<String>,
-        /// Set or lift legal hold.
-        #[arg(long)]
-        legal_hold: Option<bool>,
-        /// Remove the identity-directory link.
-        #[arg(long)]
-        unlink: bool,
-    },
-    /// Suspend: cards stop granting until resumed.
-    Suspend { id: String },
-    /// Resume a suspended person.
-    Resume { id: String },
-    /// Delete (restorable): cards stop granting and stay theirs.
-    Delete { id: String },
-    /// Restore a deleted person to the state they had.
-    Restore { id: String },
-    /// Destroy a deleted person's personal data for good; frees their cards.
-    Expunge {
-        id: String,
-        /// Repeat the user ID to confirm.
-        #[arg(long)]
-        confirm: String,
-    },
-    #[command(flatten)]
-    Erasure(purge::ErasureCmd),
-}
-
-#[derive(Subcommand)]
-enum CardCmd {
-    /// Bind a card to a person (a new card, or one in stock: recycling).
-    Enroll {
-        /// The person.
-        #[arg(long)]
-        user: String,
-        /// The card's UID in hex (04:a1:…, 04 A1 …, 04a1…).
-        #[arg(long)]
-        uid: String,
-        /// iso14443a, em4100 or other.
-        #[arg(long, default_value = "iso14443a")]
-        tech: String,
-    },
-    /// List cards, most recently changed first (`--state in_stock`: ready to recycle).
-    List {
-        #[arg(long)]
-        state: Option<String>,
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-    },
-    /// Show a card, its holder and binding history.
-    Show {
-        uid: String,
-        #[arg(long)]
-        tech: Option<String>,
-    },
-    /// Retire a card for good: lost, stolen or destroyed.
-    Revoke {
-        uid: String,
-        #[arg(long)]
-        reason: String,
-        #[arg(long)]
-        tech: Option<String>,
-    },
-    /// Suspend a card (its holder keeps it).
-    Suspend {
-        uid: String,
-        #[arg(long)]
-        tech: Option<String>,
-    },
-    /// Resume a suspended card.
-    Resume {
-        uid: String,
-        #[arg(long)]
-        tech: Option<String>,
-    },
-    /// List twins: the same UID bytes held by different people under
-    /// different technologies (left by databases from before that was
-    /// refused); doors deny them `credential_ambiguous`.
-    Twins,
-    /// Resolve a twin: unbind this credential from its holder and retire it
-    /// as destroyed (never granted, never recycled). Refused (`not_a_twin`)
-    /// for anything but a twin.
-    Unbind {
-        uid: String,
-        /// The technology of the credential to unbind.
-        #[arg(long)]
-        tech: String,
     },
 }
 
@@ -512,8 +339,8 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
             }
             Ok(())
         }
-        Cmd::User { cmd } => user(cli, &open(cli)?, &actor, cmd),
-        Cmd::Card { cmd } => card(cli, &open(cli)?, &actor, cmd),
+        Cmd::User { cmd } => user::run(cli, &open(cli)?, &actor, cmd),
+        Cmd::Card { cmd } => card::run(cli, &open(cli)?, &actor, cmd),
         Cmd::Decide { uid, door, at, tech: t } => {
             let s = open(cli)?;
             let uid = Uid::parse_any(uid)?;
@@ -576,281 +403,6 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
         Cmd::Operator { cmd } => access::operator(cli, cmd),
         Cmd::Controller { cmd } => access::controller(cli, cmd),
     }
-}
-
-fn new_user(given: &str, family: &str, f: &UserFields) -> Result<NewUser, StoreError> {
-    let form = idms::ops::users::NewUserForm {
-        given_name: given.to_string(),
-        family_name: family.to_string(),
-        email: f.email.clone(),
-        phone: f.phone.clone(),
-        employee_no: f.employee_no.clone(),
-        notes: f.notes.clone(),
-        org_unit: f.org_unit.clone(),
-        valid_from: f.valid_from.clone(),
-        valid_to: f.valid_to.clone(),
-        purge_date: f.purge_date.clone(),
-        legal_hold: false,
-        record_type: f.record_type.clone(),
-        group: f.group.clone(),
-        balance: f.balance,
-        unreturned_items: f.unreturned_items,
-    };
-    Ok(form.parse()?)
-}
-
-fn print_user(cli: &Cli, u: &UserRecord) {
-    if cli.json {
-        return output::json(u);
-    }
-    let name = match (&u.given_name, &u.family_name) {
-        (Some(g), Some(f)) => format!("{g} {f}"),
-        _ => "(expunged)".to_string(),
-    };
-    pairs(&[
-        ("id", u.id.to_string()),
-        ("state", u.state.to_string()),
-        ("name", name),
-        ("email", opt(u.email.as_ref())),
-        ("phone", opt(u.phone.as_ref())),
-        ("employee no", opt(u.employee_no.as_ref())),
-        ("org unit", opt(u.org_unit.as_ref())),
-        ("valid", format!("[{}, {})", opt(u.valid_from), opt(u.valid_to))),
-        ("purge date", opt(u.purge_date.map(idms::domain::time::format_date))),
-        ("legal hold", u.legal_hold.to_string()),
-        ("record type", opt(u.record_type.as_ref())),
-        ("group", opt(u.group.as_ref())),
-        ("balance", format!("{:.2}", idms::domain::purge::units_from_minor(u.balance))),
-        ("unreturned items", u.unreturned_items.to_string()),
-        ("directory", if u.directory_linked { "linked" } else { "-" }.to_string()),
-        ("created", u.created_at.to_string()),
-        ("updated", u.updated_at.to_string()),
-        ("deleted", opt(u.deleted_at)),
-        ("expunged", opt(u.expunged_at.map(|t| format!("{t} by {}", opt(u.expunged_by.as_ref()))))),
-    ]);
-    if !u.history.is_empty() {
-        println!();
-        let mut t = Table::new(&["TECHNOLOGY", "UID", "STATE", "FROM", "UNTIL", "WHY"]);
-        for h in &u.history {
-            let state = u.credentials.iter().find(|c| c.uid == h.uid && c.technology == h.technology).map(|c| c.state);
-            t.row(vec![
-                h.technology.to_string(),
-                h.uid.to_string(),
-                opt(state),
-                h.opened_at.to_string(),
-                opt(h.closed_at),
-                opt(h.close_reason.as_ref()),
-            ]);
-        }
-        t.print();
-    }
-}
-
-fn user(cli: &Cli, s: &Store, actor: &Actor, cmd: &UserCmd) -> Result<(), StoreError> {
-    let u = match cmd {
-        UserCmd::Add { given, family, fields, directory_id, legal_hold } => {
-            let mut n = new_user(given, family, fields)?;
-            n.directory_id.clone_from(directory_id);
-            n.legal_hold = *legal_hold;
-            s.create_user(actor, n)?
-        }
-        UserCmd::Show { id } => s.get_user(user_id(id)?)?,
-        // Run by `purge::run` before dispatch.
-        UserCmd::Erasure(_) => return Ok(()),
-        UserCmd::Search { query, all, limit } => {
-            let found = if *all { s.search_all_users(query, *limit)? } else { s.search_users(query, *limit)? };
-            if cli.json {
-                output::json(&found);
-            } else if found.is_empty() {
-                println!("no match{}", if *all { "" } else { " (use --all to include deleted and expunged people)" });
-            } else {
-                let mut t = Table::new(&["ID", "STATE", "FAMILY NAME", "GIVEN NAME", "EMAIL", "EMPLOYEE NO"]);
-                for u in &found {
-                    t.row(vec![
-                        u.id.to_string(),
-                        u.state.to_string(),
-                        opt(u.family_name.as_ref()),
-                        opt(u.given_name.as_ref()),
-                        opt(u.email.as_ref()),
-                        opt(u.employee_no.as_ref()),
-                    ]);
-                }
-                t.print();
-            }
-            return Ok(());
-        }
-        UserCmd::Update { id, given, family, fields, clear, legal_hold, unlink } => {
-            let id = user_id(id)?;
-            let mut p = UserPatch {
-                given_name: given.clone(),
-                family_name: family.clone(),
-                email: fields.email.clone().map(Some),
-                phone: fields.phone.clone().map(Some),
-                employee_no: fields.employee_no.clone().map(Some),
-                notes: fields.notes.clone().map(Some),
-                org_unit: fields.org_unit.clone().map(Some),
-                directory_id: unlink.then_some(None),
-                valid_from: ts("valid_from", fields.valid_from.as_deref())?.map(Some),
-                valid_to: ts("valid_to", fields.valid_to.as_deref())?.map(Some),
-                purge_date: fields.purge_date.as_deref().map(|d| parse_date("purge_date", d)).transpose()?.map(Some),
-                legal_hold: *legal_hold,
-                record_type: fields.record_type.clone().map(Some),
-                group: fields.group.clone().map(Some),
-                balance: fields.balance.map(|v| minor_from_units("balance", v)).transpose()?,
-                unreturned_items: fields.unreturned_items,
-            };
-            for c in clear {
-                match c.as_str() {
-                    "email" => p.email = Some(None),
-                    "phone" => p.phone = Some(None),
-                    "employee_no" => p.employee_no = Some(None),
-                    "notes" => p.notes = Some(None),
-                    "org_unit" => p.org_unit = Some(None),
-                    "valid_from" => p.valid_from = Some(None),
-                    "valid_to" => p.valid_to = Some(None),
-                    "purge_date" => p.purge_date = Some(None),
-                    "record_type" => p.record_type = Some(None),
-                    "group" => p.group = Some(None),
-                    _ => {
-                        return Err(DomainError::InvalidInput {
-                            field: "clear",
-                            message:
-                                "can clear email, phone, employee_no, notes, org_unit, valid_from, valid_to, purge_date, \
-                                 record_type, group"
-                                    .into(),
-                        }
-                        .into());
-                    }
-                }
-            }
-            s.update_user(actor, id, p)?
-        }
-        UserCmd::Suspend { id } => s.suspend(actor, audited(s, actor, "user.suspend", id.parse())?)?,
-        UserCmd::Resume { id } => s.resume(actor, audited(s, actor, "user.resume", id.parse())?)?,
-        UserCmd::Delete { id } => s.delete(actor, audited(s, actor, "user.delete", id.parse())?)?,
-        UserCmd::Restore { id } => s.restore(actor, audited(s, actor, "user.restore", id.parse())?)?,
-        UserCmd::Expunge { id, confirm } => {
-            let u = s.expunge(actor, audited(s, actor, "user.expunge", id.parse())?, confirm)?;
-            // This process ends now: rebuild the file here rather than leave it to a service.
-            s.scrub()?;
-            if s.erasure_pending() {
-                print_user(cli, &u);
-                return Err(StoreError::ErasurePending);
-            }
-            u
-        }
-    };
-    print_user(cli, &u);
-    Ok(())
-}
-
-fn print_card(cli: &Cli, c: &CredentialRecord) {
-    if cli.json {
-        return output::json(c);
-    }
-    pairs(&[
-        ("uid", c.uid.to_string()),
-        ("technology", c.technology.to_string()),
-        ("state", c.state.to_string()),
-        ("holder", c.holder.map_or_else(|| "-".into(), |h| format!("{h} ({})", opt(c.holder_state)))),
-        ("created", c.created_at.to_string()),
-        ("updated", c.updated_at.to_string()),
-    ]);
-    if !c.bindings.is_empty() {
-        println!();
-        let mut t = Table::new(&["HOLDER", "FROM", "BY", "UNTIL", "WHY"]);
-        for b in &c.bindings {
-            t.row(vec![
-                b.user_id.to_string(),
-                b.opened_at.to_string(),
-                b.opened_by.clone(),
-                opt(b.closed_at),
-                opt(b.close_reason.as_ref()),
-            ]);
-        }
-        t.print();
-    }
-}
-
-fn card(cli: &Cli, s: &Store, actor: &Actor, cmd: &CardCmd) -> Result<(), StoreError> {
-    let c = match cmd {
-        CardCmd::List { state, limit } => {
-            let state = state
-                .as_deref()
-                .map(|s| {
-                    idms::domain::CredentialState::from_name(s).ok_or(DomainError::InvalidInput {
-                        field: "state",
-                        message: "expected in_stock, issued, suspended, lost, stolen or destroyed".into(),
-                    })
-                })
-                .transpose()?;
-            let cards = s.list_credentials(state, None, *limit)?;
-            if cli.json {
-                output::json(&cards);
-            } else {
-                let mut t = Table::new(&["TECHNOLOGY", "UID", "STATE", "HOLDER", "CHANGED"]);
-                for c in &cards {
-                    t.row(vec![
-                        c.technology.to_string(),
-                        c.uid.to_string(),
-                        c.state.to_string(),
-                        opt(c.holder),
-                        c.updated_at.to_string(),
-                    ]);
-                }
-                t.print();
-            }
-            return Ok(());
-        }
-        CardCmd::Enroll { user, uid, tech: t } => {
-            let parsed =
-                Technology::from_name(t).and_then(|t| Ok((t, Uid::parse_for(t, uid)?, user.parse::<UserId>()?)));
-            let (t, uid, user) = audited(s, actor, "credential.enroll", parsed)?;
-            s.enroll(actor, user, t, &uid)?
-        }
-        CardCmd::Show { uid, tech: t } => s.get_credential(tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
-        CardCmd::Revoke { uid, reason, tech: t } => {
-            let parsed = RetireReason::from_name(reason).and_then(|r| Ok((r, Uid::parse_any(uid)?)));
-            let (reason, uid) = audited(s, actor, "credential.revoke", parsed)?;
-            s.revoke(actor, tech(t.as_deref())?, &uid, reason)?
-        }
-        CardCmd::Suspend { uid, tech: t } => s.suspend_credential(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
-        CardCmd::Resume { uid, tech: t } => s.resume_credential(actor, tech(t.as_deref())?, &Uid::parse_any(uid)?)?,
-        CardCmd::Twins => {
-            let twins = ops_audited(
-                s,
-                actor,
-                "credential.twins",
-                idms::ops::credentials::twins(s, &Acting::Local(actor.clone())),
-            )?;
-            if cli.json {
-                output::json(&twins);
-            } else if twins.is_empty() {
-                println!("no twins: no UID bytes are held by different people");
-            } else {
-                let mut t = Table::new(&["UID", "TECHNOLOGY", "STATE", "HOLDER", "HOLDER STATE"]);
-                for c in &twins {
-                    t.row(vec![
-                        c.uid.to_string(),
-                        c.technology.to_string(),
-                        c.state.to_string(),
-                        c.holder.to_string(),
-                        c.holder_state.to_string(),
-                    ]);
-                }
-                t.print();
-            }
-            return Ok(());
-        }
-        CardCmd::Unbind { uid, tech: t } => {
-            let parsed = Technology::from_name(t).and_then(|t| Ok((t, Uid::parse_for(t, uid)?)));
-            let (t, uid) = audited(s, actor, "credential.unbind", parsed)?;
-            let acting = Acting::Local(actor.clone());
-            ops_audited(s, actor, "credential.unbind", idms::ops::credentials::unbind(s, &acting, t, &uid))?
-        }
-    };
-    print_card(cli, &c);
-    Ok(())
 }
 
 fn audit(cli: &Cli, s: &Store, cmd: &AuditCmd) -> Result<(), StoreError> {

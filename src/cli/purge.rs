@@ -26,7 +26,8 @@ use idms::store::{AuditDraft, JobState, PeopleQuery, PurgeJob, PurgeOutcome, Sto
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::output::{self, Table, opt, pairs};
-use super::{Cli, Cmd, UserCmd, actor, audited, open, ts};
+use super::user::UserCmd;
+use super::{Cli, Cmd, actor, audited, open, ts};
 
 /// Exit status of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
