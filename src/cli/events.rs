@@ -78,6 +78,10 @@ pub(super) fn run(cli: &Cli, s: &Store, cmd: &EventsCmd) -> Result<(), StoreErro
         output::json(&body);
         return Ok(());
     }
+    if page.events.is_empty() {
+        println!("no access events match (events are kept for events_retention_days, default 365)");
+        return Ok(());
+    }
     let mut t = Table::new(&["AT", "DOOR", "DECISION", "REASON", "USER", "UID", "SOURCE"]);
     for e in &page.events {
         t.row(vec![

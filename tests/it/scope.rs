@@ -374,3 +374,18 @@ async fn a_live_tap_stream_ends_once_its_operator_is_disabled() {
     assert!(got.is_none());
     assert!(started.elapsed() < Duration::from_secs(15), "the stream stayed open for a disabled operator");
 }
+
+#[test]
+fn a_tap_of_bytes_held_under_another_technology_shows_them_held() {
+    let f = crate::common::Fixture::new();
+    let a = f.person().id;
+    f.enroll(a, "04A1B2C3").unwrap();
+    let me = idms::ops::Acting::Local(staff());
+    let uid = Uid::parse_any("04A1B2C3").unwrap();
+    // Read as a Wiegand/serial number (technology `other`) at an OSDP enrolment station.
+    let v = idms::ops::readers::card_status(&f.store, &me, idms::domain::Technology::Other, &uid).unwrap();
+    assert_eq!((v.status, v.holder, v.action, v.code), ("held", Some(a), "refused", Some("credential_held")));
+    let fresh = Uid::parse_any("04A1B2C4").unwrap();
+    let v = idms::ops::readers::card_status(&f.store, &me, idms::domain::Technology::Other, &fresh).unwrap();
+    assert_eq!((v.status, v.action), ("new", "enroll"));
+}
