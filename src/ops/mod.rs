@@ -50,7 +50,11 @@ impl Acting {
     #[must_use]
     pub fn actor(&self) -> Actor {
         match self {
-            Self::Operator(o) => Actor::staff(format!("operator:{}", o.id)),
+            // A blank stored unit stays blank: the store's check then
+            // refuses every person, as [`Acting::scope`] does.
+            Self::Operator(o) => {
+                Actor::staff(format!("operator:{}", o.id)).in_unit(o.org_unit.as_deref().map(|u| u.trim().to_owned()))
+            }
             Self::Controller(c) => Actor::staff(format!("controller:{}", c.id)),
             Self::Local(a) => a.clone(),
         }

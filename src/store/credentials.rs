@@ -378,6 +378,10 @@ impl Store {
             w.audit.target_credential = Some(target(row.technology, uid));
             let new = credential_transition(uid, row.state, to)?;
             let held = holder(&w.conn, row.id)?;
+            if held.is_none() && actor.unit.is_some() {
+                // Stock is the office's, not a unit's.
+                return Err(not_found(uid));
+            }
             w.audit.target_user = held.map(|h| h.0);
             w.audit.detail = format!("state={new}");
             w.conn

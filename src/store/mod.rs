@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 pub use audit::{AuditDraft, AuditEntry, AuditQuery, AuditReport, BadEntry};
 pub use auth::{Controller, Operator, Principal, Role};
@@ -51,7 +51,7 @@ pub use records::{
 pub use seed::SeedReport;
 
 use crate::clock::Clock;
-use crate::domain::{Change, Origin, Timestamp};
+use crate::domain::{Change, DomainError, Origin, Timestamp, UserId};
 use crate::index::{Index, IndexBuilder};
 
 /// The database file's name inside the data directory.
@@ -64,19 +64,33 @@ pub struct Actor {
     pub id: String,
     /// Staff or directory.
     pub origin: Origin,
+    /// The org unit the actor's writes are held to (a scoped operator's):
+    /// every write that targets a person checks, inside its own
+    /// transaction, that the person is of this unit — else `not_found`,
+    /// audited. The rule layer checks first, for its answer; this check
+    /// closes the gap between that read and the write (the person may have
+    /// moved units in between).
+    pub unit: Option<String>,
 }
 
 impl Actor {
     /// A staff actor.
     #[must_use]
     pub fn staff(id: impl Into<String>) -> Self {
-        Self { id: id.into(), origin: Origin::Staff }
+        Self { id: id.into(), origin: Origin::Staff, unit: None }
     }
 
     /// The identity directory.
     #[must_use]
     pub fn directory(id: impl Into<String>) -> Self {
-        Self { id: id.into(), origin: Origin::Directory }
+        Self { id: id.into(), origin: Origin::Directory, unit: None }
+    }
+
+    /// The same actor, its writes held to `unit`.
+    #[must_use]
+    pub fn in_unit(mut self, unit: Option<String>) -> Self {
+        self.unit = unit;
+        self
     }
 }
 
@@ -94,6 +108,20 @@ impl Tx<'_> {
         changes::append(&self.conn, self.now, &c)?;
         self.changes.push((self.conn.last_insert_rowid(), c));
         Ok(())
+    }
+}
+
+/// Refused as `not_found` (as if missing, so a scope does not reveal who
+/// exists) when `actor` is held to a unit and `user` is not of it.
+fn check_unit(conn: &Connection, actor: &Actor, user: Option<UserId>) -> Result<(), StoreError> {
+    let (Some(unit), Some(user)) = (actor.unit.as_deref(), user) else { return Ok(()) };
+    let theirs: Option<Option<String>> = conn
+        .prepare_cached("SELECT org_unit FROM users WHERE id = ?1")?
+        .query_row([user.as_i64()], |r| r.get(0))
+        .optional()?;
+    match theirs {
+        Some(Some(u)) if !unit.trim().is_empty() && u.trim() == unit.trim() => Ok(()),
+        _ => Err(DomainError::NotFound { what: "user", id: user.to_string() }.into()),
     }
 }
 
@@ -259,7 +287,15 @@ impl Store {
                 None => Vec::new(),
             };
             let mut w = Tx { conn: tx, now, audit: draft, changes: pending };
-            match f(&mut w) {
+            // A target known before the write is checked before it; one the
+            // write found (a card's holder) after it, before the commit.
+            let known = w.audit.target_user;
+            let done =
+                check_unit(&w.conn, actor, known).and_then(|()| f(&mut w)).and_then(|v| match w.audit.target_user {
+                    found if found != known => check_unit(&w.conn, actor, found).map(|()| v),
+                    _ => Ok(v),
+                });
+            match done {
                 Ok(v) => {
                     audit::append(&w.conn, now, &actor.id, &w.audit, "ok")?;
                     w.conn.commit()?;

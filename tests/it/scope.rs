@@ -389,3 +389,60 @@ fn a_tap_of_bytes_held_under_another_technology_shows_them_held() {
     let v = idms::ops::readers::card_status(&f.store, &me, idms::domain::Technology::Other, &fresh).unwrap();
     assert_eq!((v.status, v.action), ("new", "enroll"));
 }
+
+/// The rule layer checks scope before a write; the store checks it again
+/// inside the write's own transaction, so a person moved to another unit
+/// between the two is out of reach (`not_found`, audited), whatever the
+/// write: expunge, edit, lifecycle, a card's state, a card of theirs.
+#[test]
+fn a_person_moved_out_of_the_unit_between_check_and_write_is_out_of_reach() {
+    use idms::domain::{LifecycleAction, Technology};
+    use idms::ops::Acting;
+    use idms::store::{NewUser, UserPatch};
+
+    let f = crate::common::Fixture::new();
+    let s = &f.store;
+    s.add_operator(&staff(), "eraser-north", Role::Eraser, Some("north"), None).unwrap();
+    let token = s.create_token(&staff(), "eraser-north", Role::Eraser, None).unwrap().1;
+    let (principal, _) = s.principal(&token, s.now()).unwrap().unwrap();
+    let north = Acting::from(principal);
+    let person = |family: &str| {
+        let new = NewUser { org_unit: Some("north".into()), ..crate::common::new_user("P", family) };
+        s.create_user(&staff(), new).unwrap().id
+    };
+    let (gone, kept) = (person("Moved"), person("Stays"));
+    s.enroll(&staff(), gone, Technology::Iso14443a, &crate::common::iso("04A1B2C3")).unwrap();
+    s.delete(&staff(), gone).unwrap();
+    s.delete(&staff(), kept).unwrap();
+    // The check the rule layer made: both are theirs.
+    for id in [gone, kept] {
+        idms::ops::load_scoped(s, &north, id).unwrap();
+    }
+    // Then, before the write, an admin moves one to south.
+    let patch = UserPatch { org_unit: Some(Some("south".into())), ..UserPatch::default() };
+    s.update_user(&staff(), gone, patch).unwrap();
+
+    let actor = north.actor();
+    let refused = |r: Result<idms::store::UserRecord, idms::store::StoreError>| {
+        assert_eq!(r.map(|u| u.id).unwrap_err().code(), "not_found");
+    };
+    refused(s.expunge(&actor, gone, &gone.to_string()));
+    refused(s.lifecycle(&actor, gone, LifecycleAction::Restore));
+    refused(s.update_user(&actor, gone, UserPatch { notes: Some(Some("x".into())), ..UserPatch::default() }));
+    let card = s.revoke(&actor, None, &crate::common::iso("04A1B2C3"), idms::domain::RetireReason::Lost);
+    assert_eq!(card.map(|c| c.state).unwrap_err().code(), "not_found");
+    let enrol = s.enroll(&actor, gone, Technology::Iso14443a, &crate::common::iso("04A1B2C4"));
+    assert_eq!(enrol.map(|c| c.state).unwrap_err().code(), "not_found");
+    assert_eq!(s.get_user(gone).unwrap().state, idms::domain::UserState::Deleted);
+    assert_eq!(
+        s.get_credential(None, &crate::common::iso("04A1B2C3")).unwrap().state,
+        idms::domain::CredentialState::Issued
+    );
+
+    // Each refusal is on the record; the one still in north is theirs to expunge.
+    let q = AuditQuery { actor: Some(actor.id.clone()), target_user: Some(gone), ..AuditQuery::default() };
+    let entries = s.audit_entries(&q).unwrap();
+    let refusals = entries.iter().filter(|e| e.outcome == "not_found").count();
+    assert_eq!(refusals, 5, "{entries:?}");
+    assert_eq!(s.expunge(&actor, kept, &kept.to_string()).unwrap().state, idms::domain::UserState::Expunged);
+}
