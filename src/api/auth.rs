@@ -1,4 +1,5 @@
-//! Bearer-token authentication and the permission checks of each route.
+//! Bearer-token authentication: who the caller is, as the rule layer's
+//! [`Acting`] (what they may do is decided in [`crate::ops`]).
 //!
 //! A token's SHA-256 is looked up in a small cache (entries live two
 //! seconds, so a revocation, a disabled operator or controller, or a new
@@ -15,9 +16,10 @@ use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 
 use crate::api::{AppState, error::ApiError};
-use crate::domain::{Timestamp, UserId};
+use crate::domain::Timestamp;
+use crate::ops::{Acting, OpsError};
+use crate::store::Role;
 use crate::store::auth::token_hash;
-use crate::store::{Controller, Operator, Principal, Role, UserRecord};
 
 /// How long a looked-up token is trusted without asking the store again:
 /// the bound on how late a change made by another process is in force.
@@ -25,7 +27,7 @@ pub const TTL: Duration = Duration::from_secs(2);
 const MAX_ENTRIES: usize = 10_000;
 
 /// A known token: who holds it, when it expires, when it was looked up.
-type Entry = (Arc<Principal>, Option<Timestamp>, Instant);
+type Entry = (Arc<Acting>, Option<Timestamp>, Instant);
 
 /// Recently seen *valid* tokens (SHA-256 → principal). Unknown tokens are
 /// not cached, so a flood of random tokens cannot push valid ones out;
@@ -40,7 +42,7 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    fn get(&self, h: &[u8; 32], now: Timestamp) -> Option<Arc<Principal>> {
+    fn get(&self, h: &[u8; 32], now: Timestamp) -> Option<Arc<Acting>> {
         let map = self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(h)
             .filter(|(_, expires, at)| at.elapsed() < TTL && expires.is_none_or(|e| e > now))
@@ -51,7 +53,7 @@ impl TokenCache {
         self.generation.load(Ordering::SeqCst)
     }
 
-    fn put(&self, h: [u8; 32], p: Arc<Principal>, expires: Option<Timestamp>, generation: u64) {
+    fn put(&self, h: [u8; 32], p: Arc<Acting>, expires: Option<Timestamp>, generation: u64) {
         let mut map = self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.generation() != generation {
             return;
@@ -81,7 +83,7 @@ impl TokenCache {
 
 /// The authenticated caller, and the hash of the token it used.
 #[derive(Debug, Clone)]
-pub struct Auth(pub Arc<Principal>, pub [u8; 32]);
+pub struct Auth(pub Arc<Acting>, pub [u8; 32]);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
@@ -107,7 +109,7 @@ impl FromRequestParts<AppState> for Auth {
             .await
             .map_err(|_| ApiError::internal())??;
         let (p, expires) = found.ok_or_else(ApiError::unauthorized)?;
-        let p = Arc::new(p);
+        let p = Arc::new(Acting::from(p));
         state.tokens.put(h, p.clone(), expires, generation);
         Ok(Auth(p, h))
     }
@@ -142,68 +144,29 @@ impl<const MIN: u8> FromRequestParts<AppState> for Staff<MIN> {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let inner = Auth::from_request_parts(parts, state).await?;
         let min = Role::ALL.get(usize::from(MIN)).copied().unwrap_or(Role::Admin);
-        inner.operator(min)?;
+        inner.0.require(min).map_err(|e| inner.refused(e))?;
         Ok(Self { inner })
     }
 }
 
 impl Auth {
-    /// The caller, for the rule layer.
+    /// The caller, for the rule layer (a copy, for work moved to another
+    /// thread).
     #[must_use]
-    pub fn acting(&self) -> crate::ops::Acting {
-        crate::ops::Acting::from((*self.0).clone())
+    pub fn acting(&self) -> Acting {
+        (*self.0).clone()
     }
 
-    /// The operator, if their role is at least `min`.
-    pub fn operator(&self, min: Role) -> Result<&Operator, ApiError> {
-        match self.0.as_ref() {
-            Principal::Operator(o) if o.role >= min => Ok(o),
-            Principal::Operator(o) => {
-                Err(ApiError::forbidden(format!("this needs the {min} role; the token has {}", o.role))
-                    .refused_to(&self.0.actor()))
-            }
-            Principal::Controller(_) => {
-                Err(ApiError::forbidden("door-controller tokens reach only the door-controller API")
-                    .refused_to(&self.0.actor()))
-            }
-        }
+    /// The caller, for the rule layer, borrowed (the door hot path).
+    #[must_use]
+    pub fn as_acting(&self) -> &Acting {
+        &self.0
     }
 
-    /// The controller, if `door` is one of its doors.
-    pub fn controller_for(&self, door: &str) -> Result<&Controller, ApiError> {
-        let c = self.controller()?;
-        if c.doors.iter().any(|d| d == door) {
-            Ok(c)
-        } else {
-            Err(ApiError::forbidden(format!("door {door} is not one of this controller's doors"))
-                .refused_to(&self.0.actor()))
-        }
+    /// The answer to a refusal of the rule layer: a role, scope or door
+    /// refusal is queued for the audit trail under this caller.
+    #[must_use]
+    pub fn refused(&self, e: OpsError) -> ApiError {
+        ApiError::from_ops(e, &self.0.actor())
     }
-
-    /// The controller.
-    pub fn controller(&self) -> Result<&Controller, ApiError> {
-        match self.0.as_ref() {
-            Principal::Controller(c) => Ok(c),
-            Principal::Operator(_) => {
-                Err(ApiError::forbidden("only door-controller tokens reach the door-controller API")
-                    .refused_to(&self.0.actor()))
-            }
-        }
-    }
-}
-
-/// Org-unit scope: an operator of a unit sees only people of that unit;
-/// anyone else is "not found", so a scope does not reveal who exists.
-pub fn check_scope(op: &Operator, user: &UserRecord) -> Result<(), ApiError> {
-    match &op.org_unit {
-        Some(unit) if user.org_unit.as_deref() != Some(unit.as_str()) => {
-            Err(not_found(user.id).refused_to(&crate::store::Actor::staff(format!("operator:{}", op.id))))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// The 404 for a user outside the caller's scope (same as a missing one).
-pub fn not_found(id: UserId) -> ApiError {
-    crate::domain::DomainError::NotFound { what: "user", id: id.to_string() }.into()
 }

@@ -11,9 +11,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::Auth;
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
-use crate::api::{AppState, blocking};
+use crate::api::{AppState, op};
 use crate::domain::{Decision, DenyReason, DomainError, Technology, Timestamp, Uid, UserId};
-use crate::store::{AccessEvent, Feed};
+use crate::ops;
+use crate::store::Feed;
 
 /// How long a request waits for its events to become durable before it
 /// answers 503 (the writer keeps retrying; the disk is in trouble).
@@ -54,22 +55,11 @@ pub async fn decide(
     ApiJson(req): ApiJson<DecideRequest>,
 ) -> Result<Json<DecideResponse>, ApiError> {
     let started = Instant::now();
-    let controller = auth.controller_for(&req.door)?.id;
     let technology = req.technology.as_deref().map(Technology::from_name).transpose()?;
     let uid = Uid::parse_any(&req.uid)?;
-    let now = s.store.now();
-    let (decision, user_id) = s.store.index().decide_with_holder(technology, &uid, now);
-    let event = AccessEvent {
-        at: now,
-        controller: Some(controller),
-        event_id: None,
-        door: req.door,
-        technology,
-        uid,
-        decision,
-        user_id,
-        online: true,
-    };
+    let acting = auth.as_acting();
+    let event = ops::doors::decide(&s.store, acting, &req.door, technology, &uid).map_err(|e| auth.refused(e))?;
+    let (decision, user_id) = (event.decision, event.user_id);
     let ticket = s.events.submit(event).map_err(|_| ApiError::queue_full())?;
     let done = match s.durable.wait(ticket) {
         None => true,
@@ -112,11 +102,7 @@ pub async fn feed(
     ApiPath(id): ApiPath<String>,
     ApiQuery(p): ApiQuery<FeedParams>,
 ) -> Result<Json<Feed>, ApiError> {
-    let c = auth.controller()?;
-    if id.parse::<i64>().ok() != Some(c.id) {
-        return Err(ApiError::forbidden("a controller reads only its own feed"));
-    }
-    Ok(Json(blocking(&s, move |st| st.credential_feed(p.since.as_deref(), p.limit.unwrap_or(10_000))).await?))
+    Ok(Json(op(&s, auth.as_acting(), move |st, a| ops::doors::feed(st, a, &id, p.since.as_deref(), p.limit)).await?))
 }
 
 /// A decision a controller made offline.
@@ -172,44 +158,14 @@ pub async fn upload_events(
     auth: Auth,
     ApiJson(b): ApiJson<EventBatch>,
 ) -> Result<Json<UploadResult>, ApiError> {
-    let controller = auth.controller()?.id;
-    if b.events.len() > 1000 {
+    let acting = auth.as_acting();
+    // Who may upload is known before the batch is read.
+    acting.controller().map_err(|e| auth.refused(e))?;
+    if b.events.len() > ops::doors::MAX_UPLOAD {
         return Err(bad("events", "at most 1000 events per upload"));
     }
-    let mut events = Vec::with_capacity(b.events.len());
-    for e in b.events {
-        auth.controller_for(&e.door)?;
-        if e.event_id.is_empty() || e.event_id.len() > 128 {
-            return Err(bad("event_id", "1 to 128 characters"));
-        }
-        let decision = match (e.decision.as_str(), e.reason.as_deref()) {
-            ("grant", None) => Decision::Grant,
-            ("deny", Some(r)) => {
-                Decision::Deny(DenyReason::from_code(r).ok_or_else(|| bad("reason", "not a known deny reason"))?)
-            }
-            _ => return Err(bad("decision", "grant without a reason, or deny with one")),
-        };
-        let at = Timestamp::parse("at", &e.at)?;
-        if at.0 > s.store.now().0 + 600 {
-            return Err(bad("at", "lies in the future; check the controller's clock"));
-        }
-        events.push(AccessEvent {
-            at,
-            controller: Some(controller),
-            event_id: Some(e.event_id),
-            door: e.door,
-            technology: e.technology.as_deref().map(Technology::from_name).transpose()?,
-            uid: Uid::parse_any(&e.uid)?,
-            decision,
-            user_id: e
-                .user_id
-                .as_deref()
-                .map(str::parse::<UserId>)
-                .transpose()
-                .map_err(|_| bad("user_id", "not a user ID"))?,
-            online: false,
-        });
-    }
+    let decisions = b.events.into_iter().map(parse_offline).collect::<Result<Vec<_>, ApiError>>()?;
+    let events = ops::doors::offline_events(&s.store, acting, decisions).map_err(|e| auth.refused(e))?;
     let total = events.len();
     let (tx, rx) = tokio::sync::oneshot::channel();
     s.events
@@ -230,6 +186,23 @@ pub async fn upload_events(
     }
 }
 
+fn parse_offline(e: OfflineEvent) -> Result<ops::doors::OfflineDecision, ApiError> {
+    Ok(ops::doors::OfflineDecision {
+        decision: ops::doors::decision_from(&e.decision, e.reason.as_deref())?,
+        at: Timestamp::parse("at", &e.at)?,
+        technology: e.technology.as_deref().map(Technology::from_name).transpose()?,
+        uid: Uid::parse_any(&e.uid)?,
+        user_id: e
+            .user_id
+            .as_deref()
+            .map(str::parse::<UserId>)
+            .transpose()
+            .map_err(|_| bad("user_id", "not a user ID"))?,
+        event_id: e.event_id,
+        door: e.door,
+    })
+}
+
 /// Door decisions for the service's own OSDP door readers: decided from
 /// the index like `POST /access/decide`, logged as online access events
 /// without a controller. The reader's LED does not wait for the event's
@@ -242,19 +215,8 @@ impl crate::readers::osdp::Doors for ReaderDoors {
     fn decide(&self, door: &str, technology: Option<Technology>, uid: &Uid) -> bool {
         let started = Instant::now();
         let s = &self.0;
-        let now = s.store.now();
-        let (decision, user_id) = s.store.index().decide_with_holder(technology, uid, now);
-        let event = AccessEvent {
-            at: now,
-            controller: None,
-            event_id: None,
-            door: door.to_owned(),
-            technology,
-            uid: *uid,
-            decision,
-            user_id,
-            online: true,
-        };
+        let event = ops::doors::door_event(&s.store, None, door, technology, uid);
+        let decision = event.decision;
         if s.events.submit(event).is_err() {
             tracing::warn!(door, "access-event queue full: OSDP read denied");
             return false;

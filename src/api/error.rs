@@ -69,11 +69,6 @@ impl ApiError {
         )
     }
 
-    /// 403: the token may not do this.
-    pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
-    }
-
     /// Marks this refusal for the audit trail, as refused to `actor`.
     #[must_use]
     pub fn refused_to(mut self, actor: &crate::store::Actor) -> Self {

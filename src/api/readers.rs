@@ -126,8 +126,7 @@ pub async fn list_readers(
     State(s): State<AppState>,
     auth: Staff<{ Role::Viewer as u8 }>,
 ) -> Result<Json<Vec<ReaderInfo>>, ApiError> {
-    auth.operator(Role::Viewer)?;
-    Ok(Json(s.readers.readers()))
+    Ok(Json(rules::list(&s.readers, auth.as_acting()).map_err(|e| auth.refused(e))?))
 }
 
 /// How often a live stream checks that its token still holds (not

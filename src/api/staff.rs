@@ -14,6 +14,7 @@ use crate::api::{AppState, audited, blocking, op};
 use crate::domain::purge::minor_from_units;
 use crate::domain::time::parse_date;
 use crate::domain::{CredentialState, DomainError, LifecycleAction, RetireReason, Technology, Timestamp, Uid, UserId};
+use crate::ops;
 use crate::ops::credentials::{self as cards, CardAction};
 use crate::ops::users;
 use crate::store::{
@@ -524,12 +525,6 @@ pub struct AuditParams {
     pub limit: Option<u32>,
 }
 
-/// The audit trail spans every unit: operators scoped to one unit may not read it.
-fn all_units(auth: &Auth) -> Result<(), ApiError> {
-    let acting = auth.acting();
-    acting.require_unscoped().map_err(|e| ApiError::from_ops(e, &acting.actor()))
-}
-
 /// The audit trail, oldest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = Vec<AuditEntry>), (status = 401, body = Problem), (status = 403, body = Problem)),
@@ -539,15 +534,13 @@ pub async fn list_audit(
     auth: Staff<{ Role::Manager as u8 }>,
     ApiQuery(p): ApiQuery<AuditParams>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    auth.operator(Role::Manager)?;
-    all_units(&auth)?;
     let q = AuditQuery {
         after_seq: p.since,
         actor: p.actor,
         target_user: p.target.as_deref().map(user_id).transpose()?,
         limit: Some(p.limit.unwrap_or(100).clamp(1, 1000)),
     };
-    Ok(Json(blocking(&s, move |st| st.audit_entries(&q)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::audit::entries(st, a, &q)).await?))
 }
 
 /// Audit verification parameters.
@@ -567,10 +560,8 @@ pub async fn verify_audit(
     auth: Staff<{ Role::Manager as u8 }>,
     ApiQuery(p): ApiQuery<VerifyParams>,
 ) -> Result<Json<AuditReport>, ApiError> {
-    auth.operator(Role::Manager)?;
-    all_units(&auth)?;
     let expect = p.expect.as_deref().map(crate::store::audit::AuditHead::parse).transpose()?;
-    Ok(Json(blocking(&s, move |st| st.verify_audit_expecting(expect.as_ref())).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::audit::verify(st, a, expect.as_ref())).await?))
 }
 
 /// Counts per state (expunged included: statistics keep counting erased people).
@@ -578,8 +569,7 @@ pub async fn verify_audit(
     responses((status = 200, body = Stats), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn stats(State(s): State<AppState>, auth: Staff<{ Role::Viewer as u8 }>) -> Result<Json<Stats>, ApiError> {
-    auth.operator(Role::Viewer)?;
-    Ok(Json(blocking(&s, |st| st.stats()).await?))
+    Ok(Json(op(&s, &auth.acting(), ops::audit::stats).await?))
 }
 
 /// Operator login.
@@ -625,9 +615,8 @@ pub async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) ->
     responses((status = 204), (status = 401, body = Problem)),
     security(("bearer" = [])))]
 pub async fn logout(State(s): State<AppState>, auth: Staff<{ Role::Viewer as u8 }>) -> Result<StatusCode, ApiError> {
-    auth.operator(Role::Viewer)?;
-    let (actor, hash) = (auth.0.actor(), auth.1);
-    blocking(&s, move |st| st.revoke_token_hash(&actor, &hash)).await?;
+    let hash = auth.1;
+    op(&s, &auth.acting(), move |st, a| ops::audit::logout(st, a, &hash)).await?;
     s.tokens.forget(&hash);
     Ok(StatusCode::NO_CONTENT)
 }

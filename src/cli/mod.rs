@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use idms::clock::{Clock, SystemClock};
-use idms::domain::{DomainError, Technology, Timestamp, Uid, UserId};
-use idms::ops::OpsError;
-use idms::store::{self, Actor, AuditQuery, NewUser, Role, Store, StoreError};
+use idms::domain::{DomainError, LifecycleAction, Technology, Timestamp, Uid, UserId};
+use idms::ops::{self, Acting, OpsError};
+use idms::store::{self, Actor, AuditQuery, NewUser, Store, StoreError};
 
 use output::{Table, opt};
 
@@ -345,7 +345,9 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
             let s = open(cli)?;
             let uid = Uid::parse_any(uid)?;
             let now = ts("at", at.as_deref())?.unwrap_or_else(|| SystemClock.now());
-            let d = s.decide(tech(t.as_deref())?, &uid, now);
+            let me = Acting::Local(actor.clone());
+            let d =
+                ops_audited(&s, &actor, "decide", ops::doors::would_decide(&s, &me, tech(t.as_deref())?, &uid, now))?;
             if cli.json {
                 output::json(&serde_json::json!({
                     "decision": d.as_str(), "reason": d.reason().map(|r| r.code()),
@@ -359,7 +361,8 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
         Cmd::Audit { cmd } => audit(cli, &open(cli)?, cmd),
         Cmd::Events { cmd } => events::run(cli, &open(cli)?, cmd),
         Cmd::Stats => {
-            let st = open(cli)?.stats()?;
+            let (s, me) = (open(cli)?, Acting::Local(actor.clone()));
+            let st = ops_audited(&s, &me.actor(), "stats", ops::audit::stats(&s, &me))?;
             if cli.json {
                 output::json(&st);
             } else {
@@ -409,7 +412,8 @@ fn audit(cli: &Cli, s: &Store, cmd: &AuditCmd) -> Result<(), StoreError> {
     match cmd {
         AuditCmd::Verify { expect } => {
             let expect = expect.as_deref().map(store::audit::AuditHead::parse).transpose()?;
-            let r = s.verify_audit_expecting(expect.as_ref())?;
+            let me = Acting::Local(actor(cli));
+            let r = ops_audited(s, &me.actor(), "audit.verify", ops::audit::verify(s, &me, expect.as_ref()))?;
             if cli.json {
                 output::json(&r);
             } else if r.first_bad.is_none() {
@@ -436,7 +440,8 @@ fn audit(cli: &Cli, s: &Store, cmd: &AuditCmd) -> Result<(), StoreError> {
                 target_user: user.as_deref().map(user_id).transpose()?,
                 limit: Some(*limit),
             };
-            let entries = s.audit_entries(&q)?;
+            let me = Acting::Local(actor(cli));
+            let entries = ops_audited(s, &me.actor(), "audit.list", ops::audit::entries(s, &me, &q))?;
             if cli.json {
                 output::json(&entries);
             } else {
@@ -469,26 +474,27 @@ fn demo(cli: &Cli, actor: &Actor) -> Result<(), StoreError> {
         ("Alan", "Turing", "alan@example.test", "E1003", "04C0FFEE"),
         ("Edsger", "Dijkstra", "edsger@example.test", "E1004", "04DEADBEEF0102"),
     ];
+    // The demo acts as the CLI does: through the rule layer.
+    let me = Acting::Local(actor.clone());
+    let done = |r| ops_audited(&s, actor, "demo", r);
     let mut ids = Vec::new();
     for (g, f, e, n, card) in people {
-        let u = s.create_user(
-            actor,
-            NewUser {
-                given_name: g.into(),
-                family_name: f.into(),
-                email: Some(e.into()),
-                employee_no: Some(n.into()),
-                org_unit: Some("demo".into()),
-                ..NewUser::default()
-            },
-        )?;
+        let new = NewUser {
+            given_name: g.into(),
+            family_name: f.into(),
+            email: Some(e.into()),
+            employee_no: Some(n.into()),
+            org_unit: Some("demo".into()),
+            ..NewUser::default()
+        };
+        let u = done(ops::users::create(&s, &me, new))?;
         let uid = Uid::parse_for(Technology::Iso14443a, card)?;
-        s.enroll(actor, u.id, Technology::Iso14443a, &uid)?;
+        ops_audited(&s, actor, "demo", ops::credentials::enroll(&s, &me, u.id, Technology::Iso14443a, &uid))?;
         ids.push((u.id, card));
     }
     // Alan is suspended, Edsger deleted: their cards are refused at doors.
-    s.suspend(actor, ids[2].0)?;
-    s.delete(actor, ids[3].0)?;
+    done(ops::users::lifecycle(&s, &me, ids[2].0, LifecycleAction::Suspend))?;
+    done(ops::users::lifecycle(&s, &me, ids[3].0, LifecycleAction::Delete))?;
     let d = dir.display();
     println!("Demo data in {d}: 4 people, 4 cards (Turing suspended, Dijkstra deleted).\n");
     println!("Try:");
@@ -501,8 +507,11 @@ fn demo(cli: &Cli, actor: &Actor) -> Result<(), StoreError> {
     println!("  idms --data-dir {d} card enroll --user {} --uid {}   # now recycled", ids[0].0, ids[3].1);
     println!("  idms --data-dir {d} audit list");
     println!("  idms --data-dir {d} audit verify");
-    let (_, admin) = s.create_token(actor, "demo-admin", Role::Admin, Some(7 * 86_400))?;
-    let (c, door) = s.add_controller(actor, "demo-door", &["front".to_string()])?;
+    let expiry = ops::access::TokenExpiry::Days(7);
+    let admin =
+        ops_audited(&s, actor, "demo", ops::access::create_token(&s, &me, "demo-admin", "admin", expiry))?.1.secret;
+    let (c, door) =
+        ops_audited(&s, actor, "demo", ops::access::add_controller(&s, &me, "demo-door", &["front".to_string()]))?;
     println!("\nThe HTTP service (tokens valid for the demo only):");
     println!("  idms --data-dir {d} serve --listen 127.0.0.1:8080 &");
     println!("  curl -s -H 'Authorization: Bearer {admin}' 'localhost:8080/api/v1/users?q='");

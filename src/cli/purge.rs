@@ -21,13 +21,14 @@ use clap::{Args, Subcommand};
 use idms::domain::purge::{Criteria, minor_from_units, units_from_minor};
 use idms::domain::time::{format_date, parse_date};
 use idms::domain::{DomainError, UserId, UserState};
+use idms::ops::purge as rules;
 use idms::ops::{self, Acting};
 use idms::store::{AuditDraft, JobState, PeopleQuery, PurgeJob, PurgeOutcome, Store, StoreError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::output::{self, Table, opt, pairs};
 use super::user::UserCmd;
-use super::{Cli, Cmd, actor, audited, open, ts};
+use super::{Cli, Cmd, actor, audited, open, ops_audited, ts};
 
 /// Exit status of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
@@ -212,10 +213,11 @@ fn not_confirmed(message: &str) -> StoreError {
 
 fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
     let actor = actor(cli);
+    let me = Acting::Local(actor.clone());
     let s = open(cli)?;
     match cmd {
         PurgeCmd::Plan { criteria } => {
-            let plan = s.purge_plan(&actor, &criteria.criteria()?)?;
+            let plan = ops_audited(&s, &actor, "purge.plan", rules::dry_run(&s, &me, criteria.criteria()?))?;
             if cli.json {
                 output::json(&serde_json::json!({
                     "dry_run": true,
@@ -262,7 +264,7 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
                      Review whom it selects with `idms purge plan` and the same flags, then run again with --yes",
                 ));
             }
-            let job = s.create_purge_job(&actor, &criteria)?;
+            let job = ops_audited(&s, &actor, "purge.plan", rules::create_job(&s, &me, criteria))?;
             // From here a signal stops the run between steps, never the job.
             let stop = stop_on_signal();
             if !cli.json {
@@ -285,7 +287,7 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
         }
         PurgeCmd::Resume { id } => {
             let ids = match id {
-                Some(id) => vec![s.purge_job(*id)?.id],
+                Some(id) => vec![ops_audited(&s, &actor, "purge.status", rules::job(&s, &me, *id))?.id],
                 None => s.unfinished_purge_jobs()?,
             };
             if ids.is_empty() && !cli.json {
@@ -309,7 +311,7 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
             finish(cli, &s, &all)
         }
         PurgeCmd::Status { id, outcomes } => {
-            let job = s.purge_job(*id)?;
+            let job = ops_audited(&s, &actor, "purge.status", rules::job(&s, &me, *id))?;
             let outcomes = if *outcomes { Some(all_outcomes(&s, *id)?) } else { None };
             if cli.json {
                 output::json(&JobDetail { job: &job, outcomes: outcomes.as_deref() });
@@ -333,7 +335,7 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
             Ok(ExitCode::SUCCESS)
         }
         PurgeCmd::History { limit } => {
-            let jobs = s.purge_jobs(*limit)?;
+            let jobs = ops_audited(&s, &actor, "purge.history", rules::jobs(&s, &me, *limit))?;
             if cli.json {
                 output::json(&jobs);
             } else if jobs.is_empty() {
@@ -370,7 +372,7 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
         PurgeCmd::Cancel { id } => {
             let mut d = AuditDraft::new("purge.cancel");
             d.detail = format!("job={id}");
-            ops::purge::cancel(&s, &Acting::Local(actor.clone()), *id).map_err(|e| e.audit_now(&s, &actor, d))?;
+            rules::cancel(&s, &me, *id).map_err(|e| e.audit_now(&s, &actor, d))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -415,7 +417,7 @@ struct Ran {
 }
 
 fn run_job(cli: &Cli, s: &Store, id: i64, stop: &AtomicBool) -> Result<Ran, StoreError> {
-    let before = s.purge_job(id)?;
+    let before = rules::job(s, &Acting::Local(actor(cli)), id).map_err(ops::OpsError::into_store)?;
     let bar = progress_bar(cli, &before);
     let started = Instant::now();
     let job = idms::jobs::run(s, id, stop, |j| {
@@ -585,12 +587,18 @@ fn stop_on_signal() -> Arc<AtomicBool> {
 
 fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, StoreError> {
     let actor = actor(cli);
+    let me = Acting::Local(actor.clone());
     let s = open(cli)?;
     match cmd {
         ErasureCmd::Deleted { query, deleted_from, deleted_to, org_unit, limit } => {
             let from = ts("deleted_from", deleted_from.as_deref())?;
             let to = ts("deleted_to", deleted_to.as_deref())?;
-            let found = s.search_deleted(query, from, to, text(org_unit.as_deref()).as_deref(), *limit)?;
+            let found = ops_audited(
+                &s,
+                &actor,
+                "user.deleted",
+                rules::deleted(&s, &me, query, from, to, text(org_unit.as_deref()), *limit),
+            )?;
             if cli.json {
                 output::json(&found);
             } else if found.is_empty() {
@@ -628,7 +636,7 @@ fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, StoreError> {
                      then run again with --yes",
                 ));
             }
-            let report = s.erase_users(&actor, &unique, None)?;
+            let report = ops_audited(&s, &actor, "user.expunge", rules::erase(&s, &me, &unique))?;
             if cli.json {
                 output::json(&report);
             } else {
@@ -668,7 +676,7 @@ fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, StoreError> {
                 deleted_before,
                 org_unit: org_unit.clone(),
             };
-            let count = s.set_purge_dates(&actor, &q, date)?;
+            let count = ops_audited(&s, &actor, "user.purge_date.bulk", rules::set_purge_dates(&s, &me, q, date))?;
             if cli.json {
                 output::json(&serde_json::json!({ "count": count, "purge_date": date.map(format_date) }));
             } else {

@@ -14,7 +14,9 @@
 //! call and render.
 
 pub mod access;
+pub mod audit;
 pub mod credentials;
+pub mod doors;
 pub mod events;
 pub mod purge;
 pub mod readers;

@@ -78,6 +78,12 @@ pub fn card_status(store: &Store, acting: &Acting, technology: Technology, uid: 
     })
 }
 
+/// The readers the service sees (any staff).
+pub fn list(hub: &Hub, acting: &Acting) -> Result<Vec<crate::readers::ReaderInfo>, OpsError> {
+    acting.require(Role::Viewer)?;
+    Ok(hub.readers())
+}
+
 /// Whether staff may see this reader event: door readers' events are door
 /// decisions, never shown on the desk's tap stream.
 #[must_use]

@@ -18,6 +18,7 @@ mod erasure;
 mod events_api;
 mod feed;
 mod interop;
+mod layers;
 mod lifecycle;
 mod osdp;
 mod props;
