@@ -10,10 +10,11 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::Auth;
+use crate::api::dto::{DecideResponse, Feed, UploadResult};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use crate::api::{AppState, blocking};
 use crate::domain::{Decision, DenyReason, DomainError, Technology, Timestamp, Uid, UserId};
-use crate::store::{AccessEvent, Feed};
+use crate::store::AccessEvent;
 
 /// How long a request waits for its events to become durable before it
 /// answers 503 (the writer keeps retrying; the disk is in trouble).
@@ -29,17 +30,6 @@ pub struct DecideRequest {
     pub door: String,
     /// Technology, when the reader knows it.
     pub technology: Option<String>,
-}
-
-/// The answer.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct DecideResponse {
-    /// `grant` or `deny`.
-    pub decision: &'static str,
-    /// Why not (`null` on grant).
-    pub reason: Option<&'static str>,
-    /// The card's holder, if it has one.
-    pub user_id: Option<String>,
 }
 
 /// Is this card valid at this door now? Answered from memory; returns once
@@ -116,7 +106,7 @@ pub async fn feed(
     if id.parse::<i64>().ok() != Some(c.id) {
         return Err(ApiError::forbidden("a controller reads only its own feed"));
     }
-    Ok(Json(blocking(&s, move |st| st.credential_feed(p.since.as_deref(), p.limit.unwrap_or(10_000))).await?))
+    Ok(Json(blocking(&s, move |st| st.credential_feed(p.since.as_deref(), p.limit.unwrap_or(10_000))).await?.into()))
 }
 
 /// A decision a controller made offline.
@@ -147,15 +137,6 @@ pub struct OfflineEvent {
 pub struct EventBatch {
     /// At most 1000 events.
     pub events: Vec<OfflineEvent>,
-}
-
-/// What the upload stored.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct UploadResult {
-    /// Newly stored events.
-    pub accepted: usize,
-    /// Events already stored earlier (same controller and event ID).
-    pub duplicates: usize,
 }
 
 fn bad(field: &'static str, message: &str) -> ApiError {
