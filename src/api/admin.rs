@@ -13,13 +13,14 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::{Auth, Staff};
+use crate::api::dto::{
+    ControllerCreated, ControllerView, Operator, OperatorView, PasswordSet, Revoked, Rotated, TokenView,
+};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use crate::api::{AppState, op};
-use crate::domain::Timestamp;
 use crate::ops::access::{self, RevokeTarget};
-
-use crate::store::auth::{ControllerRecord, OperatorRecord, TokenFilter, TokenRecord, TokenState};
-use crate::store::{Operator, Role};
+use crate::store::Role;
+use crate::store::auth::TokenFilter;
 
 /// A new operator.
 #[derive(Deserialize, ToSchema)]
@@ -48,7 +49,7 @@ pub async fn create_operator(
         access::add_operator(st, a, &b.name, &b.role, b.org_unit.as_deref(), &b.password)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(op)))
+    Ok((StatusCode::CREATED, Json(op.into())))
 }
 
 /// A new door controller.
@@ -61,19 +62,6 @@ pub struct NewController {
     pub doors: Vec<String>,
 }
 
-/// A controller and its token (shown once).
-#[derive(serde::Serialize, ToSchema)]
-pub struct ControllerCreated {
-    /// ID (its feed is `/api/v1/controllers/{id}/credentials`).
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// Doors.
-    pub doors: Vec<String>,
-    /// Bearer token for the door-controller API (shown once).
-    pub token: String,
-}
-
 /// Add a door controller (admin).
 #[utoipa::path(post, path = "/api/v1/controllers", tag = "admin", request_body = NewController,
     responses((status = 201, body = ControllerCreated), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
@@ -84,42 +72,7 @@ pub async fn create_controller(
     ApiJson(b): ApiJson<NewController>,
 ) -> Result<(StatusCode, Json<ControllerCreated>), ApiError> {
     let (c, token) = op(&s, &auth.acting(), move |st, a| access::add_controller(st, a, &b.name, &b.doors)).await?;
-    Ok((StatusCode::CREATED, Json(ControllerCreated { id: c.id, name: c.name, doors: c.doors, token })))
-}
-
-/// An operator, as an administrator sees them.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct OperatorView {
-    /// ID.
-    pub id: i64,
-    /// Login name.
-    pub name: String,
-    /// Role.
-    pub role: Role,
-    /// The unit they are held to, if any.
-    pub org_unit: Option<String>,
-    /// Whether a password is set (they can log in).
-    pub password: bool,
-    /// Added (RFC 3339).
-    #[schema(value_type = String)]
-    pub created_at: Timestamp,
-    /// Disabled since (RFC 3339); absent while enabled.
-    #[schema(value_type = Option<String>)]
-    pub disabled_at: Option<Timestamp>,
-}
-
-impl From<OperatorRecord> for OperatorView {
-    fn from(o: OperatorRecord) -> Self {
-        Self {
-            id: o.id,
-            name: o.name,
-            role: o.role,
-            org_unit: o.org_unit,
-            password: o.password,
-            created_at: o.created_at,
-            disabled_at: o.disabled_at,
-        }
-    }
+    Ok((StatusCode::CREATED, Json(ControllerCreated::from((c, token)))))
 }
 
 /// Every operator, enabled or disabled (admin).
@@ -180,15 +133,6 @@ impl std::fmt::Debug for PasswordBody {
     }
 }
 
-/// A password set.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct PasswordSet {
-    /// The operator.
-    pub operator: OperatorView,
-    /// How many of their password sessions (login tokens) ended.
-    pub sessions_ended: usize,
-}
-
 /// Set an operator's password; their password sessions end (tokens from
 /// `token create` stay) (admin).
 #[utoipa::path(put, path = "/api/v1/operators/{name}/password", tag = "admin",
@@ -204,13 +148,6 @@ pub async fn set_password(
     let (op, ended) = op(&s, &auth.acting(), move |st, a| access::set_password(st, a, &name, &b.password)).await?;
     s.tokens.clear();
     Ok(Json(PasswordSet { operator: op.into(), sessions_ended: ended }))
-}
-
-/// How many tokens were revoked.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct Revoked {
-    /// Count.
-    pub revoked: usize,
 }
 
 /// Revoke every unrevoked token of an operator, sessions included (admin).
@@ -230,29 +167,6 @@ async fn revoke(s: AppState, auth: Auth, target: RevokeTarget) -> Result<Json<Re
     let n = op(&s, &auth.acting(), move |st, a| access::revoke_tokens(st, a, &target)).await?;
     s.tokens.clear();
     Ok(Json(Revoked { revoked: n }))
-}
-
-/// A door controller, as an administrator sees it.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct ControllerView {
-    /// ID.
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// Its doors.
-    pub doors: Vec<String>,
-    /// Added (RFC 3339).
-    #[schema(value_type = String)]
-    pub created_at: Timestamp,
-    /// Disabled since (RFC 3339); absent while enabled.
-    #[schema(value_type = Option<String>)]
-    pub disabled_at: Option<Timestamp>,
-}
-
-impl From<ControllerRecord> for ControllerView {
-    fn from(c: ControllerRecord) -> Self {
-        Self { id: c.id, name: c.name, doors: c.doors, created_at: c.created_at, disabled_at: c.disabled_at }
-    }
 }
 
 /// Every door controller, enabled or disabled (admin).
@@ -307,29 +221,6 @@ pub struct RotateBody {
     pub now: bool,
 }
 
-/// A controller's new token.
-#[derive(serde::Serialize, ToSchema)]
-pub struct Rotated {
-    /// The controller.
-    pub controller: ControllerView,
-    /// The new token's ID.
-    pub token_id: i64,
-    /// The new bearer token (shown once).
-    pub token: String,
-    /// How many earlier tokens were still working.
-    pub old_tokens: usize,
-    /// Until when they keep working (RFC 3339); absent when revoked now or none.
-    #[schema(value_type = Option<String>)]
-    pub old_valid_until: Option<Timestamp>,
-}
-
-impl std::fmt::Debug for Rotated {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Holds a token: never printed.
-        f.debug_struct("Rotated").field("token_id", &self.token_id).finish_non_exhaustive()
-    }
-}
-
 /// Issue a controller a new token (shown once). The old ones keep working
 /// for `overlap_seconds` (default 24 h) so it can be re-provisioned without
 /// going dark, or are revoked at once with `"now": true` (admin).
@@ -346,13 +237,7 @@ pub async fn rotate_controller_token(
     let r = op(&s, &auth.acting(), move |st, a| access::rotate_controller_token(st, a, id, b.now, b.overlap_seconds))
         .await?;
     s.tokens.clear();
-    Ok(Json(Rotated {
-        controller: r.controller.into(),
-        token_id: r.token.id,
-        token: r.token.secret,
-        old_tokens: r.old_tokens,
-        old_valid_until: r.old_valid_until,
-    }))
+    Ok(Json(Rotated::from(r)))
 }
 
 /// Revoke every unrevoked token of a controller (admin).
@@ -382,54 +267,6 @@ pub struct TokenParams {
     pub after: Option<i64>,
     /// At most this many (default 1000, at most 10000).
     pub limit: Option<u32>,
-}
-
-/// A token (never its secret or hash).
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct TokenView {
-    /// ID.
-    pub id: i64,
-    /// The operator it belongs to.
-    pub operator_id: Option<i64>,
-    /// The controller it belongs to.
-    pub controller_id: Option<i64>,
-    /// The operator's login name or the controller's name.
-    pub owner: String,
-    /// `login`, `cli` (`token create`) or `controller`.
-    pub label: String,
-    /// Issued (RFC 3339).
-    #[schema(value_type = String)]
-    pub created_at: Timestamp,
-    /// Expires (RFC 3339); absent: never.
-    #[schema(value_type = Option<String>)]
-    pub expires_at: Option<Timestamp>,
-    /// Revoked (RFC 3339).
-    #[schema(value_type = Option<String>)]
-    pub revoked_at: Option<Timestamp>,
-    /// `active`, `owner_disabled` (refused until its owner is enabled), `expired` or `revoked`.
-    pub state: String,
-}
-
-impl From<TokenRecord> for TokenView {
-    fn from(t: TokenRecord) -> Self {
-        let state = match t.state {
-            TokenState::Active => "active",
-            TokenState::OwnerDisabled => "owner_disabled",
-            TokenState::Expired => "expired",
-            TokenState::Revoked => "revoked",
-        };
-        Self {
-            id: t.id,
-            operator_id: t.operator_id,
-            controller_id: t.controller_id,
-            owner: t.owner,
-            label: t.label,
-            created_at: t.created_at,
-            expires_at: t.expires_at,
-            revoked_at: t.revoked_at,
-            state: state.into(),
-        }
-    }
 }
 
 /// Tokens by ID, oldest first (admin).
@@ -469,12 +306,5 @@ impl std::fmt::Debug for NewOperator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Holds a password or a token: never printed.
         f.debug_struct("NewOperator").finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for ControllerCreated {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Holds a password or a token: never printed.
-        f.debug_struct("ControllerCreated").finish_non_exhaustive()
     }
 }

@@ -8,11 +8,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::api::auth::Staff;
+use crate::api::dto::{CredentialRecord, Twin};
 use crate::api::error::{ApiError, ApiPath, ApiQuery, Problem};
 use crate::api::{AppState, audited, op};
 use crate::domain::{DomainError, Technology, Uid};
 use crate::ops;
-use crate::store::{CredentialRecord, Role, Twin};
+use crate::store::Role;
 
 /// Twins: credentials whose UID bytes are bound to different people under
 /// different technologies (left by databases from before that was
@@ -25,7 +26,8 @@ pub async fn list_twins(
     State(s): State<AppState>,
     auth: Staff<{ Role::Admin as u8 }>,
 ) -> Result<Json<Vec<Twin>>, ApiError> {
-    Ok(Json(op(&s, &auth.acting(), ops::credentials::twins).await?))
+    let twins = op(&s, &auth.acting(), ops::credentials::twins).await?;
+    Ok(Json(twins.into_iter().map(Twin::from).collect()))
 }
 
 /// Which credential of the twin to unbind.
@@ -58,5 +60,5 @@ pub async fn unbind(
     }
     .and_then(|t| Ok((t, Uid::parse_for(t, &uid)?)));
     let (technology, uid) = audited(&s, &auth, "credential.unbind", parsed).await?;
-    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::credentials::unbind(st, a, technology, &uid)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::credentials::unbind(st, a, technology, &uid)).await?.into()))
 }

@@ -10,11 +10,11 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::Auth;
+use crate::api::dto::{DecideResponse, Feed, UploadResult};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use crate::api::{AppState, op};
 use crate::domain::{Decision, DenyReason, DomainError, Technology, Timestamp, Uid, UserId};
 use crate::ops;
-use crate::store::Feed;
 
 /// How long a request waits for its events to become durable before it
 /// answers 503 (the writer keeps retrying; the disk is in trouble).
@@ -30,17 +30,6 @@ pub struct DecideRequest {
     pub door: String,
     /// Technology, when the reader knows it.
     pub technology: Option<String>,
-}
-
-/// The answer.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct DecideResponse {
-    /// `grant` or `deny`.
-    pub decision: &'static str,
-    /// Why not (`null` on grant).
-    pub reason: Option<&'static str>,
-    /// The card's holder, if it has one.
-    pub user_id: Option<String>,
 }
 
 /// Is this card valid at this door now? Answered from memory; returns once
@@ -102,7 +91,9 @@ pub async fn feed(
     ApiPath(id): ApiPath<String>,
     ApiQuery(p): ApiQuery<FeedParams>,
 ) -> Result<Json<Feed>, ApiError> {
-    Ok(Json(op(&s, auth.as_acting(), move |st, a| ops::doors::feed(st, a, &id, p.since.as_deref(), p.limit)).await?))
+    Ok(Json(
+        op(&s, auth.as_acting(), move |st, a| ops::doors::feed(st, a, &id, p.since.as_deref(), p.limit)).await?.into(),
+    ))
 }
 
 /// A decision a controller made offline.
@@ -133,15 +124,6 @@ pub struct OfflineEvent {
 pub struct EventBatch {
     /// At most 1000 events.
     pub events: Vec<OfflineEvent>,
-}
-
-/// What the upload stored.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct UploadResult {
-    /// Newly stored events.
-    pub accepted: usize,
-    /// Events already stored earlier (same controller and event ID).
-    pub duplicates: usize,
 }
 
 fn bad(field: &'static str, message: &str) -> ApiError {

@@ -10,10 +10,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use firmware_protocol::codes::{Command, Reply};
 use firmware_protocol::mfg::{EncoderCommand, EncoderReply, Outcome};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::auth::Staff;
+use super::dto::Encoded;
 use super::error::{ApiError, ApiJson, ApiPath, Problem};
 use super::{AppState, op};
 use crate::domain::{Technology, Uid};
@@ -34,19 +35,6 @@ pub struct EncodeBody {
     pub technology: Option<String>,
     /// The credential number to write (as printed on the badge).
     pub number: u32,
-}
-
-/// The encoded card.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Encoded {
-    /// The encoder.
-    pub encoder: String,
-    /// The card's UID.
-    pub uid: String,
-    /// The number written.
-    pub number: u32,
-    /// Read back from the card after writing, and equal.
-    pub verified: bool,
 }
 
 fn request_id() -> u16 {

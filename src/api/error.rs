@@ -37,21 +37,7 @@ pub struct Refused {
     pub code: &'static str,
 }
 
-/// The problem document (for the OpenAPI description).
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct Problem {
-    /// `urn:idms:problem:<code>`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Short summary of the problem type.
-    pub title: String,
-    /// HTTP status.
-    pub status: u16,
-    /// What happened and what to do.
-    pub detail: String,
-    /// Stable code.
-    pub code: String,
-}
+pub use super::dto::Problem;
 
 impl ApiError {
     /// A problem with this status, code and detail.

@@ -6,15 +6,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use crate::api::AppState;
 use crate::api::auth::Auth;
+use crate::api::dto::{EventPage, EventView};
 use crate::api::error::{ApiError, ApiQuery, Problem};
 use crate::api::op;
 use crate::ops::events::EventFilter;
-use crate::store::AccessEvent;
 
 /// Filters, all optional. Times are half-open (`from` inclusive, `to`
 /// exclusive), RFC 3339 or a date (its midnight UTC). This documents the
@@ -36,59 +35,6 @@ pub struct EventParams {
     pub after: Option<String>,
     /// Events per page: 1 to 1000 (default 100).
     pub limit: Option<String>,
-}
-
-/// One access decision.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventView {
-    /// When it was decided (RFC 3339, UTC).
-    pub at: String,
-    /// The door.
-    pub door: String,
-    /// `grant` or `deny`.
-    pub decision: &'static str,
-    /// The deny reason (`null` on grant).
-    pub reason: Option<&'static str>,
-    /// The card's holder then (`null`: unknown or ambiguous card).
-    pub user_id: Option<String>,
-    /// The UID presented, hex.
-    pub uid: String,
-    /// The technology, when the reader knew it.
-    pub technology: Option<&'static str>,
-    /// The controller that asked or decided (`null`: the service's own reader).
-    pub controller: Option<i64>,
-    /// `online` (decided by the service) or `offline` (by the controller, uploaded).
-    pub source: &'static str,
-    /// The controller's own ID of an offline event.
-    pub event_id: Option<String>,
-}
-
-impl From<AccessEvent> for EventView {
-    fn from(e: AccessEvent) -> Self {
-        Self {
-            at: e.at.to_rfc3339(),
-            door: e.door,
-            decision: e.decision.as_str(),
-            reason: e.decision.reason().map(crate::domain::DenyReason::code),
-            user_id: e.user_id.map(|u| u.to_string()),
-            uid: e.uid.to_string(),
-            technology: e.technology.map(crate::domain::Technology::as_str),
-            controller: e.controller,
-            source: if e.online { "online" } else { "offline" },
-            event_id: e.event_id,
-        }
-    }
-}
-
-/// A page of access events.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventPage {
-    /// Oldest first (online and offline events merged by time).
-    pub events: Vec<EventView>,
-    /// Pass as `after`, with the same filters, for the next page; absent
-    /// when nothing more matches now.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_after: Option<String>,
 }
 
 /// Maps the query string's pairs to filters; a parameter that is not one

@@ -1,9 +1,10 @@
 //! HTTP: the staff API, the door-controller API, and operations endpoints.
 //!
-//! **Architecture invariant:** only `api/` knows HTTP and JSON shapes of
-//! requests; handlers parse, authorise, call one store operation (blocking
-//! calls on the blocking pool) and map the result. Every error is
-//! `application/problem+json` with a stable `code`.
+//! **Architecture invariant:** only `api/` knows HTTP and the JSON shapes of
+//! requests and responses (responses: [`dto`]); handlers parse, authorise,
+//! call one store operation (blocking calls on the blocking pool) and map
+//! the result to a DTO. Every error is `application/problem+json` with a
+//! stable `code`.
 //!
 //! Routes and the OpenAPI document are registered together
 //! (`utoipa-axum`), so they cannot drift apart; a test checks it anyway.
@@ -26,6 +27,7 @@ pub mod admin;
 pub mod auth;
 pub mod cards;
 pub mod doors;
+pub mod dto;
 pub mod encoders;
 pub mod error;
 pub mod events;

@@ -11,13 +11,14 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::Staff;
+use crate::api::dto::{Count, DryRun, EraseReport, JobDetail, PurgeJob, PurgeOutcome, UserSummary};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use crate::api::{AppState, op};
 use crate::domain::purge::{Criteria, minor_from_units};
 use crate::domain::time::parse_date;
 use crate::domain::{DomainError, Timestamp, UserId, UserState};
 use crate::ops::purge as ops;
-use crate::store::{EraseReport, PeopleQuery, PurgeJob, PurgeOutcome, PurgePlan, Role, UserSummary};
+use crate::store::{PeopleQuery, Role};
 
 /// What a purge job selects.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -47,31 +48,6 @@ pub struct CreateJob {
     /// Return the plan without recording or changing anything.
     #[serde(default)]
     pub dry_run: bool,
-}
-
-/// What a dry run found.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct DryRun {
-    /// Always true.
-    pub dry_run: bool,
-    /// How many would be expunged.
-    pub selected_count: usize,
-    /// How many would be kept.
-    pub skipped_count: usize,
-    /// The plan itself.
-    pub plan: PurgePlan,
-}
-
-/// A job with a page of its per-person outcomes.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct JobDetail {
-    /// The job.
-    #[serde(flatten)]
-    pub job: PurgeJob,
-    /// People of the plan in ID order (a page of them).
-    pub outcomes: Vec<PurgeOutcome>,
-    /// Pass as `after` for the next page; absent on the last.
-    pub next_after: Option<String>,
 }
 
 /// The criteria as sent; the rule layer holds them to the caller's unit.
@@ -109,14 +85,13 @@ pub async fn create_job(
     let criteria = criteria_of(b.criteria)?;
     if b.dry_run {
         let plan = op(&s, &acting, move |st, a| ops::dry_run(st, a, criteria)).await?;
-        let body =
-            DryRun { dry_run: true, selected_count: plan.selected.len(), skipped_count: plan.skipped.len(), plan };
-        return Ok(Json(body).into_response());
+        return Ok(Json(DryRun::from(plan)).into_response());
     }
     let job = op(&s, &acting, move |st, a| ops::create_job(st, a, criteria)).await?;
     s.wake_jobs();
-    let mut r = (StatusCode::ACCEPTED, Json(&job)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/purge-jobs/{}", job.id)) {
+    let location = HeaderValue::from_str(&format!("/api/v1/purge-jobs/{}", job.id));
+    let mut r = (StatusCode::ACCEPTED, Json(PurgeJob::from(job))).into_response();
+    if let Ok(v) = location {
         r.headers_mut().insert(header::LOCATION, v);
     }
     Ok(r)
@@ -140,7 +115,8 @@ pub async fn list_jobs(
     ApiQuery(q): ApiQuery<ListJobs>,
 ) -> Result<Json<Vec<PurgeJob>>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::jobs(st, a, limit)).await?))
+    let jobs = op(&s, &auth.acting(), move |st, a| ops::jobs(st, a, limit)).await?;
+    Ok(Json(jobs.into_iter().map(PurgeJob::from).collect()))
 }
 
 /// Outcome page parameters.
@@ -170,7 +146,11 @@ pub async fn get_job(
         Some(o) if outcomes.len() == limit as usize => Some(o.user_id.to_string()),
         _ => None,
     };
-    Ok(Json(JobDetail { job, outcomes, next_after }))
+    Ok(Json(JobDetail {
+        job: job.into(),
+        outcomes: outcomes.into_iter().map(PurgeOutcome::from).collect(),
+        next_after,
+    }))
 }
 
 /// Refused: a purge job cannot be aborted.
@@ -216,7 +196,8 @@ pub async fn list_deleted(
     let from = q.deleted_from.as_deref().map(|v| Timestamp::parse("deleted_from", v)).transpose()?;
     let to = q.deleted_to.as_deref().map(|v| Timestamp::parse("deleted_to", v)).transpose()?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::deleted(st, a, &q.q, from, to, q.org_unit, limit)).await?))
+    let found = op(&s, &auth.acting(), move |st, a| ops::deleted(st, a, &q.q, from, to, q.org_unit, limit)).await?;
+    Ok(Json(found.into_iter().map(UserSummary::from).collect()))
 }
 
 /// The people to erase.
@@ -251,7 +232,7 @@ pub async fn erase_users(
             ids.push(id);
         }
     }
-    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::erase(st, a, &ids)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::erase(st, a, &ids)).await?.into()))
 }
 
 /// Which people a bulk purge-date change applies to.
@@ -278,13 +259,6 @@ pub struct PurgeDateBody {
     pub purge_date: Option<String>,
     /// Whom it applies to (at least one filter).
     pub query: PeopleQueryBody,
-}
-
-/// How many people were changed.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct Count {
-    /// People changed.
-    pub count: u64,
 }
 
 /// Set or clear the purge date of everyone matching a query (never the expunged), audited as one action with the count.

@@ -10,60 +10,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Staff;
+use super::dto::{CardStatus, CredentialRecord, Enrollment, ReaderInfo, TapNotice};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use super::{AppState, audited, op};
 use crate::domain::{Technology, Uid, UserId};
 use crate::ops::Acting;
-use crate::ops::readers::{self as rules, CardVerdict, Pending};
-use crate::readers::{CardType, Published, ReaderEventKind, ReaderInfo};
-use crate::store::{CredentialRecord, Role};
-
-/// What a tapped card is to the badge office.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CardStatus {
-    /// `new` (never seen), `in_stock` (ready to issue or recycle), `held`,
-    /// or `retired` (lost, stolen, destroyed: never issued again).
-    pub status: &'static str,
-    /// The holder, when held (left out for operators limited to an org unit).
-    pub holder: Option<String>,
-    /// The holder's state, when held.
-    pub holder_state: Option<String>,
-    /// What binding it to someone would do: `enroll` (a new card),
-    /// `recycle` (a card from stock), or `refused`.
-    pub action: &'static str,
-    /// Why it would be refused (`credential_held`, `credential_retired`).
-    pub code: Option<&'static str>,
-}
-
-/// One reader event as staff see it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TapNotice {
-    /// The event's number in this service's reader stream.
-    pub seq: u64,
-    /// The reader's ID.
-    pub reader: String,
-    /// When it happened.
-    pub at: String,
-    /// `tap`, `unreadable`, `card_removed`, `reader_added`,
-    /// `reader_removed` or `source_down` (pcscd went away; each reader is
-    /// reported added again when it is back).
-    pub kind: &'static str,
-    /// The UID in hex, for a tap.
-    pub uid: Option<String>,
-    /// The card type from its ATR.
-    #[schema(value_type = Option<String>)]
-    pub card_type: Option<CardType>,
-    /// For an unreadable card: `random_uid`, `uid_unavailable`,
-    /// `card_removed`, `card_mute` or `reader_error`.
-    pub code: Option<&'static str>,
-    /// For a tap: what the card is and what enrolling it would do.
-    pub credential: Option<CardStatus>,
-}
+use crate::ops::readers::{self as rules, Pending};
+use crate::readers::{Published, ReaderEventKind};
+use crate::store::Role;
 
 fn kind_name(k: &ReaderEventKind) -> &'static str {
     match k {
@@ -76,18 +35,6 @@ fn kind_name(k: &ReaderEventKind) -> &'static str {
     }
 }
 
-impl From<CardVerdict> for CardStatus {
-    fn from(v: CardVerdict) -> Self {
-        Self {
-            status: v.status,
-            holder: v.holder.map(|h| h.to_string()),
-            holder_state: v.holder_state.map(|h| h.as_str().to_owned()),
-            action: v.action,
-            code: v.code,
-        }
-    }
-}
-
 /// What the card with `uid` is, seen by the caller.
 async fn card_status(s: &AppState, acting: &Acting, technology: Technology, uid: Uid) -> Result<CardStatus, ApiError> {
     Ok(op(s, acting, move |st, a| rules::card_status(st, a, technology, &uid)).await?.into())
@@ -97,9 +44,9 @@ async fn notice(s: &AppState, acting: &Acting, p: &Published) -> Result<TapNotic
     let e = &p.event;
     let (uid, card_type, code) = match &e.kind {
         ReaderEventKind::Tap { uid, card_type, raw } => {
-            (Some((*uid, technology_of(raw.as_deref()))), Some(*card_type), None)
+            (Some((*uid, technology_of(raw.as_deref()))), Some((*card_type).into()), None)
         }
-        ReaderEventKind::Unreadable { code, card_type } => (None, *card_type, Some(*code)),
+        ReaderEventKind::Unreadable { code, card_type } => (None, card_type.map(Into::into), Some(*code)),
         _ => (None, None, None),
     };
     let credential = match uid {
@@ -126,7 +73,8 @@ pub async fn list_readers(
     State(s): State<AppState>,
     auth: Staff<{ Role::Viewer as u8 }>,
 ) -> Result<Json<Vec<ReaderInfo>>, ApiError> {
-    Ok(Json(rules::list(&s.readers, auth.as_acting()).map_err(|e| auth.refused(e))?))
+    let readers = rules::list(&s.readers, auth.as_acting()).map_err(|e| auth.refused(e))?;
+    Ok(Json(readers.into_iter().map(ReaderInfo::from).collect()))
 }
 
 /// How often a live stream checks that its token still holds (not
@@ -221,27 +169,6 @@ pub struct EnrollmentBody {
     pub wait_s: Option<u64>,
 }
 
-/// A card read for a person, waiting for confirmation.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Enrollment {
-    /// Confirm with `POST /enrollments/{id}/confirm` within ten minutes.
-    pub id: String,
-    /// The reader it was read on.
-    pub reader: String,
-    /// The person.
-    pub user_id: String,
-    /// The UID read, in hex.
-    pub uid: String,
-    /// `iso14443a` for desk readers and card serial numbers; `other` for a
-    /// Wiegand number from an OSDP reader.
-    pub technology: String,
-    /// The card type from its ATR.
-    #[schema(value_type = String)]
-    pub card_type: CardType,
-    /// What the card is, and what confirming would do.
-    pub credential: CardStatus,
-}
-
 fn enrollment_id() -> Result<String, ApiError> {
     let mut b = [0u8; 12];
     getrandom::fill(&mut b).map_err(|_| ApiError::internal())?;
@@ -304,7 +231,7 @@ pub async fn start_enrollment(
         user_id: user.to_string(),
         uid: uid.to_string(),
         technology: technology.as_str().to_owned(),
-        card_type,
+        card_type: card_type.into(),
         credential,
     };
     let pending =
@@ -356,5 +283,5 @@ pub async fn confirm_enrollment(
     let (user, technology, uid) = (p.user, p.technology, p.uid);
     let c = op(&s, &acting, move |st, a| crate::ops::credentials::enroll(st, a, user, technology, &uid)).await?;
     s.enrollments.remove(&id);
-    Ok((StatusCode::CREATED, Json(c)))
+    Ok((StatusCode::CREATED, Json(c.into())))
 }

@@ -9,6 +9,10 @@ use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::{Auth, Staff};
+use crate::api::dto::{
+    AuditEntry, AuditReport, CredentialRecord, CredentialSummary, ExpungePreview, Stats, TokenResponse, UserRecord,
+    UserSummary,
+};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use crate::api::{AppState, audited, blocking, op};
 use crate::domain::purge::minor_from_units;
@@ -17,10 +21,7 @@ use crate::domain::{CredentialState, DomainError, LifecycleAction, RetireReason,
 use crate::ops;
 use crate::ops::credentials::{self as cards, CardAction};
 use crate::ops::users;
-use crate::store::{
-    AuditEntry, AuditQuery, AuditReport, CredentialRecord, CredentialSummary, Role, Stats, UserPatch, UserRecord,
-    UserSummary,
-};
+use crate::store::{AuditQuery, Role, UserPatch};
 
 /// `Some(None)` for an explicit `null`, `None` when absent.
 fn double<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
@@ -160,7 +161,8 @@ pub async fn list_users(
     ApiQuery(q): ApiQuery<ListUsers>,
 ) -> Result<Json<Vec<UserSummary>>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    Ok(Json(op(&s, &auth.acting(), move |st, a| users::search(st, a, &q.q, q.all, limit)).await?))
+    let found = op(&s, &auth.acting(), move |st, a| users::search(st, a, &q.q, q.all, limit)).await?;
+    Ok(Json(found.into_iter().map(UserSummary::from).collect()))
 }
 
 /// Add a person.
@@ -191,7 +193,7 @@ pub async fn create_user(
     }
     .parse()?;
     let u = op(&s, &auth.acting(), move |st, a| users::create(st, a, new)).await?;
-    Ok((StatusCode::CREATED, Json(u)))
+    Ok((StatusCode::CREATED, Json(u.into())))
 }
 
 /// One person (the tombstone once expunged).
@@ -204,7 +206,7 @@ pub async fn get_user(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserRecord>, ApiError> {
     let id = user_id(&id)?;
-    Ok(Json(op(&s, &auth.acting(), move |st, a| users::get(st, a, id)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| users::get(st, a, id)).await?.into()))
 }
 
 /// Edit a person.
@@ -245,13 +247,13 @@ pub async fn patch_user(
         balance: b.balance.map(|v| minor_from_units("balance", v)).transpose()?,
         unreturned_items: b.unreturned_items,
     };
-    Ok(Json(op(&s, &auth.acting(), move |st, a| users::update(st, a, id, patch)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| users::update(st, a, id, patch)).await?.into()))
 }
 
 async fn lifecycle(s: AppState, auth: Auth, id: String, action: LifecycleAction) -> Result<Json<UserRecord>, ApiError> {
     let name = action.audit_name();
     let id = audited(&s, &auth, name, id.parse::<UserId>()).await?;
-    Ok(Json(op(&s, &auth.acting(), move |st, a| users::lifecycle(st, a, id, action)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| users::lifecycle(st, a, id, action)).await?.into()))
 }
 
 /// Suspend a person: their cards stop granting.
@@ -302,23 +304,6 @@ pub async fn restore_user(
     lifecycle(s, auth.into_auth(), id, LifecycleAction::Restore).await
 }
 
-/// What an expunge would destroy and what blocks it.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct ExpungePreview {
-    /// The person.
-    pub id: String,
-    /// Their state.
-    pub state: String,
-    /// Personal fields that hold data and would be destroyed.
-    pub destroys: Vec<&'static str>,
-    /// Cards that would return to stock.
-    pub releases: Vec<String>,
-    /// Retired cards that stay retired.
-    pub keeps_retired: Vec<String>,
-    /// Error codes that would refuse the expunge now (empty: it may proceed).
-    pub blocked_by: Vec<&'static str>,
-}
-
 /// Preview an expunge.
 #[utoipa::path(get, path = "/api/v1/users/{id}/expunge-preview", tag = "lifecycle", params(("id" = String, Path, description = "User ID")),
     responses((status = 200, body = ExpungePreview), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
@@ -329,15 +314,7 @@ pub async fn expunge_preview(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ExpungePreview>, ApiError> {
     let id = user_id(&id)?;
-    let p = op(&s, &auth.acting(), move |st, a| users::expunge_preview(st, a, id)).await?;
-    Ok(Json(ExpungePreview {
-        id: p.id.to_string(),
-        state: p.state.to_string(),
-        destroys: p.destroys,
-        releases: p.releases.iter().map(ToString::to_string).collect(),
-        keeps_retired: p.keeps_retired.iter().map(ToString::to_string).collect(),
-        blocked_by: p.blocked_by,
-    }))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| users::expunge_preview(st, a, id)).await?.into()))
 }
 
 /// Expunge confirmation.
@@ -360,7 +337,7 @@ pub async fn expunge_user(
     ApiJson(b): ApiJson<ExpungeBody>,
 ) -> Result<Json<UserRecord>, ApiError> {
     let id = audited(&s, &auth, "user.expunge", id.parse::<UserId>()).await?;
-    Ok(Json(op(&s, &auth.acting(), move |st, a| users::expunge(st, a, id, &b.confirm)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| users::expunge(st, a, id, &b.confirm)).await?.into()))
 }
 
 /// Enrol (or recycle) a card.
@@ -388,7 +365,7 @@ pub async fn create_credential(
         .and_then(|t| Ok((t, Uid::parse_for(t, &b.uid)?, b.user_id.parse::<UserId>()?)));
     let (tech, uid, user) = audited(&s, &auth, "credential.enroll", parsed).await?;
     let c = op(&s, &auth.acting(), move |st, a| cards::enroll(st, a, user, tech, &uid)).await?;
-    Ok((StatusCode::CREATED, Json(c)))
+    Ok((StatusCode::CREATED, Json(c.into())))
 }
 
 /// Card listing parameters.
@@ -420,7 +397,8 @@ pub async fn list_credentials(
         None => None,
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(op(&s, &auth.acting(), move |st, a| cards::list(st, a, state, limit)).await?))
+    let found = op(&s, &auth.acting(), move |st, a| cards::list(st, a, state, limit)).await?;
+    Ok(Json(found.into_iter().map(CredentialSummary::from).collect()))
 }
 
 /// Card look-up parameters.
@@ -446,7 +424,7 @@ pub async fn get_credential(
     ApiQuery(q): ApiQuery<TechQuery>,
 ) -> Result<Json<CredentialRecord>, ApiError> {
     let (t, uid) = (tech(&q)?, Uid::parse_any(&uid)?);
-    Ok(Json(op(&s, &auth.acting(), move |st, a| cards::get(st, a, t, &uid)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| cards::get(st, a, t, &uid)).await?.into()))
 }
 
 /// Why a card is retired.
@@ -466,7 +444,7 @@ async fn card_action(
 ) -> Result<Json<CredentialRecord>, ApiError> {
     let t = tech(&q)?;
     let uid = Uid::parse_any(&uid)?;
-    Ok(Json(op(&s, &auth.acting(), move |st, a| cards::act(st, a, t, &uid, action)).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| cards::act(st, a, t, &uid, action)).await?.into()))
 }
 
 /// Retire a card for good: lost, stolen or destroyed.
@@ -540,7 +518,8 @@ pub async fn list_audit(
         target_user: p.target.as_deref().map(user_id).transpose()?,
         limit: Some(p.limit.unwrap_or(100).clamp(1, 1000)),
     };
-    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::audit::entries(st, a, &q)).await?))
+    let entries = op(&s, &auth.acting(), move |st, a| ops::audit::entries(st, a, &q)).await?;
+    Ok(Json(entries.into_iter().map(AuditEntry::from).collect()))
 }
 
 /// Audit verification parameters.
@@ -561,7 +540,7 @@ pub async fn verify_audit(
     ApiQuery(p): ApiQuery<VerifyParams>,
 ) -> Result<Json<AuditReport>, ApiError> {
     let expect = p.expect.as_deref().map(crate::store::audit::AuditHead::parse).transpose()?;
-    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::audit::verify(st, a, expect.as_ref())).await?))
+    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::audit::verify(st, a, expect.as_ref())).await?.into()))
 }
 
 /// Counts per state (expunged included: statistics keep counting erased people).
@@ -569,7 +548,7 @@ pub async fn verify_audit(
     responses((status = 200, body = Stats), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn stats(State(s): State<AppState>, auth: Staff<{ Role::Viewer as u8 }>) -> Result<Json<Stats>, ApiError> {
-    Ok(Json(op(&s, &auth.acting(), ops::audit::stats).await?))
+    Ok(Json(op(&s, &auth.acting(), ops::audit::stats).await?.into()))
 }
 
 /// Operator login.
@@ -582,17 +561,6 @@ pub struct LoginBody {
     pub password: String,
 }
 
-/// A new token.
-#[derive(serde::Serialize, ToSchema)]
-pub struct TokenResponse {
-    /// The bearer token (shown once).
-    pub token: String,
-    /// The operator's role.
-    pub role: Role,
-    /// Seconds until it expires.
-    pub expires_in: i64,
-}
-
 /// Log in with a password; returns a bearer token valid for 12 hours.
 #[utoipa::path(post, path = "/api/v1/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 400, body = Problem)))]
@@ -602,7 +570,7 @@ pub async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) ->
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many logins in progress; retry in a second")
     })?;
     match blocking(&s, move |st| st.login(&b.name, &b.password, TTL)).await {
-        Ok((op, token)) => Ok(Json(TokenResponse { token, role: op.role, expires_in: TTL })),
+        Ok((op, token)) => Ok(Json(TokenResponse { token, role: op.role.into(), expires_in: TTL })),
         Err(e) if e.code == "invalid_input" => {
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "unknown operator or wrong password"))
         }
@@ -625,13 +593,6 @@ impl std::fmt::Debug for LoginBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Holds a password or a token: never printed.
         f.debug_struct("LoginBody").finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Holds a password or a token: never printed.
-        f.debug_struct("TokenResponse").finish_non_exhaustive()
     }
 }
 

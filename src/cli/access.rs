@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 
 use clap::{ArgGroup, Subcommand};
+use idms::api::dto;
 use idms::domain::DomainError;
 use idms::ops::access::{self, RevokeTarget, TokenExpiry};
 use idms::ops::{Acting, OpsError};
@@ -152,7 +153,7 @@ pub fn read_password() -> Result<String, StoreError> {
 
 fn print_operator(cli: &Cli, o: &idms::store::auth::OperatorRecord, what: &str) {
     if cli.json {
-        output::json(o);
+        output::json(&dto::OperatorView::from(o.clone()));
     } else {
         println!("operator {} ({}, id {}) {what}", o.name, o.role, o.id);
     }
@@ -160,7 +161,7 @@ fn print_operator(cli: &Cli, o: &idms::store::auth::OperatorRecord, what: &str) 
 
 fn print_controller(cli: &Cli, c: &idms::store::auth::ControllerRecord, what: &str) {
     if cli.json {
-        output::json(c);
+        output::json(&dto::ControllerView::from(c.clone()));
     } else {
         println!("controller {} (id {}) {what}", c.name, c.id);
     }
@@ -175,7 +176,7 @@ pub fn operator(cli: &Cli, cmd: &OperatorCmd) -> Result<(), StoreError> {
             let r = access::add_operator(&s, &a, name, role, org_unit.as_deref(), &password);
             let op = local(&s, &a, "operator.add", r)?;
             if cli.json {
-                output::json(&op);
+                output::json(&dto::Operator::from(op.clone()));
             } else {
                 println!("operator {} ({}) added with id {}", op.name, op.role, op.id);
             }
@@ -183,7 +184,7 @@ pub fn operator(cli: &Cli, cmd: &OperatorCmd) -> Result<(), StoreError> {
         OperatorCmd::List => {
             let ops = local(&s, &a, "operator.list", access::list_operators(&s, &a))?;
             if cli.json {
-                output::json(&ops);
+                output::json_as::<dto::OperatorView, _>(&ops);
             } else {
                 let mut t = Table::new(&["ID", "NAME", "ROLE", "ORG UNIT", "PASSWORD", "CREATED", "DISABLED"]);
                 for o in &ops {
@@ -212,7 +213,9 @@ pub fn operator(cli: &Cli, cmd: &OperatorCmd) -> Result<(), StoreError> {
             let password = read_password()?;
             let (o, ended) = local(&s, &a, "operator.password", access::set_password(&s, &a, name, &password))?;
             if cli.json {
-                output::json(&serde_json::json!({ "operator": o, "sessions_ended": ended }));
+                output::json(
+                    &serde_json::json!({ "operator": dto::OperatorView::from(o.clone()), "sessions_ended": ended }),
+                );
             } else {
                 println!("password set for operator {} (id {}); {ended} password session(s) ended", o.name, o.id);
             }
@@ -237,7 +240,7 @@ pub fn controller(cli: &Cli, cmd: &ControllerCmd) -> Result<(), StoreError> {
         ControllerCmd::List => {
             let cs = local(&s, &a, "controller.list", access::list_controllers(&s, &a))?;
             if cli.json {
-                output::json(&cs);
+                output::json_as::<dto::ControllerView, _>(&cs);
             } else {
                 let mut t = Table::new(&["ID", "NAME", "DOORS", "CREATED", "DISABLED"]);
                 for c in &cs {
@@ -271,7 +274,7 @@ pub fn controller(cli: &Cli, cmd: &ControllerCmd) -> Result<(), StoreError> {
             let r = local(&s, &a, ACTION, access::rotate_controller_token(&s, &a, *id, *now, secs))?;
             if cli.json {
                 output::json(&serde_json::json!({
-                    "controller": r.controller, "token_id": r.token.id, "token": r.token.secret,
+                    "controller": dto::ControllerView::from(r.controller.clone()), "token_id": r.token.id, "token": r.token.secret,
                     "old_tokens": r.old_tokens, "old_valid_until": r.old_valid_until,
                 }));
             } else {
@@ -299,7 +302,7 @@ pub fn token(cli: &Cli, cmd: &TokenCmd) -> Result<(), StoreError> {
             let (op, t) = local(&s, &a, "token.create", access::create_token(&s, &a, name, role, expiry))?;
             if cli.json {
                 output::json(&serde_json::json!({
-                    "token": t.secret, "id": t.id, "operator": op.id, "role": op.role, "expires_at": t.expires_at,
+                    "token": t.secret, "id": t.id, "operator": op.id, "role": dto::Role::from(op.role), "expires_at": t.expires_at,
                 }));
             } else {
                 let until = t.expires_at.map_or_else(|| "never expires".into(), |e| format!("expires {e}"));
@@ -316,7 +319,7 @@ pub fn token(cli: &Cli, cmd: &TokenCmd) -> Result<(), StoreError> {
             };
             let ts = local(&s, &a, "token.list", access::list_tokens(&s, &a, &f))?;
             if cli.json {
-                output::json(&ts);
+                output::json_as::<dto::TokenView, _>(&ts);
             } else {
                 let mut t = Table::new(&["ID", "WHOSE", "LABEL", "CREATED", "EXPIRES", "REVOKED", "STATE"]);
                 for k in &ts {
@@ -325,7 +328,6 @@ pub fn token(cli: &Cli, cmd: &TokenCmd) -> Result<(), StoreError> {
                         (_, Some(id)) => format!("controller {id} ({})", k.owner),
                         _ => "-".into(),
                     };
-                    let state = serde_json::to_value(k.state).ok().and_then(|v| v.as_str().map(str::to_owned));
                     t.row(vec![
                         k.id.to_string(),
                         whose,
@@ -333,7 +335,7 @@ pub fn token(cli: &Cli, cmd: &TokenCmd) -> Result<(), StoreError> {
                         k.created_at.to_string(),
                         k.expires_at.map_or_else(|| "never".into(), |e| e.to_string()),
                         opt(k.revoked_at),
-                        state.unwrap_or_default(),
+                        k.state.as_str().into(),
                     ]);
                 }
                 t.print();

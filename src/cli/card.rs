@@ -1,6 +1,7 @@
 //! `idms card …`: credentials, through the rule layer as the local CLI.
 
 use clap::Subcommand;
+use idms::api::dto;
 use idms::domain::{DomainError, RetireReason, Technology, Uid, UserId};
 use idms::ops::Acting;
 use idms::ops::credentials::{self as cards, CardAction};
@@ -73,7 +74,7 @@ pub(super) enum CardCmd {
 
 fn print_card(cli: &Cli, c: &CredentialRecord) {
     if cli.json {
-        return output::json(c);
+        return output::json(&dto::CredentialRecord::from(c.clone()));
     }
     pairs(&[
         ("uid", c.uid.to_string()),
@@ -114,7 +115,7 @@ pub(super) fn run(cli: &Cli, s: &Store, actor: &Actor, cmd: &CardCmd) -> Result<
                 .transpose()?;
             let cards = ops_audited(s, actor, "credential.list", cards::list(s, &me, state, *limit))?;
             if cli.json {
-                output::json(&cards);
+                output::json_as::<dto::CredentialSummary, _>(&cards);
             } else {
                 let mut t = Table::new(&["TECHNOLOGY", "UID", "STATE", "HOLDER", "CHANGED"]);
                 for c in &cards {
@@ -156,7 +157,7 @@ pub(super) fn run(cli: &Cli, s: &Store, actor: &Actor, cmd: &CardCmd) -> Result<
         CardCmd::Twins => {
             let twins = ops_audited(s, actor, "credential.twins", cards::twins(s, &me))?;
             if cli.json {
-                output::json(&twins);
+                output::json_as::<dto::Twin, _>(&twins);
             } else if twins.is_empty() {
                 println!("no twins: no UID bytes are held by different people");
             } else {

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use idms::api::dto;
 use idms::clock::{Clock, SystemClock};
 use idms::domain::{DomainError, LifecycleAction, Technology, Timestamp, Uid, UserId};
 use idms::ops::{self, Acting, OpsError};
@@ -364,7 +365,7 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
             let (s, me) = (open(cli)?, Acting::Local(actor.clone()));
             let st = ops_audited(&s, &me.actor(), "stats", ops::audit::stats(&s, &me))?;
             if cli.json {
-                output::json(&st);
+                output::json(&dto::Stats::from(st.clone()));
             } else {
                 let mut t = Table::new(&["KIND", "STATE", "COUNT"]);
                 for (k, v) in &st.users {
@@ -415,7 +416,7 @@ fn audit(cli: &Cli, s: &Store, cmd: &AuditCmd) -> Result<(), StoreError> {
             let me = Acting::Local(actor(cli));
             let r = ops_audited(s, &me.actor(), "audit.verify", ops::audit::verify(s, &me, expect.as_ref()))?;
             if cli.json {
-                output::json(&r);
+                output::json(&dto::AuditReport::from(r.clone()));
             } else if r.first_bad.is_none() {
                 println!("audit chain intact: {} entries verified", r.entries);
                 if let Some(e) = &expect {
@@ -443,7 +444,7 @@ fn audit(cli: &Cli, s: &Store, cmd: &AuditCmd) -> Result<(), StoreError> {
             let me = Acting::Local(actor(cli));
             let entries = ops_audited(s, &me.actor(), "audit.list", ops::audit::entries(s, &me, &q))?;
             if cli.json {
-                output::json(&entries);
+                output::json_as::<dto::AuditEntry, _>(&entries);
             } else {
                 let mut t = Table::new(&["SEQ", "AT", "ACTOR", "ACTION", "USER", "CREDENTIAL", "OUTCOME", "DETAIL"]);
                 for e in &entries {
@@ -542,7 +543,7 @@ fn readers(cli: &Cli, watch: bool, include: &[String]) -> Result<(), StoreError>
     std::thread::sleep(std::time::Duration::from_millis(700));
     let list = hub.readers();
     if cli.json && !watch {
-        output::json(&list);
+        output::json_as::<dto::ReaderInfo, _>(&list);
     } else if !cli.json {
         if list.is_empty() {
             println!(
@@ -551,7 +552,9 @@ fn readers(cli: &Cli, watch: bool, include: &[String]) -> Result<(), StoreError>
         } else {
             let mut t = Table::new(&["READER", "KIND", "STATUS"]);
             for r in &list {
-                let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned));
+                let status = serde_json::to_value(dto::ReaderStatus::from(r.status))
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned));
                 t.row(vec![r.id.clone(), "pcsc".into(), status.unwrap_or_default()]);
             }
             t.print();
@@ -584,7 +587,7 @@ fn readers(cli: &Cli, watch: bool, include: &[String]) -> Result<(), StoreError>
             _ => None,
         };
         if cli.json {
-            let mut v = serde_json::to_value(e).unwrap_or_default();
+            let mut v = serde_json::to_value(dto::ReaderEvent::from(e.clone())).unwrap_or_default();
             if let (Some(st), Some(o)) = (&status, v.as_object_mut()) {
                 o.insert("credential".into(), serde_json::Value::String(st.clone()));
             }

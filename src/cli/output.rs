@@ -58,13 +58,18 @@ pub fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
-/// Prints a value as pretty JSON on stdout.
 /// One value as a single line (JSON Lines, for streams of events).
 pub fn json_line<T: serde::Serialize>(v: &T) {
     match serde_json::to_string(v) {
         Ok(s) => println!("{s}"),
         Err(e) => eprintln!("error[internal]: cannot encode output: {e}"),
     }
+}
+
+/// Prints a list as pretty JSON in its API shape: each item through its
+/// DTO (`api::dto`), as `idms serve` would answer it.
+pub fn json_as<D: serde::Serialize + From<T>, T: Clone>(v: &[T]) {
+    json(&v.iter().cloned().map(D::from).collect::<Vec<D>>());
 }
 
 pub fn json<T: serde::Serialize>(v: &T) {

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
+use idms::api::dto;
 use idms::domain::purge::{Criteria, minor_from_units, units_from_minor};
 use idms::domain::time::{format_date, parse_date};
 use idms::domain::{DomainError, UserId, UserState};
@@ -223,7 +224,7 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
                     "dry_run": true,
                     "selected_count": plan.selected.len(),
                     "skipped_count": plan.skipped.len(),
-                    "plan": plan,
+                    "plan": dto::PurgePlan::from(plan.clone()),
                 }));
                 return Ok(ExitCode::SUCCESS);
             }
@@ -314,7 +315,8 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
             let job = ops_audited(&s, &actor, "purge.status", rules::job(&s, &me, *id))?;
             let outcomes = if *outcomes { Some(all_outcomes(&s, *id)?) } else { None };
             if cli.json {
-                output::json(&JobDetail { job: &job, outcomes: outcomes.as_deref() });
+                let outcomes = outcomes.map(|o| o.into_iter().map(dto::PurgeOutcome::from).collect());
+                output::json(&JobDetail { job: job.into(), outcomes });
                 return Ok(ExitCode::SUCCESS);
             }
             print_job(&job);
@@ -337,7 +339,7 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
         PurgeCmd::History { limit } => {
             let jobs = ops_audited(&s, &actor, "purge.history", rules::jobs(&s, &me, *limit))?;
             if cli.json {
-                output::json(&jobs);
+                output::json_as::<dto::PurgeJob, _>(&jobs);
             } else if jobs.is_empty() {
                 println!("no purge jobs");
             } else {
@@ -403,7 +405,8 @@ fn finish(cli: &Cli, s: &Store, ran: &[Ran]) -> Result<ExitCode, StoreError> {
 /// What one run of a job in this process did.
 #[derive(serde::Serialize)]
 struct Ran {
-    /// The job as it stands at the end.
+    /// The job as it stands at the end (in its API shape).
+    #[serde(serialize_with = "job_as_dto")]
     job: PurgeJob,
     /// Selected people given an outcome while this process ran it.
     processed: u64,
@@ -414,6 +417,10 @@ struct Ran {
     per_second: f64,
     /// Stopped by Ctrl-C or SIGTERM before completion: the job stays running.
     interrupted: bool,
+}
+
+fn job_as_dto<S: serde::Serializer>(job: &PurgeJob, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&dto::PurgeJob::from(job.clone()), s)
 }
 
 fn run_job(cli: &Cli, s: &Store, id: i64, stop: &AtomicBool) -> Result<Ran, StoreError> {
@@ -551,11 +558,11 @@ fn print_job(j: &PurgeJob) {
 
 /// A job with (optionally) every person's outcome.
 #[derive(serde::Serialize)]
-struct JobDetail<'a> {
+struct JobDetail {
     #[serde(flatten)]
-    job: &'a PurgeJob,
+    job: dto::PurgeJob,
     #[serde(skip_serializing_if = "Option::is_none")]
-    outcomes: Option<&'a [PurgeOutcome]>,
+    outcomes: Option<Vec<dto::PurgeOutcome>>,
 }
 
 /// Sets the flag on Ctrl-C or SIGTERM instead of ending the process, so a
@@ -600,7 +607,7 @@ fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, StoreError> {
                 rules::deleted(&s, &me, query, from, to, text(org_unit.as_deref()), *limit),
             )?;
             if cli.json {
-                output::json(&found);
+                output::json_as::<dto::UserSummary, _>(&found);
             } else if found.is_empty() {
                 println!("no deleted people match");
             } else {
@@ -638,7 +645,7 @@ fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, StoreError> {
             }
             let report = ops_audited(&s, &actor, "user.expunge", rules::erase(&s, &me, &unique))?;
             if cli.json {
-                output::json(&report);
+                output::json(&dto::EraseReport::from(report.clone()));
             } else {
                 println!("erased {} of {}", report.erased.len(), unique.len());
                 let mut t = Table::new(&["ID", "RESULT", "CODE", "WHY"]);

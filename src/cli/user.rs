@@ -1,6 +1,7 @@
 //! `idms user …`: people, through the rule layer as the local CLI.
 
 use clap::{Args, Subcommand};
+use idms::api::dto;
 use idms::domain::purge::minor_from_units;
 use idms::domain::time::parse_date;
 use idms::domain::{DomainError, LifecycleAction};
@@ -144,7 +145,7 @@ fn new_user(given: &str, family: &str, f: &UserFields) -> Result<NewUser, StoreE
 
 fn print_user(cli: &Cli, u: &UserRecord) {
     if cli.json {
-        return output::json(u);
+        return output::json(&dto::UserRecord::from(u.clone()));
     }
     let name = match (&u.given_name, &u.family_name) {
         (Some(g), Some(f)) => format!("{g} {f}"),
@@ -211,7 +212,7 @@ pub(super) fn run(cli: &Cli, s: &Store, actor: &Actor, cmd: &UserCmd) -> Result<
         UserCmd::Search { query, all, limit } => {
             let found = ops_audited(s, actor, "user.search", users::search(s, &me, query, *all, *limit))?;
             if cli.json {
-                output::json(&found);
+                output::json_as::<dto::UserSummary, _>(&found);
             } else if found.is_empty() {
                 println!("no match{}", if *all { "" } else { " (use --all to include deleted and expunged people)" });
             } else {

@@ -5,8 +5,7 @@
 //! answer with a short ATR built from their ATS.
 
 /// The kind of card, as far as the ATR tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardType {
     /// MIFARE Classic 1K.
     MifareClassic1k,

@@ -26,8 +26,7 @@ pub use atr::CardType;
 pub use get_data::{GET_UID, UidRead, interpret_get_data};
 
 /// What happened at a reader.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReaderEventKind {
     /// The reader appeared (plugged in, or its daemon came back).
     ReaderAdded,
@@ -36,12 +35,10 @@ pub enum ReaderEventKind {
     /// A card was read.
     Tap {
         /// Its UID.
-        #[serde(serialize_with = "ser_uid")]
         uid: Uid,
         /// What kind of card, from its ATR (`other` for OSDP reads).
         card_type: CardType,
         /// For an OSDP read: the bits as read, and the Wiegand fields.
-        #[serde(skip_serializing_if = "Option::is_none")]
         raw: Option<Box<osdp::RawRead>>,
     },
     /// A card was seen but its UID could not be used.
@@ -59,22 +56,16 @@ pub enum ReaderEventKind {
     SourceDown,
 }
 
-fn ser_uid<S: serde::Serializer>(u: &Uid, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(u)
-}
-
 /// One event from one reader.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReaderEvent {
     /// The reader's stable ID (its name as the source reports it).
     pub reader: String,
     /// When it happened.
     pub at: Timestamp,
     /// What happened.
-    #[serde(flatten)]
     pub kind: ReaderEventKind,
     /// When the source learned of it (for latency figures), if it knows.
-    #[serde(skip)]
     pub detected: Option<Instant>,
 }
 
@@ -87,8 +78,7 @@ impl ReaderEvent {
 }
 
 /// What kind of reader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReaderKind {
     /// A PC/SC desk reader (USB, through pcscd).
     Pcsc,
@@ -97,8 +87,7 @@ pub enum ReaderKind {
 }
 
 /// A reader's state as the hub knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReaderStatus {
     /// Connected, no card.
     Ready,
@@ -109,7 +98,7 @@ pub enum ReaderStatus {
 }
 
 /// One reader, for listings.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReaderInfo {
     /// The reader's ID: its name as the source reports it.
     pub id: String,
@@ -272,18 +261,5 @@ mod tests {
         assert!(hub.has_reader("R1"));
         let seqs: Vec<u64> = std::iter::from_fn(|| rx.try_recv().ok()).map(|p| p.seq).collect();
         assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
-    }
-
-    #[test]
-    fn events_serialise_with_their_kind_flattened() {
-        let uid = Uid::from_bytes(&[4, 0xA1, 0xB2, 0xC3]).unwrap();
-        let e = ev("R1", ReaderEventKind::Tap { uid, card_type: CardType::Desfire, raw: None });
-        let j = serde_json::to_value(&e).unwrap();
-        assert_eq!(j["kind"], "tap");
-        assert_eq!(j["uid"], "04A1B2C3");
-        assert_eq!(j["card_type"], "desfire");
-        assert_eq!(j["reader"], "R1");
-        let u = ev("R1", ReaderEventKind::Unreadable { code: "random_uid", card_type: None });
-        assert_eq!(serde_json::to_value(&u).unwrap()["code"], "random_uid");
     }
 }

@@ -46,19 +46,17 @@ impl AuditDraft {
 }
 
 /// One entry as stored.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct AuditEntry {
     /// Position in the chain (1, 2, …).
     pub seq: i64,
     /// When.
-    #[schema(value_type = String)]
     pub at: Timestamp,
     /// Who (operator, controller or `cli`).
     pub actor: String,
     /// What.
     pub action: String,
     /// The user acted on.
-    #[schema(value_type = Option<String>)]
     pub target_user: Option<UserId>,
     /// The credential acted on.
     pub target_credential: Option<String>,
@@ -151,7 +149,7 @@ pub fn append(
 }
 
 /// The result of walking the chain.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditReport {
     /// Entries checked.
     pub entries: u64,
@@ -164,7 +162,7 @@ pub struct AuditReport {
 }
 
 /// An entry's position and hash: `SEQ:HASH` (the hash in lowercase hex).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditHead {
     /// The entry's sequence number.
     pub seq: i64,
@@ -196,7 +194,7 @@ impl std::fmt::Display for AuditHead {
 }
 
 /// Where and how the chain breaks.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadEntry {
     /// The entry's `seq` (as stored).
     pub seq: i64,

@@ -15,8 +15,7 @@ use crate::domain::{DomainError, Timestamp};
 use crate::store::{Actor, AuditDraft, Store, StoreError};
 
 /// What an operator may do. Each role includes the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
     /// Read people, cards and statistics.
     Viewer,
@@ -62,7 +61,7 @@ impl fmt::Display for Role {
 }
 
 /// A badge-office operator.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator {
     /// ID.
     pub id: i64,
@@ -75,7 +74,7 @@ pub struct Operator {
 }
 
 /// A door controller.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Controller {
     /// ID.
     pub id: i64,
@@ -455,7 +454,7 @@ impl fmt::Debug for IssuedToken {
 }
 
 /// An operator as an administrator sees them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorRecord {
     /// ID.
     pub id: i64,
@@ -474,7 +473,7 @@ pub struct OperatorRecord {
 }
 
 /// A door controller as an administrator sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControllerRecord {
     /// ID.
     pub id: i64,
@@ -489,8 +488,7 @@ pub struct ControllerRecord {
 }
 
 /// Whether a token works now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {
     /// Accepted.
     Active,
@@ -503,8 +501,21 @@ pub enum TokenState {
     Revoked,
 }
 
+impl TokenState {
+    /// The name shown for it: `active`, `owner_disabled`, `expired` or `revoked`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::OwnerDisabled => "owner_disabled",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
 /// A token as listed: never its secret or hash.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     /// ID.
     pub id: i64,

@@ -93,22 +93,17 @@ fn held_bytes(conn: &Connection, uid: &Uid) -> Result<Vec<BytesHolder>, StoreErr
 
 /// One credential of a twin: the same UID bytes held by different people
 /// under different technologies. IDs, states and UIDs only.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Twin {
     /// Technology.
-    #[schema(value_type = String)]
     pub technology: Technology,
     /// UID, uppercase hex.
-    #[schema(value_type = String)]
     pub uid: Uid,
     /// Credential state.
-    #[schema(value_type = String)]
     pub state: CredentialState,
     /// The holder of its open binding.
-    #[schema(value_type = String)]
     pub holder: UserId,
     /// The holder's state.
-    #[schema(value_type = String)]
     pub holder_state: UserState,
 }
 

@@ -20,28 +20,21 @@ use crate::domain::{CredentialState, Technology, Timestamp, Uid, UserId, UserSta
 use crate::store::{Store, StoreError, changes, columns};
 
 /// One credential as a controller needs it to decide offline.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEntry {
     /// Technology.
-    #[schema(value_type = String)]
     pub technology: Technology,
     /// UID.
-    #[schema(value_type = String)]
     pub uid: Uid,
     /// Credential state.
-    #[schema(value_type = String)]
     pub state: CredentialState,
     /// The holder, if any.
-    #[schema(value_type = Option<String>)]
     pub user_id: Option<UserId>,
     /// The holder's state.
-    #[schema(value_type = Option<String>)]
     pub holder_state: Option<UserState>,
     /// The holder's validity window start (inclusive).
-    #[schema(value_type = Option<String>)]
     pub valid_from: Option<Timestamp>,
     /// The holder's validity window end (exclusive).
-    #[schema(value_type = Option<String>)]
     pub valid_to: Option<Timestamp>,
     /// These UID bytes are bound to different people under different
     /// technologies (a twin, until an admin unbinds one): deny every read
@@ -51,8 +44,7 @@ pub struct FeedEntry {
 }
 
 /// Snapshot or delta.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedKind {
     /// Every credential: replace what you hold.
     Snapshot,
@@ -61,7 +53,7 @@ pub enum FeedKind {
 }
 
 /// A page of the feed.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Feed {
     /// Snapshot or delta.
     pub kind: FeedKind,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use ::time::{Date, Duration as Days};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::purge::{Candidate, Criteria, SkipReason, Verdict, judge, units_from_minor};
+use crate::domain::purge::{Candidate, Criteria, SkipReason, Verdict, judge};
 use crate::domain::time::format_date;
 use crate::domain::time::parse_date;
 use crate::domain::{DomainError, LifecycleAction, Origin, Timestamp, UserFacts, UserId, UserState, transition};
@@ -28,8 +28,7 @@ use crate::store::{Actor, Store, StoreError, Tx, columns};
 pub const JOB_RETENTION_SECS: i64 = 365 * 86_400;
 
 /// A purge job's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobState {
     /// The plan is recorded; nobody has been expunged yet.
     Planned,
@@ -61,19 +60,15 @@ impl JobState {
 }
 
 /// A purge job as recorded.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct PurgeJob {
     /// The job's number.
     pub id: i64,
     /// Where it is.
     pub state: JobState,
     /// The criteria it was planned with.
-    #[schema(value_type = Object)]
-    #[serde(serialize_with = "criteria_ser")]
     pub criteria: Criteria,
     /// The date the plan was judged on.
-    #[schema(value_type = String)]
-    #[serde(serialize_with = "date_ser")]
     pub today: Date,
     /// People selected for expunge.
     pub selected: u64,
@@ -86,38 +81,17 @@ pub struct PurgeJob {
     /// Who created it.
     pub created_by: String,
     /// When.
-    #[schema(value_type = String)]
     pub created_at: Timestamp,
     /// When the first person was processed.
-    #[schema(value_type = Option<String>)]
     pub started_at: Option<Timestamp>,
     /// When the last one was.
-    #[schema(value_type = Option<String>)]
     pub completed_at: Option<Timestamp>,
 }
 
-fn date_ser<S: serde::Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format_date(*d))
-}
-
-/// Criteria as the API shows them: the threshold as an amount.
-fn criteria_ser<S: serde::Serializer>(c: &Criteria, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut m = s.serialize_map(None)?;
-    m.serialize_entry("grace_days", &c.grace_days)?;
-    m.serialize_entry("record_type", &c.record_type)?;
-    m.serialize_entry("group", &c.group)?;
-    m.serialize_entry("org_unit", &c.org_unit)?;
-    m.serialize_entry("waive_threshold", &units_from_minor(c.waive_threshold))?;
-    m.serialize_entry("only_deleted", &c.only_deleted)?;
-    m.end()
-}
-
 /// One person in a job: selected or skipped at planning, and what happened.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PurgeOutcome {
     /// The person.
-    #[schema(value_type = String)]
     pub user_id: UserId,
     /// Selected by the plan.
     pub selected: bool,
@@ -126,29 +100,24 @@ pub struct PurgeOutcome {
     /// Why skipped (stable codes).
     pub reasons: Vec<String>,
     /// When the outcome was recorded.
-    #[schema(value_type = Option<String>)]
     pub at: Option<Timestamp>,
 }
 
 /// A plan: whom the criteria select and whom they skip, and why.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct PurgePlan {
     /// The date it was judged on.
-    #[schema(value_type = String)]
-    #[serde(serialize_with = "date_ser")]
     pub today: Date,
     /// To be expunged, in ID order.
-    #[schema(value_type = Vec<String>)]
     pub selected: Vec<UserId>,
     /// Considered and kept, with every reason that applies.
     pub skipped: Vec<Skipped>,
 }
 
 /// A person a plan keeps.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
     /// The person.
-    #[schema(value_type = String)]
     pub user_id: UserId,
     /// Stable codes, in a fixed order.
     pub reasons: Vec<&'static str>,
@@ -181,20 +150,18 @@ pub struct PeopleQuery {
 }
 
 /// What a bulk erase did for each person asked for.
-#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default)]
 pub struct EraseReport {
     /// Expunged now.
-    #[schema(value_type = Vec<String>)]
     pub erased: Vec<UserId>,
     /// Not expunged, each with the refusal.
     pub not_erased: Vec<NotErased>,
 }
 
 /// A person a bulk erase refused.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotErased {
     /// The person.
-    #[schema(value_type = String)]
     pub user_id: UserId,
     /// Stable code (`holder_not_deleted`, `legal_hold`, `already_expunged`, `not_found`, …).
     pub code: &'static str,

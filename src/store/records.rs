@@ -2,34 +2,20 @@
 //!
 //! Records that carry personal data implement `Debug` by hand and print
 //! only IDs and states, so a stray `{:?}` in a log or panic leaks nothing.
+//! They are not the API's JSON: `api::dto` converts them at the edge.
 
 use std::fmt;
 
 use ::time::Date;
 
-use crate::domain::time::format_date;
 use crate::domain::{CredentialState, Technology, Timestamp, Uid, UserId, UserState};
 
-/// Minor units (cents) shown as an amount (`1250` → `12.5`).
-fn money_ser<S: serde::Serializer>(m: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(crate::domain::purge::units_from_minor(*m))
-}
-
-fn date_ser<S: serde::Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_str(&format_date(*d)),
-        None => s.serialize_none(),
-    }
-}
-
 /// A person as the badge office sees them; a tombstone after expunge.
-#[derive(Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone)]
 pub struct UserRecord {
     /// Stable, opaque ID.
-    #[schema(value_type = String)]
     pub id: UserId,
     /// Lifecycle state.
-    #[schema(value_type = String)]
     pub state: UserState,
     /// Given name (`None` once expunged).
     pub given_name: Option<String>,
@@ -50,36 +36,26 @@ pub struct UserRecord {
     /// Under legal hold (cannot be expunged).
     pub legal_hold: bool,
     /// Inclusive start of validity.
-    #[schema(value_type = Option<String>)]
     pub valid_from: Option<Timestamp>,
     /// Exclusive end of validity.
-    #[schema(value_type = Option<String>)]
     pub valid_to: Option<Timestamp>,
     /// When the person may be purged.
-    #[serde(serialize_with = "date_ser")]
-    #[schema(value_type = Option<String>)]
     pub purge_date: Option<Date>,
     /// Record type (e.g. `staff`, `contractor`, `visitor`); kept after expunge.
     pub record_type: Option<String>,
     /// User group; kept after expunge.
     pub group: Option<String>,
     /// Amount owed (in the office's currency; purge jobs skip people owing more than their waive threshold).
-    #[serde(serialize_with = "money_ser")]
-    #[schema(value_type = f64)]
     pub balance: i64,
     /// Keys, equipment or cards not handed back (purge jobs skip people with any).
     pub unreturned_items: u32,
     /// Created.
-    #[schema(value_type = String)]
     pub created_at: Timestamp,
     /// Last changed.
-    #[schema(value_type = String)]
     pub updated_at: Timestamp,
     /// Deleted (soft), while deleted or expunged.
-    #[schema(value_type = Option<String>)]
     pub deleted_at: Option<Timestamp>,
     /// Expunged.
-    #[schema(value_type = Option<String>)]
     pub expunged_at: Option<Timestamp>,
     /// Who expunged.
     pub expunged_by: Option<String>,
@@ -96,66 +72,52 @@ impl fmt::Debug for UserRecord {
 }
 
 /// A credential as listed under its holder.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldCredential {
     /// Technology.
-    #[schema(value_type = String)]
     pub technology: Technology,
     /// UID.
-    #[schema(value_type = String)]
     pub uid: Uid,
     /// State.
-    #[schema(value_type = String)]
     pub state: CredentialState,
 }
 
 /// A card a person held, and when.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldBinding {
     /// Technology.
-    #[schema(value_type = String)]
     pub technology: Technology,
     /// UID.
-    #[schema(value_type = String)]
     pub uid: Uid,
     /// From.
-    #[schema(value_type = String)]
     pub opened_at: Timestamp,
     /// Until (open if `None`).
-    #[schema(value_type = Option<String>)]
     pub closed_at: Option<Timestamp>,
     /// Why it closed.
     pub close_reason: Option<String>,
 }
 
 /// A credential in a listing.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialSummary {
     /// Technology.
-    #[schema(value_type = String)]
     pub technology: Technology,
     /// UID.
-    #[schema(value_type = String)]
     pub uid: Uid,
     /// State.
-    #[schema(value_type = String)]
     pub state: CredentialState,
     /// Holder, if any.
-    #[schema(value_type = Option<String>)]
     pub holder: Option<UserId>,
     /// Last changed.
-    #[schema(value_type = String)]
     pub updated_at: Timestamp,
 }
 
 /// A line of a search result.
-#[derive(Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone)]
 pub struct UserSummary {
     /// ID.
-    #[schema(value_type = String)]
     pub id: UserId,
     /// State.
-    #[schema(value_type = String)]
     pub state: UserState,
     /// Family name.
     pub family_name: Option<String>,
@@ -168,7 +130,6 @@ pub struct UserSummary {
     /// Organisational unit.
     pub org_unit: Option<String>,
     /// When deleted (deleted and expunged people).
-    #[schema(value_type = Option<String>)]
     pub deleted_at: Option<Timestamp>,
 }
 
@@ -295,58 +256,46 @@ impl UserPatch {
 }
 
 /// A credential with its holder and binding history.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct CredentialRecord {
     /// Technology.
-    #[schema(value_type = String)]
     pub technology: Technology,
     /// UID.
-    #[schema(value_type = String)]
     pub uid: Uid,
     /// State.
-    #[schema(value_type = String)]
     pub state: CredentialState,
     /// The holder of the open binding, if any.
-    #[schema(value_type = Option<String>)]
     pub holder: Option<UserId>,
     /// The holder's state.
-    #[schema(value_type = Option<String>)]
     pub holder_state: Option<UserState>,
     /// First seen.
-    #[schema(value_type = String)]
     pub created_at: Timestamp,
     /// Last changed.
-    #[schema(value_type = String)]
     pub updated_at: Timestamp,
     /// Every binding, newest first.
     pub bindings: Vec<BindingRecord>,
 }
 
 /// Who held a credential, from when to when.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindingRecord {
     /// The holder.
-    #[schema(value_type = String)]
     pub user_id: UserId,
     /// From.
-    #[schema(value_type = String)]
     pub opened_at: Timestamp,
     /// By whom.
     pub opened_by: String,
     /// Until (open if `None`).
-    #[schema(value_type = Option<String>)]
     pub closed_at: Option<Timestamp>,
     /// Why it closed.
     pub close_reason: Option<String>,
 }
 
 /// Counts of users per state (expunged included) and credentials per state.
-#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default)]
 pub struct Stats {
     /// Users per state.
-    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub users: std::collections::BTreeMap<&'static str, u64>,
     /// Credentials per state.
-    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub credentials: std::collections::BTreeMap<&'static str, u64>,
 }

@@ -10,7 +10,7 @@ use crate::store::users::{fresh_user_id, insert_user};
 use crate::store::{Actor, AuditDraft, NewUser, Store, StoreError};
 
 /// What a seed run made.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct SeedReport {
     /// People created.
     pub users: u64,

@@ -115,7 +115,8 @@ fn operators_are_listed_disabled_enabled_and_given_a_password_from_the_cli() {
     assert_eq!(store.login("bob", "first password 1", 3600).unwrap_err().code(), "invalid_input");
     // Disabling revokes nothing: the session is refused, not revoked.
     let tokens = store.tokens(&TokenFilter { operator: Some("bob".into()), limit: 10, ..TokenFilter::default() });
-    assert_eq!(serde_json::to_value(tokens.unwrap()).unwrap()[0]["state"], "owner_disabled");
+    let tokens: Vec<_> = tokens.unwrap().into_iter().map(idms::api::dto::TokenView::from).collect();
+    assert_eq!(serde_json::to_value(tokens).unwrap()[0]["state"], "owner_disabled");
     let v = ok(dir, &["operator", "enable", "bob"]);
     assert!(v["disabled_at"].is_null());
     assert!(holder(&session).is_some(), "enable restores an unrevoked, unexpired session");

@@ -523,3 +523,100 @@ async fn a_caller_without_the_role_gets_403_whatever_it_sent() {
     let (s, _) = api.call_raw(Method::POST, "/api/v1/users", Some(&admin), bad, "application/json").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_schemas_keep_their_names_and_describe_every_field() {
+    let api = Api::new();
+    let (_, doc) = api.call(Method::GET, "/api/v1/openapi.json", None, None).await;
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    // Clients generate code from these names: a rename is a breaking change.
+    let names: Vec<&str> = schemas.keys().map(String::as_str).collect();
+    let expected = [
+        "AuditEntry",
+        "AuditHead",
+        "AuditReport",
+        "BadEntry",
+        "BindingRecord",
+        "CardStatus",
+        "ControllerCreated",
+        "ControllerView",
+        "Count",
+        "CreateJob",
+        "CreateUser",
+        "CredentialRecord",
+        "CredentialSummary",
+        "CriteriaBody",
+        "DecideRequest",
+        "DecideResponse",
+        "DryRun",
+        "EncodeBody",
+        "Encoded",
+        "EnrollBody",
+        "Enrollment",
+        "EnrollmentBody",
+        "EraseBody",
+        "EraseReport",
+        "EventBatch",
+        "EventPage",
+        "EventView",
+        "ExpungeBody",
+        "ExpungePreview",
+        "Feed",
+        "FeedEntry",
+        "FeedKind",
+        "HeldBinding",
+        "HeldCredential",
+        "JobDetail",
+        "JobState",
+        "LoginBody",
+        "NewController",
+        "NewOperator",
+        "NotErased",
+        "OfflineEvent",
+        "Operator",
+        "OperatorView",
+        "PasswordBody",
+        "PasswordSet",
+        "PatchUser",
+        "PeopleQueryBody",
+        "Problem",
+        "PurgeDateBody",
+        "PurgeJob",
+        "PurgeOutcome",
+        "PurgePlan",
+        "ReaderInfo",
+        "ReaderKind",
+        "ReaderStatus",
+        "RevokeBody",
+        "Revoked",
+        "Role",
+        "RotateBody",
+        "Rotated",
+        "Skipped",
+        "Stats",
+        "TapNotice",
+        "TokenResponse",
+        "TokenView",
+        "Twin",
+        "UploadResult",
+        "UserRecord",
+        "UserSummary",
+    ];
+    assert_eq!(names, expected);
+    // Field docs are the descriptions client authors read.
+    let mut undescribed = Vec::new();
+    for (name, schema) in schemas {
+        let parts = schema["allOf"].as_array().cloned().unwrap_or_else(|| vec![schema.clone()]);
+        for part in parts {
+            for (field, p) in part["properties"].as_object().into_iter().flatten() {
+                let described = [&p["description"], &p["oneOf"][0]["description"], &p["allOf"][0]["description"]]
+                    .iter()
+                    .any(|d| d.as_str().is_some_and(|d| !d.trim().is_empty()));
+                if !described {
+                    undescribed.push(format!("{name}.{field}"));
+                }
+            }
+        }
+    }
+    assert!(undescribed.is_empty(), "fields without a description: {undescribed:?}");
+}

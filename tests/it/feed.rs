@@ -67,7 +67,7 @@ fn each_kind_of_change_is_in_the_next_delta() {
     let (d, _) = delta(s, &cursor);
     assert_eq!(d[&(Technology::Iso14443a, iso("04000003"))].valid_to, Some(idms::domain::Timestamp(2_000_000_000)));
     // No personal data in the feed's JSON.
-    let json = serde_json::to_value(s.credential_feed(None, usize::MAX).unwrap()).unwrap();
+    let json = serde_json::to_value(idms::api::dto::Feed::from(s.credential_feed(None, usize::MAX).unwrap())).unwrap();
     let keys: Vec<String> = json["entries"][0].as_object().unwrap().keys().cloned().collect();
     assert_eq!(keys, ["ambiguous", "holder_state", "state", "technology", "uid", "user_id", "valid_from", "valid_to"]);
 }

@@ -13,6 +13,7 @@ mod cli;
 mod cli_purge;
 mod common;
 mod decide;
+mod dto;
 mod enrol;
 mod erasure;
 mod events_api;

@@ -297,7 +297,7 @@ fn user_fields_round_trip_and_are_validated() {
         (u.record_type.as_deref(), u.group.as_deref(), u.balance, u.unreturned_items),
         (Some("staff"), Some("library"), 1250, 2)
     );
-    let v = serde_json::to_value(&u).unwrap();
+    let v = serde_json::to_value(idms::api::dto::UserRecord::from(u.clone())).unwrap();
     assert_eq!(v["balance"], serde_json::json!(12.5));
     assert_eq!(v["group"], "library");
     let patch = idms::store::UserPatch {

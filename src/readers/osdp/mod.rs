@@ -65,7 +65,7 @@ pub struct DeviceConfig {
 }
 
 /// What a device is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// A door reader: each card read is decided and answered with LED and buzzer.
@@ -117,7 +117,7 @@ impl LineConfig {
 }
 
 /// What a card read means, for taps and doors.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawRead {
     /// `wiegand` or `raw`.
     pub format: &'static str,
@@ -126,10 +126,8 @@ pub struct RawRead {
     /// The bits as read, hex, MSB first.
     pub data: String,
     /// H10301 facility code.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub facility: Option<u8>,
     /// H10301 card number.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub card: Option<u16>,
 }
 
