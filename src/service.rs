@@ -199,7 +199,7 @@ async fn shutdown_signal() {
 pub async fn serve(config: Config) -> Result<(), StoreError> {
     let store = {
         let path = config.data_dir.join(DB_FILE);
-        tokio::task::spawn_blocking(move || Store::create(&path, Arc::new(SystemClock)))
+        tokio::task::spawn_blocking(move || Store::open(&path, Arc::new(SystemClock)))
             .await
             .map_err(|_| StoreError::Database)??
     };

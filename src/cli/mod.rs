@@ -42,7 +42,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Create the data directory and database.
+    /// Create the data directory (0700) and database; every other command
+    /// refuses (`not_initialised`) a data directory without one. On an
+    /// existing database: says so and changes nothing.
     Init,
     /// People: add, show, search, lifecycle.
     User {
@@ -330,12 +332,20 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
     let actor = actor(cli);
     match &cli.cmd {
         Cmd::Init => {
+            // Idempotent, so provisioning can run it on every deploy: an
+            // existing database is reported and left as it is (not even
+            // opened: migrations are for the commands that use it).
             let path = data_dir(cli).join(store::DB_FILE);
-            let s = Store::create(&path, Arc::new(SystemClock))?;
+            let created = !path.exists();
+            if created {
+                Store::create(&path, Arc::new(SystemClock))?;
+            }
             if cli.json {
-                output::json(&serde_json::json!({ "database": s.path() }));
+                output::json(&serde_json::json!({ "database": path, "created": created }));
+            } else if created {
+                println!("database ready at {}", path.display());
             } else {
-                println!("database ready at {}", s.path().display());
+                println!("already initialised: {} exists; nothing changed", path.display());
             }
             Ok(())
         }
@@ -462,7 +472,7 @@ fn audit(cli: &Cli, s: &Store, cmd: &AuditCmd) -> Result<(), StoreError> {
 
 fn demo(cli: &Cli, actor: &Actor) -> Result<(), StoreError> {
     let dir = data_dir(cli);
-    let s = Store::create(&dir.join(store::DB_FILE), Arc::new(SystemClock))?;
+    let s = open(cli)?;
     let people = [
         ("Ada", "Lovelace", "ada@example.test", "E1001", "04A1B2C3"),
         ("Grace", "Hopper", "grace@example.test", "E1002", "04112233445566"),
@@ -603,8 +613,7 @@ fn peak_rss_kib() -> Option<u64> {
 fn dev(cli: &Cli, actor: &Actor, cmd: &DevCmd) -> Result<(), StoreError> {
     match cmd {
         DevCmd::Seed { users, cards_per_user } => {
-            let path = data_dir(cli).join(store::DB_FILE);
-            let s = Store::create(&path, Arc::new(SystemClock))?;
+            let s = open(cli)?;
             let started = std::time::Instant::now();
             let mut last = 0;
             let r = s.seed(actor, *users, *cards_per_user, |n| {

@@ -39,12 +39,84 @@ fn init() -> tempfile::TempDir {
     d
 }
 
+/// Every command that uses the database, as a mistyped `--data-dir` would
+/// run it.
+const NEEDS_A_DATABASE: &[&[&str]] = &[
+    &["user", "show", "000000000001"],
+    &["user", "add", "--given", "G", "--family", "F"],
+    &["user", "search", "x"],
+    &["user", "deleted"],
+    &["user", "purge-date", "--clear", "--group", "g"],
+    &["card", "list"],
+    &["card", "enroll", "--user", "000000000001", "--uid", "04A1B2C3"],
+    &["card", "twins"],
+    &["decide", "--uid", "04A1B2C3"],
+    &["audit", "verify"],
+    &["audit", "list"],
+    &["events", "list"],
+    &["stats"],
+    &["checkpoint"],
+    &["backup", "--to", "/nonexistent-dir/backup.db"],
+    &["demo"],
+    &["dev", "seed", "--users", "1"],
+    &["dev", "open-stats"],
+    &["token", "list"],
+    &["token", "create", "--name", "a", "--role", "admin"],
+    &["operator", "list"],
+    &["controller", "list"],
+    &["purge", "history"],
+    &["purge", "plan", "--grace-days", "0"],
+    &["serve", "--listen", "127.0.0.1:0"],
+];
+
 #[test]
-fn commands_need_an_initialised_data_dir() {
+fn every_command_but_init_refuses_a_data_dir_without_a_database_and_creates_nothing() {
     let d = tempfile::tempdir().unwrap();
-    let out = idms(d.path(), &["user", "show", "000000000001"]);
-    assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not_initialised"));
+    let missing = d.path().join("mistyped");
+    let empty = d.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for dir in [&missing, &empty] {
+        for args in NEEDS_A_DATABASE {
+            let out = crate::common::idms_cmd(dir, args).env("IDMS_PCSC", "false").output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+            assert!(err.contains("error[not_initialised]"), "{args:?}: {err}");
+            assert!(err.contains(&dir.display().to_string()) && err.contains("idms init"), "{args:?}: {err}");
+        }
+    }
+    assert!(!missing.exists(), "no command but init creates the data directory");
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "nor a database in an empty one");
+}
+
+#[test]
+fn init_creates_the_data_dir_0700_and_a_second_init_changes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("new/idms");
+    let v = ok_json(&dir, &["init"]);
+    assert_eq!(v["created"], true);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "the data directory holds personal data");
+    assert_eq!(mode(&dir.join("idms.db")), 0o600);
+    let id = add(&dir, "Okafor");
+    let files = |dir: &Path| {
+        let mut f: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), std::fs::read(e.path()).unwrap(), e.metadata().unwrap().modified().unwrap())
+            })
+            .collect();
+        f.sort();
+        f
+    };
+    let before = files(&dir);
+    let out = idms(&dir, &["init"]);
+    assert!(out.status.success(), "init on an existing database exits 0");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already initialised"));
+    assert_eq!(ok_json(&dir, &["init"])["created"], false);
+    assert!(files(&dir) == before, "init left the existing database exactly as it was");
+    assert_eq!(ok_json(&dir, &["user", "show", &id])["state"], "active");
 }
 
 #[test]

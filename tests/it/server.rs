@@ -36,8 +36,10 @@ impl Server {
         Self::start_with(dir, &[("IDMS_PCSC", "false")])
     }
 
-    /// `idms serve` with extra environment.
+    /// `idms serve` with extra environment, on `dir` initialised first
+    /// (`idms init` leaves an existing database as it is).
     pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
+        cli(dir, &["init"]);
         let port = free_port();
         let child = Command::new(bin())
             .arg("--data-dir")
