@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use idms::clock::{Clock, SystemClock};
+use idms::config::{Config, LogFormat};
 use idms::domain::{DomainError, Technology, Timestamp, Uid, UserId};
 use idms::ops::OpsError;
 use idms::store::{self, Actor, AuditQuery, NewUser, Role, Store, StoreError};
@@ -33,9 +34,9 @@ struct Cli {
     /// Who to record in the audit trail (default: `cli:` and the login name).
     #[arg(long, env = "IDMS_ACTOR", global = true)]
     actor: Option<String>,
-    /// Log filter (tracing `EnvFilter` syntax).
-    #[arg(long, env = "IDMS_LOG", global = true, default_value = "warn")]
-    log: String,
+    /// Log filter (tracing `EnvFilter` syntax; default `warn`, for `serve` `info`).
+    #[arg(long, env = "IDMS_LOG", global = true)]
+    log: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -109,13 +110,16 @@ enum Cmd {
         cmd: DevCmd,
     },
     /// Run the HTTP service (staff API, door-controller API, metrics).
+    ///
+    /// Every configuration key is a line of the TOML file, an `IDMS_*`
+    /// variable and (but `osdp` and secrets) a flag; a flag beats a
+    /// variable, which beats the file.
     Serve {
         /// TOML configuration file.
         #[arg(long, env = "IDMS_CONFIG")]
         config: Option<PathBuf>,
-        /// Listen address (overrides the configuration).
-        #[arg(long)]
-        listen: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        flags: idms::config::Flags,
     },
     /// API tokens: issue (bootstrap and automation), list, revoke.
     Token {
@@ -225,7 +229,7 @@ enum DevCmd {
 }
 
 fn data_dir(cli: &Cli) -> PathBuf {
-    cli.data_dir.clone().unwrap_or_else(idms::service::default_data_dir)
+    cli.data_dir.clone().unwrap_or_else(idms::config::default_data_dir)
 }
 
 fn user_id(s: &str) -> Result<UserId, StoreError> {
@@ -280,21 +284,33 @@ fn init_logs(filter: &str, json: bool) {
     }
 }
 
-fn serve(cli: &Cli, config: Option<&std::path::Path>, listen: Option<std::net::SocketAddr>) -> ExitCode {
-    let mut c = match idms::service::Config::load(config) {
+/// The service's configuration: the file, the `IDMS_*` variables, then the
+/// flags — `serve`'s own and the global `--data-dir` and `--log`.
+fn serve_config(cli: &Cli, file: Option<&std::path::Path>, flags: &idms::config::Flags) -> Result<Config, String> {
+    let mut flags = flags.clone();
+    if let Some(d) = &cli.data_dir {
+        flags.push("data_dir", d.to_string_lossy());
+    }
+    if let Some(l) = &cli.log {
+        flags.push("log", l.as_str());
+    }
+    Config::load(file, env_vars(), &flags)
+}
+
+/// The environment, for [`Config::load`].
+fn env_vars() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
+}
+
+fn serve(cli: &Cli, file: Option<&std::path::Path>, flags: &idms::config::Flags) -> ExitCode {
+    let c = match serve_config(cli, file, flags) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error[config]: {e}");
             return ExitCode::from(2);
         }
     };
-    if let Some(d) = &cli.data_dir {
-        c.data_dir.clone_from(d);
-    }
-    if let Some(l) = listen {
-        c.listen = l;
-    }
-    init_logs(&c.log, c.log_format == "json");
+    init_logs(&c.log, c.log_format == LogFormat::Json);
     let rt = match idms::service::runtime(c.workers) {
         Ok(rt) => rt,
         Err(e) => {
@@ -310,10 +326,10 @@ fn serve(cli: &Cli, config: Option<&std::path::Path>, listen: Option<std::net::S
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    if let Cmd::Serve { config, listen } = &cli.cmd {
-        return serve(&cli, config.as_deref(), *listen);
+    if let Cmd::Serve { config, flags } = &cli.cmd {
+        return serve(&cli, config.as_deref(), flags);
     }
-    init_logs(&cli.log, false);
+    init_logs(cli.log.as_deref().unwrap_or("warn"), false);
     // Purge jobs and the erase flow have refusals of their own (`not_confirmed`, `job_not_abortable`).
     if let Some(code) = purge::run(&cli) {
         return code;
@@ -631,7 +647,10 @@ fn dev(cli: &Cli, actor: &Actor, cmd: &DevCmd) -> Result<(), StoreError> {
             Ok(())
         }
         DevCmd::Baseline { listen } => {
-            let workers = std::env::var("IDMS_WORKERS").ok().and_then(|v| v.parse().ok());
+            // The same worker threads as `idms serve` (IDMS_WORKERS).
+            let workers = Config::load(None, env_vars(), &idms::config::Flags::default())
+                .map_err(|e| StoreError::Io(format!("configuration: {e}")))?
+                .workers;
             let rt = idms::service::runtime(workers)
                 .map_err(|e| StoreError::Io(format!("cannot start the runtime: {e}")))?;
             rt.block_on(idms::service::serve_baseline(*listen))

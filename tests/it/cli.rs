@@ -88,6 +88,49 @@ fn every_command_but_init_refuses_a_data_dir_without_a_database_and_creates_noth
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "nor a database in an empty one");
 }
 
+/// `idms serve` on a data directory without a database: it reads its
+/// configuration, sets up logging, logs the configuration at debug level,
+/// then refuses `not_initialised`; returns what it wrote on stderr.
+fn serve_stderr(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut c = crate::common::idms_cmd(dir, args);
+    c.env_remove("IDMS_LOG").env_remove("IDMS_LOG_FORMAT").env("IDMS_PCSC", "false").envs(env.iter().copied());
+    let out = c.output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn serve_log_flags_take_effect() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, err) = serve_stderr(d.path(), &["serve"], &[]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(!err.contains("configuration"), "the default level is info: {err}");
+    let (_, err) = serve_stderr(d.path(), &["--log", "debug", "serve"], &[("IDMS_LOG", "warn")]);
+    assert!(err.contains("configuration") && err.contains("event_queue: 65536"), "--log beats IDMS_LOG: {err}");
+    let (_, err) = serve_stderr(d.path(), &["serve", "--log", "debug", "--log-format", "json"], &[]);
+    let line = err.lines().find(|l| l.contains("configuration")).unwrap();
+    let v: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["fields"]["message"], "configuration", "{line}");
+}
+
+#[test]
+fn serve_refuses_a_bad_configuration_naming_it() {
+    let d = tempfile::tempdir().unwrap();
+    for (env, named) in [
+        (("IDMS_LOG_FORMAT", "xml"), "IDMS_LOG_FORMAT: unknown variant `xml`, expected `human` or `json`"),
+        (("IDMS_EVENT_QUEUE_SIZE", "10"), "IDMS_EVENT_QUEUE_SIZE is not a configuration variable"),
+        (("IDMS_PCSC_DEBOUNCE_MS", "soon"), "IDMS_PCSC_DEBOUNCE_MS: `soon`"),
+    ] {
+        let (code, err) = serve_stderr(d.path(), &["serve"], &[env]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.starts_with("error[config]: ") && err.contains(named), "{err}");
+    }
+    let conf = d.path().join("idms.toml");
+    std::fs::write(&conf, "listen = \"127.0.0.1:0\"\nevent_queu = 1\n").unwrap();
+    let (code, err) = serve_stderr(d.path(), &["serve", "--config", conf.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("event_queu"), "{err}");
+}
+
 #[test]
 fn init_creates_the_data_dir_0700_and_a_second_init_changes_nothing() {
     use std::os::unix::fs::PermissionsExt;
