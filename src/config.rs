@@ -140,6 +140,9 @@ config_table! {
     /// Access events older than this many days are deleted (at start, then
     /// hourly); at least 1.
     events_retention_days: u32 = 365, Everywhere, example "30";
+    /// When set, `/metrics` answers only `Authorization: Bearer <metrics_token>`
+    /// (401 otherwise); a secret, so never a flag.
+    metrics_token: Option<Secret> = None, NoFlag, example r#""s3cret-scrape-token""#;
     /// OSDP serial lines (`[[osdp]]` tables: port, baud, poll_ms, devices).
     osdp: Vec<LineConfig> = Vec::new(), FileOnly,
         example r#"[{ port = "/dev/ttyUSB0", devices = [{ address = 1, role = "door", door = "main" }] }]"#;
@@ -153,6 +156,40 @@ pub enum LogFormat {
     Human,
     /// One JSON object a line, for collectors.
     Json,
+}
+
+/// A secret setting: its `Debug` does not show it (the configuration is
+/// logged at debug level).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// An empty secret would be a secret anyone knows.
+impl TryFrom<String> for Secret {
+    type Error = &'static str;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        if s.trim().is_empty() { Err("a secret may not be empty") } else { Ok(Self(s)) }
+    }
+}
+
+impl FromText for Secret {
+    fn from_text(text: &str) -> Result<Self, String> {
+        Self::try_from(text.to_owned()).map_err(str::to_owned)
+    }
 }
 
 /// A value as a variable or a flag writes it.
@@ -433,6 +470,15 @@ mod tests {
             assert!(e.contains(place) && e.contains("`human`") && e.contains("`json`"), "{e}");
         }
         assert_eq!(from_env("IDMS_LOG_FORMAT", "json").unwrap().log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn a_secret_is_never_empty_nor_shown() {
+        let c = from_env("IDMS_METRICS_TOKEN", "s3cret-scrape-token").unwrap();
+        assert_eq!(c.metrics_token.as_ref().map(Secret::expose), Some("s3cret-scrape-token"));
+        assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
+        assert!(from_env("IDMS_METRICS_TOKEN", " ").unwrap_err().contains("empty"));
+        assert!(from_file("metrics_token = \"\"\n").unwrap_err().contains("empty"));
     }
 
     #[test]

@@ -92,6 +92,9 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
         config.event_queue,
         Duration::from_micros(config.event_commit_delay_us),
     )?;
+    if let Some(t) = &config.metrics_token {
+        state.metrics.require_token(t.expose());
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| StoreError::Io(format!("cannot listen on {}: {e}", config.listen)))?;

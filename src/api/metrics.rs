@@ -1,12 +1,53 @@
 //! Prometheus metrics in the text exposition format, kept with atomics so
-//! the door path pays a few relaxed increments.
+//! the door path pays a few relaxed increments. With `metrics_token` set,
+//! `/metrics` answers only a scraper that sends it as a bearer token,
+//! compared in constant time; anyone else gets 401.
 
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::error::{ApiError, Problem};
 use crate::domain::{Decision, DenyReason};
+
+/// Prometheus metrics (with `metrics_token` set: only for
+/// `Authorization: Bearer <metrics_token>`).
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses(
+    (status = 200, body = String, content_type = "text/plain"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn scrape(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if !s.metrics.admits(headers.get(header::AUTHORIZATION)) {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "/metrics needs `Authorization: Bearer` with the service's metrics_token",
+        )
+        .into_response();
+    }
+    let mut r = s.metrics.render(s.events.depth()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r
+}
+
+/// The SHA-256 of the metrics token: equal-length digests compare in
+/// constant time whatever the length of what a caller sends.
+struct TokenDigest([u8; 32]);
+
+impl std::fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenDigest(..)")
+    }
+}
 
 /// Upper bounds of the decide latency histogram, in seconds.
 const BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
@@ -23,6 +64,8 @@ pub struct Metrics {
     refusals_not_audited: AtomicU64,
     /// Per route (by its index in `routes`): counts by method and status.
     http: HttpCounters,
+    /// Set once at start when scrapes need a token.
+    token: OnceLock<TokenDigest>,
 }
 
 /// Statuses the API answers, counted on their own.
@@ -58,6 +101,22 @@ struct HttpCounters {
 }
 
 impl Metrics {
+    /// From now on, [`scrape`] answers only `Authorization: Bearer <token>`.
+    /// Set once (at start); a second call changes nothing and says so.
+    pub fn require_token(&self, token: &str) -> bool {
+        self.token.set(TokenDigest(Sha256::digest(token.as_bytes()).into())).is_ok()
+    }
+
+    /// Whether a scrape with this `Authorization` header may read the metrics.
+    fn admits(&self, authorization: Option<&HeaderValue>) -> bool {
+        let Some(TokenDigest(want)) = self.token.get() else { return true };
+        let Some(v) = authorization.map(HeaderValue::as_bytes) else { return false };
+        let Some(given) = v.strip_prefix(b"Bearer ").or_else(|| v.strip_prefix(b"bearer ")) else { return false };
+        let given = given.trim_ascii();
+        let given: [u8; 32] = Sha256::digest(given).into();
+        bool::from(given.ct_eq(want))
+    }
+
     /// Counts a decision and how long the request took.
     pub fn decision(&self, d: Decision, took: Duration) {
         match d {
