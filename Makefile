@@ -73,6 +73,7 @@ demo: deps
 	$(CARGO) build --locked --bin idms
 	$(CARGO) build --locked -p hw-sim --bin hw-sim
 	rm -rf demo-data
+	./target/debug/idms --data-dir demo-data init
 	./target/debug/idms --data-dir demo-data demo | sed 's#^  idms #  ./target/debug/idms #'
 	./target/debug/hw-sim pcscd
 	@./target/debug/idms --data-dir demo-data serve --listen $(DEMO_LISTEN) > demo-data/serve.log 2>&1 & \
@@ -105,6 +106,7 @@ bench-purge:
 bench-open:
 	$(CARGO) build --locked --release --bin idms
 	@if [ ! -f $(BENCH_DIR)/idms.db ]; then \
+	  ./target/release/idms --data-dir $(BENCH_DIR) init && \
 	  ./target/release/idms --data-dir $(BENCH_DIR) dev seed --users $(BENCH_USERS); fi
 	./target/release/idms --data-dir $(BENCH_DIR) dev open-stats
 	./target/release/idms --data-dir $(BENCH_DIR) dev open-stats

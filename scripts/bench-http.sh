@@ -17,7 +17,7 @@ SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 command -v wrk >/dev/null || { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 command -v curl >/dev/null || $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
 cargo build --locked --release --bin idms
-[ -f "$BENCH_DIR/idms.db" ] || $IDMS --data-dir "$BENCH_DIR" dev seed --users "$USERS"
+[ -f "$BENCH_DIR/idms.db" ] || { $IDMS --data-dir "$BENCH_DIR" init && $IDMS --data-dir "$BENCH_DIR" dev seed --users "$USERS"; }
 TOKEN=$($IDMS --data-dir "$BENCH_DIR" controller add --name "bench-$$-$RANDOM" --door bench --json | python3 -c 'import sys,json;print(json.load(sys.stdin)["token"])')
 # Known UIDs of the seeded cards: the first few credentials.
 UIDS=$(python3 - "$BENCH_DIR/idms.db" <<'PY'

@@ -1,75 +1,15 @@
-//! `idms serve`: configuration, start-up, the change-log tailer, and
+//! `idms serve`: start-up from a [`Config`], the change-log tailer, and
 //! graceful shutdown (drain requests, then flush the access-event log).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::api::{AppState, router};
 use crate::clock::SystemClock;
+use crate::config::Config;
 use crate::store::{DB_FILE, Store, StoreError};
-
-/// Service configuration: a TOML file, then `IDMS_*` variables, then flags.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {
-    /// Data directory (`idms.db`, `events.db`).
-    pub data_dir: PathBuf,
-    /// Listen address.
-    pub listen: SocketAddr,
-    /// Log format: `human` or `json`.
-    pub log_format: String,
-    /// Log filter.
-    pub log: String,
-    /// Access-event queue capacity (submissions).
-    pub event_queue: usize,
-    /// How often to tail the change log for other processes' writes, in ms.
-    pub tail_interval_ms: u64,
-    /// How long a small group of access events waits for company before its
-    /// commit, in µs (fewer, larger commits under load; 0 disables).
-    pub event_commit_delay_us: u64,
-    /// Async worker threads (default: one per core but one, left to the
-    /// access-event writer; at least one).
-    pub workers: Option<usize>,
-    /// Watch PC/SC desk readers through pcscd (default on; the service runs
-    /// without pcscd and connects when it appears).
-    pub pcsc: bool,
-    /// Watch only PC/SC readers whose name starts with one of these
-    /// (default: all).
-    pub pcsc_readers: Vec<String>,
-    /// A re-read of the same card within this many ms of its removal is
-    /// not a new tap.
-    pub pcsc_debounce_ms: u64,
-    /// OSDP serial lines (`[[osdp]]` tables: port, baud, poll_ms, devices).
-    pub osdp: Vec<crate::readers::osdp::LineConfig>,
-    /// Access events older than this many days are deleted (at start, then
-    /// hourly); at least 1.
-    pub events_retention_days: u32,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            data_dir: default_data_dir(),
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            log_format: "human".into(),
-            log: "info".into(),
-            event_queue: 65_536,
-            tail_interval_ms: 50,
-            event_commit_delay_us: 200,
-            workers: None,
-            pcsc: true,
-            pcsc_readers: Vec::new(),
-            pcsc_debounce_ms: 300,
-            osdp: Vec::new(),
-            events_retention_days: 365,
-        }
-    }
-}
 
 /// The async runtime for the service: `workers` threads (see [`Config::workers`]).
 pub fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
@@ -78,74 +18,6 @@ pub fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtim
     // writer beat two workers (fewer cross-thread wake-ups per group commit).
     let n = workers.unwrap_or(cores.saturating_sub(1)).max(1);
     tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build()
-}
-
-/// `$HOME/.local/share/idms`, or `./idms-data` without a home.
-#[must_use]
-pub fn default_data_dir() -> PathBuf {
-    match std::env::var_os("HOME") {
-        Some(h) => PathBuf::from(h).join(".local/share/idms"),
-        None => PathBuf::from("idms-data"),
-    }
-}
-
-impl Config {
-    /// Reads `file` (if given), then applies `IDMS_DATA_DIR`, `IDMS_LISTEN`,
-    /// `IDMS_LOG`, `IDMS_LOG_FORMAT`, `IDMS_EVENT_QUEUE`, `IDMS_PCSC`
-    /// (`true`/`false`), `IDMS_PCSC_READERS` (comma-separated name prefixes),
-    /// `IDMS_EVENTS_RETENTION_DAYS`.
-    pub fn load(file: Option<&Path>) -> Result<Self, String> {
-        let mut c = match file {
-            Some(f) => {
-                let text = std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
-                toml::from_str(&text).map_err(|e| format!("{}: {e}", f.display()))?
-            }
-            None => Self::default(),
-        };
-        if let Ok(v) = std::env::var("IDMS_DATA_DIR") {
-            c.data_dir = v.into();
-        }
-        if let Ok(v) = std::env::var("IDMS_LISTEN") {
-            c.listen = v.parse().map_err(|e| format!("IDMS_LISTEN: {e}"))?;
-        }
-        if let Ok(v) = std::env::var("IDMS_LOG") {
-            c.log = v;
-        }
-        if let Ok(v) = std::env::var("IDMS_LOG_FORMAT") {
-            c.log_format = v;
-        }
-        if let Ok(v) = std::env::var("IDMS_TAIL_INTERVAL_MS") {
-            c.tail_interval_ms = v.parse().map_err(|e| format!("IDMS_TAIL_INTERVAL_MS: {e}"))?;
-        }
-        if let Ok(v) = std::env::var("IDMS_EVENT_COMMIT_DELAY_US") {
-            c.event_commit_delay_us = v.parse().map_err(|e| format!("IDMS_EVENT_COMMIT_DELAY_US: {e}"))?;
-        }
-        if let Ok(v) = std::env::var("IDMS_WORKERS") {
-            c.workers = Some(v.parse().map_err(|e| format!("IDMS_WORKERS: {e}"))?);
-        }
-        if let Ok(v) = std::env::var("IDMS_PCSC") {
-            c.pcsc = v.parse().map_err(|e| format!("IDMS_PCSC (true or false): {e}"))?;
-        }
-        if let Ok(v) = std::env::var("IDMS_PCSC_READERS") {
-            c.pcsc_readers = v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
-        }
-        if let Ok(v) = std::env::var("IDMS_EVENT_QUEUE") {
-            c.event_queue = v.parse().map_err(|e| format!("IDMS_EVENT_QUEUE: {e}"))?;
-        }
-        if let Ok(v) = std::env::var("IDMS_EVENTS_RETENTION_DAYS") {
-            c.events_retention_days = v.parse().map_err(|e| format!("IDMS_EVENTS_RETENTION_DAYS: {e}"))?;
-        }
-        c.check()?;
-        Ok(c)
-    }
-
-    /// Refuses settings that cannot be meant.
-    fn check(&self) -> Result<(), String> {
-        if self.events_retention_days == 0 {
-            return Err("events_retention_days must be at least 1 (access events are kept that many days)".into());
-        }
-        Ok(())
-    }
 }
 
 /// How often access events past their retention are pruned.
@@ -197,9 +69,12 @@ async fn shutdown_signal() {
 
 /// Runs the service until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), StoreError> {
+    // Debug level: `--log debug` shows what the layers added up to (the
+    // metrics token, a secret, is never printed).
+    tracing::debug!(?config, "configuration");
     let store = {
         let path = config.data_dir.join(DB_FILE);
-        tokio::task::spawn_blocking(move || Store::create(&path, Arc::new(SystemClock)))
+        tokio::task::spawn_blocking(move || Store::open(&path, Arc::new(SystemClock)))
             .await
             .map_err(|_| StoreError::Database)??
     };
@@ -217,6 +92,9 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
         config.event_queue,
         Duration::from_micros(config.event_commit_delay_us),
     )?;
+    if let Some(t) = &config.metrics_token {
+        state.metrics.require_token(t.expose());
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| StoreError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -296,21 +174,4 @@ pub async fn serve_baseline(listen: SocketAddr) -> Result<(), StoreError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| StoreError::Io(format!("server error: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retention_comes_from_the_file_defaults_to_a_year_and_is_never_zero() {
-        assert_eq!(Config::default().events_retention_days, 365);
-        let d = tempfile::tempdir().unwrap();
-        let f = d.path().join("idms.toml");
-        std::fs::write(&f, "events_retention_days = 30\n").unwrap();
-        assert_eq!(Config::load(Some(&f)).unwrap().events_retention_days, 30);
-        std::fs::write(&f, "events_retention_days = 0\n").unwrap();
-        let e = Config::load(Some(&f)).unwrap_err();
-        assert!(e.contains("events_retention_days"), "{e}");
-    }
 }

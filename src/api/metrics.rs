@@ -1,33 +1,94 @@
 //! Prometheus metrics in the text exposition format, kept with atomics so
-//! the door path pays a few relaxed increments.
+//! the door path pays a few relaxed increments. With `metrics_token` set,
+//! `/metrics` answers only a scraper that sends it as a bearer token,
+//! compared in constant time; anyone else gets 401.
 
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::error::{ApiError, Problem};
 use crate::domain::{Decision, DenyReason};
 
-/// Upper bounds of the decide latency histogram, in seconds.
-const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+/// Prometheus metrics (with `metrics_token` set: only for
+/// `Authorization: Bearer <metrics_token>`).
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses(
+    (status = 200, body = String, content_type = "text/plain"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn scrape(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if !s.metrics.admits(headers.get(header::AUTHORIZATION)) {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "/metrics needs `Authorization: Bearer` with the service's metrics_token",
+        )
+        .into_response();
+    }
+    let mut r = s.metrics.render(s.events.depth()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r
+}
 
-/// The service's counters.
+/// The SHA-256 of the metrics token: equal-length digests compare in
+/// constant time whatever the length of what a caller sends.
+struct TokenDigest([u8; 32]);
+
+impl std::fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenDigest(..)")
+    }
+}
+
+/// Upper bounds of the decide latency histogram, in seconds.
+const BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
+/// The service's counters. Every array's length comes from the list it
+/// counts (deny reasons, buckets, methods, statuses), so none can drift.
 #[derive(Debug, Default)]
 pub struct Metrics {
     grants: AtomicU64,
     denies: [AtomicU64; DenyReason::ALL.len()],
-    latency: [AtomicU64; 13],
+    /// One per bucket, then one past the last (`+Inf`).
+    latency: [AtomicU64; BUCKETS.len() + 1],
     latency_sum_us: AtomicU64,
     refusals_not_audited: AtomicU64,
     /// Per route (by its index in `routes`): counts by method and status.
     http: HttpCounters,
+    /// Set once at start when scrapes need a token.
+    token: OnceLock<TokenDigest>,
 }
 
-/// Statuses counted on their own; anything else is counted by class.
-const STATUSES: [u16; 14] = [200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 500, 503, 0, 0];
-const METHODS: [&str; 5] = ["GET", "POST", "PATCH", "PUT", "DELETE"];
-const OTHER_4XX: usize = 12;
-const OTHER_5XX: usize = 13;
+/// Statuses the API answers, counted on their own.
+const STATUSES: &[u16] = &[200, 201, 202, 204, 400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 500, 502, 503, 504];
+/// Any other status is counted by its class, `1xx` to `5xx`.
+const CLASSES: &[&str] = &["1xx", "2xx", "3xx", "4xx", "5xx"];
+/// A cell per status, then one per class.
+const CELLS: usize = STATUSES.len() + CLASSES.len();
+const METHODS: &[&str] = &["GET", "POST", "PATCH", "PUT", "DELETE"];
+
+/// Where `status` is counted: its own cell, else its class's (a status
+/// outside 100–599 — no server sends one — with `5xx`).
+fn cell(status: u16) -> usize {
+    STATUSES.iter().position(|x| *x == status).unwrap_or_else(|| {
+        let class = usize::from(status / 100).clamp(1, CLASSES.len());
+        STATUSES.len() + class - 1
+    })
+}
+
+/// The `status` label of a cell.
+fn label(cell: usize) -> String {
+    STATUSES.get(cell).map_or_else(|| CLASSES[cell - STATUSES.len()].to_owned(), u16::to_string)
+}
 
 /// Lock-free HTTP counters for a fixed set of routes (the door path pays
 /// one hash look-up of a borrowed string and one atomic increment).
@@ -35,11 +96,27 @@ const OTHER_5XX: usize = 13;
 struct HttpCounters {
     routes: Vec<String>,
     index: HashMap<String, usize>,
-    counts: Vec<[[AtomicU64; STATUSES.len()]; METHODS.len()]>,
-    unmatched: [[AtomicU64; STATUSES.len()]; METHODS.len()],
+    counts: Vec<[[AtomicU64; CELLS]; METHODS.len()]>,
+    unmatched: [[AtomicU64; CELLS]; METHODS.len()],
 }
 
 impl Metrics {
+    /// From now on, [`scrape`] answers only `Authorization: Bearer <token>`.
+    /// Set once (at start); a second call changes nothing and says so.
+    pub fn require_token(&self, token: &str) -> bool {
+        self.token.set(TokenDigest(Sha256::digest(token.as_bytes()).into())).is_ok()
+    }
+
+    /// Whether a scrape with this `Authorization` header may read the metrics.
+    fn admits(&self, authorization: Option<&HeaderValue>) -> bool {
+        let Some(TokenDigest(want)) = self.token.get() else { return true };
+        let Some(v) = authorization.map(HeaderValue::as_bytes) else { return false };
+        let Some(given) = v.strip_prefix(b"Bearer ").or_else(|| v.strip_prefix(b"bearer ")) else { return false };
+        let given = given.trim_ascii();
+        let given: [u8; 32] = Sha256::digest(given).into();
+        bool::from(given.ct_eq(want))
+    }
+
     /// Counts a decision and how long the request took.
     pub fn decision(&self, d: Decision, took: Duration) {
         match d {
@@ -72,11 +149,7 @@ impl Metrics {
     /// Counts an HTTP response. Methods other than the five common ones are not counted.
     pub fn http(&self, method: &str, route: Option<&str>, status: u16) {
         let Some(m) = METHODS.iter().position(|x| *x == method) else { return };
-        let s = STATUSES[..12].iter().position(|x| *x == status).unwrap_or(if status >= 500 {
-            OTHER_5XX
-        } else {
-            OTHER_4XX
-        });
+        let s = cell(status);
         let row = match route.and_then(|r| self.http.index.get(r)) {
             Some(&i) => &self.http.counts[i],
             None => &self.http.unmatched,
@@ -132,11 +205,7 @@ impl Metrics {
                     if n == 0 {
                         continue;
                     }
-                    let status = match i {
-                        OTHER_4XX => "4xx".to_string(),
-                        OTHER_5XX => "5xx".to_string(),
-                        _ => STATUSES[i].to_string(),
-                    };
+                    let status = label(i);
                     let _ = writeln!(
                         s,
                         "idms_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
@@ -145,5 +214,62 @@ impl Metrics {
             }
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count_of(text: &str, status: &str) -> u64 {
+        let prefix = format!("idms_http_requests_total{{method=\"GET\",route=\"unmatched\",status=\"{status}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).map_or(0, |n| n.parse().unwrap())
+    }
+
+    #[test]
+    fn every_status_is_counted_as_itself_or_its_own_class() {
+        let m = Metrics::default();
+        for status in 100..=599 {
+            m.http("GET", None, status);
+        }
+        let text = m.render(0);
+        for class in 1..=5 {
+            let own = STATUSES.iter().filter(|s| **s / 100 == class).count() as u64;
+            assert_eq!(count_of(&text, &format!("{class}xx")), 100 - own, "{class}xx:\n{text}");
+        }
+        for s in STATUSES {
+            assert_eq!(count_of(&text, &s.to_string()), 1, "{s}");
+        }
+        // The ones that landed in 4xx before: success is success.
+        let m = Metrics::default();
+        for status in [202, 204, 206] {
+            m.http("GET", None, status);
+        }
+        let text = m.render(0);
+        assert_eq!((count_of(&text, "202"), count_of(&text, "204"), count_of(&text, "2xx")), (1, 1, 1), "{text}");
+        assert_eq!(count_of(&text, "4xx"), 0, "{text}");
+    }
+
+    #[test]
+    fn every_deny_reason_and_bucket_has_its_counter() {
+        let m = Metrics::default();
+        for r in DenyReason::ALL {
+            m.decision(Decision::Deny(r), Duration::from_secs(2));
+        }
+        for ub in BUCKETS {
+            m.decision(Decision::Grant, Duration::from_secs_f64(*ub));
+        }
+        let text = m.render(0);
+        for r in DenyReason::ALL {
+            let line = format!("idms_decisions_total{{result=\"deny\",reason=\"{}\"}} 1", r.code());
+            assert!(text.lines().any(|l| l == line), "{line}");
+        }
+        // Cumulative: the bucket of bound i holds the i + 1 grants at or below it.
+        for (i, ub) in BUCKETS.iter().enumerate() {
+            let line = format!("idms_decide_duration_seconds_bucket{{le=\"{ub}\"}} {}", i + 1);
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        let all = BUCKETS.len() + DenyReason::ALL.len();
+        assert!(text.contains(&format!("idms_decide_duration_seconds_bucket{{le=\"+Inf\"}} {all}")), "{text}");
     }
 }

@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -290,14 +290,6 @@ pub async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError>
     Ok("ready")
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, body = String, content_type = "text/plain")))]
-pub async fn metrics_text(State(s): State<AppState>) -> Response {
-    let mut r = s.metrics.render(s.events.depth()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
-    r
-}
-
 async fn route_not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -418,7 +410,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(doors::upload_events, events::list_events))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
-        .routes(routes!(metrics_text))
+        .routes(routes!(metrics::scrape))
         .split_for_parts()
 }
 

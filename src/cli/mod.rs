@@ -16,6 +16,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use idms::api::dto;
 use idms::clock::{Clock, SystemClock};
+use idms::config::{Config, LogFormat};
 use idms::domain::{DomainError, LifecycleAction, Technology, Timestamp, Uid, UserId};
 use idms::ops::{self, Acting, OpsError};
 use idms::store::{self, Actor, AuditQuery, NewUser, Store, StoreError};
@@ -34,16 +35,18 @@ struct Cli {
     /// Who to record in the audit trail (default: `cli:` and the login name).
     #[arg(long, env = "IDMS_ACTOR", global = true)]
     actor: Option<String>,
-    /// Log filter (tracing `EnvFilter` syntax).
-    #[arg(long, env = "IDMS_LOG", global = true, default_value = "warn")]
-    log: String,
+    /// Log filter (tracing `EnvFilter` syntax; default `warn`, for `serve` `info`).
+    #[arg(long, env = "IDMS_LOG", global = true)]
+    log: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Create the data directory and database.
+    /// Create the data directory (0700) and database; every other command
+    /// refuses (`not_initialised`) a data directory without one. On an
+    /// existing database: says so and changes nothing.
     Init,
     /// People: add, show, search, lifecycle.
     User {
@@ -108,13 +111,16 @@ enum Cmd {
         cmd: DevCmd,
     },
     /// Run the HTTP service (staff API, door-controller API, metrics).
+    ///
+    /// Every configuration key is a line of the TOML file, an `IDMS_*`
+    /// variable and (but `osdp` and secrets) a flag; a flag beats a
+    /// variable, which beats the file.
     Serve {
         /// TOML configuration file.
         #[arg(long, env = "IDMS_CONFIG")]
         config: Option<PathBuf>,
-        /// Listen address (overrides the configuration).
-        #[arg(long)]
-        listen: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        flags: idms::config::Flags,
     },
     /// API tokens: issue (bootstrap and automation), list, revoke.
     Token {
@@ -224,7 +230,7 @@ enum DevCmd {
 }
 
 fn data_dir(cli: &Cli) -> PathBuf {
-    cli.data_dir.clone().unwrap_or_else(idms::service::default_data_dir)
+    cli.data_dir.clone().unwrap_or_else(idms::config::default_data_dir)
 }
 
 fn user_id(s: &str) -> Result<UserId, StoreError> {
@@ -279,21 +285,33 @@ fn init_logs(filter: &str, json: bool) {
     }
 }
 
-fn serve(cli: &Cli, config: Option<&std::path::Path>, listen: Option<std::net::SocketAddr>) -> ExitCode {
-    let mut c = match idms::service::Config::load(config) {
+/// The service's configuration: the file, the `IDMS_*` variables, then the
+/// flags — `serve`'s own and the global `--data-dir` and `--log`.
+fn serve_config(cli: &Cli, file: Option<&std::path::Path>, flags: &idms::config::Flags) -> Result<Config, String> {
+    let mut flags = flags.clone();
+    if let Some(d) = &cli.data_dir {
+        flags.push("data_dir", d.to_string_lossy());
+    }
+    if let Some(l) = &cli.log {
+        flags.push("log", l.as_str());
+    }
+    Config::load(file, env_vars(), &flags)
+}
+
+/// The environment, for [`Config::load`].
+fn env_vars() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
+}
+
+fn serve(cli: &Cli, file: Option<&std::path::Path>, flags: &idms::config::Flags) -> ExitCode {
+    let c = match serve_config(cli, file, flags) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error[config]: {e}");
             return ExitCode::from(2);
         }
     };
-    if let Some(d) = &cli.data_dir {
-        c.data_dir.clone_from(d);
-    }
-    if let Some(l) = listen {
-        c.listen = l;
-    }
-    init_logs(&c.log, c.log_format == "json");
+    init_logs(&c.log, c.log_format == LogFormat::Json);
     let rt = match idms::service::runtime(c.workers) {
         Ok(rt) => rt,
         Err(e) => {
@@ -309,10 +327,10 @@ fn serve(cli: &Cli, config: Option<&std::path::Path>, listen: Option<std::net::S
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    if let Cmd::Serve { config, listen } = &cli.cmd {
-        return serve(&cli, config.as_deref(), *listen);
+    if let Cmd::Serve { config, flags } = &cli.cmd {
+        return serve(&cli, config.as_deref(), flags);
     }
-    init_logs(&cli.log, false);
+    init_logs(cli.log.as_deref().unwrap_or("warn"), false);
     // Purge jobs and the erase flow have refusals of their own (`not_confirmed`, `job_not_abortable`).
     if let Some(code) = purge::run(&cli) {
         return code;
@@ -331,12 +349,20 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
     let actor = actor(cli);
     match &cli.cmd {
         Cmd::Init => {
+            // Idempotent, so provisioning can run it on every deploy: an
+            // existing database is reported and left as it is (not even
+            // opened: migrations are for the commands that use it).
             let path = data_dir(cli).join(store::DB_FILE);
-            let s = Store::create(&path, Arc::new(SystemClock))?;
+            let created = !path.exists();
+            if created {
+                Store::create(&path, Arc::new(SystemClock))?;
+            }
             if cli.json {
-                output::json(&serde_json::json!({ "database": s.path() }));
+                output::json(&serde_json::json!({ "database": path, "created": created }));
+            } else if created {
+                println!("database ready at {}", path.display());
             } else {
-                println!("database ready at {}", s.path().display());
+                println!("already initialised: {} exists; nothing changed", path.display());
             }
             Ok(())
         }
@@ -468,7 +494,7 @@ fn audit(cli: &Cli, s: &Store, cmd: &AuditCmd) -> Result<(), StoreError> {
 
 fn demo(cli: &Cli, actor: &Actor) -> Result<(), StoreError> {
     let dir = data_dir(cli);
-    let s = Store::create(&dir.join(store::DB_FILE), Arc::new(SystemClock))?;
+    let s = open(cli)?;
     let people = [
         ("Ada", "Lovelace", "ada@example.test", "E1001", "04A1B2C3"),
         ("Grace", "Hopper", "grace@example.test", "E1002", "04112233445566"),
@@ -615,8 +641,7 @@ fn peak_rss_kib() -> Option<u64> {
 fn dev(cli: &Cli, actor: &Actor, cmd: &DevCmd) -> Result<(), StoreError> {
     match cmd {
         DevCmd::Seed { users, cards_per_user } => {
-            let path = data_dir(cli).join(store::DB_FILE);
-            let s = Store::create(&path, Arc::new(SystemClock))?;
+            let s = open(cli)?;
             let started = std::time::Instant::now();
             let mut last = 0;
             let r = s.seed(actor, *users, *cards_per_user, |n| {
@@ -634,7 +659,10 @@ fn dev(cli: &Cli, actor: &Actor, cmd: &DevCmd) -> Result<(), StoreError> {
             Ok(())
         }
         DevCmd::Baseline { listen } => {
-            let workers = std::env::var("IDMS_WORKERS").ok().and_then(|v| v.parse().ok());
+            // The same worker threads as `idms serve` (IDMS_WORKERS).
+            let workers = Config::load(None, env_vars(), &idms::config::Flags::default())
+                .map_err(|e| StoreError::Io(format!("configuration: {e}")))?
+                .workers;
             let rt = idms::service::runtime(workers)
                 .map_err(|e| StoreError::Io(format!("cannot start the runtime: {e}")))?;
             rt.block_on(idms::service::serve_baseline(*listen))

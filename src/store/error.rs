@@ -19,8 +19,11 @@ pub enum StoreError {
     /// SQLite failed; the details are in the log.
     #[error("internal database error; see the service log")]
     Database,
-    /// No database where one was expected.
-    #[error("no IDMS database at {0}; run `idms init` first")]
+    /// No database in the data directory (this one) where one was expected.
+    #[error(
+        "the data directory {} holds no IDMS database; check --data-dir (IDMS_DATA_DIR, data_dir), or run `idms init` to create one there",
+        .0.display()
+    )]
     NotInitialised(PathBuf),
     /// Written by a newer build.
     #[error("the database has schema version {found}, newer than this build knows ({known}); upgrade IDMS")]

@@ -160,19 +160,27 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
 }
 
 impl Store {
-    /// Creates the database if missing, migrates it, and builds the index.
+    /// Creates the database if missing (and its directory, `0700`: it
+    /// holds personal data), migrates it, and builds the index. Only
+    /// `idms init` and tests create; everything else [`Store::open`]s, so a
+    /// mistyped data directory never becomes an empty database.
     pub fn create(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(dir).map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
         }
         Self::open_with(path, clock, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
     }
 
-    /// Opens an existing database (migrating it if this build is newer).
+    /// Opens an existing database (migrating it if this build is newer);
+    /// `not_initialised`, naming the directory, when there is none.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         if !path.exists() {
-            return Err(StoreError::NotInitialised(path.to_path_buf()));
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            return Err(StoreError::NotInitialised(dir.to_path_buf()));
         }
         Self::open_with(path, clock, OpenFlags::SQLITE_OPEN_READ_WRITE)
     }

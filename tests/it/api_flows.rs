@@ -388,6 +388,23 @@ async fn an_admin_provisions_a_controller_and_an_operator_over_http() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_the_metrics_token_once_one_is_set() {
+    let api = Api::new();
+    assert_eq!(api.call(Method::GET, "/metrics", None, None).await.0, StatusCode::OK, "no token set: open");
+    assert!(api.state.metrics.require_token("scrape-s3cret"));
+    for token in [None, Some("scrape-s3cre"), Some("scrape-s3cret-and-more"), Some(api.token(Role::Admin))] {
+        let r = api.call(Method::GET, "/metrics", token, None).await;
+        assert_eq!(code(&r), (401, "unauthorized"), "{token:?}");
+    }
+    let (s, body) = api.call(Method::GET, "/metrics", Some("scrape-s3cret"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        body.as_str().unwrap().contains("idms_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"401\"} 4")
+    );
+    assert!(!api.state.metrics.require_token("another"), "set once, at start");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_decisions_latency_queue_and_routes() {
     let api = Api::new();
     api.decide("04000001").await;

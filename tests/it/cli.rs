@@ -39,12 +39,127 @@ fn init() -> tempfile::TempDir {
     d
 }
 
+/// Every command that uses the database, as a mistyped `--data-dir` would
+/// run it.
+const NEEDS_A_DATABASE: &[&[&str]] = &[
+    &["user", "show", "000000000001"],
+    &["user", "add", "--given", "G", "--family", "F"],
+    &["user", "search", "x"],
+    &["user", "deleted"],
+    &["user", "purge-date", "--clear", "--group", "g"],
+    &["card", "list"],
+    &["card", "enroll", "--user", "000000000001", "--uid", "04A1B2C3"],
+    &["card", "twins"],
+    &["decide", "--uid", "04A1B2C3"],
+    &["audit", "verify"],
+    &["audit", "list"],
+    &["events", "list"],
+    &["stats"],
+    &["checkpoint"],
+    &["backup", "--to", "/nonexistent-dir/backup.db"],
+    &["demo"],
+    &["dev", "seed", "--users", "1"],
+    &["dev", "open-stats"],
+    &["token", "list"],
+    &["token", "create", "--name", "a", "--role", "admin"],
+    &["operator", "list"],
+    &["controller", "list"],
+    &["purge", "history"],
+    &["purge", "plan", "--grace-days", "0"],
+    &["serve", "--listen", "127.0.0.1:0"],
+];
+
 #[test]
-fn commands_need_an_initialised_data_dir() {
+fn every_command_but_init_refuses_a_data_dir_without_a_database_and_creates_nothing() {
     let d = tempfile::tempdir().unwrap();
-    let out = idms(d.path(), &["user", "show", "000000000001"]);
-    assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not_initialised"));
+    let missing = d.path().join("mistyped");
+    let empty = d.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for dir in [&missing, &empty] {
+        for args in NEEDS_A_DATABASE {
+            let out = crate::common::idms_cmd(dir, args).env("IDMS_PCSC", "false").output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+            assert!(err.contains("error[not_initialised]"), "{args:?}: {err}");
+            assert!(err.contains(&dir.display().to_string()) && err.contains("idms init"), "{args:?}: {err}");
+        }
+    }
+    assert!(!missing.exists(), "no command but init creates the data directory");
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "nor a database in an empty one");
+}
+
+/// `idms serve` on a data directory without a database: it reads its
+/// configuration, sets up logging, logs the configuration at debug level,
+/// then refuses `not_initialised`; returns what it wrote on stderr.
+fn serve_stderr(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut c = crate::common::idms_cmd(dir, args);
+    c.env_remove("IDMS_LOG").env_remove("IDMS_LOG_FORMAT").env("IDMS_PCSC", "false").envs(env.iter().copied());
+    let out = c.output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn serve_log_flags_take_effect() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, err) = serve_stderr(d.path(), &["serve"], &[]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(!err.contains("configuration"), "the default level is info: {err}");
+    let (_, err) = serve_stderr(d.path(), &["--log", "debug", "serve"], &[("IDMS_LOG", "warn")]);
+    assert!(err.contains("configuration") && err.contains("event_queue: 65536"), "--log beats IDMS_LOG: {err}");
+    let (_, err) = serve_stderr(d.path(), &["serve", "--log", "debug", "--log-format", "json"], &[]);
+    let line = err.lines().find(|l| l.contains("configuration")).unwrap();
+    let v: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["fields"]["message"], "configuration", "{line}");
+}
+
+#[test]
+fn serve_refuses_a_bad_configuration_naming_it() {
+    let d = tempfile::tempdir().unwrap();
+    for (env, named) in [
+        (("IDMS_LOG_FORMAT", "xml"), "IDMS_LOG_FORMAT: unknown variant `xml`, expected `human` or `json`"),
+        (("IDMS_EVENT_QUEUE_SIZE", "10"), "IDMS_EVENT_QUEUE_SIZE is not a configuration variable"),
+        (("IDMS_PCSC_DEBOUNCE_MS", "soon"), "IDMS_PCSC_DEBOUNCE_MS: `soon`"),
+    ] {
+        let (code, err) = serve_stderr(d.path(), &["serve"], &[env]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.starts_with("error[config]: ") && err.contains(named), "{err}");
+    }
+    let conf = d.path().join("idms.toml");
+    std::fs::write(&conf, "listen = \"127.0.0.1:0\"\nevent_queu = 1\n").unwrap();
+    let (code, err) = serve_stderr(d.path(), &["serve", "--config", conf.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("event_queu"), "{err}");
+}
+
+#[test]
+fn init_creates_the_data_dir_0700_and_a_second_init_changes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("new/idms");
+    let v = ok_json(&dir, &["init"]);
+    assert_eq!(v["created"], true);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "the data directory holds personal data");
+    assert_eq!(mode(&dir.join("idms.db")), 0o600);
+    let id = add(&dir, "Okafor");
+    let files = |dir: &Path| {
+        let mut f: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), std::fs::read(e.path()).unwrap(), e.metadata().unwrap().modified().unwrap())
+            })
+            .collect();
+        f.sort();
+        f
+    };
+    let before = files(&dir);
+    let out = idms(&dir, &["init"]);
+    assert!(out.status.success(), "init on an existing database exits 0");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already initialised"));
+    assert_eq!(ok_json(&dir, &["init"])["created"], false);
+    assert!(files(&dir) == before, "init left the existing database exactly as it was");
+    assert_eq!(ok_json(&dir, &["user", "show", &id])["state"], "active");
 }
 
 #[test]

@@ -36,8 +36,10 @@ impl Server {
         Self::start_with(dir, &[("IDMS_PCSC", "false")])
     }
 
-    /// `idms serve` with extra environment.
+    /// `idms serve` with extra environment, on `dir` initialised first
+    /// (`idms init` leaves an existing database as it is).
     pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
+        cli(dir, &["init"]);
         let port = free_port();
         let child = Command::new(bin())
             .arg("--data-dir")
@@ -103,6 +105,30 @@ fn setup() -> (tempfile::TempDir, PathBuf, String, String) {
         .unwrap()
         .to_string();
     (d, dir, user, token)
+}
+
+#[test]
+fn metrics_token_from_the_environment_guards_metrics() {
+    let d = tempfile::tempdir().unwrap();
+    let server = Server::start_with(d.path(), &[("IDMS_PCSC", "false"), ("IDMS_METRICS_TOKEN", "scrape-s3cret")]);
+    let agent = agent();
+    let get = |auth: Option<&str>| {
+        let mut req = agent.get(&format!("{}/metrics", server.base));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        let mut r = req.call().unwrap();
+        let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+        (r.status().as_u16(), ct, r.body_mut().read_to_string().unwrap())
+    };
+    let (status, ct, body) = get(None);
+    assert_eq!((status, ct.as_deref()), (401, Some("application/problem+json")), "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["code"], "unauthorized");
+    assert_eq!(get(Some("Bearer wrong")).0, 401);
+    let (status, _, body) = get(Some("Bearer scrape-s3cret"));
+    assert_eq!(status, 200);
+    assert!(body.contains("# TYPE idms_decisions_total counter"), "{body}");
+    server.stop();
 }
 
 #[test]

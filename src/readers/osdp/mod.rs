@@ -27,7 +27,7 @@ pub use cp::{Bus, Event, Outgoing};
 pub use line::{Control, Wire};
 
 /// One serial line and the devices on it (`[[osdp]]` in the config file).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LineConfig {
     /// The port (`/dev/ttyUSB0`, `/dev/serial/by-id/…`).
@@ -51,7 +51,7 @@ fn default_poll_ms() -> u64 {
 }
 
 /// One device on a line.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceConfig {
     /// Its OSDP address (0–126).
