@@ -44,7 +44,7 @@ pub async fn decide(
     ApiJson(req): ApiJson<DecideRequest>,
 ) -> Result<Json<DecideResponse>, ApiError> {
     let started = Instant::now();
-    let technology = req.technology.as_deref().map(Technology::from_name).transpose()?;
+    let technology = Technology::from_name_opt(req.technology.as_deref())?;
     let uid = Uid::parse_any(&req.uid)?;
     let acting = auth.as_acting();
     let event = ops::doors::decide(&s.store, acting, &req.door, technology, &uid).map_err(|e| auth.refused(e))?;
@@ -172,7 +172,7 @@ fn parse_offline(e: OfflineEvent) -> Result<ops::doors::OfflineDecision, ApiErro
     Ok(ops::doors::OfflineDecision {
         decision: ops::doors::decision_from(&e.decision, e.reason.as_deref())?,
         at: Timestamp::parse("at", &e.at)?,
-        technology: e.technology.as_deref().map(Technology::from_name).transpose()?,
+        technology: Technology::from_name_opt(e.technology.as_deref())?,
         uid: Uid::parse_any(&e.uid)?,
         user_id: e
             .user_id

@@ -193,8 +193,8 @@ pub async fn list_deleted(
     auth: Staff<{ Role::Eraser as u8 }>,
     ApiQuery(q): ApiQuery<DeletedParams>,
 ) -> Result<Json<Vec<UserSummary>>, ApiError> {
-    let from = q.deleted_from.as_deref().map(|v| Timestamp::parse("deleted_from", v)).transpose()?;
-    let to = q.deleted_to.as_deref().map(|v| Timestamp::parse("deleted_to", v)).transpose()?;
+    let from = Timestamp::parse_opt("deleted_from", q.deleted_from.as_deref())?;
+    let to = Timestamp::parse_opt("deleted_to", q.deleted_to.as_deref())?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let found = op(&s, &auth.acting(), move |st, a| ops::deleted(st, a, &q.q, from, to, q.org_unit, limit)).await?;
     Ok(Json(found.into_iter().map(UserSummary::from).collect()))
@@ -286,7 +286,7 @@ pub async fn set_purge_dates(
         group: q.group,
         record_type: q.record_type,
         state,
-        deleted_before: q.deleted_before.as_deref().map(|v| Timestamp::parse("query.deleted_before", v)).transpose()?,
+        deleted_before: Timestamp::parse_opt("query.deleted_before", q.deleted_before.as_deref())?,
         org_unit: q.org_unit,
     };
     let count = op(&s, &auth.acting(), move |st, a| ops::set_purge_dates(st, a, query, date)).await?;

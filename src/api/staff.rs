@@ -28,10 +28,6 @@ fn double<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option
     Option::<T>::deserialize(d).map(Some)
 }
 
-fn ts(field: &'static str, v: Option<&str>) -> Result<Option<Timestamp>, DomainError> {
-    v.map(|s| Timestamp::parse(field, s)).transpose()
-}
-
 fn user_id(s: &str) -> Result<UserId, ApiError> {
     Ok(s.parse::<UserId>()?)
 }
@@ -222,7 +218,7 @@ pub async fn patch_user(
 ) -> Result<Json<UserRecord>, ApiError> {
     let id = user_id(&id)?;
     let ts2 = |f: &'static str, v: Option<Option<String>>| -> Result<Option<Option<Timestamp>>, DomainError> {
-        v.map(|o| ts(f, o.as_deref())).transpose()
+        v.map(|o| Timestamp::parse_opt(f, o.as_deref())).transpose()
     };
     let required = |field: &'static str, v: Option<Option<String>>| match v {
         Some(None) => Err(ApiError::from(DomainError::InvalidInput { field, message: "cannot be cleared".into() })),
@@ -410,7 +406,7 @@ pub struct TechQuery {
 }
 
 fn tech(q: &TechQuery) -> Result<Option<Technology>, ApiError> {
-    Ok(q.technology.as_deref().map(Technology::from_name).transpose()?)
+    Ok(Technology::from_name_opt(q.technology.as_deref())?)
 }
 
 /// A card with its holder and binding history.

@@ -257,11 +257,11 @@ pub(crate) fn ops_audited<T>(
 }
 
 fn tech(s: Option<&str>) -> Result<Option<Technology>, StoreError> {
-    Ok(s.map(Technology::from_name).transpose()?)
+    Ok(Technology::from_name_opt(s)?)
 }
 
 fn ts(field: &'static str, s: Option<&str>) -> Result<Option<Timestamp>, DomainError> {
-    s.map(|s| Timestamp::parse(field, s)).transpose()
+    Timestamp::parse_opt(field, s)
 }
 
 /// Who the audit trail records: `--actor`, or `cli:` and the login name.

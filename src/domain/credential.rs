@@ -40,6 +40,12 @@ impl Technology {
         }
     }
 
+    /// [`Technology::from_name`] of an optional input (absent stays
+    /// `None`: a reader or a person that does not say).
+    pub fn from_name_opt(s: Option<&str>) -> Result<Option<Self>, DomainError> {
+        s.map(Self::from_name).transpose()
+    }
+
     /// Parses a name (as stored, or typed by a person).
     pub fn from_name(s: &str) -> Result<Self, DomainError> {
         // Stored names first: the index build parses one per credential.

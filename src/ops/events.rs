@@ -92,7 +92,7 @@ fn parse(f: &EventFilter) -> Result<EventQuery, DomainError> {
         .transpose()
         .map_err(|_| invalid("user_id", "not a user ID; user IDs are 12 characters of 0-9 and A-Z"))?;
     let time = |field: &'static str, s: Option<&str>| {
-        s.map(|s| Timestamp::parse(field, s)).transpose().map_err(|_| {
+        Timestamp::parse_opt(field, s).map_err(|_| {
             invalid(field, "expected an RFC 3339 time such as 2026-11-22T09:30:00Z, or a date such as 2026-11-22")
         })
     };

@@ -190,8 +190,7 @@ impl std::fmt::Debug for NewUserForm {
 impl NewUserForm {
     /// Parses the form; a bad field is named, its value never echoed.
     pub fn parse(self) -> Result<NewUser, crate::domain::DomainError> {
-        let ts =
-            |field: &'static str, v: Option<String>| v.map(|s| crate::domain::Timestamp::parse(field, &s)).transpose();
+        let ts = |field: &'static str, v: Option<String>| crate::domain::Timestamp::parse_opt(field, v.as_deref());
         Ok(NewUser {
             given_name: self.given_name,
             family_name: self.family_name,
