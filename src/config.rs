@@ -182,7 +182,10 @@ impl std::fmt::Debug for Secret {
 impl TryFrom<String> for Secret {
     type Error = &'static str;
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        if s.trim().is_empty() { Err("a secret may not be empty") } else { Ok(Self(s)) }
+        // Surrounding whitespace (a newline from an env file) is never part of
+        // it: callers' tokens are trimmed too.
+        let s = s.trim();
+        if s.is_empty() { Err("a secret may not be empty") } else { Ok(Self(s.to_owned())) }
     }
 }
 

@@ -13,7 +13,7 @@ use crate::api::auth::Auth;
 use crate::api::dto::{DecideResponse, Feed, UploadResult};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use crate::api::{AppState, op};
-use crate::domain::{Decision, DenyReason, DomainError, Technology, Timestamp, Uid, UserId};
+use crate::domain::{Decision, DenyReason, Technology, Uid};
 use crate::ops;
 
 /// How long a request waits for its events to become durable before it
@@ -44,10 +44,9 @@ pub async fn decide(
     ApiJson(req): ApiJson<DecideRequest>,
 ) -> Result<Json<DecideResponse>, ApiError> {
     let started = Instant::now();
-    let technology = Technology::from_name_opt(req.technology.as_deref())?;
-    let uid = Uid::parse_any(&req.uid)?;
     let acting = auth.as_acting();
-    let event = ops::doors::decide(&s.store, acting, &req.door, technology, &uid).map_err(|e| auth.refused(e))?;
+    let event = ops::doors::decide(&s.store, acting, req.door, req.technology.as_deref(), &req.uid)
+        .map_err(|e| auth.refused(e))?;
     let (decision, user_id) = (event.decision, event.user_id);
     let ticket = s.events.submit(event).map_err(|_| ApiError::queue_full())?;
     let done = match s.durable.wait(ticket) {
@@ -126,10 +125,6 @@ pub struct EventBatch {
     pub events: Vec<OfflineEvent>,
 }
 
-fn bad(field: &'static str, message: &str) -> ApiError {
-    DomainError::InvalidInput { field, message: message.into() }.into()
-}
-
 /// Upload decisions made offline; idempotent on `(controller, event_id)`.
 #[utoipa::path(post, path = "/api/v1/access/events", tag = "doors", request_body = EventBatch,
     responses((status = 200, body = UploadResult), (status = 400, body = Problem), (status = 401, body = Problem),
@@ -141,12 +136,20 @@ pub async fn upload_events(
     ApiJson(b): ApiJson<EventBatch>,
 ) -> Result<Json<UploadResult>, ApiError> {
     let acting = auth.as_acting();
-    // Who may upload is known before the batch is read.
-    acting.controller().map_err(|e| auth.refused(e))?;
-    if b.events.len() > ops::doors::MAX_UPLOAD {
-        return Err(bad("events", "at most 1000 events per upload"));
-    }
-    let decisions = b.events.into_iter().map(parse_offline).collect::<Result<Vec<_>, ApiError>>()?;
+    let decisions = b
+        .events
+        .into_iter()
+        .map(|e| ops::doors::OfflineDecision {
+            event_id: e.event_id,
+            at: e.at,
+            door: e.door,
+            uid: e.uid,
+            technology: e.technology,
+            decision: e.decision,
+            reason: e.reason,
+            user_id: e.user_id,
+        })
+        .collect();
     let events = ops::doors::offline_events(&s.store, acting, decisions).map_err(|e| auth.refused(e))?;
     let total = events.len();
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -168,23 +171,6 @@ pub async fn upload_events(
     }
 }
 
-fn parse_offline(e: OfflineEvent) -> Result<ops::doors::OfflineDecision, ApiError> {
-    Ok(ops::doors::OfflineDecision {
-        decision: ops::doors::decision_from(&e.decision, e.reason.as_deref())?,
-        at: Timestamp::parse("at", &e.at)?,
-        technology: Technology::from_name_opt(e.technology.as_deref())?,
-        uid: Uid::parse_any(&e.uid)?,
-        user_id: e
-            .user_id
-            .as_deref()
-            .map(str::parse::<UserId>)
-            .transpose()
-            .map_err(|_| bad("user_id", "not a user ID"))?,
-        event_id: e.event_id,
-        door: e.door,
-    })
-}
-
 /// Door decisions for the service's own OSDP door readers: decided from
 /// the index like `POST /access/decide`, logged as online access events
 /// without a controller. The reader's LED does not wait for the event's
@@ -197,7 +183,7 @@ impl crate::readers::osdp::Doors for ReaderDoors {
     fn decide(&self, door: &str, technology: Option<Technology>, uid: &Uid) -> bool {
         let started = Instant::now();
         let s = &self.0;
-        let event = ops::doors::door_event(&s.store, None, door, technology, uid);
+        let event = ops::doors::door_event(&s.store, None, door.to_owned(), technology, uid);
         let decision = event.decision;
         if s.events.submit(event).is_err() {
             tracing::warn!(door, "access-event queue full: OSDP read denied");

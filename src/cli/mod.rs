@@ -405,7 +405,8 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
             Ok(())
         }
         Cmd::Backup { to } => {
-            open(cli)?.backup(&actor, to)?;
+            let (s, me) = (open(cli)?, Acting::Local(actor.clone()));
+            ops_audited(&s, &actor, "backup", ops::audit::backup(&s, &me, to))?;
             if cli.json {
                 output::json(&serde_json::json!({ "backup": to }));
             } else {

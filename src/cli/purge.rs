@@ -289,7 +289,7 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
         PurgeCmd::Resume { id } => {
             let ids = match id {
                 Some(id) => vec![ops_audited(&s, &actor, "purge.status", rules::job(&s, &me, *id))?.id],
-                None => s.unfinished_purge_jobs()?,
+                None => ops_audited(&s, &actor, "purge.status", rules::unfinished(&s, &me))?,
             };
             if ids.is_empty() && !cli.json {
                 println!("no unfinished purge jobs");
@@ -313,7 +313,7 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
         }
         PurgeCmd::Status { id, outcomes } => {
             let job = ops_audited(&s, &actor, "purge.status", rules::job(&s, &me, *id))?;
-            let outcomes = if *outcomes { Some(all_outcomes(&s, *id)?) } else { None };
+            let outcomes = if *outcomes { Some(all_outcomes(&s, &me, *id)?) } else { None };
             if cli.json {
                 let outcomes = outcomes.map(|o| o.into_iter().map(dto::PurgeOutcome::from).collect());
                 output::json(&JobDetail { job: job.into(), outcomes });
@@ -424,7 +424,8 @@ fn job_as_dto<S: serde::Serializer>(job: &PurgeJob, s: S) -> Result<S::Ok, S::Er
 }
 
 fn run_job(cli: &Cli, s: &Store, id: i64, stop: &AtomicBool) -> Result<Ran, StoreError> {
-    let before = rules::job(s, &Acting::Local(actor(cli)), id).map_err(ops::OpsError::into_store)?;
+    let me = Acting::Local(actor(cli));
+    let before = rules::job(s, &me, id).map_err(ops::OpsError::into_store)?;
     let bar = progress_bar(cli, &before);
     let started = Instant::now();
     let job = idms::jobs::run(s, id, stop, |j| {
@@ -435,7 +436,7 @@ fn run_job(cli: &Cli, s: &Store, id: i64, stop: &AtomicBool) -> Result<Ran, Stor
     let job = job?;
     let elapsed = started.elapsed();
     let processed = job.done.saturating_sub(before.done);
-    let (skipped, skipped_by_reason) = skipped_tally(s, id)?;
+    let (skipped, skipped_by_reason) = skipped_tally(s, &me, id)?;
     Ok(Ran {
         interrupted: job.state != JobState::Completed && stop.load(Ordering::Relaxed),
         processed,
@@ -470,12 +471,17 @@ fn progress_bar(cli: &Cli, job: &PurgeJob) -> ProgressBar {
     bar
 }
 
+/// A page of a job's outcomes, through the rule layer.
+fn outcomes(s: &Store, me: &Acting, id: i64, after: Option<UserId>) -> Result<Vec<PurgeOutcome>, StoreError> {
+    Ok(rules::job_outcomes(s, me, id, after, PAGE).map_err(ops::OpsError::into_store)?.1)
+}
+
 /// Every outcome of a job, page by page.
-fn all_outcomes(s: &Store, id: i64) -> Result<Vec<PurgeOutcome>, StoreError> {
+fn all_outcomes(s: &Store, me: &Acting, id: i64) -> Result<Vec<PurgeOutcome>, StoreError> {
     let mut all: Vec<PurgeOutcome> = Vec::new();
     loop {
         let after: Option<UserId> = all.last().map(|o| o.user_id);
-        let page = s.purge_outcomes(id, after, PAGE)?;
+        let page = outcomes(s, me, id, after)?;
         let last = page.len() < PAGE as usize;
         all.extend(page);
         if last {
@@ -485,12 +491,12 @@ fn all_outcomes(s: &Store, id: i64) -> Result<Vec<PurgeOutcome>, StoreError> {
 }
 
 /// Skipped people of a job (at planning or when reached) and their reasons, counted.
-fn skipped_tally(s: &Store, id: i64) -> Result<(u64, BTreeMap<String, u64>), StoreError> {
+fn skipped_tally(s: &Store, me: &Acting, id: i64) -> Result<(u64, BTreeMap<String, u64>), StoreError> {
     let mut n = 0;
     let mut reasons = BTreeMap::new();
     let mut after = None;
     loop {
-        let page = s.purge_outcomes(id, after, PAGE)?;
+        let page = outcomes(s, me, id, after)?;
         for o in page.iter().filter(|o| o.outcome == "skipped") {
             n += 1;
             for r in &o.reasons {

@@ -17,14 +17,14 @@ use crate::domain::DomainError;
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
-    /// Parses RFC 3339 (`2026-11-22T09:30:00Z`, any offset) or a bare date
-    /// (`2026-11-22`, meaning midnight UTC). `field` names the input in the error.
     /// [`Timestamp::parse`] of an optional input (absent stays `None`):
     /// the one way every front end reads a time.
     pub fn parse_opt(field: &'static str, s: Option<&str>) -> Result<Option<Self>, DomainError> {
         s.map(|s| Self::parse(field, s)).transpose()
     }
 
+    /// Parses RFC 3339 (`2026-11-22T09:30:00Z`, any offset) or a bare date
+    /// (`2026-11-22`, meaning midnight UTC). `field` names the input in the error.
     pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
         let s = s.trim();
         if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {

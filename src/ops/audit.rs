@@ -28,6 +28,14 @@ pub fn stats(store: &Store, acting: &Acting) -> Result<Stats, OpsError> {
     Ok(store.stats()?)
 }
 
+/// Copies the database to `dest` (admin without an org unit: it holds
+/// every unit's personal data).
+pub fn backup(store: &Store, acting: &Acting, dest: &std::path::Path) -> Result<(), OpsError> {
+    acting.require(Role::Admin)?;
+    acting.require_unscoped()?;
+    Ok(store.backup(&acting.actor(), dest)?)
+}
+
 /// Ends the session whose token hash is `hash` (the caller's own).
 pub fn logout(store: &Store, acting: &Acting, hash: &[u8; 32]) -> Result<(), OpsError> {
     acting.require(Role::Viewer)?;

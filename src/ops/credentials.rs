@@ -160,7 +160,10 @@ pub fn record_encode(
         draft = draft.user(holder);
     }
     match outcome {
-        Ok(()) => store.write(&acting.actor(), draft, |_| Ok(()))?,
+        // The card is encoded: the record says so even if its holder left
+        // the caller's unit meanwhile, so this entry skips the store's
+        // unit check (it changes nothing but the trail).
+        Ok(()) => store.write(&acting.actor().in_unit(None), draft, |_| Ok(()))?,
         Err(code) => store.audit_refusal(&acting.actor(), draft, code)?,
     }
     Ok(())

@@ -28,35 +28,29 @@ pub const DEFAULT_FEED_PAGE: usize = 10_000;
 pub fn door_event(
     store: &Store,
     controller: Option<i64>,
-    door: &str,
+    door: String,
     technology: Option<Technology>,
     uid: &Uid,
 ) -> AccessEvent {
     let now = store.now();
     let (decision, user_id) = store.index().decide_with_holder(technology, uid, now);
-    AccessEvent {
-        at: now,
-        controller,
-        event_id: None,
-        door: door.to_owned(),
-        technology,
-        uid: *uid,
-        decision,
-        user_id,
-        online: true,
-    }
+    AccessEvent { at: now, controller, event_id: None, door, technology, uid: *uid, decision, user_id, online: true }
 }
 
-/// A controller asks about a card at one of its doors.
+/// A controller asks about a card at one of its doors. The door is
+/// checked first, so a refusal is the same (and audited) whatever the
+/// rest of the question holds.
 pub fn decide(
     store: &Store,
     acting: &Acting,
-    door: &str,
-    technology: Option<Technology>,
-    uid: &Uid,
+    door: String,
+    technology: Option<&str>,
+    uid: &str,
 ) -> Result<AccessEvent, OpsError> {
-    let controller = acting.controller_for(door)?.id;
-    Ok(door_event(store, Some(controller), door, technology, uid))
+    let controller = acting.controller_for(&door)?.id;
+    let technology = Technology::from_name_opt(technology)?;
+    let uid = Uid::parse_any(uid)?;
+    Ok(door_event(store, Some(controller), door, technology, &uid))
 }
 
 /// What a door would answer for a card at `at` (staff; nothing is logged:
@@ -88,23 +82,25 @@ pub fn feed(
     Ok(store.credential_feed(since, limit.unwrap_or(DEFAULT_FEED_PAGE))?)
 }
 
-/// A decision a controller made offline, as parsed by a front end.
+/// A decision a controller made offline, as a front end received it.
 #[derive(Debug, Clone)]
 pub struct OfflineDecision {
     /// The controller's own unique ID for this event (idempotency key).
     pub event_id: String,
-    /// When it happened.
-    pub at: Timestamp,
+    /// When it happened (RFC 3339).
+    pub at: String,
     /// The door.
     pub door: String,
-    /// The UID read.
-    pub uid: Uid,
+    /// The UID read, in hex.
+    pub uid: String,
     /// Technology, if known.
-    pub technology: Option<Technology>,
-    /// The decision.
-    pub decision: Decision,
+    pub technology: Option<String>,
+    /// `grant` or `deny`.
+    pub decision: String,
+    /// The deny reason code (deny only).
+    pub reason: Option<String>,
     /// The holder, if the controller knew it.
-    pub user_id: Option<UserId>,
+    pub user_id: Option<String>,
 }
 
 /// A decision from its wire parts: `grant` without a reason, or `deny`
@@ -120,9 +116,10 @@ pub fn decision_from(decision: &str, reason: Option<&str>) -> Result<Decision, D
 }
 
 /// Checks an upload of offline decisions and turns it into access events:
-/// at most [`MAX_UPLOAD`], each for one of the caller's doors, with an
-/// event ID of 1 to 128 characters, not claiming a time more than
-/// [`MAX_CLOCK_AHEAD_SECS`] ahead. One bad event refuses the whole upload.
+/// at most [`MAX_UPLOAD`], each for one of the caller's doors (checked
+/// first), with an event ID of 1 to 128 printable characters, not claiming
+/// a time more than [`MAX_CLOCK_AHEAD_SECS`] ahead. One bad event refuses
+/// the whole upload.
 pub fn offline_events(
     store: &Store,
     acting: &Acting,
@@ -137,21 +134,29 @@ pub fn offline_events(
         .into_iter()
         .map(|d| {
             acting.controller_for(&d.door)?;
-            if d.event_id.is_empty() || d.event_id.len() > 128 {
-                return Err(bad("event_id", "1 to 128 characters").into());
+            let n = d.event_id.chars().count();
+            if n == 0 || n > 128 || d.event_id.chars().any(char::is_control) {
+                return Err(bad("event_id", "1 to 128 characters, none of them control characters").into());
             }
-            if d.at.0 > now.0 + MAX_CLOCK_AHEAD_SECS {
+            let decision = decision_from(&d.decision, d.reason.as_deref())?;
+            let at = Timestamp::parse("at", &d.at)?;
+            if at.0 > now.0 + MAX_CLOCK_AHEAD_SECS {
                 return Err(bad("at", "lies in the future; check the controller's clock").into());
             }
             Ok(AccessEvent {
-                at: d.at,
+                at,
                 controller: Some(controller),
                 event_id: Some(d.event_id),
                 door: d.door,
-                technology: d.technology,
-                uid: d.uid,
-                decision: d.decision,
-                user_id: d.user_id,
+                technology: Technology::from_name_opt(d.technology.as_deref())?,
+                uid: Uid::parse_any(&d.uid)?,
+                decision,
+                user_id: d
+                    .user_id
+                    .as_deref()
+                    .map(str::parse::<UserId>)
+                    .transpose()
+                    .map_err(|_| bad("user_id", "not a user ID"))?,
                 online: false,
             })
         })

@@ -72,6 +72,20 @@ pub fn job_outcomes(
     Ok((job, store.purge_outcomes(id, after, limit)?))
 }
 
+/// Jobs not yet complete that the caller may see, oldest first (what a
+/// runner resumes).
+pub fn unfinished(store: &Store, acting: &Acting) -> Result<Vec<i64>, OpsError> {
+    acting.require(Role::Eraser)?;
+    acting.scope()?;
+    let mut ids = Vec::new();
+    for id in store.unfinished_purge_jobs()? {
+        if visible(acting, &store.purge_job(id)?) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
 /// Cancelling is always refused: a planned job runs to completion. The
 /// refusal says how far it is and how to keep someone out of it.
 pub fn cancel(store: &Store, acting: &Acting, id: i64) -> Result<(), OpsError> {

@@ -93,17 +93,6 @@ pub enum Principal {
     Controller(Controller),
 }
 
-impl Principal {
-    /// The audit trail's name for this principal.
-    #[must_use]
-    pub fn actor(&self) -> Actor {
-        match self {
-            Self::Operator(o) => Actor::staff(format!("operator:{}", o.id)),
-            Self::Controller(c) => Actor::staff(format!("controller:{}", c.id)),
-        }
-    }
-}
-
 /// SHA-256 of a token's secret, as stored.
 #[must_use]
 pub fn token_hash(token: &str) -> [u8; 32] {

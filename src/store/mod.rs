@@ -86,6 +86,20 @@ impl Actor {
         Self { id: id.into(), origin: Origin::Directory, unit: None }
     }
 
+    /// Refused (`forbidden`) when the actor is held to a unit and a bulk
+    /// action's `unit` is not that one: the store's own guard behind the
+    /// rule layer's, for writes that select people by a query rather than
+    /// name one.
+    pub(crate) fn check_reach(&self, unit: Option<&str>) -> Result<(), DomainError> {
+        match self.unit.as_deref().map(str::trim) {
+            None => Ok(()),
+            Some(mine) if !mine.is_empty() && unit.map(str::trim) == Some(mine) => Ok(()),
+            Some(_) => {
+                Err(DomainError::Forbidden { message: "a scoped operator acts on people of their unit only".into() })
+            }
+        }
+    }
+
     /// The same actor, its writes held to `unit`.
     #[must_use]
     pub fn in_unit(mut self, unit: Option<String>) -> Self {

@@ -377,7 +377,8 @@ impl Store {
     /// changes but one audit entry saying who looked and what it found.
     pub fn purge_plan(&self, actor: &Actor, criteria: &Criteria) -> Result<PurgePlan, StoreError> {
         let today = today_of(self.now())?;
-        let criteria = match clean_criteria(criteria) {
+        let criteria = match clean_criteria(criteria).and_then(|c| actor.check_reach(c.org_unit.as_deref()).map(|()| c))
+        {
             Ok(c) => c,
             Err(e) => {
                 self.audit_refusal(actor, AuditDraft::new("purge.dry_run"), e.code())?;
@@ -397,6 +398,7 @@ impl Store {
     pub fn create_purge_job(&self, actor: &Actor, criteria: &Criteria) -> Result<PurgeJob, StoreError> {
         self.write(actor, AuditDraft::new("purge.plan"), |w| {
             let criteria = &clean_criteria(criteria)?;
+            actor.check_reach(criteria.org_unit.as_deref())?;
             let crit = serde_json::to_string(criteria).map_err(|_| StoreError::Corrupt("purge job criteria"))?;
             let today = today_of(w.now)?;
             let plan = plan_in(&w.conn, criteria, today)?;
@@ -611,6 +613,7 @@ impl Store {
         draft.detail = format!("purge_date={} filters={}", date.map_or("none".into(), format_date), filters.join(","));
         self.write(actor, draft, |w| {
             let q = cleaned.clone()?;
+            actor.check_reach(q.org_unit.as_deref())?;
             if filters.is_empty() {
                 return Err(DomainError::InvalidInput {
                     field: "query",

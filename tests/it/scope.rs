@@ -446,3 +446,35 @@ fn a_person_moved_out_of_the_unit_between_check_and_write_is_out_of_reach() {
     assert_eq!(refusals, 5, "{entries:?}");
     assert_eq!(s.expunge(&actor, kept, &kept.to_string()).unwrap().state, idms::domain::UserState::Expunged);
 }
+
+/// Behind the rule layer, the store itself holds a scoped actor's bulk
+/// writes — purge plans, purge jobs, bulk purge dates — to their unit: a
+/// query for every unit (or another one) is `forbidden`, and audited.
+#[test]
+fn the_store_holds_a_scoped_actors_bulk_writes_to_their_unit() {
+    use idms::domain::purge::Criteria;
+    use idms::store::{Actor, PeopleQuery};
+
+    let f = crate::common::Fixture::new();
+    let s = &f.store;
+    let north = Actor::staff("operator:7").in_unit(Some("north".into()));
+    let every = Criteria { grace_days: 0, ..Criteria::default() };
+    let other = Criteria { org_unit: Some("south".into()), ..every.clone() };
+    let own = Criteria { org_unit: Some(" north ".into()), ..every.clone() };
+    for c in [&every, &other] {
+        assert_eq!(s.purge_plan(&north, c).map(|p| p.selected.len()).unwrap_err().code(), "forbidden");
+        assert_eq!(s.create_purge_job(&north, c).map(|j| j.id).unwrap_err().code(), "forbidden");
+    }
+    let dates = |unit: Option<&str>| PeopleQuery { org_unit: unit.map(str::to_owned), ..PeopleQuery::default() };
+    let date = Some(idms::domain::time::parse_date("d", "2030-01-01").unwrap());
+    for q in [dates(None), dates(Some("south"))] {
+        let r = s.set_purge_dates(&north, &PeopleQuery { group: Some("g".into()), ..q }, date);
+        assert_eq!(r.unwrap_err().code(), "forbidden");
+    }
+    let refused = s.audit_entries(&AuditQuery { actor: Some(north.id.clone()), ..AuditQuery::default() }).unwrap();
+    assert_eq!(refused.iter().filter(|e| e.outcome == "forbidden").count(), 6, "{refused:?}");
+    // Their own unit is theirs.
+    s.purge_plan(&north, &own).unwrap();
+    s.create_purge_job(&north, &own).unwrap();
+    s.set_purge_dates(&north, &dates(Some("north")), date).unwrap();
+}

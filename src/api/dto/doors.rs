@@ -114,7 +114,7 @@ pub struct UploadResult {
 }
 
 /// One access decision.
-#[derive(Debug, serde::Serialize, ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct EventView {
     /// When it was decided (RFC 3339, UTC).
     pub at: String,
@@ -165,3 +165,6 @@ pub struct EventPage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_after: Option<String>,
 }
+
+// A movement (who, where, when): never printed by `Debug`.
+redacted_debug!(EventView);
