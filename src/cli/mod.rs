@@ -29,6 +29,11 @@ struct Cli {
     /// Directory holding the database (idms.db).
     #[arg(long, env = "IDMS_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// TOML configuration file (the service's). Every command takes its
+    /// `data_dir` from it when `--data-dir`/`IDMS_DATA_DIR` are not given,
+    /// so the CLI and `idms serve` work on the same database.
+    #[arg(long, env = "IDMS_CONFIG", global = true)]
+    config: Option<PathBuf>,
     /// Print results (and errors, on stderr) as JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -116,9 +121,6 @@ enum Cmd {
     /// variable and (but `osdp` and secrets) a flag; a flag beats a
     /// variable, which beats the file.
     Serve {
-        /// TOML configuration file.
-        #[arg(long, env = "IDMS_CONFIG")]
-        config: Option<PathBuf>,
         #[command(flatten)]
         flags: idms::config::Flags,
     },
@@ -326,9 +328,19 @@ fn serve(cli: &Cli, file: Option<&std::path::Path>, flags: &idms::config::Flags)
 }
 
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    if let Cmd::Serve { config, flags } = &cli.cmd {
-        return serve(&cli, config.as_deref(), flags);
+    let mut cli = Cli::parse();
+    if let Cmd::Serve { flags } = &cli.cmd {
+        return serve(&cli, cli.config.as_deref(), flags);
+    }
+    // The data directory the service's configuration names, unless given.
+    if let (None, Some(file)) = (&cli.data_dir, &cli.config) {
+        match Config::load(Some(file), env_vars(), &idms::config::Flags::default()) {
+            Ok(c) => cli.data_dir = Some(c.data_dir),
+            Err(e) => {
+                eprintln!("error[config]: {e}");
+                return ExitCode::from(2);
+            }
+        }
     }
     init_logs(cli.log.as_deref().unwrap_or("warn"), false);
     // Purge jobs and the erase flow have refusals of their own (`not_confirmed`, `job_not_abortable`).

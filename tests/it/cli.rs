@@ -366,3 +366,40 @@ fn a_backup_is_a_consistent_owner_only_copy_and_is_audited() {
     // Never over an existing file.
     assert_eq!(refused(dir, &["backup", "--to", to.to_str().unwrap()]), "invalid_input");
 }
+
+/// With only the service's configuration file naming the data directory
+/// (`--config` or `IDMS_CONFIG`, as a systemd unit sets it), every command
+/// works on the service's database — never on a default one beside it.
+#[test]
+fn every_command_uses_the_data_dir_of_the_configuration_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = tmp.path().join("served");
+    let conf = tmp.path().join("idms.toml");
+    std::fs::write(&conf, format!("data_dir = {:?}\n", served.to_str().unwrap())).unwrap();
+    let bare = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_idms"));
+        c.args(args).env_remove("IDMS_DATA_DIR").env_remove("IDMS_CONFIG").env("HOME", tmp.path().join("home"));
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let conf_s = conf.to_str().unwrap();
+    assert!(bare(&["--config", conf_s, "init"], &[]).status.success());
+    assert!(served.join("idms.db").exists(), "init made the configured database");
+    let out = bare(&["user", "add", "--given", "C", "--family", "Configured", "--json"], &[("IDMS_CONFIG", conf_s)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = serde_json::from_slice::<Value>(&out.stdout).unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(ok_json(&served, &["user", "show", &id])["family_name"], "Configured");
+    assert!(!tmp.path().join("home").exists(), "no default data directory was made");
+    // --data-dir still wins over the file.
+    let other = tmp.path().join("other");
+    let out = bare(&["--config", conf_s, "--data-dir", other.to_str().unwrap(), "user", "search", "x"], &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_initialised"));
+    // A configuration that does not parse is refused, not skipped.
+    std::fs::write(&conf, "data_dirr = \"x\"\n").unwrap();
+    let out = bare(&["--config", conf_s, "user", "search", "x"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("data_dirr"), "{}", String::from_utf8_lossy(&out.stderr));
+}
