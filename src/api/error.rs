@@ -212,7 +212,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
-                format!("the body is larger than {} bytes", super::MAX_BODY),
+                format!(
+                    "the body is larger than this route accepts ({} bytes; {} for offline-event uploads)",
+                    super::MAX_BODY,
+                    super::MAX_UPLOAD_BODY
+                ),
             )
         })?;
         serde_json::from_slice(&bytes).map(Self).map_err(|e| match e.classify() {

@@ -52,8 +52,15 @@ use utoipa_axum::routes;
 use crate::store::{EventLog, Store, StoreError};
 use error::ApiError;
 
-/// The largest request body accepted, in bytes.
+/// The largest request body accepted, in bytes (but uploads of offline
+/// access events: [`MAX_UPLOAD_BODY`]).
 pub const MAX_BODY: usize = 256 * 1024;
+
+/// The largest upload of offline access events, in bytes: 1,000 events
+/// (`ops::doors::MAX_UPLOAD`) of the longest fields a controller may send
+/// (128-character event IDs, 64-character door names, 16-byte UIDs) fit
+/// with room to spare.
+pub const MAX_UPLOAD_BODY: usize = 1024 * 1024;
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -407,7 +414,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::stats))
         .routes(routes!(doors::decide))
         .routes(routes!(doors::feed))
-        .routes(routes!(doors::upload_events, events::list_events))
+        .routes({
+            let (schemas, paths, methods) = routes!(doors::upload_events, events::list_events);
+            (schemas, paths, methods.layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY)))
+        })
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics::scrape))

@@ -448,3 +448,75 @@ fn the_cli_lists_pages_of_events_and_audits_reads_and_refusals() {
     );
     assert_eq!(r[1].detail, format!("decision=deny after={next} limit=100 returned=1"));
 }
+
+/// A controller back from a long outage uploads its 1,000 offline
+/// decisions in one request: with every field at its longest (128-character
+/// event IDs of two-byte characters, a 64-character door, a 16-byte UID
+/// with colons, nanosecond times) the batch fits the upload's body limit;
+/// a 1,001st event is refused by name, and a body past the limit is 413.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_upload_of_the_longest_events_fits_and_more_is_refused() {
+    let api = Api::new();
+    let door = "d".repeat(64);
+    let (_, token) = api.store.add_controller(&staff(), "ctl-long", std::slice::from_ref(&door)).unwrap();
+    let who = api.store.create_user(&staff(), crate::common::new_user("Up", "Loader")).unwrap().id.to_string();
+    let event = |i: usize| {
+        json!({
+            "event_id": format!("{i:0>4}{}", "é".repeat(124)),
+            "at": "2025-12-31T23:59:59.999999999+14:00",
+            "door": door,
+            "uid": "04:A1:B2:C3:D4:E5:F6:07:18:29:3A:4B:5C:6D:7E:8F",
+            "technology": "other",
+            "decision": "deny",
+            "reason": "credential_ambiguous",
+            "user_id": who,
+        })
+    };
+    let batch = |n: usize| json!({ "events": (0..n).map(event).collect::<Vec<_>>() });
+    let body = batch(1000).to_string().into_bytes();
+    assert!(body.len() > idms::api::MAX_BODY, "the batch is larger than other routes accept: {}", body.len());
+    let (s, v) =
+        api.call_raw(Method::POST, "/api/v1/access/events", Some(&token), Some(body), "application/json").await;
+    assert_eq!((s, v["accepted"].as_u64()), (StatusCode::OK, Some(1000)), "{v}");
+
+    let (s, v) = api.call(Method::POST, "/api/v1/access/events", Some(&token), Some(batch(1001))).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_input")), "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("1000"), "{v}");
+
+    let huge = vec![b' '; idms::api::MAX_UPLOAD_BODY + 1];
+    let (s, v) =
+        api.call_raw(Method::POST, "/api/v1/access/events", Some(&token), Some(huge), "application/json").await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large")), "{v}");
+    // Other routes keep the smaller limit.
+    let big = vec![b' '; idms::api::MAX_BODY + 1];
+    let (s, _) = api.call_raw(Method::POST, "/api/v1/access/decide", Some(&token), Some(big), "application/json").await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// docs/controllers.md states the contract a controller is written
+/// against: every deny reason, the upload limits, the door routes. It
+/// cannot drift from the code.
+#[test]
+fn the_controller_contract_names_every_deny_reason_and_the_limits() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/controllers.md")).unwrap();
+    let reasons: Vec<&str> = doc
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.split('|').nth(1).is_some_and(|c| c.trim().parse::<u32>().is_ok()))
+        .filter_map(|l| l.split('`').nth(1))
+        .collect();
+    let mut want: Vec<&str> = DenyReason::ALL.iter().map(|r| r.code()).collect();
+    let mut got = reasons.clone();
+    want.sort_unstable();
+    got.sort_unstable();
+    assert_eq!(got, want, "the deny-reason table and DenyReason::ALL differ");
+    assert_eq!(reasons.first(), Some(&"credential_ambiguous"), "ambiguity wins over every other reason");
+    assert!(doc.contains(&format!("at most **{} events**", idms::ops::doors::MAX_UPLOAD).replace("1000", "1,000")));
+    assert!(doc.contains(&format!("up to **{} MiB**", idms::api::MAX_UPLOAD_BODY / (1024 * 1024))));
+    assert!(doc.contains(&format!("other routes: {} KiB", idms::api::MAX_BODY / 1024)));
+    assert!(doc.contains(&format!("at most {} minutes ahead", idms::ops::doors::MAX_CLOCK_AHEAD_SECS / 60)));
+    for route in
+        ["POST /api/v1/access/decide", "GET /api/v1/controllers/{id}/credentials", "POST /api/v1/access/events"]
+    {
+        assert!(doc.contains(&format!("`{route}`")), "{route} missing");
+    }
+}

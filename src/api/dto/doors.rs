@@ -76,8 +76,9 @@ impl From<feed::FeedKind> for FeedKind {
 pub struct Feed {
     /// Snapshot or delta.
     pub kind: FeedKind,
-    /// 0 for the first page. A snapshot's page 0 replaces what the
-    /// controller holds; every other page (and every delta) is upserted.
+    /// 0 for the first page. Stage a snapshot's pages and replace what
+    /// the controller holds once the last one (`more: false`) arrived;
+    /// every delta page is upserted.
     pub page: u32,
     /// More pages follow: ask again with `cursor` as `since`.
     pub more: bool,
