@@ -403,3 +403,32 @@ fn every_command_uses_the_data_dir_of_the_configuration_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("data_dirr"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The shipped systemd unit keeps the sandbox the README promises, runs
+/// `init` before `serve`, and the shipped configuration loads.
+#[test]
+fn the_shipped_unit_is_sandboxed_and_its_configuration_loads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unit = std::fs::read_to_string(root.join("deploy/idms.service")).unwrap();
+    let has = |line: &str| unit.lines().any(|l| l.trim() == line);
+    for line in [
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "StateDirectory=idms",
+        "StateDirectoryMode=0700",
+        "SupplementaryGroups=dialout",
+        "CapabilityBoundingSet=",
+        "PrivateTmp=yes",
+        "ProtectHome=yes",
+        "UMask=0077",
+        "Environment=IDMS_CONFIG=/etc/idms/idms.toml",
+        "ExecStartPre=/usr/local/bin/idms init",
+        "ExecStart=/usr/local/bin/idms serve",
+    ] {
+        assert!(has(line), "deploy/idms.service lacks `{line}`");
+    }
+    let conf = root.join("deploy/idms.toml");
+    let c = idms::config::Config::load(Some(&conf), std::iter::empty(), &idms::config::Flags::default()).unwrap();
+    assert_eq!(c.data_dir, Path::new("/var/lib/idms"));
+    assert_eq!(c.log_format, idms::config::LogFormat::Json);
+}
