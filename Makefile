@@ -54,8 +54,11 @@ nostd:
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
 
+# The suite, then the machine's pcscd as it was (the hardware tests run the
+# simulator's); installs cargo-nextest when missing; fails if a daemon the
+# tests started is left running.
 test-only:
-	$(CARGO) nextest run --workspace --locked --no-fail-fast
+	CARGO=$(CARGO) scripts/test-suite.sh
 
 # Every decoder of firmware-protocol under libFuzzer for FUZZ_SECONDS each
 # (installs cargo-fuzz when missing; runs on stable with RUSTC_BOOTSTRAP).
