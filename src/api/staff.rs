@@ -13,7 +13,7 @@ use crate::api::dto::{
     AuditEntry, AuditReport, CredentialRecord, CredentialSummary, ExpungePreview, Stats, TokenResponse, UserRecord,
     UserSummary,
 };
-use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
+use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem, query_user_id};
 use crate::api::{AppState, audited, blocking, op};
 use crate::domain::purge::minor_from_units;
 use crate::domain::time::parse_date;
@@ -515,7 +515,7 @@ pub async fn list_audit(
     let q = AuditQuery {
         after_seq: p.since,
         actor: p.actor,
-        target_user: p.target.as_deref().map(user_id).transpose()?,
+        target_user: p.target.as_deref().map(|t| query_user_id("target", t)).transpose()?,
         limit: Some(p.limit.unwrap_or(100).clamp(1, 1000)),
     };
     let entries = op(&s, &auth.acting(), move |st, a| ops::audit::entries(st, a, &q)).await?;
