@@ -99,6 +99,7 @@ pub async fn create_job(
 
 /// History parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListJobs {
     /// At most this many, newest first (default 50, at most 500).
@@ -121,6 +122,7 @@ pub async fn list_jobs(
 
 /// Outcome page parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct JobParams {
     /// Outcomes after this user ID (from `next_after`).
@@ -169,6 +171,7 @@ pub async fn cancel_job(
 
 /// Deleted-people search parameters.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeletedParams {
     /// ID, family-name or email prefix, employee number, or card UID (empty: everyone deleted).

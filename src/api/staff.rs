@@ -139,6 +139,7 @@ pub struct PatchUser {
 
 /// Search parameters.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsers {
     /// ID, family-name or email prefix, employee number, or card UID. Empty lists everyone.
@@ -370,6 +371,7 @@ pub async fn create_credential(
 
 /// Card listing parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListCredentials {
     /// Only cards in this state (`in_stock` lists the cards ready to recycle).
@@ -403,6 +405,7 @@ pub async fn list_credentials(
 
 /// Card look-up parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TechQuery {
     /// Technology, when the UID exists for several.
@@ -491,6 +494,7 @@ pub async fn resume_credential(
 
 /// Audit filters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Entries after this sequence number.
@@ -524,6 +528,7 @@ pub async fn list_audit(
 
 /// Audit verification parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyParams {
     /// A head recorded earlier, `SEQ:HASH`: 409 `audit_head_missing` if the chain no longer holds it.
