@@ -35,7 +35,7 @@ deps:
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-test.txt
-	python3 -m venv $(VENV)
+	[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
