@@ -131,7 +131,7 @@ fn complete(path: &str, op: &mut Operation) {
         if code >= 400 {
             r.content.clear();
             r.content.insert(PROBLEM_JSON.to_string(), RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))));
-            if code == 503 {
+            if code == 503 || code == 429 {
                 let mut h = utoipa::openapi::header::Header::new(utoipa::openapi::Object::with_type(
                     utoipa::openapi::Type::Integer,
                 ));
@@ -164,6 +164,7 @@ fn describe(status: u16, r: &Response) -> String {
         413 => format!("`body_too_large`: the body is larger than {} bytes.", super::MAX_BODY),
         415 => "`unsupported_media_type`: send the body as JSON (`Content-Type: application/json`).".into(),
         422 => "The input was understood but cannot be used; `code` says why.".into(),
+        429 => "Too many requests; retry after `Retry-After` seconds.".into(),
         500 => "`internal`: an unexpected failure; the service log has the detail.".into(),
         502 => "A device behind the service failed; `code` says how.".into(),
         503 => "Unavailable for now (`busy`, `erasure_pending`, `queue_full`, `event_log_unavailable`, a device \
