@@ -9,12 +9,13 @@ APT_PACKAGES := libpcsclite-dev pcscd vsmartcard-vpcd python3-venv pkg-config
 BARE_METAL := thumbv7em-none-eabihf
 BENCH_DIR ?= target/bench-data
 BENCH_USERS ?= 1000000
-# The project-local Python environment with libosdp (interop tests, benchmarks).
+# The project-local Python environment: libosdp (interop tests, benchmarks),
+# openapi-spec-validator and schemathesis (make openapi-check).
 VENV := .venv
 # Seconds each cargo-fuzz target runs in `make test` (12 targets).
 FUZZ_SECONDS ?= 5
 
-.PHONY: help deps venv check test test-only nostd doc fuzz-smoke demo bench bench-tap bench-osdp bench-purge bench-open bench-http clean-bench
+.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check demo bench bench-tap bench-osdp bench-purge bench-open bench-http clean-bench
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -34,7 +35,7 @@ deps:
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-test.txt
-	python3 -m venv $(VENV)
+	[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
@@ -65,7 +66,12 @@ test-only:
 fuzz-smoke:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz-smoke.sh
 
-test: deps venv check nostd doc test-only fuzz-smoke
+# The OpenAPI document: openapi-spec-validator, then schemathesis against a
+# real `idms serve` (OPENAPI_FUZZ_SECONDS of fuzzing in all, default 150).
+openapi-check: venv
+	scripts/openapi-check.sh
+
+test: deps venv check nostd doc test-only fuzz-smoke openapi-check
 
 DEMO_LISTEN ?= 127.0.0.1:8080
 

@@ -255,6 +255,7 @@ pub async fn revoke_controller_tokens(
 
 /// Which tokens to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TokenParams {
     /// Only this operator's (login name).

@@ -32,6 +32,7 @@ pub async fn list_twins(
 
 /// Which credential of the twin to unbind.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UnbindQuery {
     /// The technology of the credential to unbind (required: a twin has several).

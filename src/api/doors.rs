@@ -70,6 +70,7 @@ pub async fn decide(
 
 /// Feed parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FeedParams {
     /// The cursor of the previous response; omit for a snapshot.

@@ -182,7 +182,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `Json<T>` whose rejections are problems.
+/// `Json<T>` for a JSON object, whose rejections are problems.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
@@ -219,9 +219,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ),
             )
         })?;
+        let malformed = || ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "the body is not valid JSON");
+        // Every body is a JSON object; serde would also fill a struct from
+        // an array (`[1]` as `{"overlap_seconds": 1}`).
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                Ok(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", "the body is not a JSON object"),
+                Err(_) => malformed(),
+            });
+        }
         serde_json::from_slice(&bytes).map(Self).map_err(|e| match e.classify() {
             serde_json::error::Category::Data => data_error::<T>(&bytes),
-            _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", "the body is not valid JSON"),
+            _ => malformed(),
         })
     }
 }
@@ -251,6 +260,15 @@ fn data_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
     };
     let path = if path.is_empty() || path == "." { "the body".to_string() } else { format!("field `{path}`") };
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("{path} {what}"))
+}
+
+/// A user ID given as a query parameter (a filter, a page position): a
+/// malformed one is 400 `invalid_query` naming the parameter — not the
+/// 404 of an ID in the path, which names a resource.
+pub fn query_user_id(field: &'static str, v: &str) -> Result<crate::domain::UserId, ApiError> {
+    v.parse().map_err(|_| {
+        DomainError::InvalidQuery { field, message: "not a user ID (12 characters of 0-9 and A-Z)" }.into()
+    })
 }
 
 /// `Query<T>` whose rejections are problems.

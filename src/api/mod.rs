@@ -32,6 +32,7 @@ pub mod encoders;
 pub mod error;
 pub mod events;
 pub mod metrics;
+pub mod openapi;
 pub mod purge;
 pub mod readers;
 pub mod staff;
@@ -44,8 +45,7 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use utoipa::OpenApi;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -247,33 +247,6 @@ pub async fn audited<T>(
     }
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "IDMS", description = "Badge office and door-controller API. Errors are RFC 9457 problem+json with a stable `code`."),
-    modifiers(&BearerAuth),
-    tags(
-        (name = "people", description = "People and their data"),
-        (name = "lifecycle", description = "Suspend, delete, restore, expunge"),
-        (name = "cards", description = "Credentials: enrol, recycle, retire"),
-        (name = "audit", description = "Audit trail and statistics"),
-        (name = "readers", description = "Desk readers: live taps and tap-to-enrol"),
-        (name = "doors", description = "Door controllers"),
-        (name = "auth", description = "Operator login"),
-        (name = "admin", description = "Operators and door controllers"),
-        (name = "ops", description = "Health and metrics"),
-    )
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        let c = api.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
-    }
-}
-
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = String)))]
 pub async fn healthz() -> &'static str {
@@ -366,9 +339,10 @@ fn start_refusal_auditor(store: Arc<Store>) -> tokio::sync::mpsc::Sender<Refusal
 /// Who was refused, on which route, with which code.
 pub type RefusalKey = (String, String, &'static str);
 
-/// The routes and their OpenAPI description, from the same registrations.
+/// The routes and their OpenAPI description, from the same registrations
+/// (completed by [`openapi::Complete`]).
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(staff::login))
         .routes(routes!(staff::logout))
         .routes(routes!(admin::list_operators, admin::create_operator))
@@ -421,7 +395,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics::scrape))
-        .split_for_parts()
+        .split_for_parts();
+    openapi::Complete.modify(&mut doc);
+    (routes, doc)
 }
 
 /// The whole service as an axum `Router`.

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::Staff;
 use crate::api::dto::{Count, DryRun, EraseReport, JobDetail, PurgeJob, PurgeOutcome, UserSummary};
-use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
+use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem, query_user_id};
 use crate::api::{AppState, op};
 use crate::domain::purge::{Criteria, minor_from_units};
 use crate::domain::time::parse_date;
@@ -99,6 +99,7 @@ pub async fn create_job(
 
 /// History parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListJobs {
     /// At most this many, newest first (default 50, at most 500).
@@ -121,6 +122,7 @@ pub async fn list_jobs(
 
 /// Outcome page parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct JobParams {
     /// Outcomes after this user ID (from `next_after`).
@@ -139,7 +141,7 @@ pub async fn get_job(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<JobParams>,
 ) -> Result<Json<JobDetail>, ApiError> {
-    let after = q.after.as_deref().map(str::parse::<UserId>).transpose()?;
+    let after = q.after.as_deref().map(|v| query_user_id("after", v)).transpose()?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
     let (job, outcomes) = op(&s, &auth.acting(), move |st, a| ops::job_outcomes(st, a, id, after, limit)).await?;
     let next_after = match outcomes.last() {
@@ -169,6 +171,7 @@ pub async fn cancel_job(
 
 /// Deleted-people search parameters.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeletedParams {
     /// ID, family-name or email prefix, employee number, or card UID (empty: everyone deleted).

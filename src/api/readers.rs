@@ -96,6 +96,7 @@ async fn still_allowed(s: &AppState, hash: &[u8; 32], acting: &Acting) -> bool {
 
 /// Stream parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Only events of this reader.

@@ -13,7 +13,7 @@ use crate::api::dto::{
     AuditEntry, AuditReport, CredentialRecord, CredentialSummary, ExpungePreview, Stats, TokenResponse, UserRecord,
     UserSummary,
 };
-use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
+use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem, query_user_id};
 use crate::api::{AppState, audited, blocking, op};
 use crate::domain::purge::minor_from_units;
 use crate::domain::time::parse_date;
@@ -135,6 +135,7 @@ pub struct PatchUser {
 
 /// Search parameters.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsers {
     /// ID, family-name or email prefix, employee number, or card UID. Empty lists everyone.
@@ -366,6 +367,7 @@ pub async fn create_credential(
 
 /// Card listing parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListCredentials {
     /// Only cards in this state (`in_stock` lists the cards ready to recycle).
@@ -399,6 +401,7 @@ pub async fn list_credentials(
 
 /// Card look-up parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TechQuery {
     /// Technology, when the UID exists for several.
@@ -487,6 +490,7 @@ pub async fn resume_credential(
 
 /// Audit filters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Entries after this sequence number.
@@ -511,7 +515,7 @@ pub async fn list_audit(
     let q = AuditQuery {
         after_seq: p.since,
         actor: p.actor,
-        target_user: p.target.as_deref().map(user_id).transpose()?,
+        target_user: p.target.as_deref().map(|t| query_user_id("target", t)).transpose()?,
         limit: Some(p.limit.unwrap_or(100).clamp(1, 1000)),
     };
     let entries = op(&s, &auth.acting(), move |st, a| ops::audit::entries(st, a, &q)).await?;
@@ -520,6 +524,7 @@ pub async fn list_audit(
 
 /// Audit verification parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyParams {
     /// A head recorded earlier, `SEQ:HASH`: 409 `audit_head_missing` if the chain no longer holds it.

@@ -154,6 +154,9 @@ enum Cmd {
         #[command(subcommand)]
         cmd: events::EventsCmd,
     },
+    /// Print the HTTP API's OpenAPI 3.1 document (JSON), as `GET
+    /// /api/v1/openapi.json` serves it; needs no database.
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -441,6 +444,10 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
             osdp::watch(cli.json, &line.port, line.baud, line.address, seconds.map(std::time::Duration::from_secs_f64))
         }
         Cmd::Dev { cmd } => dev(cli, &actor, cmd),
+        Cmd::Openapi => {
+            output::json(&idms::api::openapi::document());
+            Ok(())
+        }
         Cmd::Serve { .. } | Cmd::Purge { .. } => Ok(()),
         Cmd::Token { cmd } => access::token(cli, cmd),
         Cmd::Operator { cmd } => access::operator(cli, cmd),

@@ -2,7 +2,8 @@
 //! OpenAPI document × {no token, bad token, each role, the door's
 //! controller, another door's controller} → the expected status. The test
 //! fails if a documented route is missing from the table (or vice versa),
-//! and if a documented route is not served (routes and document drifting).
+//! and if a documented route is not served (routes and document drifting),
+//! or answers a status its document does not declare.
 
 use std::collections::BTreeSet;
 
@@ -320,10 +321,15 @@ async fn every_route_for_every_kind_of_caller() {
         .unwrap();
     let (_, doc) = api.call(Method::GET, "/api/v1/openapi.json", None, None).await;
     let mut documented = BTreeSet::new();
+    // What each route declares it may answer: every status seen below must be in it.
+    let mut declared = std::collections::BTreeMap::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
-        for method in item.as_object().unwrap().keys() {
+        for (method, op) in item.as_object().unwrap() {
             if ["get", "post", "patch", "put", "delete"].contains(&method.as_str()) {
                 documented.insert((method.to_uppercase(), path.clone()));
+                let statuses: BTreeSet<u16> =
+                    op["responses"].as_object().unwrap().keys().map(|k| k.parse().unwrap()).collect();
+                declared.insert((method.to_uppercase(), path.clone()), statuses);
             }
         }
     }
@@ -336,6 +342,7 @@ async fn every_route_for_every_kind_of_caller() {
     whos.extend(Role::ALL.map(Who::Op));
     let mut checked = 0;
     for (method, template, access, success) in table {
+        let statuses = &declared[&(method.to_string(), template.to_string())];
         let method: Method = method.parse().unwrap();
         for &who in &whos {
             let token = match who {
@@ -356,14 +363,17 @@ async fn every_route_for_every_kind_of_caller() {
                 _ => api.token(Role::Admin).to_string(),
             };
             let (path, body) = prepare(&api, template, &method, &starter).await;
-            if template == "/api/v1/readers/events" {
+            let status = if template == "/api/v1/readers/events" {
                 // An event stream never ends: only its status is checked.
                 let status = api.status_only(method.clone(), &path, token.as_deref()).await;
                 assert_eq!(status, expected(access, who, success), "{method} {template} as {who:?}");
+                status
             } else {
                 let (status, v) = api.call(method.clone(), &path, token.as_deref(), body).await;
                 assert_eq!(status, expected(access, who, success), "{method} {template} as {who:?}: {v}");
-            }
+                status
+            };
+            assert!(statuses.contains(&status.as_u16()), "{method} {template} answers {status}, not declared");
             checked += 1;
         }
     }

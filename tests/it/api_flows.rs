@@ -201,7 +201,14 @@ async fn bad_input_is_a_problem_never_a_500() {
         (Method::POST, format!("/api/v1/users/{id}/expunge"), t, Some(br#"{}"#.to_vec()), "application/json", 400),
         (Method::POST, "/api/v1/credentials/04A1B2C3/revoke".into(), t, Some(br#"{"reason": "misplaced"}"#.to_vec()), "application/json", 400),
         (Method::GET, "/api/v1/audit?since=abc".into(), t, None, "", 400),
-        (Method::GET, "/api/v1/audit?target=%27".into(), t, None, "", 404),
+        // A malformed user ID in a filter is a bad query, not a missing resource.
+        (Method::GET, "/api/v1/audit?target=%27".into(), t, None, "", 400),
+        (Method::GET, "/api/v1/audit?target=".into(), t, None, "", 400),
+        (Method::GET, "/api/v1/purge-jobs/1?after=nobody".into(), t, None, "", 400),
+        // A body is a JSON object: serde alone would read `[1]` as `{"overlap_seconds": 1}`.
+        (Method::POST, format!("/api/v1/controllers/{}/rotate-token", api.door.0), t, Some(b"[1]".to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/credentials/04A1B2C3/revoke".into(), t, Some(br#"["lost"]"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/users".into(), t, Some(b" \"x\"".to_vec()), "application/json", 400),
         (Method::POST, "/api/v1/access/decide".into(), Some(api.door.1.as_str()), Some(br#"{"uid": "nothex", "door": "main"}"#.to_vec()), "application/json", 400),
         (Method::POST, "/api/v1/access/decide".into(), Some(api.door.1.as_str()), Some(br#"{"uid": 4, "door": "main"}"#.to_vec()), "application/json", 400),
         // An unknown cursor is not an error: the answer is a snapshot.

@@ -21,6 +21,7 @@ mod feed;
 mod interop;
 mod layers;
 mod lifecycle;
+mod openapi;
 mod osdp;
 mod props;
 mod purge;
