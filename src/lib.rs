@@ -14,4 +14,5 @@ pub mod jobs;
 pub mod ops;
 pub mod readers;
 pub mod service;
+pub mod signals;
 pub mod store;

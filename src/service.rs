@@ -49,22 +49,18 @@ pub fn spawn_event_pruning(state: AppState, retention_days: u32) -> tokio::task:
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves at the first SIGINT or SIGTERM (registered when called).
+async fn shutdown_signal(stop: std::io::Result<crate::signals::Stop>) {
+    match stop {
+        Ok(mut s) => {
+            let which = s.wait().await;
+            tracing::info!(signal = which, "stopping");
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot handle SIGINT/SIGTERM; they end the process");
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Runs the service until SIGINT/SIGTERM.
@@ -135,7 +131,7 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     let osdp = crate::readers::osdp::Osdp::start(&config.osdp, &state.readers, doors).map_err(StoreError::Io)?;
     let _ = state.osdp.set(osdp);
     let app = router(state.clone());
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal(crate::signals::Stop::new())).await;
     state.ready.store(false, Ordering::Relaxed);
     tailer.abort();
     pruning.abort();
@@ -171,7 +167,7 @@ pub async fn serve_baseline(listen: SocketAddr) -> Result<(), StoreError> {
         .await
         .map_err(|e| StoreError::Io(format!("cannot listen on {listen}: {e}")))?;
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown_signal(crate::signals::Stop::new()))
         .await
         .map_err(|e| StoreError::Io(format!("server error: {e}")))
 }
