@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod index;
 pub mod jobs;
+pub mod net;
 pub mod ops;
 pub mod readers;
 pub mod service;

@@ -21,6 +21,7 @@ mod feed;
 mod interop;
 mod layers;
 mod lifecycle;
+mod net;
 mod osdp;
 mod props;
 mod purge;
