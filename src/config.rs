@@ -114,6 +114,20 @@ config_table! {
     data_dir: PathBuf = default_data_dir(), GlobalFlag, example r#""/var/lib/idms""#;
     /// Listen address.
     listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080)), Everywhere, example r#""0.0.0.0:8443""#;
+    /// PEM certificate chain to serve HTTPS with (and `tls_key`); reloaded on
+    /// SIGHUP and when the file changes. Without it the service speaks plain
+    /// HTTP.
+    tls_cert: Option<PathBuf> = None, Everywhere, example r#""/etc/idms/tls/cert.pem""#;
+    /// PEM private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
+    tls_key: Option<PathBuf> = None, Everywhere, example r#""/etc/idms/tls/key.pem""#;
+    /// Seconds from a request's first byte to the end of its headers (and
+    /// for a TLS handshake); a slower client is disconnected.
+    header_read_timeout_secs: u64 = 10, Everywhere, example "5";
+    /// Seconds a connection with no request in progress stays open (the
+    /// reader event stream and a waiting enrolment are requests in progress).
+    idle_timeout_secs: u64 = 60, Everywhere, example "15";
+    /// Connections served at once; further ones wait to be accepted.
+    max_connections: usize = 1024, Everywhere, example "256";
     /// Log filter (tracing `EnvFilter` syntax).
     log: String = "info".into(), GlobalFlag, example r#""debug,hyper=info""#;
     /// Log format: `human` or `json`.
@@ -364,6 +378,19 @@ impl Config {
         if self.events_retention_days == 0 {
             return Err("events_retention_days must be at least 1 (access events are kept that many days)".into());
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("tls_cert and tls_key go together: set both for HTTPS, or neither for plain HTTP".into());
+        }
+        for (key, v) in
+            [("header_read_timeout_secs", self.header_read_timeout_secs), ("idle_timeout_secs", self.idle_timeout_secs)]
+        {
+            if v == 0 {
+                return Err(format!("{key} must be at least 1 (seconds)"));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err("max_connections must be at least 1".into());
+        }
         Ok(())
     }
 }
@@ -403,10 +430,19 @@ mod tests {
         }
     }
 
+    /// Keys that are only valid together: each example is given with its partner's in the file.
+    const PAIRS: &[(&str, &str)] = &[("tls_cert", "tls_key"), ("tls_key", "tls_cert")];
+
     #[test]
     fn every_key_is_set_alike_by_the_file_its_variable_and_its_flag() {
         for k in KEYS {
-            let file = from_file(&format!("{} = {}", k.name, k.example)).unwrap();
+            let partner =
+                PAIRS.iter().find(|(a, _)| *a == k.name).and_then(|(_, b)| KEYS.iter().find(|p| p.name == *b));
+            let base = partner.map(|p| format!("{} = {}\n", p.name, p.example)).unwrap_or_default();
+            let layer = |env: Vec<(String, String)>, flags: &Flags| {
+                Config::layered(Some((Path::new("idms.toml"), base.as_str())), env, flags)
+            };
+            let file = from_file(&format!("{base}{} = {}", k.name, k.example)).unwrap();
             assert_ne!(file, Config::default(), "{}: the example must differ from the default", k.name);
             if k.reach == Reach::FileOnly {
                 let e = from_env(&k.env(), "x").unwrap_err();
@@ -414,16 +450,36 @@ mod tests {
                 continue;
             }
             let text = as_text(k.example);
-            assert_eq!(from_env(&k.env(), &text).unwrap(), file, "{}", k.env());
+            assert_eq!(layer(vec![(k.env(), text.clone())], &Flags::default()).unwrap(), file, "{}", k.env());
             if k.reach == Reach::Everywhere {
                 let f = flags(&[&k.flag(), &text]);
-                assert_eq!(Config::layered(None, none(), &f).unwrap(), file, "{}", k.flag());
+                assert_eq!(layer(none(), &f).unwrap(), file, "{}", k.flag());
             } else {
                 let err = <Flags as clap::Args>::augment_args(clap::Command::new("serve"))
                     .try_get_matches_from(["serve", &k.flag(), &text])
                     .unwrap_err();
                 assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{}", k.flag());
             }
+        }
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_limits_are_never_zero() {
+        for text in ["tls_cert = \"c.pem\"\n", "tls_key = \"k.pem\"\n"] {
+            let e = from_file(text).unwrap_err();
+            assert!(e.contains("tls_cert and tls_key go together"), "{e}");
+        }
+        let c = from_file("tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n").unwrap();
+        assert_eq!((c.tls_cert.unwrap(), c.tls_key.unwrap()), (PathBuf::from("c.pem"), PathBuf::from("k.pem")));
+        let d = Config::default();
+        assert_eq!((d.header_read_timeout_secs, d.idle_timeout_secs, d.max_connections), (10, 60, 1024));
+        for (var, key) in [
+            ("IDMS_HEADER_READ_TIMEOUT_SECS", "header_read_timeout_secs"),
+            ("IDMS_IDLE_TIMEOUT_SECS", "idle_timeout_secs"),
+            ("IDMS_MAX_CONNECTIONS", "max_connections"),
+        ] {
+            let e = from_env(var, "0").unwrap_err();
+            assert!(e.contains(key) && e.contains("at least 1"), "{e}");
         }
     }
 

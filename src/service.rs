@@ -1,5 +1,12 @@
 //! `idms serve`: start-up from a [`Config`], the change-log tailer, and
-//! graceful shutdown (drain requests, then flush the access-event log).
+//! the clean stop.
+//!
+//! At SIGINT/SIGTERM, in this order: `/readyz` turns 503 and long waits
+//! end (the reader event stream closes, a waiting enrolment answers 503
+//! `stopping`); the listener closes and in-flight requests finish (at most
+//! [`net::DRAIN_GRACE`]); the readers stop (OSDP door reads already
+//! decided are queued); then the access-event log commits what is queued
+//! and the process exits 0.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +16,8 @@ use std::time::Duration;
 use crate::api::{AppState, router};
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::net::{self, Limits};
+use crate::signals;
 use crate::store::{DB_FILE, Store, StoreError};
 
 /// The async runtime for the service: `workers` threads (see [`Config::workers`]).
@@ -49,29 +58,21 @@ pub fn spawn_event_pruning(state: AppState, retention_days: u32) -> tokio::task:
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-}
-
 /// Runs the service until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), StoreError> {
     // Debug level: `--log debug` shows what the layers added up to (the
     // metrics token, a secret, is never printed).
     tracing::debug!(?config, "configuration");
+    // Before anything else: from here SIGINT/SIGTERM/SIGHUP come to us.
+    let mut stop = signals::Stop::new().map_err(|e| StoreError::Io(format!("cannot handle SIGTERM: {e}")))?;
+    let reload = signals::Reload::new().map_err(|e| StoreError::Io(format!("cannot handle SIGHUP: {e}")))?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(
+            net::tls::Certificate::load(cert, key)
+                .map_err(|e| StoreError::Device { code: e.code(), message: e.to_string() })?,
+        )),
+        _ => None,
+    };
     let store = {
         let path = config.data_dir.join(DB_FILE);
         tokio::task::spawn_blocking(move || Store::open(&path, Arc::new(SystemClock)))
@@ -99,7 +100,16 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
         .await
         .map_err(|e| StoreError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr().map_err(|e| StoreError::Io(e.to_string()))?;
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "serving");
+    if tls.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "serving plain HTTP on a non-loopback address: tokens and personal data cross the network unencrypted; \
+             set tls_cert and tls_key"
+        );
+    }
+    let reloading = tls.as_ref().map(|t| t.spawn_reloading(Some(reload)));
     // Tail the change log so writes by other processes (the CLI) reach the index.
     let tailer = {
         let store = store.clone();
@@ -135,10 +145,18 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     let osdp = crate::readers::osdp::Osdp::start(&config.osdp, &state.readers, doors).map_err(StoreError::Io)?;
     let _ = state.osdp.set(osdp);
     let app = router(state.clone());
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
-    state.ready.store(false, Ordering::Relaxed);
+    let stopping = async {
+        let which = stop.wait().await;
+        tracing::info!(signal = which, "stopping: finishing requests in flight");
+        state.ready.store(false, Ordering::Relaxed);
+        state.stopping.stop();
+    };
+    net::serve(listener, tls, Limits::of(&config), app, stopping).await;
     tailer.abort();
     pruning.abort();
+    if let Some(r) = reloading {
+        r.abort();
+    }
     state.readers.stop();
     if let Some(t) = pcsc {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
@@ -152,17 +170,28 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
         })
         .await;
     }
-    tracing::info!("stopped accepting requests; flushing the access-event log");
-    // Dropping the last state closes the event log, which writes what is
-    // queued; that may block, so not on an async worker.
-    let _ = tokio::task::spawn_blocking(move || drop(state)).await;
-    result.map_err(|e| StoreError::Io(format!("server error: {e}")))
+    tracing::info!("requests and readers stopped; committing the queued access events");
+    // Closing the log writes what is queued (whoever still holds the state);
+    // that blocks, so not on an async worker.
+    let flushed = tokio::task::spawn_blocking(move || {
+        let ok = state.events.close();
+        drop(state);
+        ok
+    })
+    .await;
+    if matches!(flushed, Ok(true)) {
+        tracing::info!("stopped");
+        Ok(())
+    } else {
+        Err(StoreError::Io("the access-event log could not be committed before stopping; see the log above".into()))
+    }
 }
 
 /// A minimal axum service answering `POST /api/v1/access/decide` with a
 /// constant body: the baseline `make bench-http` compares the real service
-/// against (same runtime, same HTTP stack, no work).
-pub async fn serve_baseline(listen: SocketAddr) -> Result<(), StoreError> {
+/// against (same runtime, same accept loop and limits, no work).
+pub async fn serve_baseline(listen: SocketAddr, limits: Limits) -> Result<(), StoreError> {
+    let mut stop = signals::Stop::new().map_err(|e| StoreError::Io(format!("cannot handle SIGTERM: {e}")))?;
     let app = axum::Router::new().route(
         "/api/v1/access/decide",
         axum::routing::post(|| async { axum::Json(serde_json::json!({"decision": "grant", "reason": null})) }),
@@ -170,8 +199,9 @@ pub async fn serve_baseline(listen: SocketAddr) -> Result<(), StoreError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| StoreError::Io(format!("cannot listen on {listen}: {e}")))?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| StoreError::Io(format!("server error: {e}")))
+    net::serve(listener, None, limits, app, async {
+        stop.wait().await;
+    })
+    .await;
+    Ok(())
 }

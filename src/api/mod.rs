@@ -77,6 +77,8 @@ pub struct Shared {
     pub tokens: auth::TokenCache,
     /// Set once the service is up; cleared while shutting down.
     pub ready: AtomicBool,
+    /// Set when the service begins to stop: long waits end.
+    pub stopping: Stopping,
     /// Password checks in flight (argon2 takes ~19 MiB and real CPU each).
     pub logins: tokio::sync::Semaphore,
     /// Refusals waiting to be audited.
@@ -148,6 +150,7 @@ impl AppState {
             metrics: metrics::Metrics::with_routes(routes().1.paths.paths.keys().cloned()),
             tokens: auth::TokenCache::default(),
             ready: AtomicBool::new(true),
+            stopping: Stopping::default(),
             logins: tokio::sync::Semaphore::new(2),
             refusals,
             readers: Arc::default(),
@@ -160,6 +163,37 @@ impl AppState {
     /// Tells the purge-job runner a job was recorded.
     pub fn wake_jobs(&self) {
         self.jobs.wake();
+    }
+}
+
+/// The service is stopping: the requests that wait without end in sight
+/// (the reader event stream, a waiting `POST /enrollments`) select on
+/// [`Stopping::wait`] and end, so the drain does not wait for them.
+#[derive(Debug)]
+pub struct Stopping(tokio::sync::watch::Sender<bool>);
+
+impl Default for Stopping {
+    fn default() -> Self {
+        Self(tokio::sync::watch::Sender::new(false))
+    }
+}
+
+impl Stopping {
+    /// Ends every wait, now and later.
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Resolves once the service is stopping (at once if it is).
+    pub async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// What a request cut short by the stop answers: 503 `stopping`.
+    #[must_use]
+    pub fn refusal() -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", "the service is stopping; try again once it is back")
     }
 }
 

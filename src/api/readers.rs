@@ -126,6 +126,7 @@ pub async fn reader_events(
             let got = tokio::select! {
                 r = rx.recv() => Some(r),
                 () = tokio::time::sleep_until(recheck) => None,
+                () = s.stopping.wait() => return None,
             };
             if tokio::time::Instant::now() >= recheck {
                 // A token revoked, expired or disabled ends the stream.
@@ -197,7 +198,11 @@ pub async fn start_enrollment(
     let wait = Duration::from_secs(b.wait_s.unwrap_or(30).clamp(1, 120));
     let deadline = tokio::time::Instant::now() + wait;
     let (uid, card_type, technology) = loop {
-        let p = match tokio::time::timeout_at(deadline, rx.recv()).await {
+        let next = tokio::select! {
+            r = tokio::time::timeout_at(deadline, rx.recv()) => r,
+            () = s.stopping.wait() => return Err(super::Stopping::refusal()),
+        };
+        let p = match next {
             Err(_) => {
                 return Err(ApiError::new(
                     StatusCode::REQUEST_TIMEOUT,

@@ -679,13 +679,12 @@ fn dev(cli: &Cli, actor: &Actor, cmd: &DevCmd) -> Result<(), StoreError> {
             Ok(())
         }
         DevCmd::Baseline { listen } => {
-            // The same worker threads as `idms serve` (IDMS_WORKERS).
-            let workers = Config::load(None, env_vars(), &idms::config::Flags::default())
-                .map_err(|e| StoreError::Io(format!("configuration: {e}")))?
-                .workers;
-            let rt = idms::service::runtime(workers)
+            // The same worker threads and connection limits as `idms serve` (IDMS_*).
+            let config = Config::load(None, env_vars(), &idms::config::Flags::default())
+                .map_err(|e| StoreError::Io(format!("configuration: {e}")))?;
+            let rt = idms::service::runtime(config.workers)
                 .map_err(|e| StoreError::Io(format!("cannot start the runtime: {e}")))?;
-            rt.block_on(idms::service::serve_baseline(*listen))
+            rt.block_on(idms::service::serve_baseline(*listen, idms::net::Limits::of(&config)))
         }
         DevCmd::OpenStats => {
             let started = std::time::Instant::now();

@@ -13,7 +13,6 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -267,7 +266,7 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
             }
             let job = ops_audited(&s, &actor, "purge.plan", rules::create_job(&s, &me, criteria))?;
             // From here a signal stops the run between steps, never the job.
-            let stop = stop_on_signal();
+            let stop = idms::signals::stop_flag();
             if !cli.json {
                 println!(
                     "purge job {} planned on {}: {} selected, {} skipped (`idms purge status {} --outcomes` lists them)",
@@ -294,7 +293,7 @@ fn purge(cli: &Cli, cmd: &PurgeCmd) -> Result<ExitCode, StoreError> {
             if ids.is_empty() && !cli.json {
                 println!("no unfinished purge jobs");
             }
-            let stop = stop_on_signal();
+            let stop = idms::signals::stop_flag();
             let mut all = Vec::new();
             for id in ids {
                 if stop.load(Ordering::Relaxed) {
@@ -569,33 +568,6 @@ struct JobDetail {
     job: dto::PurgeJob,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcomes: Option<Vec<dto::PurgeOutcome>>,
-}
-
-/// Sets the flag on Ctrl-C or SIGTERM instead of ending the process, so a
-/// run stops between steps, checkpoints the WAL and reports. If the handler
-/// cannot be installed, a signal ends the process as usual — the step in
-/// flight rolls back and the job stays resumable either way.
-fn stop_on_signal() -> Arc<AtomicBool> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let stop = Arc::new(AtomicBool::new(false));
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return stop };
-    // Registered here, before the job starts: from now on a signal only sets the flag.
-    let Ok((mut int, mut term)) = rt.block_on(async {
-        Ok::<_, std::io::Error>((signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?))
-    }) else {
-        return stop;
-    };
-    let flag = stop.clone();
-    let spawned = std::thread::Builder::new().name("purge-signals".into()).spawn(move || {
-        rt.block_on(async {
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-        });
-        flag.store(true, Ordering::Relaxed);
-    });
-    if spawned.is_err() {
-        tracing::warn!("cannot watch for Ctrl-C; it ends the process (the job stays resumable)");
-    }
-    stop
 }
 
 fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, StoreError> {

@@ -218,7 +218,7 @@ struct Shared {
 /// submitters are refused.
 pub struct EventLog {
     shared: Arc<Shared>,
-    handle: Option<JoinHandle<()>>,
+    handle: Mutex<Option<JoinHandle<()>>>,
     path: PathBuf,
 }
 
@@ -568,7 +568,7 @@ impl EventLog {
             .name("idms-events".into())
             .spawn(move || run(conn, tail, &s, &on_durable))
             .map_err(|e| StoreError::Io(format!("cannot start the event writer: {e}")))?;
-        Ok(Self { shared, handle: Some(handle), path })
+        Ok(Self { shared, handle: Mutex::new(Some(handle)), path })
     }
 
     fn push(&self, item: Item) -> Result<u64, QueueFull> {
@@ -635,10 +635,12 @@ impl EventLog {
     /// Stops accepting events, writes what is queued, and waits for the
     /// writer — at most 30 s; a writer still failing then is left behind
     /// (its events were never acknowledged) and `false` is returned.
-    pub fn close(&mut self) -> bool {
+    /// Callable through a shared reference, so the service can flush at
+    /// its stop whoever still holds the log.
+    pub fn close(&self) -> bool {
         self.shared.queue.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
         self.shared.wake.notify_one();
-        let Some(h) = self.handle.take() else { return true };
+        let Some(h) = self.handle.lock().unwrap_or_else(PoisonError::into_inner).take() else { return true };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while !h.is_finished() {
             if std::time::Instant::now() > deadline {

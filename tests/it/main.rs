@@ -21,6 +21,7 @@ mod feed;
 mod interop;
 mod layers;
 mod lifecycle;
+mod net;
 mod openapi;
 mod osdp;
 mod props;

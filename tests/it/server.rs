@@ -84,7 +84,7 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
-fn decide(agent: &ureq::Agent, base: &str, token: &str, uid: &str) -> Result<(u16, Value), ureq::Error> {
+pub fn decide(agent: &ureq::Agent, base: &str, token: &str, uid: &str) -> Result<(u16, Value), ureq::Error> {
     let mut r = agent
         .post(&format!("{base}/api/v1/access/decide"))
         .header("Authorization", &format!("Bearer {token}"))
