@@ -66,8 +66,9 @@ pub struct Shared {
     pub durable: Arc<Durable>,
     /// Counters.
     pub metrics: metrics::Metrics,
-    /// Token cache.
-    pub tokens: auth::TokenCache,
+    /// Each token holder's `Acting`, made once (tokens themselves are
+    /// checked against the store's in-memory token set).
+    pub tokens: auth::Actings,
     /// Set once the service is up; cleared while shutting down.
     pub ready: AtomicBool,
     /// Password checks in flight (argon2 takes ~19 MiB and real CPU each).
@@ -131,6 +132,8 @@ impl AppState {
                 }
             }),
         )?;
+        // Built before the first request: an unknown token never reads SQLite.
+        store.try_tokens()?;
         let refusals = start_refusal_auditor(store.clone());
         let jobs = crate::jobs::Runner::start(store.clone())
             .map_err(|e| StoreError::Io(format!("cannot start the purge-job runner: {e}")))?;
@@ -139,7 +142,7 @@ impl AppState {
             events,
             durable,
             metrics: metrics::Metrics::with_routes(routes().1.paths.paths.keys().cloned()),
-            tokens: auth::TokenCache::default(),
+            tokens: auth::Actings::default(),
             ready: AtomicBool::new(true),
             logins: tokio::sync::Semaphore::new(2),
             refusals,
