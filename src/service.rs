@@ -135,7 +135,9 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     let osdp = crate::readers::osdp::Osdp::start(&config.osdp, &state.readers, doors).map_err(StoreError::Io)?;
     let _ = state.osdp.set(osdp);
     let app = router(state.clone());
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
+    let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
     state.ready.store(false, Ordering::Relaxed);
     tailer.abort();
     pruning.abort();

@@ -8,11 +8,19 @@
 //! set takes in the API's own changes before they are answered, and other
 //! processes' (the CLI) through the change-log tailer, well within the
 //! README's bound.
+//!
+//! A request that sends a token authenticating no one is answered 401 and
+//! counted against its client address; past the address's free failures
+//! it gets 429 `too_many_attempts` with a growing `Retry-After`
+//! ([`super::throttle`]) — a valid token from the same address still works.
+//! Each failure is queued for the refusal auditor (counted entries, never
+//! one write per attempt); the token itself is never logged or audited.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{header, request::Parts};
 
 use crate::api::{AppState, error::ApiError};
@@ -51,6 +59,50 @@ impl Actings {
     }
 }
 
+/// The client's address as the limits key it ([`super::throttle::client_key`]),
+/// when the server passes it on (`into_make_service_with_connect_info`);
+/// `None` in-process, where per-address limits do not apply.
+#[derive(Debug, Clone, Copy)]
+pub struct Client(pub Option<IpAddr>);
+
+impl Client {
+    /// The client of a request being extracted.
+    #[must_use]
+    pub fn of(parts: &Parts) -> Self {
+        Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| super::throttle::client_key(c.0.ip())))
+    }
+
+    /// How the audit trail names it.
+    #[must_use]
+    pub fn label(&self) -> String {
+        self.0.map_or_else(|| "an unknown address".to_string(), |a| a.to_string())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts))
+    }
+}
+
+/// The answer to a bearer token that authenticates no one: counted against
+/// the client's address, audited in counted batches, 401 — or 429 while
+/// the address is locked.
+fn bearer_failed(state: &AppState, client: Client, now: crate::domain::Timestamp) -> ApiError {
+    let what = format!("bearer token from {}", client.label());
+    if let Some(a) = client.0 {
+        if let Some(secs) = state.throttle.bearer.locked(&a, None, now) {
+            state.audit_failure("anonymous", what, "too_many_attempts");
+            return ApiError::too_many_attempts(secs);
+        }
+        state.throttle.bearer.fail(a, now);
+    }
+    state.audit_failure("anonymous", what, "unauthorized");
+    ApiError::unauthorized()
+}
+
 /// The authenticated caller, and the hash of the token it used.
 #[derive(Debug, Clone)]
 pub struct Auth(pub Arc<Acting>, pub [u8; 32]);
@@ -59,20 +111,23 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized());
+        };
+        let now = state.store.now();
+        let token = value
+            .to_str()
+            .ok()
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or_else(ApiError::unauthorized)?;
-        let h = token_hash(token);
-        let now = state.store.now();
-        match state.store.token_holder(&h, now)? {
-            Some((p, _)) => Ok(Auth(state.tokens.get(&p), h)),
-            None => Err(ApiError::unauthorized()),
+            .filter(|t| !t.is_empty() && t.len() <= 256);
+        if let Some(token) = token {
+            let h = token_hash(token);
+            if let Some((p, _)) = state.store.token_holder(&h, now)? {
+                return Ok(Auth(state.tokens.get(&p), h));
+            }
         }
+        Err(bearer_failed(state, Client::of(parts), now))
     }
 }
 

@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod purge;
 pub mod readers;
 pub mod staff;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,6 +74,9 @@ pub struct Shared {
     pub ready: AtomicBool,
     /// Password checks in flight (argon2 takes ~19 MiB and real CPU each).
     pub logins: tokio::sync::Semaphore,
+    /// Failed-authentication limits per client address and account name,
+    /// and one password check in flight per address.
+    pub throttle: throttle::Throttle,
     /// Refusals waiting to be audited.
     pub refusals: tokio::sync::mpsc::Sender<RefusalKey>,
     /// Where card readers publish their events.
@@ -145,12 +149,22 @@ impl AppState {
             tokens: auth::Actings::default(),
             ready: AtomicBool::new(true),
             logins: tokio::sync::Semaphore::new(2),
+            throttle: throttle::Throttle::default(),
             refusals,
             readers: Arc::default(),
             enrollments: readers::Enrollments::default(),
             osdp: std::sync::OnceLock::new(),
             jobs,
         })))
+    }
+
+    /// Queues a failed authentication for the refusal auditor: one
+    /// `api.refused` entry per (actor, what, code) a second, with a count.
+    /// A full queue is counted in `/metrics` instead.
+    pub fn audit_failure(&self, actor: impl Into<String>, what: String, code: &'static str) {
+        if self.refusals.try_send((actor.into(), what, code)).is_err() {
+            self.metrics.refusal_not_audited();
+        }
     }
 
     /// Tells the purge-job runner a job was recorded.
@@ -314,10 +328,7 @@ async fn count(State(s): State<AppState>, req: Request, next: Next) -> Response 
     let route = route.as_ref().map(MatchedPath::as_str);
     s.metrics.http(method.as_str(), route, res.status().as_u16());
     if let Some(r) = res.extensions().get::<error::Refused>().cloned() {
-        let key = (r.actor, format!("{method} {}", route.unwrap_or("unmatched")), r.code);
-        if s.refusals.try_send(key).is_err() {
-            s.metrics.refusal_not_audited();
-        }
+        s.audit_failure(r.actor, format!("{method} {}", route.unwrap_or("unmatched")), r.code);
     }
     res
 }

@@ -105,14 +105,15 @@ fn operators_are_listed_disabled_enabled_and_given_a_password_from_the_cli() {
     assert_eq!(list[0]["password"], false);
 
     let store = open(dir);
-    let (_, session) = store.login("bob", "first password 1", 3600).unwrap();
+    let (_, session) = store.login("bob", "first password 1", 3600).unwrap().unwrap();
     let holder = |t: &str| store.principal(t, store.now()).unwrap().map(|p| p.0);
     assert!(holder(&session).is_some());
 
     let v = ok(dir, &["operator", "disable", "bob"]);
     assert_eq!((v["id"].as_i64(), v["disabled_at"].is_string()), (Some(bob_id), true));
     assert!(holder(&session).is_none(), "a disabled operator's session is refused");
-    assert_eq!(store.login("bob", "first password 1", 3600).unwrap_err().code(), "invalid_input");
+    let refused = store.login("bob", "first password 1", 3600).unwrap().unwrap_err();
+    assert_eq!(refused.actor.id, "login:unknown-operator", "a disabled operator is as unknown");
     // Disabling revokes nothing: the session is refused, not revoked.
     let tokens = store.tokens(&TokenFilter { operator: Some("bob".into()), limit: 10, ..TokenFilter::default() });
     let tokens: Vec<_> = tokens.unwrap().into_iter().map(idms::api::dto::TokenView::from).collect();
@@ -125,8 +126,9 @@ fn operators_are_listed_disabled_enabled_and_given_a_password_from_the_cli() {
     let v = ok_with(dir, &["operator", "set-password", "bob"], &[], "second password 2\n");
     assert_eq!(v["sessions_ended"], 1);
     assert!(holder(&session).is_none(), "sessions end with a password change");
-    assert!(store.login("bob", "first password 1", 3600).is_err());
-    let (_, session) = store.login("bob", "second password 2", 3600).unwrap();
+    let refused = store.login("bob", "first password 1", 3600).unwrap().unwrap_err();
+    assert_eq!(refused.actor.id, format!("operator:{bob_id}"));
+    let (_, session) = store.login("bob", "second password 2", 3600).unwrap().unwrap();
     // Disable, then enable: a revoked token never comes back.
     ok(dir, &["token", "revoke", "--operator", "bob"]);
     ok(dir, &["operator", "disable", "bob"]);
@@ -229,7 +231,7 @@ fn tokens_from_token_create_expire_after_90_days_unless_told_otherwise() {
     assert_eq!(refused(dir, &["token", "create", "--name", "a", "--role", "viewer"]), "disabled");
     // Login tokens keep their 12-hour lifetime.
     ok_with(dir, &["operator", "add", "--name", "pw", "--role", "viewer"], &[], "a long password\n");
-    open(dir).login("pw", "a long password", 12 * 3600).unwrap();
+    open(dir).login("pw", "a long password", 12 * 3600).unwrap().unwrap();
     let t = &ok(dir, &["token", "list", "--operator", "pw"])[0];
     assert_eq!((t["label"].as_str(), secs(&t["expires_at"]) - secs(&t["created_at"])), (Some("login"), 12 * 3600));
     assert_eq!(outcomes(&audit(dir), "token.create"), ["ok", "ok", "ok", "invalid_input", "disabled"]);
