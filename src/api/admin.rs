@@ -3,8 +3,8 @@
 //! roles before the body is read); the rules are in `ops::access`.
 //!
 //! A disable, a revocation, a rotation with `now` or a password change
-//! empties the token cache at once, so what it ends is refused from the
-//! next request.
+//! reaches the store's token set before it is answered, so what it ends is
+//! refused from the next request.
 
 use axum::Json;
 use axum::extract::State;
@@ -100,7 +100,6 @@ pub async fn disable_operator(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<OperatorView>, ApiError> {
     let op = op(&s, &auth.acting(), move |st, a| access::disable_operator(st, a, &name)).await?;
-    s.tokens.clear();
     Ok(Json(op.into()))
 }
 
@@ -146,7 +145,6 @@ pub async fn set_password(
     ApiJson(b): ApiJson<PasswordBody>,
 ) -> Result<Json<PasswordSet>, ApiError> {
     let (op, ended) = op(&s, &auth.acting(), move |st, a| access::set_password(st, a, &name, &b.password)).await?;
-    s.tokens.clear();
     Ok(Json(PasswordSet { operator: op.into(), sessions_ended: ended }))
 }
 
@@ -165,7 +163,6 @@ pub async fn revoke_operator_tokens(
 
 async fn revoke(s: AppState, auth: Auth, target: RevokeTarget) -> Result<Json<Revoked>, ApiError> {
     let n = op(&s, &auth.acting(), move |st, a| access::revoke_tokens(st, a, &target)).await?;
-    s.tokens.clear();
     Ok(Json(Revoked { revoked: n }))
 }
 
@@ -192,7 +189,6 @@ pub async fn disable_controller(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<ControllerView>, ApiError> {
     let c = op(&s, &auth.acting(), move |st, a| access::disable_controller(st, a, id)).await?;
-    s.tokens.clear();
     Ok(Json(c.into()))
 }
 
@@ -236,7 +232,6 @@ pub async fn rotate_controller_token(
 ) -> Result<Json<Rotated>, ApiError> {
     let r = op(&s, &auth.acting(), move |st, a| access::rotate_controller_token(st, a, id, b.now, b.overlap_seconds))
         .await?;
-    s.tokens.clear();
     Ok(Json(Rotated::from(r)))
 }
 

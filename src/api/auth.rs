@@ -1,84 +1,106 @@
 //! Bearer-token authentication: who the caller is, as the rule layer's
 //! [`Acting`] (what they may do is decided in [`crate::ops`]).
 //!
-//! A token's SHA-256 is looked up in a small cache (entries live two
-//! seconds, so a revocation, a disabled operator or controller, or a new
-//! token made by the CLI — another process — takes effect within that),
-//! falling back to the store on a miss. The API's own revocations and
-//! disables empty the cache at once ([`TokenCache::clear`]).
+//! A token's SHA-256 is looked up in the store's token set
+//! ([`crate::store::TokenSet`]), which holds every live token and enabled
+//! holder in memory: an unknown token is refused without touching SQLite,
+//! and so is a revoked or expired one or one whose holder is disabled. The
+//! set takes in the API's own changes before they are answered, and other
+//! processes' (the CLI) through the change-log tailer, well within the
+//! README's bound.
+//!
+//! A request that sends a token authenticating no one is answered 401 and
+//! counted against its client address; past the address's free failures
+//! it gets 429 `too_many_attempts` with a growing `Retry-After`
+//! ([`super::throttle`]) — a valid token from the same address still works.
+//! Each failure is queued for the refusal auditor (counted entries, never
+//! one write per attempt); the token itself is never logged or audited.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{header, request::Parts};
 
 use crate::api::{AppState, error::ApiError};
-use crate::domain::Timestamp;
 use crate::ops::{Acting, OpsError};
-use crate::store::Role;
 use crate::store::auth::token_hash;
+use crate::store::{Principal, Role};
 
-/// How long a looked-up token is trusted without asking the store again:
-/// the bound on how late a change made by another process is in force.
-pub const TTL: Duration = Duration::from_secs(2);
-const MAX_ENTRIES: usize = 10_000;
-
-/// A known token: who holds it, when it expires, when it was looked up.
-type Entry = (Arc<Acting>, Option<Timestamp>, Instant);
-
-/// Recently seen *valid* tokens (SHA-256 → principal). Unknown tokens are
-/// not cached, so a flood of random tokens cannot push valid ones out;
-/// expiry is checked on every hit against the store's clock.
+/// Each holder's [`Acting`], made once per version of the holder the token
+/// set hands out, so an authenticated request allocates nothing for it.
 #[derive(Debug, Default)]
-pub struct TokenCache {
-    map: RwLock<HashMap<[u8; 32], Entry>>,
-    /// Bumped by every [`TokenCache::clear`]: a look-up that started before
-    /// a clear may have read what the clear's change ended, so its answer
-    /// is not cached.
-    generation: AtomicU64,
+pub struct Actings {
+    /// Keyed by the address of the token set's `Arc<Principal>`, which the
+    /// entry holds, so the address is not reused while the entry lives.
+    map: RwLock<HashMap<usize, Made>>,
 }
 
-impl TokenCache {
-    fn get(&self, h: &[u8; 32], now: Timestamp) -> Option<Arc<Acting>> {
-        let map = self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(h)
-            .filter(|(_, expires, at)| at.elapsed() < TTL && expires.is_none_or(|e| e > now))
-            .map(|(p, _, _)| p.clone())
-    }
+/// A holder as the token set handed it out, and its `Acting`.
+type Made = (Arc<Principal>, Arc<Acting>);
 
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
+/// Entries past this many drop those the token set no longer holds.
+const ACTINGS_PRUNE: usize = 1024;
 
-    fn put(&self, h: [u8; 32], p: Arc<Acting>, expires: Option<Timestamp>, generation: u64) {
+impl Actings {
+    fn get(&self, p: &Arc<Principal>) -> Arc<Acting> {
+        let key = Arc::as_ptr(p) as usize;
+        if let Some((_, a)) = self.map.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+            return a.clone();
+        }
+        let a = Arc::new(Acting::from((**p).clone()));
         let mut map = self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.generation() != generation {
-            return;
+        if map.len() >= ACTINGS_PRUNE {
+            // Held only here: the set has replaced or dropped that holder.
+            map.retain(|_, (p, _)| Arc::strong_count(p) > 1);
         }
-        if map.len() >= MAX_ENTRIES {
-            map.retain(|_, (_, _, at)| at.elapsed() < TTL);
-        }
-        if map.len() < MAX_ENTRIES {
-            map.insert(h, (p, expires, Instant::now()));
-        }
+        map.entry(key).or_insert_with(|| (p.clone(), a)).1.clone()
+    }
+}
+
+/// The client's address as the limits key it ([`super::throttle::client_key`]),
+/// when the server passes it on (`into_make_service_with_connect_info`);
+/// `None` in-process, where per-address limits do not apply.
+#[derive(Debug, Clone, Copy)]
+pub struct Client(pub Option<IpAddr>);
+
+impl Client {
+    /// The client of a request being extracted.
+    #[must_use]
+    pub fn of(parts: &Parts) -> Self {
+        Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| super::throttle::client_key(c.0.ip())))
     }
 
-    /// Drops a token at once (logout).
-    pub fn forget(&self, h: &[u8; 32]) {
-        self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(h);
+    /// How the audit trail names it.
+    #[must_use]
+    pub fn label(&self) -> String {
+        self.0.map_or_else(|| "an unknown address".to_string(), |a| a.to_string())
     }
+}
 
-    /// Drops every entry at once, after a change that may end tokens
-    /// (a disable, a revocation, a rotation): the next request of each
-    /// token asks the store again.
-    pub fn clear(&self) {
-        let mut map = self.map.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        map.clear();
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts))
     }
+}
+
+/// The answer to a bearer token that authenticates no one: counted against
+/// the client's address, audited in counted batches, 401 — or 429 while
+/// the address is locked.
+fn bearer_failed(state: &AppState, client: Client, now: crate::domain::Timestamp) -> ApiError {
+    let what = format!("bearer token from {}", client.label());
+    if let Some(a) = client.0 {
+        if let Some(secs) = state.throttle.bearer.locked(&a, None, now) {
+            state.audit_failure("anonymous", what, "too_many_attempts");
+            return ApiError::too_many_attempts(secs);
+        }
+        state.throttle.bearer.fail(a, now);
+    }
+    state.audit_failure("anonymous", what, "unauthorized");
+    ApiError::unauthorized()
 }
 
 /// The authenticated caller, and the hash of the token it used.
@@ -89,29 +111,23 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized());
+        };
+        let now = state.store.now();
+        let token = value
+            .to_str()
+            .ok()
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or_else(ApiError::unauthorized)?;
-        let h = token_hash(token);
-        let now = state.store.now();
-        if let Some(p) = state.tokens.get(&h, now) {
-            return Ok(Auth(p, h));
+            .filter(|t| !t.is_empty() && t.len() <= 256);
+        if let Some(token) = token {
+            let h = token_hash(token);
+            if let Some((p, _)) = state.store.token_holder(&h, now)? {
+                return Ok(Auth(state.tokens.get(&p), h));
+            }
         }
-        let generation = state.tokens.generation();
-        let store = state.store.clone();
-        let token = token.to_string();
-        let found = tokio::task::spawn_blocking(move || store.principal(&token, now))
-            .await
-            .map_err(|_| ApiError::internal())??;
-        let (p, expires) = found.ok_or_else(ApiError::unauthorized)?;
-        let p = Arc::new(Acting::from(p));
-        state.tokens.put(h, p.clone(), expires, generation);
-        Ok(Auth(p, h))
+        Err(bearer_failed(state, Client::of(parts), now))
     }
 }
 

@@ -26,6 +26,8 @@ pub struct ApiError {
     /// Set when an authenticated caller was refused before any store
     /// operation could audit it (role, door or org-unit checks): who.
     pub refused_actor: Option<String>,
+    /// Seconds for `Retry-After` (a 503 without it says 1).
+    pub retry_after: Option<u64>,
 }
 
 /// Carried on a refusal's response so the HTTP layer audits it.
@@ -42,7 +44,7 @@ pub use super::dto::Problem;
 impl ApiError {
     /// A problem with this status, code and detail.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), refused_actor: None }
+        Self { status, code, detail: detail.into(), refused_actor: None, retry_after: None }
     }
 
     /// 401: no usable token.
@@ -53,6 +55,19 @@ impl ApiError {
             "unauthorized",
             "send a valid, unexpired bearer token in the Authorization header",
         )
+    }
+
+    /// 429: too many failed attempts from this client or for this name;
+    /// `secs` until the next one is heard.
+    #[must_use]
+    pub fn too_many_attempts(secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many failed attempts; retry in {secs} s"),
+        );
+        e.retry_after = Some(secs.max(1));
+        e
     }
 
     /// Marks this refusal for the audit trail, as refused to `actor`.
@@ -172,7 +187,9 @@ impl IntoResponse for ApiError {
         };
         let mut res = (self.status, axum::Json(body)).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if let Some(r) = refused {

@@ -36,6 +36,7 @@ pub mod openapi;
 pub mod purge;
 pub mod readers;
 pub mod staff;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,14 +74,18 @@ pub struct Shared {
     pub durable: Arc<Durable>,
     /// Counters.
     pub metrics: metrics::Metrics,
-    /// Token cache.
-    pub tokens: auth::TokenCache,
+    /// Each token holder's `Acting`, made once (tokens themselves are
+    /// checked against the store's in-memory token set).
+    pub tokens: auth::Actings,
     /// Set once the service is up; cleared while shutting down.
     pub ready: AtomicBool,
     /// Set when the service begins to stop: long waits end.
     pub stopping: Stopping,
     /// Password checks in flight (argon2 takes ~19 MiB and real CPU each).
     pub logins: tokio::sync::Semaphore,
+    /// Failed-authentication limits per client address and account name,
+    /// and one password check in flight per address.
+    pub throttle: throttle::Throttle,
     /// Refusals waiting to be audited.
     pub refusals: tokio::sync::mpsc::Sender<RefusalKey>,
     /// Where card readers publish their events.
@@ -140,6 +145,8 @@ impl AppState {
                 }
             }),
         )?;
+        // Built before the first request: an unknown token never reads SQLite.
+        store.try_tokens()?;
         let refusals = start_refusal_auditor(store.clone());
         let jobs = crate::jobs::Runner::start(store.clone())
             .map_err(|e| StoreError::Io(format!("cannot start the purge-job runner: {e}")))?;
@@ -148,16 +155,26 @@ impl AppState {
             events,
             durable,
             metrics: metrics::Metrics::with_routes(routes().1.paths.paths.keys().cloned()),
-            tokens: auth::TokenCache::default(),
+            tokens: auth::Actings::default(),
             ready: AtomicBool::new(true),
             stopping: Stopping::default(),
             logins: tokio::sync::Semaphore::new(2),
+            throttle: throttle::Throttle::default(),
             refusals,
             readers: Arc::default(),
             enrollments: readers::Enrollments::default(),
             osdp: std::sync::OnceLock::new(),
             jobs,
         })))
+    }
+
+    /// Queues a failed authentication for the refusal auditor: one
+    /// `api.refused` entry per (actor, what, code) a second, with a count.
+    /// A full queue is counted in `/metrics` instead.
+    pub fn audit_failure(&self, actor: impl Into<String>, what: String, code: &'static str) {
+        if self.refusals.try_send((actor.into(), what, code)).is_err() {
+            self.metrics.refusal_not_audited();
+        }
     }
 
     /// Tells the purge-job runner a job was recorded.
@@ -325,10 +342,7 @@ async fn count(State(s): State<AppState>, req: Request, next: Next) -> Response 
     let route = route.as_ref().map(MatchedPath::as_str);
     s.metrics.http(method.as_str(), route, res.status().as_u16());
     if let Some(r) = res.extensions().get::<error::Refused>().cloned() {
-        let key = (r.actor, format!("{method} {}", route.unwrap_or("unmatched")), r.code);
-        if s.refusals.try_send(key).is_err() {
-            s.metrics.refusal_not_audited();
-        }
+        s.audit_failure(r.actor, format!("{method} {}", route.unwrap_or("unmatched")), r.code);
     }
     res
 }

@@ -5,8 +5,10 @@
 //! 502). What every route shares is added here, once, by [`Complete`],
 //! from the same facts the code acts on:
 //!
-//! - a route with `security` can answer 401 (the `Auth` extractor) and 403
-//!   (`Staff<ROLE>`, or the rule layer's role, unit and door checks);
+//! - a route with `security` can answer 401 (the `Auth` extractor), 403
+//!   (`Staff<ROLE>`, or the rule layer's role, unit and door checks) and
+//!   429 with `Retry-After` (failed bearer tokens from a locked address,
+//!   `api::throttle`);
 //! - a route with a request body can answer 400, 413 and 415 (what
 //!   [`ApiJson`](super::error::ApiJson) rejects with; it never answers 422);
 //! - a route with query parameters can answer 400 (`ApiQuery`), one with
@@ -94,7 +96,7 @@ impl Modify for Complete {
 fn shared_statuses(secured: bool, body: bool, query: bool, path: bool) -> Vec<u16> {
     let mut s = vec![500, 503];
     if secured {
-        s.extend([401, 403]);
+        s.extend([401, 403, 429]);
     }
     if body {
         s.extend([400, 413, 415]);

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::auth::{Auth, Staff};
+use crate::api::auth::{Auth, Client, Staff};
 use crate::api::dto::{
     AuditEntry, AuditReport, CredentialRecord, CredentialSummary, ExpungePreview, Stats, TokenResponse, UserRecord,
     UserSummary,
@@ -564,18 +564,54 @@ pub struct LoginBody {
 
 /// Log in with a password; returns a bearer token valid for 12 hours.
 #[utoipa::path(post, path = "/api/v1/login", tag = "auth", request_body = LoginBody,
-    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 400, body = Problem)))]
-pub async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) -> Result<Json<TokenResponse>, ApiError> {
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 400, body = Problem),
+        (status = 429, body = Problem, description = "too many failed attempts from this address or for this name, or a password check from this address already in flight; retry after `Retry-After` seconds")))]
+pub async fn login(
+    State(s): State<AppState>,
+    client: Client,
+    ApiJson(b): ApiJson<LoginBody>,
+) -> Result<Json<TokenResponse>, ApiError> {
     const TTL: i64 = 12 * 3600;
+    let now = s.store.now();
+    let t = &s.throttle;
+    // The name as typed is a key of the per-name limit only: never logged or audited.
+    let name: String = b.name.trim().chars().take(64).collect();
+    let what = format!("POST /api/v1/login from {}", client.label());
+    let locked =
+        [client.0.and_then(|a| t.login_address.locked(&a, None, now)), t.login_name.locked(&name, client.0, now)];
+    if let Some(secs) = locked.into_iter().flatten().max() {
+        s.audit_failure("anonymous", what, "too_many_attempts");
+        return Err(ApiError::too_many_attempts(secs));
+    }
+    // One password check in flight per address, so one client cannot hold every slot.
+    let _slot = match client.0 {
+        Some(a) => Some(t.logins_in_flight.enter(a).ok_or_else(|| {
+            s.audit_failure("anonymous", what.clone(), "too_many_attempts");
+            let mut e = ApiError::too_many_attempts(1);
+            e.detail = "a login from this address is in progress; retry in a second".into();
+            e
+        })?),
+        None => None,
+    };
     let _permit = s.logins.try_acquire().map_err(|_| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many logins in progress; retry in a second")
     })?;
-    match blocking(&s, move |st| st.login(&b.name, &b.password, TTL)).await {
-        Ok((op, token)) => Ok(Json(TokenResponse { token, role: op.role.into(), expires_in: TTL })),
-        Err(e) if e.code == "invalid_input" => {
+    match blocking(&s, move |st| st.login(&b.name, &b.password, TTL)).await? {
+        Ok((op, token)) => {
+            if let Some(a) = client.0 {
+                t.login_address.succeed(a, None, now);
+            }
+            t.login_name.succeed(name, client.0, now);
+            Ok(Json(TokenResponse { token, role: op.role.into(), expires_in: TTL }))
+        }
+        Err(refused) => {
+            if let Some(a) = client.0 {
+                t.login_address.fail(a, now);
+            }
+            t.login_name.fail(name, now);
+            s.audit_failure(refused.actor.id, what, "invalid_credentials");
             Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "unknown operator or wrong password"))
         }
-        Err(e) => Err(e),
     }
 }
 
@@ -586,7 +622,6 @@ pub async fn login(State(s): State<AppState>, ApiJson(b): ApiJson<LoginBody>) ->
 pub async fn logout(State(s): State<AppState>, auth: Staff<{ Role::Viewer as u8 }>) -> Result<StatusCode, ApiError> {
     let hash = auth.1;
     op(&s, &auth.acting(), move |st, a| ops::audit::logout(st, a, &hash)).await?;
-    s.tokens.forget(&hash);
     Ok(StatusCode::NO_CONTENT)
 }
 

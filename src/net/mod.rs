@@ -95,8 +95,8 @@ pub async fn serve(
             a = listener.accept() => a,
             () = &mut stop => break,
         };
-        let tcp = match accepted {
-            Ok((tcp, _peer)) => tcp,
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) if is_connection_error(&e) => continue,
             Err(e) => {
                 // Out of file descriptors and the like: wait rather than spin.
@@ -110,12 +110,12 @@ pub async fn serve(
         conns.spawn(async move {
             let phase = Arc::new(Phase::new(Instant::now()));
             match tls {
-                None => connection(tcp, phase, limits, app, stopped).await,
+                None => connection(tcp, peer, phase, limits, app, stopped).await,
                 Some(certs) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(certs.config());
                     let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tcp)).await;
                     if let Ok(Ok(stream)) = handshake {
-                        connection(stream, phase, limits, app, stopped).await;
+                        connection(stream, peer, phase, limits, app, stopped).await;
                     }
                 }
             }
@@ -146,13 +146,22 @@ fn is_connection_error(e: &io::Error) -> bool {
 }
 
 /// Serves one connection until it ends, times out, or the drain ends it.
-async fn connection<S>(io: S, phase: Arc<Phase>, limits: Limits, app: Router, mut stopped: watch::Receiver<bool>)
-where
+async fn connection<S>(
+    io: S,
+    peer: std::net::SocketAddr,
+    phase: Arc<Phase>,
+    limits: Limits,
+    app: Router,
+    mut stopped: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let p = phase.clone();
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let busy = Busy::begin(&p);
+        // The client's address, for the per-address limits of failed
+        // authentication (`api::throttle`), as axum's `ConnectInfo`.
+        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
         let mut app = app.clone();
         async move {
             let res = app.call(req).await.unwrap_or_else(|never: Infallible| match never {});

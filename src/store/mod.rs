@@ -28,10 +28,11 @@ pub mod purge;
 pub mod records;
 pub mod schema;
 mod seed;
+pub mod tokens;
 mod users;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -49,6 +50,7 @@ pub use records::{
     UserRecord, UserSummary,
 };
 pub use seed::SeedReport;
+pub use tokens::TokenSet;
 
 use crate::clock::Clock;
 use crate::domain::{Change, DomainError, Origin, Timestamp, UserId};
@@ -147,6 +149,10 @@ pub struct Store {
     readers: Mutex<Vec<Connection>>,
     /// Built on first use (a CLI command that never decides never pays for it).
     index: OnceLock<Index>,
+    /// Live tokens and enabled holders, built on first use like the index.
+    tokens: OnceLock<TokenSet>,
+    /// Read transactions begun ([`Store::reads`]).
+    reads: AtomicU64,
     /// An expunge committed but its WAL checkpoint could not complete yet.
     erasure_pending: AtomicBool,
     clock: Arc<dyn Clock>,
@@ -209,6 +215,8 @@ impl Store {
             writer: Mutex::new(writer),
             readers: Mutex::new(vec![reader]),
             index: OnceLock::new(),
+            tokens: OnceLock::new(),
+            reads: AtomicU64::new(0),
             erasure_pending: AtomicBool::new(false),
             clock,
         })
@@ -263,6 +271,39 @@ impl Store {
         }
     }
 
+    /// The token set, built from the tables on first use (under the writer
+    /// lock, so no write of this process commits between its snapshot and
+    /// the moment writes start catching it up).
+    ///
+    /// # Errors
+    /// A database error while building (tried again on the next call).
+    pub fn try_tokens(&self) -> Result<&TokenSet, StoreError> {
+        if let Some(t) = self.tokens.get() {
+            return Ok(t);
+        }
+        let _w = lock(&self.writer);
+        if let Some(t) = self.tokens.get() {
+            return Ok(t);
+        }
+        let now = self.clock.now();
+        let built = self.read(|c| TokenSet::build(c, now))?;
+        Ok(self.tokens.get_or_init(|| built))
+    }
+
+    /// Who holds the token with this SHA-256 now (live, unexpired, holder
+    /// enabled), and when it expires. Answered from memory once the token
+    /// set is built: an unknown token costs no SQLite read.
+    pub fn token_holder(&self, hash: &[u8; 32], now: Timestamp) -> Result<Option<tokens::Held>, StoreError> {
+        Ok(self.try_tokens()?.lookup(hash, now))
+    }
+
+    /// How many read transactions this store has begun: a test asserts a
+    /// path does not read SQLite by seeing this unchanged.
+    #[must_use]
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
     /// The store's clock.
     #[must_use]
     pub fn now(&self) -> Timestamp {
@@ -272,6 +313,7 @@ impl Store {
     /// Runs `f` on a reader connection inside one read transaction (a
     /// consistent snapshot).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let pooled = lock(&self.readers).pop();
         let mut conn = match pooled {
             Some(c) => c,
@@ -330,7 +372,10 @@ impl Store {
             }
         };
         match outcome {
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                self.catch_up_tokens_on(&mut conn, now);
+                Ok(v)
+            }
             Err((e, draft)) => {
                 if e.is_refusal() {
                     // The refusal is what the caller must hear, even if auditing it fails.
@@ -360,7 +405,25 @@ impl Store {
         let entries = self.read(|c| changes::read_since(c, index.applied_seq(), 10_000))?;
         let n = entries.len();
         index.apply(entries.iter().map(|(s, c)| (*s, c)));
+        if let Some(t) = self.tokens.get() {
+            let now = self.clock.now();
+            self.read(|c| t.catch_up(c, now))?;
+        }
         Ok(n)
+    }
+
+    /// After a write of this process: the token set takes in what it (and
+    /// anything committed before it) changed, before the write returns. A
+    /// failure is logged; the next catch-up retries.
+    fn catch_up_tokens_on(&self, conn: &mut Connection, now: Timestamp) {
+        let Some(t) = self.tokens.get() else { return };
+        let done = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(StoreError::from)
+            .and_then(|tx| t.catch_up(&tx, now));
+        if let Err(e) = done {
+            tracing::error!(code = e.code(), "the token set could not take in a write");
+        }
     }
 
     /// Moves the WAL's contents into the database file and truncates the

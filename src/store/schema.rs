@@ -297,6 +297,46 @@ INSERT INTO change_log (at, kind, user_id, technology, uid, credential_state)
         GROUP BY c2.uid HAVING COUNT(DISTINCT b2.user_id) > 1)
     ORDER BY c.id;
 ",
+    // 6: the auth log — which tokens, operators and controllers changed, in
+    // commit order, written by triggers so no path (this build's writes, the
+    // CLI, an older tool, a hand edit) can change who a token belongs to
+    // without a running service hearing of it.
+    r"
+CREATE TABLE auth_log (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_id      INTEGER,
+    operator_id   INTEGER,
+    controller_id INTEGER,
+    CHECK ((token_id IS NOT NULL) + (operator_id IS NOT NULL) + (controller_id IS NOT NULL) = 1)
+);
+CREATE TRIGGER auth_log_token_insert AFTER INSERT ON tokens
+BEGIN INSERT INTO auth_log (token_id) VALUES (NEW.id); END;
+CREATE TRIGGER auth_log_token_update AFTER UPDATE ON tokens
+BEGIN INSERT INTO auth_log (token_id) VALUES (NEW.id); END;
+CREATE TRIGGER auth_log_token_delete AFTER DELETE ON tokens
+BEGIN INSERT INTO auth_log (token_id) VALUES (OLD.id); END;
+CREATE TRIGGER auth_log_operator_insert AFTER INSERT ON operators
+BEGIN INSERT INTO auth_log (operator_id) VALUES (NEW.id); END;
+CREATE TRIGGER auth_log_operator_update AFTER UPDATE ON operators
+BEGIN INSERT INTO auth_log (operator_id) VALUES (NEW.id); END;
+CREATE TRIGGER auth_log_operator_delete AFTER DELETE ON operators
+BEGIN INSERT INTO auth_log (operator_id) VALUES (OLD.id); END;
+CREATE TRIGGER auth_log_controller_insert AFTER INSERT ON controllers
+BEGIN INSERT INTO auth_log (controller_id) VALUES (NEW.id); END;
+CREATE TRIGGER auth_log_controller_update AFTER UPDATE ON controllers
+BEGIN INSERT INTO auth_log (controller_id) VALUES (NEW.id); END;
+CREATE TRIGGER auth_log_controller_delete AFTER DELETE ON controllers
+BEGIN INSERT INTO auth_log (controller_id) VALUES (OLD.id); END;
+CREATE TRIGGER auth_log_doors_insert AFTER INSERT ON controller_doors
+BEGIN INSERT INTO auth_log (controller_id) VALUES (NEW.controller_id); END;
+CREATE TRIGGER auth_log_doors_delete AFTER DELETE ON controller_doors
+BEGIN INSERT INTO auth_log (controller_id) VALUES (OLD.controller_id); END;
+CREATE TRIGGER auth_log_doors_update AFTER UPDATE ON controller_doors
+BEGIN
+    INSERT INTO auth_log (controller_id) VALUES (OLD.controller_id);
+    INSERT INTO auth_log (controller_id) VALUES (NEW.controller_id);
+END;
+",
 ];
 
 /// The schema version this build writes.
