@@ -25,6 +25,12 @@ use serde::Deserialize;
 
 use crate::readers::osdp::LineConfig;
 
+/// The longest timeout a configuration may set, in seconds (a day).
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+/// The most connections a configuration may allow.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+
 /// Where a key can be set besides the TOML file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {
@@ -126,8 +132,15 @@ config_table! {
     /// Seconds a connection with no request in progress stays open (the
     /// reader event stream and a waiting enrolment are requests in progress).
     idle_timeout_secs: u64 = 60, Everywhere, example "15";
+    /// Seconds from a request's complete head to the end of its body; a
+    /// client that stalls its body is disconnected.
+    body_read_timeout_secs: u64 = 30, Everywhere, example "10";
     /// Connections served at once; further ones wait to be accepted.
     max_connections: usize = 1024, Everywhere, example "256";
+    /// Connections one client address (IPv6: its /64) may hold at once;
+    /// more from it are closed at once, so one client cannot take every
+    /// connection from the doors.
+    max_connections_per_address: usize = 64, Everywhere, example "16";
     /// Log filter (tracing `EnvFilter` syntax).
     log: String = "info".into(), GlobalFlag, example r#""debug,hyper=info""#;
     /// Log format: `human` or `json`.
@@ -381,15 +394,22 @@ impl Config {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("tls_cert and tls_key go together: set both for HTTPS, or neither for plain HTTP".into());
         }
-        for (key, v) in
-            [("header_read_timeout_secs", self.header_read_timeout_secs), ("idle_timeout_secs", self.idle_timeout_secs)]
-        {
-            if v == 0 {
-                return Err(format!("{key} must be at least 1 (seconds)"));
+        for (key, v) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
+        ] {
+            if !(1..=MAX_TIMEOUT_SECS).contains(&v) {
+                return Err(format!("{key} must be 1 to {MAX_TIMEOUT_SECS} (seconds)"));
             }
         }
-        if self.max_connections == 0 {
-            return Err("max_connections must be at least 1".into());
+        for (key, v) in [
+            ("max_connections", self.max_connections),
+            ("max_connections_per_address", self.max_connections_per_address),
+        ] {
+            if !(1..=MAX_CONNECTIONS).contains(&v) {
+                return Err(format!("{key} must be 1 to {MAX_CONNECTIONS}"));
+            }
         }
         Ok(())
     }
@@ -464,7 +484,7 @@ mod tests {
     }
 
     #[test]
-    fn tls_needs_both_files_and_limits_are_never_zero() {
+    fn tls_needs_both_files_and_limits_stay_within_bounds() {
         for text in ["tls_cert = \"c.pem\"\n", "tls_key = \"k.pem\"\n"] {
             let e = from_file(text).unwrap_err();
             assert!(e.contains("tls_cert and tls_key go together"), "{e}");
@@ -473,13 +493,18 @@ mod tests {
         assert_eq!((c.tls_cert.unwrap(), c.tls_key.unwrap()), (PathBuf::from("c.pem"), PathBuf::from("k.pem")));
         let d = Config::default();
         assert_eq!((d.header_read_timeout_secs, d.idle_timeout_secs, d.max_connections), (10, 60, 1024));
-        for (var, key) in [
-            ("IDMS_HEADER_READ_TIMEOUT_SECS", "header_read_timeout_secs"),
-            ("IDMS_IDLE_TIMEOUT_SECS", "idle_timeout_secs"),
-            ("IDMS_MAX_CONNECTIONS", "max_connections"),
+        assert_eq!((d.body_read_timeout_secs, d.max_connections_per_address), (30, 64));
+        for (var, key, too_big) in [
+            ("IDMS_HEADER_READ_TIMEOUT_SECS", "header_read_timeout_secs", "86401"),
+            ("IDMS_IDLE_TIMEOUT_SECS", "idle_timeout_secs", "86401"),
+            ("IDMS_BODY_READ_TIMEOUT_SECS", "body_read_timeout_secs", "18446744073709551615"),
+            ("IDMS_MAX_CONNECTIONS", "max_connections", "1000001"),
+            ("IDMS_MAX_CONNECTIONS_PER_ADDRESS", "max_connections_per_address", "1000001"),
         ] {
-            let e = from_env(var, "0").unwrap_err();
-            assert!(e.contains(key) && e.contains("at least 1"), "{e}");
+            for bad in ["0", too_big] {
+                let e = from_env(var, bad).unwrap_err();
+                assert!(e.contains(key) && e.contains("must be 1 to"), "{var}={bad}: {e}");
+            }
         }
     }
 

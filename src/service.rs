@@ -170,6 +170,11 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
         })
         .await;
     }
+    // Refusals gathered for their one-second batch are written now, not
+    // lost with the runtime.
+    if !state.flush_refusals(Duration::from_secs(2)).await {
+        tracing::error!("refusals gathered before the stop could not be audited");
+    }
     tracing::info!("requests and readers stopped; committing the queued access events");
     // Closing the log writes what is queued (whoever still holds the state);
     // that blocks, so not on an async worker.

@@ -69,7 +69,8 @@ pub struct Metrics {
 }
 
 /// Statuses the API answers, counted on their own.
-const STATUSES: &[u16] = &[200, 201, 202, 204, 400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 500, 502, 503, 504];
+const STATUSES: &[u16] =
+    &[200, 201, 202, 204, 400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504];
 /// Any other status is counted by its class, `1xx` to `5xx`.
 const CLASSES: &[&str] = &["1xx", "2xx", "3xx", "4xx", "5xx"];
 /// A cell per status, then one per class.

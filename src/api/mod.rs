@@ -87,7 +87,7 @@ pub struct Shared {
     /// and one password check in flight per address.
     pub throttle: throttle::Throttle,
     /// Refusals waiting to be audited.
-    pub refusals: tokio::sync::mpsc::Sender<RefusalKey>,
+    pub refusals: tokio::sync::mpsc::Sender<AuditMsg>,
     /// Where card readers publish their events.
     pub readers: Arc<crate::readers::Hub>,
     /// Tap-to-enrol reads waiting for confirmation.
@@ -172,9 +172,20 @@ impl AppState {
     /// `api.refused` entry per (actor, what, code) a second, with a count.
     /// A full queue is counted in `/metrics` instead.
     pub fn audit_failure(&self, actor: impl Into<String>, what: String, code: &'static str) {
-        if self.refusals.try_send((actor.into(), what, code)).is_err() {
+        if self.refusals.try_send(AuditMsg::Refused((actor.into(), what, code))).is_err() {
             self.metrics.refusal_not_audited();
         }
+    }
+
+    /// Writes the refusals gathered so far now (at the stop: the batch a
+    /// second collects would otherwise die with the runtime); waits at
+    /// most `within`. Answers whether they were written.
+    pub async fn flush_refusals(&self, within: std::time::Duration) -> bool {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.refusals.send(AuditMsg::Flush(tx)).await.is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(within, rx).await, Ok(Ok(())))
     }
 
     /// Tells the purge-job runner a job was recorded.
@@ -353,15 +364,34 @@ async fn count(State(s): State<AppState>, req: Request, next: Next) -> Response 
 /// may not use costs the audit trail one entry a second, not one per
 /// request. When the bounded queue is full the refusal is counted in
 /// `/metrics` instead.
-fn start_refusal_auditor(store: Arc<Store>) -> tokio::sync::mpsc::Sender<RefusalKey> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<RefusalKey>(4096);
+fn start_refusal_auditor(store: Arc<Store>) -> tokio::sync::mpsc::Sender<AuditMsg> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<AuditMsg>(4096);
     tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
             let mut batch: std::collections::BTreeMap<RefusalKey, u64> = std::collections::BTreeMap::new();
-            *batch.entry(first).or_insert(0) += 1;
-            let until = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
-            while let Ok(Some(k)) = tokio::time::timeout_at(until, rx.recv()).await {
-                *batch.entry(k).or_insert(0) += 1;
+            let mut flushed = Vec::new();
+            match first {
+                AuditMsg::Refused(k) => {
+                    *batch.entry(k).or_insert(0) += 1;
+                    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+                    while let Ok(Some(m)) = tokio::time::timeout_at(until, rx.recv()).await {
+                        match m {
+                            AuditMsg::Refused(k) => *batch.entry(k).or_insert(0) += 1,
+                            // Write what is gathered now, then answer.
+                            AuditMsg::Flush(done) => {
+                                flushed.push(done);
+                                break;
+                            }
+                        }
+                    }
+                }
+                AuditMsg::Flush(done) => flushed.push(done),
+            }
+            if batch.is_empty() {
+                for done in flushed {
+                    let _ = done.send(());
+                }
+                continue;
             }
             let store = store.clone();
             let written = tokio::task::spawn_blocking(move || {
@@ -376,7 +406,11 @@ fn start_refusal_auditor(store: Arc<Store>) -> tokio::sync::mpsc::Sender<Refusal
                 store.audit_refusals(&entries)
             })
             .await;
-            if !matches!(written, Ok(Ok(()))) {
+            if matches!(written, Ok(Ok(()))) {
+                for done in flushed {
+                    let _ = done.send(());
+                }
+            } else {
                 tracing::error!("refusals could not be audited");
             }
         }
@@ -386,6 +420,15 @@ fn start_refusal_auditor(store: Arc<Store>) -> tokio::sync::mpsc::Sender<Refusal
 
 /// Who was refused, on which route, with which code.
 pub type RefusalKey = (String, String, &'static str);
+
+/// What the refusal auditor is sent.
+#[derive(Debug)]
+pub enum AuditMsg {
+    /// A refusal to count.
+    Refused(RefusalKey),
+    /// Write what is gathered now, then answer.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
 
 /// The routes and their OpenAPI description, from the same registrations
 /// (completed by [`openapi::Complete`]).

@@ -163,7 +163,11 @@ fn describe(status: u16, r: &Response) -> String {
         }
         408 => "The wait ended before anything arrived.".into(),
         409 => "Refused by a rule of the current state; `code` names it.".into(),
-        413 => format!("`body_too_large`: the body is larger than {} bytes.", super::MAX_BODY),
+        413 => format!(
+            "`body_too_large`: the body is larger than the route accepts ({} bytes; {} for offline-event uploads).",
+            super::MAX_BODY,
+            super::MAX_UPLOAD_BODY
+        ),
         415 => "`unsupported_media_type`: send the body as JSON (`Content-Type: application/json`).".into(),
         422 => "The input was understood but cannot be used; `code` says why.".into(),
         429 => "Too many requests; retry after `Retry-After` seconds.".into(),

@@ -598,9 +598,9 @@ pub async fn login(
     })?;
     match blocking(&s, move |st| st.login(&b.name, &b.password, TTL)).await? {
         Ok((op, token)) => {
-            if let Some(a) = client.0 {
-                t.login_address.succeed(a, None, now);
-            }
+            // The address keeps its failures: one operator's own login must
+            // not reset what the address tried against other names (they
+            // are forgotten after quiet minutes).
             t.login_name.succeed(name, client.0, now);
             Ok(Json(TokenResponse { token, role: op.role.into(), expires_in: TTL }))
         }

@@ -9,7 +9,8 @@
 //!   as the last — 1 s, 2 s, 4 s … — up to [`Policy::cap_secs`]. While
 //!   locked, attempts are answered 429 `too_many_attempts` with
 //!   `Retry-After`, before any password is checked, and do not extend the
-//!   lock. A success clears the key; failures are forgotten after
+//!   lock. A success clears the key (the login handler clears only the
+//!   name's, never the address's); failures are forgotten after
 //!   [`Policy::forget_secs`] without one.
 //! - Addresses are keyed as the peer sent them (an IPv4 address; an IPv6
 //!   address by its /64, which one client usually holds whole).

@@ -324,7 +324,11 @@ fn serve(cli: &Cli, file: Option<&std::path::Path>, flags: &idms::config::Flags)
             return ExitCode::from(3);
         }
     };
-    match rt.block_on(idms::service::serve(c)) {
+    let result = rt.block_on(idms::service::serve(c));
+    // The events are committed; blocking work of requests the stop cut
+    // short (a long audit verify) must not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => output::failure(&e, cli.json),
     }

@@ -11,6 +11,12 @@
 //!   its head (request line and headers) must be complete within
 //!   [`Limits::header_read_timeout`], else the connection is closed. The
 //!   TLS handshake has the same bound.
+//! - **Per-address cap**: one client address (IPv6: its /64) holds at most
+//!   [`Limits::max_per_address`] connections; a further one is closed at
+//!   once, so one client cannot take every connection from the doors.
+//! - **Body-read timeout**: once a request's head is complete, its body
+//!   must arrive within [`Limits::body_read_timeout`], else the connection
+//!   is closed — a stalled body cannot hold a connection.
 //! - **Idle timeout**: a connection with no request in progress — just
 //!   accepted, or between keep-alive requests — is closed after
 //!   [`Limits::idle_timeout`]. A request in progress is never idle, so the
@@ -20,8 +26,6 @@
 //!   close, each busy one closes after its response, and after
 //!   [`DRAIN_GRACE`] whatever is left is dropped.
 //!
-//! A request body sent slowly is bounded by the API's body limit and the
-//! connection cap, not by a timeout of its own.
 
 pub mod tls;
 
@@ -55,8 +59,12 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// A connection without a request in progress.
     pub idle_timeout: Duration,
+    /// From a request's complete head to the end of its body.
+    pub body_read_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Connections one client address holds at once.
+    pub max_per_address: usize,
 }
 
 impl Limits {
@@ -66,7 +74,9 @@ impl Limits {
         Self {
             header_read_timeout: Duration::from_secs(c.header_read_timeout_secs),
             idle_timeout: Duration::from_secs(c.idle_timeout_secs),
+            body_read_timeout: Duration::from_secs(c.body_read_timeout_secs),
             max_connections: c.max_connections,
+            max_per_address: c.max_connections_per_address,
         }
     }
 }
@@ -81,6 +91,7 @@ pub async fn serve(
     stop: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_address = Arc::new(PerAddress::default());
     let (stopping, stopped) = watch::channel(false);
     let mut conns = JoinSet::new();
     let mut stop = std::pin::pin!(stop);
@@ -105,9 +116,14 @@ pub async fn serve(
                 continue;
             }
         };
+        let Some(held) = per_address.take(peer.ip(), limits.max_per_address) else {
+            tracing::debug!("a client address is at its connection cap: connection closed");
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let (app, tls, stopped) = (app.clone(), tls.clone(), stopped.clone());
         conns.spawn(async move {
+            let _held = held;
             let phase = Arc::new(Phase::new(Instant::now()));
             match tls {
                 None => connection(tcp, peer, phase, limits, app, stopped).await,
@@ -157,8 +173,9 @@ async fn connection<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let p = phase.clone();
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let busy = Busy::begin(&p);
+        let mut req = req.map(|body| Reading::new(body, &p));
         // The client's address, for the per-address limits of failed
         // authentication (`api::throttle`), as axum's `ConnectInfo`.
         req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
@@ -216,13 +233,22 @@ struct Phase {
     /// When (ms after `epoch`) the first byte of a head not yet complete
     /// arrived; [`NO_HEAD`] when none.
     head_from: AtomicU64,
+    /// When (ms after `epoch`) the request in progress began waiting for
+    /// its body; [`NO_HEAD`] when it has it all (or has none).
+    body_from: AtomicU64,
 }
 
 const NO_HEAD: u64 = u64::MAX;
 
 impl Phase {
     fn new(epoch: Instant) -> Self {
-        Self { epoch, in_flight: AtomicU32::new(0), idle_from: AtomicU64::new(0), head_from: AtomicU64::new(NO_HEAD) }
+        Self {
+            epoch,
+            in_flight: AtomicU32::new(0),
+            idle_from: AtomicU64::new(0),
+            head_from: AtomicU64::new(NO_HEAD),
+            body_from: AtomicU64::new(NO_HEAD),
+        }
     }
 
     fn ms(&self, at: Instant) -> u64 {
@@ -248,12 +274,26 @@ impl Phase {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// When the connection is to be closed; `None` while a request is in progress.
+    /// The request in progress waits for its body from `at`.
+    fn body_pending(&self, at: Instant) {
+        self.body_from.store(self.ms(at), Ordering::Relaxed);
+    }
+
+    /// The request in progress has its whole body (or gave it up).
+    fn body_done(&self) {
+        self.body_from.store(NO_HEAD, Ordering::Relaxed);
+    }
+
+    /// When the connection is to be closed; `None` while a request whose
+    /// body has arrived is in progress.
     fn deadline(&self, limits: &Limits) -> Option<Instant> {
-        if self.in_flight.load(Ordering::Relaxed) > 0 {
-            return None;
-        }
         let at = |ms: u64, limit: Duration| self.epoch + Duration::from_millis(ms) + limit;
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return match self.body_from.load(Ordering::Relaxed) {
+                NO_HEAD => None,
+                ms => Some(at(ms, limits.body_read_timeout)),
+            };
+        }
         match self.head_from.load(Ordering::Relaxed) {
             NO_HEAD => Some(at(self.idle_from.load(Ordering::Relaxed), limits.idle_timeout)),
             ms => Some(at(ms, limits.header_read_timeout)),
@@ -276,6 +316,94 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         self.0.finish(Instant::now());
+    }
+}
+
+/// A request body that tells its connection's [`Phase`] while it is still
+/// arriving (the body-read timeout runs until it has all arrived).
+struct Reading {
+    body: Incoming,
+    phase: Option<Arc<Phase>>,
+}
+
+impl Reading {
+    fn new(body: Incoming, phase: &Arc<Phase>) -> Self {
+        if body.is_end_stream() {
+            return Self { body, phase: None };
+        }
+        phase.body_pending(Instant::now());
+        Self { body, phase: Some(phase.clone()) }
+    }
+
+    fn done(&mut self) {
+        if let Some(p) = self.phase.take() {
+            p.body_done();
+        }
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
+impl HttpBody for Reading {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let r = Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(r, Poll::Ready(None | Some(Err(_)))) || self.body.is_end_stream() {
+            self.done();
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Connections held per client address (IPv6 by /64, as the
+/// authentication limits key them).
+#[derive(Debug, Default)]
+struct PerAddress(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+impl PerAddress {
+    /// One more connection for `ip`, unless it holds `max` already.
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<AddressHeld> {
+        let key = crate::api::throttle::client_key(ip);
+        let mut m = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = m.entry(key).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressHeld { all: self.clone(), key })
+    }
+}
+
+/// A connection counted against its address until dropped.
+#[derive(Debug)]
+struct AddressHeld {
+    all: Arc<PerAddress>,
+    key: std::net::IpAddr,
+}
+
+impl Drop for AddressHeld {
+    fn drop(&mut self) {
+        let mut m = self.all.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = m.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.key);
+            }
+        }
     }
 }
 
@@ -352,7 +480,9 @@ mod tests {
     const L: Limits = Limits {
         header_read_timeout: Duration::from_secs(2),
         idle_timeout: Duration::from_secs(7),
+        body_read_timeout: Duration::from_secs(5),
         max_connections: 1,
+        max_per_address: 1,
     };
 
     #[test]
@@ -368,6 +498,10 @@ mod tests {
         p.start();
         p.read_some(s(3));
         assert_eq!(p.deadline(&L), None, "a request in progress is never timed out");
+        p.body_pending(s(4));
+        assert_eq!(p.deadline(&L), Some(s(4) + L.body_read_timeout), "a body still arriving is timed");
+        p.body_done();
+        assert_eq!(p.deadline(&L), None, "once the body is in, the request is never timed out");
         p.finish(s(61));
         assert_eq!(p.deadline(&L), Some(s(61) + L.idle_timeout), "idle from the end of the response");
         p.read_some(s(62));

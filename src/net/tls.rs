@@ -102,8 +102,11 @@ impl Certificate {
     }
 
     fn build(cert: &Path, key: &Path, cert_pem: &[u8], key_pem: &[u8]) -> Result<Loaded, TlsError> {
-        let chain: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_slice_iter(cert_pem).filter_map(Result::ok).collect();
+        // A chain with a damaged certificate is refused whole, never served
+        // without it.
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<_, _>>()
+            .map_err(|_| TlsError::NoCertificate(cert.to_path_buf()))?;
         if chain.is_empty() {
             return Err(TlsError::NoCertificate(cert.to_path_buf()));
         }

@@ -413,6 +413,7 @@ fn the_shipped_unit_is_sandboxed_and_its_configuration_loads() {
     let has = |line: &str| unit.lines().any(|l| l.trim() == line);
     for line in [
         "ProtectSystem=strict",
+        "LimitNOFILE=65536",
         "NoNewPrivileges=yes",
         "StateDirectory=idms",
         "StateDirectoryMode=0700",
@@ -431,4 +432,8 @@ fn the_shipped_unit_is_sandboxed_and_its_configuration_loads() {
     let c = idms::config::Config::load(Some(&conf), std::iter::empty(), &idms::config::Flags::default()).unwrap();
     assert_eq!(c.data_dir, Path::new("/var/lib/idms"));
     assert_eq!(c.log_format, idms::config::LogFormat::Json);
+    assert!(
+        c.listen.ip().is_loopback() || c.tls_cert.is_some(),
+        "the shipped configuration serves plain HTTP off loopback"
+    );
 }

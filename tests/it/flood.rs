@@ -39,17 +39,24 @@ fn random_tokens(n: usize) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_bearer_tokens_are_refused_without_reading_sqlite() {
     let api = Api::new();
+    // The purge-job runner polls the store every 2 s (two reads) whatever
+    // the requests do: that, and only that, may be read meanwhile — a
+    // read per request would be a thousand.
+    let started = std::time::Instant::now();
+    let runner_reads = || 2 * (started.elapsed().as_secs() / 2 + 1);
     let before = api.store.reads();
     for t in random_tokens(1000) {
         let (s, v) = api.call(Method::GET, "/api/v1/stats", Some(&t), None).await;
         assert_eq!((s, v["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
     }
-    assert_eq!(api.store.reads(), before, "an unknown token must not cost a SQLite read");
+    let read = api.store.reads() - before;
+    assert!(read <= runner_reads(), "an unknown token must not cost a SQLite read: {read} reads");
     // A known token is answered from memory too: door decisions read nothing.
     for _ in 0..50 {
         assert_eq!(decide(&api, &api.door.1).await, StatusCode::OK);
     }
-    assert_eq!(api.store.reads(), before, "a door decision must not read SQLite either");
+    let read = api.store.reads() - before;
+    assert!(read <= runner_reads(), "a door decision must not read SQLite either: {read} reads");
 }
 
 /// What another process (the CLI, here a second `Store` on the same file)
@@ -174,10 +181,12 @@ async fn failed_logins_from_one_address_get_429_with_a_growing_retry_after() {
         assert_eq!(login(&api, A, &format!("nobody-{i}"), "guess").await.0, StatusCode::UNAUTHORIZED);
     }
     assert_eq!(waits, [1, 2, 4]);
-    // A success clears the address.
+    // A success does not clear the address: an insider cannot reset the
+    // count of guesses against other names with their own login.
     api.fx.clock.advance(8);
     assert_eq!(login(&api, A, "desk", PASSWORD).await.0, StatusCode::OK);
     assert_eq!(login(&api, A, "nobody", "guess").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login(&api, A, "nobody-else", "guess").await.0, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -127,6 +127,61 @@ fn a_half_sent_request_is_dropped_within_the_header_timeout_and_others_are_serve
     assert!(!String::from_utf8_lossy(&got.unwrap()).starts_with("HTTP/1.1 200"), "no answer to half a request");
 }
 
+/// A client that sends a request's head and then stalls its body (a
+/// `POST /login` promising 1,000 bytes) is disconnected once the body-read
+/// timeout passes; a request whose body arrived is not timed.
+#[test]
+fn a_stalled_body_is_dropped_within_the_body_timeout() {
+    let d = tempfile::tempdir().unwrap();
+    let s = Serve::start(d.path(), "127.0.0.1", &[("IDMS_BODY_READ_TIMEOUT_SECS", "1")]);
+    let mut stalled = s.connect();
+    stalled
+        .write_all(b"POST /api/v1/login HTTP/1.1\r\nHost: idms\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\":")
+        .unwrap();
+    let t = Instant::now();
+    let got = closed_within(&mut stalled, Duration::from_secs(8));
+    assert!(got.is_some(), "a stalled body still held its connection after 8 s (timeout 1 s)");
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    // A whole request on a fresh connection is answered (401: no such operator).
+    let mut r = agent()
+        .post(&format!("{}/api/v1/login", s.base()))
+        .send_json(json!({"name": "nobody", "password": "x"}))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401, "{}", r.body_mut().read_to_string().unwrap());
+}
+
+/// One client address holds at most `max_connections_per_address`
+/// connections: a further one is closed at once, and served again once
+/// one of its others has closed.
+#[test]
+fn one_address_holds_at_most_its_share_of_connections() {
+    let d = tempfile::tempdir().unwrap();
+    let s = Serve::start(d.path(), "127.0.0.1", &[("IDMS_MAX_CONNECTIONS_PER_ADDRESS", "2")]);
+    let mut a = s.connect();
+    let mut b = s.connect();
+    assert_eq!(healthz(&mut a), "HTTP/1.1 200 OK");
+    assert_eq!(healthz(&mut b), "HTTP/1.1 200 OK");
+    let mut third = s.connect();
+    let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: idms\r\n\r\n");
+    let got = closed_within(&mut third, Duration::from_secs(5)).expect("the third connection was not closed");
+    assert!(got.is_empty(), "the third connection was served: {}", String::from_utf8_lossy(&got));
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut again = s.connect();
+        let _ = again.write_all(b"GET /healthz HTTP/1.1\r\nHost: idms\r\n\r\n");
+        again.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 64];
+        if matches!(again.read(&mut buf), Ok(n) if n > 0) {
+            assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "a freed share was never served again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(healthz(&mut b), "HTTP/1.1 200 OK", "the address's other connection still works");
+}
+
 #[test]
 fn idle_connections_close_after_the_idle_timeout_but_a_reader_stream_stays() {
     let d = tempfile::tempdir().unwrap();
@@ -445,4 +500,33 @@ fn sigterm_ends_streams_finishes_requests_commits_door_reads_and_exits_0_within_
         missing.len(),
         acked.len()
     );
+}
+
+/// Failed authentications are audited in one-second batches; a stop right
+/// after them writes the batch rather than losing it with the runtime.
+#[test]
+fn refusals_gathered_before_a_stop_are_audited() {
+    let d = tempfile::tempdir().unwrap();
+    let mut s = Serve::start(d.path(), "127.0.0.1", &[]);
+    let a = agent();
+    for _ in 0..3 {
+        let r = a
+            .get(&format!("{}/api/v1/stats", s.base()))
+            .header("Authorization", "Bearer idms_op_not-a-token")
+            .call()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let (status, _) = s.stop();
+    assert!(status.success(), "{}", s.stderr());
+    let entries = cli(d.path(), &["audit", "list", "--limit", "1000"]);
+    let refused: Vec<&Value> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "api.refused" && e["detail"].as_str().unwrap_or("").contains("bearer"))
+        .collect();
+    let counted: u64 =
+        refused.iter().filter_map(|e| e["detail"].as_str()?.rsplit("count=").next()?.parse::<u64>().ok()).sum();
+    assert_eq!(counted, 3, "{refused:?}");
 }
