@@ -293,7 +293,7 @@ impl Pki {
 }
 
 #[test]
-fn https_with_a_generated_certificate_reloaded_on_sighup() {
+fn https_with_a_generated_certificate_reloaded_on_sighup_and_when_the_files_change() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     let pki = Pki::new();
@@ -339,6 +339,16 @@ fn https_with_a_generated_certificate_reloaded_on_sighup() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(shown, second, "the previous certificate stays in use");
     assert!(!s.stderr().contains("PRIVATE KEY"), "no key material in the log");
+
+    // Renewed again without a signal: the file check (every 5 s) takes it.
+    let (cert_pem, key_pem, third) = pki.leaf();
+    std::fs::write(&key, &key_pem).unwrap();
+    std::fs::write(&cert, &cert_pem).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pki.get(s.port).unwrap().1 != third {
+        assert!(Instant::now() < deadline, "a changed certificate file was not taken: {}", s.stderr());
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let (status, _) = s.stop();
     assert!(status.success(), "{}", s.stderr());
 }
