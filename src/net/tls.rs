@@ -82,6 +82,23 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|error| TlsError::Unreadable { path: path.to_path_buf(), error })
 }
 
+/// Warns when the key file can be read by anyone but its owner (the
+/// README asks for `0600`): the certificate is public, the key is not.
+fn check_key_mode(key: &Path) {
+    #[cfg(unix)]
+    if let Ok(m) = std::fs::metadata(key) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = m.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %key.display(),
+                mode = format_args!("{mode:o}"),
+                "the TLS key file is readable by other users; make it 0600, owned by the service's user"
+            );
+        }
+    }
+}
+
 fn digest(cert: &[u8], key: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update((cert.len() as u64).to_le_bytes());
@@ -98,6 +115,7 @@ impl Certificate {
     pub fn load(cert: &Path, key: &Path) -> Result<Self, TlsError> {
         let (cert_pem, key_pem) = (read(cert)?, read(key)?);
         let loaded = Self::build(cert, key, &cert_pem, &key_pem)?;
+        check_key_mode(key);
         Ok(Self { cert: cert.to_path_buf(), key: key.to_path_buf(), current: RwLock::new(loaded) })
     }
 
@@ -145,6 +163,7 @@ impl Certificate {
             return Ok(false);
         }
         let loaded = Self::build(&self.cert, &self.key, &cert_pem, &key_pem)?;
+        check_key_mode(&self.key);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = loaded;
         Ok(true)
     }

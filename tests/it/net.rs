@@ -353,6 +353,31 @@ fn https_with_a_generated_certificate_reloaded_on_sighup_and_when_the_files_chan
     assert!(status.success(), "{}", s.stderr());
 }
 
+/// A key file others can read is served, with a warning at start that
+/// says how to fix it; a 0600 one gets none.
+#[test]
+fn a_key_file_readable_by_others_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = Pki::new();
+    for (mode, warned) in [(0o600, false), (0o644, true)] {
+        let d = tempfile::tempdir().unwrap();
+        let (cert_pem, key_pem, _) = pki.leaf();
+        let (cert, key) = (d.path().join("cert.pem"), d.path().join("key.pem"));
+        std::fs::write(&cert, &cert_pem).unwrap();
+        std::fs::write(&key, &key_pem).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        let mut s = Serve::start(
+            d.path(),
+            "127.0.0.1",
+            &[("IDMS_TLS_CERT", cert.to_str().unwrap()), ("IDMS_TLS_KEY", key.to_str().unwrap())],
+        );
+        assert_eq!(s.stderr().contains("TLS key file is readable by other users"), warned, "{mode:o}: {}", s.stderr());
+        assert!(!s.stderr().contains("PRIVATE KEY"));
+        let (status, _) = s.stop();
+        assert!(status.success());
+    }
+}
+
 #[test]
 fn a_certificate_that_does_not_load_stops_the_service_at_start() {
     let d = tempfile::tempdir().unwrap();
