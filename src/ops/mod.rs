@@ -20,6 +20,7 @@ pub mod doors;
 pub mod events;
 pub mod purge;
 pub mod readers;
+pub mod sessions;
 pub mod users;
 
 use crate::domain::{DomainError, UserId};

@@ -59,6 +59,10 @@ const STORE_CALLS: &[&str] = &[
     "st.write(",
     "s.write(",
     ".audit_refusal(",
+    ".open_session(",
+    ".session_by_hash(",
+    ".touch_session(",
+    ".end_session(",
 ];
 
 /// Where a front end may do what it otherwise may not, and why.

@@ -33,6 +33,7 @@ mod readers;
 mod recycle;
 mod schema_v5;
 mod schema_v6;
+mod schema_v7;
 mod scope;
 mod server;
 mod twins;
