@@ -37,3 +37,5 @@ mod schema_v7;
 mod scope;
 mod server;
 mod twins;
+mod ui_browser;
+mod ui_http;
