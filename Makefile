@@ -5,7 +5,7 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # System packages the build and the hardware tests need (pcsc for issue 3/5,
 # python3-venv for libosdp interop in 4/5).
-APT_PACKAGES := libpcsclite-dev pcscd vsmartcard-vpcd python3-venv pkg-config
+APT_PACKAGES := libpcsclite-dev pcscd vsmartcard-vpcd python3-venv pkg-config chromium chromium-driver
 BARE_METAL := thumbv7em-none-eabihf
 BENCH_DIR ?= target/bench-data
 BENCH_USERS ?= 1000000

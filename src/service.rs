@@ -93,6 +93,7 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
         config.event_queue,
         Duration::from_micros(config.event_commit_delay_us),
     )?;
+    state.https.store(tls.is_some(), Ordering::Relaxed);
     if let Some(t) = &config.metrics_token {
         state.metrics.require_token(t.expose());
     }

@@ -1,27 +1,14 @@
 //! HTTP: the staff API, the door-controller API, and operations endpoints.
 //!
-//! **Architecture invariant:** only `api/` knows HTTP and the JSON shapes of
-//! requests and responses (responses: [`dto`]); handlers parse, authorise,
+//! **Architecture invariant:** only `api/` and `ui/` know HTTP, and only
+//! `api/` the JSON shapes of requests and responses (responses: [`dto`]);
+//! neither decides who may (that is `ops/`). Handlers parse, authenticate,
 //! call one store operation (blocking calls on the blocking pool) and map
 //! the result to a DTO. Every error is `application/problem+json` with a
 //! stable `code`.
 //!
 //! Routes and the OpenAPI document are registered together
 //! (`utoipa-axum`), so they cannot drift apart; a test checks it anyway.
-
-/// `Debug` that names the type and none of its fields, for request bodies
-/// and queries that may carry personal data (names, emails, a search term
-/// that is someone's name, a password), so a log line or a panic never
-/// prints them.
-macro_rules! redacted_debug {
-    ($($t:ty),* $(,)?) => {
-        $(impl std::fmt::Debug for $t {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($t)).finish_non_exhaustive()
-            }
-        })*
-    };
-}
 
 pub mod admin;
 pub mod auth;
@@ -96,6 +83,9 @@ pub struct Shared {
     pub osdp: std::sync::OnceLock<crate::readers::osdp::Osdp>,
     /// The purge-job runner (resumes unfinished jobs when the state opens).
     pub jobs: crate::jobs::Runner,
+    /// Set when the service serves HTTPS (`tls_cert`): the web UI's cookie
+    /// is then `Secure` and `__Host-` prefixed, and its origin `https://`.
+    pub https: AtomicBool,
 }
 
 /// Handler state: a cheap clone of an `Arc`.
@@ -154,7 +144,9 @@ impl AppState {
             store,
             events,
             durable,
-            metrics: metrics::Metrics::with_routes(routes().1.paths.paths.keys().cloned()),
+            metrics: metrics::Metrics::with_routes(
+                routes().1.paths.paths.keys().cloned().chain(crate::ui::PATHS.iter().map(|p| (*p).to_string())),
+            ),
             tokens: auth::Actings::default(),
             ready: AtomicBool::new(true),
             stopping: Stopping::default(),
@@ -165,7 +157,14 @@ impl AppState {
             enrollments: readers::Enrollments::default(),
             osdp: std::sync::OnceLock::new(),
             jobs,
+            https: AtomicBool::new(false),
         })))
+    }
+
+    /// Whether the service serves HTTPS.
+    #[must_use]
+    pub fn https(&self) -> bool {
+        self.https.load(Ordering::Relaxed)
     }
 
     /// Queues a failed authentication for the refusal auditor: one
@@ -491,11 +490,14 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     (routes, doc)
 }
 
-/// The whole service as an axum `Router`.
+/// The whole service as an axum `Router`: the API, and the web UI under
+/// `/ui` (`/` leads to it).
 pub fn router(state: AppState) -> Router {
     let (routes, doc) = routes();
     let doc = Arc::new(doc);
     routes
+        .route("/", axum::routing::get(crate::ui::root))
+        .nest("/ui", crate::ui::router(state.clone()))
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {

@@ -21,6 +21,7 @@ use crate::domain::{CredentialState, DomainError, LifecycleAction, RetireReason,
 use crate::ops;
 use crate::ops::credentials::{self as cards, CardAction};
 use crate::ops::users;
+use crate::store::auth::LoginRefused;
 use crate::store::{AuditQuery, Role, UserPatch};
 
 /// `Some(None)` for an explicit `null`, `None` when absent.
@@ -572,11 +573,31 @@ pub async fn login(
     ApiJson(b): ApiJson<LoginBody>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     const TTL: i64 = 12 * 3600;
+    let name = b.name.clone();
+    let (op, token) =
+        password_login(&s, client, &name, "POST /api/v1/login", move |st| st.login(&b.name, &b.password, TTL)).await?;
+    Ok(Json(TokenResponse { token, role: op.role.into(), expires_in: TTL }))
+}
+
+/// A password check under the login limits, for `POST /api/v1/login` and
+/// the web UI's sign-in alike: refused 429 `too_many_attempts` while the
+/// client's address or the name typed is locked, or while this address has
+/// a check in flight; 503 `busy` while [`AppState::logins`](super::Shared::logins)
+/// has no slot; 401 `invalid_credentials` (counted against both keys and
+/// audited in counted batches) when `check` refuses. `route` names the
+/// attempt in the audit trail.
+pub async fn password_login<T: Send + 'static>(
+    s: &AppState,
+    client: Client,
+    name: &str,
+    route: &str,
+    check: impl FnOnce(&crate::store::Store) -> Result<Result<T, LoginRefused>, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
     let now = s.store.now();
     let t = &s.throttle;
     // The name as typed is a key of the per-name limit only: never logged or audited.
-    let name: String = b.name.trim().chars().take(64).collect();
-    let what = format!("POST /api/v1/login from {}", client.label());
+    let name: String = name.trim().chars().take(64).collect();
+    let what = format!("{route} from {}", client.label());
     let locked =
         [client.0.and_then(|a| t.login_address.locked(&a, None, now)), t.login_name.locked(&name, client.0, now)];
     if let Some(secs) = locked.into_iter().flatten().max() {
@@ -596,13 +617,13 @@ pub async fn login(
     let _permit = s.logins.try_acquire().map_err(|_| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many logins in progress; retry in a second")
     })?;
-    match blocking(&s, move |st| st.login(&b.name, &b.password, TTL)).await? {
-        Ok((op, token)) => {
+    match blocking(s, check).await? {
+        Ok(v) => {
             // The address keeps its failures: one operator's own login must
             // not reset what the address tried against other names (they
             // are forgotten after quiet minutes).
             t.login_name.succeed(name, client.0, now);
-            Ok(Json(TokenResponse { token, role: op.role.into(), expires_in: TTL }))
+            Ok(v)
         }
         Err(refused) => {
             if let Some(a) = client.0 {

@@ -10,7 +10,7 @@
 //! with a stable code ([`OpsError`]).
 //!
 //! **Architecture invariant:** no role, scope or door check and no refusal
-//! message is written in `api/` or `cli/`; they only authenticate, parse,
+//! message is written in `api/`, `cli/` or `ui/`; they only authenticate, parse,
 //! call and render.
 
 pub mod access;
@@ -20,6 +20,7 @@ pub mod doors;
 pub mod events;
 pub mod purge;
 pub mod readers;
+pub mod sessions;
 pub mod users;
 
 use crate::domain::{DomainError, UserId};

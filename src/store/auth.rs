@@ -287,6 +287,28 @@ impl Store {
         password: &str,
         ttl_secs: i64,
     ) -> Result<Result<(Operator, String), LoginRefused>, StoreError> {
+        let op = match self.check_password_of(name, password)? {
+            Ok(op) => op,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let mut draft = AuditDraft::new("operator.login");
+        draft.detail = format!("operator={}", op.id);
+        let actor = Actor::staff(format!("operator:{}", op.id));
+        self.write(&actor, draft, |w| {
+            let (_, secret) =
+                insert_token(&w.conn, Some(op.id), None, "login", w.now, Some(Timestamp(w.now.0 + ttl_secs)))?;
+            Ok(Ok((op.clone(), secret)))
+        })
+    }
+
+    /// The one password check (`POST /login` and the web UI's sign-in):
+    /// the enabled operator `name` if `password` is theirs. An unknown name
+    /// is checked against a dummy hash, so both refusals take as long.
+    pub(crate) fn check_password_of(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<Result<Operator, LoginRefused>, StoreError> {
         let found = self.read(|c| load_operator(c, name.trim()))?;
         let (op, hash) = match found {
             Some((op, Some(hash))) => (Some(op), hash),
@@ -295,20 +317,11 @@ impl Store {
         let parsed =
             argon2::password_hash::phc::PasswordHash::new(&hash).map_err(|_| StoreError::Corrupt("password hash"))?;
         let ok = argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
-        match op {
-            Some(op) if ok => {
-                let mut draft = AuditDraft::new("operator.login");
-                draft.detail = format!("operator={}", op.id);
-                let actor = Actor::staff(format!("operator:{}", op.id));
-                self.write(&actor, draft, |w| {
-                    let (_, secret) =
-                        insert_token(&w.conn, Some(op.id), None, "login", w.now, Some(Timestamp(w.now.0 + ttl_secs)))?;
-                    Ok(Ok((op.clone(), secret)))
-                })
-            }
-            Some(op) => Ok(Err(LoginRefused { actor: Actor::staff(format!("operator:{}", op.id)) })),
-            None => Ok(Err(LoginRefused { actor: Actor::staff("login:unknown-operator") })),
-        }
+        Ok(match op {
+            Some(op) if ok => Ok(op),
+            Some(op) => Err(LoginRefused { actor: Actor::staff(format!("operator:{}", op.id)) }),
+            None => Err(LoginRefused { actor: Actor::staff("login:unknown-operator") }),
+        })
     }
 
     /// Adds a door controller for `doors` with its own token (shown once).

@@ -28,6 +28,7 @@ pub mod purge;
 pub mod records;
 pub mod schema;
 mod seed;
+pub mod sessions;
 pub mod tokens;
 mod users;
 

@@ -337,6 +337,38 @@ BEGIN
     INSERT INTO auth_log (controller_id) VALUES (NEW.controller_id);
 END;
 ",
+    // 7: web UI sessions (issue 8/12). The cookie holds a random secret;
+    // only its SHA-256 is stored. No personal data (an operator ID only), so
+    // an expunge has nothing to scrub here. A trigger ends an operator's live
+    // sessions for good when they are disabled (enabling does not bring them
+    // back), change role or get a new password — whichever path made the
+    // change (this build, the CLI, an older tool, a hand edit).
+    r"
+CREATE TABLE sessions (
+    id           INTEGER PRIMARY KEY,
+    hash         BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+    operator_id  INTEGER NOT NULL REFERENCES operators(id),
+    role         TEXT NOT NULL,
+    csrf         BLOB NOT NULL CHECK (length(csrf) = 32),
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    idle_secs    INTEGER NOT NULL CHECK (idle_secs > 0),
+    expires_at   INTEGER NOT NULL,
+    ended_at     INTEGER,
+    ended_why    TEXT CHECK (ended_why IN ('sign_out','revoked','operator_disabled','role_changed','password_changed')),
+    CHECK ((ended_at IS NULL) = (ended_why IS NULL))
+);
+CREATE INDEX sessions_live_by_operator ON sessions (operator_id) WHERE ended_at IS NULL;
+CREATE TRIGGER sessions_end_on_operator_change AFTER UPDATE OF disabled_at, role, password_hash ON operators
+WHEN (NEW.disabled_at IS NOT NULL AND OLD.disabled_at IS NULL) OR NEW.role IS NOT OLD.role
+     OR NEW.password_hash IS NOT OLD.password_hash
+BEGIN
+    UPDATE sessions SET ended_at = unixepoch(),
+        ended_why = CASE WHEN NEW.disabled_at IS NOT NULL AND OLD.disabled_at IS NULL THEN 'operator_disabled'
+                         WHEN NEW.role IS NOT OLD.role THEN 'role_changed' ELSE 'password_changed' END
+    WHERE operator_id = NEW.id AND ended_at IS NULL;
+END;
+",
 ];
 
 /// The schema version this build writes.

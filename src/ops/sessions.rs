@@ -1,0 +1,58 @@
+//! Web UI sessions: signing in, finding the signed-in operator of a
+//! request, signing out.
+//!
+//! Signing in is the same password check as `POST /api/v1/login`; the
+//! front end runs it under the same login limits (`api::staff::password_login`).
+//! A session is refused once it has ended, been idle too long, passed its
+//! absolute lifetime, or its operator was disabled, demoted or given a new
+//! password (the store's trigger ends it for good; see `store::sessions`).
+
+use crate::ops::{Acting, OpsError};
+use crate::store::auth::LoginRefused;
+use crate::store::sessions::{NewSession, SessionEnd, SessionLimits, session_hash};
+use crate::store::{Role, Store};
+
+/// A request's session, once found.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The session's ID.
+    pub id: i64,
+    /// The operator acting through it.
+    pub acting: Acting,
+    /// Its CSRF secret: every state-changing request carries it.
+    pub csrf: [u8; 32],
+}
+
+/// Restart the idle clock at most this often (a write per minute, not per request).
+pub const TOUCH_EVERY_SECS: i64 = 60;
+
+/// Signs operator `name` in (no caller yet: this is how one becomes one).
+pub fn sign_in(
+    store: &Store,
+    name: &str,
+    password: &str,
+    limits: SessionLimits,
+) -> Result<Result<NewSession, LoginRefused>, OpsError> {
+    Ok(store.open_session(name, password, limits)?)
+}
+
+/// The live session a cookie's `secret` opens, if any; restarts its idle clock.
+pub fn resume(store: &Store, secret: &str) -> Result<Option<Session>, OpsError> {
+    let now = store.now();
+    let Some(live) = store.session_by_hash(&session_hash(secret), now)? else {
+        return Ok(None);
+    };
+    if now.0 - live.last_seen_at.0 >= TOUCH_EVERY_SECS {
+        store.touch_session(live.id, now)?;
+    }
+    Ok(Some(Session { id: live.id, acting: Acting::Operator(live.operator), csrf: live.csrf }))
+}
+
+/// Ends the caller's own session `id`.
+pub fn sign_out(store: &Store, acting: &Acting, id: i64) -> Result<(), OpsError> {
+    acting.require(Role::Viewer)?;
+    let Some(op) = acting.operator() else {
+        return Err(crate::ops::forbidden("only an operator's session can be signed out"));
+    };
+    Ok(store.end_session(&acting.actor(), op.id, id, SessionEnd::SignOut)?)
+}

@@ -1,0 +1,288 @@
+//! The web UI over HTTP, in-process (`tower::ServiceExt::oneshot` on
+//! `api::router`): security headers on every page, the cookie's flags,
+//! CSRF and `Origin` refusals that change nothing, sign-out and a disabled
+//! operator ending the session server-side, names escaped.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use idms::api::{AppState, router};
+use idms::store::{Role, Store};
+use tower::ServiceExt;
+
+use crate::common::{Fixture, new_user, staff};
+
+const PW: &str = "viewer password 1";
+const HOST: &str = "idms.test";
+const ORIGIN: &str = "http://idms.test";
+/// The names the escaping test gives a person.
+const SCRIPT: &str = "<script>alert(1)</script>";
+const IMG: &str = "\"><img src=x onerror=alert(1)>";
+
+struct Ui {
+    _fx: Fixture,
+    store: Arc<Store>,
+    state: AppState,
+    app: Router,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+
+    /// The session cookie set, as a `Cookie` header value.
+    fn cookie(&self) -> String {
+        let set = self.header("set-cookie");
+        set.split(';').next().unwrap().to_string()
+    }
+
+    /// The CSRF token a signed-in page carries.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+        self.body[at..at + 64].to_string()
+    }
+}
+
+impl Ui {
+    fn new() -> Self {
+        let fx = Fixture::new();
+        let store = Arc::new(Store::open(&fx.db_path(), fx.clock.clone()).unwrap());
+        let state = AppState::open(store.clone(), fx.dir.path(), 1024, std::time::Duration::ZERO).unwrap();
+        let app = router(state.clone());
+        store.add_operator(&staff(), "vera", Role::Viewer, None, Some(PW)).unwrap();
+        store.add_operator(&staff(), "adam", Role::Admin, None, Some(PW)).unwrap();
+        Self { _fx: fx, store, state, app }
+    }
+
+    async fn send(&self, req: axum::http::request::Builder, body: &str) -> Answer {
+        let res = self.app.clone().oneshot(req.header("host", HOST).body(Body::from(body.to_owned())).unwrap()).await;
+        let res = res.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>, htmx: bool) -> Answer {
+        let mut req = Request::builder().method(Method::GET).uri(path);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if htmx {
+            req = req.header("hx-request", "true");
+        }
+        self.send(req, "").await
+    }
+
+    async fn post(&self, path: &str, cookie: Option<&str>, origin: Option<&str>, form: &str) -> Answer {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        self.send(req, form).await
+    }
+
+    /// Signs `name` in; answers the cookie and the CSRF token.
+    async fn sign_in(&self, name: &str) -> (String, String) {
+        let a = self
+            .post("/ui/sign-in", None, Some(ORIGIN), &format!("name={name}&password={}", PW.replace(' ', "+")))
+            .await;
+        assert_eq!((a.status, a.header("location")), (StatusCode::SEE_OTHER, "/ui/people"), "{}", a.body);
+        let cookie = a.cookie();
+        let page = self.get("/ui/people", Some(&cookie), false).await;
+        assert_eq!(page.status, StatusCode::OK);
+        (cookie, page.csrf())
+    }
+
+    fn live_sessions(&self) -> i64 {
+        let c = rusqlite::Connection::open(self._fx.db_path()).unwrap();
+        c.query_row("SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL", [], |r| r.get(0)).unwrap()
+    }
+}
+
+fn assert_secure_headers(a: &Answer, what: &str) {
+    assert_eq!(a.header("content-security-policy"), idms::ui::CSP, "{what}");
+    let csp = a.header("content-security-policy");
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{what}: {csp}");
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert_eq!(a.header("x-content-type-options"), "nosniff", "{what}");
+    assert_eq!(a.header("referrer-policy"), "same-origin", "{what}");
+}
+
+#[tokio::test]
+async fn every_ui_response_carries_the_security_headers_and_the_cookie_its_flags() {
+    let ui = Ui::new();
+    let person = ui.store.create_user(&staff(), new_user("Ada", "Lovelace")).unwrap().id.to_string();
+    let signin = ui.get("/ui/sign-in", None, false).await;
+    assert_eq!(signin.status, StatusCode::OK);
+    assert_secure_headers(&signin, "sign-in page");
+    assert_eq!(signin.header("cache-control"), "no-store");
+    let root = ui.get("/", None, false).await;
+    assert_eq!((root.status, root.header("location")), (StatusCode::SEE_OTHER, "/ui/sign-in"));
+    assert_secure_headers(&root, "/");
+
+    let a = ui.post("/ui/sign-in", None, Some(ORIGIN), &format!("name=vera&password={}", PW.replace(' ', "+"))).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_secure_headers(&a, "sign-in answer");
+    let set = a.header("set-cookie");
+    assert!(set.starts_with("idms_session="), "{set}");
+    for flag in ["; Path=/", "; HttpOnly", "; SameSite=Strict"] {
+        assert!(set.contains(flag), "{flag} in {set}");
+    }
+    assert!(!set.contains("Secure") && !set.contains("Domain"), "plain HTTP: {set}");
+    let cookie = a.cookie();
+    assert_eq!(ui.get("/", Some(&cookie), false).await.header("location"), "/ui/people");
+
+    let signed_in = [
+        "/ui/people".to_string(),
+        "/ui/people?q=Love".to_string(),
+        format!("/ui/people/{person}"),
+        "/ui/people/not-an-id".to_string(),
+        "/ui/nowhere".to_string(),
+    ];
+    for path in &signed_in {
+        let page = ui.get(path, Some(&cookie), false).await;
+        assert_secure_headers(&page, path);
+        assert_eq!(page.header("cache-control"), "no-store", "{path}");
+        assert!(page.header("content-type").starts_with("text/html"), "{path}");
+    }
+    let partial = ui.get("/ui/people?q=Love", Some(&cookie), true).await;
+    assert_secure_headers(&partial, "the results fragment");
+    assert!(partial.body.contains("Lovelace") && !partial.body.contains("<html"), "{}", partial.body);
+
+    // Assets: content-hashed names, cached for a year.
+    let page = ui.get("/ui/people", Some(&cookie), false).await;
+    let at = page.body.find("/ui/assets/htmx.").unwrap();
+    let path = &page.body[at..at + page.body[at..].find('"').unwrap()];
+    let asset = ui.get(path, None, false).await;
+    assert_eq!(asset.status, StatusCode::OK, "{path}");
+    assert_eq!(asset.header("cache-control"), "public, max-age=31536000, immutable");
+    assert_secure_headers(&asset, path);
+    assert_eq!(ui.get("/ui/assets/htmx.00000000.js", None, false).await.status, StatusCode::NOT_FOUND);
+
+    // Under TLS the cookie is `__Host-` and `Secure`.
+    ui.state.https.store(true, std::sync::atomic::Ordering::Relaxed);
+    let a = ui
+        .post("/ui/sign-in", None, Some("https://idms.test"), &format!("name=vera&password={}", PW.replace(' ', "+")))
+        .await;
+    let set = a.header("set-cookie");
+    assert!(set.starts_with("__Host-idms_session=") && set.contains("; Secure") && set.contains("; Path=/"), "{set}");
+    assert!(a.header("strict-transport-security").starts_with("max-age="));
+}
+
+#[tokio::test]
+async fn a_post_without_the_csrf_token_or_from_another_origin_is_refused_and_changes_nothing() {
+    let ui = Ui::new();
+    let (cookie, csrf) = ui.sign_in("vera").await;
+    assert_eq!(ui.live_sessions(), 1);
+    let forged = [
+        (Some(ORIGIN), String::new(), "no token"),
+        (Some(ORIGIN), format!("csrf={}", "0".repeat(64)), "a wrong token"),
+        (Some("http://evil.test"), format!("csrf={csrf}"), "a foreign Origin"),
+        (Some("null"), format!("csrf={csrf}"), "an opaque Origin"),
+        (None, format!("csrf={csrf}"), "no Origin and no Sec-Fetch-Site"),
+    ];
+    for (origin, form, what) in forged {
+        let a = ui.post("/ui/sign-out", Some(&cookie), origin, &form).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{what}: {}", a.body);
+        assert_secure_headers(&a, what);
+        assert!(a.body.contains("was not carried out"), "{what}: {}", a.body);
+        assert_eq!(ui.live_sessions(), 1, "{what} changed nothing");
+        assert_eq!(ui.get("/ui/people", Some(&cookie), false).await.status, StatusCode::OK, "{what}");
+    }
+    // Signing in from another site opens no session.
+    let a = ui
+        .post("/ui/sign-in", None, Some("http://evil.test"), &format!("name=vera&password={}", PW.replace(' ', "+")))
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(a.header("set-cookie").is_empty());
+    assert_eq!(ui.live_sessions(), 1);
+    // The token in the header (as htmx sends it) is accepted.
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/ui/sign-out")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", &cookie)
+        .header("origin", ORIGIN)
+        .header("x-csrf-token", &csrf);
+    let a = ui.send(req, "").await;
+    assert_eq!((a.status, a.header("location")), (StatusCode::SEE_OTHER, "/ui/sign-in"), "{}", a.body);
+    assert_eq!(ui.live_sessions(), 0);
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_server_side_and_a_wrong_password_opens_none() {
+    let ui = Ui::new();
+    let bad = ui.post("/ui/sign-in", None, Some(ORIGIN), "name=vera&password=wrong+password").await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    assert!(bad.body.contains("Unknown operator or wrong password.") && bad.header("set-cookie").is_empty());
+    assert_secure_headers(&bad, "refused sign-in");
+
+    let (cookie, csrf) = ui.sign_in("vera").await;
+    let page = ui.get("/ui/people", Some(&cookie), false).await;
+    assert!(page.body.contains("Signed in as vera (viewer)") && page.body.contains(">Sign out</button>"));
+    let out = ui.post("/ui/sign-out", Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
+    assert_eq!((out.status, out.header("location")), (StatusCode::SEE_OTHER, "/ui/sign-in"));
+    assert!(out.header("set-cookie").contains("Max-Age=0"), "the cookie is cleared too");
+    // The old cookie, replayed, gets the sign-in page: the store ended the session.
+    let again = ui.get("/ui/people", Some(&cookie), false).await;
+    assert_eq!((again.status, again.header("location")), (StatusCode::SEE_OTHER, "/ui/sign-in"));
+    let hx = ui.get("/ui/people?q=a", Some(&cookie), true).await;
+    assert_eq!(hx.header("hx-redirect"), "/ui/sign-in", "htmx is told to leave the page");
+    let c = rusqlite::Connection::open(ui._fx.db_path()).unwrap();
+    let why: String = c.query_row("SELECT ended_why FROM sessions", [], |r| r.get(0)).unwrap();
+    assert_eq!(why, "sign_out");
+    let out = ui.post("/ui/sign-out", Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
+    assert_eq!(out.header("location"), "/ui/sign-in", "an ended session cannot post either");
+}
+
+#[tokio::test]
+async fn a_disabled_operators_session_is_refused_at_once() {
+    let ui = Ui::new();
+    let (cookie, _) = ui.sign_in("vera").await;
+    ui.store.set_operator_enabled(&staff(), "vera", false).unwrap();
+    let a = ui.get("/ui/people", Some(&cookie), false).await;
+    assert_eq!((a.status, a.header("location")), (StatusCode::SEE_OTHER, "/ui/sign-in"));
+    ui.store.set_operator_enabled(&staff(), "vera", true).unwrap();
+    let a = ui.get("/ui/people", Some(&cookie), false).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "enabling does not bring the session back");
+}
+
+#[tokio::test]
+async fn names_are_escaped_in_the_results_and_the_record() {
+    let ui = Ui::new();
+    let id = ui.store.create_user(&staff(), new_user(IMG, SCRIPT)).unwrap().id.to_string();
+    let (cookie, _) = ui.sign_in("vera").await;
+    let q = "/ui/people?q=%3Cscript";
+    for (what, a) in [
+        ("results page", ui.get(q, Some(&cookie), false).await),
+        ("results fragment", ui.get(q, Some(&cookie), true).await),
+        ("record", ui.get(&format!("/ui/people/{id}"), Some(&cookie), false).await),
+    ] {
+        assert_eq!(a.status, StatusCode::OK, "{what}");
+        assert!(a.body.contains(&id), "{what} shows the person: {}", a.body);
+        // askama writes `<` `>` `"` as numeric references; either form is escaped.
+        let text = a.body.replace("&#60;", "&lt;").replace("&#62;", "&gt;").replace("&#34;", "&quot;");
+        assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{what}: {}", a.body);
+        assert!(text.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"), "{what}: {}", a.body);
+        assert!(!a.body.contains(SCRIPT) && !a.body.contains("<img"), "{what}: {}", a.body);
+    }
+    // The search term is echoed into the box escaped too.
+    let a = ui.get("/ui/people?q=%22%3E%3Cscript%3Ealert(2)%3C%2Fscript%3E", Some(&cookie), false).await;
+    assert!(!a.body.contains("<script>alert(2)"), "{}", a.body);
+}
