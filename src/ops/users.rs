@@ -87,6 +87,57 @@ pub fn expunge(store: &Store, acting: &Acting, id: UserId, confirm: &str) -> Res
     Ok(store.expunge(&acting.actor(), id, confirm)?)
 }
 
+/// The least role each lifecycle action needs.
+fn role_for(action: LifecycleAction) -> Role {
+    match action {
+        LifecycleAction::Expunge => Role::Eraser,
+        _ => Role::Manager,
+    }
+}
+
+/// What refuses `action` on `u` now (staff asking), if anything.
+fn refusal(u: &UserRecord, action: LifecycleAction) -> Option<crate::domain::DomainError> {
+    let facts = crate::domain::UserFacts {
+        id: u.id,
+        state: u.state,
+        state_before_delete: None,
+        directory_linked: u.directory_linked,
+        legal_hold: u.legal_hold,
+    };
+    crate::domain::transition(&facts, action, crate::domain::Origin::Staff).err()
+}
+
+/// A lifecycle action the caller's role allows on a person, and what
+/// refuses it now (`None`: it may proceed). For menus: nothing changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offered {
+    /// The action.
+    pub action: LifecycleAction,
+    /// What refuses it now (its code and its words hold IDs and states only).
+    pub refused: Option<crate::domain::DomainError>,
+}
+
+/// The lifecycle actions the caller may take on a person (viewer, person
+/// in scope), in [`LifecycleAction::ALL`] order, each with what refuses it
+/// in the person's present state. Expunge is offered to erasers only.
+pub fn offered(store: &Store, acting: &Acting, id: UserId) -> Result<Vec<Offered>, OpsError> {
+    acting.require(Role::Viewer)?;
+    let u = load_scoped(store, acting, id)?;
+    Ok(LifecycleAction::ALL
+        .into_iter()
+        .filter(|a| acting.require(role_for(*a)).is_ok())
+        .map(|action| Offered { action, refused: refusal(&u, action) })
+        .collect())
+}
+
+/// One lifecycle action as [`offered`] sees it, refused (`forbidden`) when
+/// the caller's role does not allow it at all.
+pub fn offered_one(store: &Store, acting: &Acting, id: UserId, action: LifecycleAction) -> Result<Offered, OpsError> {
+    acting.require(role_for(action))?;
+    let u = load_scoped(store, acting, id)?;
+    Ok(Offered { action, refused: refusal(&u, action) })
+}
+
 /// What expunging a person would destroy and release, and what refuses it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpungePreview {
@@ -121,18 +172,7 @@ pub fn expunge_preview(store: &Store, acting: &Acting, id: UserId) -> Result<Exp
     .filter_map(|(name, set)| set.then_some(name))
     .collect();
     let (retired, live): (Vec<_>, Vec<_>) = u.credentials.iter().partition(|c| c.state.is_retired());
-    let facts = crate::domain::UserFacts {
-        id: u.id,
-        state: u.state,
-        state_before_delete: None,
-        directory_linked: u.directory_linked,
-        legal_hold: u.legal_hold,
-    };
-    let blocked_by = crate::domain::transition(&facts, LifecycleAction::Expunge, crate::domain::Origin::Staff)
-        .err()
-        .map(|e| e.code())
-        .into_iter()
-        .collect();
+    let blocked_by = refusal(&u, LifecycleAction::Expunge).map(|e| e.code()).into_iter().collect();
     Ok(ExpungePreview {
         id: u.id,
         state: u.state,
