@@ -26,6 +26,7 @@ const ASSETS: &[Asset] = &[
         mime: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/vendor/htmx-2.0.11/htmx.min.js"),
     },
+    Asset { name: "app.js", mime: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/app.js") },
     Asset { name: "app.css", mime: "text/css; charset=utf-8", bytes: include_bytes!("../../assets/app.css") },
 ];
 

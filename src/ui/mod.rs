@@ -16,6 +16,7 @@
 pub mod assets;
 pub mod csrf;
 pub mod error;
+pub mod manage;
 pub mod pages;
 pub mod session;
 
@@ -41,7 +42,15 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
                        object-src 'none'";
 
 /// The UI's routes as `/metrics` names them (keep in step with [`router`]).
-pub const PATHS: &[&str] = &["/", "/ui/sign-in", "/ui/sign-out", "/ui/people", "/ui/people/{id}", "/ui/assets/{file}"];
+pub const PATHS: &[&str] = &[
+    "/",
+    "/ui/sign-in",
+    "/ui/sign-out",
+    "/ui/people",
+    "/ui/people/{id}",
+    "/ui/people/{id}/{action}",
+    "/ui/assets/{file}",
+];
 
 /// The UI's routes, mounted under `/ui` by `api::router`.
 pub fn router(state: AppState) -> Router<AppState> {
@@ -50,6 +59,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/sign-out", post(session::sign_out))
         .route("/people", get(pages::people))
         .route("/people/{id}", get(pages::person))
+        .route("/people/{id}/{action}", get(manage::confirm_page).post(manage::act))
         .route("/assets/{file}", get(assets::serve))
         .fallback(error::not_found)
         .layer(middleware::from_fn_with_state(state, security_headers))
@@ -158,6 +168,8 @@ pub struct Nav {
     pub menu: Vec<MenuItem>,
     /// The session's CSRF token (hex).
     pub csrf: String,
+    /// Our script (`app.js`: dialogs, type-to-confirm).
+    pub js: &'static str,
 }
 
 impl std::fmt::Debug for Nav {
@@ -179,6 +191,6 @@ impl Nav {
             .filter(|(_, _, min)| session.acting.require(*min).is_ok())
             .map(|(label, href, _)| MenuItem { label, href, current: *href == here })
             .collect();
-        Self { name, role, menu, csrf: hex::encode(session.csrf) }
+        Self { name, role, menu, csrf: hex::encode(session.csrf), js: assets::url("app.js") }
     }
 }

@@ -1,5 +1,5 @@
 //! The pages: People ("Manage": one search box) and a person's record
-//! (read-only for now: profile, state, Credentials).
+//! (profile, state, Credentials, and the Manage menu of [`manage`]).
 
 use axum::extract::{Path, Query, State};
 use axum::http::header::{self, HeaderValue};
@@ -7,12 +7,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::api::{AppState, op};
-use crate::domain::{Timestamp, UserId};
+use crate::domain::{Timestamp, UserId, UserState};
 use crate::ops;
 use crate::store::{UserRecord, UserSummary};
 use crate::ui::error::UiError;
 use crate::ui::session::Session;
-use crate::ui::{Hx, Nav, assets, html};
+use crate::ui::{Hx, Nav, assets, html, manage};
 
 /// The most people a search shows.
 pub const PAGE_ROWS: u32 = 50;
@@ -178,6 +178,12 @@ pub struct PersonPage {
     pub cards: Vec<CardLine>,
     /// Every card held.
     pub history: Vec<HeldLine>,
+    /// The Manage menu (empty: the role allows no action).
+    pub manage: Vec<manage::MenuAction>,
+    /// The notice after an action.
+    pub notice: Option<manage::Notice>,
+    /// Once expunged: when and by whom.
+    pub tombstone: Option<String>,
 }
 
 redacted_debug!(PersonPage);
@@ -195,8 +201,17 @@ fn yes_no(b: bool) -> String {
 }
 
 impl PersonPage {
-    fn new(session: &Session, u: UserRecord) -> Self {
+    fn new(session: &Session, u: UserRecord, offered: &[ops::users::Offered], done: &manage::Done) -> Self {
         let id = u.id.to_string();
+        let manage = manage::menu(offered, u.state == UserState::Suspended);
+        let notice = manage::notice(done, u.id, u.state);
+        let tombstone = (u.state == UserState::Expunged).then(|| {
+            format!(
+                "expunged {} by {}; only the user ID and the history remain.",
+                time(u.expunged_at),
+                text(u.expunged_by.clone())
+            )
+        });
         let heading = match (&u.given_name, &u.family_name) {
             (None, None) => format!("Person {id}"),
             (g, f) => [g.as_deref(), f.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "),
@@ -253,16 +268,26 @@ impl PersonPage {
             fields,
             cards,
             history,
+            manage,
+            notice,
+            tombstone,
         }
     }
 }
 
 /// `GET /ui/people/{id}`: the record. A malformed ID is a 404 and is never
 /// echoed (it may be someone's name).
-pub async fn person(State(s): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Response, UiError> {
+pub async fn person(
+    State(s): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(done): Query<manage::Done>,
+) -> Result<Response, UiError> {
     let Ok(id) = id.parse::<UserId>() else {
         return Err(UiError::not_found());
     };
-    let u = op(&s, &session.acting, move |st, a| ops::users::get(st, a, id)).await?;
-    Ok(html(&PersonPage::new(&session, u))?.into_response())
+    let (u, offered) =
+        op(&s, &session.acting, move |st, a| Ok((ops::users::get(st, a, id)?, ops::users::offered(st, a, id)?)))
+            .await?;
+    Ok(html(&PersonPage::new(&session, u, &offered, &done))?.into_response())
 }

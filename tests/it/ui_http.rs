@@ -13,7 +13,9 @@ use idms::api::{AppState, router};
 use idms::store::{Role, Store};
 use tower::ServiceExt;
 
-use crate::common::{Fixture, new_user, staff};
+use idms::domain::Technology;
+
+use crate::common::{Fixture, iso, new_user, staff};
 
 const PW: &str = "viewer password 1";
 const HOST: &str = "idms.test";
@@ -285,4 +287,124 @@ async fn names_are_escaped_in_the_results_and_the_record() {
     // The search term is echoed into the box escaped too.
     let a = ui.get("/ui/people?q=%22%3E%3Cscript%3Ealert(2)%3C%2Fscript%3E", Some(&cookie), false).await;
     assert!(!a.body.contains("<script>alert(2)"), "{}", a.body);
+}
+
+/// The person's state and their card's state, as the store has them.
+fn states(ui: &Ui, id: &str, uid: &str) -> (&'static str, &'static str) {
+    let user = ui.store.get_user(id.parse().unwrap()).unwrap();
+    let card = ui.store.get_credential(Some(Technology::Iso14443a), &iso(uid)).unwrap();
+    (user.state.as_str(), card.state.as_str())
+}
+
+/// A person with a card, and the operators `erin` (eraser) and `max` (manager).
+fn with_person_and_card(ui: &Ui) -> String {
+    ui.store.add_operator(&staff(), "erin", Role::Eraser, None, Some(PW)).unwrap();
+    ui.store.add_operator(&staff(), "max", Role::Manager, None, Some(PW)).unwrap();
+    let id = ui.store.create_user(&staff(), new_user("Grace", "Hopper")).unwrap().id;
+    ui.store.enroll(&staff(), id, Technology::Iso14443a, &iso("04A1B2C3")).unwrap();
+    id.to_string()
+}
+
+#[tokio::test]
+async fn an_eraser_deletes_then_expunges_through_the_forms_and_the_card_returns_to_stock() {
+    let ui = Ui::new();
+    let id = with_person_and_card(&ui);
+    let (cookie, csrf) = ui.sign_in("erin").await;
+    let record = ui.get(&format!("/ui/people/{id}"), Some(&cookie), false).await;
+    assert!(record.body.contains("<summary>Manage</summary>"), "{}", record.body);
+    assert!(record.body.contains(&format!("href=\"/ui/people/{id}/delete\"")), "Delete is offered");
+    // Expunge is shown, disabled, with the reason: the person is not deleted.
+    assert!(record.body.contains("aria-disabled=\"true\" aria-describedby=\"why-expunge\">Expunge - Permanent<"));
+    assert!(record.body.contains("holder_not_deleted"), "{}", record.body);
+    assert!(record.body.contains("Refresh Org Info") && record.body.contains("No directory configured."));
+
+    // The confirmation page (no htmx) and the dialog (htmx) for Delete.
+    let page = ui.get(&format!("/ui/people/{id}/delete"), Some(&cookie), false).await;
+    assert!(page.body.contains("<html") && page.body.contains(">Delete User</button>"), "{}", page.body);
+    let dialog = ui.get(&format!("/ui/people/{id}/delete"), Some(&cookie), true).await;
+    assert!(!dialog.body.contains("<html") && dialog.body.contains(">Delete User</button>"), "{}", dialog.body);
+
+    let a = ui.post(&format!("/ui/people/{id}/delete"), Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
+    assert_eq!((a.status, a.header("location")), (StatusCode::SEE_OTHER, &*format!("/ui/people/{id}?done=delete")));
+    assert_eq!(states(&ui, &id, "04A1B2C3").0, "deleted");
+
+    // The expunge dialog shows what is destroyed and what is kept, and asks for the ID.
+    let dialog = ui.get(&format!("/ui/people/{id}/expunge"), Some(&cookie), true).await;
+    for want in ["Family name", "Given name", "Card 04A1B2C3: released to stock", "Expunge User", "data-expect"] {
+        assert!(dialog.body.contains(want), "{want}: {}", dialog.body);
+    }
+    // A wrong typed ID changes nothing.
+    let wrong = format!("csrf={csrf}&confirm={}", with_other(&ui));
+    let a = ui.post(&format!("/ui/people/{id}/expunge"), Some(&cookie), Some(ORIGIN), &wrong).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    assert!(a.body.contains("expunge_not_confirmed"), "{}", a.body);
+    assert_eq!(states(&ui, &id, "04A1B2C3"), ("deleted", "issued"));
+    let a = ui.post(&format!("/ui/people/{id}/expunge"), Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "no typed ID: {}", a.body);
+    assert_eq!(states(&ui, &id, "04A1B2C3"), ("deleted", "issued"));
+
+    let a = ui
+        .post(&format!("/ui/people/{id}/expunge"), Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}&confirm={id}"))
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.header("location"), format!("/ui/people/{id}?done=expunge&released=04A1B2C3"));
+    assert_eq!(states(&ui, &id, "04A1B2C3"), ("expunged", "in_stock"));
+    let record = ui.get(a.header("location"), Some(&cookie), false).await;
+    assert!(record.body.contains(&format!("Person {id} was expunged.")), "{}", record.body);
+    assert!(record.body.contains("back in stock and can be recycled") && record.body.contains("<li>04A1B2C3</li>"));
+    assert!(record.body.contains("Tombstone: expunged") && !record.body.contains("Hopper"), "{}", record.body);
+
+    // For htmx the answer is HX-Redirect, not a 303.
+    let other = ui.store.create_user(&staff(), new_user("Alan", "Turing")).unwrap().id.to_string();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/ui/people/{other}/suspend"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", &cookie)
+        .header("origin", ORIGIN)
+        .header("hx-request", "true")
+        .header("x-csrf-token", &csrf);
+    let a = ui.send(req, "").await;
+    assert_eq!((a.status, a.header("hx-redirect")), (StatusCode::OK, &*format!("/ui/people/{other}?done=suspend")));
+}
+
+#[tokio::test]
+async fn a_viewers_delete_or_expunge_post_is_refused_and_a_manager_sees_delete_but_not_expunge() {
+    let ui = Ui::new();
+    let id = with_person_and_card(&ui);
+    let (cookie, csrf) = ui.sign_in("vera").await;
+    let record = ui.get(&format!("/ui/people/{id}"), Some(&cookie), false).await;
+    assert_eq!(record.status, StatusCode::OK);
+    assert!(!record.body.contains("Manage</summary>") && !record.body.contains("/delete\""), "{}", record.body);
+    for (verb, form) in [("delete", format!("csrf={csrf}")), ("expunge", format!("csrf={csrf}&confirm={id}"))] {
+        let a = ui.post(&format!("/ui/people/{id}/{verb}"), Some(&cookie), Some(ORIGIN), &form).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{verb}: {}", a.body);
+        assert!(a.body.contains("forbidden"), "{verb}: {}", a.body);
+        assert_eq!(states(&ui, &id, "04A1B2C3"), ("active", "issued"), "{verb} changed nothing");
+        let page = ui.get(&format!("/ui/people/{id}/{verb}"), Some(&cookie), false).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{verb} confirmation");
+    }
+    // Even after a manager deletes them, the viewer cannot expunge.
+    ui.store.lifecycle(&staff(), id.parse().unwrap(), idms::domain::LifecycleAction::Delete).unwrap();
+    let a = ui
+        .post(&format!("/ui/people/{id}/expunge"), Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}&confirm={id}"))
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    assert_eq!(states(&ui, &id, "04A1B2C3"), ("deleted", "issued"));
+
+    let (cookie, _) = ui.sign_in("max").await;
+    let record = ui.get(&format!("/ui/people/{id}"), Some(&cookie), false).await;
+    assert!(record.body.contains("<summary>Manage</summary>"), "{}", record.body);
+    assert!(record.body.contains(&format!("href=\"/ui/people/{id}/restore\"")), "{}", record.body);
+    assert!(record.body.contains(">Delete</button>"), "Delete shown, disabled for a deleted person");
+    assert!(!record.body.contains("Expunge - Permanent"), "no expunge for a manager: {}", record.body);
+    let other = with_other(&ui);
+    let record = ui.get(&format!("/ui/people/{other}"), Some(&cookie), false).await;
+    assert!(record.body.contains(&format!("href=\"/ui/people/{other}/delete\"")), "{}", record.body);
+    assert!(record.body.contains("hx-target=\"#dialog\">Delete</a>"), "{}", record.body);
+    assert!(!record.body.contains("Expunge - Permanent"), "{}", record.body);
+}
+
+fn with_other(ui: &Ui) -> String {
+    ui.store.create_user(&staff(), new_user("Alan", "Turing")).unwrap().id.to_string()
 }

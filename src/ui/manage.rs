@@ -1,0 +1,335 @@
+//! A person's **Manage** menu: Suspend / Resume, Delete, Restore,
+//! Expunge - Permanent (and Refresh Org Info, disabled until directories
+//! exist). Which actions show, and which are disabled and why, is asked of
+//! `ops::users::offered`; expunge's page shows `ops::users::expunge_preview`.
+//!
+//! Each action is a confirmation: `GET /ui/people/{id}/{action}` is a full
+//! page without htmx, or, for htmx, the `<dialog>`'s content. Its form
+//! posts (through [`Posted`]: session, CSRF, `Origin`) to the same path,
+//! which calls `ops` and answers `303` to the record with a notice (PRG), or
+//! `HX-Redirect` for htmx. Expunge sends the typed user ID, which `ops`
+//! checks (`expunge_not_confirmed`).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::api::{AppState, op};
+use crate::domain::{LifecycleAction, UserId};
+use crate::ops;
+use crate::ops::users::Offered;
+use crate::ui::csrf::Posted;
+use crate::ui::error::UiError;
+use crate::ui::session::Session;
+use crate::ui::{Hx, Nav, assets, html};
+
+/// What staff see on the menu item (the reference documents' words).
+#[must_use]
+pub fn label(a: LifecycleAction) -> &'static str {
+    match a {
+        LifecycleAction::Suspend => "Suspend",
+        LifecycleAction::Resume => "Resume",
+        LifecycleAction::Delete => "Delete",
+        LifecycleAction::Restore => "Restore",
+        LifecycleAction::Expunge => "Expunge - Permanent",
+    }
+}
+
+/// The confirmation button.
+fn confirm_label(a: LifecycleAction) -> &'static str {
+    match a {
+        LifecycleAction::Suspend => "Suspend User",
+        LifecycleAction::Resume => "Resume User",
+        LifecycleAction::Delete => "Delete User",
+        LifecycleAction::Restore => "Restore User",
+        LifecycleAction::Expunge => "Expunge User",
+    }
+}
+
+/// What the confirmation says the action does.
+fn explain(a: LifecycleAction) -> &'static str {
+    match a {
+        LifecycleAction::Suspend => "A suspended person's cards open no door until they are resumed.",
+        LifecycleAction::Resume => "The person's cards open their doors again.",
+        LifecycleAction::Delete => {
+            "A deleted person's cards open no door. The record is kept and can be restored, or expunged later."
+        }
+        LifecycleAction::Restore => "The person returns to the state they had before they were deleted.",
+        LifecycleAction::Expunge => {
+            "All of this person's personal information is permanently deleted and cannot be recovered. \
+             Their user ID and history remain for audit purposes."
+        }
+    }
+}
+
+/// The action in a path (`suspend`, `resume`, `delete`, `restore`, `expunge`).
+fn parse_action(s: &str) -> Option<LifecycleAction> {
+    LifecycleAction::ALL.into_iter().find(|a| a.as_str() == s)
+}
+
+/// Plain words for a stable code, for staff (the code is shown beside them).
+#[must_use]
+pub fn words(code: &str) -> &'static str {
+    match code {
+        "legal_hold" => "Under legal hold: lift the hold before expunging.",
+        "holder_not_deleted" => "Only a deleted person can be expunged: delete them first.",
+        "already_expunged" => "This person has already been expunged.",
+        "directory_linked" => "Linked to the identity directory: deprovision them there, or unlink them first.",
+        "invalid_transition" => "Not possible in this person's present state.",
+        "expunge_not_confirmed" => "The typed user ID did not match, so nothing was expunged.",
+        "forbidden" => "Your role does not allow this.",
+        "not_found" => "There is no such person.",
+        _ => "This cannot be done now.",
+    }
+}
+
+/// A Manage menu item.
+pub struct MenuAction {
+    /// The path segment (`delete`, …).
+    pub verb: &'static str,
+    /// What staff see.
+    pub label: &'static str,
+    /// Why it is disabled (plain words), when it is.
+    pub disabled: Option<String>,
+    /// The refusal's stable code, when disabled.
+    pub code: &'static str,
+}
+
+redacted_debug!(MenuAction);
+
+impl MenuAction {
+    fn of(o: &Offered) -> Self {
+        let (disabled, code) = match &o.refused {
+            None => (None, ""),
+            Some(e) => {
+                let code = e.code();
+                // An invalid transition's hint says why in this state.
+                let why = match e {
+                    crate::domain::DomainError::InvalidTransition { hint, .. } => capitalised(hint),
+                    _ => words(code).to_string(),
+                };
+                (Some(why), code)
+            }
+        };
+        Self { verb: o.action.as_str(), label: label(o.action), disabled, code }
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect::<String>() + ".").unwrap_or_default()
+}
+
+/// The Manage menu for a person in state `state`: Suspend or Resume (the
+/// one that applies), Delete, Restore, Expunge - Permanent, as far as the
+/// caller's role allows (empty: no menu).
+#[must_use]
+pub fn menu(offered: &[Offered], suspended: bool) -> Vec<MenuAction> {
+    offered
+        .iter()
+        .filter(|o| match o.action {
+            LifecycleAction::Suspend => !suspended,
+            LifecycleAction::Resume => suspended,
+            _ => true,
+        })
+        .map(MenuAction::of)
+        .collect()
+}
+
+/// A confirmation: the page (no htmx) or the dialog's content (htmx).
+#[derive(askama::Template)]
+#[template(path = "manage.html", blocks = ["dialog"])]
+pub struct ConfirmPage {
+    /// Stylesheet.
+    pub css: &'static str,
+    /// htmx.
+    pub htmx: &'static str,
+    /// The header.
+    pub nav: Nav,
+    /// User ID.
+    pub id: String,
+    /// The path segment.
+    pub verb: &'static str,
+    /// The heading.
+    pub title: &'static str,
+    /// What the action does.
+    pub explain: &'static str,
+    /// The button.
+    pub confirm: &'static str,
+    /// Why it cannot be done now (plain words, code), if so.
+    pub blocked: Option<(String, &'static str)>,
+    /// Expunge only: the preview.
+    pub expunge: Option<Preview>,
+}
+
+redacted_debug!(ConfirmPage);
+
+/// What expunging destroys and keeps.
+pub struct Preview {
+    /// Personal fields destroyed (labels).
+    pub destroys: Vec<&'static str>,
+    /// Cards returned to stock.
+    pub releases: Vec<String>,
+    /// Retired cards that stay retired.
+    pub keeps_retired: Vec<String>,
+}
+
+redacted_debug!(Preview);
+
+fn field_label(f: &str) -> &'static str {
+    match f {
+        "given_name" => "Given name",
+        "family_name" => "Family name",
+        "email" => "Email",
+        "phone" => "Phone",
+        "employee_no" => "Employee number",
+        "notes" => "Notes",
+        "directory_link" => "Directory link",
+        _ => "Other personal data",
+    }
+}
+
+fn parse(id: &str, verb: &str) -> Result<(UserId, LifecycleAction), UiError> {
+    match (id.parse::<UserId>(), parse_action(verb)) {
+        (Ok(id), Some(a)) => Ok((id, a)),
+        _ => Err(UiError::not_found()),
+    }
+}
+
+/// `GET /ui/people/{id}/{action}`: the confirmation.
+pub async fn confirm_page(
+    State(s): State<AppState>,
+    session: Session,
+    hx: Hx,
+    Path((id, verb)): Path<(String, String)>,
+) -> Result<Response, UiError> {
+    let (uid, action) = parse(&id, &verb)?;
+    let (blocked, expunge) = if action == LifecycleAction::Expunge {
+        let p = op(&s, &session.acting, move |st, a| ops::users::expunge_preview(st, a, uid)).await?;
+        let blocked = p.blocked_by.first().map(|c| (words(c).to_string(), *c));
+        let preview = Preview {
+            destroys: p.destroys.iter().map(|f| field_label(f)).collect(),
+            releases: p.releases.iter().map(ToString::to_string).collect(),
+            keeps_retired: p.keeps_retired.iter().map(ToString::to_string).collect(),
+        };
+        (blocked, Some(preview))
+    } else {
+        let o = op(&s, &session.acting, move |st, a| ops::users::offered_one(st, a, uid, action)).await?;
+        let m = MenuAction::of(&o);
+        (m.disabled.map(|w| (w, m.code)), None)
+    };
+    let page = ConfirmPage {
+        css: assets::url("app.css"),
+        htmx: assets::url("htmx.js"),
+        nav: Nav::new(&session, ""),
+        id: uid.to_string(),
+        verb: action.as_str(),
+        title: label(action),
+        explain: explain(action),
+        confirm: confirm_label(action),
+        blocked,
+        expunge,
+    };
+    let mut res = if hx.partial { html(&page.as_dialog())? } else { html(&page)? }.into_response();
+    res.headers_mut().insert(header::VARY, HeaderValue::from_static("HX-Request"));
+    Ok(res)
+}
+
+/// `POST /ui/people/{id}/{action}`: does it through `ops`, then back to
+/// the record with a notice.
+pub async fn act(
+    State(s): State<AppState>,
+    hx: Hx,
+    Path((id, verb)): Path<(String, String)>,
+    p: Posted,
+) -> Result<Response, UiError> {
+    let (uid, action) = parse(&id, &verb)?;
+    let acting = p.session.acting.clone();
+    let to = if action == LifecycleAction::Expunge {
+        let confirm = p.form.iter().find(|(k, _)| k == "confirm").map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
+        let (_, released) = op(&s, &acting, move |st, a| {
+            let preview = ops::users::expunge_preview(st, a, uid)?;
+            let done = ops::users::expunge(st, a, uid, &confirm)?;
+            Ok((done, preview.releases))
+        })
+        .await?;
+        let released: Vec<String> = released.iter().map(ToString::to_string).collect();
+        format!("/ui/people/{uid}?done=expunge&released={}", released.join(","))
+    } else {
+        op(&s, &acting, move |st, a| ops::users::lifecycle(st, a, uid, action)).await?;
+        format!("/ui/people/{uid}?done={}", action.as_str())
+    };
+    Ok(redirect(hx, &to))
+}
+
+/// After a change: `303` (PRG), or for htmx `HX-Redirect`.
+fn redirect(hx: Hx, to: &str) -> Response {
+    let Ok(v) = HeaderValue::from_str(to) else {
+        return UiError::internal().into_response();
+    };
+    if hx.partial {
+        (StatusCode::OK, [(HeaderName::from_static("hx-redirect"), v)]).into_response()
+    } else {
+        (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response()
+    }
+}
+
+/// The record's query after an action: which notice to show.
+#[derive(Deserialize, Default)]
+pub struct Done {
+    /// The action done.
+    pub done: Option<String>,
+    /// Expunge: the cards returned to stock (UIDs, comma-separated).
+    pub released: Option<String>,
+}
+
+redacted_debug!(Done);
+
+/// The notice on the record after an action, if the record's state bears
+/// it out (a forged link shows nothing misleading); only hex UIDs are kept.
+#[must_use]
+pub fn notice(done: &Done, id: UserId, state: crate::domain::UserState) -> Option<Notice> {
+    use crate::domain::UserState as S;
+    let action = parse_action(done.done.as_deref()?)?;
+    let fits = match action {
+        LifecycleAction::Suspend => state == S::Suspended,
+        LifecycleAction::Resume | LifecycleAction::Restore => matches!(state, S::Active | S::Suspended),
+        LifecycleAction::Delete => state == S::Deleted,
+        LifecycleAction::Expunge => state == S::Expunged,
+    };
+    if !fits {
+        return None;
+    }
+    let text = match action {
+        LifecycleAction::Suspend => format!("Person {id} was suspended."),
+        LifecycleAction::Resume => format!("Person {id} was resumed."),
+        LifecycleAction::Delete => format!("Person {id} was deleted. They can be restored, or expunged."),
+        LifecycleAction::Restore => format!("Person {id} was restored."),
+        LifecycleAction::Expunge => format!("Person {id} was expunged."),
+    };
+    let released = if action == LifecycleAction::Expunge {
+        done.released
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|u| !u.is_empty() && u.len() <= 32 && u.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_owned)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Some(Notice { text, expunged: action == LifecycleAction::Expunge, released })
+}
+
+/// A notice after an action.
+#[derive(Debug)]
+pub struct Notice {
+    /// What was done.
+    pub text: String,
+    /// The action was an expunge.
+    pub expunged: bool,
+    /// Expunge: cards back in stock, ready to recycle.
+    pub released: Vec<String>,
+}
