@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use idms::api::{AppState, router};
-use idms::store::{Role, Store};
+use idms::store::{NewUser, Role, Store};
 use tower::ServiceExt;
 
 use idms::domain::Technology;
@@ -407,4 +407,25 @@ async fn a_viewers_delete_or_expunge_post_is_refused_and_a_manager_sees_delete_b
 
 fn with_other(ui: &Ui) -> String {
     ui.store.create_user(&staff(), new_user("Alan", "Turing")).unwrap().id.to_string()
+}
+
+#[tokio::test]
+async fn expunge_is_disabled_for_a_person_under_legal_hold_and_a_forced_post_is_refused_in_plain_words() {
+    let ui = Ui::new();
+    with_person_and_card(&ui);
+    let held = NewUser { legal_hold: true, ..new_user("Ada", "Lovelace") };
+    let id = ui.store.create_user(&staff(), held).unwrap().id;
+    ui.store.lifecycle(&staff(), id, idms::domain::LifecycleAction::Delete).unwrap();
+    let (cookie, csrf) = ui.sign_in("erin").await;
+    let record = ui.get(&format!("/ui/people/{id}"), Some(&cookie), false).await;
+    assert!(record.body.contains("aria-describedby=\"why-expunge\">Expunge - Permanent</button>"), "{}", record.body);
+    assert!(record.body.contains("Under legal hold: lift the hold before expunging. (<code>legal_hold</code>)"));
+    let a = ui
+        .post(&format!("/ui/people/{id}/expunge"), Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}&confirm={id}"))
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert!(a.body.contains("legal hold") && a.body.contains("<code>legal_hold</code>"), "{}", a.body);
+    assert_eq!(ui.store.get_user(id).unwrap().state.as_str(), "deleted", "nothing changed");
+    let missing = ui.get("/ui/people/ZZZZZZZZ/expunge", Some(&cookie), false).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
