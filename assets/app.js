@@ -24,7 +24,7 @@
     var item = e.target.closest("[hx-target='#dialog']");
     if (item) {
       var menu = item.closest("details");
-      invoker = menu ? menu.querySelector("summary") : item;
+      invoker = menu ? menu.querySelector("summary") : (e.target.closest("button, a") || item);
       if (menu) { menu.open = false; }
     }
     var cancel = e.target.closest("[data-cancel]");

@@ -265,7 +265,7 @@ pub async fn act(
 }
 
 /// After a change: `303` (PRG), or for htmx `HX-Redirect`.
-fn redirect(hx: Hx, to: &str) -> Response {
+pub fn redirect(hx: Hx, to: &str) -> Response {
     let Ok(v) = HeaderValue::from_str(to) else {
         return UiError::internal().into_response();
     };

@@ -15,6 +15,7 @@
 
 pub mod assets;
 pub mod csrf;
+pub mod deleted;
 pub mod error;
 pub mod manage;
 pub mod pages;
@@ -49,6 +50,8 @@ pub const PATHS: &[&str] = &[
     "/ui/people",
     "/ui/people/{id}",
     "/ui/people/{id}/{action}",
+    "/ui/deleted",
+    "/ui/deleted/erase",
     "/ui/assets/{file}",
 ];
 
@@ -60,6 +63,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/people", get(pages::people))
         .route("/people/{id}", get(pages::person))
         .route("/people/{id}/{action}", get(manage::confirm_page).post(manage::act))
+        .route("/deleted", get(deleted::page))
+        .route("/deleted/erase", get(deleted::confirm).post(deleted::erase))
         .route("/assets/{file}", get(assets::serve))
         .fallback(error::not_found)
         .layer(middleware::from_fn_with_state(state, security_headers))
@@ -154,7 +159,9 @@ pub struct MenuItem {
 /// The menu: each item with the least role its page needs. The UI asks
 /// `ops` whether the caller has it; the page's own operations are refused
 /// by `ops` anyway.
-const MENU: &[(&str, &str, Role)] = &[("People", "/ui/people", Role::Viewer)];
+/// Deleted Users needs what `ops::purge::deleted` needs.
+const MENU: &[(&str, &str, Role)] =
+    &[("People", "/ui/people", Role::Viewer), ("Deleted Users", deleted::HERE, Role::Eraser)];
 
 /// The header of every signed-in page: who, the menu their role allows,
 /// and the CSRF token for the Sign out form and htmx requests.

@@ -429,3 +429,177 @@ async fn expunge_is_disabled_for_a_person_under_legal_hold_and_a_forced_post_is_
     let missing = ui.get("/ui/people/ZZZZZZZZ/expunge", Some(&cookie), false).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+/// Three deleted people of unit `lab`, the last under legal hold, and one
+/// active person; operators `erin` (eraser), `max` (manager), `ella`
+/// (enroller) beside `vera` (viewer).
+fn three_deleted(ui: &Ui) -> [String; 4] {
+    ui.store.add_operator(&staff(), "erin", Role::Eraser, None, Some(PW)).unwrap();
+    ui.store.add_operator(&staff(), "max", Role::Manager, None, Some(PW)).unwrap();
+    ui.store.add_operator(&staff(), "ella", Role::Enroller, None, Some(PW)).unwrap();
+    let lab = |u: NewUser| NewUser { org_unit: Some("lab".into()), ..u };
+    let people = [
+        lab(new_user("Grace", "Hopper")),
+        lab(new_user("Alan", "Turing")),
+        lab(NewUser { legal_hold: true, ..new_user("Ada", "Lovelace") }),
+    ];
+    let ids: Vec<String> = people
+        .into_iter()
+        .map(|n| {
+            let id = ui.store.create_user(&staff(), n).unwrap().id;
+            ui.store.lifecycle(&staff(), id, idms::domain::LifecycleAction::Delete).unwrap();
+            id.to_string()
+        })
+        .collect();
+    let active = ui.store.create_user(&staff(), lab(new_user("Edsger", "Dijkstra"))).unwrap().id.to_string();
+    [ids[0].clone(), ids[1].clone(), ids[2].clone(), active]
+}
+
+fn state_of(ui: &Ui, id: &str) -> &'static str {
+    ui.store.get_user(id.parse().unwrap()).unwrap().state.as_str()
+}
+
+#[tokio::test]
+async fn ui_erase_deleted_users_erases_two_and_reports_the_one_under_legal_hold() {
+    let ui = Ui::new();
+    let [a, b, held, active] = three_deleted(&ui);
+    let (cookie, csrf) = ui.sign_in("erin").await;
+    let people = ui.get("/ui/people", Some(&cookie), false).await;
+    assert!(people.body.contains("<a href=\"/ui/deleted\">Deleted Users</a>"), "the eraser's menu: {}", people.body);
+
+    // Search by org unit and date deleted (today, both bounds included).
+    let today = ui.store.get_user(a.parse().unwrap()).unwrap().deleted_at.unwrap().to_string()[..10].to_string();
+    let search = format!("/ui/deleted?search=1&q=&unit=lab&from={today}&to={today}");
+    let page = ui.get(&search, Some(&cookie), false).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_secure_headers(&page, "Deleted Users");
+    for id in [&a, &b, &held] {
+        assert!(page.body.contains(&format!("name=\"id\" value=\"{id}\" checked")), "{id} ticked: {}", page.body);
+        assert!(page.body.contains(&format!("href=\"/ui/people/{id}/restore\"")), "Restore for {id}");
+    }
+    assert!(!page.body.contains(&active) && !page.body.contains("Dijkstra"), "only deleted people");
+    assert!(page.body.contains(">Erase</button>") && page.body.contains(">Search for deleted users</button>"));
+    let fragment = ui.get(&search, Some(&cookie), true).await;
+    assert!(!fragment.body.contains("<html") && fragment.body.contains("Hopper"), "{}", fragment.body);
+    // The day before finds no one; a keyword narrows.
+    let none = ui.get("/ui/deleted?search=1&to=2000-01-01", Some(&cookie), false).await;
+    assert!(none.body.contains("No deleted user found."), "{}", none.body);
+    let one = ui.get("/ui/deleted?search=1&q=Turing", Some(&cookie), false).await;
+    assert!(one.body.contains(&format!("value=\"{b}\"")) && !one.body.contains(&format!("value=\"{a}\"")));
+
+    // Erase → the confirmation lists the three (page, and the dialog for htmx).
+    let ask = format!("/ui/deleted/erase?id={a}&id={b}&id={held}");
+    for (htmx, what) in [(false, "page"), (true, "dialog")] {
+        let confirm = ui.get(&ask, Some(&cookie), htmx).await;
+        assert_eq!(confirm.status, StatusCode::OK, "{what}: {}", confirm.body);
+        assert_eq!(confirm.body.contains("<html"), !htmx, "{what}");
+        assert!(confirm.body.contains("These 3 users will be erased:"), "{what}: {}", confirm.body);
+        for (id, name) in [(&a, "Hopper, Grace"), (&b, "Turing, Alan"), (&held, "Lovelace, Ada")] {
+            assert!(confirm.body.contains(&format!("<li>{id}: {name} (lab)</li>")), "{what} lists {id}");
+        }
+        assert!(confirm.body.contains(">Erase</button>") && confirm.body.contains(">Cancel</a>"), "{what}");
+        assert!(confirm.body.contains("cannot be restored"), "{what}: the warning");
+    }
+    assert_eq!([state_of(&ui, &a), state_of(&ui, &b), state_of(&ui, &held)], ["deleted"; 3], "asking erases no one");
+
+    let form = format!("csrf={csrf}&id={a}&id={b}&id={held}");
+    let done = ui.post("/ui/deleted/erase", Some(&cookie), Some(ORIGIN), &form).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let to = done.header("location").to_string();
+    assert!(to.starts_with("/ui/deleted?done=erase"), "back to the search page: {to}");
+    let result = ui.get(&to, Some(&cookie), false).await;
+    assert!(result.body.contains("Erased 2:"), "{}", result.body);
+    assert!(result.body.contains(&format!("<li>{a}</li>")) && result.body.contains(&format!("<li>{b}</li>")));
+    assert!(result.body.contains("Not erased 1:"), "{}", result.body);
+    assert!(
+        result.body.contains(&format!(
+            "<li>{held}: Under legal hold: lift the hold before erasing. (<code>legal_hold</code>)</li>"
+        )),
+        "{}",
+        result.body
+    );
+    assert!(!result.body.contains("User operation not performed."));
+    // The store agrees.
+    assert_eq!([state_of(&ui, &a), state_of(&ui, &b), state_of(&ui, &held)], ["expunged", "expunged", "deleted"]);
+    assert_eq!(state_of(&ui, &active), "active");
+
+    // Erasing the held one alone: nothing erased, in plain words.
+    let done = ui.post("/ui/deleted/erase", Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}&id={held}")).await;
+    let result = ui.get(done.header("location"), Some(&cookie), false).await;
+    assert!(result.body.contains("User operation not performed."), "{}", result.body);
+    assert!(result.body.contains("<code>legal_hold</code>"), "{}", result.body);
+    // A forged report shows only what the store bears out.
+    let forged = format!("/ui/deleted?done=erase&erased={held},{active}&kept={a}:legal_hold");
+    let page = ui.get(&forged, Some(&cookie), false).await;
+    assert!(page.body.contains("User operation not performed."), "{}", page.body);
+    assert!(!page.body.contains(&format!("<li>{held}</li>")) && !page.body.contains("Not erased"), "{}", page.body);
+    // For htmx the erase answers HX-Redirect.
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/ui/deleted/erase")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", &cookie)
+        .header("origin", ORIGIN)
+        .header("hx-request", "true")
+        .header("x-csrf-token", &csrf);
+    let a = ui.send(req, &format!("id={held}")).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.header("hx-redirect").starts_with("/ui/deleted?done=erase"), "{:?}", a.headers);
+}
+
+#[tokio::test]
+async fn ui_deleted_users_is_not_offered_to_a_viewer_or_an_enroller_and_their_erase_post_is_refused() {
+    let ui = Ui::new();
+    let [a, b, held, _] = three_deleted(&ui);
+    for who in ["vera", "ella"] {
+        let (cookie, csrf) = ui.sign_in(who).await;
+        let people = ui.get("/ui/people", Some(&cookie), false).await;
+        assert!(!people.body.contains("Deleted Users") && !people.body.contains("/ui/deleted"), "{who}'s menu");
+        for path in ["/ui/deleted", "/ui/deleted?search=1", &format!("/ui/deleted/erase?id={a}")] {
+            let page = ui.get(path, Some(&cookie), false).await;
+            assert_eq!(page.status, StatusCode::FORBIDDEN, "{who} {path}: {}", page.body);
+            assert!(!page.body.contains("Hopper"), "{who} {path}");
+        }
+        // Their own valid session and CSRF token: still refused by the rule layer.
+        let form = format!("csrf={csrf}&id={a}&id={b}&id={held}");
+        let post = ui.post("/ui/deleted/erase", Some(&cookie), Some(ORIGIN), &form).await;
+        assert_eq!(post.status, StatusCode::FORBIDDEN, "{who}: {}", post.body);
+        assert!(post.body.contains("forbidden"), "{who}: {}", post.body);
+        assert_eq!([state_of(&ui, &a), state_of(&ui, &b), state_of(&ui, &held)], ["deleted"; 3], "{who}");
+    }
+}
+
+#[tokio::test]
+async fn ui_restore_from_deleted_users_works_for_a_manager() {
+    let ui = Ui::new();
+    let [a, ..] = three_deleted(&ui);
+    // The eraser's view links each row to Restore.
+    let (cookie, _) = ui.sign_in("erin").await;
+    let page = ui.get("/ui/deleted?search=1&q=Hopper", Some(&cookie), false).await;
+    let link = format!("/ui/people/{a}/restore");
+    assert!(page.body.contains(&format!("href=\"{link}\" hx-get=\"{link}\" hx-target=\"#dialog\">Restore")));
+    // `ops::purge::deleted` lets only erasers list deleted people, so a
+    // manager has no Deleted Users page; the Restore it links to is theirs.
+    let (cookie, csrf) = ui.sign_in("max").await;
+    let people = ui.get("/ui/people", Some(&cookie), false).await;
+    assert!(!people.body.contains("Deleted Users"), "{}", people.body);
+    assert_eq!(ui.get("/ui/deleted?search=1", Some(&cookie), false).await.status, StatusCode::FORBIDDEN);
+    let dialog = ui.get(&link, Some(&cookie), true).await;
+    assert!(dialog.body.contains(">Restore User</button>"), "{}", dialog.body);
+    let done = ui.post(&link, Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
+    assert_eq!(
+        (done.status, done.header("location")),
+        (StatusCode::SEE_OTHER, &*format!("/ui/people/{a}?done=restore"))
+    );
+    assert_eq!(state_of(&ui, &a), "active");
+    // An eraser restores from the view too, and the person leaves the list.
+    let (cookie, csrf) = ui.sign_in("erin").await;
+    let b_link = "/ui/deleted?search=1&q=Turing";
+    let page = ui.get(b_link, Some(&cookie), false).await;
+    let at = page.body.find("/restore\"").unwrap();
+    let href = &page.body[page.body[..at].rfind('"').unwrap() + 1..at + "/restore".len()];
+    let done = ui.post(href, Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let page = ui.get(b_link, Some(&cookie), false).await;
+    assert!(page.body.contains("No deleted user found."), "{}", page.body);
+}

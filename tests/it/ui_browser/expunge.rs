@@ -5,19 +5,12 @@
 //! untouched; Expunge User → the notice naming the card back in stock; the
 //! record shows the tombstone. axe-core runs with the dialog open.
 
-use std::process::Command;
-
 use fantoccini::{Client, Locator};
 
-use super::{Browser, WAIT, axe_serious, button, field, path, service};
+use super::{Browser, WAIT, add_operator, axe_serious, button, field, path, service, sign_in, wait_for};
 use crate::server::cli;
 
 const PASSWORD: &str = "browser test password";
-
-/// The element at `xpath`, waited for.
-async fn wait_for(c: &Client, xpath: &str) -> fantoccini::elements::Element {
-    c.wait().at_most(WAIT).for_element(Locator::XPath(xpath)).await.unwrap_or_else(|e| panic!("{xpath}: {e}"))
-}
 
 /// Whether the Expunge User button is enabled, once it has settled to `want`
 /// (polled, capped by `WAIT`); answers what it last saw.
@@ -42,14 +35,7 @@ async fn open_manage_item(c: &Client, item: &str) {
 async fn eraser_deletes_and_expunges_a_person_with_the_typed_id() {
     let d = tempfile::tempdir().unwrap();
     let server = service(d.path(), PASSWORD);
-    let out = Command::new(crate::server::bin())
-        .arg("--data-dir")
-        .arg(d.path())
-        .args(["operator", "add", "--name", "erin", "--role", "eraser"])
-        .env("IDMS_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    add_operator(d.path(), "erin", "eraser", PASSWORD);
     let id =
         cli(d.path(), &["user", "add", "--given", "Grace", "--family", "Hopper"])["id"].as_str().unwrap().to_string();
     cli(d.path(), &["card", "enroll", "--user", &id, "--uid", "04C0FFEE"]);
@@ -57,11 +43,7 @@ async fn eraser_deletes_and_expunges_a_person_with_the_typed_id() {
     let b = Browser::start().await;
     let c = &b.c;
 
-    c.goto(&server.base).await.unwrap();
-    field(c, "Operator name").await.send_keys("erin").await.unwrap();
-    field(c, "Password").await.send_keys(PASSWORD).await.unwrap();
-    button(c, "Sign in").await.click().await.unwrap();
-    c.wait().at_most(WAIT).for_url(&format!("{}/ui/people", server.base).parse().unwrap()).await.unwrap();
+    sign_in(c, &server.base, "erin", PASSWORD).await;
 
     // Search by last name, open the record: the card is listed.
     field(c, "User ID, last name, email, employee number or card UID").await.send_keys("Hopper").await.unwrap();

@@ -7,6 +7,7 @@
 //! Chromium and chromedriver are Debian's `chromium` and `chromium-driver`
 //! (`make deps` installs them); without them the tests fail saying so.
 
+mod erase;
 mod expunge;
 mod sign_in_and_search;
 
@@ -214,4 +215,30 @@ pub fn service(dir: &Path, password: &str) -> crate::server::Server {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     crate::server::Server::start(dir)
+}
+
+/// Adds an operator with `role` and `password` to the service at `dir`.
+pub fn add_operator(dir: &Path, name: &str, role: &str, password: &str) {
+    let out = Command::new(crate::server::bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["operator", "add", "--name", name, "--role", role])
+        .env("IDMS_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Signs `name` in through the sign-in page; waits for People.
+pub async fn sign_in(c: &Client, base: &str, name: &str, password: &str) {
+    c.goto(base).await.unwrap();
+    field(c, "Operator name").await.send_keys(name).await.unwrap();
+    field(c, "Password").await.send_keys(password).await.unwrap();
+    button(c, "Sign in").await.click().await.unwrap();
+    c.wait().at_most(WAIT).for_url(&format!("{base}/ui/people").parse().unwrap()).await.unwrap();
+}
+
+/// The element at `xpath`, waited for.
+pub async fn wait_for(c: &Client, xpath: &str) -> Element {
+    c.wait().at_most(WAIT).for_element(Locator::XPath(xpath)).await.unwrap_or_else(|e| panic!("{xpath}: {e}"))
 }
