@@ -29,7 +29,7 @@ use crate::ui::error::UiError;
 use crate::ui::manage::{self, words};
 use crate::ui::pages::{PAGE_ROWS, PersonLine};
 use crate::ui::session::Session;
-use crate::ui::{Hx, Nav, assets, html};
+use crate::ui::{Hx, Nav, html};
 
 /// Where the page lives (and the menu item points).
 pub const HERE: &str = "/ui/deleted";
@@ -106,10 +106,6 @@ redacted_debug!(Report);
 #[derive(askama::Template)]
 #[template(path = "deleted.html", blocks = ["results"])]
 pub struct DeletedPage {
-    /// Stylesheet.
-    pub css: &'static str,
-    /// htmx.
-    pub htmx: &'static str,
     /// The header.
     pub nav: Nav,
     /// The search as asked.
@@ -138,10 +134,6 @@ redacted_debug!(DeletedPage);
 #[derive(askama::Template)]
 #[template(path = "erase.html", blocks = ["dialog"])]
 pub struct EraseConfirm {
-    /// Stylesheet.
-    pub css: &'static str,
-    /// htmx.
-    pub htmx: &'static str,
     /// The header.
     pub nav: Nav,
     /// The deleted people to be erased.
@@ -190,8 +182,6 @@ pub async fn page(
     let report = if q.done.as_deref() == Some("erase") { Some(report(&s, &session, &q).await?) } else { None };
     let restore = session.acting.require(crate::store::Role::Manager).is_ok();
     let page = DeletedPage {
-        css: assets::url("app.css"),
-        htmx: assets::url("htmx.js"),
         nav: Nav::new(&session, HERE),
         q: q.q,
         from: q.from,
@@ -286,8 +276,6 @@ pub async fn confirm(
     })
     .await?;
     let page = EraseConfirm {
-        css: assets::url("app.css"),
-        htmx: assets::url("htmx.js"),
         nav: Nav::new(&session, HERE),
         left_out: asked - found.len(),
         rows: found.into_iter().map(DeletedLine::from).collect(),

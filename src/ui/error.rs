@@ -8,7 +8,6 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::api::error::{ApiError, Refused};
 use crate::ui::Hx;
-use crate::ui::assets;
 use crate::ui::session::SIGN_IN;
 
 /// Why a page was not shown.
@@ -90,7 +89,6 @@ impl From<ApiError> for UiError {
 #[derive(askama::Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    css: &'static str,
     title: &'a str,
     code: &'a str,
     detail: &'a str,
@@ -113,7 +111,7 @@ impl IntoResponse for UiError {
             }
             Self::Page { status, code, detail, refused } => {
                 let title = status.canonical_reason().unwrap_or("Error");
-                let page = ErrorPage { css: assets::url("app.css"), title, code, detail: &detail };
+                let page = ErrorPage { title, code, detail: &detail };
                 let body = askama::Template::render(&page).unwrap_or_else(|_| title.to_string());
                 let mut res = (status, Html(body)).into_response();
                 if let Some(r) = refused {

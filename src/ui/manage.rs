@@ -23,7 +23,7 @@ use crate::ops::users::Offered;
 use crate::ui::csrf::Posted;
 use crate::ui::error::UiError;
 use crate::ui::session::Session;
-use crate::ui::{Hx, Nav, assets, html};
+use crate::ui::{Hx, Nav, html};
 
 /// What staff see on the menu item (the reference documents' words).
 #[must_use]
@@ -142,10 +142,6 @@ pub fn menu(offered: &[Offered], suspended: bool) -> Vec<MenuAction> {
 #[derive(askama::Template)]
 #[template(path = "manage.html", blocks = ["dialog"])]
 pub struct ConfirmPage {
-    /// Stylesheet.
-    pub css: &'static str,
-    /// htmx.
-    pub htmx: &'static str,
     /// The header.
     pub nav: Nav,
     /// User ID.
@@ -221,8 +217,6 @@ pub async fn confirm_page(
         (m.disabled.map(|w| (w, m.code)), None)
     };
     let page = ConfirmPage {
-        css: assets::url("app.css"),
-        htmx: assets::url("htmx.js"),
         nav: Nav::new(&session, ""),
         id: uid.to_string(),
         verb: action.as_str(),

@@ -175,8 +175,6 @@ pub struct Nav {
     pub menu: Vec<MenuItem>,
     /// The session's CSRF token (hex).
     pub csrf: String,
-    /// Our script (`app.js`: dialogs, type-to-confirm).
-    pub js: &'static str,
 }
 
 impl std::fmt::Debug for Nav {
@@ -198,6 +196,6 @@ impl Nav {
             .filter(|(_, _, min)| session.acting.require(*min).is_ok())
             .map(|(label, href, _)| MenuItem { label, href, current: *href == here })
             .collect();
-        Self { name, role, menu, csrf: hex::encode(session.csrf), js: assets::url("app.js") }
+        Self { name, role, menu, csrf: hex::encode(session.csrf) }
     }
 }

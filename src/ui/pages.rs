@@ -12,7 +12,7 @@ use crate::ops;
 use crate::store::{UserRecord, UserSummary};
 use crate::ui::error::UiError;
 use crate::ui::session::Session;
-use crate::ui::{Hx, Nav, assets, html, manage};
+use crate::ui::{Hx, Nav, html, manage};
 
 /// The most people a search shows.
 pub const PAGE_ROWS: u32 = 50;
@@ -67,10 +67,6 @@ impl From<UserSummary> for PersonLine {
 #[derive(askama::Template)]
 #[template(path = "people.html", blocks = ["results"])]
 pub struct PeoplePage {
-    /// Stylesheet.
-    pub css: &'static str,
-    /// htmx.
-    pub htmx: &'static str,
     /// The header.
     pub nav: Nav,
     /// What was typed.
@@ -106,8 +102,6 @@ pub async fn people(
     let more = rows.len() > PAGE_ROWS as usize;
     rows.truncate(PAGE_ROWS as usize);
     let page = PeoplePage {
-        css: assets::url("app.css"),
-        htmx: assets::url("htmx.js"),
         nav: Nav::new(&session, "/ui/people"),
         q: q.q,
         include_deleted: all,
@@ -160,10 +154,6 @@ pub struct HeldLine {
 #[derive(askama::Template)]
 #[template(path = "person.html")]
 pub struct PersonPage {
-    /// Stylesheet.
-    pub css: &'static str,
-    /// htmx.
-    pub htmx: &'static str,
     /// The header.
     pub nav: Nav,
     /// User ID.
@@ -259,8 +249,6 @@ impl PersonPage {
             })
             .collect();
         Self {
-            css: assets::url("app.css"),
-            htmx: assets::url("htmx.js"),
             nav: Nav::new(session, ""),
             id,
             heading,

@@ -22,7 +22,7 @@ use crate::ops;
 use crate::store::sessions::SessionLimits;
 use crate::ui::csrf::{Posted, check_origin};
 use crate::ui::error::UiError;
-use crate::ui::{Hx, assets, html};
+use crate::ui::{Hx, html};
 
 pub use crate::ops::sessions::Session;
 
@@ -94,8 +94,6 @@ impl FromRequestParts<AppState> for Session {
 #[derive(askama::Template)]
 #[template(path = "sign_in.html")]
 pub struct SignInPage {
-    /// The stylesheet's URL.
-    pub css: &'static str,
     /// What went wrong, in plain words.
     pub problem: Option<&'static str>,
     /// The name typed (shown again after a refusal).
@@ -109,7 +107,7 @@ impl std::fmt::Debug for SignInPage {
 }
 
 fn sign_in_form(status: StatusCode, problem: Option<&'static str>, name: String) -> Result<Response, UiError> {
-    let page = SignInPage { css: assets::url("app.css"), problem, name };
+    let page = SignInPage { problem, name };
     Ok((status, html(&page)?).into_response())
 }
 
