@@ -1,0 +1,255 @@
+//! Issue 8/12, must-be-true 5: every UI route × every role, over HTTP (in
+//! process, like the API's matrix in `api_authz`). A role the route's
+//! operation allows gets the page (or its `303` after a post) and the
+//! change happens; a lower role gets the 403 page and nothing changes,
+//! whatever it posts with its own valid session and CSRF token; no session
+//! gets the sign-in page. The table must name exactly the routes of
+//! `idms::ui::PATHS`, so a new page cannot be added without its row.
+//!
+//! A scoped operator (an org unit) reaches only people of that unit: a
+//! person of another unit is `404`, for reads and posts alike.
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use idms::domain::LifecycleAction;
+use idms::store::{NewUser, Role};
+
+use crate::common::{new_user, staff};
+use crate::ui_http::{ORIGIN, PW, Ui, state_of};
+
+/// Who a route is for.
+#[derive(Debug, Clone, Copy)]
+enum Who {
+    /// Anyone, even without a session.
+    Anyone,
+    /// Any signed-in operator.
+    SignedIn,
+    /// Operators with at least this role.
+    AtLeast(Role),
+}
+
+/// One request of the matrix: a method on a route, and how to make a fresh
+/// target for it (each role gets its own, so one role's change does not
+/// decide the next role's answer).
+struct Case {
+    method: &'static str,
+    template: &'static str,
+    who: Who,
+    /// The status a permitted caller gets.
+    ok: StatusCode,
+    /// Makes the target: the concrete path, the form (without `csrf`) and
+    /// the person whose state a post changes.
+    target: fn(&Ui) -> Target,
+}
+
+/// A session cookie and its CSRF token.
+type Signed = (String, String);
+
+struct Target {
+    path: String,
+    form: String,
+    person: Option<String>,
+}
+
+fn person(ui: &Ui, then: &[LifecycleAction]) -> String {
+    let id = ui.store.create_user(&staff(), new_user("Matrix", "Person")).unwrap().id;
+    for a in then {
+        ui.store.lifecycle(&staff(), id, *a).unwrap();
+    }
+    id.to_string()
+}
+
+fn page(path: &str) -> Target {
+    Target { path: path.into(), form: String::new(), person: None }
+}
+
+fn action(ui: &Ui, verb: &str, before: &[LifecycleAction]) -> Target {
+    let id = person(ui, before);
+    let form = if verb == "expunge" { format!("confirm={id}") } else { String::new() };
+    Target { path: format!("/ui/people/{id}/{verb}"), form, person: Some(id) }
+}
+
+const DELETED: &[LifecycleAction] = &[LifecycleAction::Delete];
+const SUSPENDED: &[LifecycleAction] = &[LifecycleAction::Suspend];
+
+fn cases() -> Vec<Case> {
+    use StatusCode as S;
+    use Who::{Anyone, AtLeast, SignedIn};
+    let (get, post) = ("GET", "POST");
+    let (viewer, manager, eraser) = (AtLeast(Role::Viewer), AtLeast(Role::Manager), AtLeast(Role::Eraser));
+    let lifecycle = "/ui/people/{id}/{action}";
+    vec![
+        Case { method: get, template: "/", who: Anyone, ok: S::SEE_OTHER, target: |_| page("/") },
+        Case { method: get, template: "/ui/sign-in", who: Anyone, ok: S::OK, target: |_| page("/ui/sign-in") },
+        Case {
+            method: post,
+            template: "/ui/sign-out",
+            who: SignedIn,
+            ok: S::SEE_OTHER,
+            target: |_| page("/ui/sign-out"),
+        },
+        Case {
+            method: get,
+            template: "/ui/assets/{file}",
+            who: Anyone,
+            ok: S::OK,
+            target: |_| page(idms::ui::assets::url("app.css")),
+        },
+        Case { method: get, template: "/ui/people", who: viewer, ok: S::OK, target: |_| page("/ui/people?q=Person") },
+        Case {
+            method: get,
+            template: "/ui/people/{id}",
+            who: viewer,
+            ok: S::OK,
+            target: |ui| page(&format!("/ui/people/{}", person(ui, &[]))),
+        },
+        Case { method: get, template: lifecycle, who: manager, ok: S::OK, target: |ui| action(ui, "suspend", &[]) },
+        Case {
+            method: post,
+            template: lifecycle,
+            who: manager,
+            ok: S::SEE_OTHER,
+            target: |ui| action(ui, "suspend", &[]),
+        },
+        Case {
+            method: post,
+            template: lifecycle,
+            who: manager,
+            ok: S::SEE_OTHER,
+            target: |ui| action(ui, "resume", SUSPENDED),
+        },
+        Case { method: get, template: lifecycle, who: manager, ok: S::OK, target: |ui| action(ui, "delete", &[]) },
+        Case {
+            method: post,
+            template: lifecycle,
+            who: manager,
+            ok: S::SEE_OTHER,
+            target: |ui| action(ui, "delete", &[]),
+        },
+        Case {
+            method: post,
+            template: lifecycle,
+            who: manager,
+            ok: S::SEE_OTHER,
+            target: |ui| action(ui, "restore", DELETED),
+        },
+        Case { method: get, template: lifecycle, who: eraser, ok: S::OK, target: |ui| action(ui, "expunge", DELETED) },
+        Case {
+            method: post,
+            template: lifecycle,
+            who: eraser,
+            ok: S::SEE_OTHER,
+            target: |ui| action(ui, "expunge", DELETED),
+        },
+        Case { method: get, template: "/ui/deleted", who: eraser, ok: S::OK, target: |_| page("/ui/deleted?search=1") },
+        Case {
+            method: get,
+            template: "/ui/deleted/erase",
+            who: eraser,
+            ok: S::OK,
+            target: |ui| page(&format!("/ui/deleted/erase?id={}", person(ui, DELETED))),
+        },
+        Case {
+            method: post,
+            template: "/ui/deleted/erase",
+            who: eraser,
+            ok: S::SEE_OTHER,
+            target: |ui| {
+                let id = person(ui, DELETED);
+                Target { path: "/ui/deleted/erase".into(), form: format!("id={id}"), person: Some(id) }
+            },
+        },
+    ]
+}
+
+fn allowed(who: Who, role: Option<Role>) -> bool {
+    match (who, role) {
+        (Who::Anyone, _) => true,
+        (_, None) => false,
+        (Who::SignedIn, Some(_)) => true,
+        (Who::AtLeast(min), Some(r)) => r >= min,
+    }
+}
+
+#[tokio::test]
+async fn every_ui_route_answers_each_role_as_its_operation_allows_and_a_refused_post_changes_nothing() {
+    let ui = Ui::new();
+    let listed: BTreeSet<&str> = cases().iter().map(|c| c.template).collect();
+    let routes: BTreeSet<&str> = idms::ui::PATHS.iter().copied().collect();
+    assert_eq!(listed, routes, "the matrix must list exactly the UI's routes");
+
+    // One session per role (argon2 is slow in a debug build), a new one
+    // after Sign out ended it.
+    let mut callers: Vec<(Option<Role>, Option<Signed>)> = vec![(None, None)];
+    for role in Role::ALL {
+        let name = format!("matrix-{role}");
+        ui.store.add_operator(&staff(), &name, role, None, Some(PW)).unwrap();
+        callers.push((Some(role), Some(ui.sign_in(&name).await)));
+    }
+    let mut checked = 0;
+    for case in cases() {
+        for (role, session) in &mut callers {
+            let t = (case.target)(&ui);
+            let before = t.person.as_deref().map(|p| state_of(&ui, p));
+            let cookie = session.as_ref().map(|(c, _)| c.as_str());
+            let a = if case.method == "GET" {
+                ui.get(&t.path, cookie, false).await
+            } else {
+                let csrf = session.as_ref().map_or(String::new(), |(_, t)| t.clone());
+                let form = if t.form.is_empty() { format!("csrf={csrf}") } else { format!("csrf={csrf}&{}", t.form) };
+                ui.post(&t.path, cookie, Some(ORIGIN), &form).await
+            };
+            let what = format!("{} {} as {role:?}", case.method, t.path);
+            let after = t.person.as_deref().map(|p| state_of(&ui, p));
+            if allowed(case.who, *role) {
+                assert_eq!(a.status, case.ok, "{what}: {}", a.body);
+                if case.method == "POST" && before.is_some() {
+                    assert_ne!(before, after, "{what}: a permitted post changes the person");
+                }
+            } else if role.is_none() {
+                assert_eq!((a.status, a.header("location")), (StatusCode::SEE_OTHER, "/ui/sign-in"), "{what}");
+                assert_eq!(before, after, "{what}: no session changes nothing");
+            } else {
+                assert_eq!(a.status, StatusCode::FORBIDDEN, "{what}: {}", a.body);
+                assert!(a.body.contains("forbidden"), "{what}: the 403 page names the code: {}", a.body);
+                assert_eq!(before, after, "{what}: a refused post changes nothing");
+            }
+            if case.template == "/ui/sign-out"
+                && let Some(r) = role
+            {
+                assert_eq!(ui.get("/ui/people", cookie, false).await.status, StatusCode::SEE_OTHER, "{what}: ended");
+                *session = Some(ui.sign_in(&format!("matrix-{r}")).await);
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, cases().len() * 6);
+}
+
+#[tokio::test]
+async fn a_scoped_manager_reaches_only_people_of_their_unit() {
+    let ui = Ui::new();
+    ui.store.add_operator(&staff(), "nora", Role::Manager, Some("north"), Some(PW)).unwrap();
+    let in_unit = |unit: &str| {
+        let n = NewUser { org_unit: Some(unit.into()), ..new_user("Scoped", "Person") };
+        ui.store.create_user(&staff(), n).unwrap().id.to_string()
+    };
+    let (north, south) = (in_unit("north"), in_unit("south"));
+    let (cookie, csrf) = ui.sign_in("nora").await;
+
+    let results = ui.get("/ui/people?q=Person", Some(&cookie), false).await;
+    assert!(results.body.contains(&north) && !results.body.contains(&south), "{}", results.body);
+    assert_eq!(ui.get(&format!("/ui/people/{north}"), Some(&cookie), false).await.status, StatusCode::OK);
+    for path in [format!("/ui/people/{south}"), format!("/ui/people/{south}/delete")] {
+        let a = ui.get(&path, Some(&cookie), false).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}: {}", a.body);
+        assert!(!a.body.contains("Scoped"), "{path} shows nothing of the person");
+    }
+    let a = ui.post(&format!("/ui/people/{south}/delete"), Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
+    assert_eq!(state_of(&ui, &south), "active", "out of reach: unchanged");
+    let a = ui.post(&format!("/ui/people/{north}/delete"), Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(state_of(&ui, &north), "deleted");
+}
