@@ -10,6 +10,7 @@
 mod erase;
 mod expunge;
 mod sign_in_and_search;
+mod tour;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
