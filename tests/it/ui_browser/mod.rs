@@ -9,6 +9,7 @@
 
 mod erase;
 mod expunge;
+mod keyboard;
 mod sign_in_and_search;
 mod tour;
 
@@ -242,4 +243,50 @@ pub async fn sign_in(c: &Client, base: &str, name: &str, password: &str) {
 /// The element at `xpath`, waited for.
 pub async fn wait_for(c: &Client, xpath: &str) -> Element {
     c.wait().at_most(WAIT).for_element(Locator::XPath(xpath)).await.unwrap_or_else(|e| panic!("{xpath}: {e}"))
+}
+
+/// Types `text` on whatever has the focus, as a person at a keyboard does
+/// (WebDriver key actions: no element is clicked or focused for it).
+pub async fn keys(c: &Client, text: &str) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let mut a = KeyActions::new("keyboard".into());
+    for value in text.chars() {
+        a = a.then(KeyAction::Down { value }).then(KeyAction::Up { value });
+    }
+    c.perform_actions(a).await.unwrap();
+}
+
+/// Presses one key (`Key::Tab`, `Key::Enter`, `Key::Escape`, …).
+pub async fn press(c: &Client, k: fantoccini::key::Key) {
+    keys(c, &char::from(k).to_string()).await;
+}
+
+/// What the focused control says: its label, `aria-label`, text or value.
+pub async fn focused(c: &Client) -> String {
+    let v = c
+        .execute(
+            "const e = document.activeElement;
+             if (!e || e === document.body) { return ''; }
+             const label = e.labels && e.labels.length ? e.labels[0].innerText : '';
+             return (label || e.getAttribute('aria-label') || e.innerText || e.value || '').trim();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// Presses Tab until the focused control says `text` (at most 80 times);
+/// panics listing what the focus went through.
+pub async fn tab_to(c: &Client, text: &str) {
+    let mut seen = Vec::new();
+    for _ in 0..80 {
+        let now = focused(c).await;
+        if now == text {
+            return;
+        }
+        seen.push(now);
+        press(c, fantoccini::key::Key::Tab).await;
+    }
+    panic!("Tab never reached {text:?}; the focus went through {seen:?}");
 }
