@@ -99,16 +99,7 @@ async fn the_002_procedure_by_keyboard_only() {
     let d = tempfile::tempdir().unwrap();
     let server = service(d.path(), PASSWORD);
     super::add_operator(d.path(), "erin", "eraser", PASSWORD);
-    let add = |given: &str, family: &str, hold: bool| {
-        let mut args = vec!["user", "add", "--given", given, "--family", family, "--org-unit", "lab"];
-        if hold {
-            args.push("--legal-hold");
-        }
-        let id = cli(d.path(), &args)["id"].as_str().unwrap().to_string();
-        cli(d.path(), &["user", "delete", &id]);
-        id
-    };
-    let ids = [add("Grace", "Hopper", false), add("Alan", "Turing", false), add("Ada", "Lovelace", true)];
+    let ids = super::three_deleted_in_lab(d.path());
     let state = |id: &str| cli(d.path(), &["user", "show", id])["state"].as_str().unwrap().to_string();
     let b = Browser::start().await;
     let c = &b.c;

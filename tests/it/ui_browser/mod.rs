@@ -290,3 +290,18 @@ pub async fn tab_to(c: &Client, text: &str) {
     }
     panic!("Tab never reached {text:?}; the focus went through {seen:?}");
 }
+
+/// Three deleted people of org unit `lab` (CLI): Grace Hopper, Alan Turing
+/// and Ada Lovelace, the last under legal hold; answers their IDs.
+pub fn three_deleted_in_lab(dir: &Path) -> [String; 3] {
+    let add = |given: &str, family: &str, hold: bool| {
+        let mut args = vec!["user", "add", "--given", given, "--family", family, "--org-unit", "lab"];
+        if hold {
+            args.push("--legal-hold");
+        }
+        let id = crate::server::cli(dir, &args)["id"].as_str().unwrap().to_string();
+        crate::server::cli(dir, &["user", "delete", &id]);
+        id
+    };
+    [add("Grace", "Hopper", false), add("Alan", "Turing", false), add("Ada", "Lovelace", true)]
+}
