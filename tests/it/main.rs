@@ -37,5 +37,6 @@ mod schema_v7;
 mod scope;
 mod server;
 mod twins;
+mod ui_admin;
 mod ui_browser;
 mod ui_http;
