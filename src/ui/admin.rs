@@ -1,13 +1,15 @@
 //! **Administration**: operators, door controllers and their tokens —
 //! list, add, disable / enable, reset an operator's password, rotate a
 //! controller's token (with the overlap of `ops::access`: the old token
-//! keeps working for a while, or is revoked at once), revoke tokens. Every
-//! action goes through the same `ops::access` functions as the admin API,
-//! which hold who may (admins without an org unit).
+//! keeps working for a while, or is revoked at once), revoke tokens; and
+//! the live web UI sessions, each of which can be ended. Every action goes
+//! through the same `ops::access` functions as the admin API (and
+//! `ops::sessions` for sessions), which hold who may (admins without an
+//! org unit).
 //!
-//! Disable, revoke, rotate and a password reset are confirmations: `GET
-//! /ui/admin/{kind}/{id}/{action}` is a full page without htmx, or, for
-//! htmx, the `<dialog>`'s content; its form posts (through [`Posted`]) to
+//! Disable, revoke, rotate, ending a session and a password reset are
+//! confirmations: `GET /ui/admin/{kind}/{id}/{action}` is a full page
+//! without htmx, or, for htmx, the `<dialog>`'s content; its form posts (through [`Posted`]) to
 //! the same path. What ends or changes access answers `303` (PRG) to the
 //! page with a notice the store bears out. What issues a secret — a new
 //! operator's or a reset password, a new controller's or a rotated token —
@@ -26,6 +28,7 @@ use crate::domain::Timestamp;
 use crate::ops::access::{self, RevokeTarget};
 use crate::store::Role;
 use crate::store::auth::{ControllerRecord, OperatorRecord, TokenFilter, TokenRecord, TokenState};
+use crate::store::sessions::SessionRecord;
 use crate::ui::csrf::Posted;
 use crate::ui::error::UiError;
 use crate::ui::manage::redirect;
@@ -57,6 +60,7 @@ enum Act {
     ControllerRotate(i64),
     ControllerRevoke(i64),
     TokenRevoke(i64),
+    SessionRevoke(i64),
 }
 
 impl Act {
@@ -73,6 +77,7 @@ impl Act {
             ("controllers", "rotate") => Self::ControllerRotate(num()?),
             ("controllers", "revoke") => Self::ControllerRevoke(num()?),
             ("tokens", "revoke") => Self::TokenRevoke(num()?),
+            ("sessions", "revoke") => Self::SessionRevoke(num()?),
             _ => return None,
         })
     }
@@ -85,7 +90,8 @@ impl Act {
             | Self::ControllerEnable(i)
             | Self::ControllerRotate(i)
             | Self::ControllerRevoke(i)
-            | Self::TokenRevoke(i) => i.to_string(),
+            | Self::TokenRevoke(i)
+            | Self::SessionRevoke(i) => i.to_string(),
         }
     }
 
@@ -100,6 +106,7 @@ impl Act {
             Self::ControllerRotate(_) => ("controllers", "rotate"),
             Self::ControllerRevoke(_) => ("controllers", "revoke"),
             Self::TokenRevoke(_) => ("tokens", "revoke"),
+            Self::SessionRevoke(_) => ("sessions", "revoke"),
         }
     }
 
@@ -149,6 +156,11 @@ impl Act {
             Self::TokenRevoke(_) => {
                 (format!("Revoke token {who}"), "The token stops working now and never works again.", "Revoke token")
             }
+            Self::SessionRevoke(_) => (
+                format!("End session {who}"),
+                "Its operator is signed out of that browser at once; they can sign in again.",
+                "End session",
+            ),
         }
     }
 }
@@ -270,6 +282,36 @@ impl From<TokenRecord> for TokenLine {
     }
 }
 
+/// A live web UI session as listed.
+#[derive(Debug)]
+pub struct SessionLine {
+    /// ID.
+    pub id: i64,
+    /// The operator's login name.
+    pub operator: String,
+    /// The role at sign-in.
+    pub role: String,
+    /// Signed in (UTC).
+    pub created: String,
+    /// Last request (UTC, to the minute).
+    pub seen: String,
+    /// Ends at the latest (UTC).
+    pub expires: String,
+}
+
+impl From<SessionRecord> for SessionLine {
+    fn from(s: SessionRecord) -> Self {
+        Self {
+            id: s.id,
+            operator: s.operator,
+            role: s.role,
+            created: s.created_at.to_string(),
+            seen: s.last_seen_at.to_string(),
+            expires: s.expires_at.to_string(),
+        }
+    }
+}
+
 /// What was typed into an add form (shown again after a refusal; never a password).
 #[derive(Debug, Default)]
 pub struct Typed {
@@ -297,6 +339,10 @@ pub struct AdminPage {
     pub controllers: Vec<ControllerLine>,
     /// Tokens of this page.
     pub tokens: Vec<TokenLine>,
+    /// Live web UI sessions.
+    pub sessions: Vec<SessionLine>,
+    /// The caller's own session.
+    pub current: i64,
     /// Revoked and expired tokens are listed too.
     pub all: bool,
     /// This page starts after a token.
@@ -371,6 +417,7 @@ struct Listed {
     operators: Vec<OperatorRecord>,
     controllers: Vec<ControllerRecord>,
     tokens: Vec<TokenRecord>,
+    sessions: Vec<SessionRecord>,
 }
 
 async fn listed(s: &AppState, session: &Session, all: bool, after: Option<i64>) -> Result<Listed, UiError> {
@@ -380,6 +427,7 @@ async fn listed(s: &AppState, session: &Session, all: bool, after: Option<i64>) 
             operators: access::list_operators(st, a)?,
             controllers: access::list_controllers(st, a)?,
             tokens: access::list_tokens(st, a, &filter)?,
+            sessions: crate::ops::sessions::list(st, a)?,
         })
     })
     .await?)
@@ -399,13 +447,16 @@ fn notice(done: Option<&str>, who: &str, l: &Listed) -> Option<String> {
             format!("The tokens of controller {who} were revoked.")
         }
         "tokens.revoke" if who.parse::<i64>().is_ok() => format!("Token {who} was revoked."),
+        "sessions.revoke" if !l.sessions.iter().any(|s| s.id.to_string() == who) && who.parse::<i64>().is_ok() => {
+            format!("Session {who} was ended.")
+        }
         _ => return None,
     })
 }
 
 fn render_page(session: &Session, l: Listed, p: &AdminParams, forms: (Typed, Typed)) -> AdminPage {
     let notice = notice(p.done.as_deref(), &p.who, &l);
-    let Listed { operators, controllers, mut tokens } = l;
+    let Listed { operators, controllers, mut tokens, sessions } = l;
     let more = tokens.len() > PAGE_TOKENS as usize;
     tokens.truncate(PAGE_TOKENS as usize);
     AdminPage {
@@ -415,6 +466,8 @@ fn render_page(session: &Session, l: Listed, p: &AdminParams, forms: (Typed, Typ
         controllers: controllers.into_iter().map(ControllerLine::from).collect(),
         next: if more { tokens.last().map(|t| t.id) } else { None },
         tokens: tokens.into_iter().map(TokenLine::from).collect(),
+        sessions: sessions.into_iter().map(SessionLine::from).collect(),
+        current: session.id,
         all: p.all.is_some(),
         after: p.after,
         roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
@@ -592,6 +645,9 @@ pub async fn act(
         Act::TokenRevoke(i) => op(&s, &acting, move |st, a| access::revoke_tokens(st, a, &RevokeTarget::Id(i)))
             .await
             .map(|_| redirect(hx, &done(&act))),
+        Act::SessionRevoke(i) => op(&s, &acting, move |st, a| crate::ops::sessions::revoke(st, a, i))
+            .await
+            .map(|()| redirect(hx, &done(&act))),
         Act::OperatorPassword(n) => {
             let typed = p.form.iter().find(|(k, _)| k == "password").map_or("", |(_, v)| v.as_str());
             let (password, generated) = password_or_generated(typed)?;

@@ -205,6 +205,48 @@ async fn ui_disabling_an_operator_ends_their_ui_session_and_a_password_reset_is_
     assert!(a.body.contains("last enabled admin") && a.body.contains("last_admin"), "{}", a.body);
 }
 
+/// The ID of `name`'s newest live session.
+fn session_of(ui: &Ui, name: &str) -> i64 {
+    let c = rusqlite::Connection::open(ui._fx.db_path()).unwrap();
+    c.query_row(
+        "SELECT s.id FROM sessions s JOIN operators o ON o.id = s.operator_id
+         WHERE o.name = ?1 AND s.ended_at IS NULL ORDER BY s.id DESC LIMIT 1",
+        [name],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn ui_an_admin_ends_another_operators_session() {
+    let ui = Ui::new();
+    let (vera, _) = ui.sign_in("vera").await;
+    let (cookie, csrf) = ui.sign_in("adam").await;
+    let (theirs, mine) = (session_of(&ui, "vera"), session_of(&ui, "adam"));
+    let page = ui.get("/ui/admin", Some(&cookie), false).await;
+    assert!(page.body.contains(&format!("<tr><td>{theirs}</td><td>vera</td><td>viewer</td>")), "{}", page.body);
+    assert!(page.body.contains(&format!("href=\"/ui/admin/sessions/{theirs}/revoke\"")), "{}", page.body);
+    assert!(!page.body.contains(&format!("/ui/admin/sessions/{mine}/revoke")), "not one's own: {}", page.body);
+    assert!(page.body.contains("<td>this session</td>"), "{}", page.body);
+    let dialog = ui.get(&format!("/ui/admin/sessions/{theirs}/revoke"), Some(&cookie), true).await;
+    assert!(dialog.body.contains(">End session</button>"), "{}", dialog.body);
+
+    let path = format!("/ui/admin/sessions/{theirs}/revoke");
+    let a = ui.post(&path, Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(ui.get("/ui/people", Some(&vera), false).await.header("location"), "/ui/sign-in", "vera is out");
+    let page = ui.get(a.header("location"), Some(&cookie), false).await;
+    assert!(page.body.contains(&format!("Session {theirs} was ended.")), "{}", page.body);
+    let c = rusqlite::Connection::open(ui._fx.db_path()).unwrap();
+    let why: String = c.query_row("SELECT ended_why FROM sessions WHERE id = ?1", [theirs], |r| r.get(0)).unwrap();
+    assert_eq!(why, "revoked");
+    // Again: there is no such live session.
+    let a = ui.post(&path, Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
+    // vera signs in again.
+    ui.sign_in("vera").await;
+}
+
 /// `POST /api/v1/access/decide` for door `main` with a controller's token.
 async fn decide(ui: &Ui, token: &str, uid: &str) -> StatusCode {
     let req = Request::builder()
@@ -285,6 +327,7 @@ async fn ui_admin_posts_with_a_viewers_or_managers_own_session_and_csrf_are_refu
     let all = TokenFilter { limit: 100, ..TokenFilter::default() };
     let before = (ui.store.operators().unwrap(), ui.store.controllers().unwrap(), ui.store.tokens(&all).unwrap());
     let t = before.2[0].id;
+    let (adams, _) = ui.sign_in("adam").await;
     let posts = [
         ("/ui/admin/operators".to_string(), "&name=mallory&role=admin&org_unit=&password=mallory+password"),
         ("/ui/admin/controllers".to_string(), "&name=evil&doors=main"),
@@ -295,6 +338,7 @@ async fn ui_admin_posts_with_a_viewers_or_managers_own_session_and_csrf_are_refu
         (format!("/ui/admin/controllers/{}/revoke", c.id), ""),
         (format!("/ui/admin/controllers/{}/disable", c.id), ""),
         (format!("/ui/admin/tokens/{t}/revoke"), ""),
+        (format!("/ui/admin/sessions/{}/revoke", session_of(&ui, "adam")), ""),
     ];
     for who in ["vera", "max", "erin"] {
         let (cookie, csrf) = ui.sign_in(who).await;
@@ -308,6 +352,7 @@ async fn ui_admin_posts_with_a_viewers_or_managers_own_session_and_csrf_are_refu
     }
     let after = (ui.store.operators().unwrap(), ui.store.controllers().unwrap(), ui.store.tokens(&all).unwrap());
     assert_eq!(before, after, "nothing changed");
+    assert_eq!(ui.get("/ui/people", Some(&adams), false).await.status, StatusCode::OK, "adam's session lives");
     assert_eq!(decide(&ui, &token, "04A1B2C3").await, StatusCode::OK, "the controller still decides");
     assert_eq!(sign_in_with(&ui, "adam", PW).await.status, StatusCode::SEE_OTHER, "adam still signs in");
 }
