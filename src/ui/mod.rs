@@ -190,6 +190,10 @@ const MENU: &[(&str, &str, Role)] = &[
     ("Administration", admin::HERE, Role::Admin),
 ];
 
+/// Pages whose `ops` also refuse an operator held to an org unit (they
+/// span every unit): `ops::audit::entries` and `ops::access`.
+const UNSCOPED_ONLY: &[&str] = &[audit::HERE, admin::HERE];
+
 /// The header of every signed-in page: who, the menu their role allows,
 /// and the CSRF token for the Sign out form and htmx requests.
 #[derive(Clone)]
@@ -218,9 +222,11 @@ impl Nav {
             Acting::Operator(o) => (o.name.clone(), o.role.as_str()),
             _ => (String::new(), ""),
         };
+        let unscoped = session.acting.require_unscoped().is_ok();
         let menu = MENU
             .iter()
             .filter(|(_, _, min)| session.acting.require(*min).is_ok())
+            .filter(|(_, href, _)| unscoped || !UNSCOPED_ONLY.contains(href))
             .map(|(label, href, _)| MenuItem { label, href, current: *href == here })
             .collect();
         Self { name, role, menu, csrf: hex::encode(session.csrf) }

@@ -104,6 +104,40 @@ async fn ui_admin_pages_render_for_the_roles_that_may_see_them_and_are_absent_an
 }
 
 #[tokio::test]
+async fn ui_a_scoped_manager_or_admin_has_no_audit_or_administration_and_sees_their_units_events_only() {
+    let ui = Ui::new();
+    ui.store.add_operator(&staff(), "lena", Role::Manager, Some("lab"), Some(PW)).unwrap();
+    ui.store.add_operator(&staff(), "luke", Role::Admin, Some("lab"), Some(PW)).unwrap();
+    let lab =
+        ui.store.create_user(&staff(), idms::store::NewUser { org_unit: Some("lab".into()), ..new_user("In", "Lab") });
+    let lab = lab.unwrap().id;
+    let out = ui.store.create_user(&staff(), new_user("Out", "Side")).unwrap().id;
+    ui.store.enroll(&staff(), lab, Technology::Iso14443a, &iso("04A1B2C3")).unwrap();
+    ui.store.enroll(&staff(), out, Technology::Iso14443a, &iso("04D4E5F6")).unwrap();
+    let (_, door) = ui.store.add_controller(&staff(), "front", &["main".to_string()]).unwrap();
+    for uid in ["04A1B2C3", "04D4E5F6"] {
+        assert_eq!(decide(&ui, &door, uid).await, StatusCode::OK);
+    }
+    for who in ["lena", "luke"] {
+        let (cookie, _) = ui.sign_in(who).await;
+        let menu = ui.get("/ui/people", Some(&cookie), false).await;
+        assert!(menu.body.contains("<a href=\"/ui/events\">Access events</a>"), "{who}: {}", menu.body);
+        assert!(menu.body.contains("<a href=\"/ui/overview\">Overview</a>"), "{who}");
+        for (path, label) in [("/ui/audit", "Audit"), ("/ui/admin", "Administration")] {
+            assert!(!menu.body.contains(&format!(">{label}</a>")), "{who}: no {label} in {}", menu.body);
+            assert_eq!(ui.get(path, Some(&cookie), false).await.status, StatusCode::FORBIDDEN, "{who} {path}");
+        }
+        let events = ui.get("/ui/events", Some(&cookie), false).await;
+        assert_eq!(events.status, StatusCode::OK, "{who}: {}", events.body);
+        assert!(
+            events.body.contains(&lab.to_string()) && !events.body.contains(&out.to_string()),
+            "{who}: {}",
+            events.body
+        );
+    }
+}
+
+#[tokio::test]
 async fn ui_an_operator_added_through_the_form_signs_in_with_the_password_shown_once() {
     let ui = Ui::new();
     let (cookie, csrf) = ui.sign_in("adam").await;
