@@ -24,6 +24,8 @@ pub(crate) const ORIGIN: &str = "http://idms.test";
 const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "\"><img src=x onerror=alert(1)>";
 
+/// The service in-process, with a viewer `vera` and an admin `adam`
+/// (password [`PW`]); shared with the other `ui_*` HTTP tests.
 pub(crate) struct Ui {
     pub(crate) _fx: Fixture,
     pub(crate) store: Arc<Store>,
@@ -111,13 +113,13 @@ impl Ui {
         (cookie, page.csrf())
     }
 
-    fn live_sessions(&self) -> i64 {
+    pub(crate) fn live_sessions(&self) -> i64 {
         let c = rusqlite::Connection::open(self._fx.db_path()).unwrap();
         c.query_row("SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL", [], |r| r.get(0)).unwrap()
     }
 }
 
-fn assert_secure_headers(a: &Answer, what: &str) {
+pub(crate) fn assert_secure_headers(a: &Answer, what: &str) {
     assert_eq!(a.header("content-security-policy"), idms::ui::CSP, "{what}");
     let csp = a.header("content-security-policy");
     assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{what}: {csp}");
