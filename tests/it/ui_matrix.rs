@@ -49,7 +49,50 @@ type Signed = (String, String);
 struct Target {
     path: String,
     form: String,
-    person: Option<String>,
+    /// What a post changes, to compare before and after.
+    watch: Watch,
+}
+
+enum Watch {
+    Nothing,
+    /// A person's state.
+    Person(String),
+    /// Operators, controllers and tokens.
+    Access,
+}
+
+fn snapshot(ui: &Ui, w: &Watch) -> Option<String> {
+    match w {
+        Watch::Nothing => None,
+        Watch::Person(id) => Some(state_of(ui, id).to_string()),
+        Watch::Access => {
+            let all = idms::store::auth::TokenFilter { limit: 1000, ..idms::store::auth::TokenFilter::default() };
+            let s = &ui.store;
+            Some(format!("{:?}", (s.operators().unwrap(), s.controllers().unwrap(), s.tokens(&all).unwrap())))
+        }
+    }
+}
+
+/// A name no other row has used.
+fn fresh(kind: &str) -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!("{kind}-{}", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// An operator to act on (a viewer), by name.
+fn operator(ui: &Ui) -> String {
+    let name = fresh("target");
+    ui.store.add_operator(&staff(), &name, Role::Viewer, None, Some(PW)).unwrap();
+    name
+}
+
+/// A door controller to act on, by ID.
+fn controller(ui: &Ui) -> i64 {
+    ui.store.add_controller(&staff(), &fresh("door"), &["main".to_string()]).unwrap().0.id
+}
+
+fn admin(path: String, form: String) -> Target {
+    Target { path, form, watch: Watch::Access }
 }
 
 fn person(ui: &Ui, then: &[LifecycleAction]) -> String {
@@ -61,13 +104,13 @@ fn person(ui: &Ui, then: &[LifecycleAction]) -> String {
 }
 
 fn page(path: &str) -> Target {
-    Target { path: path.into(), form: String::new(), person: None }
+    Target { path: path.into(), form: String::new(), watch: Watch::Nothing }
 }
 
 fn action(ui: &Ui, verb: &str, before: &[LifecycleAction]) -> Target {
     let id = person(ui, before);
     let form = if verb == "expunge" { format!("confirm={id}") } else { String::new() };
-    Target { path: format!("/ui/people/{id}/{verb}"), form, person: Some(id) }
+    Target { path: format!("/ui/people/{id}/{verb}"), form, watch: Watch::Person(id) }
 }
 
 const DELETED: &[LifecycleAction] = &[LifecycleAction::Delete];
@@ -78,6 +121,8 @@ fn cases() -> Vec<Case> {
     use Who::{Anyone, AtLeast, SignedIn};
     let (get, post) = ("GET", "POST");
     let (viewer, manager, eraser) = (AtLeast(Role::Viewer), AtLeast(Role::Manager), AtLeast(Role::Eraser));
+    let admins = AtLeast(Role::Admin);
+    let admin_action = "/ui/admin/{kind}/{id}/{action}";
     let lifecycle = "/ui/people/{id}/{action}";
     vec![
         Case { method: get, template: "/", who: Anyone, ok: S::SEE_OTHER, target: |_| page("/") },
@@ -157,8 +202,50 @@ fn cases() -> Vec<Case> {
             ok: S::SEE_OTHER,
             target: |ui| {
                 let id = person(ui, DELETED);
-                Target { path: "/ui/deleted/erase".into(), form: format!("id={id}"), person: Some(id) }
+                Target { path: "/ui/deleted/erase".into(), form: format!("id={id}"), watch: Watch::Person(id) }
             },
+        },
+        Case { method: get, template: "/ui/overview", who: viewer, ok: S::OK, target: |_| page("/ui/overview") },
+        Case { method: get, template: "/ui/audit", who: manager, ok: S::OK, target: |_| page("/ui/audit") },
+        Case { method: get, template: "/ui/events", who: manager, ok: S::OK, target: |_| page("/ui/events") },
+        Case { method: get, template: "/ui/admin", who: admins, ok: S::OK, target: |_| page("/ui/admin") },
+        Case {
+            method: post,
+            template: "/ui/admin/operators",
+            who: admins,
+            ok: S::OK,
+            target: |_| {
+                let form = format!("name={}&role=viewer&org_unit=&password=a+long+enough+password", fresh("new"));
+                admin("/ui/admin/operators".into(), form)
+            },
+        },
+        Case {
+            method: post,
+            template: "/ui/admin/controllers",
+            who: admins,
+            ok: S::OK,
+            target: |_| admin("/ui/admin/controllers".into(), format!("name={}&doors=main", fresh("new-door"))),
+        },
+        Case {
+            method: get,
+            template: admin_action,
+            who: admins,
+            ok: S::OK,
+            target: |ui| page(&format!("/ui/admin/operators/{}/disable", operator(ui))),
+        },
+        Case {
+            method: post,
+            template: admin_action,
+            who: admins,
+            ok: S::SEE_OTHER,
+            target: |ui| admin(format!("/ui/admin/operators/{}/disable", operator(ui)), String::new()),
+        },
+        Case {
+            method: post,
+            template: admin_action,
+            who: admins,
+            ok: S::OK,
+            target: |ui| admin(format!("/ui/admin/controllers/{}/rotate", controller(ui)), "overlap=0".into()),
         },
     ]
 }
@@ -191,7 +278,7 @@ async fn every_ui_route_answers_each_role_as_its_operation_allows_and_a_refused_
     for case in cases() {
         for (role, session) in &mut callers {
             let t = (case.target)(&ui);
-            let before = t.person.as_deref().map(|p| state_of(&ui, p));
+            let before = snapshot(&ui, &t.watch);
             let cookie = session.as_ref().map(|(c, _)| c.as_str());
             let a = if case.method == "GET" {
                 ui.get(&t.path, cookie, false).await
@@ -201,11 +288,11 @@ async fn every_ui_route_answers_each_role_as_its_operation_allows_and_a_refused_
                 ui.post(&t.path, cookie, Some(ORIGIN), &form).await
             };
             let what = format!("{} {} as {role:?}", case.method, t.path);
-            let after = t.person.as_deref().map(|p| state_of(&ui, p));
+            let after = snapshot(&ui, &t.watch);
             if allowed(case.who, *role) {
                 assert_eq!(a.status, case.ok, "{what}: {}", a.body);
                 if case.method == "POST" && before.is_some() {
-                    assert_ne!(before, after, "{what}: a permitted post changes the person");
+                    assert_ne!(before, after, "{what}: a permitted post changes what it is for");
                 }
             } else if role.is_none() {
                 assert_eq!((a.status, a.header("location")), (StatusCode::SEE_OTHER, "/ui/sign-in"), "{what}");

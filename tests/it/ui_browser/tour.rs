@@ -24,7 +24,7 @@ const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "\"><img src=x onerror=alert(1)>";
 
 /// Routes that are not pages: posts only, redirects, files.
-const NOT_PAGES: &[&str] = &["/", "/ui/sign-out", "/ui/assets/{file}"];
+const NOT_PAGES: &[&str] = &["/", "/ui/sign-out", "/ui/assets/{file}", "/ui/admin/operators", "/ui/admin/controllers"];
 
 /// A page of the tour.
 struct Visit {
@@ -98,6 +98,17 @@ fn tour(hopper: &str, hostile: &str) -> Vec<Visit> {
             true,
         ),
         visit("erase", "/ui/deleted/erase", format!("/ui/deleted/erase?id={hostile}"), "Erase deleted users", true),
+        visit("overview", "/ui/overview", "/ui/overview".into(), "Overview", false),
+        visit("audit", "/ui/audit", "/ui/audit".into(), "Audit", false),
+        visit("access-events", "/ui/events", "/ui/events".into(), "Access events", false),
+        visit("administration", "/ui/admin", "/ui/admin".into(), "Administration", false),
+        visit(
+            "disable-operator",
+            "/ui/admin/{kind}/{id}/{action}",
+            "/ui/admin/operators/vera/disable".into(),
+            "vera",
+            false,
+        ),
     ]
 }
 
