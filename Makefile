@@ -15,7 +15,7 @@ VENV := .venv
 # Seconds each cargo-fuzz target runs in `make test` (12 targets).
 FUZZ_SECONDS ?= 5
 
-.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check demo bench bench-tap bench-osdp bench-purge bench-open bench-http clean-bench screenshots
+.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check demo bench bench-tap bench-osdp bench-purge bench-open bench-http bench-ui clean-bench screenshots
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -120,6 +120,10 @@ bench-open:
 	  ./target/release/idms --data-dir $(BENCH_DIR) dev seed --users $(BENCH_USERS); fi
 	./target/release/idms --data-dir $(BENCH_DIR) dev open-stats
 	./target/release/idms --data-dir $(BENCH_DIR) dev open-stats
+
+# The web UI at 1M people: people search and person record server time vs the JSON API; page weight.
+bench-ui: bench-open
+	BENCH_DIR=$(BENCH_DIR) BENCH_USERS=$(BENCH_USERS) $(CARGO) bench --locked --bench ui
 
 clean-bench:
 	rm -rf $(BENCH_DIR)
