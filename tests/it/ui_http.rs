@@ -177,6 +177,10 @@ async fn every_ui_response_carries_the_security_headers_and_the_cookie_its_flags
     assert_eq!(asset.status, StatusCode::OK, "{path}");
     assert_eq!(asset.header("cache-control"), "public, max-age=31536000, immutable");
     assert_secure_headers(&asset, path);
+    assert_eq!((asset.header("content-encoding"), asset.header("vary")), ("", "Accept-Encoding"), "{path}");
+    let zipped = ui.send(Request::get(path).header("accept-encoding", "gzip, deflate, br"), "").await;
+    assert_eq!(zipped.header("content-encoding"), "gzip", "{path}");
+    assert!(zipped.body.starts_with("\u{1f}\u{fffd}") && asset.body.is_ascii(), "{path}: gzip is sent (magic 1f 8b)");
     assert_eq!(ui.get("/ui/assets/htmx.00000000.js", None, false).await.status, StatusCode::NOT_FOUND);
 
     // Under TLS the cookie is `__Host-` and `Secure`.
