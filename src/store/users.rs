@@ -225,6 +225,12 @@ pub(crate) fn fresh_user_id(conn: &Connection) -> Result<UserId, StoreError> {
     }
 }
 
+/// A new person's fields as the store would keep them (trimmed), or the
+/// first refused; nothing is stored.
+pub fn check_new_user(u: NewUser) -> Result<NewUser, DomainError> {
+    validate_new(u)
+}
+
 fn validate_new(u: NewUser) -> Result<NewUser, DomainError> {
     Ok(NewUser {
         given_name: required("given_name", u.given_name)?,
@@ -253,8 +259,22 @@ fn search_sql(states: &str) -> String {
                       WHERE c.technology IN ('iso14443a','em4100','other') AND c.uid = ?4))
          AND (?6 IS NULL OR org_unit = ?6)
          AND (?9 IS NULL OR deleted_at >= ?9) AND (?10 IS NULL OR deleted_at < ?10)
+         AND (?11 IS NULL OR (COALESCE(family_fold, ''), COALESCE(given_name, ''), id) > (?11, ?12, ?13))
          ORDER BY family_fold, given_name, id LIMIT ?5"
     )
+}
+
+/// Where a page of search results starts: after this person, in the
+/// search's order (folded family name, given name, ID) — keyset paging,
+/// so a later page costs what the first does.
+fn cursor(conn: &Connection, after: Option<UserId>) -> Result<Option<(String, String, i64)>, StoreError> {
+    let Some(id) = after else { return Ok(None) };
+    let key = conn
+        .prepare_cached("SELECT COALESCE(family_fold, ''), COALESCE(given_name, '') FROM users WHERE id = ?1")?
+        .query_row(params![id.as_i64()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .optional()?;
+    // A cursor on no one (a forged link) starts past everyone.
+    Ok(Some(key.map_or_else(|| (char::MAX.to_string(), String::new(), i64::MAX), |(f, g)| (f, g, id.as_i64()))))
 }
 
 /// Which users a search may return.
@@ -274,9 +294,15 @@ fn search(
     query: &str,
     scope: Scope,
     org_unit: Option<&str>,
+    after: Option<UserId>,
     limit: u32,
 ) -> Result<Vec<UserSummary>, StoreError> {
     let q = query.trim();
+    let after = cursor(conn, after)?;
+    let (after_fold, after_given, after_id) = match &after {
+        Some((f, g, i)) => (Some(f.as_str()), Some(g.as_str()), Some(*i)),
+        None => (None, None, None),
+    };
     let id = q.parse::<UserId>().ok().map(UserId::as_i64);
     let uid = Uid::parse_any(q).ok().map(|u| u.as_bytes().to_vec());
     let escaped: String =
@@ -294,15 +320,35 @@ fn search(
             "SELECT id, state, family_name, given_name, email, employee_no, org_unit, deleted_at FROM users
              WHERE state IN {states} AND (?1 IS NULL OR org_unit = ?1)
              AND (?3 IS NULL OR deleted_at >= ?3) AND (?4 IS NULL OR deleted_at < ?4)
+             AND (?5 IS NULL OR (COALESCE(family_fold, ''), COALESCE(given_name, ''), id) > (?5, ?6, ?7))
              ORDER BY family_fold, given_name, id LIMIT ?2"
         ))?;
-        stmt.query(params![org_unit, limit, from, to])?
+        stmt.query(params![org_unit, limit, from, to, after_fold, after_given, after_id])?
     } else {
         stmt = conn.prepare_cached(&search_sql(states))?;
         // A prefix range on the folded column uses its index.
         let folded = fold(q);
         let folded_end = format!("{folded}{}", char::MAX);
-        stmt.query(params![q, id, prefix, uid, limit, org_unit, folded, folded_end, from, to])?
+        // After a cursor, the name range starts at it (a narrower index range).
+        let start = match after_fold {
+            Some(f) if f > folded.as_str() => f.to_owned(),
+            _ => folded,
+        };
+        stmt.query(params![
+            q,
+            id,
+            prefix,
+            uid,
+            limit,
+            org_unit,
+            start,
+            folded_end,
+            from,
+            to,
+            after_fold,
+            after_given,
+            after_id
+        ])?
     };
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
@@ -340,12 +386,12 @@ impl Store {
     /// Searches active and suspended people by user ID, family-name or
     /// email prefix, employee number, or credential UID.
     pub fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserSummary>, StoreError> {
-        self.read(|c| search(c, query, Scope::Live, None, limit))
+        self.read(|c| search(c, query, Scope::Live, None, None, limit))
     }
 
     /// The same search over everyone, deleted and expunged included.
     pub fn search_all_users(&self, query: &str, limit: u32) -> Result<Vec<UserSummary>, StoreError> {
-        self.read(|c| search(c, query, Scope::All, None, limit))
+        self.read(|c| search(c, query, Scope::All, None, None, limit))
     }
 
     /// The same searches, restricted to one organisational unit (for a
@@ -358,7 +404,23 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<UserSummary>, StoreError> {
         let scope = if include_deleted { Scope::All } else { Scope::Live };
-        self.read(|c| search(c, query, scope, Some(org_unit), limit))
+        self.read(|c| search(c, query, scope, Some(org_unit), None, limit))
+    }
+
+    /// A page of [`Store::search_users`] (with `all`, of
+    /// [`Store::search_all_users`]; with `org_unit`, within it): the people
+    /// after `after` in the search's order, found through the same indexes
+    /// (keyset paging, no offset).
+    pub fn search_users_page(
+        &self,
+        query: &str,
+        all: bool,
+        org_unit: Option<&str>,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserSummary>, StoreError> {
+        let scope = if all { Scope::All } else { Scope::Live };
+        self.read(|c| search(c, query, scope, org_unit, after, limit))
     }
 
     /// Deleted people (not yet expunged) matching `query` (as for
@@ -372,7 +434,7 @@ impl Store {
         org_unit: Option<&str>,
         limit: u32,
     ) -> Result<Vec<UserSummary>, StoreError> {
-        self.read(|c| search(c, query, Scope::Deleted { from, to }, org_unit, limit))
+        self.read(|c| search(c, query, Scope::Deleted { from, to }, org_unit, None, limit))
     }
 
     /// Edits a person. Refused for an expunged user.
@@ -619,9 +681,10 @@ mod tests {
         crate::store::schema::migrate(&mut c).unwrap();
         let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {}", search_sql("('active','suspended')"))).unwrap();
         let plan: Vec<String> = stmt
-            .query_map(params![1, 2, "x%", vec![1u8], 10, None::<String>, "x", "y", None::<i64>, None::<i64>], |r| {
-                r.get::<_, String>(3)
-            })
+            .query_map(
+                params![1, 2, "x%", vec![1u8], 10, None::<String>, "x", "y", None::<i64>, None::<i64>, "x", "a", 7],
+                |r| r.get::<_, String>(3),
+            )
             .unwrap()
             .map(Result::unwrap)
             .collect();
