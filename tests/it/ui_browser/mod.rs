@@ -9,6 +9,7 @@
 
 mod erase;
 mod expunge;
+mod person;
 mod sign_in_and_search;
 
 use std::path::Path;
