@@ -249,17 +249,31 @@ fn validate_new(u: NewUser) -> Result<NewUser, DomainError> {
 
 /// The search: each alternative can use an index (rowid, the folded
 /// family name, email, employee number, the credential UID), so SQLite
-/// answers it as a union of index look-ups, not a table scan.
+/// answers it from index look-ups, not a table scan. The name and email
+/// alternatives are each cut to the page in the search's order before they
+/// are merged: the name one walks the folded-name index in order and stops
+/// after a page (a prefix matching most of a million people costs what a
+/// narrow one does); the email one sorts its matches (cheap unless very many
+/// email addresses share the prefix).
 fn search_sql(states: &str) -> String {
+    let common = format!(
+        "state IN {states} AND (?6 IS NULL OR org_unit = ?6)
+         AND (?9 IS NULL OR deleted_at >= ?9) AND (?10 IS NULL OR deleted_at < ?10)
+         AND (?11 IS NULL OR (COALESCE(family_fold, ''), COALESCE(given_name, ''), id) > (?11, ?12, ?13))"
+    );
     format!(
         "SELECT id, state, family_name, given_name, email, employee_no, org_unit, deleted_at FROM users
-         WHERE state IN {states} AND (id = ?2 OR (family_fold >= ?7 AND family_fold < ?8)
-            OR email LIKE ?3 ESCAPE '\\' OR employee_no = ?1
-            OR id IN (SELECT b.user_id FROM bindings b JOIN credentials c ON c.id = b.credential_id
-                      WHERE c.technology IN ('iso14443a','em4100','other') AND c.uid = ?4))
-         AND (?6 IS NULL OR org_unit = ?6)
-         AND (?9 IS NULL OR deleted_at >= ?9) AND (?10 IS NULL OR deleted_at < ?10)
-         AND (?11 IS NULL OR (COALESCE(family_fold, ''), COALESCE(given_name, ''), id) > (?11, ?12, ?13))
+         WHERE id IN (
+            SELECT id FROM (SELECT id FROM users WHERE family_fold >= ?7 AND family_fold < ?8 AND {common}
+                            ORDER BY family_fold, given_name, id LIMIT ?5)
+            UNION ALL
+            SELECT id FROM (SELECT id FROM users WHERE email LIKE ?3 ESCAPE '\\' AND {common}
+                            ORDER BY family_fold, given_name, id LIMIT ?5)
+            UNION ALL
+            SELECT id FROM users WHERE (id = ?2 OR employee_no = ?1
+                OR id IN (SELECT b.user_id FROM bindings b JOIN credentials c ON c.id = b.credential_id
+                          WHERE c.technology IN ('iso14443a','em4100','other') AND c.uid = ?4))
+                AND {common})
          ORDER BY family_fold, given_name, id LIMIT ?5"
     )
 }
