@@ -399,3 +399,26 @@ async fn times_show_in_the_office_zone_with_utc_on_hover() {
     let want = "<time datetime=\"2030-07-01T10:00:00Z\" title=\"2030-07-01 10:00:00 UTC\">2030-07-01 12:00 CEST</time>";
     assert!(record.body.contains(want), "{}", record.body);
 }
+
+#[tokio::test]
+async fn a_scoped_enroller_adds_people_to_their_own_unit_only() {
+    let ui = Ui::new();
+    ui.store.add_operator(&staff(), "sam", Role::Enroller, Some("lab"), Some(PW)).unwrap();
+    let (cookie, csrf) = ui.sign_in("sam").await;
+    let page = ui.get("/ui/people/new", Some(&cookie), false).await;
+    assert!(page.body.contains("People you add join your unit."), "{}", page.body);
+    assert!(page.body.contains("id=\"org_unit\" name=\"org_unit\" type=\"text\" value=\"\" autocomplete=\"off\" aria-describedby=\"org_unit-locked\" disabled"), "{}", page.body);
+    let add = form(&[("csrf", &csrf), ("given_name", "Grace"), ("family_name", "Hopper")]);
+    let a = ui.post("/ui/people/new", Some(&cookie), Some(ORIGIN), &add).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let id: idms::domain::UserId =
+        a.header("location").trim_start_matches("/ui/people/").split('?').next().unwrap().parse().unwrap();
+    assert_eq!(ui.store.get_user(id).unwrap().org_unit.as_deref(), Some("lab"));
+    // Another unit, forced: refused by `ops`, nothing stored.
+    let before = people(&ui);
+    let other = form(&[("csrf", &csrf), ("given_name", "Alan"), ("family_name", "Turing"), ("org_unit", "sales")]);
+    let a = ui.post("/ui/people/new", Some(&cookie), Some(ORIGIN), &other).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    assert!(a.body.contains("<code>forbidden</code>") && a.body.contains("value=\"Turing\""), "{}", a.body);
+    assert_eq!(people(&ui), before);
+}
