@@ -21,18 +21,19 @@ pub fn search(store: &Store, acting: &Acting, q: &str, all: bool, limit: u32) ->
     })
 }
 
-/// A page of [`search`]: the people after `after` in the search's order
-/// (keyset paging: as fast on the hundredth page as on the first).
+/// A page of [`search`]: the people after (or before) a cursor in the
+/// search's order (keyset paging: as fast on the hundredth page as on the
+/// first).
 pub fn search_page(
     store: &Store,
     acting: &Acting,
     q: &str,
     all: bool,
-    after: Option<UserId>,
+    at: Option<crate::store::Cursor>,
     limit: u32,
 ) -> Result<Vec<UserSummary>, OpsError> {
     acting.require(Role::Viewer)?;
-    Ok(store.search_users_page(q, all, acting.scope()?, after, limit)?)
+    Ok(store.search_users_page(q, all, acting.scope()?, at, limit)?)
 }
 
 /// What the caller may do to people's records, for forms and buttons:

@@ -17,7 +17,7 @@ use crate::api::{AppState, op};
 use crate::domain::time::WindowPosition;
 use crate::domain::{UserId, UserState};
 use crate::ops;
-use crate::store::{AuditEntry, UserRecord, UserSummary};
+use crate::store::{AuditEntry, Cursor, UserRecord, UserSummary};
 use crate::ui::error::UiError;
 use crate::ui::session::Session;
 use crate::ui::time::Shown;
@@ -36,6 +36,8 @@ pub struct PeopleQuery {
     pub include_deleted: Option<String>,
     /// The next page: the results after this user ID.
     pub after: Option<String>,
+    /// The previous page: the results before this user ID.
+    pub before: Option<String>,
 }
 
 redacted_debug!(PeopleQuery);
@@ -93,6 +95,8 @@ pub struct PeoplePage {
     pub rows: Vec<PersonLine>,
     /// The next page starts after this user ID (more matched).
     pub next: Option<String>,
+    /// The previous page ends before this user ID (this is a later page).
+    pub previous: Option<String>,
     /// This is a later page.
     pub later: bool,
     /// The caller may add people.
@@ -112,16 +116,31 @@ pub async fn people(
     let all = q.include_deleted.is_some();
     let searched = !text.is_empty();
     // A malformed cursor is the first page (it is never echoed).
-    let after = q.after.as_deref().and_then(|a| a.trim().parse::<UserId>().ok());
+    let id = |v: &Option<String>| v.as_deref().and_then(|a| a.trim().parse::<UserId>().ok());
+    let at = match (id(&q.after), id(&q.before)) {
+        (Some(a), _) => Some(Cursor::After(a)),
+        (None, Some(b)) => Some(Cursor::Before(b)),
+        (None, None) => None,
+    };
     let mut rows = if searched {
         let t = text.clone();
-        op(&s, &session.acting, move |st, a| ops::users::search_page(st, a, &t, all, after, PAGE_ROWS + 1)).await?
+        op(&s, &session.acting, move |st, a| ops::users::search_page(st, a, &t, all, at, PAGE_ROWS + 1)).await?
     } else {
         Vec::new()
     };
+    // One more than a page was asked for: it says whether there is more
+    // that way (after the page; backwards, before it).
     let more = rows.len() > PAGE_ROWS as usize;
+    let back = matches!(at, Some(Cursor::Before(_)));
+    if more && back {
+        rows.remove(0);
+    }
     rows.truncate(PAGE_ROWS as usize);
-    let next = if more { rows.last().map(|u| u.id.to_string()) } else { None };
+    let first = |rows: &[UserSummary]| rows.first().map(|u| u.id.to_string());
+    let last = |rows: &[UserSummary]| rows.last().map(|u| u.id.to_string());
+    // Backwards, the page we came from is after this one; forwards, before it.
+    let next = if more || back { last(&rows) } else { None };
+    let previous = if matches!(at, Some(Cursor::After(_))) || more && back { first(&rows) } else { None };
     let page = PeoplePage {
         nav: Nav::new(&session, "/ui/people"),
         q: q.q,
@@ -129,7 +148,8 @@ pub async fn people(
         searched,
         rows: rows.into_iter().map(PersonLine::from).collect(),
         next,
-        later: after.is_some(),
+        later: previous.is_some() || matches!(at, Some(Cursor::After(_))),
+        previous,
         add: ops::users::rights(&session.acting).add,
     };
     let mut res = if hx.partial { html(&page.as_results())? } else { html(&page)? }.into_response();

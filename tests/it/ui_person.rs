@@ -243,15 +243,18 @@ async fn a_viewers_add_and_edit_posts_with_their_own_session_and_token_get_403_a
     assert_eq!(ui.store.get_user(id).unwrap().family_name.as_deref(), Some("Lovelace"), "nothing changed");
 }
 
-/// The user IDs of a results page, in order, and its Next page link.
-fn page_ids(body: &str) -> (Vec<String>, Option<String>) {
-    let ids = body.split("<td><a href=\"/ui/people/").skip(1).map(|s| s[..s.find('"').unwrap()].to_string()).collect();
-    let next = body.find("\">Next page</a>").map(|end| {
+/// The user IDs of a results page, in order.
+fn page_ids(body: &str) -> Vec<String> {
+    body.split("<td><a href=\"/ui/people/").skip(1).map(|s| s[..s.find('"').unwrap()].to_string()).collect()
+}
+
+/// The link of a results page's paging control `label`, if it has one.
+fn link(body: &str, label: &str) -> Option<String> {
+    body.find(&format!("\">{label}</a>")).map(|end| {
         let start = body[..end].rfind("<a href=\"").unwrap() + "<a href=\"".len();
         let len = body[start..].find('"').unwrap();
         body[start..start + len].replace("&amp;", "&")
-    });
-    (ids, next)
+    })
 }
 
 #[tokio::test]
@@ -268,25 +271,34 @@ async fn people_pages_by_a_keyset_cursor_without_repeats_or_gaps_at_the_boundari
     ui.store.create_user(&staff(), new_user("Other", "Pagoda")).unwrap();
     let (cookie, _) = ui.sign_in("vera").await;
     let mut seen: Vec<String> = Vec::new();
+    let mut forwards: Vec<Vec<String>> = Vec::new();
     let mut url = "/ui/people?q=pagewalker".to_string();
-    let mut pages = 0;
-    loop {
+    let last = loop {
         let page = ui.get(&url, Some(&cookie), true).await;
         assert_eq!(page.status, StatusCode::OK, "{url}");
-        let (ids, next) = page_ids(&page.body);
+        let ids = page_ids(&page.body);
         assert!(ids.len() <= 50, "at most a page");
-        if pages > 0 {
-            assert!(page.body.contains(">First page</a>"), "a later page links the first");
-        }
-        seen.extend(ids);
-        pages += 1;
-        match next {
+        let later = !forwards.is_empty();
+        assert_eq!(link(&page.body, "First page").is_some(), later, "a later page links the first");
+        assert_eq!(link(&page.body, "Previous page").is_some(), later, "and the previous");
+        seen.extend(ids.clone());
+        forwards.push(ids);
+        assert!(forwards.len() < 10, "paging ends");
+        match link(&page.body, "Next page") {
             Some(n) => url = n,
-            None => break,
+            None => break page,
         }
-        assert!(pages < 10, "paging ends");
+    };
+    assert_eq!(forwards.iter().map(Vec::len).collect::<Vec<_>>(), vec![50, 50, 30], "130 people");
+    // Previous page, from the last: the same pages, backwards.
+    let mut page = last;
+    for want in forwards.iter().rev().skip(1) {
+        let prev = link(&page.body, "Previous page").expect("a Previous page link");
+        page = ui.get(&prev, Some(&cookie), true).await;
+        assert_eq!(&page_ids(&page.body), want, "{prev}");
+        assert!(link(&page.body, "Next page").is_some(), "a page before another links it");
     }
-    assert_eq!(pages, 3, "130 people: 50 + 50 + 30");
+    assert!(link(&page.body, "Previous page").is_none(), "back at the first page");
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
@@ -300,7 +312,9 @@ async fn people_pages_by_a_keyset_cursor_without_repeats_or_gaps_at_the_boundari
     assert_eq!(seen, order, "pages follow the search's order");
     // A forged cursor is harmless: the first page (malformed) or nothing after no one.
     let forged = ui.get("/ui/people?q=pagewalker&after=%3Cscript%3E", Some(&cookie), true).await;
-    assert_eq!(page_ids(&forged.body).0.len(), 50);
+    assert_eq!(page_ids(&forged.body).len(), 50);
+    let before_no_one = ui.get("/ui/people?q=pagewalker&before=ZZZZZZZZZZZZ", Some(&cookie), true).await;
+    assert!(page_ids(&before_no_one.body).len() <= 50);
 }
 
 #[tokio::test]
