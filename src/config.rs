@@ -167,6 +167,9 @@ config_table! {
     /// Access events older than this many days are deleted (at start, then
     /// hourly); at least 1.
     events_retention_days: u32 = 365, Everywhere, example "30";
+    /// The web UI shows times in this time zone (an IANA name from the
+    /// system's time-zone database), with the UTC value on hover.
+    ui_time_zone: String = "UTC".into(), Everywhere, example r#""Europe/Berlin""#;
     /// When set, `/metrics` answers only `Authorization: Bearer <metrics_token>`
     /// (401 otherwise); a secret, so never a flag.
     metrics_token: Option<Secret> = None, NoFlag, example r#""s3cret-scrape-token""#;
@@ -391,6 +394,7 @@ impl Config {
         if self.events_retention_days == 0 {
             return Err("events_retention_days must be at least 1 (access events are kept that many days)".into());
         }
+        crate::ui::time::Zone::named(&self.ui_time_zone)?;
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("tls_cert and tls_key go together: set both for HTTPS, or neither for plain HTTP".into());
         }
@@ -570,6 +574,14 @@ mod tests {
         assert_eq!(Config::default().events_retention_days, 365);
         let e = from_file("events_retention_days = 0\n").unwrap_err();
         assert!(e.contains("events_retention_days"), "{e}");
+    }
+
+    #[test]
+    fn the_ui_time_zone_is_utc_by_default_and_must_be_in_the_time_zone_database() {
+        assert_eq!(Config::default().ui_time_zone, "UTC");
+        assert_eq!(from_env("IDMS_UI_TIME_ZONE", "Europe/Berlin").unwrap().ui_time_zone, "Europe/Berlin");
+        let e = from_file("ui_time_zone = \"Nowhere/Atlantis\"\n").unwrap_err();
+        assert!(e.contains("ui_time_zone"), "{e}");
     }
 
     /// The README's configuration block is the table, key for key.

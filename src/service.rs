@@ -94,6 +94,10 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
         Duration::from_micros(config.event_commit_delay_us),
     )?;
     state.https.store(tls.is_some(), Ordering::Relaxed);
+    // Checked with the configuration: the name is in the time-zone database.
+    if let Ok(zone) = crate::ui::time::Zone::named(&config.ui_time_zone) {
+        crate::ui::time::set_zone(zone);
+    }
     if let Some(t) = &config.metrics_token {
         state.metrics.require_token(t.expose());
     }

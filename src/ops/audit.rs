@@ -7,18 +7,43 @@ use crate::ops::{Acting, OpsError};
 use crate::store::audit::AuditHead;
 use crate::store::{AuditEntry, AuditQuery, AuditReport, Role, Stats, Store};
 
+/// Who may read the trail: managers and above without an org unit.
+fn may_read(acting: &Acting) -> Result<(), OpsError> {
+    acting.require(Role::Manager)?;
+    acting.require_unscoped()
+}
+
+/// Whether the caller may read the trail (for menus and tabs; the
+/// operations check again).
+#[must_use]
+pub fn readable(acting: &Acting) -> bool {
+    may_read(acting).is_ok()
+}
+
 /// Entries of the trail, oldest first.
 pub fn entries(store: &Store, acting: &Acting, q: &AuditQuery) -> Result<Vec<AuditEntry>, OpsError> {
-    acting.require(Role::Manager)?;
-    acting.require_unscoped()?;
+    may_read(acting)?;
     Ok(store.audit_entries(q)?)
+}
+
+/// One person's entries of the trail (what was done to them), oldest
+/// first, after `after_seq`, at most `limit`.
+pub fn of_person(
+    store: &Store,
+    acting: &Acting,
+    id: crate::domain::UserId,
+    after_seq: Option<i64>,
+    limit: u32,
+) -> Result<Vec<AuditEntry>, OpsError> {
+    may_read(acting)?;
+    let q = AuditQuery { after_seq, actor: None, target_user: Some(id), limit: Some(limit) };
+    Ok(store.audit_entries(&q)?)
 }
 
 /// Verifies the hash chain; with `expect`, also that the head recorded
 /// earlier is still in it (`audit_head_missing` otherwise).
 pub fn verify(store: &Store, acting: &Acting, expect: Option<&AuditHead>) -> Result<AuditReport, OpsError> {
-    acting.require(Role::Manager)?;
-    acting.require_unscoped()?;
+    may_read(acting)?;
     Ok(store.verify_audit_expecting(expect)?)
 }
 

@@ -21,6 +21,73 @@ pub fn search(store: &Store, acting: &Acting, q: &str, all: bool, limit: u32) ->
     })
 }
 
+/// A page of [`search`]: the people after (or before) a cursor in the
+/// search's order (keyset paging: as fast on the hundredth page as on the
+/// first).
+pub fn search_page(
+    store: &Store,
+    acting: &Acting,
+    q: &str,
+    all: bool,
+    at: Option<crate::store::Cursor>,
+    limit: u32,
+) -> Result<Vec<UserSummary>, OpsError> {
+    acting.require(Role::Viewer)?;
+    Ok(store.search_users_page(q, all, acting.scope()?, at, limit)?)
+}
+
+/// What the caller may do to people's records, for forms and buttons:
+/// each as the operations below decide it (they check again whatever is
+/// posted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct Rights {
+    /// Add people ([`create`]).
+    pub add: bool,
+    /// Edit people ([`update`]).
+    pub edit: bool,
+    /// Place a legal hold or set a purge date.
+    pub hold_and_purge_date: bool,
+    /// Lift a legal hold.
+    pub lift_hold: bool,
+    /// Choose or change a person's org unit (a scoped operator's people stay in their unit).
+    pub choose_unit: bool,
+}
+
+/// Refused unless the caller may add people (enroller and above).
+pub fn may_add(acting: &Acting) -> Result<(), OpsError> {
+    acting.require(Role::Enroller)
+}
+
+/// Refused unless the caller may edit people (manager and above).
+pub fn may_edit(acting: &Acting) -> Result<(), OpsError> {
+    acting.require(Role::Manager)
+}
+
+/// Placing a legal hold or setting a purge date needs a manager.
+fn may_hold_or_date(acting: &Acting) -> Result<(), OpsError> {
+    acting.require(Role::Manager).map_err(|_| forbidden("setting a legal hold or a purge date needs the manager role"))
+}
+
+/// Lifting a legal hold needs an eraser.
+fn may_lift_hold(acting: &Acting) -> Result<(), OpsError> {
+    acting.require(Role::Eraser).map_err(|_| {
+        forbidden("lifting a legal hold needs the eraser role: the hold protects what erasers would destroy")
+    })
+}
+
+/// The caller's [`Rights`].
+#[must_use]
+pub fn rights(acting: &Acting) -> Rights {
+    Rights {
+        add: may_add(acting).is_ok(),
+        edit: may_edit(acting).is_ok(),
+        hold_and_purge_date: may_hold_or_date(acting).is_ok(),
+        lift_hold: may_lift_hold(acting).is_ok(),
+        choose_unit: acting.unit().is_none(),
+    }
+}
+
 /// One person (their tombstone once expunged).
 pub fn get(store: &Store, acting: &Acting, id: UserId) -> Result<UserRecord, OpsError> {
     acting.require(Role::Viewer)?;
@@ -30,11 +97,9 @@ pub fn get(store: &Store, acting: &Acting, id: UserId) -> Result<UserRecord, Ops
 /// Adds a person. A legal hold or a purge date needs a manager; a scoped
 /// operator's people join their unit.
 pub fn create(store: &Store, acting: &Acting, mut new: NewUser) -> Result<UserRecord, OpsError> {
-    acting.require(Role::Enroller)?;
+    may_add(acting)?;
     if new.legal_hold || new.purge_date.is_some() {
-        acting
-            .require(Role::Manager)
-            .map_err(|_| forbidden("setting a legal hold or a purge date needs the manager role"))?;
+        may_hold_or_date(acting)?;
     }
     if let Some(mine) = acting.scope()? {
         match new.org_unit.as_deref().map(str::trim) {
@@ -50,15 +115,13 @@ pub fn create(store: &Store, acting: &Acting, mut new: NewUser) -> Result<UserRe
 /// Edits a person (manager). A scoped operator cannot move people between
 /// units; lifting a legal hold needs an eraser; only the directory links.
 pub fn update(store: &Store, acting: &Acting, id: UserId, patch: UserPatch) -> Result<UserRecord, OpsError> {
-    acting.require(Role::Manager)?;
+    may_edit(acting)?;
     load_scoped(store, acting, id)?;
     if acting.unit().is_some() && patch.org_unit.is_some() {
         return Err(forbidden("a scoped operator cannot move people between units"));
     }
     if patch.legal_hold == Some(false) {
-        acting.require(Role::Eraser).map_err(|_| {
-            forbidden("lifting a legal hold needs the eraser role: the hold protects what erasers would destroy")
-        })?;
+        may_lift_hold(acting)?;
     }
     if matches!(patch.directory_id, Some(Some(_))) {
         return Err(crate::domain::DomainError::InvalidInput {
@@ -187,7 +250,7 @@ pub fn expunge_preview(store: &Store, acting: &Acting, id: UserId) -> Result<Exp
 /// times as text (RFC 3339 or `YYYY-MM-DD`), the balance in the office's
 /// currency. [`NewUserForm::parse`] is the one place these become a
 /// [`NewUser`], for the CLI, the API and the web UI alike.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct NewUserForm {
     /// Given name.
     pub given_name: String,
@@ -254,4 +317,54 @@ impl NewUserForm {
             unreturned_items: self.unreturned_items.unwrap_or(0),
         })
     }
+}
+
+/// Every field of `form` that would be refused, each with why (a form
+/// shows each next to its field; [`create`] and [`update`] refuse only the
+/// first). Nothing is stored.
+#[must_use]
+pub fn form_errors(form: &NewUserForm) -> Vec<crate::domain::DomainError> {
+    let mut form = form.clone();
+    let mut errors: Vec<crate::domain::DomainError> = Vec::new();
+    for _ in 0..16 {
+        let checked = form.clone().parse().and_then(|new| {
+            crate::domain::ValidityWindow::new(new.valid_from, new.valid_to)?;
+            crate::store::check_new_user(new)
+        });
+        let Err(e) = checked else { break };
+        let crate::domain::DomainError::InvalidInput { field, .. } = &e else {
+            errors.push(e);
+            break;
+        };
+        // Set the field aside and look again for the next one.
+        match *field {
+            "given_name" => form.given_name = "-".into(),
+            "family_name" => form.family_name = "-".into(),
+            "email" => form.email = None,
+            "phone" => form.phone = None,
+            "employee_no" => form.employee_no = None,
+            "notes" => form.notes = None,
+            "org_unit" => form.org_unit = None,
+            "valid_from" => form.valid_from = None,
+            "valid_to" => form.valid_to = None,
+            "purge_date" => form.purge_date = None,
+            "record_type" => form.record_type = None,
+            "group" => form.group = None,
+            "balance" => form.balance = None,
+            _ => {
+                errors.push(e);
+                break;
+            }
+        }
+        errors.push(e);
+    }
+    errors
+}
+
+/// Where now falls in a person's validity window: before Valid from (not
+/// yet valid), inside, or after Valid to (deactivated: their cards open
+/// no door, procedure 001).
+#[must_use]
+pub fn validity(store: &Store, u: &UserRecord) -> crate::domain::time::WindowPosition {
+    crate::domain::ValidityWindow { from: u.valid_from, to: u.valid_to }.position(store.now())
 }

@@ -52,6 +52,7 @@ pub use records::{
 };
 pub use seed::SeedReport;
 pub use tokens::TokenSet;
+pub use users::{Cursor, check_new_user};
 
 use crate::clock::Clock;
 use crate::domain::{Change, DomainError, Origin, Timestamp, UserId};

@@ -225,6 +225,12 @@ pub(crate) fn fresh_user_id(conn: &Connection) -> Result<UserId, StoreError> {
     }
 }
 
+/// A new person's fields as the store would keep them (trimmed), or the
+/// first refused; nothing is stored.
+pub fn check_new_user(u: NewUser) -> Result<NewUser, DomainError> {
+    validate_new(u)
+}
+
 fn validate_new(u: NewUser) -> Result<NewUser, DomainError> {
     Ok(NewUser {
         given_name: required("given_name", u.given_name)?,
@@ -243,18 +249,66 @@ fn validate_new(u: NewUser) -> Result<NewUser, DomainError> {
 
 /// The search: each alternative can use an index (rowid, the folded
 /// family name, email, employee number, the credential UID), so SQLite
-/// answers it as a union of index look-ups, not a table scan.
-fn search_sql(states: &str) -> String {
+/// answers it from index look-ups, not a table scan. The name and email
+/// alternatives are each cut to the page in the search's order before they
+/// are merged: the name one walks the folded-name index in order and stops
+/// after a page (a prefix matching most of a million people costs what a
+/// narrow one does); the email one sorts its matches (cheap unless very many
+/// email addresses share the prefix).
+fn search_sql(states: &str, back: bool) -> String {
+    let (cmp, dir) = order(back);
+    let common = format!(
+        "state IN {states} AND (?6 IS NULL OR org_unit = ?6)
+         AND (?9 IS NULL OR deleted_at >= ?9) AND (?10 IS NULL OR deleted_at < ?10)
+         AND (?11 IS NULL OR (COALESCE(family_fold, ''), COALESCE(given_name, ''), id) {cmp} (?11, ?12, ?13))"
+    );
     format!(
         "SELECT id, state, family_name, given_name, email, employee_no, org_unit, deleted_at FROM users
-         WHERE state IN {states} AND (id = ?2 OR (family_fold >= ?7 AND family_fold < ?8)
-            OR email LIKE ?3 ESCAPE '\\' OR employee_no = ?1
-            OR id IN (SELECT b.user_id FROM bindings b JOIN credentials c ON c.id = b.credential_id
-                      WHERE c.technology IN ('iso14443a','em4100','other') AND c.uid = ?4))
-         AND (?6 IS NULL OR org_unit = ?6)
-         AND (?9 IS NULL OR deleted_at >= ?9) AND (?10 IS NULL OR deleted_at < ?10)
-         ORDER BY family_fold, given_name, id LIMIT ?5"
+         WHERE id IN (
+            SELECT id FROM (SELECT id FROM users WHERE family_fold >= ?7 AND family_fold < ?8 AND {common}
+                            ORDER BY {dir} LIMIT ?5)
+            UNION ALL
+            SELECT id FROM (SELECT id FROM users WHERE email LIKE ?3 ESCAPE '\\' AND {common}
+                            ORDER BY {dir} LIMIT ?5)
+            UNION ALL
+            SELECT id FROM users WHERE (id = ?2 OR employee_no = ?1
+                OR id IN (SELECT b.user_id FROM bindings b JOIN credentials c ON c.id = b.credential_id
+                          WHERE c.technology IN ('iso14443a','em4100','other') AND c.uid = ?4))
+                AND {common})
+         ORDER BY {dir} LIMIT ?5"
     )
+}
+
+/// The search's order, forwards or (for the page before a cursor) backwards:
+/// the cursor's comparison and the `ORDER BY` terms.
+fn order(back: bool) -> (&'static str, &'static str) {
+    if back { ("<", "family_fold DESC, given_name DESC, id DESC") } else { (">", "family_fold, given_name, id") }
+}
+
+/// Where a page of a search starts: after one person, or (the page
+/// before) before them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// The people after this one.
+    After(UserId),
+    /// The people before this one.
+    Before(UserId),
+}
+
+/// A cursor's key in the search's order (folded family name, given name,
+/// ID) — keyset paging, so a later page costs what the first does.
+fn cursor(conn: &Connection, at: Option<Cursor>) -> Result<Option<(String, String, i64)>, StoreError> {
+    let Some(Cursor::After(id) | Cursor::Before(id)) = at else { return Ok(None) };
+    let key = conn
+        .prepare_cached("SELECT COALESCE(family_fold, ''), COALESCE(given_name, '') FROM users WHERE id = ?1")?
+        .query_row(params![id.as_i64()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .optional()?;
+    // A cursor on no one (a forged link) is past everyone, or before everyone.
+    let nowhere = match at {
+        Some(Cursor::Before(_)) => (String::new(), String::new(), i64::MIN),
+        _ => (char::MAX.to_string(), String::new(), i64::MAX),
+    };
+    Ok(Some(key.map_or(nowhere, |(f, g)| (f, g, id.as_i64()))))
 }
 
 /// Which users a search may return.
@@ -274,9 +328,17 @@ fn search(
     query: &str,
     scope: Scope,
     org_unit: Option<&str>,
+    at: Option<Cursor>,
     limit: u32,
 ) -> Result<Vec<UserSummary>, StoreError> {
     let q = query.trim();
+    let back = matches!(at, Some(Cursor::Before(_)));
+    let (cmp, dir) = order(back);
+    let after = cursor(conn, at)?;
+    let (after_fold, after_given, after_id) = match &after {
+        Some((f, g, i)) => (Some(f.as_str()), Some(g.as_str()), Some(*i)),
+        None => (None, None, None),
+    };
     let id = q.parse::<UserId>().ok().map(UserId::as_i64);
     let uid = Uid::parse_any(q).ok().map(|u| u.as_bytes().to_vec());
     let escaped: String =
@@ -294,15 +356,42 @@ fn search(
             "SELECT id, state, family_name, given_name, email, employee_no, org_unit, deleted_at FROM users
              WHERE state IN {states} AND (?1 IS NULL OR org_unit = ?1)
              AND (?3 IS NULL OR deleted_at >= ?3) AND (?4 IS NULL OR deleted_at < ?4)
-             ORDER BY family_fold, given_name, id LIMIT ?2"
+             AND (?5 IS NULL OR (COALESCE(family_fold, ''), COALESCE(given_name, ''), id) {cmp} (?5, ?6, ?7))
+             ORDER BY {dir} LIMIT ?2"
         ))?;
-        stmt.query(params![org_unit, limit, from, to])?
+        stmt.query(params![org_unit, limit, from, to, after_fold, after_given, after_id])?
     } else {
-        stmt = conn.prepare_cached(&search_sql(states))?;
+        stmt = conn.prepare_cached(&search_sql(states, back))?;
         // A prefix range on the folded column uses its index.
         let folded = fold(q);
-        let folded_end = format!("{folded}{}", char::MAX);
-        stmt.query(params![q, id, prefix, uid, limit, org_unit, folded, folded_end, from, to])?
+        let mut folded_end = format!("{folded}{}", char::MAX);
+        // A cursor narrows the name range: it starts (or, backwards, ends) there.
+        let mut start = folded;
+        match after_fold {
+            Some(f) if back => {
+                let upto = format!("{f}{}", char::MAX);
+                if upto < folded_end {
+                    folded_end = upto;
+                }
+            }
+            Some(f) if f > start.as_str() => start = f.to_owned(),
+            _ => {}
+        }
+        stmt.query(params![
+            q,
+            id,
+            prefix,
+            uid,
+            limit,
+            org_unit,
+            start,
+            folded_end,
+            from,
+            to,
+            after_fold,
+            after_given,
+            after_id
+        ])?
     };
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
@@ -316,6 +405,10 @@ fn search(
             org_unit: r.get(6)?,
             deleted_at: r.get::<_, Option<i64>>(7)?.map(Timestamp),
         });
+    }
+    if back {
+        // Read backwards from the cursor: shown in the search's order.
+        out.reverse();
     }
     Ok(out)
 }
@@ -340,12 +433,12 @@ impl Store {
     /// Searches active and suspended people by user ID, family-name or
     /// email prefix, employee number, or credential UID.
     pub fn search_users(&self, query: &str, limit: u32) -> Result<Vec<UserSummary>, StoreError> {
-        self.read(|c| search(c, query, Scope::Live, None, limit))
+        self.read(|c| search(c, query, Scope::Live, None, None, limit))
     }
 
     /// The same search over everyone, deleted and expunged included.
     pub fn search_all_users(&self, query: &str, limit: u32) -> Result<Vec<UserSummary>, StoreError> {
-        self.read(|c| search(c, query, Scope::All, None, limit))
+        self.read(|c| search(c, query, Scope::All, None, None, limit))
     }
 
     /// The same searches, restricted to one organisational unit (for a
@@ -358,7 +451,24 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<UserSummary>, StoreError> {
         let scope = if include_deleted { Scope::All } else { Scope::Live };
-        self.read(|c| search(c, query, scope, Some(org_unit), limit))
+        self.read(|c| search(c, query, scope, Some(org_unit), None, limit))
+    }
+
+    /// A page of [`Store::search_users`] (with `all`, of
+    /// [`Store::search_all_users`]; with `org_unit`, within it): the first
+    /// `limit` people after the cursor in the search's order, or the last
+    /// `limit` before it (in the search's order too), found through the same
+    /// indexes (keyset paging, no offset).
+    pub fn search_users_page(
+        &self,
+        query: &str,
+        all: bool,
+        org_unit: Option<&str>,
+        at: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Vec<UserSummary>, StoreError> {
+        let scope = if all { Scope::All } else { Scope::Live };
+        self.read(|c| search(c, query, scope, org_unit, at, limit))
     }
 
     /// Deleted people (not yet expunged) matching `query` (as for
@@ -372,7 +482,7 @@ impl Store {
         org_unit: Option<&str>,
         limit: u32,
     ) -> Result<Vec<UserSummary>, StoreError> {
-        self.read(|c| search(c, query, Scope::Deleted { from, to }, org_unit, limit))
+        self.read(|c| search(c, query, Scope::Deleted { from, to }, org_unit, None, limit))
     }
 
     /// Edits a person. Refused for an expunged user.
@@ -617,11 +727,13 @@ mod tests {
     fn the_search_is_answered_from_indexes() {
         let mut c = Connection::open_in_memory().unwrap();
         crate::store::schema::migrate(&mut c).unwrap();
-        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {}", search_sql("('active','suspended')"))).unwrap();
+        let mut stmt =
+            c.prepare(&format!("EXPLAIN QUERY PLAN {}", search_sql("('active','suspended')", false))).unwrap();
         let plan: Vec<String> = stmt
-            .query_map(params![1, 2, "x%", vec![1u8], 10, None::<String>, "x", "y", None::<i64>, None::<i64>], |r| {
-                r.get::<_, String>(3)
-            })
+            .query_map(
+                params![1, 2, "x%", vec![1u8], 10, None::<String>, "x", "y", None::<i64>, None::<i64>, "x", "a", 7],
+                |r| r.get::<_, String>(3),
+            )
             .unwrap()
             .map(Result::unwrap)
             .collect();

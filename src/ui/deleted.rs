@@ -67,16 +67,16 @@ redacted_debug!(DeletedQuery);
 pub struct DeletedLine {
     /// The person.
     pub person: PersonLine,
-    /// When deleted (UTC).
-    pub deleted: String,
+    /// When deleted.
+    pub deleted: Option<crate::ui::time::Shown>,
 }
 
 redacted_debug!(DeletedLine);
 
 impl From<UserSummary> for DeletedLine {
     fn from(u: UserSummary) -> Self {
-        let deleted = u.deleted_at.map(|t| t.to_string()).unwrap_or_default();
-        Self { person: PersonLine::from(u), deleted }
+        let person = PersonLine::from(u);
+        Self { deleted: person.deleted, person }
     }
 }
 

@@ -9,13 +9,20 @@
 //! which calls `ops` and answers `303` to the record with a notice (PRG), or
 //! `HX-Redirect` for htmx. Expunge sends the typed user ID, which `ops`
 //! checks (`expunge_not_confirmed`).
+//!
+//! When `ops` refuses (a `409` conflict: say a legal hold placed meanwhile),
+//! the refusal is shown inside the confirmation in plain words with its
+//! code: for htmx the dialog's content again with the refusal's status;
+//! without htmx a `303` back to the confirmation page with `?refused=code`
+//! (PRG), which shows it for codes it knows.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use crate::api::error::Refused;
 use crate::api::{AppState, op};
 use crate::domain::{LifecycleAction, UserId};
 use crate::ops;
@@ -81,6 +88,8 @@ pub fn words(code: &str) -> &'static str {
         "expunge_not_confirmed" => "The typed user ID did not match, so nothing was expunged.",
         "forbidden" => "Your role does not allow this.",
         "not_found" => "There is no such person.",
+        "invalid_input" => "A field's value is not acceptable.",
+        "busy" => "The service is busy: try again.",
         _ => "This cannot be done now.",
     }
 }
@@ -158,9 +167,28 @@ pub struct ConfirmPage {
     pub blocked: Option<(String, &'static str)>,
     /// Expunge only: the preview.
     pub expunge: Option<Preview>,
+    /// Shown inside the `<dialog>` (htmx): the form posts through htmx.
+    pub in_dialog: bool,
+    /// The last attempt was refused: plain words and the code.
+    pub refused: Option<(&'static str, String)>,
 }
 
 redacted_debug!(ConfirmPage);
+
+/// The confirmation's query: a refusal to show after a plain post.
+#[derive(Deserialize, Default)]
+pub struct ConfirmQuery {
+    /// The refusal's code.
+    pub refused: Option<String>,
+}
+
+redacted_debug!(ConfirmQuery);
+
+/// A refusal code worth showing (one [`words`] knows; the query may be forged).
+fn known(code: &str) -> Option<(&'static str, String)> {
+    let w = words(code);
+    (w != words("")).then(|| (w, code.to_owned()))
+}
 
 /// What expunging destroys and keeps.
 pub struct Preview {
@@ -200,8 +228,24 @@ pub async fn confirm_page(
     session: Session,
     hx: Hx,
     Path((id, verb)): Path<(String, String)>,
+    Query(q): Query<ConfirmQuery>,
 ) -> Result<Response, UiError> {
-    let (uid, action) = parse(&id, &verb)?;
+    let refused = q.refused.as_deref().and_then(known);
+    confirmation(&s, &session, hx, &id, &verb, refused, StatusCode::OK).await
+}
+
+/// The confirmation, with a refusal to show (and its status) if any.
+async fn confirmation(
+    s: &AppState,
+    session: &Session,
+    hx: Hx,
+    id: &str,
+    verb: &str,
+    refused: Option<(&'static str, String)>,
+    status: StatusCode,
+) -> Result<Response, UiError> {
+    let (uid, action) = parse(id, verb)?;
+    let s = s.clone();
     let (blocked, expunge) = if action == LifecycleAction::Expunge {
         let p = op(&s, &session.acting, move |st, a| ops::users::expunge_preview(st, a, uid)).await?;
         let blocked = p.blocked_by.first().map(|c| (words(c).to_string(), *c));
@@ -216,8 +260,10 @@ pub async fn confirm_page(
         let m = MenuAction::of(&o);
         (m.disabled.map(|w| (w, m.code)), None)
     };
+    // What blocks the action now already says why: the same code is not said twice.
+    let refused = refused.filter(|(_, code)| blocked.as_ref().is_none_or(|(_, b)| b != code));
     let page = ConfirmPage {
-        nav: Nav::new(&session, ""),
+        nav: Nav::new(session, ""),
         id: uid.to_string(),
         verb: action.as_str(),
         title: label(action),
@@ -225,8 +271,11 @@ pub async fn confirm_page(
         confirm: confirm_label(action),
         blocked,
         expunge,
+        in_dialog: hx.partial,
+        refused,
     };
     let mut res = if hx.partial { html(&page.as_dialog())? } else { html(&page)? }.into_response();
+    *res.status_mut() = status;
     res.headers_mut().insert(header::VARY, HeaderValue::from_static("HX-Request"));
     Ok(res)
 }
@@ -241,21 +290,42 @@ pub async fn act(
 ) -> Result<Response, UiError> {
     let (uid, action) = parse(&id, &verb)?;
     let acting = p.session.acting.clone();
-    let to = if action == LifecycleAction::Expunge {
+    let done = if action == LifecycleAction::Expunge {
         let confirm = p.form.iter().find(|(k, _)| k == "confirm").map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
-        let (_, released) = op(&s, &acting, move |st, a| {
+        op(&s, &acting, move |st, a| {
             let preview = ops::users::expunge_preview(st, a, uid)?;
-            let done = ops::users::expunge(st, a, uid, &confirm)?;
-            Ok((done, preview.releases))
+            ops::users::expunge(st, a, uid, &confirm)?;
+            Ok(preview.releases)
         })
-        .await?;
-        let released: Vec<String> = released.iter().map(ToString::to_string).collect();
-        format!("/ui/people/{uid}?done=expunge&released={}", released.join(","))
+        .await
+        .map(|released| {
+            let released: Vec<String> = released.iter().map(ToString::to_string).collect();
+            format!("/ui/people/{uid}?done=expunge&released={}", released.join(","))
+        })
     } else {
-        op(&s, &acting, move |st, a| ops::users::lifecycle(st, a, uid, action)).await?;
-        format!("/ui/people/{uid}?done={}", action.as_str())
+        op(&s, &acting, move |st, a| ops::users::lifecycle(st, a, uid, action))
+            .await
+            .map(|_| format!("/ui/people/{uid}?done={}", action.as_str()))
     };
-    Ok(redirect(hx, &to))
+    match done {
+        Ok(to) => Ok(redirect(hx, &to)),
+        // Refused by a rule or a state (not the role: that is the 403
+        // page): said inside the confirmation.
+        Err(e) if e.status.is_client_error() && ![StatusCode::NOT_FOUND, StatusCode::FORBIDDEN].contains(&e.status) => {
+            let refused = e.refused_actor.clone().map(|actor| Refused { actor, code: e.code });
+            let mut res = if hx.partial {
+                let shown = (words(e.code), e.code.to_owned());
+                confirmation(&s, &p.session, hx, &id, &verb, Some(shown), e.status).await?
+            } else {
+                redirect(hx, &format!("/ui/people/{uid}/{}?refused={}", action.as_str(), e.code))
+            };
+            if let Some(r) = refused {
+                res.extensions_mut().insert(r);
+            }
+            Ok(res)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// After a change: `303` (PRG), or for htmx `HX-Redirect`.
@@ -286,6 +356,14 @@ redacted_debug!(Done);
 #[must_use]
 pub fn notice(done: &Done, id: UserId, state: crate::domain::UserState) -> Option<Notice> {
     use crate::domain::UserState as S;
+    let text = match done.done.as_deref()? {
+        "added" => Some(format!("Person {id} was added.")),
+        "saved" => Some(format!("The changes to person {id} were saved.")),
+        _ => None,
+    };
+    if let Some(text) = text {
+        return Some(Notice { text, expunged: false, released: Vec::new() });
+    }
     let action = parse_action(done.done.as_deref()?)?;
     let fits = match action {
         LifecycleAction::Suspend => state == S::Suspended,

@@ -20,10 +20,12 @@ pub mod csrf;
 pub mod deleted;
 pub mod error;
 pub mod events;
+pub mod forms;
 pub mod manage;
 pub mod overview;
 pub mod pages;
 pub mod session;
+pub mod time;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -52,7 +54,9 @@ pub const PATHS: &[&str] = &[
     "/ui/sign-in",
     "/ui/sign-out",
     "/ui/people",
+    "/ui/people/new",
     "/ui/people/{id}",
+    "/ui/people/{id}/edit",
     "/ui/people/{id}/{action}",
     "/ui/deleted",
     "/ui/deleted/erase",
@@ -72,7 +76,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/sign-in", get(session::sign_in_page).post(session::sign_in))
         .route("/sign-out", post(session::sign_out))
         .route("/people", get(pages::people))
+        .route("/people/new", get(forms::add_page).post(forms::add))
         .route("/people/{id}", get(pages::person))
+        .route("/people/{id}/edit", get(forms::edit_page).post(forms::edit))
         .route("/people/{id}/{action}", get(manage::confirm_page).post(manage::act))
         .route("/deleted", get(deleted::page))
         .route("/deleted/erase", get(deleted::confirm).post(deleted::erase))

@@ -1,5 +1,12 @@
-//! The pages: People ("Manage": one search box) and a person's record
-//! (profile, state, Credentials, and the Manage menu of [`manage`]).
+//! The pages: People ("Manage": one search box, results paged by a
+//! keyset cursor, **Add person** for roles that may add) and a person's
+//! record (profile, state, **Edit**, the Manage menu of [`manage`], and
+//! the tabs **Credentials**, **Documents** and **History**).
+//!
+//! The tabs are links (`?tab=credentials|documents|history`) marked with
+//! `aria-current`: each is its own URL, works without script, and History
+//! — the person's audit entries, only for roles `ops::audit` lets read the
+//! trail — is read only when asked for.
 
 use axum::extract::{Path, Query, State};
 use axum::http::header::{self, HeaderValue};
@@ -7,17 +14,19 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::api::{AppState, op};
-use crate::domain::{Timestamp, UserId, UserState};
+use crate::domain::time::WindowPosition;
+use crate::domain::{UserId, UserState};
 use crate::ops;
-use crate::store::{UserRecord, UserSummary};
+use crate::store::{AuditEntry, Cursor, UserRecord, UserSummary};
 use crate::ui::error::UiError;
 use crate::ui::session::Session;
+use crate::ui::time::Shown;
 use crate::ui::{Hx, Nav, html, manage};
 
 /// The most people a search shows.
 pub const PAGE_ROWS: u32 = 50;
 
-/// The people search's query string.
+/// The people search's query string (`after`: the next page).
 #[derive(Deserialize, Default)]
 pub struct PeopleQuery {
     /// What was typed.
@@ -25,6 +34,10 @@ pub struct PeopleQuery {
     pub q: String,
     /// "Include deleted" (a checkbox: present when ticked).
     pub include_deleted: Option<String>,
+    /// The next page: the results after this user ID.
+    pub after: Option<String>,
+    /// The previous page: the results before this user ID.
+    pub before: Option<String>,
 }
 
 redacted_debug!(PeopleQuery);
@@ -41,6 +54,8 @@ pub struct PersonLine {
     pub unit: String,
     /// State.
     pub state: &'static str,
+    /// When deleted (deleted and expunged people).
+    pub deleted: Option<Shown>,
 }
 
 redacted_debug!(PersonLine);
@@ -59,6 +74,7 @@ impl From<UserSummary> for PersonLine {
             email: u.email.unwrap_or_default(),
             unit: u.org_unit.unwrap_or_default(),
             state: u.state.as_str(),
+            deleted: Shown::opt(u.deleted_at),
         }
     }
 }
@@ -77,8 +93,14 @@ pub struct PeoplePage {
     pub searched: bool,
     /// The people found.
     pub rows: Vec<PersonLine>,
-    /// More than shown matched.
-    pub more: bool,
+    /// The next page starts after this user ID (more matched).
+    pub next: Option<String>,
+    /// The previous page ends before this user ID (this is a later page).
+    pub previous: Option<String>,
+    /// This is a later page.
+    pub later: bool,
+    /// The caller may add people.
+    pub add: bool,
 }
 
 redacted_debug!(PeoplePage);
@@ -93,21 +115,42 @@ pub async fn people(
     let text = q.q.trim().to_owned();
     let all = q.include_deleted.is_some();
     let searched = !text.is_empty();
+    // A malformed cursor is the first page (it is never echoed).
+    let id = |v: &Option<String>| v.as_deref().and_then(|a| a.trim().parse::<UserId>().ok());
+    let at = match (id(&q.after), id(&q.before)) {
+        (Some(a), _) => Some(Cursor::After(a)),
+        (None, Some(b)) => Some(Cursor::Before(b)),
+        (None, None) => None,
+    };
     let mut rows = if searched {
         let t = text.clone();
-        op(&s, &session.acting, move |st, a| ops::users::search(st, a, &t, all, PAGE_ROWS + 1)).await?
+        op(&s, &session.acting, move |st, a| ops::users::search_page(st, a, &t, all, at, PAGE_ROWS + 1)).await?
     } else {
         Vec::new()
     };
+    // One more than a page was asked for: it says whether there is more
+    // that way (after the page; backwards, before it).
     let more = rows.len() > PAGE_ROWS as usize;
+    let back = matches!(at, Some(Cursor::Before(_)));
+    if more && back {
+        rows.remove(0);
+    }
     rows.truncate(PAGE_ROWS as usize);
+    let first = |rows: &[UserSummary]| rows.first().map(|u| u.id.to_string());
+    let last = |rows: &[UserSummary]| rows.last().map(|u| u.id.to_string());
+    // Backwards, the page we came from is after this one; forwards, before it.
+    let next = if more || back { last(&rows) } else { None };
+    let previous = if matches!(at, Some(Cursor::After(_))) || more && back { first(&rows) } else { None };
     let page = PeoplePage {
         nav: Nav::new(&session, "/ui/people"),
         q: q.q,
         include_deleted: all,
         searched,
         rows: rows.into_iter().map(PersonLine::from).collect(),
-        more,
+        next,
+        later: previous.is_some() || matches!(at, Some(Cursor::After(_))),
+        previous,
+        add: ops::users::rights(&session.acting).add,
     };
     let mut res = if hx.partial { html(&page.as_results())? } else { html(&page)? }.into_response();
     res.headers_mut().insert(header::VARY, HeaderValue::from_static("HX-Request"));
@@ -120,6 +163,8 @@ pub struct Field {
     pub label: &'static str,
     /// Its value, as text ("—" when empty).
     pub value: String,
+    /// Its value when it is an instant.
+    pub time: Option<Shown>,
 }
 
 redacted_debug!(Field);
@@ -142,10 +187,10 @@ pub struct HeldLine {
     pub technology: String,
     /// UID.
     pub uid: String,
-    /// From (UTC).
-    pub from: String,
-    /// Until (UTC), empty while held.
-    pub until: String,
+    /// From.
+    pub from: Shown,
+    /// Until, none while held.
+    pub until: Option<Shown>,
     /// Why it ended.
     pub why: String,
 }
@@ -173,60 +218,134 @@ pub struct PersonPage {
     /// The notice after an action.
     pub notice: Option<manage::Notice>,
     /// Once expunged: when and by whom.
-    pub tombstone: Option<String>,
+    pub tombstone: Option<(Option<Shown>, String)>,
+    /// Outside the validity window: why their cards open no door.
+    pub validity: Option<&'static str>,
+    /// The tab shown: `credentials`, `documents` or `history`.
+    pub tab: &'static str,
+    /// The History tab is offered (the role may read the audit trail).
+    pub history_tab: bool,
+    /// History: the person's audit entries (this page of them).
+    pub audit: Vec<AuditLine>,
+    /// History: the next page starts after this sequence number.
+    pub audit_next: Option<i64>,
+    /// Edit is offered (the role may edit).
+    pub edit: bool,
 }
 
 redacted_debug!(PersonPage);
 
-fn text(v: Option<impl ToString>) -> String {
-    v.map(|v| v.to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| "—".into())
+/// An entry of the person's history (the audit trail: no personal data).
+#[derive(Debug)]
+pub struct AuditLine {
+    /// Position in the chain.
+    pub seq: i64,
+    /// When.
+    pub at: Shown,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// `ok` or the refusal's code.
+    pub outcome: String,
+    /// Extra facts.
+    pub detail: String,
 }
 
-fn time(t: Option<Timestamp>) -> String {
-    text(t)
+impl From<AuditEntry> for AuditLine {
+    fn from(e: AuditEntry) -> Self {
+        Self { seq: e.seq, at: Shown(e.at), actor: e.actor, action: e.action, outcome: e.outcome, detail: e.detail }
+    }
+}
+
+/// The most history entries a page shows.
+pub const HISTORY_ROWS: u32 = 100;
+
+fn text(v: Option<impl ToString>) -> String {
+    v.map(|v| v.to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| "—".into())
 }
 
 fn yes_no(b: bool) -> String {
     if b { "Yes".into() } else { "No".into() }
 }
 
+/// What the record's query asks for besides the notice.
+#[derive(Deserialize, Default)]
+pub struct RecordQuery {
+    /// The tab.
+    pub tab: Option<String>,
+    /// History: entries after this sequence number.
+    pub after: Option<i64>,
+}
+
+redacted_debug!(RecordQuery);
+
+/// A tab's name as the query gives it (anything else is Credentials).
+fn tab_of(q: &RecordQuery) -> &'static str {
+    match q.tab.as_deref() {
+        Some("documents") => "documents",
+        Some("history") => "history",
+        _ => "credentials",
+    }
+}
+
+/// What the record page is made of, as `ops` answered.
+struct Record {
+    u: UserRecord,
+    offered: Vec<ops::users::Offered>,
+    validity: WindowPosition,
+    audit: Option<Vec<AuditEntry>>,
+}
+
 impl PersonPage {
-    fn new(session: &Session, u: UserRecord, offered: &[ops::users::Offered], done: &manage::Done) -> Self {
+    fn new(session: &Session, r: Record, done: &manage::Done, tab: &'static str) -> Self {
+        let Record { u, offered, validity, audit } = r;
         let id = u.id.to_string();
-        let manage = manage::menu(offered, u.state == UserState::Suspended);
+        let manage = manage::menu(&offered, u.state == UserState::Suspended);
         let notice = manage::notice(done, u.id, u.state);
-        let tombstone = (u.state == UserState::Expunged).then(|| {
-            format!(
-                "expunged {} by {}; only the user ID and the history remain.",
-                time(u.expunged_at),
-                text(u.expunged_by.clone())
-            )
-        });
+        let tombstone =
+            (u.state == UserState::Expunged).then(|| (Shown::opt(u.expunged_at), text(u.expunged_by.clone())));
+        let live = matches!(u.state, UserState::Active | UserState::Suspended);
+        let validity = match validity {
+            WindowPosition::After if live => Some("Deactivated: Valid to has passed, so their cards open no door."),
+            WindowPosition::Before if live => {
+                Some("Not yet valid: Valid from is still ahead, so their cards open no door yet.")
+            }
+            _ => None,
+        };
         let heading = match (&u.given_name, &u.family_name) {
             (None, None) => format!("Person {id}"),
             (g, f) => [g.as_deref(), f.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "),
         };
+        let f = |label, value| Field { label, value, time: None };
+        let t = |label, t: Option<crate::domain::Timestamp>| Field { label, value: "—".into(), time: Shown::opt(t) };
         let fields = vec![
-            Field { label: "User ID", value: id.clone() },
-            Field { label: "State", value: u.state.as_str().into() },
-            Field { label: "Given name", value: text(u.given_name) },
-            Field { label: "Family name", value: text(u.family_name) },
-            Field { label: "Email", value: text(u.email) },
-            Field { label: "Phone", value: text(u.phone) },
-            Field { label: "Employee number", value: text(u.employee_no) },
-            Field { label: "Org unit", value: text(u.org_unit) },
-            Field { label: "Record type", value: text(u.record_type) },
-            Field { label: "Group", value: text(u.group) },
-            Field { label: "Valid from", value: time(u.valid_from) },
-            Field { label: "Valid to", value: time(u.valid_to) },
-            Field { label: "Purge date", value: text(u.purge_date) },
-            Field { label: "Legal hold", value: yes_no(u.legal_hold) },
-            Field { label: "Directory link", value: yes_no(u.directory_linked) },
-            Field { label: "Balance", value: u.balance.to_string() },
-            Field { label: "Unreturned items", value: u.unreturned_items.to_string() },
-            Field { label: "Created", value: u.created_at.to_string() },
-            Field { label: "Deleted", value: time(u.deleted_at) },
-            Field { label: "Expunged", value: time(u.expunged_at) },
+            f("User ID", id.clone()),
+            f("State", u.state.as_str().into()),
+            f("Given name", text(u.given_name)),
+            f("Family name", text(u.family_name)),
+            f("Email", text(u.email)),
+            f("Phone", text(u.phone)),
+            f("Employee number", text(u.employee_no)),
+            f("Org unit", text(u.org_unit)),
+            f("Record type", text(u.record_type)),
+            f("Group", text(u.group)),
+            t("Valid from", u.valid_from),
+            t("Valid to", u.valid_to),
+            f("Purge date", text(u.purge_date.map(crate::domain::time::format_date))),
+            f("Legal hold", yes_no(u.legal_hold)),
+            // No directory is configured yet: a link can only be an old one.
+            f(
+                "Directory link",
+                if u.directory_linked { "linked (no directory configured)".into() } else { "none".into() },
+            ),
+            f("Balance", crate::ui::forms::money(u.balance)),
+            f("Unreturned items", u.unreturned_items.to_string()),
+            f("Notes", text(u.notes)),
+            t("Created", Some(u.created_at)),
+            t("Last changed", Some(u.updated_at)),
+            t("Deleted", u.deleted_at),
+            t("Expunged", u.expunged_at),
         ];
         let cards = u
             .credentials
@@ -243,8 +362,8 @@ impl PersonPage {
             .map(|h| HeldLine {
                 technology: h.technology.to_string(),
                 uid: h.uid.to_string(),
-                from: h.opened_at.to_string(),
-                until: h.closed_at.map(|t| t.to_string()).unwrap_or_default(),
+                from: Shown(h.opened_at),
+                until: Shown::opt(h.closed_at),
                 why: h.close_reason.clone().unwrap_or_default(),
             })
             .collect();
@@ -259,6 +378,15 @@ impl PersonPage {
             manage,
             notice,
             tombstone,
+            validity,
+            tab,
+            history_tab: ops::audit::readable(&session.acting),
+            audit_next: audit
+                .as_ref()
+                .filter(|a| a.len() >= HISTORY_ROWS as usize)
+                .and_then(|a| a.last().map(|e| e.seq)),
+            audit: audit.unwrap_or_default().into_iter().map(AuditLine::from).collect(),
+            edit: ops::users::rights(&session.acting).edit && u.state != UserState::Expunged,
         }
     }
 }
@@ -270,12 +398,23 @@ pub async fn person(
     session: Session,
     Path(id): Path<String>,
     Query(done): Query<manage::Done>,
+    Query(q): Query<RecordQuery>,
 ) -> Result<Response, UiError> {
     let Ok(id) = id.parse::<UserId>() else {
         return Err(UiError::not_found());
     };
-    let (u, offered) =
-        op(&s, &session.acting, move |st, a| Ok((ops::users::get(st, a, id)?, ops::users::offered(st, a, id)?)))
-            .await?;
-    Ok(html(&PersonPage::new(&session, u, &offered, &done))?.into_response())
+    let mut tab = tab_of(&q);
+    if tab == "history" && !ops::audit::readable(&session.acting) {
+        tab = "credentials";
+    }
+    let after = q.after;
+    let r = op(&s, &session.acting, move |st, a| {
+        let u = ops::users::get(st, a, id)?;
+        let offered = ops::users::offered(st, a, id)?;
+        let validity = ops::users::validity(st, &u);
+        let audit = if tab == "history" { Some(ops::audit::of_person(st, a, id, after, HISTORY_ROWS)?) } else { None };
+        Ok(Record { u, offered, validity, audit })
+    })
+    .await?;
+    Ok(html(&PersonPage::new(&session, r, &done, tab))?.into_response())
 }

@@ -41,3 +41,4 @@ mod ui_admin;
 mod ui_browser;
 mod ui_http;
 mod ui_matrix;
+mod ui_person;

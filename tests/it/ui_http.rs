@@ -341,12 +341,15 @@ async fn an_eraser_deletes_then_expunges_through_the_forms_and_the_card_returns_
     }
     // A wrong typed ID changes nothing.
     let wrong = format!("csrf={csrf}&confirm={}", with_other(&ui));
+    // Without htmx, back to the confirmation (PRG), which says why.
     let a = ui.post(&format!("/ui/people/{id}/expunge"), Some(&cookie), Some(ORIGIN), &wrong).await;
-    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
-    assert!(a.body.contains("expunge_not_confirmed"), "{}", a.body);
+    let back = format!("/ui/people/{id}/expunge?refused=expunge_not_confirmed");
+    assert_eq!((a.status, a.header("location")), (StatusCode::SEE_OTHER, &*back), "{}", a.body);
+    let shown = ui.get(&back, Some(&cookie), false).await;
+    assert!(shown.body.contains("did not match") && shown.body.contains("<code>expunge_not_confirmed</code>"));
     assert_eq!(states(&ui, &id, "04A1B2C3"), ("deleted", "issued"));
     let a = ui.post(&format!("/ui/people/{id}/expunge"), Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
-    assert_eq!(a.status, StatusCode::BAD_REQUEST, "no typed ID: {}", a.body);
+    assert_eq!((a.status, a.header("location")), (StatusCode::SEE_OTHER, &*back), "no typed ID: {}", a.body);
     assert_eq!(states(&ui, &id, "04A1B2C3"), ("deleted", "issued"));
 
     let a = ui
@@ -429,7 +432,9 @@ async fn expunge_is_disabled_for_a_person_under_legal_hold_and_a_forced_post_is_
     let a = ui
         .post(&format!("/ui/people/{id}/expunge"), Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}&confirm={id}"))
         .await;
-    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    let back = format!("/ui/people/{id}/expunge?refused=legal_hold");
+    assert_eq!((a.status, a.header("location")), (StatusCode::SEE_OTHER, &*back), "{}", a.body);
+    let a = ui.get(&back, Some(&cookie), false).await;
     assert!(a.body.contains("legal hold") && a.body.contains("<code>legal_hold</code>"), "{}", a.body);
     assert_eq!(ui.store.get_user(id).unwrap().state.as_str(), "deleted", "nothing changed");
     let missing = ui.get("/ui/people/ZZZZZZZZ/expunge", Some(&cookie), false).await;

@@ -11,6 +11,7 @@ mod admin;
 mod erase;
 mod expunge;
 mod keyboard;
+mod person;
 mod sign_in_and_search;
 mod tour;
 
