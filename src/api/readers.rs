@@ -275,8 +275,11 @@ pub fn technology_of(raw: Option<&crate::readers::osdp::RawRead>) -> Technology 
     raw.map_or(Technology::Iso14443a, crate::readers::osdp::RawRead::technology)
 }
 
-fn unreadable(code: &'static str) -> ApiError {
-    let detail = match code {
+/// Why a card seen on a reader cannot be used, in plain words (the API's
+/// `detail` and the web UI's verdict).
+#[must_use]
+pub fn unreadable_words(code: &str) -> &'static str {
+    match code {
         "random_uid" => {
             "this card presents a random UID (a new one every tap); it cannot identify anyone and is never enrolled"
         }
@@ -288,8 +291,11 @@ fn unreadable(code: &'static str) -> ApiError {
             "the reader sent a card format IDMS does not know (use 26-bit H10301 or the card serial number)"
         }
         _ => "the reader failed to read the card; tap it again",
-    };
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+}
+
+fn unreadable(code: &'static str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, unreadable_words(code))
 }
 
 /// Bind the card of a pending enrolment: the same rules and codes as

@@ -14,11 +14,14 @@
 //! is posted, `ops` refuses what the role or scope does not allow.
 
 pub mod assets;
+pub mod cards;
 pub mod csrf;
 pub mod deleted;
+pub mod enrol;
 pub mod error;
 pub mod manage;
 pub mod pages;
+pub mod readers;
 pub mod session;
 
 use axum::Router;
@@ -52,6 +55,11 @@ pub const PATHS: &[&str] = &[
     "/ui/people/{id}/{action}",
     "/ui/deleted",
     "/ui/deleted/erase",
+    "/ui/enrol",
+    "/ui/cards",
+    "/ui/cards/{uid}/{action}",
+    "/ui/readers",
+    "/ui/readers/events",
     "/ui/assets/{file}",
 ];
 
@@ -65,6 +73,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/people/{id}/{action}", get(manage::confirm_page).post(manage::act))
         .route("/deleted", get(deleted::page))
         .route("/deleted/erase", get(deleted::confirm).post(deleted::erase))
+        .route("/enrol", get(enrol::page).post(enrol::confirm))
+        .route("/cards", get(cards::page))
+        .route("/cards/{uid}/{action}", get(cards::confirm_page).post(cards::act))
+        .route("/readers", get(readers::page))
+        .route("/readers/events", get(readers::events))
         .route("/assets/{file}", get(assets::serve))
         .fallback(error::not_found)
         .layer(middleware::from_fn_with_state(state, security_headers))
@@ -159,9 +172,14 @@ pub struct MenuItem {
 /// The menu: each item with the least role its page needs. The UI asks
 /// `ops` whether the caller has it; the page's own operations are refused
 /// by `ops` anyway.
-/// Deleted Users needs what `ops::purge::deleted` needs.
-const MENU: &[(&str, &str, Role)] =
-    &[("People", "/ui/people", Role::Viewer), ("Deleted Users", deleted::HERE, Role::Eraser)];
+/// Deleted Users needs what `ops::purge::deleted` needs; Cards and Readers
+/// what `ops::credentials::list` and `ops::readers::list` need.
+const MENU: &[(&str, &str, Role)] = &[
+    ("People", "/ui/people", Role::Viewer),
+    ("Cards", cards::HERE, Role::Viewer),
+    ("Readers", readers::HERE, Role::Viewer),
+    ("Deleted Users", deleted::HERE, Role::Eraser),
+];
 
 /// The header of every signed-in page: who, the menu their role allows,
 /// and the CSRF token for the Sign out form and htmx requests.

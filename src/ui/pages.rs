@@ -174,6 +174,8 @@ pub struct PersonPage {
     pub notice: Option<manage::Notice>,
     /// Once expunged: when and by whom.
     pub tombstone: Option<String>,
+    /// Enrol a card is offered (`ops::readers::may_enrol`).
+    pub enrol: bool,
 }
 
 redacted_debug!(PersonPage);
@@ -191,7 +193,13 @@ fn yes_no(b: bool) -> String {
 }
 
 impl PersonPage {
-    fn new(session: &Session, u: UserRecord, offered: &[ops::users::Offered], done: &manage::Done) -> Self {
+    fn new(
+        session: &Session,
+        u: UserRecord,
+        offered: &[ops::users::Offered],
+        done: &manage::Done,
+        enrol: bool,
+    ) -> Self {
         let id = u.id.to_string();
         let manage = manage::menu(offered, u.state == UserState::Suspended);
         let notice = manage::notice(done, u.id, u.state);
@@ -202,10 +210,7 @@ impl PersonPage {
                 text(u.expunged_by.clone())
             )
         });
-        let heading = match (&u.given_name, &u.family_name) {
-            (None, None) => format!("Person {id}"),
-            (g, f) => [g.as_deref(), f.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "),
-        };
+        let heading = heading(&u);
         let fields = vec![
             Field { label: "User ID", value: id.clone() },
             Field { label: "State", value: u.state.as_str().into() },
@@ -259,7 +264,17 @@ impl PersonPage {
             manage,
             notice,
             tombstone,
+            enrol,
         }
+    }
+}
+
+/// A record's heading: the person's name, or "Person ID" once expunged.
+#[must_use]
+pub fn heading(u: &UserRecord) -> String {
+    match (&u.given_name, &u.family_name) {
+        (None, None) => format!("Person {}", u.id),
+        (g, f) => [g.as_deref(), f.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "),
     }
 }
 
@@ -274,8 +289,10 @@ pub async fn person(
     let Ok(id) = id.parse::<UserId>() else {
         return Err(UiError::not_found());
     };
-    let (u, offered) =
-        op(&s, &session.acting, move |st, a| Ok((ops::users::get(st, a, id)?, ops::users::offered(st, a, id)?)))
-            .await?;
-    Ok(html(&PersonPage::new(&session, u, &offered, &done))?.into_response())
+    let (u, offered, enrol) = op(&s, &session.acting, move |st, a| {
+        let enrol = ops::readers::may_enrol(st, a, id).is_ok();
+        Ok((ops::users::get(st, a, id)?, ops::users::offered(st, a, id)?, enrol))
+    })
+    .await?;
+    Ok(html(&PersonPage::new(&session, u, &offered, &done, enrol))?.into_response())
 }
