@@ -214,7 +214,7 @@ impl Verb {
 pub fn card_words(code: &str) -> &'static str {
     match code {
         "not_found" => "No card with this UID is in your reach.",
-        "invalid_input" => "That is not a UID: type its bytes in hex, e.g. 04A1B2C3.",
+        "invalid_uid" | "invalid_input" => "That is not a UID: type its bytes in hex, e.g. 04A1B2C3.",
         "credential_retired" => "This card is retired already.",
         other => words(other),
     }
@@ -300,7 +300,7 @@ pub async fn page(
                 });
                 card = Some(view(c, manager));
             }
-            Err(e) if e.code == "not_found" || e.code == "invalid_input" => {
+            Err(e) if matches!(e.code, "not_found" | "invalid_uid" | "invalid_input") => {
                 problem = Some((card_words(e.code).to_owned(), e.code));
             }
             Err(e) => return Err(e.into()),

@@ -22,7 +22,7 @@ use crate::domain::{Technology, Uid, UserId};
 use crate::ops;
 use crate::ui::csrf::Posted;
 use crate::ui::error::UiError;
-use crate::ui::manage::{self, words};
+use crate::ui::manage;
 use crate::ui::readers::{ConfirmForm, ReaderLine, TapView};
 use crate::ui::session::Session;
 use crate::ui::{Hx, Nav, html};
@@ -85,9 +85,8 @@ pub fn enrol_words(code: &str) -> &'static str {
         "credential_held" => "This card is held by someone else: they must give it back (or it is revoked) first.",
         "credential_held_elsewhere" => "This card is held by someone outside your unit.",
         "credential_retired" => "This card is retired (lost, stolen or destroyed) and is never issued again.",
-        "invalid_input" => "That is not a UID: type its bytes in hex, e.g. 04A1B2C3.",
         "holder_not_active" | "invalid_transition" => "This person cannot receive a card in their present state.",
-        other => words(other),
+        other => crate::ui::cards::card_words(other),
     }
 }
 

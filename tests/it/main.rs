@@ -38,4 +38,5 @@ mod scope;
 mod server;
 mod twins;
 mod ui_browser;
+mod ui_cards;
 mod ui_http;
