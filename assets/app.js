@@ -7,6 +7,7 @@
  *   (Server-Sent Events); "readers" events replace the reader table, "tap"
  *   and "unreadable" events the tapped card (#tap, Enrol) or head the feed
  *   (#taps, Readers). The fragments are the server's escaped HTML.
+ *   data-stream on that element is "open" while the stream is connected.
  * Without this script every action is a confirmation page and a plain form. */
 (function () {
   "use strict";
@@ -26,6 +27,9 @@
     var src = document.querySelector("[data-live]");
     if (!src || !window.EventSource) { return; }
     var es = new EventSource(src.dataset.live);
+    /* data-stream says whether taps arrive now (the browser reconnects by itself). */
+    es.addEventListener("open", function () { src.dataset.stream = "open"; });
+    es.addEventListener("error", function () { src.dataset.stream = "reconnecting"; });
     es.addEventListener("readers", function (e) {
       var list = document.getElementById("reader-list");
       if (list) { list.innerHTML = e.data; }

@@ -7,6 +7,7 @@
 //! Chromium and chromedriver are Debian's `chromium` and `chromium-driver`
 //! (`make deps` installs them); without them the tests fail saying so.
 
+mod enrol;
 mod erase;
 mod expunge;
 mod sign_in_and_search;
