@@ -201,3 +201,54 @@ async fn an_enroller_enrols_a_typed_uid_and_a_held_card_is_refused_with_its_hold
     let readers = ui.get("/ui/readers", Some(&cookie), false).await;
     assert!(readers.body.contains("Live taps") && readers.body.contains("data-live=\"/ui/readers/events\""));
 }
+
+/// Reads the body until it holds `want` (Some: the text so far) or ends (None).
+async fn read_until(body: &mut axum::body::Body, text: &mut String, want: &str) -> Option<String> {
+    use http_body_util::BodyExt;
+    while !text.contains(want) {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame()).await.ok()??;
+        if let Ok(data) = frame.ok()?.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    Some(text.clone())
+}
+
+#[tokio::test]
+async fn the_live_stream_shows_a_tap_by_holder_id_only_and_ends_with_the_session() {
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use idms::domain::Timestamp;
+    use idms::readers::{CardType, ReaderEvent, ReaderEventKind};
+    use tower::ServiceExt;
+
+    let ui = Ui::new();
+    let holder = setup(&ui);
+    let (cookie, csrf) = ui.sign_in("ella").await;
+    let req = Request::builder()
+        .method(Method::GET)
+        .uri("/ui/readers/events")
+        .header("host", crate::ui_http::HOST)
+        .header("cookie", &cookie)
+        .body(Body::empty())
+        .unwrap();
+    let res = ui.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut body = res.into_body();
+    let tap = ReaderEventKind::Tap { uid: iso(CARD), card_type: CardType::MifareClassic1k, raw: None };
+    ui.state.readers.publish(ReaderEvent::new("Desk 00 00", Timestamp(0), tap, None));
+    let mut text = String::new();
+    let got = read_until(&mut body, &mut text, "</div>").await.expect("the tap arrives");
+    assert!(got.contains("event: tap") && got.contains("04C0FFEE"), "{got}");
+    assert!(got.contains(&format!("Held by person {holder} (active): refused.")), "{got}");
+    assert!(!got.contains("Grace") && !got.contains("Hopper"), "no name on the stream: {got}");
+    assert!(!got.contains(">Confirm<"), "no Confirm on the Readers feed: {got}");
+
+    // Signing out ends the stream (rechecked every couple of seconds).
+    let out = ui.post("/ui/sign-out", Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let started = std::time::Instant::now();
+    assert!(read_until(&mut body, &mut text, "never sent").await.is_none(), "the stream ends");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "ended by the recheck, not a timeout");
+}
