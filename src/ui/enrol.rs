@@ -131,7 +131,7 @@ async fn render(
             }
             Ok((t, uid)) => {
                 let v = op(s, &session.acting, move |st, a| ops::readers::card_status(st, a, t, &uid)).await?;
-                Some(TapView::of(&uid, t, "Typed", &v, Some(confirm)))
+                Some(TapView::of(&uid, t, "Not read (typed)", &v, Some(confirm)))
             }
         }
     };

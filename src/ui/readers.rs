@@ -182,7 +182,13 @@ impl TapView {
             uid: String::new(),
             technology: "",
             card_type,
-            verdict: format!("{words}: refused."),
+            // A card that can never identify anyone is refused; a read that
+            // failed is tried again.
+            verdict: if matches!(code, "random_uid" | "uid_unavailable" | "unknown_format") {
+                format!("{words}: refused.")
+            } else {
+                format!("{words}.")
+            },
             code,
             holder: String::new(),
             holder_state: "",
