@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, Locator};
 use hw_sim::card::CardModel;
 
-use super::enrol::{person, place, reader_service, stream_open};
+use super::enrol::{person, place_until_shown, reader_service, shows, stream_open};
 use super::{Browser, WAIT, add_operator, axe_serious, button, field, path, sign_in, wait_for};
 use crate::common::contains;
 use crate::server::{Server, agent, cli, decide};
@@ -155,8 +155,8 @@ async fn eraser_deletes_and_expunges_a_person_with_the_typed_id() {
     c.goto(&format!("{}/ui/people/{ada}", l.server.base)).await.unwrap();
     button(c, "Enrol a card").await.click().await.unwrap();
     stream_open(c).await;
-    let card = place(&lease, CardModel::MifareClassic1k, &[0x04, 0xC0, 0xFF, 0xEE]);
-    wait_for(c, "//div[@id='tap']//dd[normalize-space()='04C0FFEE']").await;
+    let card =
+        place_until_shown(c, &lease, CardModel::MifareClassic1k, &[0x04, 0xC0, 0xFF, 0xEE], &shows("04C0FFEE")).await;
     let shown = c.find(Locator::Id("tap")).await.unwrap().text().await.unwrap();
     assert!(shown.contains("In stock: Confirm recycles it."), "{shown}");
     card.remove().unwrap();
