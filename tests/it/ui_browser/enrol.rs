@@ -223,6 +223,8 @@ async fn a_manager_revokes_a_lost_card_on_the_cards_page_by_keyboard_only() {
     button(c, "Revoke").await.send_keys(&Key::Enter).await.unwrap();
     assert!(dialog_open_becomes(c, true).await, "Enter on Revoke opens the dialog");
     wait_for(c, "//dialog[@open]//h2[normalize-space()='Revoke card 04C0FFEE']").await;
+    let v = axe_serious(c).await;
+    assert!(v.is_empty(), "Cards with the Revoke dialog open: {v:#?}");
     let focused = c.active_element().await.unwrap();
     assert_eq!(focused.attr("value").await.unwrap().as_deref(), Some("lost"), "the focus is on the first reason");
     focused.send_keys(&Key::Escape).await.unwrap();
