@@ -252,3 +252,23 @@ async fn the_live_stream_shows_a_tap_by_holder_id_only_and_ends_with_the_session
     assert!(read_until(&mut body, &mut text, "never sent").await.is_none(), "the stream ends");
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "ended by the recheck, not a timeout");
 }
+
+#[tokio::test]
+async fn a_scoped_enroller_learns_that_a_card_is_held_elsewhere_but_not_by_whom() {
+    let ui = Ui::new();
+    let holder = setup(&ui);
+    ui.store.add_operator(&staff(), "nina", Role::Enroller, Some("north"), Some(PW)).unwrap();
+    let north = idms::store::NewUser { org_unit: Some("north".into()), ..new_user("Nora", "North") };
+    let newcomer = ui.store.create_user(&staff(), north).unwrap().id.to_string();
+    let (cookie, _) = ui.sign_in("nina").await;
+    let page = ui.get(&format!("/ui/enrol?user={newcomer}&uid={CARD}"), Some(&cookie), false).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Held by someone outside your unit: refused."), "{}", page.body);
+    assert!(!page.body.contains(&holder) && !page.body.contains(">Confirm<"), "{}", page.body);
+    // The card itself is out of a scoped operator's reach on Cards.
+    let cards = ui.get(&format!("/ui/cards?uid={CARD}"), Some(&cookie), false).await;
+    assert!(cards.body.contains("No card with this UID is in your reach.") && !cards.body.contains(&holder));
+    // And a person of another unit cannot be enrolled for.
+    let other = ui.get(&format!("/ui/enrol?user={holder}"), Some(&cookie), false).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "{}", other.body);
+}
