@@ -3,6 +3,11 @@
  *   Cancel and Escape close it; focus goes back to the menu.
  * - Type-to-confirm: the confirm button stays disabled until the typed value
  *   equals the input's data-expect (the server checks it again).
+ * - Live readers: the element with data-live names the page's event stream
+ *   (Server-Sent Events); "readers" events replace the reader table, "tap"
+ *   and "unreadable" events the tapped card (#tap, Enrol) or head the feed
+ *   (#taps, Readers). The fragments are the server's escaped HTML.
+ *   data-stream on that element is "open" while the stream is connected.
  * Without this script every action is a confirmation page and a plain form. */
 (function () {
   "use strict";
@@ -18,7 +23,34 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { arm(document); });
+  function live() {
+    var src = document.querySelector("[data-live]");
+    if (!src || !window.EventSource) { return; }
+    var es = new EventSource(src.dataset.live);
+    /* data-stream says whether taps arrive now (the browser reconnects by itself). */
+    es.addEventListener("open", function () { src.dataset.stream = "open"; });
+    es.addEventListener("error", function () { src.dataset.stream = "reconnecting"; });
+    es.addEventListener("readers", function (e) {
+      var list = document.getElementById("reader-list");
+      if (list) { list.innerHTML = e.data; }
+    });
+    var card = function (e) {
+      var one = document.getElementById("tap");
+      var feed = document.getElementById("taps");
+      if (one) {
+        one.innerHTML = e.data;
+      } else if (feed) {
+        var li = document.createElement("li");
+        li.innerHTML = e.data;
+        feed.prepend(li);
+        while (feed.children.length > 20) { feed.lastElementChild.remove(); }
+      }
+    };
+    es.addEventListener("tap", card);
+    es.addEventListener("unreadable", card);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { arm(document); live(); });
 
   document.addEventListener("click", function (e) {
     var item = e.target.closest("[hx-target='#dialog']");

@@ -3,6 +3,7 @@
 //! the next tap on a reader; `POST /enrollments/{id}/confirm` binds).
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -111,10 +112,45 @@ pub async fn reader_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let acting = auth.acting();
     let hash = auth.1;
+    let still = move |s: &AppState, a: &Acting| still_allowed(s, &hash, a);
+    let render = |s: AppState, acting: Acting, p: Arc<Published>| async move {
+        Some(match notice(&s, &acting, &p).await {
+            Ok(n) => Event::default()
+                .event(n.kind)
+                .id(n.seq.to_string())
+                .json_data(&n)
+                .unwrap_or_else(|_| Event::default().event("error")),
+            Err(_) => Event::default().event("error").data("the card's status could not be read"),
+        })
+    };
+    let stream = desk_stream(s, acting, q.reader, still, render);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The desk's live reader events (of one reader when `only` says so; door
+/// readers' never), each as `render` puts it (`None`: left out). The
+/// stream ends when the service stops, or when `still` — asked every
+/// couple of seconds — says the caller's token or session no longer holds
+/// for the same role. A subscriber too slow to keep up gets an event
+/// `lagged` with the number it missed. The API's stream and the web UI's
+/// are both this one.
+pub fn desk_stream<C, R, F>(
+    s: AppState,
+    acting: Acting,
+    only: Option<String>,
+    still: C,
+    render: R,
+) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static
+where
+    C: Fn(&AppState, &Acting) -> bool + Send + Sync + 'static,
+    R: Fn(AppState, Acting, Arc<Published>) -> F + Send + Sync + 'static,
+    F: std::future::Future<Output = Option<Event>> + Send,
+{
     let rx = s.readers.subscribe();
     let recheck = tokio::time::Instant::now() + STILL_ALLOWED_EVERY;
-    let init = (rx, s, acting, q.reader, recheck);
-    let stream = futures_util::stream::unfold(init, move |(mut rx, s, acting, only, mut recheck)| async move {
+    let fns = Arc::new((still, render));
+    let init = (rx, s, acting, only, recheck, fns);
+    futures_util::stream::unfold(init, move |(mut rx, s, acting, only, mut recheck, fns)| async move {
         loop {
             let got = tokio::select! {
                 r = rx.recv() => Some(r),
@@ -122,8 +158,8 @@ pub async fn reader_events(
                 () = s.stopping.wait() => return None,
             };
             if tokio::time::Instant::now() >= recheck {
-                // A token revoked, expired or disabled ends the stream.
-                if !still_allowed(&s, &hash, &acting) {
+                // A token revoked, expired or disabled (a session ended) ends the stream.
+                if !(fns.0)(&s, &acting) {
                     return None;
                 }
                 recheck = tokio::time::Instant::now() + STILL_ALLOWED_EVERY;
@@ -132,21 +168,16 @@ pub async fn reader_events(
                 None => continue,
                 Some(Ok(p)) if only.as_ref().is_some_and(|r| *r != p.event.reader) => continue,
                 Some(Ok(p)) if !rules::desk_event(&s.readers, &p) => continue,
-                Some(Ok(p)) => match notice(&s, &acting, &p).await {
-                    Ok(n) => Event::default()
-                        .event(n.kind)
-                        .id(n.seq.to_string())
-                        .json_data(&n)
-                        .unwrap_or_else(|_| Event::default().event("error")),
-                    Err(_) => Event::default().event("error").data("the card's status could not be read"),
+                Some(Ok(p)) => match (fns.1)(s.clone(), acting.clone(), p).await {
+                    Some(ev) => ev,
+                    None => continue,
                 },
                 Some(Err(RecvError::Lagged(n))) => Event::default().event("lagged").data(n.to_string()),
                 Some(Err(RecvError::Closed)) => return None,
             };
-            return Some((Ok(ev), (rx, s, acting, only, recheck)));
+            return Some((Ok(ev), (rx, s, acting, only, recheck, fns)));
         }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    })
 }
 
 /// Enrolments read but not yet confirmed (the rules are the rule layer's).
@@ -240,12 +271,15 @@ pub async fn start_enrollment(
 }
 
 /// The technology a tap is looked up and enrolled as.
-fn technology_of(raw: Option<&crate::readers::osdp::RawRead>) -> Technology {
+pub fn technology_of(raw: Option<&crate::readers::osdp::RawRead>) -> Technology {
     raw.map_or(Technology::Iso14443a, crate::readers::osdp::RawRead::technology)
 }
 
-fn unreadable(code: &'static str) -> ApiError {
-    let detail = match code {
+/// Why a card seen on a reader cannot be used, in plain words (the API's
+/// `detail` and the web UI's verdict).
+#[must_use]
+pub fn unreadable_words(code: &str) -> &'static str {
+    match code {
         "random_uid" => {
             "this card presents a random UID (a new one every tap); it cannot identify anyone and is never enrolled"
         }
@@ -257,8 +291,11 @@ fn unreadable(code: &'static str) -> ApiError {
             "the reader sent a card format IDMS does not know (use 26-bit H10301 or the card serial number)"
         }
         _ => "the reader failed to read the card; tap it again",
-    };
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+}
+
+fn unreadable(code: &'static str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, unreadable_words(code))
 }
 
 /// Bind the card of a pending enrolment: the same rules and codes as

@@ -84,6 +84,19 @@ pub fn list(hub: &Hub, acting: &Acting) -> Result<Vec<crate::readers::ReaderInfo
     Ok(hub.readers())
 }
 
+/// The readers a card may be enrolled on: desk readers, never door
+/// readers (enroller and above).
+pub fn enrol_readers(hub: &Hub, acting: &Acting) -> Result<Vec<crate::readers::ReaderInfo>, OpsError> {
+    acting.require(Role::Enroller)?;
+    Ok(hub.readers().into_iter().filter(|r| !hub.is_door(&r.id)).collect())
+}
+
+/// Whether the caller may watch the live tap stream (enroller and above:
+/// what a tapped card is, and whose, is an enroller's business).
+pub fn may_watch_taps(acting: &Acting) -> Result<(), OpsError> {
+    acting.require(Role::Enroller)
+}
+
 /// Whether staff may see this reader event: door readers' events are door
 /// decisions, never shown on the desk's tap stream.
 #[must_use]

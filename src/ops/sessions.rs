@@ -49,6 +49,17 @@ pub fn resume(store: &Store, secret: &str) -> Result<Option<Session>, OpsError> 
     Ok(Some(Session { id: live.id, acting: Acting::Operator(live.operator), csrf: live.csrf }))
 }
 
+/// Whether the session a cookie's `secret` opens is still live for the
+/// same operator, with the same role and unit, as `acting` — for a live
+/// stream, which rechecks it now and then. Read only: an open stream does
+/// not keep an idle session alive.
+pub fn still_live(store: &Store, secret: &str, acting: &Acting) -> bool {
+    match store.session_by_hash(&session_hash(secret), store.now()) {
+        Ok(Some(live)) => Acting::Operator(live.operator) == *acting,
+        _ => false,
+    }
+}
+
 /// Ends the caller's own session `id`.
 pub fn sign_out(store: &Store, acting: &Acting, id: i64) -> Result<(), OpsError> {
     acting.require(Role::Viewer)?;

@@ -16,14 +16,17 @@
 pub mod admin;
 pub mod assets;
 pub mod audit;
+pub mod cards;
 pub mod csrf;
 pub mod deleted;
+pub mod enrol;
 pub mod error;
 pub mod events;
 pub mod forms;
 pub mod manage;
 pub mod overview;
 pub mod pages;
+pub mod readers;
 pub mod session;
 pub mod time;
 
@@ -67,6 +70,11 @@ pub const PATHS: &[&str] = &[
     "/ui/admin/controllers",
     "/ui/admin/{kind}/{id}/{action}",
     "/ui/events",
+    "/ui/enrol",
+    "/ui/cards",
+    "/ui/cards/{uid}/{action}",
+    "/ui/readers",
+    "/ui/readers/events",
     "/ui/assets/{file}",
 ];
 
@@ -89,6 +97,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/controllers", post(admin::add_controller))
         .route("/admin/{kind}/{id}/{action}", get(admin::confirm).post(admin::act))
         .route("/events", get(events::page))
+        .route("/enrol", get(enrol::page).post(enrol::confirm))
+        .route("/cards", get(cards::page))
+        .route("/cards/{uid}/{action}", get(cards::confirm_page).post(cards::act))
+        .route("/readers", get(readers::page))
+        .route("/readers/events", get(readers::events))
         .route("/assets/{file}", get(assets::serve))
         .fallback(error::not_found)
         .layer(middleware::from_fn_with_state(state, security_headers))
@@ -183,12 +196,15 @@ pub struct MenuItem {
 /// The menu: each item with the least role its page needs. The UI asks
 /// `ops` whether the caller has it; the page's own operations are refused
 /// by `ops` anyway.
-/// Deleted Users needs what `ops::purge::deleted` needs; Overview what
-/// `ops::audit::stats` needs; Audit what `ops::audit::entries` needs;
+/// Deleted Users needs what `ops::purge::deleted` needs; Cards and Readers
+/// what `ops::credentials::list` and `ops::readers::list` need; Overview
+/// what `ops::audit::stats` needs; Audit what `ops::audit::entries` needs;
 /// Access events what `ops::events::list` needs; Administration what
 /// `ops::access` needs.
 const MENU: &[(&str, &str, Role)] = &[
     ("People", "/ui/people", Role::Viewer),
+    ("Cards", cards::HERE, Role::Viewer),
+    ("Readers", readers::HERE, Role::Viewer),
     ("Deleted Users", deleted::HERE, Role::Eraser),
     ("Overview", overview::HERE, Role::Viewer),
     ("Access events", events::HERE, Role::Manager),

@@ -231,6 +231,8 @@ pub struct PersonPage {
     pub audit_next: Option<i64>,
     /// Edit is offered (the role may edit).
     pub edit: bool,
+    /// Enrol a card is offered (`ops::readers::may_enrol`).
+    pub enrol: bool,
 }
 
 redacted_debug!(PersonPage);
@@ -295,11 +297,12 @@ struct Record {
     offered: Vec<ops::users::Offered>,
     validity: WindowPosition,
     audit: Option<Vec<AuditEntry>>,
+    enrol: bool,
 }
 
 impl PersonPage {
     fn new(session: &Session, r: Record, done: &manage::Done, tab: &'static str) -> Self {
-        let Record { u, offered, validity, audit } = r;
+        let Record { u, offered, validity, audit, enrol } = r;
         let id = u.id.to_string();
         let manage = manage::menu(&offered, u.state == UserState::Suspended);
         let notice = manage::notice(done, u.id, u.state);
@@ -313,10 +316,7 @@ impl PersonPage {
             }
             _ => None,
         };
-        let heading = match (&u.given_name, &u.family_name) {
-            (None, None) => format!("Person {id}"),
-            (g, f) => [g.as_deref(), f.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "),
-        };
+        let heading = heading(&u);
         let f = |label, value| Field { label, value, time: None };
         let t = |label, t: Option<crate::domain::Timestamp>| Field { label, value: "—".into(), time: Shown::opt(t) };
         let fields = vec![
@@ -387,7 +387,17 @@ impl PersonPage {
                 .and_then(|a| a.last().map(|e| e.seq)),
             audit: audit.unwrap_or_default().into_iter().map(AuditLine::from).collect(),
             edit: ops::users::rights(&session.acting).edit && u.state != UserState::Expunged,
+            enrol,
         }
+    }
+}
+
+/// A record's heading: the person's name, or "Person ID" once expunged.
+#[must_use]
+pub fn heading(u: &UserRecord) -> String {
+    match (&u.given_name, &u.family_name) {
+        (None, None) => format!("Person {}", u.id),
+        (g, f) => [g.as_deref(), f.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "),
     }
 }
 
@@ -413,7 +423,8 @@ pub async fn person(
         let offered = ops::users::offered(st, a, id)?;
         let validity = ops::users::validity(st, &u);
         let audit = if tab == "history" { Some(ops::audit::of_person(st, a, id, after, HISTORY_ROWS)?) } else { None };
-        Ok(Record { u, offered, validity, audit })
+        let enrol = ops::readers::may_enrol(st, a, id).is_ok();
+        Ok(Record { u, offered, validity, audit, enrol })
     })
     .await?;
     Ok(html(&PersonPage::new(&session, r, &done, tab))?.into_response())

@@ -68,6 +68,13 @@ fn read_cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// The session secret a request's cookie carries, if plausible (for a live
+/// stream's rechecks: `ops::sessions::still_live`).
+#[must_use]
+pub fn secret(s: &AppState, h: &HeaderMap) -> Option<String> {
+    read_cookie(h, cookie_name(s.https())).map(str::to_owned)
+}
+
 impl Session {
     /// The live session of a request, if it has one.
     pub async fn find(s: &AppState, parts: &Parts) -> Result<Option<Self>, UiError> {

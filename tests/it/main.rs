@@ -39,6 +39,7 @@ mod server;
 mod twins;
 mod ui_admin;
 mod ui_browser;
+mod ui_cards;
 mod ui_http;
 mod ui_matrix;
 mod ui_person;

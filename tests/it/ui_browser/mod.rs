@@ -8,6 +8,7 @@
 //! (`make deps` installs them); without them the tests fail saying so.
 
 mod admin;
+mod enrol;
 mod erase;
 mod expunge;
 mod keyboard;
