@@ -91,6 +91,18 @@ pub enum CardAction {
     Resume,
 }
 
+/// The card, when the caller may retire, suspend or resume it (what
+/// [`act`] checks first): for the UI's confirmation before the act.
+pub fn may_act(
+    store: &Store,
+    acting: &Acting,
+    technology: Option<Technology>,
+    uid: &Uid,
+) -> Result<CredentialRecord, OpsError> {
+    acting.require(Role::Manager)?;
+    scoped(store, acting, technology, uid)
+}
+
 /// Retires, suspends or resumes a card (manager, holder in scope).
 pub fn act(
     store: &Store,
@@ -99,8 +111,7 @@ pub fn act(
     uid: &Uid,
     action: CardAction,
 ) -> Result<CredentialRecord, OpsError> {
-    acting.require(Role::Manager)?;
-    scoped(store, acting, technology, uid)?;
+    may_act(store, acting, technology, uid)?;
     let actor = acting.actor();
     Ok(match action {
         CardAction::Revoke(r) => store.revoke(&actor, technology, uid, r)?,

@@ -326,8 +326,8 @@ pub struct TechQuery {
     pub technology: String,
 }
 
-/// `GET /ui/cards/{uid}/{action}`: the confirmation (the card must be in
-/// the caller's reach).
+/// `GET /ui/cards/{uid}/{action}`: the confirmation, for who may act on
+/// the card (`ops::credentials::may_act`; a viewer gets the 403 page).
 pub async fn confirm_page(
     State(s): State<AppState>,
     session: Session,
@@ -337,7 +337,7 @@ pub async fn confirm_page(
 ) -> Result<Response, UiError> {
     let v = Verb::parse(&verb).ok_or_else(UiError::not_found)?;
     let (t, uid) = parse_card(&uid, &q.technology).map_err(UiError::from)?;
-    let c = op(&s, &session.acting, move |st, a| ops::credentials::get(st, a, t, &uid)).await?;
+    let c = op(&s, &session.acting, move |st, a| ops::credentials::may_act(st, a, t, &uid)).await?;
     let page = CardConfirm {
         nav: Nav::new(&session, HERE),
         uid: c.uid.to_string(),

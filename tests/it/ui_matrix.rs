@@ -34,6 +34,8 @@ enum Who {
 /// decide the next role's answer).
 struct Case {
     method: &'static str,
+    /// An event stream: only the status and headers are read.
+    stream: bool,
     template: &'static str,
     who: Who,
     /// The status a permitted caller gets.
@@ -59,6 +61,8 @@ enum Watch {
     Person(String),
     /// Operators, controllers and tokens.
     Access,
+    /// What an SQL query over the database answers.
+    Sql(&'static str),
 }
 
 fn snapshot(ui: &Ui, w: &Watch) -> Option<String> {
@@ -69,6 +73,10 @@ fn snapshot(ui: &Ui, w: &Watch) -> Option<String> {
             let all = idms::store::auth::TokenFilter { limit: 1000, ..idms::store::auth::TokenFilter::default() };
             let s = &ui.store;
             Some(format!("{:?}", (s.operators().unwrap(), s.controllers().unwrap(), s.tokens(&all).unwrap())))
+        }
+        Watch::Sql(q) => {
+            let c = rusqlite::Connection::open(ui._fx.db_path()).unwrap();
+            Some(c.query_row(q, [], |r| r.get::<_, Option<String>>(0)).unwrap().unwrap_or_default())
         }
     }
 }
@@ -89,6 +97,22 @@ fn operator(ui: &Ui) -> String {
 /// A door controller to act on, by ID.
 fn controller(ui: &Ui) -> i64 {
     ui.store.add_controller(&staff(), &fresh("door"), &["main".to_string()]).unwrap().0.id
+}
+
+/// A UID no other row has used.
+fn fresh_uid() -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0x0400_0000);
+    format!("{:08X}", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// A card held by a fresh person; its UID.
+fn card(ui: &Ui) -> String {
+    let uid = fresh_uid();
+    let id = person(ui, &[]).parse().unwrap();
+    let tech = idms::domain::Technology::Iso14443a;
+    let u = idms::domain::Uid::parse_for(tech, &uid).unwrap();
+    ui.store.enroll(&staff(), id, tech, &u).unwrap();
+    uid
 }
 
 fn admin(path: String, form: String) -> Target {
@@ -122,12 +146,21 @@ fn cases() -> Vec<Case> {
     let (get, post) = ("GET", "POST");
     let (viewer, manager, eraser) = (AtLeast(Role::Viewer), AtLeast(Role::Manager), AtLeast(Role::Eraser));
     let admins = AtLeast(Role::Admin);
+    let enroller = AtLeast(Role::Enroller);
     let admin_action = "/ui/admin/{kind}/{id}/{action}";
     let lifecycle = "/ui/people/{id}/{action}";
     vec![
-        Case { method: get, template: "/", who: Anyone, ok: S::SEE_OTHER, target: |_| page("/") },
-        Case { method: get, template: "/ui/sign-in", who: Anyone, ok: S::OK, target: |_| page("/ui/sign-in") },
+        Case { stream: false, method: get, template: "/", who: Anyone, ok: S::SEE_OTHER, target: |_| page("/") },
         Case {
+            stream: false,
+            method: get,
+            template: "/ui/sign-in",
+            who: Anyone,
+            ok: S::OK,
+            target: |_| page("/ui/sign-in"),
+        },
+        Case {
+            stream: false,
             method: post,
             template: "/ui/sign-out",
             who: SignedIn,
@@ -135,22 +168,39 @@ fn cases() -> Vec<Case> {
             target: |_| page("/ui/sign-out"),
         },
         Case {
+            stream: false,
             method: get,
             template: "/ui/assets/{file}",
             who: Anyone,
             ok: S::OK,
             target: |_| page(idms::ui::assets::url("app.css")),
         },
-        Case { method: get, template: "/ui/people", who: viewer, ok: S::OK, target: |_| page("/ui/people?q=Person") },
         Case {
+            stream: false,
+            method: get,
+            template: "/ui/people",
+            who: viewer,
+            ok: S::OK,
+            target: |_| page("/ui/people?q=Person"),
+        },
+        Case {
+            stream: false,
             method: get,
             template: "/ui/people/{id}",
             who: viewer,
             ok: S::OK,
             target: |ui| page(&format!("/ui/people/{}", person(ui, &[]))),
         },
-        Case { method: get, template: lifecycle, who: manager, ok: S::OK, target: |ui| action(ui, "suspend", &[]) },
         Case {
+            stream: false,
+            method: get,
+            template: lifecycle,
+            who: manager,
+            ok: S::OK,
+            target: |ui| action(ui, "suspend", &[]),
+        },
+        Case {
+            stream: false,
             method: post,
             template: lifecycle,
             who: manager,
@@ -158,14 +208,23 @@ fn cases() -> Vec<Case> {
             target: |ui| action(ui, "suspend", &[]),
         },
         Case {
+            stream: false,
             method: post,
             template: lifecycle,
             who: manager,
             ok: S::SEE_OTHER,
             target: |ui| action(ui, "resume", SUSPENDED),
         },
-        Case { method: get, template: lifecycle, who: manager, ok: S::OK, target: |ui| action(ui, "delete", &[]) },
         Case {
+            stream: false,
+            method: get,
+            template: lifecycle,
+            who: manager,
+            ok: S::OK,
+            target: |ui| action(ui, "delete", &[]),
+        },
+        Case {
+            stream: false,
             method: post,
             template: lifecycle,
             who: manager,
@@ -173,22 +232,39 @@ fn cases() -> Vec<Case> {
             target: |ui| action(ui, "delete", &[]),
         },
         Case {
+            stream: false,
             method: post,
             template: lifecycle,
             who: manager,
             ok: S::SEE_OTHER,
             target: |ui| action(ui, "restore", DELETED),
         },
-        Case { method: get, template: lifecycle, who: eraser, ok: S::OK, target: |ui| action(ui, "expunge", DELETED) },
         Case {
+            stream: false,
+            method: get,
+            template: lifecycle,
+            who: eraser,
+            ok: S::OK,
+            target: |ui| action(ui, "expunge", DELETED),
+        },
+        Case {
+            stream: false,
             method: post,
             template: lifecycle,
             who: eraser,
             ok: S::SEE_OTHER,
             target: |ui| action(ui, "expunge", DELETED),
         },
-        Case { method: get, template: "/ui/deleted", who: eraser, ok: S::OK, target: |_| page("/ui/deleted?search=1") },
         Case {
+            stream: false,
+            method: get,
+            template: "/ui/deleted",
+            who: eraser,
+            ok: S::OK,
+            target: |_| page("/ui/deleted?search=1"),
+        },
+        Case {
+            stream: false,
             method: get,
             template: "/ui/deleted/erase",
             who: eraser,
@@ -196,6 +272,7 @@ fn cases() -> Vec<Case> {
             target: |ui| page(&format!("/ui/deleted/erase?id={}", person(ui, DELETED))),
         },
         Case {
+            stream: false,
             method: post,
             template: "/ui/deleted/erase",
             who: eraser,
@@ -205,11 +282,40 @@ fn cases() -> Vec<Case> {
                 Target { path: "/ui/deleted/erase".into(), form: format!("id={id}"), watch: Watch::Person(id) }
             },
         },
-        Case { method: get, template: "/ui/overview", who: viewer, ok: S::OK, target: |_| page("/ui/overview") },
-        Case { method: get, template: "/ui/audit", who: manager, ok: S::OK, target: |_| page("/ui/audit") },
-        Case { method: get, template: "/ui/events", who: manager, ok: S::OK, target: |_| page("/ui/events") },
-        Case { method: get, template: "/ui/admin", who: admins, ok: S::OK, target: |_| page("/ui/admin") },
         Case {
+            stream: false,
+            method: get,
+            template: "/ui/overview",
+            who: viewer,
+            ok: S::OK,
+            target: |_| page("/ui/overview"),
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/audit",
+            who: manager,
+            ok: S::OK,
+            target: |_| page("/ui/audit"),
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/events",
+            who: manager,
+            ok: S::OK,
+            target: |_| page("/ui/events"),
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/admin",
+            who: admins,
+            ok: S::OK,
+            target: |_| page("/ui/admin"),
+        },
+        Case {
+            stream: false,
             method: post,
             template: "/ui/admin/operators",
             who: admins,
@@ -220,6 +326,7 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            stream: false,
             method: post,
             template: "/ui/admin/controllers",
             who: admins,
@@ -227,6 +334,7 @@ fn cases() -> Vec<Case> {
             target: |_| admin("/ui/admin/controllers".into(), format!("name={}&doors=main", fresh("new-door"))),
         },
         Case {
+            stream: false,
             method: get,
             template: admin_action,
             who: admins,
@@ -234,6 +342,7 @@ fn cases() -> Vec<Case> {
             target: |ui| page(&format!("/ui/admin/operators/{}/disable", operator(ui))),
         },
         Case {
+            stream: false,
             method: post,
             template: admin_action,
             who: admins,
@@ -241,13 +350,135 @@ fn cases() -> Vec<Case> {
             target: |ui| admin(format!("/ui/admin/operators/{}/disable", operator(ui)), String::new()),
         },
         Case {
+            stream: false,
             method: post,
             template: admin_action,
             who: admins,
             ok: S::OK,
             target: |ui| admin(format!("/ui/admin/controllers/{}/rotate", controller(ui)), "overlap=0".into()),
         },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/people/new",
+            who: enroller,
+            ok: S::OK,
+            target: |_| page("/ui/people/new"),
+        },
+        Case {
+            stream: false,
+            method: post,
+            template: "/ui/people/new",
+            who: enroller,
+            ok: S::SEE_OTHER,
+            target: |_| Target {
+                path: "/ui/people/new".into(),
+                form: "given_name=Added&family_name=Person".into(),
+                watch: Watch::Sql("SELECT CAST(COUNT(*) AS TEXT) FROM users"),
+            },
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/people/{id}/edit",
+            who: manager,
+            ok: S::OK,
+            target: |ui| page(&format!("/ui/people/{}/edit", person(ui, &[]))),
+        },
+        Case {
+            stream: false,
+            method: post,
+            template: "/ui/people/{id}/edit",
+            who: manager,
+            ok: S::SEE_OTHER,
+            target: |ui| Target {
+                path: format!("/ui/people/{}/edit", person(ui, &[])),
+                form: "given_name=Matrix&family_name=Edited".into(),
+                watch: Watch::Sql("SELECT group_concat(family_name) FROM users"),
+            },
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/enrol",
+            who: enroller,
+            ok: S::OK,
+            target: |ui| page(&format!("/ui/enrol?user={}", person(ui, &[]))),
+        },
+        Case {
+            stream: false,
+            method: post,
+            template: "/ui/enrol",
+            who: enroller,
+            ok: S::SEE_OTHER,
+            target: |ui| Target {
+                path: "/ui/enrol".into(),
+                form: format!("user={}&uid={}&technology=iso14443a", person(ui, &[]), fresh_uid()),
+                watch: Watch::Sql("SELECT CAST(COUNT(*) AS TEXT) FROM bindings"),
+            },
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/cards",
+            who: viewer,
+            ok: S::OK,
+            target: |ui| page(&format!("/ui/cards?uid={}", card(ui))),
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/cards/{uid}/{action}",
+            who: manager,
+            ok: S::OK,
+            target: |ui| page(&format!("/ui/cards/{}/suspend?technology=iso14443a", card(ui))),
+        },
+        Case {
+            stream: false,
+            method: post,
+            template: "/ui/cards/{uid}/{action}",
+            who: manager,
+            ok: S::SEE_OTHER,
+            target: |ui| Target {
+                path: format!("/ui/cards/{}/revoke", card(ui)),
+                form: "technology=iso14443a&reason=lost".into(),
+                watch: Watch::Sql("SELECT group_concat(state) FROM credentials"),
+            },
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/readers",
+            who: viewer,
+            ok: S::OK,
+            target: |_| page("/ui/readers"),
+        },
+        Case {
+            stream: true,
+            method: get,
+            template: "/ui/readers/events",
+            who: viewer,
+            ok: S::OK,
+            target: |_| page("/ui/readers/events"),
+        },
     ]
+}
+
+/// An event stream's answer without its (endless) body.
+async fn stream_status(ui: &Ui, path: &str, cookie: Option<&str>) -> crate::ui_http::Answer {
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::get(path).header("host", crate::ui_http::HOST);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let res = ui.app.clone().oneshot(req.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    if status == StatusCode::OK {
+        assert_eq!(headers["content-type"], "text/event-stream", "{path}");
+        return crate::ui_http::Answer { status, headers, body: String::new() };
+    }
+    let bytes = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
+    crate::ui_http::Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
 }
 
 fn allowed(who: Who, role: Option<Role>) -> bool {
@@ -280,7 +511,9 @@ async fn every_ui_route_answers_each_role_as_its_operation_allows_and_a_refused_
             let t = (case.target)(&ui);
             let before = snapshot(&ui, &t.watch);
             let cookie = session.as_ref().map(|(c, _)| c.as_str());
-            let a = if case.method == "GET" {
+            let a = if case.stream {
+                stream_status(&ui, &t.path, cookie).await
+            } else if case.method == "GET" {
                 ui.get(&t.path, cookie, false).await
             } else {
                 let csrf = session.as_ref().map_or(String::new(), |(_, t)| t.clone());
