@@ -19,6 +19,7 @@ pub mod deleted;
 pub mod error;
 pub mod manage;
 pub mod pages;
+pub mod purge;
 pub mod session;
 
 use axum::Router;
@@ -52,6 +53,12 @@ pub const PATHS: &[&str] = &[
     "/ui/people/{id}/{action}",
     "/ui/deleted",
     "/ui/deleted/erase",
+    "/ui/purge",
+    "/ui/purge/add",
+    "/ui/purge/jobs",
+    "/ui/purge/jobs/{id}",
+    "/ui/purge/jobs/{id}/progress",
+    "/ui/purge/dates",
     "/ui/assets/{file}",
 ];
 
@@ -65,6 +72,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/people/{id}/{action}", get(manage::confirm_page).post(manage::act))
         .route("/deleted", get(deleted::page))
         .route("/deleted/erase", get(deleted::confirm).post(deleted::erase))
+        .route("/purge", get(purge::page))
+        .route("/purge/add", get(purge::add_page).post(purge::add))
+        .route("/purge/jobs", post(purge::create))
+        .route("/purge/jobs/{id}", get(purge::job))
+        .route("/purge/jobs/{id}/progress", get(purge::progress))
+        .route("/purge/dates", get(purge::dates_page).post(purge::set_dates))
         .route("/assets/{file}", get(assets::serve))
         .fallback(error::not_found)
         .layer(middleware::from_fn_with_state(state, security_headers))
@@ -159,9 +172,13 @@ pub struct MenuItem {
 /// The menu: each item with the least role its page needs. The UI asks
 /// `ops` whether the caller has it; the page's own operations are refused
 /// by `ops` anyway.
-/// Deleted Users needs what `ops::purge::deleted` needs.
-const MENU: &[(&str, &str, Role)] =
-    &[("People", "/ui/people", Role::Viewer), ("Deleted Users", deleted::HERE, Role::Eraser)];
+/// Deleted Users needs what `ops::purge::deleted` needs; Purge User Records
+/// what `ops::purge::jobs` needs.
+const MENU: &[(&str, &str, Role)] = &[
+    ("People", "/ui/people", Role::Viewer),
+    ("Deleted Users", deleted::HERE, Role::Eraser),
+    ("Purge User Records", purge::HERE, Role::Eraser),
+];
 
 /// The header of every signed-in page: who, the menu their role allows,
 /// and the CSRF token for the Sign out form and htmx requests.

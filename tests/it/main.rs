@@ -39,3 +39,4 @@ mod server;
 mod twins;
 mod ui_browser;
 mod ui_http;
+mod ui_purge;

@@ -17,28 +17,28 @@ use idms::domain::Technology;
 
 use crate::common::{Fixture, iso, new_user, staff};
 
-const PW: &str = "viewer password 1";
+pub(crate) const PW: &str = "viewer password 1";
 const HOST: &str = "idms.test";
-const ORIGIN: &str = "http://idms.test";
+pub(crate) const ORIGIN: &str = "http://idms.test";
 /// The names the escaping test gives a person.
 const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "\"><img src=x onerror=alert(1)>";
 
-struct Ui {
+pub(crate) struct Ui {
     _fx: Fixture,
-    store: Arc<Store>,
+    pub(crate) store: Arc<Store>,
     state: AppState,
     app: Router,
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers.get(name).map_or("", |v| v.to_str().unwrap())
     }
 
@@ -49,14 +49,14 @@ impl Answer {
     }
 
     /// The CSRF token a signed-in page carries.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let at = self.body.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
         self.body[at..at + 64].to_string()
     }
 }
 
 impl Ui {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let fx = Fixture::new();
         let store = Arc::new(Store::open(&fx.db_path(), fx.clock.clone()).unwrap());
         let state = AppState::open(store.clone(), fx.dir.path(), 1024, std::time::Duration::ZERO).unwrap();
@@ -66,7 +66,7 @@ impl Ui {
         Self { _fx: fx, store, state, app }
     }
 
-    async fn send(&self, req: axum::http::request::Builder, body: &str) -> Answer {
+    pub(crate) async fn send(&self, req: axum::http::request::Builder, body: &str) -> Answer {
         let res = self.app.clone().oneshot(req.header("host", HOST).body(Body::from(body.to_owned())).unwrap()).await;
         let res = res.unwrap();
         let (status, headers) = (res.status(), res.headers().clone());
@@ -74,7 +74,7 @@ impl Ui {
         Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
-    async fn get(&self, path: &str, cookie: Option<&str>, htmx: bool) -> Answer {
+    pub(crate) async fn get(&self, path: &str, cookie: Option<&str>, htmx: bool) -> Answer {
         let mut req = Request::builder().method(Method::GET).uri(path);
         if let Some(c) = cookie {
             req = req.header("cookie", c);
@@ -85,7 +85,7 @@ impl Ui {
         self.send(req, "").await
     }
 
-    async fn post(&self, path: &str, cookie: Option<&str>, origin: Option<&str>, form: &str) -> Answer {
+    pub(crate) async fn post(&self, path: &str, cookie: Option<&str>, origin: Option<&str>, form: &str) -> Answer {
         let mut req = Request::builder()
             .method(Method::POST)
             .uri(path)
@@ -100,7 +100,7 @@ impl Ui {
     }
 
     /// Signs `name` in; answers the cookie and the CSRF token.
-    async fn sign_in(&self, name: &str) -> (String, String) {
+    pub(crate) async fn sign_in(&self, name: &str) -> (String, String) {
         let a = self
             .post("/ui/sign-in", None, Some(ORIGIN), &format!("name={name}&password={}", PW.replace(' ', "+")))
             .await;
