@@ -9,6 +9,7 @@
 
 mod erase;
 mod expunge;
+mod purge;
 mod sign_in_and_search;
 
 use std::path::Path;
