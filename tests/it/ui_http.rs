@@ -18,17 +18,19 @@ use idms::domain::Technology;
 use crate::common::{Fixture, iso, new_user, staff};
 
 pub(crate) const PW: &str = "viewer password 1";
-const HOST: &str = "idms.test";
+pub(crate) const HOST: &str = "idms.test";
 pub(crate) const ORIGIN: &str = "http://idms.test";
 /// The names the escaping test gives a person.
 const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "\"><img src=x onerror=alert(1)>";
 
+/// The service in-process, with a viewer `vera` and an admin `adam`
+/// (password [`PW`]); shared with the other `ui_*` HTTP tests.
 pub(crate) struct Ui {
-    _fx: Fixture,
+    pub(crate) _fx: Fixture,
     pub(crate) store: Arc<Store>,
-    state: AppState,
-    app: Router,
+    pub(crate) state: AppState,
+    pub(crate) app: Router,
 }
 
 pub(crate) struct Answer {
@@ -43,7 +45,7 @@ impl Answer {
     }
 
     /// The session cookie set, as a `Cookie` header value.
-    fn cookie(&self) -> String {
+    pub(crate) fn cookie(&self) -> String {
         let set = self.header("set-cookie");
         set.split(';').next().unwrap().to_string()
     }
@@ -111,13 +113,13 @@ impl Ui {
         (cookie, page.csrf())
     }
 
-    fn live_sessions(&self) -> i64 {
+    pub(crate) fn live_sessions(&self) -> i64 {
         let c = rusqlite::Connection::open(self._fx.db_path()).unwrap();
         c.query_row("SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL", [], |r| r.get(0)).unwrap()
     }
 }
 
-fn assert_secure_headers(a: &Answer, what: &str) {
+pub(crate) fn assert_secure_headers(a: &Answer, what: &str) {
     assert_eq!(a.header("content-security-policy"), idms::ui::CSP, "{what}");
     let csp = a.header("content-security-policy");
     assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{what}: {csp}");
@@ -455,7 +457,7 @@ fn three_deleted(ui: &Ui) -> [String; 4] {
     [ids[0].clone(), ids[1].clone(), ids[2].clone(), active]
 }
 
-fn state_of(ui: &Ui, id: &str) -> &'static str {
+pub(crate) fn state_of(ui: &Ui, id: &str) -> &'static str {
     ui.store.get_user(id.parse().unwrap()).unwrap().state.as_str()
 }
 
