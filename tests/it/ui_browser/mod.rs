@@ -243,3 +243,35 @@ pub async fn sign_in(c: &Client, base: &str, name: &str, password: &str) {
 pub async fn wait_for(c: &Client, xpath: &str) -> Element {
     c.wait().at_most(WAIT).for_element(Locator::XPath(xpath)).await.unwrap_or_else(|e| panic!("{xpath}: {e}"))
 }
+
+/// WebDriver key codes.
+pub const TAB: &str = "\u{e004}";
+pub const ENTER: &str = "\u{e007}";
+pub const ESCAPE: &str = "\u{e00c}";
+/// Ctrl+A, then the modifier released: selects what a field holds.
+pub const SELECT_ALL: &str = "\u{e009}a\u{e000}";
+
+/// What has the focus: its tag, id and text.
+pub async fn focused(c: &Client) -> (String, String, String) {
+    let e = c.active_element().await.unwrap();
+    let tag = e.tag_name().await.unwrap().to_lowercase();
+    let id = e.attr("id").await.unwrap().unwrap_or_default();
+    let text = e.text().await.unwrap_or_default().trim().to_string();
+    (tag, id, text)
+}
+
+/// Presses Tab until `want` says the focused element is the one (at most 40 times).
+pub async fn tab_to(c: &Client, what: &str, want: impl Fn(&(String, String, String)) -> bool) {
+    for _ in 0..40 {
+        if want(&focused(c).await) {
+            return;
+        }
+        keys(c, TAB).await;
+    }
+    panic!("Tab never reached {what}; the focus is on {:?}", focused(c).await);
+}
+
+/// Types `text` into whatever has the focus.
+pub async fn keys(c: &Client, text: &str) {
+    c.active_element().await.unwrap().send_keys(text).await.unwrap();
+}

@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
-use super::{Browser, add_operator, axe_serious, button, field, path, sign_in, wait_for};
+use super::{
+    Browser, ENTER, ESCAPE, SELECT_ALL, WAIT, add_operator, axe_serious, button, field, focused, keys, path, sign_in,
+    tab_to, wait_for,
+};
 use crate::server::{Server, agent, cli};
 
 const PASSWORD: &str = "browser test password";
@@ -203,6 +206,68 @@ async fn ui_eraser_adds_a_purge_job_that_runs_to_100_percent_live_and_cannot_be_
     assert_eq!(api_jobs(&server.base, &token)[0]["state"], "completed");
     wait_for(c, "//*[normalize-space()='No job is running.']").await;
     no_serious_violation(c, "Purge User Records with the history").await;
+    b.close().await;
+    server.stop();
+}
+
+/// Tab to the control reading `text`, then Enter.
+async fn press(c: &Client, text: &str) {
+    tab_to(c, text, |(tag, _, t)| matches!(tag.as_str(), "a" | "button") && t == text).await;
+    keys(c, ENTER).await;
+}
+
+/// Must-be-true 6 for 003: the same workflow by keyboard only — Tab to the
+/// menu item, Enter on Add Job (the focus moves into the dialog), type the
+/// criteria, Preview, Add; Escape closes the Confirm pop-up with no job
+/// started and the focus back on Add Job; again, then Confirm starts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_eraser_adds_a_purge_job_by_keyboard_only_and_escape_starts_none() {
+    let d = tempfile::tempdir().unwrap();
+    cli(d.path(), &["init"]);
+    cli(d.path(), &["dev", "seed", "--users", "30", "--cards-per-user", "0"]);
+    cli(d.path(), &["user", "purge-date", "--set", "2026-01-01", "--state", "active"]);
+    add_operator(d.path(), "erin", "eraser", PASSWORD);
+    let server = Server::start(d.path());
+    let history = || cli(d.path(), &["purge", "history"]);
+    let b = Browser::start().await;
+    let c = &b.c;
+    sign_in(c, &server.base, "erin", PASSWORD).await;
+
+    press(c, "Purge User Records").await;
+    wait_for(c, "//h1[normalize-space()='Purge User Records']").await;
+    press(c, "Add Job").await;
+    wait_for(c, "//dialog[@open]//h2[normalize-space()='Add Job']").await;
+    assert_eq!(focused(c).await.1, "grace_days", "the focus moves into the dialog");
+    keys(c, &format!("{SELECT_ALL}7")).await;
+    press(c, "Preview").await;
+    let summary = wait_for(c, "//dialog[@open]//section//p[@role='status']").await.text().await.unwrap();
+    assert!(summary.contains("would purge 30 users and skip 0"), "{summary}");
+    assert_eq!(focused(c).await.1, "preview-h", "the focus moves to the preview");
+    press(c, "Add").await;
+    wait_for(c, "//dialog[@open]//h2[normalize-space()='Confirm']").await;
+
+    // Escape: the pop-up closes, nothing started, the focus back on Add Job.
+    keys(c, ESCAPE).await;
+    c.wait().at_most(WAIT).for_element(Locator::XPath("//dialog[not(@open)]")).await.unwrap();
+    assert_eq!(focused(c).await.2, "Add Job", "the focus returns to Add Job");
+    assert_eq!(history(), json!([]), "Escape starts no job");
+
+    keys(c, ENTER).await;
+    wait_for(c, "//dialog[@open]//h2[normalize-space()='Add Job']").await;
+    keys(c, &format!("{SELECT_ALL}7")).await;
+    press(c, "Add").await;
+    wait_for(c, "//dialog[@open]//h2[normalize-space()='Confirm']").await;
+    press(c, "Confirm").await;
+    let h1 = wait_for(c, "//h1[starts-with(normalize-space(), 'Purge job ')]").await.text().await.unwrap();
+    let id = h1.trim_start_matches("Purge job ").to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while wait_for(c, &format!("//progress[@id='bar-{id}']")).await.attr("value").await.unwrap().as_deref()
+        != Some("100")
+    {
+        assert!(Instant::now() < deadline, "the job did not reach 100 %");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(history()[0]["selected"].as_u64(), Some(30), "{}", history());
     b.close().await;
     server.stop();
 }
