@@ -3,9 +3,11 @@
 //! API's dry run for the same criteria → Add → the Confirm pop-up says the
 //! job cannot be aborted → Confirm → the job's page: its progress bar
 //! reaches 100 % for 2,000 people without a reload, there is no cancel
-//! control, and the job is in the history. axe-core runs on the page, in
-//! the Add Job dialog (with the preview), in the Confirm dialog and on the
-//! job's page.
+//! control, and the job is in the history. Then Update users in bulk
+//! removes the purge date of the four it kept, after showing its field
+//! errors. axe-core runs on the page, in the Add Job dialog (with the
+//! preview), in the Confirm dialog, on the job's page and on the bulk
+//! form (with its errors).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -206,6 +208,27 @@ async fn ui_eraser_adds_a_purge_job_that_runs_to_100_percent_live_and_cannot_be_
     assert_eq!(api_jobs(&server.base, &token)[0]["state"], "completed");
     wait_for(c, "//*[normalize-space()='No job is running.']").await;
     no_serious_violation(c, "Purge User Records with the history").await;
+
+    // Update users in bulk: the four kept keep their purge date until it
+    // is removed here; a form that names no one says so by its fields.
+    button(c, "Update users in bulk").await.click().await.unwrap();
+    wait_for(c, "//h1[normalize-space()='Update users in bulk']").await;
+    no_serious_violation(c, "Update users in bulk").await;
+    button(c, "Update users").await.click().await.unwrap();
+    let error = wait_for(c, "//*[@id='purge_date-error']").await.text().await.unwrap();
+    assert!(error.starts_with("Enter a date such as") && error.contains("invalid_input"), "{error}");
+    wait_for(c, "//input[@id='purge_date'][@aria-invalid='true']").await;
+    no_serious_violation(c, "Update users in bulk with its errors").await;
+    field(c, "Remove the purge date instead").await.click().await.unwrap();
+    button(c, "Update users").await.click().await.unwrap();
+    let error = wait_for(c, "//*[@id='query-error']").await.text().await.unwrap();
+    assert!(error.starts_with("Choose whom to update") && error.contains("invalid_input"), "{error}");
+    field(c, "State").await.select_by_value("active").await.unwrap();
+    button(c, "Update users").await.click().await.unwrap();
+    let notice = wait_for(c, "//*[@role='status']").await.text().await.unwrap();
+    assert_eq!(notice, "The purge date of 4 users was updated.");
+    let (selected, skipped) = api_dry_run(&server.base, &token);
+    assert_eq!((selected, skipped.len()), (0, 0), "no one has a purge date any more");
     b.close().await;
     server.stop();
 }
