@@ -230,3 +230,39 @@ impl Ui {
         self.send(req, form).await
     }
 }
+
+#[tokio::test]
+async fn ui_a_jobs_outcomes_are_paged_by_user_id_without_repeats() {
+    let ui = Ui::new();
+    ui.store.add_operator(&staff(), "erin", Role::Eraser, None, Some(PW)).unwrap();
+    ui.store.seed(&staff(), 150, 0, |_| {}).unwrap();
+    let everyone = idms::store::PeopleQuery { state: Some(idms::domain::UserState::Active), ..Default::default() };
+    ui.store.set_purge_dates(&staff(), &everyone, Some(parse_date("d", "2025-06-30").unwrap())).unwrap();
+    let (cookie, csrf) = ui.sign_in("erin").await;
+    let a = ui.post("/ui/purge/jobs", Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}&grace_days=0")).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let job = a.header("location").to_string();
+
+    let rows = |body: &str| -> Vec<String> {
+        body.split("<tr><td>").skip(1).map(|r| r[..r.find("</td>").unwrap()].to_string()).collect()
+    };
+    let first = ui.get(&job, Some(&cookie), false).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let page1 = rows(&first.body);
+    assert_eq!(page1.len(), 100, "a page holds 100");
+    let next = format!("<a href=\"{job}?after={}\">Next page</a>", page1[99]);
+    assert!(first.body.contains(&next) && !first.body.contains("First page"), "{}", first.body);
+    let second = ui.get(&format!("{job}?after={}", page1[99]), Some(&cookie), false).await;
+    let page2 = rows(&second.body);
+    assert_eq!(page2.len(), 50);
+    assert!(second.body.contains("First page") && !second.body.contains("Next page"));
+    let mut all: Vec<String> = page1.into_iter().chain(page2).collect();
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), n, "no one twice");
+    let bad = ui.get(&format!("{job}?after=nope"), Some(&cookie), false).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let missing = ui.get("/ui/purge/jobs/999", Some(&cookie), false).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
