@@ -745,6 +745,9 @@ pub async fn set_dates(State(s): State<AppState>, hx: Hx, p: Posted) -> Result<R
     let mut errors = Errors::default();
     let date = if form.clear {
         None
+    } else if form.purge_date.trim().is_empty() {
+        errors.add("purge_date", "Choose the new purge date, or tick \u{201c}Remove the purge date instead\u{201d}.");
+        None
     } else {
         match parse_date("purge_date", &form.purge_date) {
             Ok(d) => Some(d),

@@ -216,7 +216,7 @@ async fn ui_eraser_adds_a_purge_job_that_runs_to_100_percent_live_and_cannot_be_
     no_serious_violation(c, "Update users in bulk").await;
     button(c, "Update users").await.click().await.unwrap();
     let error = wait_for(c, "//*[@id='purge_date-error']").await.text().await.unwrap();
-    assert!(error.starts_with("Enter a date such as") && error.contains("invalid_input"), "{error}");
+    assert!(error.starts_with("Choose the new purge date, or tick") && error.contains("invalid_input"), "{error}");
     wait_for(c, "//input[@id='purge_date'][@aria-invalid='true']").await;
     no_serious_violation(c, "Update users in bulk with its errors").await;
     field(c, "Remove the purge date instead").await.click().await.unwrap();
