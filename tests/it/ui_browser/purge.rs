@@ -98,6 +98,19 @@ async fn preview_by_reason(c: &Client) -> BTreeMap<String, u64> {
     out
 }
 
+/// Job `id`'s progress bar's value, read in one script (htmx replaces the
+/// bar every second, so an element found first may be gone when asked).
+async fn percent(c: &Client, id: &str) -> Option<u64> {
+    let v = c
+        .execute(
+            "const p = document.getElementById('bar-' + arguments[0]); return p ? p.value : null;",
+            vec![json!(id)],
+        )
+        .await
+        .unwrap();
+    v.as_f64().map(|f| f as u64)
+}
+
 async fn no_serious_violation(c: &Client, what: &str) {
     let v = axe_serious(c).await;
     assert!(v.is_empty(), "{what}: {v:#?}");
@@ -158,13 +171,12 @@ async fn ui_eraser_adds_a_purge_job_that_runs_to_100_percent_live_and_cannot_be_
     // The bar moves to 100 % without a reload: a mark set on this page
     // survives only if the page is never loaded again.
     c.execute("window.purgeMark = 'same page'; return null;", vec![]).await.unwrap();
-    let bar = format!("//progress[@id='bar-{id}']");
-    let first: u64 = wait_for(c, &bar).await.attr("value").await.unwrap().unwrap().parse().unwrap();
+    let first = percent(c, &id).await.expect("the progress bar");
     assert!(first < 100, "the page opened while the job ran ({first} %)");
     let deadline = Instant::now() + Duration::from_secs(150);
     let mut seen = vec![first];
     loop {
-        let v: u64 = wait_for(c, &bar).await.attr("value").await.unwrap().unwrap_or_default().parse().unwrap_or(0);
+        let v = percent(c, &id).await.unwrap_or(0);
         if seen.last() != Some(&v) {
             seen.push(v);
         }
@@ -284,9 +296,7 @@ async fn ui_eraser_adds_a_purge_job_by_keyboard_only_and_escape_starts_none() {
     let h1 = wait_for(c, "//h1[starts-with(normalize-space(), 'Purge job ')]").await.text().await.unwrap();
     let id = h1.trim_start_matches("Purge job ").to_string();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while wait_for(c, &format!("//progress[@id='bar-{id}']")).await.attr("value").await.unwrap().as_deref()
-        != Some("100")
-    {
+    while percent(c, &id).await != Some(100) {
         assert!(Instant::now() < deadline, "the job did not reach 100 %");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
