@@ -464,28 +464,21 @@ pub struct DatesPage {
 redacted_debug!(DatesPage);
 
 /// The Update users in bulk form as typed.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default)]
 pub struct DatesForm {
     /// The new purge date (`YYYY-MM-DD`).
-    #[serde(default)]
     pub purge_date: String,
     /// Remove the purge date instead.
-    #[serde(default)]
     pub clear: bool,
     /// User Group.
-    #[serde(default)]
     pub group: String,
     /// User Record Type.
-    #[serde(default)]
     pub record_type: String,
     /// State (`active`, `suspended`, `deleted` or empty).
-    #[serde(default)]
     pub state: String,
     /// Deleted before (`YYYY-MM-DD`).
-    #[serde(default)]
     pub deleted_before: String,
     /// Org unit.
-    #[serde(default)]
     pub org_unit: String,
 }
 
@@ -574,14 +567,11 @@ pub async fn job(
 }
 
 /// A page or, for htmx, its dialog block; with `Vary: HX-Request`.
-fn dialog_or_page(hx: Hx, status: StatusCode, page: Result<axum::response::Html<String>, UiError>) -> Response {
+fn dialog_or_page(status: StatusCode, page: Result<axum::response::Html<String>, UiError>) -> Response {
     match page {
         Ok(body) => {
             let mut res = (status, body).into_response();
             res.headers_mut().insert(header::VARY, HeaderValue::from_static("HX-Request"));
-            if hx.partial {
-                res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            }
             res
         }
         Err(e) => e.into_response(),
@@ -600,7 +590,7 @@ pub async fn add_page(State(s): State<AppState>, session: Session, hx: Hx) -> Re
         preview: None,
     };
     let body = if hx.partial { html(&page.as_dialog()) } else { html(&page) };
-    Ok(dialog_or_page(hx, StatusCode::OK, body))
+    Ok(dialog_or_page(StatusCode::OK, body))
 }
 
 /// Who the first `PREVIEW_ROWS` of each list are (names as `ops` shows them
@@ -668,11 +658,11 @@ pub async fn add(State(s): State<AppState>, hx: Hx, p: Posted) -> Result<Respons
             skipped: preview.skipped,
         };
         let body = if hx.partial { html(&page.as_dialog()) } else { html(&page) };
-        return Ok(dialog_or_page(hx, StatusCode::OK, body));
+        return Ok(dialog_or_page(StatusCode::OK, body));
     }
     let page = AddPage { nav, form, errors: Errors::default(), preview: Some(preview) };
     let body = if hx.partial { html(&page.as_dialog()) } else { html(&page) };
-    Ok(dialog_or_page(hx, StatusCode::OK, body))
+    Ok(dialog_or_page(StatusCode::OK, body))
 }
 
 /// `e` next to its field in the Add Job form (422), when it names one;
@@ -687,7 +677,7 @@ fn refused(hx: Hx, nav: Nav, form: CriteriaForm, e: ApiError) -> Result<Response
 fn invalid(hx: Hx, nav: Nav, form: CriteriaForm, errors: Errors) -> Response {
     let page = AddPage { nav, form, errors, preview: None };
     let body = if hx.partial { html(&page.as_dialog()) } else { html(&page) };
-    dialog_or_page(hx, StatusCode::UNPROCESSABLE_ENTITY, body)
+    dialog_or_page(StatusCode::UNPROCESSABLE_ENTITY, body)
 }
 
 /// `POST /ui/purge/jobs` (Confirm): records the job through `ops`, wakes
