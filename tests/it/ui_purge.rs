@@ -116,6 +116,17 @@ async fn ui_preview_add_confirm_records_the_job_which_runs_to_completion_into_th
     let [alpha, beta, owing, held, later] = with_people(&ui);
     let (cookie, csrf) = ui.sign_in("erin").await;
 
+    // Without htmx Add Job is a page of its own.
+    let page = ui.get("/ui/purge/add", Some(&cookie), false).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("<h1>Purge User Records</h1>") && page.body.contains("name=\"grace_days\""));
+    let dialog = ui.get("/ui/purge/add", Some(&cookie), true).await;
+    assert!(
+        !dialog.body.contains("<html") && dialog.body.contains("<h2 id=\"dialog-h\">Add Job</h2>"),
+        "{}",
+        dialog.body
+    );
+
     // Preview: the dry run's counts, skipped by reason, the people; no job.
     let a = ui.post_htmx("/ui/purge/add", &cookie, &format!("csrf={csrf}&{CRITERIA}&step=preview")).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
