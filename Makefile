@@ -15,12 +15,13 @@ VENV := .venv
 # Seconds each cargo-fuzz target runs in `make test` (12 targets).
 FUZZ_SECONDS ?= 5
 
-.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check demo bench bench-tap bench-osdp bench-purge bench-open bench-http clean-bench
+.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check demo bench bench-tap bench-osdp bench-purge bench-open bench-http bench-ui clean-bench screenshots
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
 	@echo "make demo    build, create ./demo-data with a few people and cards, print what to try"
 	@echo "make bench   divan benchmarks (decide, expunge); make bench-open: 1M-user open"
+	@echo "make screenshots  every page of the web UI in Chromium, into docs/screenshots/"
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -120,9 +121,17 @@ bench-open:
 	./target/release/idms --data-dir $(BENCH_DIR) dev open-stats
 	./target/release/idms --data-dir $(BENCH_DIR) dev open-stats
 
+# The web UI at 1M people: people search and person record server time vs the JSON API; page weight.
+bench-ui: bench-open
+	BENCH_DIR=$(BENCH_DIR) BENCH_USERS=$(BENCH_USERS) $(CARGO) bench --locked --bench ui
+
 clean-bench:
 	rm -rf $(BENCH_DIR)
 
 # Door decisions over HTTP against a 1M-credential database vs a constant-answer baseline (wrk, 64 connections).
 bench-http:
 	./scripts/bench-http.sh
+
+# Every page of the web UI, from the browser tests' tour (tests/it/ui_browser/tour.rs).
+screenshots: deps
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots cargo nextest run --locked -E 'test(/ui_browser::tour::/)'

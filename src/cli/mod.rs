@@ -468,7 +468,7 @@ fn audit(cli: &Cli, s: &Store, cmd: &AuditCmd) -> Result<(), StoreError> {
             if cli.json {
                 output::json(&dto::AuditReport::from(r.clone()));
             } else if r.first_bad.is_none() {
-                println!("audit chain intact: {} entries verified", r.entries);
+                println!("audit chain intact: {}", ops::audit::entries_verified(r.entries));
                 if let Some(e) = &expect {
                     println!("it still holds the recorded head {e}");
                 }

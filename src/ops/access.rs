@@ -68,6 +68,18 @@ pub fn parse_duration(field: &'static str, s: &str) -> Result<i64, DomainError> 
     n.checked_mul(scale).ok_or_else(bad)
 }
 
+/// A new random password for an operator, for an admin to hand over once:
+/// 20 characters of an alphabet without look-alikes, in groups of five
+/// (about 100 bits).
+pub fn generate_password() -> Result<String, OpsError> {
+    const ALPHABET: &[u8; 32] = b"abcdefghjkmnpqrstuvwxyz023456789";
+    let mut b = [0u8; 20];
+    getrandom::fill(&mut b)
+        .map_err(|e| OpsError::Store(crate::store::StoreError::Io(format!("no randomness from the OS: {e}"))))?;
+    let chars: Vec<char> = b.iter().map(|x| char::from(ALPHABET[usize::from(x & 31)])).collect();
+    Ok(chars.chunks(5).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("."))
+}
+
 /// Every operator, enabled or not.
 pub fn list_operators(store: &Store, acting: &Acting) -> Result<Vec<OperatorRecord>, OpsError> {
     require_admin(acting)?;

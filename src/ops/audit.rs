@@ -22,6 +22,13 @@ pub fn verify(store: &Store, acting: &Acting, expect: Option<&AuditHead>) -> Res
     Ok(store.verify_audit_expecting(expect)?)
 }
 
+/// "1 entry verified", "2 entries verified": what a verification says,
+/// for every front end.
+#[must_use]
+pub fn entries_verified(n: u64) -> String {
+    if n == 1 { "1 entry verified".into() } else { format!("{n} entries verified") }
+}
+
 /// Counts per state, expunged included.
 pub fn stats(store: &Store, acting: &Acting) -> Result<Stats, OpsError> {
     acting.require(Role::Viewer)?;

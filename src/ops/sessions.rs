@@ -7,9 +7,10 @@
 //! absolute lifetime, or its operator was disabled, demoted or given a new
 //! password (the store's trigger ends it for good; see `store::sessions`).
 
+use crate::domain::DomainError;
 use crate::ops::{Acting, OpsError};
 use crate::store::auth::LoginRefused;
-use crate::store::sessions::{NewSession, SessionEnd, SessionLimits, session_hash};
+use crate::store::sessions::{NewSession, SessionEnd, SessionLimits, SessionRecord, session_hash};
 use crate::store::{Role, Store};
 
 /// A request's session, once found.
@@ -55,4 +56,24 @@ pub fn sign_out(store: &Store, acting: &Acting, id: i64) -> Result<(), OpsError>
         return Err(crate::ops::forbidden("only an operator's session can be signed out"));
     };
     Ok(store.end_session(&acting.actor(), op.id, id, SessionEnd::SignOut)?)
+}
+
+/// Every live session (admins without an org unit: they span every unit).
+pub fn list(store: &Store, acting: &Acting) -> Result<Vec<SessionRecord>, OpsError> {
+    acting.require(Role::Admin)?;
+    acting.require_unscoped()?;
+    Ok(store.live_sessions(store.now())?)
+}
+
+/// Ends live session `id`, whoever's it is (admins without an org unit);
+/// audited as `session.end` with `why=revoked`. An unknown or ended
+/// session is `not_found`.
+pub fn revoke(store: &Store, acting: &Acting, id: i64) -> Result<(), OpsError> {
+    acting.require(Role::Admin)?;
+    acting.require_unscoped()?;
+    let operator = store.live_sessions(store.now())?.into_iter().find(|s| s.id == id).map(|s| s.operator_id);
+    match operator {
+        Some(op) => Ok(store.end_session(&acting.actor(), op, id, SessionEnd::Revoked)?),
+        None => Err(OpsError::Refused(DomainError::NotFound { what: "session", id: id.to_string() })),
+    }
 }

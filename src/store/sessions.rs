@@ -69,6 +69,25 @@ impl std::fmt::Debug for LiveSession {
     }
 }
 
+/// A live session as an administrator sees it (never its secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// ID.
+    pub id: i64,
+    /// Its operator's ID.
+    pub operator_id: i64,
+    /// Its operator's login name.
+    pub operator: String,
+    /// The role at sign-in.
+    pub role: String,
+    /// Signed in.
+    pub created_at: Timestamp,
+    /// The last request seen (kept to the minute).
+    pub last_seen_at: Timestamp,
+    /// When it ends at the latest.
+    pub expires_at: Timestamp,
+}
+
 /// Why a session ended (the stored `ended_why`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionEnd {
@@ -173,6 +192,32 @@ impl Store {
                 })
             })
             .transpose()
+        })
+    }
+
+    /// The sessions live at `now` (not ended, idle or expired; operator
+    /// enabled, in the role of the sign-in), by ID.
+    pub fn live_sessions(&self, now: Timestamp) -> Result<Vec<SessionRecord>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT s.id, o.id, o.name, s.role, s.created_at, s.last_seen_at, s.expires_at
+                 FROM sessions s JOIN operators o ON o.id = s.operator_id
+                 WHERE s.ended_at IS NULL AND s.expires_at > ?1 AND s.last_seen_at + s.idle_secs > ?1
+                   AND o.disabled_at IS NULL AND o.role = s.role
+                 ORDER BY s.id",
+            )?;
+            let rows = stmt.query_map([now.0], |r| {
+                Ok(SessionRecord {
+                    id: r.get(0)?,
+                    operator_id: r.get(1)?,
+                    operator: r.get(2)?,
+                    role: r.get(3)?,
+                    created_at: Timestamp(r.get(4)?),
+                    last_seen_at: Timestamp(r.get(5)?),
+                    expires_at: Timestamp(r.get(6)?),
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 

@@ -146,7 +146,7 @@ redacted_debug!(EraseConfirm);
 
 /// A date box's value as an instant: the start of the day, or for `to` the
 /// start of the next day (both days are included). Empty is no bound.
-fn day(field: &'static str, s: &str, next: bool) -> Result<Option<Timestamp>, UiError> {
+pub(crate) fn day(field: &'static str, s: &str, next: bool) -> Result<Option<Timestamp>, UiError> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);

@@ -13,11 +13,15 @@
 //! what the menu shows is asked of `ops` (`Acting::require`), and whatever
 //! is posted, `ops` refuses what the role or scope does not allow.
 
+pub mod admin;
 pub mod assets;
+pub mod audit;
 pub mod csrf;
 pub mod deleted;
 pub mod error;
+pub mod events;
 pub mod manage;
+pub mod overview;
 pub mod pages;
 pub mod purge;
 pub mod session;
@@ -53,6 +57,13 @@ pub const PATHS: &[&str] = &[
     "/ui/people/{id}/{action}",
     "/ui/deleted",
     "/ui/deleted/erase",
+    "/ui/overview",
+    "/ui/audit",
+    "/ui/admin",
+    "/ui/admin/operators",
+    "/ui/admin/controllers",
+    "/ui/admin/{kind}/{id}/{action}",
+    "/ui/events",
     "/ui/purge",
     "/ui/purge/add",
     "/ui/purge/jobs",
@@ -72,6 +83,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/people/{id}/{action}", get(manage::confirm_page).post(manage::act))
         .route("/deleted", get(deleted::page))
         .route("/deleted/erase", get(deleted::confirm).post(deleted::erase))
+        .route("/overview", get(overview::page))
+        .route("/audit", get(audit::page))
+        .route("/admin", get(admin::page))
+        .route("/admin/operators", post(admin::add_operator))
+        .route("/admin/controllers", post(admin::add_controller))
+        .route("/admin/{kind}/{id}/{action}", get(admin::confirm).post(admin::act))
+        .route("/events", get(events::page))
         .route("/purge", get(purge::page))
         .route("/purge/add", get(purge::add_page).post(purge::add))
         .route("/purge/jobs", post(purge::create))
@@ -172,13 +190,24 @@ pub struct MenuItem {
 /// The menu: each item with the least role its page needs. The UI asks
 /// `ops` whether the caller has it; the page's own operations are refused
 /// by `ops` anyway.
-/// Deleted Users needs what `ops::purge::deleted` needs; Purge User Records
-/// what `ops::purge::jobs` needs.
+/// Deleted Users needs what `ops::purge::deleted` needs; Purge User
+/// Records what `ops::purge::jobs` needs; Overview what
+/// `ops::audit::stats` needs; Audit what `ops::audit::entries` needs;
+/// Access events what `ops::events::list` needs; Administration what
+/// `ops::access` needs.
 const MENU: &[(&str, &str, Role)] = &[
     ("People", "/ui/people", Role::Viewer),
     ("Deleted Users", deleted::HERE, Role::Eraser),
     ("Purge User Records", purge::HERE, Role::Eraser),
+    ("Overview", overview::HERE, Role::Viewer),
+    ("Access events", events::HERE, Role::Manager),
+    ("Audit", audit::HERE, Role::Manager),
+    ("Administration", admin::HERE, Role::Admin),
 ];
+
+/// Pages whose `ops` also refuse an operator held to an org unit (they
+/// span every unit): `ops::audit::entries` and `ops::access`.
+const UNSCOPED_ONLY: &[&str] = &[audit::HERE, admin::HERE];
 
 /// The header of every signed-in page: who, the menu their role allows,
 /// and the CSRF token for the Sign out form and htmx requests.
@@ -208,9 +237,11 @@ impl Nav {
             Acting::Operator(o) => (o.name.clone(), o.role.as_str()),
             _ => (String::new(), ""),
         };
+        let unscoped = session.acting.require_unscoped().is_ok();
         let menu = MENU
             .iter()
             .filter(|(_, _, min)| session.acting.require(*min).is_ok())
+            .filter(|(_, href, _)| unscoped || !UNSCOPED_ONLY.contains(href))
             .map(|(label, href, _)| MenuItem { label, href, current: *href == here })
             .collect();
         Self { name, role, menu, csrf: hex::encode(session.csrf) }

@@ -486,7 +486,7 @@ async fn a_scoped_admin_cannot_take_access_away() {
 
 /// Polls `f` until it answers `want`, for at most 10 s (the README's bound
 /// is 2 s; the cap is generous for a loaded machine). Never a fixed sleep.
-fn until(what: &str, want: u16, mut f: impl FnMut() -> u16) {
+pub(crate) fn until(what: &str, want: u16, mut f: impl FnMut() -> u16) {
     let since = Instant::now();
     loop {
         let got = f();

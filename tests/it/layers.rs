@@ -63,6 +63,7 @@ const STORE_CALLS: &[&str] = &[
     ".session_by_hash(",
     ".touch_session(",
     ".end_session(",
+    ".live_sessions(",
 ];
 
 /// Where a front end may do what it otherwise may not, and why.

@@ -37,6 +37,8 @@ mod schema_v7;
 mod scope;
 mod server;
 mod twins;
+mod ui_admin;
 mod ui_browser;
 mod ui_http;
+mod ui_matrix;
 mod ui_purge;

@@ -14,16 +14,7 @@ async fn ui_eraser_erases_deleted_users_and_one_under_legal_hold_stays() {
     let d = tempfile::tempdir().unwrap();
     let server = service(d.path(), PASSWORD);
     add_operator(d.path(), "erin", "eraser", PASSWORD);
-    let add = |given: &str, family: &str, hold: bool| {
-        let mut args = vec!["user", "add", "--given", given, "--family", family, "--org-unit", "lab"];
-        if hold {
-            args.push("--legal-hold");
-        }
-        let id = cli(d.path(), &args)["id"].as_str().unwrap().to_string();
-        cli(d.path(), &["user", "delete", &id]);
-        id
-    };
-    let ids = [add("Grace", "Hopper", false), add("Alan", "Turing", false), add("Ada", "Lovelace", true)];
+    let ids = super::three_deleted_in_lab(d.path());
     let state = |id: &str| cli(d.path(), &["user", "show", id])["state"].as_str().unwrap().to_string();
     let b = Browser::start().await;
     let c = &b.c;

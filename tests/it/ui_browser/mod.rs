@@ -7,10 +7,13 @@
 //! Chromium and chromedriver are Debian's `chromium` and `chromium-driver`
 //! (`make deps` installs them); without them the tests fail saying so.
 
+mod admin;
 mod erase;
 mod expunge;
+mod keyboard;
 mod purge;
 mod sign_in_and_search;
+mod tour;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -244,34 +247,77 @@ pub async fn wait_for(c: &Client, xpath: &str) -> Element {
     c.wait().at_most(WAIT).for_element(Locator::XPath(xpath)).await.unwrap_or_else(|e| panic!("{xpath}: {e}"))
 }
 
-/// WebDriver key codes.
-pub const TAB: &str = "\u{e004}";
-pub const ENTER: &str = "\u{e007}";
-pub const ESCAPE: &str = "\u{e00c}";
-/// Ctrl+A, then the modifier released: selects what a field holds.
-pub const SELECT_ALL: &str = "\u{e009}a\u{e000}";
-
-/// What has the focus: its tag, id and text.
-pub async fn focused(c: &Client) -> (String, String, String) {
-    let e = c.active_element().await.unwrap();
-    let tag = e.tag_name().await.unwrap().to_lowercase();
-    let id = e.attr("id").await.unwrap().unwrap_or_default();
-    let text = e.text().await.unwrap_or_default().trim().to_string();
-    (tag, id, text)
+/// Types `text` on whatever has the focus, as a person at a keyboard does
+/// (WebDriver key actions: no element is clicked or focused for it).
+pub async fn keys(c: &Client, text: &str) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let mut a = KeyActions::new("keyboard".into());
+    for value in text.chars() {
+        a = a.then(KeyAction::Down { value }).then(KeyAction::Up { value });
+    }
+    c.perform_actions(a).await.unwrap();
 }
 
-/// Presses Tab until `want` says the focused element is the one (at most 40 times).
-pub async fn tab_to(c: &Client, what: &str, want: impl Fn(&(String, String, String)) -> bool) {
-    for _ in 0..40 {
-        if want(&focused(c).await) {
+/// Presses one key (`Key::Tab`, `Key::Enter`, `Key::Escape`, …).
+pub async fn press(c: &Client, k: fantoccini::key::Key) {
+    keys(c, &char::from(k).to_string()).await;
+}
+
+/// What the focused control says: its label, `aria-label`, text or value.
+pub async fn focused(c: &Client) -> String {
+    let v = c
+        .execute(
+            "const e = document.activeElement;
+             if (!e || e === document.body) { return ''; }
+             const label = e.labels && e.labels.length ? e.labels[0].innerText : '';
+             return (label || e.getAttribute('aria-label') || e.innerText || e.value || '').trim();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// Presses Tab until the focused control says `text` (at most 80 times);
+/// panics listing what the focus went through.
+pub async fn tab_to(c: &Client, text: &str) {
+    let mut seen = Vec::new();
+    for _ in 0..80 {
+        let now = focused(c).await;
+        if now == text {
             return;
         }
-        keys(c, TAB).await;
+        seen.push(now);
+        press(c, fantoccini::key::Key::Tab).await;
     }
-    panic!("Tab never reached {what}; the focus is on {:?}", focused(c).await);
+    panic!("Tab never reached {text:?}; the focus went through {seen:?}");
 }
 
-/// Types `text` into whatever has the focus.
-pub async fn keys(c: &Client, text: &str) {
-    c.active_element().await.unwrap().send_keys(text).await.unwrap();
+/// Three deleted people of org unit `lab` (CLI): Grace Hopper, Alan Turing
+/// and Ada Lovelace, the last under legal hold; answers their IDs.
+pub fn three_deleted_in_lab(dir: &Path) -> [String; 3] {
+    let add = |given: &str, family: &str, hold: bool| {
+        let mut args = vec!["user", "add", "--given", given, "--family", family, "--org-unit", "lab"];
+        if hold {
+            args.push("--legal-hold");
+        }
+        let id = crate::server::cli(dir, &args)["id"].as_str().unwrap().to_string();
+        crate::server::cli(dir, &["user", "delete", &id]);
+        id
+    };
+    [add("Grace", "Hopper", false), add("Alan", "Turing", false), add("Ada", "Lovelace", true)]
+}
+
+/// Waits until the focused control says `text`: a dialog's `close` event,
+/// which moves the focus back, comes a moment after the dialog closes.
+pub async fn focus_returns_to(c: &Client, text: &str) {
+    let end = Instant::now() + WAIT;
+    loop {
+        let now = focused(c).await;
+        if now == text {
+            return;
+        }
+        assert!(Instant::now() < end, "the focus did not return to {text:?}: it is on {now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

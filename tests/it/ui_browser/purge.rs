@@ -15,29 +15,32 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
+use fantoccini::key::Key;
+
 use super::{
-    Browser, ENTER, ESCAPE, SELECT_ALL, WAIT, add_operator, axe_serious, button, field, focused, keys, path, sign_in,
-    tab_to, wait_for,
+    Browser, WAIT, add_operator, axe_serious, button, field, focus_returns_to, keys, path, press, sign_in, tab_to,
+    wait_for,
 };
 use crate::server::{Server, agent, cli};
 
 const PASSWORD: &str = "browser test password";
 /// People the job purges.
 const PEOPLE: usize = 2_000;
+const SCRIPT: &str = "<script>alert(1)</script>";
+const IMG: &str = "\"><img src=x onerror=alert(1)>";
 
 /// The service with `PEOPLE` people due for purge (seeded in one
-/// transaction) and four who are due but kept: one under legal hold, two
-/// owing more than the threshold, two with items not handed back. Answers
-/// an eraser's API token.
+/// transaction) and four who are due but kept: one under legal hold (with a
+/// hostile name), two owing more than the threshold, two with items not
+/// handed back. Answers an eraser's API token.
 fn service(dir: &std::path::Path) -> (Server, String) {
     cli(dir, &["init"]);
     cli(dir, &["dev", "seed", "--users", &PEOPLE.to_string(), "--cards-per-user", "0"]);
-    for extra in [
-        &["--legal-hold"][..],
-        &["--balance", "50"],
-        &["--unreturned-items", "1"],
-        &["--balance", "25.5", "--unreturned-items", "2"],
-    ] {
+    // The one under legal hold has a hostile name: the Preview lists it as text.
+    cli(dir, &["user", "add", "--given", IMG, "--family", SCRIPT, "--legal-hold"]);
+    for extra in
+        [&["--balance", "50"][..], &["--unreturned-items", "1"], &["--balance", "25.5", "--unreturned-items", "2"]]
+    {
         let mut args = vec!["user", "add", "--given", "Kept", "--family", "Person"];
         args.extend_from_slice(extra);
         cli(dir, &args);
@@ -153,6 +156,11 @@ async fn ui_eraser_adds_a_purge_job_that_runs_to_100_percent_live_and_cannot_be_
         ui_by_reason.into_iter().collect::<Vec<_>>(),
         [("balance_over_threshold".to_string(), 2), ("legal_hold".into(), 1), ("unreturned_items".into(), 2)]
     );
+    let dialog = wait_for(c, "//dialog[@open]").await.text().await.unwrap();
+    assert!(dialog.contains(&format!("{SCRIPT}, {IMG}")), "the hostile name as text: {dialog}");
+    assert!(c.get_alert_text().await.is_err(), "no script ran");
+    let injected = c.find_all(Locator::XPath("//img[@src='x'] | //script[not(@src)] | //*[@onerror]")).await.unwrap();
+    assert!(injected.is_empty(), "nothing injected");
     no_serious_violation(c, "the Add Job dialog with the preview").await;
 
     // Add → Confirm: says the job cannot be aborted; nothing started yet.
@@ -246,9 +254,22 @@ async fn ui_eraser_adds_a_purge_job_that_runs_to_100_percent_live_and_cannot_be_
 }
 
 /// Tab to the control reading `text`, then Enter.
-async fn press(c: &Client, text: &str) {
-    tab_to(c, text, |(tag, _, t)| matches!(tag.as_str(), "a" | "button") && t == text).await;
-    keys(c, ENTER).await;
+async fn activate(c: &Client, text: &str) {
+    tab_to(c, text).await;
+    press(c, Key::Enter).await;
+}
+
+/// The focused element's `id`.
+async fn focused_id(c: &Client) -> String {
+    let v = c.execute("return document.activeElement ? document.activeElement.id : '';", vec![]).await.unwrap();
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// Replaces the focused field's "0" with `text`, by keyboard.
+async fn retype(c: &Client, text: &str) {
+    press(c, Key::End).await;
+    press(c, Key::Backspace).await;
+    keys(c, text).await;
 }
 
 /// Must-be-true 6 for 003: the same workflow by keyboard only — Tab to the
@@ -268,31 +289,31 @@ async fn ui_eraser_adds_a_purge_job_by_keyboard_only_and_escape_starts_none() {
     let c = &b.c;
     sign_in(c, &server.base, "erin", PASSWORD).await;
 
-    press(c, "Purge User Records").await;
+    activate(c, "Purge User Records").await;
     wait_for(c, "//h1[normalize-space()='Purge User Records']").await;
-    press(c, "Add Job").await;
+    activate(c, "Add Job").await;
     wait_for(c, "//dialog[@open]//h2[normalize-space()='Add Job']").await;
-    assert_eq!(focused(c).await.1, "grace_days", "the focus moves into the dialog");
-    keys(c, &format!("{SELECT_ALL}7")).await;
-    press(c, "Preview").await;
+    assert_eq!(focused_id(c).await, "grace_days", "the focus moves into the dialog");
+    retype(c, "7").await;
+    activate(c, "Preview").await;
     let summary = wait_for(c, "//dialog[@open]//section//p[@role='status']").await.text().await.unwrap();
     assert!(summary.contains("would purge 30 users and skip 0"), "{summary}");
-    assert_eq!(focused(c).await.1, "preview-h", "the focus moves to the preview");
-    press(c, "Add").await;
+    assert_eq!(focused_id(c).await, "preview-h", "the focus moves to the preview");
+    activate(c, "Add").await;
     wait_for(c, "//dialog[@open]//h2[normalize-space()='Confirm']").await;
 
     // Escape: the pop-up closes, nothing started, the focus back on Add Job.
-    keys(c, ESCAPE).await;
+    press(c, Key::Escape).await;
     c.wait().at_most(WAIT).for_element(Locator::XPath("//dialog[not(@open)]")).await.unwrap();
-    assert_eq!(focused(c).await.2, "Add Job", "the focus returns to Add Job");
+    focus_returns_to(c, "Add Job").await;
     assert_eq!(history(), json!([]), "Escape starts no job");
 
-    keys(c, ENTER).await;
+    press(c, Key::Enter).await;
     wait_for(c, "//dialog[@open]//h2[normalize-space()='Add Job']").await;
-    keys(c, &format!("{SELECT_ALL}7")).await;
-    press(c, "Add").await;
+    retype(c, "7").await;
+    activate(c, "Add").await;
     wait_for(c, "//dialog[@open]//h2[normalize-space()='Confirm']").await;
-    press(c, "Confirm").await;
+    activate(c, "Confirm").await;
     let h1 = wait_for(c, "//h1[starts-with(normalize-space(), 'Purge job ')]").await.text().await.unwrap();
     let id = h1.trim_start_matches("Purge job ").to_string();
     let deadline = Instant::now() + Duration::from_secs(60);
