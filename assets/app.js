@@ -1,6 +1,9 @@
 /* IDMS web UI: the only script of ours (no inline script: the CSP forbids it).
  * - A Manage menu item fetched by htmx into <dialog id="dialog"> opens it modal;
  *   Cancel and Escape close it; focus goes back to the menu.
+ * - Inside an open dialog, a form whose answer replaces the dialog's content
+ *   (Add Job's Preview) keeps the dialog open; focus goes to [data-focus]
+ *   (or the first invalid field) of the new content.
  * - Type-to-confirm: the confirm button stays disabled until the typed value
  *   equals the input's data-expect (the server checks it again).
  * - Live readers: the element with data-live names the page's event stream
@@ -54,7 +57,7 @@
 
   document.addEventListener("click", function (e) {
     var item = e.target.closest("[hx-target='#dialog']");
-    if (item) {
+    if (item && !item.closest("dialog")) {
       var menu = item.closest("details");
       invoker = menu ? menu.querySelector("summary") : (e.target.closest("button, a") || item);
       if (menu) { menu.open = false; }
@@ -71,7 +74,8 @@
     if (!d || e.detail.target !== d) { return; }
     arm(d);
     if (!d.open) { d.showModal(); }
-    var first = d.querySelector("input:not([type=hidden]), button:not([disabled]), a[href]");
+    var first = d.querySelector("[data-focus]") || d.querySelector("[aria-invalid=true]") ||
+      d.querySelector("input:not([type=hidden]), button:not([disabled]), a[href]");
     if (first) { first.focus(); }
   });
 

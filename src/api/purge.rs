@@ -51,7 +51,8 @@ pub struct CreateJob {
 }
 
 /// The criteria as sent; the rule layer holds them to the caller's unit.
-fn criteria_of(b: CriteriaBody) -> Result<Criteria, ApiError> {
+/// (The web UI's Add Job form reads its fields through this too.)
+pub fn criteria_of(b: CriteriaBody) -> Result<Criteria, ApiError> {
     Ok(Criteria {
         grace_days: b.grace_days,
         record_type: b.record_type,
@@ -274,7 +275,14 @@ pub async fn set_purge_dates(
     ApiJson(b): ApiJson<PurgeDateBody>,
 ) -> Result<Json<Count>, ApiError> {
     let date = b.purge_date.as_deref().map(|d| parse_date("purge_date", d)).transpose()?;
-    let q = b.query;
+    let query = people_query(b.query)?;
+    let count = op(&s, &auth.acting(), move |st, a| ops::set_purge_dates(st, a, query, date)).await?;
+    Ok(Json(Count { count }))
+}
+
+/// Whom a bulk purge-date change applies to, as sent (the web UI's
+/// "Update users in bulk" form reads its filters through this too).
+pub fn people_query(q: PeopleQueryBody) -> Result<PeopleQuery, ApiError> {
     let state = q
         .state
         .as_deref()
@@ -285,15 +293,13 @@ pub async fn set_purge_dates(
             })
         })
         .transpose()?;
-    let query = PeopleQuery {
+    Ok(PeopleQuery {
         group: q.group,
         record_type: q.record_type,
         state,
         deleted_before: Timestamp::parse_opt("query.deleted_before", q.deleted_before.as_deref())?,
         org_unit: q.org_unit,
-    };
-    let count = op(&s, &auth.acting(), move |st, a| ops::set_purge_dates(st, a, query, date)).await?;
-    Ok(Json(Count { count }))
+    })
 }
 
 redacted_debug!(DeletedParams);

@@ -126,6 +126,12 @@ pub fn erase(store: &Store, acting: &Acting, ids: &[UserId]) -> Result<EraseRepo
     Ok(store.erase_users(&acting.actor(), ids, unit.as_deref())?)
 }
 
+/// Refused unless the caller may set purge dates in bulk (what a front end
+/// asks before offering the form).
+pub fn may_set_purge_dates(acting: &Acting) -> Result<(), OpsError> {
+    acting.require(Role::Manager)
+}
+
 /// Sets or clears the purge date of everyone the query matches, held to
 /// the caller's unit; one transaction, one audit entry with the count.
 pub fn set_purge_dates(
@@ -134,7 +140,7 @@ pub fn set_purge_dates(
     mut query: PeopleQuery,
     date: Option<::time::Date>,
 ) -> Result<u64, OpsError> {
-    acting.require(Role::Manager)?;
+    may_set_purge_dates(acting)?;
     query.org_unit = acting.unit_for(query.org_unit.take())?;
     Ok(store.set_purge_dates(&acting.actor(), &query, date)?)
 }

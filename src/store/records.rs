@@ -133,6 +133,22 @@ pub struct UserSummary {
     pub deleted_at: Option<Timestamp>,
 }
 
+impl From<UserRecord> for UserSummary {
+    /// The record's search-result line.
+    fn from(u: UserRecord) -> Self {
+        Self {
+            id: u.id,
+            state: u.state,
+            family_name: u.family_name,
+            given_name: u.given_name,
+            email: u.email,
+            employee_no: u.employee_no,
+            org_unit: u.org_unit,
+            deleted_at: u.deleted_at,
+        }
+    }
+}
+
 impl fmt::Debug for UserSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UserSummary").field("id", &self.id).field("state", &self.state).finish_non_exhaustive()

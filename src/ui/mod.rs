@@ -26,6 +26,7 @@ pub mod forms;
 pub mod manage;
 pub mod overview;
 pub mod pages;
+pub mod purge;
 pub mod readers;
 pub mod session;
 pub mod time;
@@ -75,6 +76,12 @@ pub const PATHS: &[&str] = &[
     "/ui/cards/{uid}/{action}",
     "/ui/readers",
     "/ui/readers/events",
+    "/ui/purge",
+    "/ui/purge/add",
+    "/ui/purge/jobs",
+    "/ui/purge/jobs/{id}",
+    "/ui/purge/jobs/{id}/progress",
+    "/ui/purge/dates",
     "/ui/assets/{file}",
 ];
 
@@ -102,6 +109,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/cards/{uid}/{action}", get(cards::confirm_page).post(cards::act))
         .route("/readers", get(readers::page))
         .route("/readers/events", get(readers::events))
+        .route("/purge", get(purge::page))
+        .route("/purge/add", get(purge::add_page).post(purge::add))
+        .route("/purge/jobs", post(purge::create))
+        .route("/purge/jobs/{id}", get(purge::job))
+        .route("/purge/jobs/{id}/progress", get(purge::progress))
+        .route("/purge/dates", get(purge::dates_page).post(purge::set_dates))
         .route("/assets/{file}", get(assets::serve))
         .fallback(error::not_found)
         .layer(middleware::from_fn_with_state(state, security_headers))
@@ -196,9 +209,10 @@ pub struct MenuItem {
 /// The menu: each item with the least role its page needs. The UI asks
 /// `ops` whether the caller has it; the page's own operations are refused
 /// by `ops` anyway.
-/// Deleted Users needs what `ops::purge::deleted` needs; Cards and Readers
-/// what `ops::credentials::list` and `ops::readers::list` need; Overview
-/// what `ops::audit::stats` needs; Audit what `ops::audit::entries` needs;
+/// Deleted Users needs what `ops::purge::deleted` needs; Purge User
+/// Records what `ops::purge::jobs` needs; Cards and Readers what
+/// `ops::credentials::list` and `ops::readers::list` need; Overview what
+/// `ops::audit::stats` needs; Audit what `ops::audit::entries` needs;
 /// Access events what `ops::events::list` needs; Administration what
 /// `ops::access` needs.
 const MENU: &[(&str, &str, Role)] = &[
@@ -206,6 +220,7 @@ const MENU: &[(&str, &str, Role)] = &[
     ("Cards", cards::HERE, Role::Viewer),
     ("Readers", readers::HERE, Role::Viewer),
     ("Deleted Users", deleted::HERE, Role::Eraser),
+    ("Purge User Records", purge::HERE, Role::Eraser),
     ("Overview", overview::HERE, Role::Viewer),
     ("Access events", events::HERE, Role::Manager),
     ("Audit", audit::HERE, Role::Manager),

@@ -43,3 +43,4 @@ mod ui_cards;
 mod ui_http;
 mod ui_matrix;
 mod ui_person;
+mod ui_purge;

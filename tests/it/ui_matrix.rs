@@ -63,6 +63,10 @@ enum Watch {
     Access,
     /// What an SQL query over the database answers.
     Sql(&'static str),
+    /// How many purge jobs are recorded.
+    PurgeJobs,
+    /// A person's purge date.
+    PurgeDate(idms::domain::UserId),
 }
 
 fn snapshot(ui: &Ui, w: &Watch) -> Option<String> {
@@ -78,6 +82,8 @@ fn snapshot(ui: &Ui, w: &Watch) -> Option<String> {
             let c = rusqlite::Connection::open(ui._fx.db_path()).unwrap();
             Some(c.query_row(q, [], |r| r.get::<_, Option<String>>(0)).unwrap().unwrap_or_default())
         }
+        Watch::PurgeJobs => Some(ui.store.purge_jobs(10_000).unwrap().len().to_string()),
+        Watch::PurgeDate(id) => Some(format!("{:?}", ui.store.get_user(*id).unwrap().purge_date)),
     }
 }
 
@@ -136,6 +142,14 @@ fn action(ui: &Ui, verb: &str, before: &[LifecycleAction]) -> Target {
     let form = if verb == "expunge" { format!("confirm={id}") } else { String::new() };
     Target { path: format!("/ui/people/{id}/{verb}"), form, watch: Watch::Person(id) }
 }
+
+/// A recorded purge job (no one due: complete at once), by number.
+fn purge_job(ui: &Ui) -> i64 {
+    ui.store.create_purge_job(&staff(), &idms::domain::purge::Criteria::default()).unwrap().id
+}
+
+/// Purge criteria as the Add Job form sends them.
+const CRITERIA: &str = "grace_days=0&record_type=&group=&waive_threshold=0&org_unit=";
 
 const DELETED: &[LifecycleAction] = &[LifecycleAction::Delete];
 const SUSPENDED: &[LifecycleAction] = &[LifecycleAction::Suspend];
@@ -280,6 +294,81 @@ fn cases() -> Vec<Case> {
             target: |ui| {
                 let id = person(ui, DELETED);
                 Target { path: "/ui/deleted/erase".into(), form: format!("id={id}"), watch: Watch::Person(id) }
+            },
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/purge",
+            who: eraser,
+            ok: S::OK,
+            target: |_| page("/ui/purge"),
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/purge/add",
+            who: eraser,
+            ok: S::OK,
+            target: |_| page("/ui/purge/add"),
+        },
+        Case {
+            stream: false,
+            method: post,
+            template: "/ui/purge/add",
+            who: eraser,
+            ok: S::OK,
+            // A preview records nothing (`ui_purge` checks that no job appears).
+            target: |_| Target {
+                path: "/ui/purge/add".into(),
+                form: format!("{CRITERIA}&step=preview"),
+                watch: Watch::Nothing,
+            },
+        },
+        Case {
+            stream: false,
+            method: post,
+            template: "/ui/purge/jobs",
+            who: eraser,
+            ok: S::SEE_OTHER,
+            target: |_| Target { path: "/ui/purge/jobs".into(), form: CRITERIA.into(), watch: Watch::PurgeJobs },
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/purge/jobs/{id}",
+            who: eraser,
+            ok: S::OK,
+            target: |ui| page(&format!("/ui/purge/jobs/{}", purge_job(ui))),
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/purge/jobs/{id}/progress",
+            who: eraser,
+            ok: S::OK,
+            target: |ui| page(&format!("/ui/purge/jobs/{}/progress", purge_job(ui))),
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/purge/dates",
+            who: manager,
+            ok: S::OK,
+            target: |_| page("/ui/purge/dates"),
+        },
+        Case {
+            stream: false,
+            method: post,
+            template: "/ui/purge/dates",
+            who: manager,
+            ok: S::SEE_OTHER,
+            target: |ui| {
+                let group = fresh("group");
+                let n = NewUser { group: Some(group.clone()), ..new_user("Matrix", "Dated") };
+                let id = ui.store.create_user(&staff(), n).unwrap().id;
+                let form = format!("purge_date=2030-01-01&group={group}");
+                Target { path: "/ui/purge/dates".into(), form, watch: Watch::PurgeDate(id) }
             },
         },
         Case {

@@ -75,7 +75,7 @@ async fn the_000_procedure_by_keyboard_only() {
         assert!(std::time::Instant::now() < end, "Escape closes the dialog");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(focused(c).await, "Manage", "the focus goes back to the menu");
+    super::focus_returns_to(c, "Manage").await;
     assert_eq!(state(), "deleted", "Escape changes nothing");
 
     // Again, typing the ID, then Expunge User.

@@ -13,6 +13,7 @@ mod erase;
 mod expunge;
 mod keyboard;
 mod person;
+mod purge;
 mod sign_in_and_search;
 mod tour;
 
@@ -307,4 +308,18 @@ pub fn three_deleted_in_lab(dir: &Path) -> [String; 3] {
         id
     };
     [add("Grace", "Hopper", false), add("Alan", "Turing", false), add("Ada", "Lovelace", true)]
+}
+
+/// Waits until the focused control says `text`: a dialog's `close` event,
+/// which moves the focus back, comes a moment after the dialog closes.
+pub async fn focus_returns_to(c: &Client, text: &str) {
+    let end = Instant::now() + WAIT;
+    loop {
+        let now = focused(c).await;
+        if now == text {
+            return;
+        }
+        assert!(Instant::now() < end, "the focus did not return to {text:?}: it is on {now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

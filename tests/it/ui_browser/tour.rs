@@ -24,7 +24,18 @@ const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "\"><img src=x onerror=alert(1)>";
 
 /// Routes that are not pages: posts only, redirects, files.
-const NOT_PAGES: &[&str] = &["/", "/ui/sign-out", "/ui/assets/{file}", "/ui/admin/operators", "/ui/admin/controllers"];
+const NOT_PAGES: &[&str] = &[
+    "/",
+    "/ui/sign-out",
+    "/ui/assets/{file}",
+    "/ui/admin/operators",
+    "/ui/admin/controllers",
+    "/ui/purge/jobs",
+    // The live event stream of Enrol and Readers (checked there).
+    "/ui/readers/events",
+    // A fragment the job's page polls (checked there, in `purge`).
+    "/ui/purge/jobs/{id}/progress",
+];
 
 /// A page of the tour.
 struct Visit {
@@ -57,8 +68,9 @@ fn person(dir: &Path, given: &str, family: &str, unit: &str, uid: Option<&str>) 
     id
 }
 
-/// The data the screenshots show, and the hostile person.
-fn seed(dir: &Path) -> (String, String) {
+/// The data the screenshots show, the hostile person, and a completed
+/// purge job.
+fn seed(dir: &Path) -> (String, String, String) {
     let hopper = person(dir, "Grace", "Hopper", "north", Some("04A1B2C3"));
     person(dir, "Alan", "Turing", "north", Some("04A1B2C4"));
     person(dir, "Katherine", "Johnson", "south", Some("04A1B2C5"));
@@ -71,10 +83,15 @@ fn seed(dir: &Path) -> (String, String) {
     }
     let hostile = person(dir, IMG, SCRIPT, "xss", Some("04DEADBE"));
     cli(dir, &["user", "delete", &hostile]);
-    (hopper, hostile)
+    let gone = cli(dir, &["user", "add", "--given", "Gone", "--family", "Person", "--org-unit", "gone"]);
+    cli(dir, &["user", "purge-date", "--set", "2025-01-01", "--org-unit", "gone"]);
+    cli(dir, &["purge", "run", "--grace-days", "0", "--org-unit", "gone", "--yes"]);
+    let job = cli(dir, &["purge", "history"])[0]["id"].to_string();
+    assert!(gone["id"].is_string() && job != "null", "{job}");
+    (hopper, hostile, job)
 }
 
-fn tour(hopper: &str, hostile: &str) -> Vec<Visit> {
+fn tour(hopper: &str, hostile: &str, job: &str) -> Vec<Visit> {
     let deleted_search = "/ui/deleted?q=&from=&to=&unit=north&search=Search";
     vec![
         visit("people", "/ui/people", "/ui/people?q=ho".into(), "Hopper", false),
@@ -98,10 +115,27 @@ fn tour(hopper: &str, hostile: &str) -> Vec<Visit> {
             true,
         ),
         visit("erase", "/ui/deleted/erase", format!("/ui/deleted/erase?id={hostile}"), "Erase deleted users", true),
+        visit("purge", "/ui/purge", "/ui/purge".into(), "Completed jobs", false),
+        visit("purge-add-job", "/ui/purge/add", "/ui/purge/add".into(), "Number of Days After Purge Date", false),
+        visit("purge-job", "/ui/purge/jobs/{id}", format!("/ui/purge/jobs/{job}"), "1 of 1 done (100 %)", false),
+        visit("purge-dates", "/ui/purge/dates", "/ui/purge/dates".into(), "Update users in bulk", false),
         visit("overview", "/ui/overview", "/ui/overview".into(), "Overview", false),
         visit("audit", "/ui/audit", "/ui/audit".into(), "Audit", false),
         visit("access-events", "/ui/events", "/ui/events".into(), "Access events", false),
         visit("administration", "/ui/admin", "/ui/admin".into(), "Administration", false),
+        visit("add-person", "/ui/people/new", "/ui/people/new".into(), "Given name", false),
+        visit("edit-person", "/ui/people/{id}/edit", format!("/ui/people/{hopper}/edit"), "Family name", false),
+        visit("person-history", "/ui/people/{id}", format!("/ui/people/{hostile}?tab=history"), "History", true),
+        visit("enrol", "/ui/enrol", format!("/ui/enrol?user={hopper}"), "Type the UID", false),
+        visit("cards", "/ui/cards", "/ui/cards?uid=04DEADBE".into(), "In stock, ready to recycle", false),
+        visit(
+            "card-revoke",
+            "/ui/cards/{uid}/{action}",
+            "/ui/cards/04A1B2C3/revoke?technology=iso14443a".into(),
+            "Revoke",
+            false,
+        ),
+        visit("readers", "/ui/readers", "/ui/readers".into(), "Desk readers and OSDP devices", false),
         visit(
             "disable-operator",
             "/ui/admin/{kind}/{id}/{action}",
@@ -124,7 +158,7 @@ async fn every_page_is_accessible_at_desktop_and_tablet_width_and_shows_hostile_
     let d = tempfile::tempdir().unwrap();
     let server = service(d.path(), PASSWORD);
     add_operator(d.path(), "ada", "admin", PASSWORD);
-    let (hopper, hostile) = seed(d.path());
+    let (hopper, hostile, job) = seed(d.path());
     let shots = std::env::var_os("SCREENSHOTS_DIR").map(std::path::PathBuf::from);
     let b = Browser::start().await;
     let c = &b.c;
@@ -135,7 +169,7 @@ async fn every_page_is_accessible_at_desktop_and_tablet_width_and_shows_hostile_
     check(c, "sign-in", "Sign in", false, shots.as_deref()).await;
     sign_in(c, &server.base, "ada", PASSWORD).await;
 
-    for v in tour(&hopper, &hostile) {
+    for v in tour(&hopper, &hostile, &job) {
         c.goto(&format!("{}{}", server.base, v.path)).await.unwrap();
         check(c, v.name, &v.shows, v.hostile, shots.as_deref()).await;
         pages.push((v.name, v.route));
