@@ -170,6 +170,14 @@ config_table! {
     /// The web UI shows times in this time zone (an IANA name from the
     /// system's time-zone database), with the UTC value on hover.
     ui_time_zone: String = "UTC".into(), Everywhere, example r#""Europe/Berlin""#;
+    /// Minutes a web UI session lives without a request (1 to 1440).
+    ui_session_idle_minutes: u64 = 30, Everywhere, example "15";
+    /// Hours a web UI session lives at most, however busy (1 to 168).
+    ui_session_max_hours: u64 = 12, Everywhere, example "8";
+    /// Seconds after a single expunge before the database file is rewritten
+    /// without the erased values (a purge job's and an erase's scrub at
+    /// their end); 0 scrubs at the runner's next round (about 2 s).
+    scrub_delay_secs: u64 = 600, Everywhere, example "60";
     /// When set, `/metrics` answers only `Authorization: Bearer <metrics_token>`
     /// (401 otherwise); a secret, so never a flag.
     metrics_token: Option<Secret> = None, NoFlag, example r#""s3cret-scrape-token""#;
@@ -389,12 +397,31 @@ impl Config {
         Ok(c)
     }
 
+    /// How long web UI sessions live.
+    #[must_use]
+    pub fn session_limits(&self) -> crate::store::sessions::SessionLimits {
+        let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        crate::store::sessions::SessionLimits {
+            idle_secs: secs(self.ui_session_idle_minutes * 60),
+            max_secs: secs(self.ui_session_max_hours * 3600),
+        }
+    }
+
     /// Refuses settings that cannot be meant.
     fn check(&self) -> Result<(), String> {
         if self.events_retention_days == 0 {
             return Err("events_retention_days must be at least 1 (access events are kept that many days)".into());
         }
         crate::ui::time::Zone::named(&self.ui_time_zone)?;
+        if !(1..=1440).contains(&self.ui_session_idle_minutes) {
+            return Err("ui_session_idle_minutes must be 1 to 1440 (a day)".into());
+        }
+        if !(1..=168).contains(&self.ui_session_max_hours) {
+            return Err("ui_session_max_hours must be 1 to 168 (a week)".into());
+        }
+        if self.scrub_delay_secs > MAX_TIMEOUT_SECS {
+            return Err(format!("scrub_delay_secs must be 0 to {MAX_TIMEOUT_SECS} (seconds)"));
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("tls_cert and tls_key go together: set both for HTTPS, or neither for plain HTTP".into());
         }
@@ -484,6 +511,25 @@ mod tests {
                     .unwrap_err();
                 assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument, "{}", k.flag());
             }
+        }
+    }
+
+    #[test]
+    fn session_limits_and_the_scrub_delay_come_from_their_keys_within_bounds() {
+        use crate::store::sessions::SessionLimits;
+        assert_eq!(from_file("").unwrap().session_limits(), SessionLimits::default());
+        let c = from_file("ui_session_idle_minutes = 5\nui_session_max_hours = 2\nscrub_delay_secs = 0").unwrap();
+        assert_eq!(c.session_limits(), SessionLimits { idle_secs: 300, max_secs: 7200 });
+        assert_eq!(c.scrub_delay_secs, 0);
+        for (var, v) in [
+            ("IDMS_UI_SESSION_IDLE_MINUTES", "0"),
+            ("IDMS_UI_SESSION_IDLE_MINUTES", "1441"),
+            ("IDMS_UI_SESSION_MAX_HOURS", "0"),
+            ("IDMS_UI_SESSION_MAX_HOURS", "169"),
+            ("IDMS_SCRUB_DELAY_SECS", "86401"),
+        ] {
+            let e = from_env(var, v).unwrap_err();
+            assert!(e.contains(&var["IDMS_".len()..].to_lowercase()), "{var}={v}: {e}");
         }
     }
 

@@ -94,6 +94,8 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
         Duration::from_micros(config.event_commit_delay_us),
     )?;
     state.https.store(tls.is_some(), Ordering::Relaxed);
+    *state.session_limits.write().unwrap_or_else(std::sync::PoisonError::into_inner) = config.session_limits();
+    state.jobs.set_scrub_delay(Duration::from_secs(config.scrub_delay_secs));
     // Checked with the configuration: the name is in the time-zone database.
     if let Ok(zone) = crate::ui::time::Zone::named(&config.ui_time_zone) {
         crate::ui::time::set_zone(zone);

@@ -86,6 +86,9 @@ pub struct Shared {
     /// Set when the service serves HTTPS (`tls_cert`): the web UI's cookie
     /// is then `Secure` and `__Host-` prefixed, and its origin `https://`.
     pub https: AtomicBool,
+    /// How long web UI sessions opened from now on live
+    /// (`ui_session_idle_minutes`, `ui_session_max_hours`).
+    pub session_limits: std::sync::RwLock<crate::store::sessions::SessionLimits>,
 }
 
 /// Handler state: a cheap clone of an `Arc`.
@@ -158,6 +161,7 @@ impl AppState {
             osdp: std::sync::OnceLock::new(),
             jobs,
             https: AtomicBool::new(false),
+            session_limits: std::sync::RwLock::default(),
         })))
     }
 
@@ -165,6 +169,11 @@ impl AppState {
     #[must_use]
     pub fn https(&self) -> bool {
         self.https.load(Ordering::Relaxed)
+    }
+
+    /// How long a web UI session opened now lives.
+    pub fn session_limits(&self) -> crate::store::sessions::SessionLimits {
+        *self.session_limits.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Queues a failed authentication for the refusal auditor: one

@@ -16,7 +16,7 @@
 //! nothing in the API or CLI can abort it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -38,7 +38,8 @@ const POLL: Duration = Duration::from_secs(2);
 /// erases scrub when they finish).
 /// A VACUUM rewrites the whole file and holds the writer (2.6 s at a
 /// million people), so single expunges are scrubbed in batches.
-const SCRUB_DELAY: Duration = Duration::from_secs(600);
+/// How long a single expunge waits for its scrub by default (`scrub_delay_secs`).
+pub const SCRUB_DELAY: Duration = Duration::from_secs(600);
 /// How often job records are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -80,6 +81,7 @@ pub fn run(
 #[derive(Debug)]
 pub struct Runner {
     stop: Arc<AtomicBool>,
+    scrub_delay: Arc<AtomicU64>,
     wake: SyncSender<()>,
     thread: Option<JoinHandle<()>>,
 }
@@ -88,10 +90,18 @@ impl Runner {
     /// Starts the thread; it resumes unfinished jobs at once.
     pub fn start(store: Arc<Store>) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
+        let scrub_delay = Arc::new(AtomicU64::new(SCRUB_DELAY.as_secs()));
         let (wake, woken) = sync_channel(1);
-        let s = stop.clone();
-        let thread = std::thread::Builder::new().name("purge-jobs".into()).spawn(move || work(&store, &s, &woken))?;
-        Ok(Self { stop, wake, thread: Some(thread) })
+        let (s, d) = (stop.clone(), scrub_delay.clone());
+        let thread =
+            std::thread::Builder::new().name("purge-jobs".into()).spawn(move || work(&store, &s, &d, &woken))?;
+        Ok(Self { stop, scrub_delay, wake, thread: Some(thread) })
+    }
+
+    /// How long a single expunge waits for its scrub (`scrub_delay_secs`).
+    pub fn set_scrub_delay(&self, delay: Duration) {
+        self.scrub_delay.store(delay.as_secs(), Ordering::Relaxed);
+        self.wake();
     }
 
     /// Asks the runner to look for jobs now (a job was just created).
@@ -116,7 +126,7 @@ impl Drop for Runner {
     }
 }
 
-fn work(store: &Store, stop: &AtomicBool, woken: &Receiver<()>) {
+fn work(store: &Store, stop: &AtomicBool, scrub_delay: &AtomicU64, woken: &Receiver<()>) {
     let system = Actor::staff("system:purge-jobs");
     let mut last_prune: Option<Instant> = None;
     let mut started = false;
@@ -136,7 +146,10 @@ fn work(store: &Store, stop: &AtomicBool, woken: &Receiver<()>) {
         match store.scrub_pending() {
             // At start at once (a process may have crashed before its scrub); then a single
             // expunge waits SCRUB_DELAY, so a busy desk does not rebuild the file every few seconds.
-            Ok(true) if started && pending_seen.get_or_insert_with(Instant::now).elapsed() < SCRUB_DELAY => {}
+            Ok(true)
+                if started
+                    && pending_seen.get_or_insert_with(Instant::now).elapsed()
+                        < Duration::from_secs(scrub_delay.load(Ordering::Relaxed)) => {}
             Ok(true) => match store.scrub() {
                 Ok(_) => {
                     pending_seen = None;

@@ -24,7 +24,9 @@ pub struct Session {
     pub csrf: [u8; 32],
 }
 
-/// Restart the idle clock at most this often (a write per minute, not per request).
+/// Restart the idle clock at most this often (a write per minute, not per
+/// request), or every quarter of the idle limit when that is shorter, so a
+/// request within the limit always keeps the session.
 pub const TOUCH_EVERY_SECS: i64 = 60;
 
 /// Signs operator `name` in (no caller yet: this is how one becomes one).
@@ -43,7 +45,7 @@ pub fn resume(store: &Store, secret: &str) -> Result<Option<Session>, OpsError> 
     let Some(live) = store.session_by_hash(&session_hash(secret), now)? else {
         return Ok(None);
     };
-    if now.0 - live.last_seen_at.0 >= TOUCH_EVERY_SECS {
+    if now.0 - live.last_seen_at.0 >= TOUCH_EVERY_SECS.min(live.idle_secs / 4) {
         store.touch_session(live.id, now)?;
     }
     Ok(Some(Session { id: live.id, acting: Acting::Operator(live.operator), csrf: live.csrf }))

@@ -59,8 +59,11 @@ pub struct LiveSession {
     pub operator: Operator,
     /// The session's CSRF secret.
     pub csrf: [u8; 32],
-    /// The last request seen (kept to the minute).
+    /// The last request seen (kept to the minute, or a quarter of the
+    /// idle limit when that is shorter).
     pub last_seen_at: Timestamp,
+    /// Its idle limit, in seconds.
+    pub idle_secs: i64,
 }
 
 impl std::fmt::Debug for LiveSession {
@@ -164,7 +167,7 @@ impl Store {
         self.read(|c| {
             let row = c
                 .prepare_cached(
-                    "SELECT s.id, s.csrf, s.last_seen_at, o.id, o.name, o.role, o.org_unit
+                    "SELECT s.id, s.csrf, s.last_seen_at, o.id, o.name, o.role, o.org_unit, s.idle_secs
                      FROM sessions s JOIN operators o ON o.id = s.operator_id
                      WHERE s.hash = ?1 AND s.ended_at IS NULL AND s.expires_at > ?2
                        AND s.last_seen_at + s.idle_secs > ?2 AND o.disabled_at IS NULL AND o.role = s.role",
@@ -178,10 +181,11 @@ impl Store {
                         r.get::<_, String>(4)?,
                         r.get::<_, String>(5)?,
                         r.get::<_, Option<String>>(6)?,
+                        r.get::<_, i64>(7)?,
                     ))
                 })
                 .optional()?;
-            row.map(|(id, csrf, seen, op, name, role, org_unit)| {
+            row.map(|(id, csrf, seen, op, name, role, org_unit, idle_secs)| {
                 let role = Role::from_name(&role).map_err(|_| StoreError::Corrupt("role"))?;
                 let csrf = <[u8; 32]>::try_from(csrf.as_slice()).map_err(|_| StoreError::Corrupt("session csrf"))?;
                 Ok(LiveSession {
@@ -189,6 +193,7 @@ impl Store {
                     operator: Operator { id: op, name, role, org_unit },
                     csrf,
                     last_seen_at: Timestamp(seen),
+                    idle_secs,
                 })
             })
             .transpose()

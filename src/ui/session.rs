@@ -19,7 +19,6 @@ use crate::api::AppState;
 use crate::api::auth::Client;
 use crate::api::staff::password_login;
 use crate::ops;
-use crate::store::sessions::SessionLimits;
 use crate::ui::csrf::{Posted, check_origin};
 use crate::ui::error::UiError;
 use crate::ui::{Hx, html};
@@ -153,7 +152,7 @@ pub async fn sign_in(
 ) -> Result<Response, UiError> {
     check_origin(&headers, &s)?;
     let (name, password) = (f.name.clone(), f.password);
-    let limits = SessionLimits::default();
+    let limits = s.session_limits();
     let typed = f.name;
     let outcome = password_login(&s, client, &typed, "POST /ui/sign-in", move |st| {
         ops::sessions::sign_in(st, &name, &password, limits).map_err(ops::OpsError::into_store)

@@ -272,6 +272,30 @@ async fn a_disabled_operators_session_is_refused_at_once() {
 }
 
 #[tokio::test]
+async fn sessions_live_as_long_as_the_configured_limits() {
+    use idms::store::sessions::SessionLimits;
+    let ui = Ui::new();
+    *ui.state.session_limits.write().unwrap() = SessionLimits { idle_secs: 60, max_secs: 150 };
+    let (cookie, _) = ui.sign_in("vera").await;
+    let ok = |a: &Answer| a.status == StatusCode::OK;
+    // Busy every 50 s: alive past the idle limit, until the whole life is over.
+    for _ in 0..2 {
+        ui._fx.clock.advance(50);
+        assert!(ok(&ui.get("/ui/people", Some(&cookie), false).await), "used within the idle limit");
+    }
+    ui._fx.clock.advance(51);
+    let a = ui.get("/ui/people", Some(&cookie), false).await;
+    assert_eq!((a.status, a.header("location")), (StatusCode::SEE_OTHER, "/ui/sign-in"), "151 s: past the maximum");
+
+    // Idle: ended after 60 s without a request.
+    let (cookie, _) = ui.sign_in("vera").await;
+    ui._fx.clock.advance(59);
+    assert!(ok(&ui.get("/ui/people", Some(&cookie), false).await), "59 s idle");
+    ui._fx.clock.advance(61);
+    assert_eq!(ui.get("/ui/people", Some(&cookie), false).await.status, StatusCode::SEE_OTHER, "61 s idle");
+}
+
+#[tokio::test]
 async fn names_are_escaped_in_the_results_and_the_record() {
     let ui = Ui::new();
     let id = ui.store.create_user(&staff(), new_user(IMG, SCRIPT)).unwrap().id.to_string();

@@ -25,7 +25,8 @@ pub fn reader_service(d: tempfile::TempDir, lease: &ReaderLease) -> Live {
     let dir = d.path().to_path_buf();
     let token =
         cli(&dir, &["token", "create", "--name", "desk", "--role", "enroller"])["token"].as_str().unwrap().to_owned();
-    let server = Server::start_with(&dir, &[("IDMS_PCSC_READERS", &lease.name())]);
+    // The scrub delay short: the 000 test scans the files after an expunge's scrub.
+    let server = Server::start_with(&dir, &[("IDMS_PCSC_READERS", &lease.name()), ("IDMS_SCRUB_DELAY_SECS", "1")]);
     let l = Live { _d: d, server, token, dir };
     l.wait_for_reader(&lease.name());
     l

@@ -18,7 +18,7 @@ use hw_sim::card::CardModel;
 use super::enrol::{person, place_until_shown, reader_service, shows, stream_open};
 use super::{Browser, WAIT, add_operator, axe_serious, button, field, path, sign_in, wait_for};
 use crate::common::contains;
-use crate::server::{Server, agent, cli, decide};
+use crate::server::{agent, cli, decide};
 
 const PASSWORD: &str = "browser test password";
 
@@ -173,10 +173,8 @@ async fn eraser_deletes_and_expunges_a_person_with_the_typed_id() {
     );
     b.close().await;
 
-    // The scrub (a single expunge's waits while the service runs; a start
-    // does it at once): then no file of the data dir holds the values.
-    l.server.stop();
-    let server = Server::start(&dir);
+    // The scrub (the service runs with `scrub_delay_secs = 1`): then no
+    // file of the data dir holds the values, while the service runs.
     let end = Instant::now() + Duration::from_secs(30);
     let mut left = files_with_values(&dir);
     while !left.is_empty() && Instant::now() < end {
@@ -184,5 +182,5 @@ async fn eraser_deletes_and_expunges_a_person_with_the_typed_id() {
         left = files_with_values(&dir);
     }
     assert!(left.is_empty(), "the person's values survive the scrub: {left:?}");
-    server.stop();
+    l.server.stop();
 }
