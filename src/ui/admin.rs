@@ -201,7 +201,7 @@ pub struct OperatorLine {
     /// Whether a password is set.
     pub password: bool,
     /// Added (UTC).
-    pub created: String,
+    pub created: crate::ui::time::Shown,
     /// Disabled.
     pub disabled: bool,
 }
@@ -213,7 +213,7 @@ impl From<OperatorRecord> for OperatorLine {
             role: o.role.as_str(),
             unit: o.org_unit.unwrap_or_default(),
             password: o.password,
-            created: o.created_at.to_string(),
+            created: crate::ui::time::Shown(o.created_at),
             disabled: o.disabled_at.is_some(),
         }
     }
@@ -229,7 +229,7 @@ pub struct ControllerLine {
     /// Its doors, comma-separated.
     pub doors: String,
     /// Added (UTC).
-    pub created: String,
+    pub created: crate::ui::time::Shown,
     /// Disabled.
     pub disabled: bool,
 }
@@ -240,7 +240,7 @@ impl From<ControllerRecord> for ControllerLine {
             id: c.id,
             name: c.name,
             doors: c.doors.join(", "),
-            created: c.created_at.to_string(),
+            created: crate::ui::time::Shown(c.created_at),
             disabled: c.disabled_at.is_some(),
         }
     }
@@ -258,9 +258,9 @@ pub struct TokenLine {
     /// `login`, `cli` or `controller`.
     pub label: String,
     /// Issued (UTC).
-    pub created: String,
+    pub created: crate::ui::time::Shown,
     /// Expires (UTC; "never").
-    pub expires: String,
+    pub expires: crate::ui::time::ShownOr,
     /// `active`, `owner_disabled`, `expired` or `revoked`.
     pub state: &'static str,
     /// Not revoked or expired: can be revoked.
@@ -274,8 +274,8 @@ impl From<TokenRecord> for TokenLine {
             kind: if t.controller_id.is_some() { "controller" } else { "operator" },
             owner: t.owner,
             label: t.label,
-            created: t.created_at.to_string(),
-            expires: t.expires_at.map_or_else(|| "never".into(), |t| t.to_string()),
+            created: crate::ui::time::Shown(t.created_at),
+            expires: crate::ui::time::ShownOr::new(t.expires_at, "never"),
             state: t.state.as_str(),
             revocable: matches!(t.state, TokenState::Active | TokenState::OwnerDisabled),
         }
@@ -292,11 +292,11 @@ pub struct SessionLine {
     /// The role at sign-in.
     pub role: String,
     /// Signed in (UTC).
-    pub created: String,
+    pub created: crate::ui::time::Shown,
     /// Last request (UTC, to the minute).
-    pub seen: String,
+    pub seen: crate::ui::time::Shown,
     /// Ends at the latest (UTC).
-    pub expires: String,
+    pub expires: crate::ui::time::ShownOr,
 }
 
 impl From<SessionRecord> for SessionLine {
@@ -305,9 +305,9 @@ impl From<SessionRecord> for SessionLine {
             id: s.id,
             operator: s.operator,
             role: s.role,
-            created: s.created_at.to_string(),
-            seen: s.last_seen_at.to_string(),
-            expires: s.expires_at.to_string(),
+            created: crate::ui::time::Shown(s.created_at),
+            seen: crate::ui::time::Shown(s.last_seen_at),
+            expires: crate::ui::time::ShownOr::new(Some(s.expires_at), ""),
         }
     }
 }

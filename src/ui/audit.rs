@@ -50,7 +50,7 @@ pub struct EntryLine {
     /// Its sequence number.
     pub seq: i64,
     /// When (UTC).
-    pub at: String,
+    pub at: crate::ui::time::Shown,
     /// Who.
     pub actor: String,
     /// What.
@@ -187,7 +187,7 @@ pub async fn page(
             .into_iter()
             .map(|e| EntryLine {
                 seq: e.seq,
-                at: e.at.to_string(),
+                at: crate::ui::time::Shown(e.at),
                 actor: e.actor,
                 action: e.action,
                 target: e.target_user.map(|u| u.to_string()).unwrap_or_default(),

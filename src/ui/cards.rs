@@ -54,7 +54,7 @@ pub struct CardLine {
     /// Holder's user ID (empty when none).
     pub holder: String,
     /// Last changed (UTC).
-    pub updated: String,
+    pub updated: crate::ui::time::Shown,
 }
 
 /// Who held the card, when.
@@ -63,9 +63,9 @@ pub struct BindingLine {
     /// User ID.
     pub user: String,
     /// From (UTC).
-    pub from: String,
+    pub from: crate::ui::time::Shown,
     /// Until (UTC), empty while held.
-    pub until: String,
+    pub until: crate::ui::time::ShownOr,
     /// Why it ended.
     pub why: String,
 }
@@ -232,7 +232,7 @@ fn line(
         uid: uid.to_string(),
         state: state.as_str(),
         holder: holder.map(|h| h.to_string()).unwrap_or_default(),
-        updated: updated.to_string(),
+        updated: crate::ui::time::Shown(updated),
     }
 }
 
@@ -250,8 +250,8 @@ fn view(c: CredentialRecord, manager: bool) -> CardView {
             .into_iter()
             .map(|b| BindingLine {
                 user: b.user_id.to_string(),
-                from: b.opened_at.to_string(),
-                until: b.closed_at.map(|t| t.to_string()).unwrap_or_default(),
+                from: crate::ui::time::Shown(b.opened_at),
+                until: crate::ui::time::ShownOr::new(b.closed_at, ""),
                 why: b.close_reason.unwrap_or_default(),
             })
             .collect(),

@@ -53,7 +53,7 @@ redacted_debug!(EventsParams);
 /// An event as shown.
 pub struct EventLine {
     /// When (UTC).
-    pub at: String,
+    pub at: crate::ui::time::Shown,
     /// The door.
     pub door: String,
     /// The card's UID.
@@ -139,7 +139,7 @@ pub async fn page(
         .events
         .into_iter()
         .map(|e| EventLine {
-            at: e.at.to_string(),
+            at: crate::ui::time::Shown(e.at),
             door: e.door,
             uid: e.uid.to_string(),
             decision: e.decision.as_str(),

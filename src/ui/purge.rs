@@ -281,9 +281,9 @@ pub struct JobLine {
     /// Who created it.
     pub created_by: String,
     /// When (UTC).
-    pub created_at: String,
+    pub created_at: crate::ui::time::Shown,
     /// When completed (UTC), or empty.
-    pub completed_at: String,
+    pub completed_at: crate::ui::time::ShownOr,
 }
 
 redacted_debug!(JobLine);
@@ -311,8 +311,8 @@ impl JobLine {
             percent,
             rate,
             created_by: j.created_by,
-            created_at: j.created_at.to_string(),
-            completed_at: j.completed_at.map(|t| t.to_string()).unwrap_or_default(),
+            created_at: crate::ui::time::Shown(j.created_at),
+            completed_at: crate::ui::time::ShownOr::new(j.completed_at, ""),
         }
     }
 
@@ -378,7 +378,7 @@ pub struct OutcomeLine {
     /// Why skipped: words and code.
     pub reasons: Vec<(&'static str, String)>,
     /// When (UTC), or empty.
-    pub at: String,
+    pub at: crate::ui::time::ShownOr,
 }
 
 redacted_debug!(OutcomeLine);
@@ -557,7 +557,7 @@ pub async fn job(
                 selected: o.selected,
                 outcome: o.outcome,
                 reasons: o.reasons.into_iter().map(|r| (reason_words(&r), r)).collect(),
-                at: o.at.map(|t| t.to_string()).unwrap_or_default(),
+                at: crate::ui::time::ShownOr::new(o.at, ""),
             })
             .collect(),
         paged: after.is_some(),

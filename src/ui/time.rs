@@ -167,6 +167,31 @@ impl std::fmt::Display for Shown {
 /// Markup made from digits and a zone abbreviation only.
 impl askama::filters::HtmlSafe for Shown {}
 
+/// An instant that may be missing, as a page shows it: the instant, or the
+/// (fixed) words for none (`""`, `"never"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShownOr(pub Option<Shown>, pub &'static str);
+
+impl ShownOr {
+    /// `t`, or `none` when missing.
+    #[must_use]
+    pub fn new(t: Option<Timestamp>, none: &'static str) -> Self {
+        Self(Shown::opt(t), none)
+    }
+}
+
+impl std::fmt::Display for ShownOr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(s) => s.fmt(f),
+            None => f.write_str(self.1),
+        }
+    }
+}
+
+/// A [`Shown`], or words the code fixes (never data).
+impl askama::filters::HtmlSafe for ShownOr {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
