@@ -1,7 +1,7 @@
-//! The 000 and 002 workflows driven by the keyboard alone (Tab, Enter,
-//! Space, Escape and typing; no click), must-be-true 6: every control is
-//! reachable, dialogs take the focus, Escape closes them, and the focus
-//! goes back to the Manage menu.
+//! The 000 and 002 workflows and tap-to-enrol driven by the keyboard alone
+//! (Tab, Enter, Space, Escape and typing; no click), must-be-true 6: every
+//! control is reachable, dialogs take the focus, Escape closes them, and the
+//! focus goes back to the Manage menu. (003 by keyboard is in `purge`.)
 
 use fantoccini::key::Key;
 
@@ -133,4 +133,47 @@ async fn the_002_procedure_by_keyboard_only() {
     assert_eq!(ids.iter().map(|id| state(id)).collect::<Vec<_>>(), ["expunged", "deleted", "deleted"]);
     b.close().await;
     server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tap_to_enrol_by_keyboard_only() {
+    use super::enrol::{person, place_until_shown, reader_service, shows, stream_open};
+    let lease = hw_sim::pcscd::lease().unwrap();
+    let d = tempfile::tempdir().unwrap();
+    cli(d.path(), &["init"]);
+    super::add_operator(d.path(), "ella", "enroller", PASSWORD);
+    let bob = person(d.path(), "Bob", "Newcomer");
+    let l = reader_service(d, &lease);
+    let b = Browser::start().await;
+    let c = &b.c;
+    sign_in_by_keyboard(c, &l.server.base, "ella").await;
+
+    // Search, open the record, Enrol a card: the one reader is chosen.
+    tab_to(c, "User ID, last name, email, employee number or card UID").await;
+    keys(c, "newcomer").await;
+    press(c, Key::Enter).await;
+    wait_for(c, &format!("//table//a[normalize-space()='{bob}']")).await;
+    tab_to(c, &bob).await;
+    press(c, Key::Enter).await;
+    wait_for(c, "//h1[normalize-space()='Bob Newcomer']").await;
+    tab_to(c, "Enrol a card").await;
+    press(c, Key::Enter).await;
+    wait_for(c, "//h2[normalize-space()='Tap the card now']").await;
+    stream_open(c).await;
+
+    // The tap (a card on the reader, not a key), then Confirm by Tab and Enter.
+    let uid = [0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x77];
+    let card = place_until_shown(c, &lease, hw_sim::card::CardModel::Ultralight, &uid, &shows("04112233445577")).await;
+    card.remove().unwrap();
+    tab_to(c, "Confirm").await;
+    press(c, Key::Enter).await;
+    wait_for(
+        c,
+        &format!("//*[@role='status']/p[normalize-space()='Card 04112233445577 is now enrolled to person {bob}.']"),
+    )
+    .await;
+    let (status, bound) = l.get("/api/v1/credentials/04112233445577");
+    assert_eq!((status, bound["holder"].as_str()), (200, Some(bob.as_str())), "{bound}");
+    b.close().await;
+    l.server.stop();
 }
