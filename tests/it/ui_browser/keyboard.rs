@@ -22,6 +22,18 @@ async fn sign_in_by_keyboard(c: &fantoccini::Client, base: &str, name: &str) {
     wait_for(c, "//h1[normalize-space()='Manage']").await;
 }
 
+/// From People: types `query` in the search box, Enter, then Tab to the
+/// result `id` and Enter; waits for the record headed `heading`.
+async fn open_record_by_keyboard(c: &fantoccini::Client, query: &str, id: &str, heading: &str) {
+    tab_to(c, "User ID, last name, email, employee number or card UID").await;
+    keys(c, query).await;
+    press(c, Key::Enter).await;
+    wait_for(c, &format!("//table//a[normalize-space()='{id}']")).await;
+    tab_to(c, id).await;
+    press(c, Key::Enter).await;
+    wait_for(c, &format!("//h1[normalize-space()='{heading}']")).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_000_procedure_by_keyboard_only() {
     let d = tempfile::tempdir().unwrap();
@@ -36,13 +48,7 @@ async fn the_000_procedure_by_keyboard_only() {
     sign_in_by_keyboard(c, &server.base, "erin").await;
 
     // Search by last name, open the record.
-    tab_to(c, "User ID, last name, email, employee number or card UID").await;
-    keys(c, "hopper").await;
-    press(c, Key::Enter).await;
-    wait_for(c, &format!("//table//a[normalize-space()='{id}']")).await;
-    tab_to(c, &id).await;
-    press(c, Key::Enter).await;
-    wait_for(c, "//h1[normalize-space()='Grace Hopper']").await;
+    open_record_by_keyboard(c, "hopper", &id, "Grace Hopper").await;
 
     // Manage (Space opens the menu) → Delete → Delete User.
     tab_to(c, "Manage").await;
@@ -149,13 +155,7 @@ async fn tap_to_enrol_by_keyboard_only() {
     sign_in_by_keyboard(c, &l.server.base, "ella").await;
 
     // Search, open the record, Enrol a card: the one reader is chosen.
-    tab_to(c, "User ID, last name, email, employee number or card UID").await;
-    keys(c, "newcomer").await;
-    press(c, Key::Enter).await;
-    wait_for(c, &format!("//table//a[normalize-space()='{bob}']")).await;
-    tab_to(c, &bob).await;
-    press(c, Key::Enter).await;
-    wait_for(c, "//h1[normalize-space()='Bob Newcomer']").await;
+    open_record_by_keyboard(c, "newcomer", &bob, "Bob Newcomer").await;
     tab_to(c, "Enrol a card").await;
     press(c, Key::Enter).await;
     wait_for(c, "//h2[normalize-space()='Tap the card now']").await;
