@@ -6,8 +6,9 @@
 //! an admin (a UI session cookie for the pages, a bearer token for the API):
 //! - **people search**: the results fragment htmx swaps (`HX-Request`), the
 //!   whole page, and `GET /api/v1/users` — for a broad prefix
-//!   (`seed0012`: 10,000 people match, a page of 50 shown) and one exact
-//!   last name;
+//!   (`seed0012`: 10,000 people match, a page of 50 shown), one exact last
+//!   name, a first keystroke (`s`: everyone matches) and an email with its
+//!   `@`;
 //! - **person record**: `/ui/people/{id}` and `GET /api/v1/users/{id}`, over
 //!   people spread across the database.
 //!
@@ -155,7 +156,8 @@ async fn main() {
 
     println!("{rounds} requests each, after 50 warm-up; p50 / p99 / max in ms");
     let row = |what: &str, (p50, p99, max): (f64, f64, f64)| println!("{what:<52} {p50:>7.3} {p99:>7.3} {max:>7.3}");
-    for q in ["seed0012", "seed00500000"] {
+    // A broad prefix, one last name, a first keystroke, an email (with its @).
+    for q in ["seed0012", "seed00500000", "s", "seed12%40"] {
         row(
             &format!("UI results fragment (htmx) q={q}"),
             time(&app, rounds, |_| get(&format!("/ui/people?q={q}"), ui, true)).await,

@@ -175,7 +175,7 @@ pub async fn cancel_job(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeletedParams {
-    /// ID, family-name or email prefix, employee number, or card UID (empty: everyone deleted).
+    /// ID, family-name prefix, email prefix (text with an `@`), employee number, or card UID (empty: everyone deleted).
     #[serde(default)]
     pub q: String,
     /// Deleted at or after (RFC 3339 or YYYY-MM-DD).

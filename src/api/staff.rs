@@ -139,7 +139,7 @@ pub struct PatchUser {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsers {
-    /// ID, family-name or email prefix, employee number, or card UID. Empty lists everyone.
+    /// ID, family-name prefix, email prefix (text with an `@`), employee number, or card UID. Empty lists everyone.
     #[serde(default)]
     pub q: String,
     /// Include deleted and expunged people.

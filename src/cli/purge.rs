@@ -133,7 +133,7 @@ pub(super) enum PurgeCmd {
 pub(super) enum ErasureCmd {
     /// Deleted people (restorable, not yet expunged): what `user erase` chooses from.
     Deleted {
-        /// ID, family-name or email prefix, employee number or card UID (default: everyone deleted).
+        /// ID, family-name prefix, email prefix (text with an @), employee number or card UID (default: everyone deleted).
         #[arg(default_value = "")]
         query: String,
         /// Deleted at or after (RFC 3339 or YYYY-MM-DD).

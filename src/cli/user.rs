@@ -72,7 +72,7 @@ pub(super) enum UserCmd {
     },
     /// Show a person (the tombstone if expunged).
     Show { id: String },
-    /// Search by user ID, family name or email prefix, employee number, card UID.
+    /// Search by user ID, family-name prefix, email prefix (text with an @), employee number, card UID.
     Search {
         query: String,
         /// Include deleted and expunged people.

@@ -141,3 +141,19 @@ fn search_folds_case_beyond_ascii() {
     // Wildcards are plain characters.
     assert!(f.store.search_users("%", 10).unwrap().is_empty());
 }
+
+#[test]
+fn an_email_is_found_by_a_prefix_holding_its_at_sign() {
+    let f = Fixture::new();
+    let n =
+        idms::store::NewUser { email: Some("Ann.Smith@Example.org".into()), ..crate::common::new_user("Ann", "Jones") };
+    let ann = f.store.create_user(&staff(), n).unwrap().id;
+    for q in ["ann.smith@", "ANN.SMITH@EXAMPLE.ORG", "Ann.Smith@ex"] {
+        let found: Vec<_> = f.store.search_users(q, 10).unwrap().into_iter().map(|s| s.id).collect();
+        assert_eq!(found, vec![ann], "{q}");
+    }
+    // Without an @ the text is a name (and the email is not searched: a
+    // bare letter would sort every address starting with it).
+    assert!(f.store.search_users("ann.smith", 10).unwrap().is_empty());
+    assert_eq!(f.store.search_users("jon", 10).unwrap().len(), 1, "the family name");
+}
