@@ -43,3 +43,35 @@ async fn a_scoped_card_look_up_names_no_earlier_holder_of_another_unit() {
     let page = ui.get("/ui/cards?uid=04AABBCC", Some(&cookie), false).await;
     assert!(page.body.contains(&south.to_string()) && page.body.contains(&north.to_string()), "{}", page.body);
 }
+
+/// The body's notice, if any.
+fn notice(body: &str) -> &str {
+    body.find("class=\"notice\"").map_or("", |at| &body[at..at + body[at..].find("</div>").unwrap_or(0)])
+}
+
+#[tokio::test]
+async fn a_forged_admin_link_does_not_say_that_a_working_token_was_revoked() {
+    let ui = Ui::new();
+    let (controller, _) = ui.store.add_controller(&staff(), "gate", &["front".to_string()]).unwrap();
+    let (_, token) = ui.store.issue_token(&staff(), "bot", Role::Viewer, None).unwrap();
+    let (cookie, csrf) = ui.sign_in("adam").await;
+    for forged in [
+        format!("/ui/admin?done=tokens.revoke&who={}", token.id),
+        "/ui/admin?done=tokens.revoke&who=987654".to_string(),
+        format!("/ui/admin?done=controllers.revoke&who={}", controller.id),
+        "/ui/admin?done=tokens.revoke&who=-9223372036854775808".to_string(),
+    ] {
+        let a = ui.get(&forged, Some(&cookie), false).await;
+        assert_eq!(a.status, StatusCode::OK, "{forged}: {}", a.body);
+        assert_eq!(notice(&a.body), "", "{forged}: the token still works, so no notice says otherwise");
+    }
+    // Revoked for real, the notices are shown.
+    for path in
+        [format!("/ui/admin/tokens/{}/revoke", token.id), format!("/ui/admin/controllers/{}/revoke", controller.id)]
+    {
+        let a = ui.post(&path, Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}")).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{path}: {}", a.body);
+        let shown = ui.get(a.header("location"), Some(&cookie), false).await;
+        assert!(notice(&shown.body).contains("revoked"), "{path}: {}", shown.body);
+    }
+}
