@@ -299,8 +299,9 @@ pub async fn act(
         })
         .await
         .map(|released| {
-            let released: Vec<String> = released.iter().map(ToString::to_string).collect();
-            format!("/ui/people/{uid}?done=expunge&released={}", released.join(","))
+            let released = released.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+            let seal = crate::ui::csrf::seal(&p.session, &released_facts(uid, &released));
+            format!("/ui/people/{uid}?done=expunge&released={released}&seal={seal}")
         })
     } else {
         op(&s, &acting, move |st, a| ops::users::lifecycle(st, a, uid, action))
@@ -347,6 +348,31 @@ pub struct Done {
     pub done: Option<String>,
     /// Expunge: the cards returned to stock (UIDs, comma-separated).
     pub released: Option<String>,
+    /// The seal of `released` (`ui::csrf::seal`): a list no expunge of
+    /// this session released is not shown.
+    #[serde(default)]
+    pub seal: String,
+}
+
+/// What the seal of an expunge's released cards covers.
+#[must_use]
+pub fn released_facts(id: UserId, released: &str) -> String {
+    format!("expunge:{id}:{released}")
+}
+
+impl Done {
+    /// `self` without the released cards unless `session` sealed them for `id`.
+    #[must_use]
+    pub fn checked(mut self, session: &Session, id: UserId) -> Self {
+        let ok = self
+            .released
+            .as_deref()
+            .is_some_and(|r| crate::ui::csrf::sealed(session, &released_facts(id, r), &self.seal));
+        if !ok {
+            self.released = None;
+        }
+        self
+    }
 }
 
 redacted_debug!(Done);

@@ -75,3 +75,73 @@ async fn a_forged_admin_link_does_not_say_that_a_working_token_was_revoked() {
         assert!(notice(&shown.body).contains("revoked"), "{path}: {}", shown.body);
     }
 }
+
+#[tokio::test]
+async fn a_forged_bulk_update_link_shows_no_count_and_another_sessions_seal_does_not_fit() {
+    let ui = Ui::new();
+    ui.store.add_operator(&staff(), "max", Role::Manager, None, Some(PW)).unwrap();
+    for i in 0..3 {
+        let n = NewUser { group: Some("library".into()), ..new_user("Lib", &format!("Rary{i}")) };
+        ui.store.create_user(&staff(), n).unwrap();
+    }
+    let (cookie, csrf) = ui.sign_in("max").await;
+    let forged = ui.get("/ui/purge/dates?updated=123456", Some(&cookie), false).await;
+    assert_eq!(forged.status, StatusCode::OK, "{}", forged.body);
+    assert!(!forged.body.contains("123456"), "no one was updated: {}", notice(&forged.body));
+    let post = ui
+        .post(
+            "/ui/purge/dates",
+            Some(&cookie),
+            Some(ORIGIN),
+            &format!("csrf={csrf}&purge_date=2030-01-01&group=library"),
+        )
+        .await;
+    assert_eq!(post.status, StatusCode::SEE_OTHER, "{}", post.body);
+    let to = post.header("location").to_string();
+    assert!(to.starts_with("/ui/purge/dates?updated=3&seal="), "{to}");
+    let done = ui.get(&to, Some(&cookie), false).await;
+    assert!(notice(&done.body).contains("The purge date of 3 users was updated."), "{}", done.body);
+    // The seal fits only its own count and its own session.
+    let bumped = to.replace("updated=3", "updated=300");
+    assert!(!ui.get(&bumped, Some(&cookie), false).await.body.contains("users was updated"), "{bumped}");
+    let (other, _) = ui.sign_in("max").await;
+    assert!(!ui.get(&to, Some(&other), false).await.body.contains("users was updated"), "another session");
+}
+
+#[tokio::test]
+async fn a_forged_expunge_link_lists_no_card_as_back_in_stock() {
+    let ui = Ui::new();
+    ui.store.add_operator(&staff(), "erin", Role::Eraser, None, Some(PW)).unwrap();
+    let holder = ui.store.create_user(&staff(), new_user("Held", "Card")).unwrap().id;
+    ui.store.enroll(&staff(), holder, Technology::Iso14443a, &iso("04DEAD01")).unwrap();
+    let gone = ui.store.create_user(&staff(), new_user("Gone", "Person")).unwrap().id;
+    ui.store.lifecycle(&staff(), gone, LifecycleAction::Delete).unwrap();
+    ui.store.expunge(&staff(), gone, &gone.to_string()).unwrap();
+    let (cookie, _) = ui.sign_in("erin").await;
+    let forged = ui.get(&format!("/ui/people/{gone}?done=expunge&released=04DEAD01"), Some(&cookie), false).await;
+    assert_eq!(forged.status, StatusCode::OK, "{}", forged.body);
+    assert!(notice(&forged.body).contains(&format!("Person {gone} was expunged.")), "true, so shown");
+    assert!(
+        !forged.body.contains("04DEAD01") && !forged.body.contains("back in stock"),
+        "a card someone holds is not said to be ready to recycle: {}",
+        notice(&forged.body)
+    );
+}
+
+#[tokio::test]
+async fn a_forged_erase_report_gives_no_false_reason_and_no_made_up_person() {
+    let ui = Ui::new();
+    ui.store.add_operator(&staff(), "erin", Role::Eraser, None, Some(PW)).unwrap();
+    let deleted = ui.store.create_user(&staff(), new_user("Not", "Held")).unwrap().id;
+    ui.store.lifecycle(&staff(), deleted, LifecycleAction::Delete).unwrap();
+    let live = ui.store.create_user(&staff(), new_user("Still", "Here")).unwrap().id;
+    let (cookie, csrf) = ui.sign_in("erin").await;
+    let forged = format!("/ui/deleted?done=erase&erased=&kept={deleted}:legal_hold,{live}:not_found");
+    let page = ui.get(&forged, Some(&cookie), false).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(notice(&page.body), "", "no erase was made, so no report: {}", notice(&page.body));
+    // A real erase reports as before.
+    let done = ui.post("/ui/deleted/erase", Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}&id={deleted}")).await;
+    let report = ui.get(done.header("location"), Some(&cookie), false).await;
+    assert!(notice(&report.body).contains(&format!("<li>{deleted}</li>")), "{}", report.body);
+}
