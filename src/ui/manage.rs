@@ -300,8 +300,7 @@ pub async fn act(
         .await
         .map(|released| {
             let released = released.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-            let seal = crate::ui::csrf::seal(&p.session, &released_facts(uid, &released));
-            format!("/ui/people/{uid}?done=expunge&released={released}&seal={seal}")
+            after(&p.session, uid, "expunge", &released)
         })
     } else {
         op(&s, &acting, move |st, a| ops::users::lifecycle(st, a, uid, action))
@@ -348,28 +347,40 @@ pub struct Done {
     pub done: Option<String>,
     /// Expunge: the cards returned to stock (UIDs, comma-separated).
     pub released: Option<String>,
-    /// The seal of `released` (`ui::csrf::seal`): a list no expunge of
-    /// this session released is not shown.
+    /// The seal (`ui::csrf::seal`) of what the record cannot bear out:
+    /// that the person was just added or saved, and which cards an
+    /// expunge released. Without it those are not shown.
     #[serde(default)]
     pub seal: String,
 }
 
-/// What the seal of an expunge's released cards covers.
+/// What the seal of a record's notice covers.
+fn facts(done: &str, id: UserId, released: &str) -> String {
+    format!("{done}:{id}:{released}")
+}
+
+/// The record's address after `done` (`added`, `saved`, `expunge` with the
+/// cards it released), sealed for `session`.
 #[must_use]
-pub fn released_facts(id: UserId, released: &str) -> String {
-    format!("expunge:{id}:{released}")
+pub fn after(session: &Session, id: UserId, done: &str, released: &str) -> String {
+    let seal = crate::ui::csrf::seal(session, &facts(done, id, released));
+    let released = if released.is_empty() { String::new() } else { format!("&released={released}") };
+    format!("/ui/people/{id}?done={done}{released}&seal={seal}")
 }
 
 impl Done {
-    /// `self` without the released cards unless `session` sealed them for `id`.
+    /// `self` without what the record cannot bear out unless `session`
+    /// sealed it for `id`.
     #[must_use]
     pub fn checked(mut self, session: &Session, id: UserId) -> Self {
-        let ok = self
-            .released
-            .as_deref()
-            .is_some_and(|r| crate::ui::csrf::sealed(session, &released_facts(id, r), &self.seal));
+        let released = self.released.as_deref().unwrap_or_default();
+        let ok =
+            self.done.as_deref().is_some_and(|d| crate::ui::csrf::sealed(session, &facts(d, id, released), &self.seal));
         if !ok {
             self.released = None;
+            if matches!(self.done.as_deref(), Some("added" | "saved")) {
+                self.done = None;
+            }
         }
         self
     }

@@ -145,3 +145,15 @@ async fn a_forged_erase_report_gives_no_false_reason_and_no_made_up_person() {
     let report = ui.get(done.header("location"), Some(&cookie), false).await;
     assert!(notice(&report.body).contains(&format!("<li>{deleted}</li>")), "{}", report.body);
 }
+
+#[tokio::test]
+async fn a_forged_link_does_not_say_that_a_person_was_just_added_or_saved() {
+    let ui = Ui::new();
+    let id = ui.store.create_user(&staff(), new_user("Old", "Record")).unwrap().id;
+    let (cookie, _) = ui.sign_in("vera").await;
+    for done in ["added", "saved"] {
+        let page = ui.get(&format!("/ui/people/{id}?done={done}"), Some(&cookie), false).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert_eq!(notice(&page.body), "", "{done}: nothing was added or saved by this session");
+    }
+}
