@@ -157,3 +157,64 @@ async fn a_forged_link_does_not_say_that_a_person_was_just_added_or_saved() {
         assert_eq!(notice(&page.body), "", "{done}: nothing was added or saved by this session");
     }
 }
+
+/// Markup an attacker types wherever a field takes free text.
+const EVIL: &str = "\"><img src=x onerror=alert(1)><script>alert(2)</script>";
+
+#[tokio::test]
+async fn markup_in_doors_units_groups_criteria_and_audit_details_renders_as_text() {
+    let ui = Ui::new();
+    let _ = ui.store.add_controller(&staff(), "gate", &[EVIL.to_string()]);
+    let _ = ui.store.add_operator(&staff(), "unit-op", Role::Viewer, Some(EVIL), Some(PW));
+    let n = NewUser {
+        org_unit: Some(EVIL.into()),
+        group: Some(EVIL.into()),
+        record_type: Some(EVIL.into()),
+        notes: Some(EVIL.into()),
+        ..new_user(EVIL, EVIL)
+    };
+    let id = ui.store.create_user(&staff(), n).unwrap().id;
+    ui.store.add_operator(&staff(), "erin", Role::Eraser, None, Some(PW)).unwrap();
+    let (cookie, csrf) = ui.sign_in("adam").await;
+    let enc: String = EVIL.bytes().map(|b| format!("%{b:02X}")).collect();
+    // A purge job whose criteria hold the markup, and an access-event read whose audit detail does.
+    let (erin, erin_csrf) = ui.sign_in("erin").await;
+    let job = ui
+        .post(
+            "/ui/purge/jobs",
+            Some(&erin),
+            Some(ORIGIN),
+            &format!("csrf={erin_csrf}&grace_days=0&waive_threshold=0&record_type={enc}&group={enc}&org_unit={enc}"),
+        )
+        .await;
+    assert_eq!(job.status, StatusCode::SEE_OTHER, "{}", job.body);
+    let _ = ui.get(&format!("/ui/events?door={enc}"), Some(&cookie), false).await;
+    let mut shown = Vec::new();
+    for (path, c) in [
+        ("/ui/admin".to_string(), &cookie),
+        (format!("/ui/people/{id}"), &cookie),
+        (format!("/ui/people/{id}/edit"), &cookie),
+        (format!("/ui/people?q={enc}"), &cookie),
+        (format!("/ui/people?q=x&include_deleted=on&after={enc}"), &cookie),
+        (format!("/ui/events?door={enc}&user_id={enc}"), &cookie),
+        ("/ui/audit".to_string(), &cookie),
+        (format!("/ui/audit?actor={enc}&target={enc}&expect={enc}&verify=1"), &cookie),
+        (format!("/ui/cards?uid={enc}&technology={enc}"), &cookie),
+        (format!("/ui/deleted?search=1&q={enc}&unit={enc}"), &erin),
+        ("/ui/purge".to_string(), &erin),
+        (job.header("location").to_string(), &erin),
+        (format!("/ui/enrol?user={id}&uid={enc}&technology={enc}"), &cookie),
+        (format!("/ui/admin/operators/{enc}/disable"), &cookie),
+    ] {
+        let a = ui.get(&path, Some(c), false).await;
+        assert!(!a.body.contains("<img") && !a.body.contains("<script>alert"), "{path}: {}", a.body);
+        if a.body.contains("&#60;img") {
+            shown.push(path);
+        }
+    }
+    // The markup reached the pages that show these fields (as text).
+    for want in ["/ui/admin", "/ui/people/", "/ui/purge", "/ui/audit"] {
+        assert!(shown.iter().any(|p| p.starts_with(want)), "{want} shows the markup as text: {shown:?}");
+    }
+    let _ = csrf;
+}
