@@ -436,22 +436,25 @@ async fn listed(s: &AppState, session: &Session, all: bool, after: Option<i64>) 
 /// Whether the store bears out a revocation notice: token `who` is
 /// revoked, or controller `who` has no working token left (other notices
 /// are borne out by what the page lists).
-async fn revoked(s: &AppState, session: &Session, done: Option<&str>, who: &str) -> Result<bool, UiError> {
+async fn revoked(s: &AppState, session: &Session, done: Option<&str>, who: &str) -> bool {
     let Some(id) = who.parse::<i64>().ok().filter(|n| *n > 0) else {
-        return Ok(false);
+        return false;
     };
     let filter = match done {
         Some("tokens.revoke") => TokenFilter { after: Some(id - 1), limit: 1, ..TokenFilter::default() },
         Some("controllers.revoke") => {
             TokenFilter { controller: Some(id), active: true, limit: 1, ..TokenFilter::default() }
         }
-        _ => return Ok(false),
+        _ => return false,
     };
-    let found = op(s, &session.acting, move |st, a| access::list_tokens(st, a, &filter)).await?;
-    Ok(match done {
+    // A controller that does not exist has nothing revoked: no notice.
+    let Ok(found) = op(s, &session.acting, move |st, a| access::list_tokens(st, a, &filter)).await else {
+        return false;
+    };
+    match done {
         Some("tokens.revoke") => found.first().is_some_and(|t| t.id == id && t.state == TokenState::Revoked),
         _ => found.is_empty(),
-    })
+    }
 }
 
 /// The notice for `done`/`who`, if what is listed (and, for a revocation,
@@ -505,7 +508,7 @@ pub async fn page(
     Query(p): Query<AdminParams>,
 ) -> Result<Response, UiError> {
     let l = listed(&s, &session, p.all.is_some(), p.after).await?;
-    let revoked = revoked(&s, &session, p.done.as_deref(), &p.who).await?;
+    let revoked = revoked(&s, &session, p.done.as_deref(), &p.who).await;
     let page = render_page(&session, l, &p, (Typed::default(), Typed::default()), revoked);
     Ok(html(&page)?.into_response())
 }

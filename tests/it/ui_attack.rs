@@ -59,6 +59,7 @@ async fn a_forged_admin_link_does_not_say_that_a_working_token_was_revoked() {
         format!("/ui/admin?done=tokens.revoke&who={}", token.id),
         "/ui/admin?done=tokens.revoke&who=987654".to_string(),
         format!("/ui/admin?done=controllers.revoke&who={}", controller.id),
+        "/ui/admin?done=controllers.revoke&who=987654".to_string(),
         "/ui/admin?done=tokens.revoke&who=-9223372036854775808".to_string(),
     ] {
         let a = ui.get(&forged, Some(&cookie), false).await;
