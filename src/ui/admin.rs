@@ -29,7 +29,7 @@ use crate::ops::access::{self, RevokeTarget};
 use crate::store::Role;
 use crate::store::auth::{ControllerRecord, OperatorRecord, TokenFilter, TokenRecord, TokenState};
 use crate::store::sessions::SessionRecord;
-use crate::ui::csrf::Posted;
+use crate::ui::csrf::{Posted, seal};
 use crate::ui::error::UiError;
 use crate::ui::manage::redirect;
 use crate::ui::session::Session;
@@ -187,6 +187,14 @@ pub struct AdminParams {
     pub after: Option<i64>,
     /// Include revoked and expired tokens (a checkbox).
     pub all: Option<String>,
+    /// An ended session's seal (`ui::csrf::seal`).
+    #[serde(default)]
+    pub seal: String,
+}
+
+/// What the seal of an ended session's notice covers.
+fn ended_facts(who: &str) -> String {
+    format!("sessions.revoke:{who}")
 }
 
 /// An operator as listed.
@@ -459,7 +467,7 @@ async fn revoked(s: &AppState, session: &Session, done: Option<&str>, who: &str)
 
 /// The notice for `done`/`who`, if what is listed (and, for a revocation,
 /// [`revoked`]) bears it out.
-fn notice(done: Option<&str>, who: &str, l: &Listed, revoked: bool) -> Option<String> {
+fn notice(done: Option<&str>, who: &str, l: &Listed, revoked: bool, sealed: bool) -> Option<String> {
     let operator = |disabled: bool| l.operators.iter().any(|o| o.name == who && o.disabled_at.is_some() == disabled);
     let controller =
         |disabled: bool| l.controllers.iter().any(|c| c.id.to_string() == who && c.disabled_at.is_some() == disabled);
@@ -472,7 +480,7 @@ fn notice(done: Option<&str>, who: &str, l: &Listed, revoked: bool) -> Option<St
             format!("The tokens of controller {who} were revoked.")
         }
         "tokens.revoke" if revoked => format!("Token {who} was revoked."),
-        "sessions.revoke" if !l.sessions.iter().any(|s| s.id.to_string() == who) && who.parse::<i64>().is_ok() => {
+        "sessions.revoke" if sealed && !l.sessions.iter().any(|s| s.id.to_string() == who) => {
             format!("Session {who} was ended.")
         }
         _ => return None,
@@ -480,7 +488,8 @@ fn notice(done: Option<&str>, who: &str, l: &Listed, revoked: bool) -> Option<St
 }
 
 fn render_page(session: &Session, l: Listed, p: &AdminParams, forms: (Typed, Typed), revoked: bool) -> AdminPage {
-    let notice = notice(p.done.as_deref(), &p.who, &l, revoked);
+    let sealed = crate::ui::csrf::sealed(session, &ended_facts(&p.who), &p.seal);
+    let notice = notice(p.done.as_deref(), &p.who, &l, revoked, sealed);
     let Listed { operators, controllers, mut tokens, sessions } = l;
     let more = tokens.len() > PAGE_TOKENS as usize;
     tokens.truncate(PAGE_TOKENS as usize);
@@ -648,7 +657,13 @@ pub async fn act(
     let acting = p.session.acting.clone();
     let done = |a: &Act| {
         let (k, verb) = a.path();
-        format!("{HERE}?done={k}.{verb}&who={}", a.who())
+        let to = format!("{HERE}?done={k}.{verb}&who={}", a.who());
+        // An ended session is no longer listed, which a made-up ID is not
+        // either: that notice is sealed to this session.
+        match a {
+            Act::SessionRevoke(_) => format!("{to}&seal={}", seal(&p.session, &ended_facts(&a.who()))),
+            _ => to,
+        }
     };
     let outcome: Result<Response, ApiError> = match act.clone() {
         Act::OperatorDisable(n) => {

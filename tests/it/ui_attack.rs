@@ -50,7 +50,7 @@ fn notice(body: &str) -> &str {
 }
 
 #[tokio::test]
-async fn a_forged_admin_link_does_not_say_that_a_working_token_was_revoked() {
+async fn a_forged_admin_link_does_not_say_that_a_working_token_was_revoked_or_a_session_ended() {
     let ui = Ui::new();
     let (controller, _) = ui.store.add_controller(&staff(), "gate", &["front".to_string()]).unwrap();
     let (_, token) = ui.store.issue_token(&staff(), "bot", Role::Viewer, None).unwrap();
@@ -61,6 +61,7 @@ async fn a_forged_admin_link_does_not_say_that_a_working_token_was_revoked() {
         format!("/ui/admin?done=controllers.revoke&who={}", controller.id),
         "/ui/admin?done=controllers.revoke&who=987654".to_string(),
         "/ui/admin?done=tokens.revoke&who=-9223372036854775808".to_string(),
+        "/ui/admin?done=sessions.revoke&who=424242".to_string(),
     ] {
         let a = ui.get(&forged, Some(&cookie), false).await;
         assert_eq!(a.status, StatusCode::OK, "{forged}: {}", a.body);
