@@ -220,3 +220,48 @@ async fn markup_in_doors_units_groups_criteria_and_audit_details_renders_as_text
     }
     let _ = csrf;
 }
+
+#[tokio::test]
+async fn careless_posts_and_mangled_cursors_change_nothing_and_answer_no_server_error() {
+    let ui = Ui::new();
+    ui.store.add_operator(&staff(), "max", Role::Eraser, None, Some(PW)).unwrap();
+    let id = ui.store.create_user(&staff(), new_user("Care", "Less")).unwrap().id;
+    let (cookie, csrf) = ui.sign_in("max").await;
+    // Update users in bulk with no filter at all: refused, no one's purge date set.
+    let a =
+        ui.post("/ui/purge/dates", Some(&cookie), Some(ORIGIN), &format!("csrf={csrf}&purge_date=2000-01-01")).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("Choose whom to update"), "{}", a.body);
+    assert_eq!(ui.store.get_user(id).unwrap().purge_date, None);
+    // A huge post (far over the body limit) is refused before anything is read.
+    let huge = format!("csrf={csrf}&notes={}", "x".repeat(1 << 20));
+    let a = ui.post(&format!("/ui/people/{id}/edit"), Some(&cookie), Some(ORIGIN), &huge).await;
+    assert!(a.status.is_client_error(), "{}", a.status);
+    assert_eq!(ui.store.get_user(id).unwrap().notes, None);
+    // Mangled cursors, page numbers and dates: a client error or the page, never a 5xx.
+    let long = "9".repeat(5000);
+    for path in [
+        format!("/ui/people?q=a&after=-1&before={long}"),
+        format!("/ui/people?q={long}"),
+        format!("/ui/people/{id}?tab=history&after=-9223372036854775808"),
+        format!("/ui/people/{id}?after={long}"),
+        "/ui/purge/jobs/0".to_string(),
+        format!("/ui/purge/jobs/{long}"),
+        "/ui/purge/jobs/1/progress".to_string(),
+        "/ui/audit?since=-9223372036854775808".to_string(),
+        "/ui/audit?since=9223372036854775807".to_string(),
+        "/ui/admin?after=-9223372036854775808".to_string(),
+        "/ui/admin?after=9223372036854775807&all=on".to_string(),
+        "/ui/deleted?search=1&from=9999-12-31&to=9999-12-31".to_string(),
+        "/ui/deleted?search=1&from=0000-01-01".to_string(),
+        "/ui/events?from=9999-12-31&to=9999-12-31".to_string(),
+        format!("/ui/events?after={long}"),
+        "/ui/cards?uid=%20%20&technology=%00".to_string(),
+        format!("/ui/cards?uid={long}"),
+        format!("/ui/enrol?user={id}&uid=04%3Aa1%20b2%3Ac3&technology=ISO14443A"),
+        "/ui/readers/events?user=-1".to_string(),
+    ] {
+        let a = ui.get(&path, Some(&cookie), false).await;
+        assert!(!a.status.is_server_error(), "{path}: {} {}", a.status, a.body);
+    }
+}
