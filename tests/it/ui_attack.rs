@@ -265,3 +265,21 @@ async fn careless_posts_and_mangled_cursors_change_nothing_and_answer_no_server_
         assert!(!a.status.is_server_error(), "{path}: {} {}", a.status, a.body);
     }
 }
+
+#[tokio::test]
+async fn a_planted_session_cookie_is_never_adopted_by_signing_in() {
+    let ui = Ui::new();
+    let planted = format!("idms_session={}", "ab".repeat(32));
+    let req = axum::http::Request::builder()
+        .method(axum::http::Method::POST)
+        .uri("/ui/sign-in")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", ORIGIN)
+        .header("cookie", &planted);
+    let a = ui.send(req, &format!("name=vera&password={}", PW.replace(' ', "+"))).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_ne!(a.cookie(), planted, "a new secret of the server's making");
+    let with_planted = ui.get("/ui/people", Some(&planted), false).await;
+    assert_eq!(with_planted.header("location"), "/ui/sign-in", "the planted value opens nothing");
+    assert_eq!(ui.get("/ui/people", Some(&a.cookie()), false).await.status, StatusCode::OK);
+}
