@@ -67,7 +67,7 @@ pub struct DeletedQuery {
 
 /// What the seal of an erase's report covers.
 fn report_facts(erased: &str, kept: &str) -> String {
-    format!("erase:{erased}:{kept}")
+    format!("erase|{erased}|{kept}")
 }
 
 redacted_debug!(DeletedQuery);
