@@ -54,7 +54,7 @@ fn scoped(
     technology: Option<Technology>,
     uid: &Uid,
 ) -> Result<CredentialRecord, OpsError> {
-    let c = store.get_credential(technology, uid)?;
+    let mut c = store.get_credential(technology, uid)?;
     if acting.unit().is_some() {
         let visible = match c.holder {
             Some(h) => holder_in_scope(store, acting, h),
@@ -64,6 +64,9 @@ fn scoped(
         if !visible {
             return Err(OpsError::Refused(DomainError::NotFound { what: "credential", id: c.uid.to_string() }));
         }
+        // A recycled card's earlier holders may be of other units: a scoped
+        // caller learns neither who they were nor what became of them.
+        c.bindings.retain(|b| holder_in_scope(store, acting, b.user_id));
     }
     Ok(c)
 }

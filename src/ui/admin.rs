@@ -29,7 +29,7 @@ use crate::ops::access::{self, RevokeTarget};
 use crate::store::Role;
 use crate::store::auth::{ControllerRecord, OperatorRecord, TokenFilter, TokenRecord, TokenState};
 use crate::store::sessions::SessionRecord;
-use crate::ui::csrf::Posted;
+use crate::ui::csrf::{Posted, seal};
 use crate::ui::error::UiError;
 use crate::ui::manage::redirect;
 use crate::ui::session::Session;
@@ -187,6 +187,14 @@ pub struct AdminParams {
     pub after: Option<i64>,
     /// Include revoked and expired tokens (a checkbox).
     pub all: Option<String>,
+    /// An ended session's seal (`ui::csrf::seal`).
+    #[serde(default)]
+    pub seal: String,
+}
+
+/// What the seal of an ended session's notice covers.
+fn ended_facts(who: &str) -> String {
+    format!("sessions.revoke:{who}")
 }
 
 /// An operator as listed.
@@ -433,8 +441,33 @@ async fn listed(s: &AppState, session: &Session, all: bool, after: Option<i64>) 
     .await?)
 }
 
-/// The notice for `done`/`who`, if what is listed bears it out.
-fn notice(done: Option<&str>, who: &str, l: &Listed) -> Option<String> {
+/// Whether the store bears out a revocation notice: token `who` is
+/// revoked, or controller `who` has no working token left (other notices
+/// are borne out by what the page lists).
+async fn revoked(s: &AppState, session: &Session, done: Option<&str>, who: &str) -> bool {
+    let Some(id) = who.parse::<i64>().ok().filter(|n| *n > 0) else {
+        return false;
+    };
+    let filter = match done {
+        Some("tokens.revoke") => TokenFilter { after: Some(id - 1), limit: 1, ..TokenFilter::default() },
+        Some("controllers.revoke") => {
+            TokenFilter { controller: Some(id), active: true, limit: 1, ..TokenFilter::default() }
+        }
+        _ => return false,
+    };
+    // A controller that does not exist has nothing revoked: no notice.
+    let Ok(found) = op(s, &session.acting, move |st, a| access::list_tokens(st, a, &filter)).await else {
+        return false;
+    };
+    match done {
+        Some("tokens.revoke") => found.first().is_some_and(|t| t.id == id && t.state == TokenState::Revoked),
+        _ => found.is_empty(),
+    }
+}
+
+/// The notice for `done`/`who`, if what is listed (and, for a revocation,
+/// [`revoked`]) bears it out.
+fn notice(done: Option<&str>, who: &str, l: &Listed, revoked: bool, sealed: bool) -> Option<String> {
     let operator = |disabled: bool| l.operators.iter().any(|o| o.name == who && o.disabled_at.is_some() == disabled);
     let controller =
         |disabled: bool| l.controllers.iter().any(|c| c.id.to_string() == who && c.disabled_at.is_some() == disabled);
@@ -443,19 +476,20 @@ fn notice(done: Option<&str>, who: &str, l: &Listed) -> Option<String> {
         "operators.enable" if operator(false) => format!("Operator {who} was enabled."),
         "controllers.disable" if controller(true) => format!("Controller {who} was disabled."),
         "controllers.enable" if controller(false) => format!("Controller {who} was enabled."),
-        "controllers.revoke" if controller(false) || controller(true) => {
+        "controllers.revoke" if revoked && (controller(false) || controller(true)) => {
             format!("The tokens of controller {who} were revoked.")
         }
-        "tokens.revoke" if who.parse::<i64>().is_ok() => format!("Token {who} was revoked."),
-        "sessions.revoke" if !l.sessions.iter().any(|s| s.id.to_string() == who) && who.parse::<i64>().is_ok() => {
+        "tokens.revoke" if revoked => format!("Token {who} was revoked."),
+        "sessions.revoke" if sealed && !l.sessions.iter().any(|s| s.id.to_string() == who) => {
             format!("Session {who} was ended.")
         }
         _ => return None,
     })
 }
 
-fn render_page(session: &Session, l: Listed, p: &AdminParams, forms: (Typed, Typed)) -> AdminPage {
-    let notice = notice(p.done.as_deref(), &p.who, &l);
+fn render_page(session: &Session, l: Listed, p: &AdminParams, forms: (Typed, Typed), revoked: bool) -> AdminPage {
+    let sealed = crate::ui::csrf::sealed(session, &ended_facts(&p.who), &p.seal);
+    let notice = notice(p.done.as_deref(), &p.who, &l, revoked, sealed);
     let Listed { operators, controllers, mut tokens, sessions } = l;
     let more = tokens.len() > PAGE_TOKENS as usize;
     tokens.truncate(PAGE_TOKENS as usize);
@@ -483,7 +517,8 @@ pub async fn page(
     Query(p): Query<AdminParams>,
 ) -> Result<Response, UiError> {
     let l = listed(&s, &session, p.all.is_some(), p.after).await?;
-    let page = render_page(&session, l, &p, (Typed::default(), Typed::default()));
+    let revoked = revoked(&s, &session, p.done.as_deref(), &p.who).await;
+    let page = render_page(&session, l, &p, (Typed::default(), Typed::default()), revoked);
     Ok(html(&page)?.into_response())
 }
 
@@ -503,7 +538,7 @@ async fn refused_form(
         return Err(e.into());
     }
     let l = listed(s, session, false, None).await?;
-    let page = render_page(session, l, &AdminParams::default(), forms);
+    let page = render_page(session, l, &AdminParams::default(), forms, false);
     Ok((StatusCode::UNPROCESSABLE_ENTITY, html(&page)?).into_response())
 }
 
@@ -622,7 +657,13 @@ pub async fn act(
     let acting = p.session.acting.clone();
     let done = |a: &Act| {
         let (k, verb) = a.path();
-        format!("{HERE}?done={k}.{verb}&who={}", a.who())
+        let to = format!("{HERE}?done={k}.{verb}&who={}", a.who());
+        // An ended session is no longer listed, which a made-up ID is not
+        // either: that notice is sealed to this session.
+        match a {
+            Act::SessionRevoke(_) => format!("{to}&seal={}", seal(&p.session, &ended_facts(&a.who()))),
+            _ => to,
+        }
     };
     let outcome: Result<Response, ApiError> = match act.clone() {
         Act::OperatorDisable(n) => {

@@ -16,6 +16,7 @@ use axum::Form;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::HeaderMap;
 use axum::http::header;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::api::AppState;
@@ -78,4 +79,27 @@ impl FromRequest<AppState> for Posted {
         }
         Ok(Self { session, form })
     }
+}
+
+/// A tag binding a notice's facts to the session whose post produced them.
+/// A notice the store cannot bear out afterwards — how many people a bulk
+/// update changed, which cards an expunge released, who an erase refused
+/// and why — travels in the redirect's query with its seal, and is shown
+/// only when the seal matches: a forged link (another session's, or made
+/// up) cannot make a page say what did not happen.
+#[must_use]
+pub fn seal(session: &Session, facts: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"idms ui notice\0");
+    h.update(session.csrf);
+    h.update(facts.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Whether `tag` is the [`seal`] of `facts` for this session (compared in
+/// constant time).
+#[must_use]
+pub fn sealed(session: &Session, facts: &str, tag: &str) -> bool {
+    let want = seal(session, facts);
+    tag.len() == want.len() && bool::from(tag.as_bytes().ct_eq(want.as_bytes()))
 }

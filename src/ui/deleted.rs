@@ -59,6 +59,15 @@ pub struct DeletedQuery {
     /// Not erased (`ID:code`, comma-separated).
     #[serde(default)]
     pub kept: String,
+    /// The report's seal (`ui::csrf::seal`): a report no erase of this
+    /// session made is not shown.
+    #[serde(default)]
+    pub seal: String,
+}
+
+/// What the seal of an erase's report covers.
+fn report_facts(erased: &str, kept: &str) -> String {
+    format!("erase|{erased}|{kept}")
 }
 
 redacted_debug!(DeletedQuery);
@@ -179,7 +188,9 @@ pub async fn page(
         op(&s, &session.acting, move |st, a| ops::purge::deleted(st, a, &text, from, to, unit_asked, limit)).await?;
     let more = rows.len() > PAGE_ROWS as usize;
     rows.truncate(PAGE_ROWS as usize);
-    let report = if q.done.as_deref() == Some("erase") { Some(report(&s, &session, &q).await?) } else { None };
+    let sealed = crate::ui::csrf::sealed(&session, &report_facts(&q.erased, &q.kept), &q.seal);
+    let report =
+        if q.done.as_deref() == Some("erase") && sealed { Some(report(&s, &session, &q).await?) } else { None };
     let restore = session.acting.require(crate::store::Role::Manager).is_ok();
     let page = DeletedPage {
         nav: Nav::new(&session, HERE),
@@ -292,6 +303,8 @@ pub async fn erase(State(s): State<AppState>, hx: Hx, p: Posted) -> Result<Respo
     let report = op(&s, &p.session.acting, move |st, a| ops::purge::erase(st, a, &ids)).await?;
     let erased: Vec<String> = report.erased.iter().map(ToString::to_string).collect();
     let kept: Vec<String> = report.not_erased.iter().map(|n| format!("{}:{}", n.user_id, n.code)).collect();
-    let to = format!("{HERE}?done=erase&erased={}&kept={}", erased.join(","), kept.join(","));
+    let (erased, kept) = (erased.join(","), kept.join(","));
+    let seal = crate::ui::csrf::seal(&p.session, &report_facts(&erased, &kept));
+    let to = format!("{HERE}?done=erase&erased={erased}&kept={kept}&seal={seal}");
     Ok(manage::redirect(hx, &to))
 }

@@ -424,7 +424,7 @@ pub async fn add(State(s): State<AppState>, hx: Hx, p: Posted) -> Result<Respons
     })
     .await;
     match made {
-        Ok(u) => Ok(manage::redirect(hx, &format!("/ui/people/{}?done=added", u.id))),
+        Ok(u) => Ok(manage::redirect(hx, &manage::after(&session, u.id, "added", ""))),
         Err(e) => refused_answer(hx, &session, Target::Add, &values, rights, e),
     }
 }
@@ -509,7 +509,7 @@ pub async fn edit(State(s): State<AppState>, hx: Hx, Path(id): Path<String>, p: 
         }
     };
     match op(&s, &session.acting, move |st, a| ops::users::update(st, a, id, change)).await {
-        Ok(_) => Ok(manage::redirect(hx, &format!("/ui/people/{id}?done=saved"))),
+        Ok(_) => Ok(manage::redirect(hx, &manage::after(&session, id, "saved", ""))),
         Err(e) => refused_answer(hx, &session, Target::Edit(id), &values, rights, e),
     }
 }

@@ -299,8 +299,8 @@ pub async fn act(
         })
         .await
         .map(|released| {
-            let released: Vec<String> = released.iter().map(ToString::to_string).collect();
-            format!("/ui/people/{uid}?done=expunge&released={}", released.join(","))
+            let released = released.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+            after(&p.session, uid, "expunge", &released)
         })
     } else {
         op(&s, &acting, move |st, a| ops::users::lifecycle(st, a, uid, action))
@@ -347,6 +347,43 @@ pub struct Done {
     pub done: Option<String>,
     /// Expunge: the cards returned to stock (UIDs, comma-separated).
     pub released: Option<String>,
+    /// The seal (`ui::csrf::seal`) of what the record cannot bear out:
+    /// that the person was just added or saved, and which cards an
+    /// expunge released. Without it those are not shown.
+    #[serde(default)]
+    pub seal: String,
+}
+
+/// What the seal of a record's notice covers.
+fn facts(done: &str, id: UserId, released: &str) -> String {
+    format!("{done}:{id}:{released}")
+}
+
+/// The record's address after `done` (`added`, `saved`, `expunge` with the
+/// cards it released), sealed for `session`.
+#[must_use]
+pub fn after(session: &Session, id: UserId, done: &str, released: &str) -> String {
+    let seal = crate::ui::csrf::seal(session, &facts(done, id, released));
+    let released = if released.is_empty() { String::new() } else { format!("&released={released}") };
+    format!("/ui/people/{id}?done={done}{released}&seal={seal}")
+}
+
+impl Done {
+    /// `self` without what the record cannot bear out unless `session`
+    /// sealed it for `id`.
+    #[must_use]
+    pub fn checked(mut self, session: &Session, id: UserId) -> Self {
+        let released = self.released.as_deref().unwrap_or_default();
+        let ok =
+            self.done.as_deref().is_some_and(|d| crate::ui::csrf::sealed(session, &facts(d, id, released), &self.seal));
+        if !ok {
+            self.released = None;
+            if matches!(self.done.as_deref(), Some("added" | "saved")) {
+                self.done = None;
+            }
+        }
+        self
+    }
 }
 
 redacted_debug!(Done);

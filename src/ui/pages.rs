@@ -418,6 +418,7 @@ pub async fn person(
         tab = "credentials";
     }
     let after = q.after;
+    let done = done.checked(&session, id);
     let r = op(&s, &session.acting, move |st, a| {
         let u = ops::users::get(st, a, id)?;
         let offered = ops::users::offered(st, a, id)?;

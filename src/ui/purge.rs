@@ -39,7 +39,7 @@ use crate::domain::time::{format_date, parse_date};
 use crate::domain::{Timestamp, UserId};
 use crate::ops;
 use crate::store::{PurgeJob, PurgePlan, UserSummary};
-use crate::ui::csrf::Posted;
+use crate::ui::csrf::{Posted, seal, sealed};
 use crate::ui::error::UiError;
 use crate::ui::manage;
 use crate::ui::pages::PersonLine;
@@ -701,6 +701,14 @@ pub async fn create(State(s): State<AppState>, hx: Hx, p: Posted) -> Result<Resp
 pub struct DatesQuery {
     /// How many users were updated.
     pub updated: Option<u64>,
+    /// The count's seal ([`seal`]): a count no post of this session made is not shown.
+    #[serde(default)]
+    pub seal: String,
+}
+
+/// What the seal of a bulk update's count covers.
+fn dates_facts(n: u64) -> String {
+    format!("purge.dates:{n}")
 }
 
 redacted_debug!(DatesQuery);
@@ -712,7 +720,7 @@ pub async fn dates_page(session: Session, Query(q): Query<DatesQuery>) -> Result
         nav: Nav::new(&session, HERE),
         form: DatesForm::default(),
         errors: Errors::default(),
-        updated: q.updated,
+        updated: q.updated.filter(|n| sealed(&session, &dates_facts(*n), &q.seal)),
     };
     Ok(html(&page)?.into_response())
 }
@@ -764,7 +772,10 @@ pub async fn set_dates(State(s): State<AppState>, hx: Hx, p: Posted) -> Result<R
     if let (true, Some(query)) = (errors.is_empty(), query) {
         let done = op(&s, &p.session.acting, move |st, a| ops::purge::set_purge_dates(st, a, query, date)).await;
         match done {
-            Ok(n) => return Ok(manage::redirect(hx, &format!("{HERE}/dates?updated={n}"))),
+            Ok(n) => {
+                let seal = seal(&p.session, &dates_facts(n));
+                return Ok(manage::redirect(hx, &format!("{HERE}/dates?updated={n}&seal={seal}")));
+            }
             Err(e) => errors.take(e, &DATE_FIELDS)?,
         }
     }

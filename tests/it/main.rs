@@ -38,6 +38,7 @@ mod scope;
 mod server;
 mod twins;
 mod ui_admin;
+mod ui_attack;
 mod ui_browser;
 mod ui_cards;
 mod ui_http;
