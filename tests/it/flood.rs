@@ -301,7 +301,7 @@ fn a_real_service_limits_failed_logins_by_the_clients_address() {
     let d = tempfile::tempdir().unwrap();
     let srv = Server::start(d.path());
     let a = agent();
-    let statuses: Vec<u16> = (0..8)
+    let statuses: Vec<u16> = (0..10)
         .map(|i| {
             a.post(&format!("{}/api/v1/login", srv.base))
                 .send_json(serde_json::json!({"name": format!("nobody-{i}"), "password": "wrong"}))
@@ -311,6 +311,9 @@ fn a_real_service_limits_failed_logins_by_the_clients_address() {
         })
         .collect();
     assert!(statuses[..5].iter().all(|&s| s == 401), "{statuses:?}");
-    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // The 6th failure locks the address for 1 s, the next ones for 2, 4, …
+    // (whole seconds: the first lock may end before the next request), so
+    // a 429 comes, whatever the machine's speed, well before the 10th.
+    assert!(statuses[5..].contains(&429), "{statuses:?}");
     srv.stop();
 }
