@@ -96,8 +96,8 @@ pub struct TapFragment {
 pub struct TapView {
     /// The reader (empty when typed).
     pub reader: String,
-    /// When (UTC).
-    pub at: String,
+    /// When it was read (shown in the office's zone).
+    pub at: Option<crate::ui::time::Shown>,
     /// UID, when read.
     pub uid: String,
     /// Technology (`iso14443a`, …).
@@ -157,7 +157,7 @@ impl TapView {
         let refused = v.action == "refused";
         Self {
             reader: String::new(),
-            at: String::new(),
+            at: None,
             uid: uid.to_string(),
             technology: technology.as_str(),
             card_type,
@@ -178,7 +178,7 @@ impl TapView {
         }
         Self {
             reader: String::new(),
-            at: String::new(),
+            at: None,
             uid: String::new(),
             technology: "",
             card_type,
@@ -288,7 +288,7 @@ async fn render(s: AppState, acting: crate::ops::Acting, p: Arc<Published>, ctx:
         }
     };
     view.reader.clone_from(&e.reader);
-    view.at = e.at.to_string();
+    view.at = Some(crate::ui::time::Shown(e.at));
     let kind = if view.uid.is_empty() { "unreadable" } else { "tap" };
     Some(fragment(kind, p.seq, &TapFragment { t: view }))
 }
