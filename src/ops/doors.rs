@@ -67,7 +67,8 @@ pub fn would_decide(
 }
 
 /// A page of the controller's credential feed (`id` must be the caller's
-/// own; a page holds at most `limit`, default [`DEFAULT_FEED_PAGE`]).
+/// own; a page holds at most `limit`, 1 to 100000, default
+/// [`DEFAULT_FEED_PAGE`]; `limit=0` is refused rather than read as 1).
 pub fn feed(
     store: &Store,
     acting: &Acting,
@@ -78,6 +79,9 @@ pub fn feed(
     let c = acting.controller()?;
     if id.parse::<i64>().ok() != Some(c.id) {
         return Err(forbidden("a controller reads only its own feed"));
+    }
+    if limit == Some(0) {
+        return Err(DomainError::InvalidQuery { field: "limit", message: "a whole number from 1 to 100000" }.into());
     }
     Ok(store.credential_feed(since, limit.unwrap_or(DEFAULT_FEED_PAGE))?)
 }
