@@ -1,8 +1,11 @@
 //! Issue 9/12 (15), must-be-true 4: the small defects of the controller
 //! API a firmware integrator ran into, one regression test each.
 
-use axum::http::{Method, StatusCode};
-use serde_json::Value;
+use axum::body::Body;
+use axum::http::{Method, Request, Response, StatusCode};
+use idms::store::Role;
+use serde_json::{Value, json};
+use tower::ServiceExt;
 
 use crate::api::Api;
 
@@ -23,4 +26,61 @@ async fn a_feed_limit_of_zero_is_an_invalid_query() {
     let (s, v) = feed(&api, "?limit=1").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["entries"].as_array().unwrap().len(), 1, "{v}");
+}
+
+/// The response to `method path` with an optional bearer token and JSON body.
+async fn raw(api: &Api, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response<Body> {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())).unwrap(),
+        None => req.body(Body::empty()).unwrap(),
+    };
+    api.app.clone().oneshot(req).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_401_says_www_authenticate_bearer_and_the_document_declares_it() {
+    let api = Api::new();
+    let feed = format!("/api/v1/controllers/{}/credentials", api.door.0);
+    let decide = json!({"uid": "04A1B2C3", "door": "main"});
+    let cases = [
+        ("no token", Method::GET, feed.clone(), None, None),
+        ("unknown token", Method::GET, feed, Some("idms_not_a_token"), None),
+        ("no token, decide", Method::POST, "/api/v1/access/decide".into(), None, Some(decide)),
+        ("staff route", Method::GET, "/api/v1/users".into(), None, None),
+        (
+            "wrong password",
+            Method::POST,
+            "/api/v1/login".into(),
+            None,
+            Some(json!({"name": "nobody", "password": "wrong wrong wrong"})),
+        ),
+    ];
+    for (what, method, path, token, body) in cases {
+        let res = raw(&api, method, &path, token, body).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(res.headers().get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"), "{what}");
+    }
+    // A 200 does not carry it.
+    let res = raw(&api, Method::GET, "/api/v1/users", Some(api.token(Role::Admin)), None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("www-authenticate").is_none());
+    // Every documented 401 declares the header.
+    let doc = serde_json::to_value(idms::api::openapi::document()).unwrap();
+    let mut n = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(r) = op["responses"].get("401") {
+                n += 1;
+                assert!(
+                    r["headers"].get("WWW-Authenticate").is_some(),
+                    "{method} {path}: 401 without WWW-Authenticate"
+                );
+            }
+        }
+    }
+    assert!(n > 20, "{n} documented 401s");
 }
