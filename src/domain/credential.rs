@@ -112,10 +112,10 @@ impl Uid {
             if !c.is_ascii_hexdigit() {
                 return Err(DomainError::InvalidUid { reason: "it contains characters that are not hex digits" });
             }
-            if n == digits.len() {
-                return Err(DomainError::UidWrongLength { technology: "any", allowed: "at most 16", got: n / 2 + 1 });
+            // Past the longest UID, keep counting so the error gives the real length.
+            if let Some(d) = digits.get_mut(n) {
+                *d = c;
             }
-            digits[n] = c;
             n += 1;
         }
         if n == 0 {
@@ -123,6 +123,9 @@ impl Uid {
         }
         if n % 2 == 1 {
             return Err(DomainError::UidOddDigits { digits: n });
+        }
+        if n > digits.len() {
+            return Err(DomainError::UidWrongLength { technology: "any", allowed: "at most 16", got: n / 2 });
         }
         let mut bytes = [0u8; MAX_UID_LEN];
         hex::decode_to_slice(&digits[..n], &mut bytes[..n / 2])

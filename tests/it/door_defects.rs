@@ -84,3 +84,25 @@ async fn every_401_says_www_authenticate_bearer_and_the_document_declares_it() {
     }
     assert!(n > 20, "{n} documented 401s");
 }
+
+/// `POST /api/v1/access/decide` as the `main` door's controller.
+async fn decide(api: &Api, body: Value) -> (StatusCode, Value) {
+    api.call(Method::POST, "/api/v1/access/decide", Some(&api.door.1), Some(body)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_uid_too_long_is_refused_with_its_real_length() {
+    let api = Api::new();
+    for bytes in [17usize, 20, 40] {
+        let uid = "A5".repeat(bytes);
+        let (s, v) = decide(&api, json!({"uid": uid, "door": "main"})).await;
+        assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("uid_wrong_length")), "{v}");
+        let detail = v["detail"].as_str().unwrap();
+        assert!(detail.ends_with(&format!("this one is {bytes}")), "{bytes} bytes: {detail}");
+        // The same at enrolment.
+        let u = api.person("Long").await;
+        let (s, v) = api.enroll(&u, &uid).await;
+        assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("uid_wrong_length")), "{v}");
+        assert!(v["detail"].as_str().unwrap().contains(&format!("this one is {bytes}")), "{v}");
+    }
+}
