@@ -106,3 +106,50 @@ async fn a_uid_too_long_is_refused_with_its_real_length() {
         assert!(v["detail"].as_str().unwrap().contains(&format!("this one is {bytes}")), "{v}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_or_body_that_does_not_fit_names_the_field_and_what_it_expects_not_serde() {
+    let api = Api::new();
+    let serde_words = ["Failed to deserialize", "invalid digit", "invalid type", "at line", "column", "u64", "usize"];
+    let clean = |v: &Value| {
+        let d = v["detail"].as_str().unwrap().to_string();
+        for w in serde_words {
+            assert!(!d.contains(w), "{w:?} in {d:?}");
+        }
+        d
+    };
+    for (query, want) in [
+        ("?limit=abc", "query parameter `limit`: expected a whole number"),
+        ("?limit=-1", "query parameter `limit`: expected a whole number"),
+        ("?limit=99999999999999999999999", "query parameter `limit`: expected a whole number"),
+    ] {
+        let (s, v) = feed(&api, query).await;
+        assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "{query}: {v}");
+        assert_eq!(clean(&v), want, "{query}");
+    }
+    // An unknown parameter: the known ones named, the unknown one not echoed.
+    let (s, v) = feed(&api, "?sinse=Secretname").await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "{v}");
+    let d = clean(&v);
+    assert!(d.contains("`since`") && d.contains("`limit`") && !d.contains("sinse") && !d.contains("Secret"), "{d}");
+    // JSON bodies: the field and its expected type.
+    let (s, v) = decide(&api, json!({"uid": 4, "door": "main"})).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_body")), "{v}");
+    assert_eq!(clean(&v), "field `uid` has the wrong type or an invalid value: expected a string");
+    let (s, v) =
+        api.call(Method::POST, "/api/v1/access/events", Some(&api.door.1), Some(json!({"events": "Secretname"}))).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_body")), "{v}");
+    let d = clean(&v);
+    assert_eq!(d, "field `events` has the wrong type or an invalid value: expected a list");
+    // A whole-number field given text.
+    let (s, v) = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/controllers/{}/rotate-token", api.door.0),
+            Some(api.token(Role::Admin)),
+            Some(json!({"overlap_seconds": "Secretname"})),
+        )
+        .await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_body")), "{v}");
+    assert_eq!(clean(&v), "field `overlap_seconds` has the wrong type or an invalid value: expected a whole number");
+}
