@@ -143,17 +143,24 @@ impl Uid {
 
     /// Checks the technology's length rule and refuses ISO 14443-A random UIDs.
     pub fn check_for(&self, technology: Technology) -> Result<(), DomainError> {
-        if !technology.allows_len(self.len()) {
-            return Err(DomainError::UidWrongLength {
-                technology: technology.as_str(),
-                allowed: technology.allowed_desc(),
-                got: self.len(),
-            });
-        }
+        self.check_len(technology)?;
         if self.is_random(technology) {
             return Err(DomainError::RandomUid { uid: self.to_string() });
         }
         Ok(())
+    }
+
+    /// Checks only the technology's length rule: a UID no card of the
+    /// technology can have is a malformed question, not an unknown card.
+    pub fn check_len(&self, technology: Technology) -> Result<(), DomainError> {
+        if technology.allows_len(self.len()) {
+            return Ok(());
+        }
+        Err(DomainError::UidWrongLength {
+            technology: technology.as_str(),
+            allowed: technology.allowed_desc(),
+            got: self.len(),
+        })
     }
 
     /// An ISO 14443-A single-size UID whose first byte is `08` is drawn

@@ -39,7 +39,8 @@ pub fn door_event(
 
 /// A controller asks about a card at one of its doors. The door is
 /// checked first, so a refusal is the same (and audited) whatever the
-/// rest of the question holds.
+/// rest of the question holds. A UID of a length the named technology
+/// cannot have is refused (`uid_wrong_length`), not decided as unknown.
 pub fn decide(
     store: &Store,
     acting: &Acting,
@@ -50,6 +51,9 @@ pub fn decide(
     let controller = acting.controller_for(&door)?.id;
     let technology = Technology::from_name_opt(technology)?;
     let uid = Uid::parse_any(uid)?;
+    if let Some(t) = technology {
+        uid.check_len(t)?;
+    }
     Ok(door_event(store, Some(controller), door, technology, &uid))
 }
 

@@ -153,3 +153,24 @@ async fn a_query_or_body_that_does_not_fit_names_the_field_and_what_it_expects_n
     assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_body")), "{v}");
     assert_eq!(clean(&v), "field `overlap_seconds` has the wrong type or an invalid value: expected a whole number");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_uid_length_the_technology_cannot_have_is_refused_at_decide_not_unknown() {
+    let api = Api::new();
+    for (uid, technology) in [("04A1", "iso14443a"), ("04A1B2C3D4E5", "iso14443a"), ("04A1B2C3", "em4100")] {
+        let (s, v) = decide(&api, json!({"uid": uid, "door": "main", "technology": technology})).await;
+        assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("uid_wrong_length")), "{uid}: {v}");
+        let want = format!("this one is {}", uid.len() / 2);
+        assert!(v["detail"].as_str().unwrap().contains(&want), "{v}");
+    }
+    // A length the technology allows, or no technology named: a decision.
+    for body in
+        [json!({"uid": "04A1B2C3", "door": "main", "technology": "iso14443a"}), json!({"uid": "04A1", "door": "main"})]
+    {
+        let (s, v) = decide(&api, body).await;
+        assert_eq!((s, v["reason"].as_str()), (StatusCode::OK, Some("unknown_credential")), "{v}");
+    }
+    // The door is still checked first.
+    let (s, v) = decide(&api, json!({"uid": "04A1", "door": "side", "technology": "iso14443a"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+}
