@@ -26,14 +26,18 @@ const EVENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 pub struct DecideRequest {
     /// The UID read, in hex.
     pub uid: String,
-    /// The door.
+    /// The door: one of the controller's doors, exactly as registered
+    /// (case-sensitive: `Main` is not `main`); another is 403, naming the
+    /// controller's doors.
     pub door: String,
     /// Technology, when the reader knows it.
     pub technology: Option<String>,
 }
 
 /// Is this card valid at this door now? Answered from memory; returns once
-/// the decision's access event is durably logged.
+/// the decision's access event is durably logged. Door names match
+/// exactly, case included; a door not the controller's is 403, and its
+/// `detail` names the controller's doors.
 #[utoipa::path(post, path = "/api/v1/access/decide", tag = "doors", request_body = DecideRequest,
     responses((status = 200, body = DecideResponse), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 503, body = Problem, description = "event queue full; retry after the Retry-After seconds")),
@@ -104,7 +108,8 @@ pub struct OfflineEvent {
     pub event_id: String,
     /// When it happened (RFC 3339).
     pub at: String,
-    /// The door.
+    /// The door: one of the controller's doors, exactly as registered
+    /// (case-sensitive).
     pub door: String,
     /// The UID read.
     pub uid: String,

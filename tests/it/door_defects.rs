@@ -174,3 +174,32 @@ async fn a_uid_length_the_technology_cannot_have_is_refused_at_decide_not_unknow
     let (s, v) = decide(&api, json!({"uid": "04A1", "door": "side", "technology": "iso14443a"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn door_names_match_exactly_and_a_wrong_door_names_the_controllers_doors() {
+    let api = Api::new();
+    for door in ["Main", "MAIN", "main ", "side"] {
+        let (s, v) = decide(&api, json!({"uid": "04A1B2C3", "door": door})).await;
+        assert_eq!((s, v["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{door:?}: {v}");
+        let d = v["detail"].as_str().unwrap();
+        assert!(d.contains("(`main`)") && d.contains("case"), "{door:?}: {d}");
+        assert!(!d.contains(door.trim()) || door.trim() == "main", "the door asked for is not echoed: {d}");
+    }
+    assert_eq!(decide(&api, json!({"uid": "04A1B2C3", "door": "main"})).await.0, StatusCode::OK);
+    // The same at upload.
+    let ev =
+        json!({"event_id": "e1", "at": "2020-01-01T00:00:00Z", "door": "Main", "uid": "04A1B2C3", "decision": "grant"});
+    let (s, v) =
+        api.call(Method::POST, "/api/v1/access/events", Some(&api.door.1), Some(json!({"events": [ev]}))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("(`main`)"), "{v}");
+    // The contract says so, and the OpenAPI document too.
+    let doc =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/controllers.md")).unwrap();
+    assert!(doc.contains("Door names match exactly, case included"));
+    let api_doc = serde_json::to_value(idms::api::openapi::document()).unwrap();
+    for schema in ["DecideRequest", "OfflineEvent"] {
+        let d = api_doc["components"]["schemas"][schema]["properties"]["door"]["description"].as_str().unwrap_or("");
+        assert!(d.contains("case-sensitive"), "{schema}.door: {d:?}");
+    }
+}
