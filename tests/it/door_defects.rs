@@ -203,3 +203,34 @@ async fn door_names_match_exactly_and_a_wrong_door_names_the_controllers_doors()
         assert!(d.contains("case-sensitive"), "{schema}.door: {d:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_reads_its_feed_as_me_and_another_id_is_not_found() {
+    let api = Api::new();
+    let u = api.person("Me").await;
+    assert_eq!(api.enroll(&u, "04A1B2C3").await.0, StatusCode::CREATED);
+    let by_id = feed(&api, "?limit=5").await;
+    let (s, me) = api.call(Method::GET, "/api/v1/controllers/me/credentials?limit=5", Some(&api.door.1), None).await;
+    assert_eq!((s, by_id.0), (StatusCode::OK, StatusCode::OK), "{me}");
+    assert_eq!(me, by_id.1, "me is the caller's own feed");
+    assert_eq!(me["entries"].as_array().unwrap().len(), 1, "{me}");
+    // The same query rules.
+    let (s, v) = api.call(Method::GET, "/api/v1/controllers/me/credentials?limit=0", Some(&api.door.1), None).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "{v}");
+    // Another controller's ID, an unknown one, or no number: 404.
+    for id in [api.other_door.0.to_string(), "999999".into(), "main".into()] {
+        let (s, v) =
+            api.call(Method::GET, &format!("/api/v1/controllers/{id}/credentials"), Some(&api.door.1), None).await;
+        assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{id}: {v}");
+    }
+    // Staff tokens reach neither.
+    for path in
+        ["/api/v1/controllers/me/credentials".to_string(), format!("/api/v1/controllers/{}/credentials", api.door.0)]
+    {
+        let (s, _) = api.call(Method::GET, &path, Some(api.token(Role::Admin)), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+    }
+    // `me` does not shadow the admin routes under /controllers/{id}.
+    let (s, v) = api.call(Method::POST, "/api/v1/controllers/me/disable", Some(api.token(Role::Admin)), None).await;
+    assert_ne!(v["code"].as_str(), Some("route_not_found"), "{s}: {v}");
+}
