@@ -234,3 +234,25 @@ async fn a_controller_reads_its_feed_as_me_and_another_id_is_not_found() {
     let (s, v) = api.call(Method::POST, "/api/v1/controllers/me/disable", Some(api.token(Role::Admin)), None).await;
     assert_ne!(v["code"].as_str(), Some("route_not_found"), "{s}: {v}");
 }
+
+/// The general rule (no path parameter the template does not name, for
+/// every route) is `openapi::every_operation_declares_what_every_route_shares`,
+/// since 7/12; this pins the feed's own parameters, which generated clients
+/// got wrong.
+#[test]
+fn the_feeds_since_and_limit_are_query_parameters() {
+    let doc = serde_json::to_value(idms::api::openapi::document()).unwrap();
+    for (path, want) in [
+        ("/api/v1/controllers/{id}/credentials", vec![("id", "path"), ("limit", "query"), ("since", "query")]),
+        ("/api/v1/controllers/me/credentials", vec![("limit", "query"), ("since", "query")]),
+    ] {
+        let mut got: Vec<(&str, &str)> = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path}: no parameters"))
+            .iter()
+            .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap()))
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, want, "{path}");
+    }
+}
