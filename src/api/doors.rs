@@ -26,14 +26,18 @@ const EVENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 pub struct DecideRequest {
     /// The UID read, in hex.
     pub uid: String,
-    /// The door.
+    /// The door: one of the controller's doors, exactly as registered
+    /// (case-sensitive: `Main` is not `main`); another is 403, naming the
+    /// controller's doors.
     pub door: String,
     /// Technology, when the reader knows it.
     pub technology: Option<String>,
 }
 
 /// Is this card valid at this door now? Answered from memory; returns once
-/// the decision's access event is durably logged.
+/// the decision's access event is durably logged. Door names match
+/// exactly, case included; a door not the controller's is 403, and its
+/// `detail` names the controller's doors.
 #[utoipa::path(post, path = "/api/v1/access/decide", tag = "doors", request_body = DecideRequest,
     responses((status = 200, body = DecideResponse), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 503, body = Problem, description = "event queue full; retry after the Retry-After seconds")),
@@ -80,10 +84,13 @@ pub struct FeedParams {
 }
 
 /// The credential list for offline decisions: a snapshot, or the delta
-/// since `since`. Entries carry no personal data.
+/// since `since`. Entries carry no personal data. `id` is the calling
+/// controller's own ID (any other is 404); `GET
+/// /api/v1/controllers/me/credentials` is the same without knowing it.
 #[utoipa::path(get, path = "/api/v1/controllers/{id}/credentials", tag = "doors",
-    params(("id" = i64, Path, description = "Controller ID"), FeedParams),
-    responses((status = 200, body = Feed), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    params(("id" = i64, Path, description = "The calling controller's own ID"), FeedParams),
+    responses((status = 200, body = Feed), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "`not_found`: not the calling controller's ID")),
     security(("bearer" = [])))]
 pub async fn feed(
     State(s): State<AppState>,
@@ -91,9 +98,28 @@ pub async fn feed(
     ApiPath(id): ApiPath<String>,
     ApiQuery(p): ApiQuery<FeedParams>,
 ) -> Result<Json<Feed>, ApiError> {
-    Ok(Json(
-        op(&s, auth.as_acting(), move |st, a| ops::doors::feed(st, a, &id, p.since.as_deref(), p.limit)).await?.into(),
-    ))
+    feed_page(&s, &auth, Some(id), p).await
+}
+
+/// The calling controller's credential feed, as
+/// `GET /api/v1/controllers/{id}/credentials` with its own ID.
+#[utoipa::path(get, path = "/api/v1/controllers/me/credentials", tag = "doors",
+    params(FeedParams),
+    responses((status = 200, body = Feed), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn my_feed(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiQuery(p): ApiQuery<FeedParams>,
+) -> Result<Json<Feed>, ApiError> {
+    feed_page(&s, &auth, None, p).await
+}
+
+async fn feed_page(s: &AppState, auth: &Auth, id: Option<String>, p: FeedParams) -> Result<Json<Feed>, ApiError> {
+    let page =
+        op(s, auth.as_acting(), move |st, a| ops::doors::feed(st, a, id.as_deref(), p.since.as_deref(), p.limit))
+            .await?;
+    Ok(Json(page.into()))
 }
 
 /// A decision a controller made offline.
@@ -104,7 +130,8 @@ pub struct OfflineEvent {
     pub event_id: String,
     /// When it happened (RFC 3339).
     pub at: String,
-    /// The door.
+    /// The door: one of the controller's doors, exactly as registered
+    /// (case-sensitive).
     pub door: String,
     /// The UID read.
     pub uid: String,

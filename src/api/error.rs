@@ -192,6 +192,10 @@ impl IntoResponse for ApiError {
         } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §11.6.1: a 401 names the scheme that would do.
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(r) = refused {
             res.extensions_mut().insert(r);
         }
@@ -258,7 +262,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 fn data_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let (path, what) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        Ok(_) => (String::new(), "does not fit"),
+        Ok(_) => (String::new(), "does not fit".to_string()),
         Err(e) => {
             let msg = e.inner().to_string();
             let mut path = e.path().to_string();
@@ -266,17 +270,71 @@ fn data_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
                 // The path names the enclosing object; the missing name is one of our own fields.
                 let name = rest.split('`').next().unwrap_or_default();
                 path = if path.is_empty() || path == "." { name.to_string() } else { format!("{path}.{name}") };
-                "is missing"
+                "is missing".to_string()
             } else if msg.starts_with("unknown field") {
-                "is not a known field"
+                "is not a known field".to_string()
             } else {
-                "has the wrong type or an invalid value"
+                format!("has the wrong type or an invalid value: expected {}", expects(&msg))
             };
             (path, what)
         }
     };
     let path = if path.is_empty() || path == "." { "the body".to_string() } else { format!("field `{path}`") };
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("{path} {what}"))
+}
+
+/// What a deserializer's message says the value should have been, in
+/// words a client can act on — never the value itself (serde quotes it,
+/// and it may be a name) nor serde's own wording.
+fn expects(msg: &str) -> String {
+    // serde_json appends the position; it says nothing about the field.
+    let msg = msg.split(" at line ").next().unwrap_or(msg);
+    if ["invalid digit", "number too large", "number too small", "cannot parse integer"].iter().any(|m| msg.contains(m))
+    {
+        return "a whole number".into();
+    }
+    if msg.contains("invalid float literal") {
+        return "a number".into();
+    }
+    if msg.contains("`true` or `false`") {
+        return "`true` or `false`".into();
+    }
+    let Some((_, want)) = msg.rsplit_once("expected ") else { return "a value of another type".into() };
+    match want.trim() {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more".into(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a sequence" => "a list".into(),
+        "a map" => "an object".into(),
+        w if w.starts_with("struct ") => "an object".into(),
+        w => w.to_string(),
+    }
+}
+
+/// A query string that does not fit its parameters, as axum reports it
+/// (`Failed to deserialize query string: PATH: MESSAGE`), told as the
+/// parameter and what it expects.
+fn query_problem(text: &str) -> String {
+    let inner = text.split_once(": ").map_or("", |(_, rest)| rest);
+    // serde_path_to_error puts the parameter first, unless it is unknown.
+    let (field, msg) = match inner.split_once(": ") {
+        Some((f, m)) if !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c)) => {
+            (Some(f), m)
+        }
+        _ => (None, inner),
+    };
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        return format!("query parameter `{name}` is missing");
+    }
+    if msg.starts_with("unknown field") {
+        let known = msg.rsplit_once("expected ").map_or_else(String::new, |(_, k)| format!("; expected {k}"));
+        return format!("a query parameter is not one this route knows{known}");
+    }
+    match field {
+        Some(f) => format!("query parameter `{f}`: expected {}", expects(msg)),
+        None => format!("the query string does not fit: expected {}", expects(msg)),
+    }
 }
 
 /// A user ID given as a query parameter (a filter, a page position): a
@@ -297,13 +355,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| Self(q.0)).map_err(
-            |e: QueryRejection| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    format!("the query string does not fit: {}", e.body_text()),
-                )
-            },
+            |e: QueryRejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", query_problem(&e.body_text())),
         )
     }
 }

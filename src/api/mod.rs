@@ -487,6 +487,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::stats))
         .routes(routes!(doors::decide))
         .routes(routes!(doors::feed))
+        .routes(routes!(doors::my_feed))
         .routes({
             let (schemas, paths, methods) = routes!(doors::upload_events, events::list_events);
             (schemas, paths, methods.layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY)))

@@ -5,7 +5,8 @@
 //! 502). What every route shares is added here, once, by [`Complete`],
 //! from the same facts the code acts on:
 //!
-//! - a route with `security` can answer 401 (the `Auth` extractor), 403
+//! - a route with `security` can answer 401 (the `Auth` extractor; every
+//!   401 carries `WWW-Authenticate: Bearer`), 403
 //!   (`Staff<ROLE>`, or the rule layer's role, unit and door checks) and
 //!   429 with `Retry-After` (failed bearer tokens from a locked address,
 //!   `api::throttle`);
@@ -139,6 +140,13 @@ fn complete(path: &str, op: &mut Operation) {
                 ));
                 h.description = Some("Seconds to wait before retrying.".into());
                 r.headers.insert("Retry-After".into(), RefOr::T(h));
+            }
+            if code == 401 {
+                let mut h = utoipa::openapi::header::Header::new(utoipa::openapi::Object::with_type(
+                    utoipa::openapi::Type::String,
+                ));
+                h.description = Some("`Bearer`: the scheme the API authenticates with (RFC 9110 §11.6.1).".into());
+                r.headers.insert("WWW-Authenticate".into(), RefOr::T(h));
             }
         }
         if r.description.trim().is_empty() {

@@ -112,10 +112,10 @@ impl Uid {
             if !c.is_ascii_hexdigit() {
                 return Err(DomainError::InvalidUid { reason: "it contains characters that are not hex digits" });
             }
-            if n == digits.len() {
-                return Err(DomainError::UidWrongLength { technology: "any", allowed: "at most 16", got: n / 2 + 1 });
+            // Past the longest UID, keep counting so the error gives the real length.
+            if let Some(d) = digits.get_mut(n) {
+                *d = c;
             }
-            digits[n] = c;
             n += 1;
         }
         if n == 0 {
@@ -123,6 +123,9 @@ impl Uid {
         }
         if n % 2 == 1 {
             return Err(DomainError::UidOddDigits { digits: n });
+        }
+        if n > digits.len() {
+            return Err(DomainError::UidWrongLength { technology: "any", allowed: "at most 16", got: n / 2 });
         }
         let mut bytes = [0u8; MAX_UID_LEN];
         hex::decode_to_slice(&digits[..n], &mut bytes[..n / 2])
@@ -140,17 +143,24 @@ impl Uid {
 
     /// Checks the technology's length rule and refuses ISO 14443-A random UIDs.
     pub fn check_for(&self, technology: Technology) -> Result<(), DomainError> {
-        if !technology.allows_len(self.len()) {
-            return Err(DomainError::UidWrongLength {
-                technology: technology.as_str(),
-                allowed: technology.allowed_desc(),
-                got: self.len(),
-            });
-        }
+        self.check_len(technology)?;
         if self.is_random(technology) {
             return Err(DomainError::RandomUid { uid: self.to_string() });
         }
         Ok(())
+    }
+
+    /// Checks only the technology's length rule: a UID no card of the
+    /// technology can have is a malformed question, not an unknown card.
+    pub fn check_len(&self, technology: Technology) -> Result<(), DomainError> {
+        if technology.allows_len(self.len()) {
+            return Ok(());
+        }
+        Err(DomainError::UidWrongLength {
+            technology: technology.as_str(),
+            allowed: technology.allowed_desc(),
+            got: self.len(),
+        })
     }
 
     /// An ISO 14443-A single-size UID whose first byte is `08` is drawn

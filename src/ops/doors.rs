@@ -8,7 +8,7 @@
 //! event says is decided here.
 
 use crate::domain::{Decision, DenyReason, DomainError, Technology, Timestamp, Uid, UserId};
-use crate::ops::{Acting, OpsError, forbidden};
+use crate::ops::{Acting, OpsError};
 use crate::store::{AccessEvent, Feed, Store};
 
 /// At most this many offline decisions per upload.
@@ -39,7 +39,8 @@ pub fn door_event(
 
 /// A controller asks about a card at one of its doors. The door is
 /// checked first, so a refusal is the same (and audited) whatever the
-/// rest of the question holds.
+/// rest of the question holds. A UID of a length the named technology
+/// cannot have is refused (`uid_wrong_length`), not decided as unknown.
 pub fn decide(
     store: &Store,
     acting: &Acting,
@@ -50,6 +51,9 @@ pub fn decide(
     let controller = acting.controller_for(&door)?.id;
     let technology = Technology::from_name_opt(technology)?;
     let uid = Uid::parse_any(uid)?;
+    if let Some(t) = technology {
+        uid.check_len(t)?;
+    }
     Ok(door_event(store, Some(controller), door, technology, &uid))
 }
 
@@ -66,18 +70,25 @@ pub fn would_decide(
     Ok(store.decide(technology, uid, at))
 }
 
-/// A page of the controller's credential feed (`id` must be the caller's
-/// own; a page holds at most `limit`, default [`DEFAULT_FEED_PAGE`]).
+/// A page of the controller's credential feed (`id` the caller's own, or
+/// `None` for "mine"; a page holds at most `limit`, 1 to 100000, default
+/// [`DEFAULT_FEED_PAGE`]; `limit=0` is refused rather than read as 1).
+/// Any other ID is not found: a controller has no feed but its own.
 pub fn feed(
     store: &Store,
     acting: &Acting,
-    id: &str,
+    id: Option<&str>,
     since: Option<&str>,
     limit: Option<usize>,
 ) -> Result<Feed, OpsError> {
     let c = acting.controller()?;
-    if id.parse::<i64>().ok() != Some(c.id) {
-        return Err(forbidden("a controller reads only its own feed"));
+    if let Some(id) = id
+        && id.parse::<i64>().ok() != Some(c.id)
+    {
+        return Err(DomainError::NotFound { what: "feed of this controller", id: id.to_string() }.into());
+    }
+    if limit == Some(0) {
+        return Err(DomainError::InvalidQuery { field: "limit", message: "a whole number from 1 to 100000" }.into());
     }
     Ok(store.credential_feed(since, limit.unwrap_or(DEFAULT_FEED_PAGE))?)
 }

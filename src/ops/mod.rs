@@ -134,13 +134,20 @@ impl Acting {
         }
     }
 
-    /// The controller, if `door` is one of its doors.
+    /// The controller, if `door` is one of its doors (exactly: door names
+    /// are case-sensitive).
     pub fn controller_for(&self, door: &str) -> Result<&Controller, OpsError> {
         let c = self.controller()?;
         if c.doors.iter().any(|d| d == door) {
             Ok(c)
         } else {
-            Err(forbidden(format!("door {door} is not one of this controller's doors")))
+            // Name the doors it has (names an admin chose), not the one asked
+            // for (anything a client sent); a near miss is usually the case.
+            let doors: Vec<String> = c.doors.iter().map(|d| format!("`{d}`")).collect();
+            Err(forbidden(format!(
+                "that door is not one of this controller's doors ({}); door names match exactly, case included",
+                doors.join(", ")
+            )))
         }
     }
 

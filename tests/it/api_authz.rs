@@ -18,6 +18,10 @@ enum Access {
     Public,
     Staff(Role),
     Door,
+    /// A feed by ID: another controller's ID is not found, not forbidden.
+    FeedById,
+    /// Any controller, about itself.
+    AnyController,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -293,7 +297,8 @@ fn table() -> Vec<(&'static str, &'static str, Access, StatusCode)> {
         ("GET", "/api/v1/purge-jobs/{id}", Staff(Role::Eraser), ok),
         ("POST", "/api/v1/purge-jobs/{id}/cancel", Staff(Role::Eraser), StatusCode::CONFLICT),
         ("POST", "/api/v1/access/decide", Door, ok),
-        ("GET", "/api/v1/controllers/{id}/credentials", Door, ok),
+        ("GET", "/api/v1/controllers/{id}/credentials", FeedById, ok),
+        ("GET", "/api/v1/controllers/me/credentials", AnyController, ok),
         ("POST", "/api/v1/access/events", Door, ok),
         ("GET", "/api/v1/access/events", Staff(Role::Manager), ok),
         ("GET", "/healthz", Public, ok),
@@ -308,8 +313,10 @@ fn expected(access: Access, who: Who, success: StatusCode) -> StatusCode {
         (_, Who::Nobody | Who::BadToken) => StatusCode::UNAUTHORIZED,
         (Access::Staff(min), Who::Op(r)) if r >= min => success,
         (Access::Staff(_), _) => StatusCode::FORBIDDEN,
-        (Access::Door, Who::OwnController) => success,
-        (Access::Door, _) => StatusCode::FORBIDDEN,
+        (Access::Door | Access::FeedById | Access::AnyController, Who::OwnController) => success,
+        (Access::AnyController, Who::OtherController) => success,
+        (Access::FeedById, Who::OtherController) => StatusCode::NOT_FOUND,
+        (Access::Door | Access::FeedById | Access::AnyController, _) => StatusCode::FORBIDDEN,
     }
 }
 
@@ -378,7 +385,7 @@ async fn every_route_for_every_kind_of_caller() {
         }
     }
     tapping.abort();
-    assert_eq!(checked, 56 * 9);
+    assert_eq!(checked, 57 * 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

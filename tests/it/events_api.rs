@@ -514,9 +514,12 @@ fn the_controller_contract_names_every_deny_reason_and_the_limits() {
     assert!(doc.contains(&format!("up to **{} MiB**", idms::api::MAX_UPLOAD_BODY / (1024 * 1024))));
     assert!(doc.contains(&format!("other routes: {} KiB", idms::api::MAX_BODY / 1024)));
     assert!(doc.contains(&format!("at most {} minutes ahead", idms::ops::doors::MAX_CLOCK_AHEAD_SECS / 60)));
-    for route in
-        ["POST /api/v1/access/decide", "GET /api/v1/controllers/{id}/credentials", "POST /api/v1/access/events"]
-    {
+    for route in [
+        "POST /api/v1/access/decide",
+        "GET /api/v1/controllers/{id}/credentials",
+        "GET /api/v1/controllers/me/credentials",
+        "POST /api/v1/access/events",
+    ] {
         assert!(doc.contains(&format!("`{route}`")), "{route} missing");
     }
 }

@@ -13,6 +13,7 @@ mod cli;
 mod cli_purge;
 mod common;
 mod decide;
+mod door_defects;
 mod dto;
 mod enrol;
 mod erasure;
