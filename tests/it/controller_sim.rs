@@ -16,7 +16,7 @@ use idms::domain::{RetireReason, Timestamp, UserId};
 use idms::store::{NewUser, UserPatch};
 
 use crate::api::Api;
-use crate::common::{T0, iso, new_user, staff};
+use crate::common::{Fixture, T0, iso, new_user, staff};
 
 /// The service over TCP on a runtime of its own, behind a partition proxy.
 pub struct Served {
@@ -27,11 +27,16 @@ pub struct Served {
 
 impl Served {
     pub fn new() -> Self {
+        Self::over(Fixture::new)
+    }
+
+    /// The service over the fixture `fx` makes (inside the runtime).
+    pub fn over(fx: impl FnOnce() -> Fixture) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         // The service's event log starts a task on the runtime.
         let api = {
             let _in = rt.enter();
-            Api::new()
+            Api::over(fx())
         };
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
