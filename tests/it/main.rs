@@ -46,3 +46,4 @@ mod ui_http;
 mod ui_matrix;
 mod ui_person;
 mod ui_purge;
+mod uploads;
