@@ -48,3 +48,4 @@ mod ui_http;
 mod ui_matrix;
 mod ui_person;
 mod ui_purge;
+mod uploads;
