@@ -19,6 +19,8 @@ mod enrol;
 mod erasure;
 mod events_api;
 mod feed;
+mod feed_data;
+mod feed_size;
 mod flood;
 mod interop;
 mod layers;
