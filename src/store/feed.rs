@@ -5,10 +5,15 @@
 //! log entry at that position, so a cursor from another history (a restored
 //! backup that has since moved past it, another installation) is recognised
 //! and answered with a snapshot instead of a delta that would miss changes.
-//! A delta holds the *current* entry of
-//! every credential that a change after the cursor touched (its own
-//! entries, and those of users holding it), so applying deltas in order to
-//! a snapshot — upserting by `(technology, uid)` — reproduces the current
+//!
+//! Only credentials with a holder (an open binding) are in the feed: a
+//! snapshot lists those, so the list a controller holds does not grow with
+//! every card ever made. A delta looks at every credential that a change
+//! after the cursor touched (its own entries, and those of users holding
+//! it): one that has a holder now comes as its *current* entry, one that
+//! has none as a `removed` key (it lost its holder, or changed while it had
+//! none). Applying deltas in order to a snapshot — upserting entries and
+//! deleting removed keys by `(technology, uid)` — reproduces the current
 //! snapshot exactly. Entries carry UIDs, states, validity windows and user
 //! IDs: no personal data. An entry is `ambiguous` when its UID bytes are
 //! bound to different people under different technologies; a controller
@@ -19,6 +24,18 @@ use rusqlite::{Connection, params};
 use crate::domain::{CredentialState, Technology, Timestamp, Uid, UserId, UserState};
 use crate::store::{Store, StoreError, changes, columns};
 
+/// Bytes per entry of a plain-JSON snapshot that the feed stays at or
+/// under at 10,000 credentials (measured 121.2 when set), held by
+/// `tests/it/feed_size.rs` over a realistic site: 7- and 4-byte ISO
+/// 14443-A UIDs, most holders active, some with validity windows, some
+/// suspended; one page of 10,000. The figure `docs/controllers.md` quotes.
+pub const ENTRY_BYTES_PLAIN: usize = 122;
+
+/// The same answered with `Content-Encoding: gzip` at the service's gzip
+/// level (measured 20.1 when set). At 1,000,000 credentials:
+/// `make bench-doors`.
+pub const ENTRY_BYTES_GZIP: usize = 21;
+
 /// One credential as a controller needs it to decide offline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEntry {
@@ -28,7 +45,9 @@ pub struct FeedEntry {
     pub uid: Uid,
     /// Credential state.
     pub state: CredentialState,
-    /// The holder, if any.
+    /// The holder (in the feed, always set: only held credentials are
+    /// listed; kept optional as the contract lets a controller read an
+    /// absent one as "nobody": deny).
     pub user_id: Option<UserId>,
     /// The holder's state.
     pub holder_state: Option<UserState>,
@@ -43,12 +62,21 @@ pub struct FeedEntry {
     pub ambiguous: bool,
 }
 
+/// A credential's key in the feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FeedKey {
+    /// Technology.
+    pub technology: Technology,
+    /// UID.
+    pub uid: Uid,
+}
+
 /// Snapshot or delta.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeedKind {
-    /// Every credential: replace what you hold.
+    /// Every held credential: replace what you hold.
     Snapshot,
-    /// Only what changed: upsert by `(technology, uid)`.
+    /// Only what changed: upsert the entries, delete the removed keys.
     Delta,
 }
 
@@ -66,12 +94,23 @@ pub struct Feed {
     pub cursor: String,
     /// The entries.
     pub entries: Vec<FeedEntry>,
+    /// Delta only: credentials that have no holder now (they lost it, or
+    /// changed while they had none); delete them. `entries` and `removed`
+    /// together hold at most `limit` credentials.
+    pub removed: Vec<FeedKey>,
 }
 
+/// A credential, its holder (none: the columns are NULL) and whether its
+/// bytes are ambiguous. The holder has an open binding, so the credential
+/// is ambiguous exactly when another credential with the same bytes is
+/// bound to someone else: `EXISTS` stops at the first, and for the usual
+/// card (no other credential with its bytes) it is three probes of the
+/// `(technology, uid)` index that find the card itself.
 const ENTRY_SQL: &str = "SELECT c.technology, c.uid, c.state, u.id, u.state, u.valid_from, u.valid_to, c.id,
-    (SELECT COUNT(DISTINCT b3.user_id) FROM credentials c3
+    u.id IS NOT NULL AND EXISTS (SELECT 1 FROM credentials c3
         JOIN bindings b3 ON b3.credential_id = c3.id AND b3.closed_at IS NULL
-        WHERE c3.technology IN ('iso14443a','em4100','other') AND c3.uid = c.uid) > 1
+        WHERE c3.technology IN ('iso14443a','em4100','other') AND c3.uid = c.uid AND c3.id <> c.id
+            AND b3.user_id <> u.id)
     FROM credentials c
     LEFT JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
     LEFT JOIN users u ON u.id = b.user_id";
@@ -88,31 +127,38 @@ const DELTA_FILTER: &str = "c.id IN (
         ON l.kind = 'user' AND b2.user_id = l.user_id AND b2.closed_at IS NULL
     WHERE l.seq > ?1)";
 
-/// Up to `limit` entries after credential `after`, in credential order,
-/// each with its credential ID; `since` selects a delta.
-fn entries(
-    conn: &Connection,
-    since: Option<i64>,
-    after: i64,
-    limit: usize,
-) -> Result<Vec<(FeedEntry, i64)>, StoreError> {
-    let filter = if since.is_some() { DELTA_FILTER } else { "?1 IS NULL" };
+/// One credential of a page: held (an entry) or not (a removed key).
+enum Row {
+    Entry(FeedEntry),
+    Removed(FeedKey),
+}
+
+/// Up to `limit` credentials after credential `after`, in credential order,
+/// each with its credential ID; `since` selects a delta (held and unheld
+/// credentials that changed), none a snapshot (every held credential).
+fn entries(conn: &Connection, since: Option<i64>, after: i64, limit: usize) -> Result<Vec<(Row, i64)>, StoreError> {
+    let filter = if since.is_some() { DELTA_FILTER } else { "?1 IS NULL AND u.id IS NOT NULL" };
     let sql = format!("{ENTRY_SQL} WHERE {filter} AND c.id > ?2 ORDER BY c.id LIMIT ?3");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![since, after, i64::try_from(limit).unwrap_or(i64::MAX)])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        let entry = FeedEntry {
-            technology: columns::technology(r, 0)?,
-            uid: columns::uid(r, 1)?,
-            state: columns::credential_state(r, 2)?,
-            user_id: r.get::<_, Option<i64>>(3)?.map(UserId::from_i64),
-            holder_state: columns::opt_user_state(r, 4)?,
-            valid_from: r.get::<_, Option<i64>>(5)?.map(Timestamp),
-            valid_to: r.get::<_, Option<i64>>(6)?.map(Timestamp),
-            ambiguous: r.get(8)?,
+        let technology = columns::technology(r, 0)?;
+        let uid = columns::uid(r, 1)?;
+        let row = match r.get::<_, Option<i64>>(3)?.map(UserId::from_i64) {
+            None => Row::Removed(FeedKey { technology, uid }),
+            user_id => Row::Entry(FeedEntry {
+                technology,
+                uid,
+                state: columns::credential_state(r, 2)?,
+                user_id,
+                holder_state: columns::opt_user_state(r, 4)?,
+                valid_from: r.get::<_, Option<i64>>(5)?.map(Timestamp),
+                valid_to: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+                ambiguous: r.get(8)?,
+            }),
         };
-        out.push((entry, r.get(7)?));
+        out.push((row, r.get(7)?));
     }
     Ok(out)
 }
@@ -189,7 +235,7 @@ impl Continuation {
 }
 
 impl Store {
-    /// The feed since `since`, at most `limit` entries: a delta when the
+    /// The feed since `since`, at most `limit` entries and removed keys together: a delta when the
     /// cursor is one this history issued, otherwise (no cursor, or a
     /// foreign one) a snapshot. When `more` is set, pass the returned
     /// cursor to get the next page; the last page's cursor is the log
@@ -223,12 +269,20 @@ impl Store {
                 }
                 _ => go_on.head.clone(),
             };
+            let (mut entries, mut removed) = (Vec::with_capacity(rows.len()), Vec::new());
+            for (row, _) in rows {
+                match row {
+                    Row::Entry(e) => entries.push(e),
+                    Row::Removed(k) => removed.push(k),
+                }
+            }
             Ok(Feed {
                 kind: if go_on.since.is_some() { FeedKind::Delta } else { FeedKind::Snapshot },
                 page: go_on.page,
                 more,
                 cursor,
-                entries: rows.into_iter().map(|(e, _)| e).collect(),
+                entries,
+                removed,
             })
         })
     }

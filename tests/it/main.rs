@@ -21,6 +21,8 @@ mod enrol;
 mod erasure;
 mod events_api;
 mod feed;
+mod feed_data;
+mod feed_size;
 mod flood;
 mod interop;
 mod layers;
