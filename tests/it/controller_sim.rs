@@ -300,3 +300,40 @@ fn a_window_change_reaches_the_offline_answer() {
     let o = c.decide_offline("main", Some("iso14443a"), &[4, 7, 0, 1]).unwrap();
     assert_eq!(verdict(&o), (false, Some("expired")));
 }
+
+/// Twins (the same bytes bound to two people under two technologies, left
+/// by an older build): ambiguous offline as online, with no holder; once an
+/// admin unbinds one, a reader without technology still denies the unbound
+/// card's bytes, offline as online.
+#[test]
+fn twins_and_an_unbound_twin_decide_offline_as_online() {
+    let s = Served::over(|| {
+        let fx = Fixture::new();
+        let (a, b) = (fx.person().id, fx.person().id);
+        fx.enroll(a, "04090001").unwrap();
+        crate::twins::force_twin(&fx.db_path(), &iso("04090001"), b);
+        fx
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let c = s.controller(dir.path(), None);
+    let both = |want: (bool, Option<&str>)| {
+        c.sync().unwrap();
+        for tech in [Some("iso14443a"), Some("other"), None] {
+            let online = c.decide("main", tech, "04090001").unwrap();
+            s.net.cut();
+            let offline = c.decide("main", tech, "04090001").unwrap();
+            s.net.heal();
+            assert!(online.online && !offline.online);
+            let w = if tech == Some("other") && want.1 == Some("credential_destroyed") { (true, None) } else { want };
+            assert_eq!(verdict(&online), w, "{tech:?} online");
+            if verdict(&offline) == (false, Some("unknown_credential")) && !w.0 {
+                // Left the feed (no holder): denied either way.
+                continue;
+            }
+            assert_eq!((verdict(&offline), &offline.user_id), (w, &online.user_id), "{tech:?} offline");
+        }
+    };
+    both((false, Some("credential_ambiguous")));
+    s.api.store.unbind_twin(&staff(), idms::domain::Technology::Iso14443a, &iso("04090001")).unwrap();
+    both((false, Some("credential_destroyed")));
+}
