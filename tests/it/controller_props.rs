@@ -66,9 +66,12 @@ fn edge() -> impl Strategy<Value = i64> {
 
 type Verdict = (bool, Option<&'static str>);
 
+/// The service's answers by (card, with technology, time).
+type Answers = HashMap<(usize, bool, i64), Verdict>;
+
 /// The service's answers for every card, with and without technology, at
 /// each time a tap will happen.
-fn answers(s: &Served, times: &BTreeSet<i64>) -> HashMap<(usize, bool, i64), Verdict> {
+fn answers(s: &Served, times: &BTreeSet<i64>) -> Answers {
     let mut out = HashMap::new();
     for i in 0..CARDS {
         for with_tech in [true, false] {
@@ -119,7 +122,7 @@ fn run(windows: Windows, steps: Vec<Step>) -> Result<(), TestCaseError> {
         }
     }
     // The service's answers after each change, by change-log position.
-    let mut positions: Vec<(i64, HashMap<(usize, bool, i64), Verdict>)> = vec![(head(&s), answers(&s, &times))];
+    let mut positions: Vec<(i64, Answers)> = vec![(head(&s), answers(&s, &times))];
     let dir = tempfile::tempdir().unwrap();
     let c = s.controller(dir.path(), Some(2));
     c.sync().unwrap();
