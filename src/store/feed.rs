@@ -104,20 +104,21 @@ pub struct Feed {
 /// bytes are ambiguous: held, and the same bytes under another technology
 /// are bound to someone else. `(technology, uid)` is unique, so only the
 /// *other* technologies are probed, each behind a `CASE` (SQLite computes
-/// both sides of an `AND`, but only the chosen branch of a `CASE`): the
-/// probe of the card's own technology, a random leaf of the index for every
-/// row, was the feed's largest cost at 1,000,000 credentials
-/// (`make bench-doors`), while the probes of a technology the site has few
-/// cards of stay in a handful of cached pages.
+/// both sides of an `AND`, but only the chosen branch of a `CASE`), and
+/// only when the site has cards of that technology at all (an uncorrelated
+/// `EXISTS`, computed once per statement): the probe of the card's own
+/// technology, a random leaf of the index for every row, was the feed's
+/// largest cost at 1,000,000 credentials (`make bench-doors`), and a site
+/// with one technology now probes nothing.
 const ENTRY_SQL: &str = "SELECT c.technology, c.uid, c.state, u.id, u.state, u.valid_from, u.valid_to, c.id,
     CASE WHEN u.id IS NULL THEN 0 ELSE
-        (CASE WHEN c.technology <> 'iso14443a' THEN EXISTS (SELECT 1 FROM credentials c3
+        (CASE WHEN c.technology <> 'iso14443a' AND EXISTS (SELECT 1 FROM credentials WHERE technology = 'iso14443a') THEN EXISTS (SELECT 1 FROM credentials c3
             JOIN bindings b3 ON b3.credential_id = c3.id AND b3.closed_at IS NULL
             WHERE c3.technology = 'iso14443a' AND c3.uid = c.uid AND b3.user_id <> u.id) ELSE 0 END)
-        OR (CASE WHEN c.technology <> 'em4100' THEN EXISTS (SELECT 1 FROM credentials c3
+        OR (CASE WHEN c.technology <> 'em4100' AND EXISTS (SELECT 1 FROM credentials WHERE technology = 'em4100') THEN EXISTS (SELECT 1 FROM credentials c3
             JOIN bindings b3 ON b3.credential_id = c3.id AND b3.closed_at IS NULL
             WHERE c3.technology = 'em4100' AND c3.uid = c.uid AND b3.user_id <> u.id) ELSE 0 END)
-        OR (CASE WHEN c.technology <> 'other' THEN EXISTS (SELECT 1 FROM credentials c3
+        OR (CASE WHEN c.technology <> 'other' AND EXISTS (SELECT 1 FROM credentials WHERE technology = 'other') THEN EXISTS (SELECT 1 FROM credentials c3
             JOIN bindings b3 ON b3.credential_id = c3.id AND b3.closed_at IS NULL
             WHERE c3.technology = 'other' AND c3.uid = c.uid AND b3.user_id <> u.id) ELSE 0 END)
     END
