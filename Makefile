@@ -15,7 +15,7 @@ VENV := .venv
 # Seconds each cargo-fuzz target runs in `make test` (12 targets).
 FUZZ_SECONDS ?= 5
 
-.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check demo bench bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-doors clean-bench screenshots
+.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check demo bench bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-doors bench-drill clean-bench screenshots
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -150,6 +150,11 @@ clean-bench:
 # Door decisions over HTTP against a 1M-credential database vs a constant-answer baseline (wrk, 64 connections).
 bench-http:
 	./scripts/bench-http.sh
+
+# The partition drill: idms serve killed for DRILL_SECS (120) while the simulated controller decides
+# DRILL_TAPS (10,000) times offline; then the upload time after reconnect and the events lost (must be 0).
+bench-drill:
+	$(CARGO) bench --locked --bench drill
 
 # Every page of the web UI, from the browser tests' tour (tests/it/ui_browser/tour.rs).
 screenshots: deps

@@ -166,7 +166,8 @@ async fn revoke(s: AppState, auth: Auth, target: RevokeTarget) -> Result<Json<Re
     Ok(Json(Revoked { revoked: n }))
 }
 
-/// Every door controller, enabled or disabled (admin).
+/// Every door controller, enabled or disabled, with its last contact and
+/// measured clock skew (admin).
 #[utoipa::path(get, path = "/api/v1/controllers", tag = "admin",
     responses((status = 200, body = Vec<ControllerView>), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
@@ -175,7 +176,15 @@ pub async fn list_controllers(
     auth: Staff<{ Role::Admin as u8 }>,
 ) -> Result<Json<Vec<ControllerView>>, ApiError> {
     let cs = op(&s, &auth.acting(), access::list_controllers).await?;
-    Ok(Json(cs.into_iter().map(ControllerView::from).collect()))
+    let contacts = s.events.contacts()?;
+    Ok(Json(
+        cs.into_iter()
+            .map(|c| {
+                let id = c.id;
+                ControllerView::from(c).with_contact(contacts.get(&id))
+            })
+            .collect(),
+    ))
 }
 
 /// Disable a controller: all its tokens are refused until enabled (admin).

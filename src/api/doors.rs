@@ -15,6 +15,7 @@ use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use crate::api::{AppState, op};
 use crate::domain::{Decision, DenyReason, Technology, Uid};
 use crate::ops;
+use crate::store::events::Refusal;
 
 /// How long a request waits for its events to become durable before it
 /// answers 503 (the writer keeps retrying; the disk is in trouble).
@@ -52,6 +53,9 @@ pub async fn decide(
     let event = ops::doors::decide(&s.store, acting, req.door, req.technology.as_deref(), &req.uid)
         .map_err(|e| auth.refused(e))?;
     let (decision, user_id) = (event.decision, event.user_id);
+    if let Some(c) = event.controller {
+        s.events.touch(c, event.at);
+    }
     let ticket = s.events.submit(event).map_err(|_| ApiError::queue_full())?;
     let done = match s.durable.wait(ticket) {
         None => true,
@@ -119,6 +123,9 @@ async fn feed_page(s: &AppState, auth: &Auth, id: Option<String>, p: FeedParams)
     let page =
         op(s, auth.as_acting(), move |st, a| ops::doors::feed(st, a, id.as_deref(), p.since.as_deref(), p.limit))
             .await?;
+    if let Ok(c) = auth.as_acting().controller() {
+        s.events.touch(c.id, s.store.now());
+    }
     Ok(Json(page.into()))
 }
 
@@ -126,47 +133,48 @@ async fn feed_page(s: &AppState, auth: &Auth, id: Option<String>, p: FeedParams)
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfflineEvent {
-    /// The controller's own unique ID for this event (idempotency key).
+    /// The controller's own unique ID for this event (idempotency key):
+    /// 1 to 128 characters, no control characters, never reused.
     pub event_id: String,
-    /// When it happened (RFC 3339).
+    /// When it happened (RFC 3339), by the controller's clock.
     pub at: String,
     /// The door: one of the controller's doors, exactly as registered
     /// (case-sensitive).
     pub door: String,
-    /// The UID read.
+    /// The UID read, in hex.
     pub uid: String,
     /// Technology, if known.
     pub technology: Option<String>,
     /// `grant` or `deny`.
     pub decision: String,
-    /// The deny reason code.
+    /// The deny reason code (with `deny` only).
+    #[schema(value_type = Option<crate::api::dto::DenyCode>)]
     pub reason: Option<String>,
     /// The holder, if the controller knew it.
     pub user_id: Option<String>,
 }
 
+/// The fields of [`OfflineEvent`], for naming the one that did not parse.
+const EVENT_FIELDS: [&str; 8] = ["event_id", "at", "door", "uid", "technology", "decision", "reason", "user_id"];
+
 /// A batch of offline decisions.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventBatch {
-    /// At most 1000 events.
-    pub events: Vec<OfflineEvent>,
+    /// The controller's clock when it sent this (RFC 3339): the service
+    /// measures the controller's clock skew from it (`GET /api/v1/controllers`).
+    pub sent_at: Option<String>,
+    /// At most 1000 events. Each is checked on its own: one that does not
+    /// fit is `rejected` in the results, the others are stored.
+    #[schema(value_type = Vec<OfflineEvent>)]
+    pub events: Vec<serde_json::Value>,
 }
 
-/// Upload decisions made offline; idempotent on `(controller, event_id)`.
-#[utoipa::path(post, path = "/api/v1/access/events", tag = "doors", request_body = EventBatch,
-    responses((status = 200, body = UploadResult), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 503, body = Problem)),
-    security(("bearer" = [])))]
-pub async fn upload_events(
-    State(s): State<AppState>,
-    auth: Auth,
-    ApiJson(b): ApiJson<EventBatch>,
-) -> Result<Json<UploadResult>, ApiError> {
-    let acting = auth.as_acting();
-    let decisions = b
-        .events
-        .into_iter()
+/// One event as sent, read on its own.
+fn sent_event(v: serde_json::Value) -> ops::doors::SentEvent {
+    let raw = v.to_string();
+    let event_id = v.get("event_id").and_then(serde_json::Value::as_str).map(str::to_string);
+    let parsed = serde_path_to_error::deserialize::<_, OfflineEvent>(v)
         .map(|e| ops::doors::OfflineDecision {
             event_id: e.event_id,
             at: e.at,
@@ -177,20 +185,49 @@ pub async fn upload_events(
             reason: e.reason,
             user_id: e.user_id,
         })
-        .collect();
-    let events = ops::doors::offline_events(&s.store, acting, decisions).map_err(|e| auth.refused(e))?;
-    let total = events.len();
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            let missing = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next());
+            let name = missing.unwrap_or(&path);
+            Refusal { code: "invalid_body", field: EVENT_FIELDS.iter().find(|f| **f == name).copied() }
+        });
+    ops::doors::SentEvent { raw, event_id, parsed }
+}
+
+/// Upload decisions made offline. Each event gets its own result
+/// (`results[i]` for `events[i]`): `accepted`, `duplicate` (same
+/// controller, event ID and content), `conflict` (a known event ID with
+/// different content; quarantined), or `rejected` with a code and field
+/// (quarantined). One bad event never refuses the others. An event stamped
+/// more than 600 s ahead of the service's clock is accepted and flagged
+/// (`clock_ahead_secs`).
+#[utoipa::path(post, path = "/api/v1/access/events", tag = "doors", request_body = EventBatch,
+    responses((status = 200, body = UploadResult), (status = 400, body = Problem, description = "more than 1000 events, a `sent_at` that is not a time, or a body that is not a batch"),
+        (status = 401, body = Problem), (status = 403, body = Problem, description = "not a controller's token"),
+        (status = 503, body = Problem, description = "the events could not be stored now; nothing was stored: retry the same batch")),
+    security(("bearer" = [])))]
+pub async fn upload_events(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(b): ApiJson<EventBatch>,
+) -> Result<Json<UploadResult>, ApiError> {
+    let acting = auth.as_acting();
+    let sent = b.events.into_iter().map(sent_event).collect();
+    let upload = ops::doors::upload(&s.store, acting, b.sent_at.as_deref(), sent).map_err(|e| auth.refused(e))?;
+    s.events.touch(upload.controller, upload.received_at);
+    let upload = std::sync::Arc::new(upload);
     let (tx, rx) = tokio::sync::oneshot::channel();
     s.events
         .submit_batch(
-            events,
-            Box::new(move |n| {
-                let _ = tx.send(n);
+            upload.clone(),
+            Box::new(move |outcomes| {
+                let _ = tx.send(outcomes);
             }),
         )
         .map_err(|_| ApiError::queue_full())?;
     match tokio::time::timeout(EVENT_WAIT, rx).await {
-        Ok(Ok(n)) => Ok(Json(UploadResult { accepted: n, duplicates: total - n })),
+        Ok(Ok(outcomes)) => Ok(Json(UploadResult::new(&upload, &outcomes))),
         _ => Err(ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "event_log_unavailable",

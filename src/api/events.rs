@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 
 use crate::api::AppState;
 use crate::api::auth::Auth;
-use crate::api::dto::{EventPage, EventView};
+use crate::api::dto::{EventPage, EventView, QuarantinePage};
 use crate::api::error::{ApiError, ApiQuery, Problem};
 use crate::api::op;
 use crate::ops::events::EventFilter;
@@ -80,4 +80,37 @@ pub async fn list_events(
     let path = s.events.path().to_path_buf();
     let page = op(&s, &auth.acting(), move |st, a| crate::ops::events::list(st, &path, a, &f)).await?;
     Ok(Json(EventPage { events: page.events.into_iter().map(EventView::from).collect(), next_after: page.next_after }))
+}
+
+/// The quarantine's filters, all optional.
+#[derive(Debug, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineParams {
+    /// Only this controller's events.
+    pub controller: Option<String>,
+    /// The `next_after` of the previous page.
+    pub after: Option<String>,
+    /// Entries per page: 1 to 1000 (default 100).
+    pub limit: Option<String>,
+}
+
+/// Events controllers uploaded that were refused or conflicted with a
+/// stored event, oldest first, paged: each as sent, with why. Managers and
+/// above without an org unit; every read is audited.
+#[utoipa::path(get, path = "/api/v1/access/quarantine", tag = "audit", params(QuarantineParams),
+    responses((status = 200, body = QuarantinePage), (status = 400, body = Problem, description = "`invalid_query`, naming the parameter"),
+        (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_quarantine(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiQuery(p): ApiQuery<QuarantineParams>,
+) -> Result<Json<QuarantinePage>, ApiError> {
+    let path = s.events.path().to_path_buf();
+    let page = op(&s, &auth.acting(), move |st, a| {
+        crate::ops::events::quarantine(st, &path, a, p.controller.as_deref(), p.after.as_deref(), p.limit.as_deref())
+    })
+    .await?;
+    Ok(Json(page.into()))
 }

@@ -492,6 +492,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             let (schemas, paths, methods) = routes!(doors::upload_events, events::list_events);
             (schemas, paths, methods.layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY)))
         })
+        .routes(routes!(events::list_quarantine))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics::scrape))

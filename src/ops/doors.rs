@@ -9,7 +9,8 @@
 
 use crate::domain::{Decision, DenyReason, DomainError, Technology, Timestamp, Uid, UserId};
 use crate::ops::{Acting, OpsError};
-use crate::store::{AccessEvent, Feed, Store};
+use crate::store::events::{self, Refusal, Upload, UploadItem};
+use crate::store::{AccessEvent, Feed, Store, StoreError};
 
 /// At most this many offline decisions per upload.
 pub const MAX_UPLOAD: usize = 1000;
@@ -34,7 +35,19 @@ pub fn door_event(
 ) -> AccessEvent {
     let now = store.now();
     let (decision, user_id) = store.index().decide_with_holder(technology, uid, now);
-    AccessEvent { at: now, controller, event_id: None, door, technology, uid: *uid, decision, user_id, online: true }
+    AccessEvent {
+        at: now,
+        controller,
+        event_id: None,
+        door,
+        technology,
+        uid: *uid,
+        decision,
+        user_id,
+        online: true,
+        received_at: None,
+        claimed_at: None,
+    }
 }
 
 /// A controller asks about a card at one of its doors. The door is
@@ -126,52 +139,106 @@ pub fn decision_from(decision: &str, reason: Option<&str>) -> Result<Decision, D
     }
 }
 
-/// Checks an upload of offline decisions and turns it into access events:
-/// at most [`MAX_UPLOAD`], each for one of the caller's doors (checked
-/// first), with an event ID of 1 to 128 printable characters, not claiming
-/// a time more than [`MAX_CLOCK_AHEAD_SECS`] ahead. One bad event refuses
-/// the whole upload.
-pub fn offline_events(
+/// One event of an upload as a front end received it: its text (kept if
+/// it is quarantined), its event ID if one could be read, and its parts,
+/// or why they could not be read.
+#[derive(Debug, Clone)]
+pub struct SentEvent {
+    /// The event as sent, compact; cut to [`events::RAW_MAX`] bytes here.
+    pub raw: String,
+    /// Its `event_id`, if it had a readable one.
+    pub event_id: Option<String>,
+    /// Its parts, or the field that could not be read.
+    pub parsed: Result<OfflineDecision, Refusal>,
+}
+
+/// Checks an upload of offline decisions, each event on its own: at most
+/// [`MAX_UPLOAD`] (more refuses the whole upload, as does a `sent_at` that
+/// is not a time). An event is refused — quarantined, never dropped — when
+/// its door is not the caller's, its event ID is not 1 to 128 printable
+/// characters, or a field does not parse; the others are stored. An
+/// event stamped more than [`MAX_CLOCK_AHEAD_SECS`] ahead of the service's
+/// clock is stored at the time it was received, flagged with the time it
+/// claimed. `sent_at`, the controller's clock when it sent the upload,
+/// measures its skew.
+pub fn upload(
     store: &Store,
     acting: &Acting,
-    decisions: Vec<OfflineDecision>,
-) -> Result<Vec<AccessEvent>, OpsError> {
+    sent_at: Option<&str>,
+    events: Vec<SentEvent>,
+) -> Result<Upload, OpsError> {
     let controller = acting.controller()?.id;
-    if decisions.len() > MAX_UPLOAD {
+    if events.len() > MAX_UPLOAD {
         return Err(bad("events", "at most 1000 events per upload").into());
     }
     let now = store.now();
-    decisions
+    let skew_secs = Timestamp::parse_opt("sent_at", sent_at)?.map(|t| t.0 - now.0);
+    let items = events
         .into_iter()
-        .map(|d| {
-            acting.controller_for(&d.door)?;
-            let n = d.event_id.chars().count();
-            if n == 0 || n > 128 || d.event_id.chars().any(char::is_control) {
-                return Err(bad("event_id", "1 to 128 characters, none of them control characters").into());
-            }
-            let decision = decision_from(&d.decision, d.reason.as_deref())?;
-            let at = Timestamp::parse("at", &d.at)?;
-            if at.0 > now.0 + MAX_CLOCK_AHEAD_SECS {
-                return Err(bad("at", "lies in the future; check the controller's clock").into());
-            }
-            Ok(AccessEvent {
-                at,
-                controller: Some(controller),
-                event_id: Some(d.event_id),
-                door: d.door,
-                technology: Technology::from_name_opt(d.technology.as_deref())?,
-                uid: Uid::parse_any(&d.uid)?,
-                decision,
-                user_id: d
-                    .user_id
-                    .as_deref()
-                    .map(str::parse::<UserId>)
-                    .transpose()
-                    .map_err(|_| bad("user_id", "not a user ID"))?,
-                online: false,
-            })
+        .map(|e| {
+            let checked = e.parsed.and_then(|d| offline_event(acting, now, d).map_err(|e| refusal(&e)));
+            UploadItem { raw: cut(e.raw, events::RAW_MAX), event_id: e.event_id, checked }
         })
-        .collect()
+        .collect();
+    Ok(Upload { controller, received_at: now, skew_secs, items })
+}
+
+/// One offline decision as an access event received at `now`.
+fn offline_event(acting: &Acting, now: Timestamp, d: OfflineDecision) -> Result<AccessEvent, OpsError> {
+    let controller = acting.controller_for(&d.door)?.id;
+    let n = d.event_id.chars().count();
+    if n == 0 || n > 128 || d.event_id.chars().any(char::is_control) {
+        return Err(bad("event_id", "1 to 128 characters, none of them control characters").into());
+    }
+    let decision = decision_from(&d.decision, d.reason.as_deref())?;
+    let claimed = Timestamp::parse("at", &d.at)?;
+    let ahead = claimed.0 > now.0 + MAX_CLOCK_AHEAD_SECS;
+    Ok(AccessEvent {
+        at: if ahead { now } else { claimed },
+        controller: Some(controller),
+        event_id: Some(d.event_id),
+        door: d.door,
+        technology: Technology::from_name_opt(d.technology.as_deref())?,
+        uid: Uid::parse_any(&d.uid)?,
+        decision,
+        user_id: d
+            .user_id
+            .as_deref()
+            .map(str::parse::<UserId>)
+            .transpose()
+            .map_err(|_| bad("user_id", "not a user ID"))?,
+        online: false,
+        received_at: Some(now),
+        claimed_at: ahead.then_some(claimed),
+    })
+}
+
+/// The code and field of a refused event.
+fn refusal(e: &OpsError) -> Refusal {
+    let field = match e {
+        OpsError::Refused(DomainError::Forbidden { .. }) => Some("door"),
+        OpsError::Refused(d) | OpsError::Store(StoreError::Domain(d)) => match d {
+            DomainError::InvalidInput { field, .. } | DomainError::InvalidQuery { field, .. } => Some(*field),
+            DomainError::InvalidUid { .. } | DomainError::UidOddDigits { .. } | DomainError::UidWrongLength { .. } => {
+                Some("uid")
+            }
+            _ => None,
+        },
+        OpsError::Store(_) => None,
+    };
+    Refusal { code: e.code(), field }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
 }
 
 fn bad(field: &'static str, message: &str) -> DomainError {

@@ -176,6 +176,59 @@ pub fn list(store: &Store, events_db: &Path, acting: &Acting, f: &EventFilter) -
     Ok(EventList { events: page.events, next_after: page.next.map(|c| c.to_string()) })
 }
 
+/// A page of the upload quarantine: events controllers sent that were
+/// refused or conflicted with a stored one, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuarantinePage {
+    /// The entries.
+    pub entries: Vec<events::Quarantined>,
+    /// Pass as `after` for the next page; `None` when none is left now.
+    pub next_after: Option<i64>,
+}
+
+/// Reads the upload quarantine at `events_db`: a manager or above without
+/// an org unit (its events cannot be told to belong to a unit); audited.
+/// `controller` narrows it to one controller; `after` is a previous page's
+/// `next_after`; `limit` 1 to 1000 (default 100).
+pub fn quarantine(
+    store: &Store,
+    events_db: &Path,
+    acting: &Acting,
+    controller: Option<&str>,
+    after: Option<&str>,
+    limit: Option<&str>,
+) -> Result<QuarantinePage, OpsError> {
+    acting.require(Role::Manager)?;
+    if acting.scope()?.is_some() {
+        return Err(crate::ops::forbidden(
+            "the quarantine holds events that belong to no known person or unit; an operator without an org unit reads it",
+        ));
+    }
+    let number = |field: &'static str, s: Option<&str>, what: &'static str| {
+        s.map(|s| s.trim().parse::<i64>().map_err(|_| OpsError::Refused(invalid(field, what)))).transpose()
+    };
+    let controller = number("controller", controller, "a controller ID")?;
+    let after = number("after", after, "the next_after of the previous page")?.unwrap_or(0);
+    let limit = match number("limit", limit, "a whole number from 1 to 1000")? {
+        None => DEFAULT_LIMIT,
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| OpsError::Refused(invalid("limit", "a whole number from 1 to 1000")))?,
+    };
+    let mut entries = events::quarantined(events_db.parent().unwrap_or(Path::new(".")), controller, after, limit + 1)?;
+    let more = entries.len() > limit;
+    entries.truncate(limit);
+    let next_after = if more { entries.last().map(|e| e.id) } else { None };
+    let mut d = vec!["quarantine".to_string()];
+    if let Some(c) = controller {
+        d.push(format!("controller={c}"));
+    }
+    d.push(format!("limit={limit} returned={}", entries.len()));
+    store.audit_event_read(&acting.actor(), None, d.join(" "))?;
+    Ok(QuarantinePage { entries, next_after })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,10 +96,41 @@ CREATE TABLE prune_ledger (
 );
 ";
 
+/// Version 3: uploads that never lose an event. Each upload records when
+/// it was received (`received_at`; rows from before get their own time)
+/// and, when the controller stamped it ahead of the service's clock, the
+/// time it claimed (`claimed_at`, while `at` holds the time it was
+/// received). Rejected and conflicting events are kept in a bounded
+/// quarantine; each controller's last upload and measured clock skew.
+const V3: &str = "
+ALTER TABLE access_events ADD COLUMN received_at INTEGER;
+ALTER TABLE access_events ADD COLUMN claimed_at INTEGER;
+UPDATE access_events SET received_at = at;
+CREATE INDEX access_events_received ON access_events (received_at);
+CREATE TABLE quarantine (
+    id          INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    controller  INTEGER NOT NULL,
+    position    INTEGER NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('rejected','conflict')),
+    code        TEXT NOT NULL,
+    field       TEXT,
+    event_id    TEXT,
+    event       TEXT NOT NULL
+);
+CREATE INDEX quarantine_received ON quarantine (received_at);
+CREATE TABLE controller_contact (
+    controller  INTEGER PRIMARY KEY,
+    last_upload INTEGER NOT NULL,
+    skew_secs   INTEGER,
+    skew_at     INTEGER
+);
+";
+
 /// The events database's migrations, in order; `PRAGMA user_version` is
 /// how many have run. Files from before versioning are at 0 with the
 /// version-1 tables already there (`IF NOT EXISTS`).
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -144,10 +175,100 @@ pub struct AccessEvent {
     pub user_id: Option<UserId>,
     /// Decided by the service (`true`) or offline by the controller.
     pub online: bool,
+    /// When the service received it (uploads; `None` for online decisions,
+    /// received when they were made).
+    pub received_at: Option<Timestamp>,
+    /// The time the controller claimed, when that lay ahead of the
+    /// service's clock (`clock_ahead`): `at` is then when it was received.
+    pub claimed_at: Option<Timestamp>,
 }
 
-/// Called once a batch is durable, with how many of its events were new.
-pub type Done = Box<dyn FnOnce(usize) + Send>;
+impl AccessEvent {
+    /// How far ahead of the service's clock the controller stamped it.
+    #[must_use]
+    pub fn clock_ahead_secs(&self) -> Option<i64> {
+        self.claimed_at.map(|c| c.0 - self.at.0)
+    }
+}
+
+/// Why one event of an upload was refused (its stable code, and the field
+/// at fault when one is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The stable code (`invalid_input`, `uid_wrong_length`, `forbidden`, …).
+    pub code: &'static str,
+    /// The field at fault.
+    pub field: Option<&'static str>,
+}
+
+/// One event of an upload as the rule layer checked it.
+#[derive(Debug, Clone)]
+pub struct UploadItem {
+    /// The event as the controller sent it (compact JSON, at most
+    /// [`RAW_MAX`] bytes), kept if it is quarantined.
+    pub raw: String,
+    /// Its event ID, if it had a readable one.
+    pub event_id: Option<String>,
+    /// The event to store, or why it is refused.
+    pub checked: Result<AccessEvent, Refusal>,
+}
+
+/// The most of an event's text the quarantine keeps.
+pub const RAW_MAX: usize = 2048;
+
+/// The most events the quarantine holds; beyond it an event is reported
+/// not quarantined, and the controller keeps it and sends it again later.
+pub const QUARANTINE_MAX: i64 = 10_000;
+
+/// An upload of offline decisions from one controller.
+#[derive(Debug)]
+pub struct Upload {
+    /// The controller.
+    pub controller: i64,
+    /// When the service received it.
+    pub received_at: Timestamp,
+    /// The controller's clock minus the service's, when the controller
+    /// said what its clock read (`sent_at`).
+    pub skew_secs: Option<i64>,
+    /// The events, in the order sent.
+    pub items: Vec<UploadItem>,
+}
+
+impl Upload {
+    /// An upload of events already checked (tools, tests and imports): each
+    /// received at its own `received_at`, else at `received_at`.
+    #[must_use]
+    pub fn of_events(controller: i64, received_at: Timestamp, events: Vec<AccessEvent>) -> Self {
+        let items = events
+            .into_iter()
+            .map(|e| UploadItem { raw: String::new(), event_id: e.event_id.clone(), checked: Ok(e) })
+            .collect();
+        Self { controller, received_at, skew_secs: None, items }
+    }
+}
+
+/// What became of one uploaded event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored now.
+    Accepted,
+    /// Already stored, the same (a re-sent batch).
+    Duplicate,
+    /// Its event ID is stored with different content: the stored one
+    /// stands, this one is quarantined (unless the quarantine is full).
+    Conflict {
+        /// Kept in the quarantine.
+        quarantined: bool,
+    },
+    /// Refused; quarantined unless the quarantine is full.
+    Rejected {
+        /// Kept in the quarantine.
+        quarantined: bool,
+    },
+}
+
+/// Called once an upload is durable, with each event's outcome, in order.
+pub type Done = Box<dyn FnOnce(Vec<Outcome>) + Send>;
 
 /// Called by the writer after each group commit with the highest ticket
 /// that is now durable (every lower ticket is durable too).
@@ -187,7 +308,7 @@ struct Ledger {
 
 enum Item {
     Online(AccessEvent),
-    Batch(Vec<AccessEvent>, Done),
+    Batch(Arc<Upload>, Done),
     Maint(Maint, MaintDone),
 }
 
@@ -218,6 +339,9 @@ struct Shared {
 /// submitters are refused.
 pub struct EventLog {
     shared: Arc<Shared>,
+    /// Each controller's last request, by controller ID (in memory: a
+    /// door's request never waits on a write for it).
+    contacts: Mutex<std::collections::HashMap<i64, Timestamp>>,
     handle: Mutex<Option<JoinHandle<()>>>,
     path: PathBuf,
 }
@@ -331,6 +455,8 @@ pub fn decode(mut b: &[u8]) -> Result<Vec<AccessEvent>, StoreError> {
             decision,
             user_id: (user != 0).then(|| UserId::from_i64(user)),
             online: true,
+            received_at: None,
+            claimed_at: None,
         });
     }
     Ok(out)
@@ -351,14 +477,14 @@ impl Tail {
 
 /// Writes a group in one transaction: the online events as one packed
 /// row, each uploaded event as its own row (maintenance steps are not
-/// written here). Returns the number stored of each upload batch, in
-/// order, and the new tail.
+/// written here). Returns each upload's outcomes, in order, and the new
+/// tail.
 fn write_group(
     conn: &mut Connection,
     items: &[Item],
     buf: &mut Vec<u8>,
     tail: Tail,
-) -> Result<(Vec<usize>, Tail), StoreError> {
+) -> Result<(Vec<Vec<Outcome>>, Tail), StoreError> {
     let tx = conn.transaction()?;
     let mut outcomes = Vec::new();
     let mut tail = tail;
@@ -382,36 +508,115 @@ fn write_group(
         .execute(params![first, last, n, &buf[..], high, back])?;
         tail.high = Some(high);
     }
-    {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO access_events (at, controller, event_id, door, technology, uid, decision, reason, user_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (controller, event_id) DO NOTHING",
-        )?;
-        for item in items {
-            match item {
-                Item::Batch(events, _) => {
-                    let mut n = 0;
-                    for e in events {
-                        n += stmt.execute(params![
-                            e.at.0,
-                            e.controller,
-                            e.event_id,
-                            e.door,
-                            e.technology.map(Technology::as_str),
-                            e.uid.as_bytes(),
-                            e.decision.as_str(),
-                            e.decision.reason().map(|r| r.code()),
-                            e.user_id.map(UserId::as_i64),
-                        ])?;
-                    }
-                    outcomes.push(n);
-                }
-                Item::Online(_) | Item::Maint(..) => {}
-            }
+    let mut quarantined: Option<i64> = None;
+    for item in items {
+        if let Item::Batch(upload, _) = item {
+            outcomes.push(write_upload(&tx, upload, &mut quarantined)?);
         }
     }
     tx.commit()?;
     Ok((outcomes, tail))
+}
+
+/// Writes one upload inside the group's transaction: each event stored,
+/// found the same (duplicate) or found different (conflict) under its
+/// `(controller, event_id)`, each refused or conflicting one quarantined
+/// while there is room, and the controller's contact and skew. `held`
+/// counts the quarantine, read once per group.
+fn write_upload(tx: &Connection, u: &Upload, held: &mut Option<i64>) -> Result<Vec<Outcome>, StoreError> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO access_events
+            (at, controller, event_id, door, technology, uid, decision, reason, user_id, received_at, claimed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (controller, event_id) DO NOTHING",
+    )?;
+    let mut same = tx.prepare_cached(
+        "SELECT COALESCE(claimed_at, at) = ?3 AND door = ?4 AND technology IS ?5 AND uid = ?6
+                AND decision = ?7 AND reason IS ?8 AND user_id IS ?9
+           FROM access_events WHERE controller = ?1 AND event_id = ?2",
+    )?;
+    let mut out = Vec::with_capacity(u.items.len());
+    for (position, item) in u.items.iter().enumerate() {
+        let refusal = match &item.checked {
+            Ok(e) => {
+                let claimed = e.claimed_at.unwrap_or(e.at);
+                let (technology, reason) =
+                    (e.technology.map(Technology::as_str), e.decision.reason().map(|r| r.code()));
+                let user = e.user_id.map(UserId::as_i64);
+                let stored = insert.execute(params![
+                    e.at.0,
+                    u.controller,
+                    e.event_id,
+                    e.door,
+                    technology,
+                    e.uid.as_bytes(),
+                    e.decision.as_str(),
+                    reason,
+                    user,
+                    e.received_at.unwrap_or(u.received_at).0,
+                    e.claimed_at.map(|t| t.0),
+                ])?;
+                if stored == 1 {
+                    out.push(Outcome::Accepted);
+                    continue;
+                }
+                let unchanged: bool = same.query_row(
+                    params![
+                        u.controller,
+                        e.event_id,
+                        claimed.0,
+                        e.door,
+                        technology,
+                        e.uid.as_bytes(),
+                        e.decision.as_str(),
+                        reason,
+                        user
+                    ],
+                    |r| r.get(0),
+                )?;
+                if unchanged {
+                    out.push(Outcome::Duplicate);
+                    continue;
+                }
+                Refusal { code: "conflict", field: Some("event_id") }
+            }
+            Err(r) => r.clone(),
+        };
+        let count = match *held {
+            Some(n) => n,
+            None => tx.query_row("SELECT COUNT(*) FROM quarantine", [], |r| r.get(0))?,
+        };
+        let kept = count < QUARANTINE_MAX;
+        let conflict = refusal.code == "conflict";
+        if kept {
+            tx.prepare_cached(
+                "INSERT INTO quarantine (received_at, controller, position, status, code, field, event_id, event)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                u.received_at.0,
+                u.controller,
+                i64::try_from(position).unwrap_or(i64::MAX),
+                if conflict { "conflict" } else { "rejected" },
+                refusal.code,
+                refusal.field,
+                item.event_id,
+                item.raw,
+            ])?;
+        }
+        *held = Some(count + i64::from(kept));
+        out.push(if conflict {
+            Outcome::Conflict { quarantined: kept }
+        } else {
+            Outcome::Rejected { quarantined: kept }
+        });
+    }
+    tx.prepare_cached(
+        "INSERT INTO controller_contact (controller, last_upload, skew_secs, skew_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (controller) DO UPDATE SET last_upload = MAX(last_upload, excluded.last_upload),
+             skew_secs = COALESCE(excluded.skew_secs, skew_secs), skew_at = COALESCE(excluded.skew_at, skew_at)",
+    )?
+    .execute(params![u.controller, u.received_at.0, u.skew_secs, u.skew_secs.map(|_| u.received_at.0)])?;
+    Ok(out)
 }
 
 /// One maintenance step in its own transaction.
@@ -436,8 +641,9 @@ fn maintain_in(tx: &Connection, m: Maint) -> Result<Ledger, StoreError> {
                    (SELECT id FROM access_event_groups WHERE high < ?1 ORDER BY high LIMIT ?2) RETURNING count",
                 "DELETE FROM access_event_groups WHERE id IN
                    (SELECT id FROM access_event_groups WHERE back AND last_at < ?1 LIMIT ?2) RETURNING count",
+                // Uploads by when they arrived: a controller's clock may lag.
                 "DELETE FROM access_events WHERE id IN
-                   (SELECT id FROM access_events WHERE at < ?1 ORDER BY at LIMIT ?2) RETURNING 1",
+                   (SELECT id FROM access_events WHERE received_at < ?1 ORDER BY received_at LIMIT ?2) RETURNING 1",
             ] {
                 let mut stmt = tx.prepare_cached(sql)?;
                 let mut r = stmt.query(params![before, limit - deleted])?;
@@ -450,6 +656,12 @@ fn maintain_in(tx: &Connection, m: Maint) -> Result<Ledger, StoreError> {
                     break;
                 }
             }
+            // Quarantined events go with the uploads of their time (not
+            // access events: not counted).
+            tx.prepare_cached(
+                "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at < ?1 LIMIT ?2)",
+            )?
+            .execute(params![before, limit])?;
             if events > 0 {
                 tx.prepare_cached(
                     "INSERT INTO prune_ledger (id, before, count) VALUES (1, ?1, ?2)
@@ -522,7 +734,7 @@ fn run(mut conn: Connection, mut tail: Tail, shared: &Shared, on_durable: &OnDur
             // Counts come in the order of the upload batches.
             match item {
                 Item::Online(_) => {}
-                Item::Batch(_, done) => done(outcomes.next().unwrap_or(0)),
+                Item::Batch(_, done) => done(outcomes.next().unwrap_or_default()),
                 // After the doors' commit, each in its own transaction.
                 Item::Maint(m, done) => done(maintain(&mut conn, m)),
             }
@@ -568,7 +780,7 @@ impl EventLog {
             .name("idms-events".into())
             .spawn(move || run(conn, tail, &s, &on_durable))
             .map_err(|e| StoreError::Io(format!("cannot start the event writer: {e}")))?;
-        Ok(Self { shared, handle: Mutex::new(Some(handle)), path })
+        Ok(Self { shared, contacts: Mutex::default(), handle: Mutex::new(Some(handle)), path })
     }
 
     fn push(&self, item: Item) -> Result<u64, QueueFull> {
@@ -589,15 +801,38 @@ impl EventLog {
         Ok(ticket)
     }
 
+    /// Notes that `controller` was in contact at `at`.
+    pub fn touch(&self, controller: i64, at: Timestamp) {
+        let mut c = self.contacts.lock().unwrap_or_else(PoisonError::into_inner);
+        let last = c.entry(controller).or_insert(at);
+        *last = (*last).max(at);
+    }
+
+    /// Each controller's last contact since this process started, and
+    /// its last upload and measured skew from the log, by controller ID.
+    pub fn contacts(&self) -> Result<std::collections::HashMap<i64, Contact>, StoreError> {
+        let mut out: std::collections::HashMap<i64, Contact> =
+            upload_contacts(self.path.parent().unwrap_or(Path::new(".")))?
+                .into_iter()
+                .map(|(id, u)| (id, Contact { last_contact: Some(u.last_upload), upload: Some(u) }))
+                .collect();
+        for (id, at) in self.contacts.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            let c = out.entry(*id).or_insert(Contact { last_contact: None, upload: None });
+            c.last_contact = c.last_contact.max(Some(*at));
+        }
+        Ok(out)
+    }
+
     /// Queues one online decision; it is durable once the `on_durable` hook
     /// reports a ticket at or above the one returned.
     pub fn submit(&self, event: AccessEvent) -> Result<u64, QueueFull> {
         self.push(Item::Online(event))
     }
 
-    /// Queues uploaded events; `done` runs once they are durable.
-    pub fn submit_batch(&self, events: Vec<AccessEvent>, done: Done) -> Result<(), QueueFull> {
-        self.push(Item::Batch(events, done)).map(drop)
+    /// Queues an upload; `done` runs once it is durable, with each event's
+    /// outcome.
+    pub fn submit_batch(&self, upload: Arc<Upload>, done: Done) -> Result<(), QueueFull> {
+        self.push(Item::Batch(upload, done)).map(drop)
     }
 
     /// Runs one maintenance step in the writer's next group commit and
@@ -678,7 +913,8 @@ pub fn read_all(dir: &Path) -> Result<Vec<AccessEvent>, StoreError> {
 }
 
 /// The columns [`upload`] reads, in order.
-const UPLOAD_COLUMNS: &str = "at, controller, event_id, door, technology, uid, decision, reason, user_id";
+const UPLOAD_COLUMNS: &str =
+    "at, controller, event_id, door, technology, uid, decision, reason, user_id, received_at, claimed_at";
 
 /// An uploaded event from a row of [`UPLOAD_COLUMNS`].
 fn upload(r: &rusqlite::Row<'_>) -> Result<AccessEvent, StoreError> {
@@ -696,7 +932,98 @@ fn upload(r: &rusqlite::Row<'_>) -> Result<AccessEvent, StoreError> {
         },
         user_id: r.get::<_, Option<i64>>(8)?.map(UserId::from_i64),
         online: false,
+        received_at: r.get::<_, Option<i64>>(9)?.map(Timestamp),
+        claimed_at: r.get::<_, Option<i64>>(10)?.map(Timestamp),
     })
+}
+
+/// One quarantined event: refused, or conflicting with a stored one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// Its position in the quarantine (for paging).
+    pub id: i64,
+    /// When its upload arrived.
+    pub received_at: Timestamp,
+    /// The controller that sent it.
+    pub controller: i64,
+    /// Its index in that upload.
+    pub position: i64,
+    /// `rejected` or `conflict`.
+    pub status: String,
+    /// Why (a stable code).
+    pub code: String,
+    /// The field at fault.
+    pub field: Option<String>,
+    /// Its event ID, when it had a readable one.
+    pub event_id: Option<String>,
+    /// The event as sent (compact JSON, at most [`RAW_MAX`] bytes).
+    pub event: String,
+}
+
+/// Up to `limit` quarantined events after position `after`, oldest first,
+/// of one controller or all.
+pub fn quarantined(
+    dir: &Path,
+    controller: Option<i64>,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Quarantined>, StoreError> {
+    let c = reader(&dir.join(EVENTS_FILE))?;
+    let mut stmt = c.prepare_cached(
+        "SELECT id, received_at, controller, position, status, code, field, event_id, event FROM quarantine
+          WHERE id > ?1 AND (?2 IS NULL OR controller = ?2) ORDER BY id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![after, controller, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+        Ok(Quarantined {
+            id: r.get(0)?,
+            received_at: Timestamp(r.get(1)?),
+            controller: r.get(2)?,
+            position: r.get(3)?,
+            status: r.get(4)?,
+            code: r.get(5)?,
+            field: r.get(6)?,
+            event_id: r.get(7)?,
+            event: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A controller's last upload and its clock skew as last measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadContact {
+    /// When its last upload arrived.
+    pub last_upload: Timestamp,
+    /// Its clock minus the service's, in seconds, as last measured.
+    pub skew_secs: Option<i64>,
+    /// When the skew was measured.
+    pub skew_at: Option<Timestamp>,
+}
+
+/// What the service knows of a controller's contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contact {
+    /// Its last request (any door route).
+    pub last_contact: Option<Timestamp>,
+    /// Its last upload and measured skew.
+    pub upload: Option<UploadContact>,
+}
+
+/// Every controller's [`UploadContact`], by controller ID.
+pub fn upload_contacts(dir: &Path) -> Result<std::collections::HashMap<i64, UploadContact>, StoreError> {
+    let c = reader(&dir.join(EVENTS_FILE))?;
+    let mut stmt = c.prepare_cached("SELECT controller, last_upload, skew_secs, skew_at FROM controller_contact")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            UploadContact {
+                last_upload: Timestamp(r.get(1)?),
+                skew_secs: r.get(2)?,
+                skew_at: r.get::<_, Option<i64>>(3)?.map(Timestamp),
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// How many events the log holds (online and uploaded).
@@ -969,7 +1296,7 @@ impl Uploads<'_> {
             while let Some(r) = rows.next()? {
                 n += 1;
                 let e = upload(r)?;
-                let here = (e.at.0, r.get::<_, i64>(9)?);
+                let here = (e.at.0, r.get::<_, i64>(11)?);
                 if self.q.matches(&e) {
                     self.buf.push_back((self.pos, e));
                 }
@@ -1089,6 +1416,8 @@ mod tests {
                 decision: Decision::Deny(DenyReason::Expired),
                 user_id: Some(UserId::from_i64(99)),
                 online: true,
+                received_at: None,
+                claimed_at: None,
             },
             AccessEvent {
                 at: Timestamp(-1),
@@ -1100,6 +1429,8 @@ mod tests {
                 decision: Decision::Grant,
                 user_id: None,
                 online: true,
+                received_at: None,
+                claimed_at: None,
             },
         ];
         let mut buf = Vec::new();
@@ -1125,11 +1456,18 @@ mod tests {
             decision,
             user_id: user.map(UserId::from_i64),
             online: true,
+            received_at: None,
+            claimed_at: None,
         }
     }
 
     fn upload_ev(id: &str, at: i64, door: &str, user: Option<i64>, decision: Decision) -> AccessEvent {
-        AccessEvent { event_id: Some(id.into()), online: false, ..ev(at, door, user, decision) }
+        AccessEvent {
+            event_id: Some(id.into()),
+            online: false,
+            received_at: Some(Timestamp(at)),
+            ..ev(at, door, user, decision)
+        }
     }
 
     /// A log whose groups and uploads are written exactly as given.
@@ -1154,7 +1492,8 @@ mod tests {
         }
 
         fn uploads(&mut self, events: Vec<AccessEvent>) {
-            let items = [Item::Batch(events, Box::new(|_| {}))];
+            let upload = Upload::of_events(1, Timestamp(0), events);
+            let items = [Item::Batch(Arc::new(upload), Box::new(|_| {}))];
             self.tail = write_group(&mut self.conn, &items, &mut Vec::new(), self.tail).unwrap().1;
         }
 
@@ -1287,6 +1626,57 @@ mod tests {
         let left: Vec<i64> = log.pages(&q(100)).0;
         assert_eq!(left, vec![900, 99, 101, 950]);
         assert_eq!(log.maint(Maint::Settle { count: 5 }), Ledger::default());
+    }
+
+    #[test]
+    fn a_version_2_log_is_upgraded_with_its_uploads_received_when_they_happened() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(EVENTS_FILE);
+        {
+            // As the previous build left it: version 2, an online group and two uploads.
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(V1).unwrap();
+            c.execute_batch(V2).unwrap();
+            c.pragma_update(None, "user_version", 2).unwrap();
+            let mut buf = Vec::new();
+            encode(&mut buf, &ev(100, "a", Some(7), Decision::Grant));
+            c.execute(
+                "INSERT INTO access_event_groups (first_at, last_at, count, records, high, back) VALUES (100, 100, 1, ?1, 100, 0)",
+                [buf],
+            )
+            .unwrap();
+            for (at, id) in [(95, "e1"), (200, "e2")] {
+                c.execute(
+                    "INSERT INTO access_events (at, controller, event_id, door, technology, uid, decision, reason, user_id)
+                     VALUES (?1, 1, ?2, 'a', NULL, ?3, 'deny', 'expired', 7)",
+                    params![at, id, [4u8, 0xA1, 0xB2, at as u8]],
+                )
+                .unwrap();
+            }
+        }
+        let mut log = Log { path: path.clone(), conn: connect(&path).unwrap(), tail: Tail::default(), _dir: d };
+        log.tail = Tail::load(&log.conn).unwrap();
+        let v: i64 = log.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let all = read_all(log.path.parent().unwrap()).unwrap();
+        assert_eq!(all.len(), 3);
+        let received: Vec<_> =
+            all.iter().filter(|e| !e.online).map(|e| (e.at.0, e.received_at, e.claimed_at)).collect();
+        assert_eq!(received, [(95, Some(Timestamp(95)), None), (200, Some(Timestamp(200)), None)]);
+        // The old upload sent again is a duplicate; changed, a conflict, quarantined.
+        let again = upload_ev("e1", 95, "a", Some(7), Decision::Deny(DenyReason::Expired));
+        let changed = upload_ev("e2", 200, "a", Some(7), Decision::Grant);
+        let upload = Arc::new(Upload::of_events(1, Timestamp(300), vec![again, changed]));
+        let (outcomes, _) =
+            write_group(&mut log.conn, &[Item::Batch(upload, Box::new(|_| {}))], &mut Vec::new(), log.tail).unwrap();
+        assert_eq!(outcomes, vec![vec![Outcome::Duplicate, Outcome::Conflict { quarantined: true }]]);
+        assert_eq!(quarantined(log.path.parent().unwrap(), Some(1), 0, 10).unwrap().len(), 1);
+        // Uploads are pruned by when they arrived; the quarantine with them.
+        assert_eq!(log.maint(Maint::Prune { before: 150, rows: 10 }).count, 2);
+        assert_eq!(quarantined(log.path.parent().unwrap(), None, 0, 10).unwrap().len(), 1);
+        assert_eq!(read_all(log.path.parent().unwrap()).unwrap().iter().filter(|e| !e.online).count(), 1);
+        assert_eq!(log.maint(Maint::Prune { before: 301, rows: 10 }).count, 3);
+        assert!(quarantined(log.path.parent().unwrap(), None, 0, 10).unwrap().is_empty());
     }
 
     #[test]

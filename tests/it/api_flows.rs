@@ -214,8 +214,10 @@ async fn bad_input_is_a_problem_never_a_500() {
         // An unknown cursor is not an error: the answer is a snapshot.
         (Method::GET, format!("/api/v1/controllers/{}/credentials?since=x", api.door.0), Some(api.door.1.as_str()), None, "", 200),
         (Method::GET, format!("/api/v1/controllers/{}/credentials?since=1&since=2", api.door.0), Some(api.door.1.as_str()), None, "", 400),
-        (Method::POST, "/api/v1/access/events".into(), Some(api.door.1.as_str()), Some(br#"{"events": [{"event_id": "1", "at": "x", "door": "main", "uid": "04A1B2C3", "decision": "grant"}]}"#.to_vec()), "application/json", 400),
-        (Method::POST, "/api/v1/access/events".into(), Some(api.door.1.as_str()), Some(br#"{"events": [{"event_id": "1", "at": "2026-01-01", "door": "main", "uid": "04A1B2C3", "decision": "grant", "reason": "expired"}]}"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/access/events".into(), Some(api.door.1.as_str()), Some(br#"{"events": 5}"#.to_vec()), "application/json", 400),
+        (Method::POST, "/api/v1/access/events".into(), Some(api.door.1.as_str()), Some(br#"{"sent_at": "x", "events": []}"#.to_vec()), "application/json", 400),
+        // A bad event alone is refused in its result, not the request (tests/it/uploads.rs).
+        (Method::POST, "/api/v1/access/events".into(), Some(api.door.1.as_str()), Some(br#"{"events": [{"event_id": "1", "at": "x", "door": "main", "uid": "04A1B2C3", "decision": "grant"}]}"#.to_vec()), "application/json", 200),
         (Method::POST, "/api/v1/login".into(), None, Some(br#"{"name": "x"}"#.to_vec()), "application/json", 400),
     ];
     let n = cases.len();
@@ -241,11 +243,14 @@ async fn offline_events_are_stored_once() {
     assert_eq!((s, v["accepted"].as_u64(), v["duplicates"].as_u64()), (StatusCode::OK, Some(2), Some(0)));
     let (_, v) = api.call(Method::POST, "/api/v1/access/events", Some(&api.door.1), Some(batch)).await;
     assert_eq!((v["accepted"].as_u64(), v["duplicates"].as_u64()), (Some(0), Some(2)));
-    // Another controller may not upload for a door it does not control.
+    // Another controller may not upload for a door it does not control:
+    // the event is refused (quarantined), not stored.
     let side = json!({"events": [{"event_id": "s-1", "at": "2025-12-31T08:00:00Z", "door": "main", "uid": "04A1B2C3", "decision": "grant"}]});
+    let (s, v) = api.call(Method::POST, "/api/v1/access/events", Some(&api.other_door.1), Some(side)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(
-        api.call(Method::POST, "/api/v1/access/events", Some(&api.other_door.1), Some(side)).await.0,
-        StatusCode::FORBIDDEN
+        v["results"][0],
+        json!({"status": "rejected", "code": "forbidden", "field": "door", "quarantined": true})
     );
     assert_eq!(api.decide("04A1B2C3").await["reason"], "unknown_credential");
     // Two uploads (the repeat stored nothing) and one online decision.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use idms::domain::{Decision, DenyReason, Timestamp, Uid, UserId};
-use idms::store::events::{self, EVENTS_FILE, PRUNE_BATCH};
+use idms::store::events::{self, EVENTS_FILE, Outcome, PRUNE_BATCH, Upload};
 use idms::store::{AccessEvent, AuditEntry, AuditQuery, EventLog, Role, Store};
 use serde_json::{Value, json};
 
@@ -288,7 +288,7 @@ impl Log {
         let (tx, rx) = mpsc::channel();
         self.log
             .submit_batch(
-                events,
+                std::sync::Arc::new(Upload::of_events(1, Timestamp(0), events)),
                 Box::new(move |n| {
                     let _ = tx.send(n);
                 }),
@@ -306,6 +306,7 @@ impl Log {
 }
 
 fn event(at: i64, user: Option<UserId>, event_id: Option<String>) -> AccessEvent {
+    let event_id_given = event_id.is_some();
     AccessEvent {
         at: Timestamp(at),
         controller: Some(1),
@@ -316,6 +317,8 @@ fn event(at: i64, user: Option<UserId>, event_id: Option<String>) -> AccessEvent
         uid: Uid::from_bytes(&[4, 1, 2, 3]).unwrap(),
         decision: Decision::Deny(DenyReason::UnknownCredential),
         user_id: user,
+        received_at: event_id_given.then_some(Timestamp(at)),
+        claimed_at: None,
     }
 }
 
@@ -376,13 +379,17 @@ async fn the_service_prunes_once_at_start() {
     api.state
         .events
         .submit_batch(
-            vec![event(now - 20 * DAY, None, Some("old".into())), event(now - 5 * DAY, None, Some("new".into()))],
+            std::sync::Arc::new(Upload::of_events(
+                1,
+                Timestamp(now),
+                vec![event(now - 20 * DAY, None, Some("old".into())), event(now - 5 * DAY, None, Some("new".into()))],
+            )),
             Box::new(move |n| {
                 let _ = tx.send(n);
             }),
         )
         .unwrap();
-    assert_eq!(tokio::task::spawn_blocking(move || rx.recv().unwrap()).await.unwrap(), 2);
+    assert_eq!(tokio::task::spawn_blocking(move || rx.recv().unwrap()).await.unwrap(), vec![Outcome::Accepted; 2]);
     let pruning = idms::service::spawn_event_pruning(api.state.clone(), 10);
     let mut p = Vec::new();
     for _ in 0..250 {
@@ -513,7 +520,10 @@ fn the_controller_contract_names_every_deny_reason_and_the_limits() {
     assert!(doc.contains(&format!("at most **{} events**", idms::ops::doors::MAX_UPLOAD).replace("1000", "1,000")));
     assert!(doc.contains(&format!("up to **{} MiB**", idms::api::MAX_UPLOAD_BODY / (1024 * 1024))));
     assert!(doc.contains(&format!("other routes: {} KiB", idms::api::MAX_BODY / 1024)));
-    assert!(doc.contains(&format!("at most {} minutes ahead", idms::ops::doors::MAX_CLOCK_AHEAD_SECS / 60)));
+    assert!(doc.contains(&format!("more than **{} s ahead**", idms::ops::doors::MAX_CLOCK_AHEAD_SECS)));
+    assert!(doc.contains(
+        &format!("quarantine is full ({} events)", idms::store::events::QUARANTINE_MAX).replace("10000", "10,000")
+    ));
     for route in [
         "POST /api/v1/access/decide",
         "GET /api/v1/controllers/{id}/credentials",

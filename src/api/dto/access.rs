@@ -144,11 +144,49 @@ pub struct ControllerView {
     /// Disabled since (RFC 3339); absent while enabled.
     #[schema(value_type = Option<String>)]
     pub disabled_at: Option<Timestamp>,
+    /// Its last request to a door route (RFC 3339; `null`: none known).
+    /// Filled by `GET /api/v1/controllers`.
+    #[schema(value_type = Option<String>)]
+    pub last_contact: Option<Timestamp>,
+    /// When its last upload of offline decisions arrived.
+    #[schema(value_type = Option<String>)]
+    pub last_upload: Option<Timestamp>,
+    /// Its clock minus the service's, in seconds, as last measured (from
+    /// an upload's `sent_at`); a controller more than 600 s off stamps
+    /// events the service flags `clock_ahead`.
+    pub skew_secs: Option<i64>,
+    /// When the skew was measured.
+    #[schema(value_type = Option<String>)]
+    pub skew_measured_at: Option<Timestamp>,
 }
 
 impl From<store::ControllerRecord> for ControllerView {
     fn from(c: store::ControllerRecord) -> Self {
-        Self { id: c.id, name: c.name, doors: c.doors, created_at: c.created_at, disabled_at: c.disabled_at }
+        Self {
+            id: c.id,
+            name: c.name,
+            doors: c.doors,
+            created_at: c.created_at,
+            disabled_at: c.disabled_at,
+            last_contact: None,
+            last_upload: None,
+            skew_secs: None,
+            skew_measured_at: None,
+        }
+    }
+}
+
+impl ControllerView {
+    /// With what the service knows of its contact.
+    #[must_use]
+    pub fn with_contact(mut self, c: Option<&crate::store::events::Contact>) -> Self {
+        if let Some(c) = c {
+            self.last_contact = c.last_contact;
+            self.last_upload = c.upload.map(|u| u.last_upload);
+            self.skew_secs = c.upload.and_then(|u| u.skew_secs);
+            self.skew_measured_at = c.upload.and_then(|u| u.skew_at);
+        }
+        self
     }
 }
 

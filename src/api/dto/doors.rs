@@ -146,18 +146,127 @@ pub struct DecideResponse {
     /// `grant` or `deny`.
     pub decision: &'static str,
     /// Why not (`null` on grant).
+    #[schema(value_type = Option<DenyCode>)]
     pub reason: Option<&'static str>,
     /// The card's holder, if it has one.
     pub user_id: Option<String>,
 }
 
-/// What the upload stored.
+/// What became of each uploaded event. Drop an event from the
+/// controller's buffer on any result but a `rejected` or `conflict` one
+/// with `quarantined: false` (the quarantine is full: send it again later).
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct UploadResult {
-    /// Newly stored events.
+    /// Events stored now.
     pub accepted: usize,
-    /// Events already stored earlier (same controller and event ID).
+    /// Events already stored, the same (same controller and event ID).
     pub duplicates: usize,
+    /// Events whose event ID is stored with different content: the stored
+    /// one stands; this one is quarantined for staff to see.
+    pub conflicts: usize,
+    /// Events refused (quarantined for staff to see).
+    pub rejected: usize,
+    /// The controller's clock minus the service's, in seconds, when the
+    /// upload said what its clock read (`sent_at`).
+    pub skew_secs: Option<i64>,
+    /// One result per event, in the order sent: `results[i]` is `events[i]`'s.
+    pub results: Vec<EventResult>,
+}
+
+/// What became of one uploaded event.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct EventResult {
+    /// `accepted`, `duplicate`, `conflict` or `rejected`.
+    #[schema(inline)]
+    pub status: EventStatus,
+    /// Why it was refused (`rejected`: a stable error code such as
+    /// `invalid_input`, `uid_wrong_length` or `forbidden`; `conflict`: `conflict`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// The field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+    /// Accepted, but stamped this many seconds ahead of the service's
+    /// clock (more than 600): stored at the time it was received, flagged
+    /// `clock_ahead` with the time it claimed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_ahead_secs: Option<i64>,
+    /// For `rejected` and `conflict`: kept in the quarantine for staff.
+    /// `false` means the quarantine is full: keep the event, send it again later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quarantined: Option<bool>,
+}
+
+/// The result of one uploaded event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    /// Stored now.
+    Accepted,
+    /// Already stored, the same.
+    Duplicate,
+    /// Its event ID is stored with different content.
+    Conflict,
+    /// Refused.
+    Rejected,
+}
+
+impl UploadResult {
+    /// The answer to `upload` from the log's outcomes.
+    #[must_use]
+    pub fn new(upload: &crate::store::events::Upload, outcomes: &[crate::store::events::Outcome]) -> Self {
+        use crate::store::events::Outcome;
+        let mut r = Self {
+            accepted: 0,
+            duplicates: 0,
+            conflicts: 0,
+            rejected: 0,
+            skew_secs: upload.skew_secs,
+            results: Vec::with_capacity(outcomes.len()),
+        };
+        for (item, outcome) in upload.items.iter().zip(outcomes) {
+            let mut e = EventResult {
+                status: EventStatus::Accepted,
+                code: None,
+                field: None,
+                clock_ahead_secs: None,
+                quarantined: None,
+            };
+            match (outcome, &item.checked) {
+                (Outcome::Accepted | Outcome::Duplicate, Ok(ev)) => {
+                    e.clock_ahead_secs = ev.clock_ahead_secs();
+                    if *outcome == Outcome::Duplicate {
+                        e.status = EventStatus::Duplicate;
+                        r.duplicates += 1;
+                    } else {
+                        r.accepted += 1;
+                    }
+                }
+                (Outcome::Conflict { quarantined }, _) => {
+                    (e.status, e.code, e.field, e.quarantined) =
+                        (EventStatus::Conflict, Some("conflict"), Some("event_id"), Some(*quarantined));
+                    r.conflicts += 1;
+                }
+                (Outcome::Rejected { quarantined }, checked) => {
+                    let refusal = checked.as_ref().err();
+                    (e.status, e.code, e.field, e.quarantined) = (
+                        EventStatus::Rejected,
+                        refusal.map(|x| x.code),
+                        refusal.and_then(|x| x.field),
+                        Some(*quarantined),
+                    );
+                    r.rejected += 1;
+                }
+                // The log stores only checked events; nothing else reaches it.
+                (Outcome::Accepted | Outcome::Duplicate, Err(_)) => {
+                    e.status = EventStatus::Rejected;
+                    r.rejected += 1;
+                }
+            }
+            r.results.push(e);
+        }
+        r
+    }
 }
 
 /// One access decision.
@@ -170,6 +279,7 @@ pub struct EventView {
     /// `grant` or `deny`.
     pub decision: &'static str,
     /// The deny reason (`null` on grant).
+    #[schema(value_type = Option<DenyCode>)]
     pub reason: Option<&'static str>,
     /// The card's holder then (`null`: unknown or ambiguous card).
     pub user_id: Option<String>,
@@ -183,6 +293,12 @@ pub struct EventView {
     pub source: &'static str,
     /// The controller's own ID of an offline event.
     pub event_id: Option<String>,
+    /// When the service received an offline event (`null` for online ones).
+    pub received_at: Option<String>,
+    /// `clock_ahead`: the time the controller stamped on an offline event
+    /// that lay more than 600 s ahead of the service's clock; `at` is then
+    /// when it was received. `null` otherwise.
+    pub claimed_at: Option<String>,
 }
 
 impl From<AccessEvent> for EventView {
@@ -198,6 +314,8 @@ impl From<AccessEvent> for EventView {
             controller: e.controller,
             source: if e.online { "online" } else { "offline" },
             event_id: e.event_id,
+            received_at: e.received_at.map(|t| t.to_rfc3339()),
+            claimed_at: e.claimed_at.map(|t| t.to_rfc3339()),
         }
     }
 }
@@ -215,3 +333,76 @@ pub struct EventPage {
 
 // A movement (who, where, when): never printed by `Debug`.
 redacted_debug!(EventView);
+
+/// A deny reason's code, as the document's enum (the wire carries the
+/// code as a string; `docs/controllers.md` gives each one's meaning and
+/// the order in which they win).
+#[derive(Debug, Clone, Copy)]
+pub struct DenyCode;
+
+impl utoipa::PartialSchema for DenyCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(crate::domain::DenyReason::ALL.iter().map(|r| r.code())))
+            .description(Some("Why a door denies, in the order the checks run (see docs/controllers.md)."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DenyCode {}
+
+/// One event in the upload quarantine.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct QuarantinedView {
+    /// Its position in the quarantine.
+    pub id: i64,
+    /// When its upload arrived (RFC 3339).
+    pub received_at: String,
+    /// The controller that sent it.
+    pub controller: i64,
+    /// Its index in that upload.
+    pub index: i64,
+    /// `rejected` or `conflict`.
+    pub status: String,
+    /// Why (a stable code).
+    pub code: String,
+    /// The field at fault, when one is.
+    pub field: Option<String>,
+    /// Its event ID, when it had a readable one.
+    pub event_id: Option<String>,
+    /// The event as the controller sent it (compact JSON, at most 2048 bytes).
+    pub event: String,
+}
+
+/// A page of the upload quarantine.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct QuarantinePage {
+    /// The entries, oldest first.
+    pub entries: Vec<QuarantinedView>,
+    /// Pass as `after` for the next page; `null` when none is left now.
+    pub next_after: Option<i64>,
+}
+
+impl From<crate::ops::events::QuarantinePage> for QuarantinePage {
+    fn from(p: crate::ops::events::QuarantinePage) -> Self {
+        Self {
+            entries: p
+                .entries
+                .into_iter()
+                .map(|q| QuarantinedView {
+                    id: q.id,
+                    received_at: q.received_at.to_rfc3339(),
+                    controller: q.controller,
+                    index: q.position,
+                    status: q.status,
+                    code: q.code,
+                    field: q.field,
+                    event_id: q.event_id,
+                    event: q.event,
+                })
+                .collect(),
+            next_after: p.next_after,
+        }
+    }
+}

@@ -26,7 +26,10 @@ pub use access::{
 };
 pub use audit::{AuditEntry, AuditHead, AuditReport, BadEntry, Stats};
 pub use cards::{BindingRecord, CredentialRecord, CredentialSummary, Twin};
-pub use doors::{DecideResponse, EventPage, EventView, Feed, FeedEntry, FeedKey, FeedKind, UploadResult};
+pub use doors::{
+    DecideResponse, DenyCode, EventPage, EventResult, EventStatus, EventView, Feed, FeedEntry, FeedKey, FeedKind,
+    QuarantinePage, QuarantinedView, UploadResult,
+};
 pub use people::{ExpungePreview, HeldBinding, HeldCredential, UserRecord, UserSummary};
 pub use purge::{
     Count, DryRun, EraseReport, JobDetail, JobState, NotErased, PurgeCriteria, PurgeJob, PurgeOutcome, PurgePlan,
