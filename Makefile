@@ -15,7 +15,7 @@ VENV := .venv
 # Seconds each cargo-fuzz target runs in `make test` (12 targets).
 FUZZ_SECONDS ?= 5
 
-.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check demo bench bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-drill clean-bench screenshots
+.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check demo bench bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-doors bench-drill clean-bench screenshots
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -138,6 +138,11 @@ bench-open:
 # The web UI at 1M people: people search and person record server time vs the JSON API; page weight.
 bench-ui: bench-open
 	BENCH_DIR=$(BENCH_DIR) BENCH_USERS=$(BENCH_USERS) $(CARGO) bench --locked --bench ui
+
+# The door controllers' feed at 1M credentials (DOORS_CREDENTIALS): snapshot bytes plain / gzip and per entry,
+# server time for every page, and the simulated controller's (hw-sim) time to fetch and apply it end to end.
+bench-doors:
+	BENCH_DIR=$(BENCH_DIR) $(CARGO) bench --locked --bench doors
 
 clean-bench:
 	rm -rf $(BENCH_DIR)

@@ -6,13 +6,16 @@
 //! backup that has since moved past it, another installation) is recognised
 //! and answered with a snapshot instead of a delta that would miss changes.
 //!
-//! Only credentials with a holder (an open binding) are in the feed: a
+//! Only credentials with a holder (an open binding) are in the feed — and
+//! those whose UID bytes are held under another technology, so that a
+//! reader that cannot tell the technology denies offline as online (a
+//! twin an admin unbound stays, `destroyed`, while the other is held): a
 //! snapshot lists those, so the list a controller holds does not grow with
 //! every card ever made. A delta looks at every credential that a change
-//! after the cursor touched (its own entries, and those of users holding
-//! it): one that has a holder now comes as its *current* entry, one that
-//! has none as a `removed` key (it lost its holder, or changed while it had
-//! none). Applying deltas in order to a snapshot — upserting entries and
+//! after the cursor touched (its own entries, those of users holding it,
+//! and every credential with the same bytes): one that is listed now comes
+//! as its *current* entry, one that is not as a `removed` key (it lost its
+//! holder, or changed while it had none). Applying deltas in order to a snapshot — upserting entries and
 //! deleting removed keys by `(technology, uid)` — reproduces the current
 //! snapshot exactly. Entries carry UIDs, states, validity windows and user
 //! IDs: no personal data. An entry is `ambiguous` when its UID bytes are
@@ -100,20 +103,58 @@ pub struct Feed {
     pub removed: Vec<FeedKey>,
 }
 
-/// A credential, its holder (none: the columns are NULL) and whether its
-/// bytes are ambiguous. The holder has an open binding, so the credential
-/// is ambiguous exactly when another credential with the same bytes is
-/// bound to someone else: `EXISTS` stops at the first, and for the usual
-/// card (no other credential with its bytes) it is three probes of the
-/// `(technology, uid)` index that find the card itself.
-const ENTRY_SQL: &str = "SELECT c.technology, c.uid, c.state, u.id, u.state, u.valid_from, u.valid_to, c.id,
-    u.id IS NOT NULL AND EXISTS (SELECT 1 FROM credentials c3
-        JOIN bindings b3 ON b3.credential_id = c3.id AND b3.closed_at IS NULL
-        WHERE c3.technology IN ('iso14443a','em4100','other') AND c3.uid = c.uid AND c3.id <> c.id
-            AND b3.user_id <> u.id)
-    FROM credentials c
-    LEFT JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
-    LEFT JOIN users u ON u.id = b.user_id";
+/// Whether the bytes of credential `c` are held under technology `t` (by
+/// someone other than `u` when `other_holder`), probed only when `c` is of
+/// another technology — `(technology, uid)` is unique — and the site has
+/// cards of `t` at all (an uncorrelated `EXISTS`, computed once per
+/// statement), behind a `CASE`: SQLite computes both sides of an `AND`, but
+/// only the chosen branch of a `CASE`. A probe of the card's own
+/// technology, a random leaf of the index for every row, was the feed's
+/// largest cost at 1,000,000 credentials (`make bench-doors`); a site with
+/// one technology now probes nothing.
+fn held_as(t: &str, other_holder: bool) -> String {
+    let who = if other_holder { " AND b3.user_id <> u.id" } else { "" };
+    format!(
+        "(CASE WHEN c.technology <> '{t}' AND EXISTS (SELECT 1 FROM credentials WHERE technology = '{t}')
+            THEN EXISTS (SELECT 1 FROM credentials c3
+                JOIN bindings b3 ON b3.credential_id = c3.id AND b3.closed_at IS NULL
+                WHERE c3.technology = '{t}' AND c3.uid = c.uid{who})
+            ELSE 0 END)"
+    )
+}
+
+/// The bytes of `c` are held under another technology (by someone other
+/// than its own holder when `other_holder`).
+fn held_elsewhere(other_holder: bool) -> String {
+    Technology::ALL.iter().map(|t| held_as(t.as_str(), other_holder)).collect::<Vec<_>>().join(" OR ")
+}
+
+/// A credential is in the feed when it has a holder, or when its bytes are
+/// held under another technology: a reader that cannot tell the
+/// technology then denies the bytes if any of their credentials denies
+/// (a twin an admin unbound stays, `destroyed`, while the other is held),
+/// offline as online.
+fn listed() -> String {
+    format!("(CASE WHEN u.id IS NOT NULL THEN 1 ELSE {} END)", held_elsewhere(false))
+}
+
+/// The page query: a credential, its holder (none: the columns are NULL),
+/// whether its bytes are ambiguous (held, and the same bytes bound to
+/// someone else under another technology) and whether it is listed; rows
+/// matching `filter` after credential `?2`, at most `?3`.
+fn page_sql(filter: &str) -> String {
+    format!(
+        "SELECT c.technology, c.uid, c.state, u.id, u.state, u.valid_from, u.valid_to, c.id,
+            CASE WHEN u.id IS NULL THEN 0 ELSE {ambiguous} END,
+            {listed}
+         FROM credentials c
+         LEFT JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
+         LEFT JOIN users u ON u.id = b.user_id
+         WHERE {filter} AND c.id > ?2 ORDER BY c.id LIMIT ?3",
+        ambiguous = held_elsewhere(true),
+        listed = listed(),
+    )
+}
 
 /// Credentials touched by a change after `?1`: a credential change touches
 /// every credential with the same bytes (whether they are ambiguous may
@@ -127,36 +168,36 @@ const DELTA_FILTER: &str = "c.id IN (
         ON l.kind = 'user' AND b2.user_id = l.user_id AND b2.closed_at IS NULL
     WHERE l.seq > ?1)";
 
-/// One credential of a page: held (an entry) or not (a removed key).
+/// One credential of a page: listed (an entry) or not (a removed key).
 enum Row {
     Entry(FeedEntry),
     Removed(FeedKey),
 }
 
 /// Up to `limit` credentials after credential `after`, in credential order,
-/// each with its credential ID; `since` selects a delta (held and unheld
-/// credentials that changed), none a snapshot (every held credential).
+/// each with its credential ID; `since` selects a delta (listed and
+/// unlisted credentials that changed), none a snapshot (every listed one).
 fn entries(conn: &Connection, since: Option<i64>, after: i64, limit: usize) -> Result<Vec<(Row, i64)>, StoreError> {
-    let filter = if since.is_some() { DELTA_FILTER } else { "?1 IS NULL AND u.id IS NOT NULL" };
-    let sql = format!("{ENTRY_SQL} WHERE {filter} AND c.id > ?2 ORDER BY c.id LIMIT ?3");
+    let sql = if since.is_some() { page_sql(DELTA_FILTER) } else { page_sql(&format!("?1 IS NULL AND {}", listed())) };
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![since, after, i64::try_from(limit).unwrap_or(i64::MAX)])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let technology = columns::technology(r, 0)?;
         let uid = columns::uid(r, 1)?;
-        let row = match r.get::<_, Option<i64>>(3)?.map(UserId::from_i64) {
-            None => Row::Removed(FeedKey { technology, uid }),
-            user_id => Row::Entry(FeedEntry {
+        let row = if r.get(9)? {
+            Row::Entry(FeedEntry {
                 technology,
                 uid,
                 state: columns::credential_state(r, 2)?,
-                user_id,
+                user_id: r.get::<_, Option<i64>>(3)?.map(UserId::from_i64),
                 holder_state: columns::opt_user_state(r, 4)?,
                 valid_from: r.get::<_, Option<i64>>(5)?.map(Timestamp),
                 valid_to: r.get::<_, Option<i64>>(6)?.map(Timestamp),
                 ambiguous: r.get(8)?,
-            }),
+            })
+        } else {
+            Row::Removed(FeedKey { technology, uid })
         };
         out.push((row, r.get(7)?));
     }

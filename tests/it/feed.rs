@@ -24,8 +24,13 @@ fn snapshot(s: &Store) -> Replica {
     let f = s.credential_feed(None, usize::MAX).unwrap();
     assert_eq!(f.kind, FeedKind::Snapshot);
     assert!(f.removed.is_empty(), "a snapshot removes nothing");
-    assert!(f.entries.iter().all(|e| e.user_id.is_some()), "only held credentials");
-    f.entries.into_iter().map(|e| (key(&e), e)).collect()
+    let listed: Replica = f.entries.into_iter().map(|e| (key(&e), e)).collect();
+    // Held credentials, and those whose bytes are held under another technology.
+    for e in listed.values().filter(|e| e.user_id.is_none()) {
+        let elsewhere = listed.values().any(|o| o.uid == e.uid && o.technology != e.technology && o.user_id.is_some());
+        assert!(elsewhere, "{e:?} has no holder and its bytes are held nowhere else");
+    }
+    listed
 }
 
 /// A delta page: its entries and removed keys, which never overlap.
@@ -277,4 +282,37 @@ fn a_paged_snapshot_taken_during_changes_is_completed_by_the_next_delta() {
     // A continuation token from another history starts over.
     let p = f.store.credential_feed(Some("p.1.x.99-abcdef.3"), 2).unwrap();
     assert_eq!((p.kind, p.page), (FeedKind::Snapshot, 0));
+}
+
+/// A card without a holder stays listed while its bytes are held under
+/// another technology (a reader that cannot tell the technology must deny
+/// them `credential_in_stock` offline as online), and leaves with them.
+#[test]
+fn a_holderless_card_stays_while_its_bytes_are_held_under_another_technology() {
+    let f = Fixture::new();
+    let s = &f.store;
+    let (a, b) = (f.person().id, f.person().id);
+    f.enroll(a, "04000010").unwrap();
+    let mut cursor = s.credential_feed(None, usize::MAX).unwrap().cursor;
+    s.delete(&staff(), a).unwrap();
+    s.expunge(&staff(), a, &a.to_string()).unwrap();
+    let (d, c) = delta(s, &cursor);
+    cursor = c;
+    let iso_key = (Technology::Iso14443a, iso("04000010"));
+    let other_key = (Technology::Other, iso("04000010"));
+    assert_eq!(d.removed, BTreeSet::from([iso_key]), "no holder, bytes held nowhere else");
+    s.enroll(&staff(), b, Technology::Other, &iso("04000010")).unwrap();
+    let (d, c) = delta(s, &cursor);
+    cursor = c;
+    assert!(d.removed.is_empty());
+    assert_eq!(d.entries.keys().copied().collect::<Vec<_>>(), [iso_key, other_key]);
+    assert_eq!((d.entries[&iso_key].state.as_str(), d.entries[&iso_key].user_id), ("in_stock", None));
+    assert_eq!(d.entries[&other_key].user_id, Some(b));
+    assert_eq!(snapshot(s).len(), 2);
+    s.delete(&staff(), b).unwrap();
+    s.expunge(&staff(), b, &b.to_string()).unwrap();
+    let (d, _) = delta(s, &cursor);
+    assert!(d.entries.is_empty());
+    assert_eq!(d.removed, BTreeSet::from([iso_key, other_key]));
+    assert!(snapshot(s).is_empty());
 }
