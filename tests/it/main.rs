@@ -12,6 +12,7 @@ mod audit_head;
 mod cli;
 mod cli_purge;
 mod common;
+mod contract;
 mod decide;
 mod door_defects;
 mod dto;
