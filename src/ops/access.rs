@@ -298,6 +298,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_clock_is_flagged_only_past_the_allowance_ahead() {
+        let max = crate::ops::doors::MAX_CLOCK_AHEAD_SECS;
+        assert!(!clock_flagged(max) && clock_flagged(max + 1));
+        assert!(!clock_flagged(-max - 1000), "a clock behind stamps nothing ahead");
+    }
+
+    #[test]
     fn durations_take_a_unit_or_mean_seconds() {
         for (s, want) in [("24h", 86_400), ("90m", 5400), ("2d", 172_800), ("3600", 3600), ("45s", 45), (" 1H ", 3600)]
         {
