@@ -331,3 +331,41 @@ mod tests {
         assert_eq!((torn.cursor(), torn.list().len()), (None, 0));
     }
 }
+
+/// The published test vectors (`docs/contract/vectors.json`), run through
+/// this controller's feed handling and offline rule, as a vendor would run
+/// them against firmware.
+#[cfg(test)]
+mod vectors {
+    use super::*;
+    use crate::controller::rule::decide;
+    use crate::controller::wire::{parse_page, parse_rfc3339};
+
+    #[test]
+    fn the_reference_controller_passes_the_contracts_test_vectors() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/contract/vectors.json");
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let mut feed = Feed::in_memory();
+        let mut checked = 0;
+        for step in v["steps"].as_array().unwrap() {
+            for page in step["pages"].as_array().unwrap() {
+                let p = parse_page(page.to_string().as_bytes()).unwrap();
+                assert_ne!(feed.apply(p).unwrap(), Applied::Restarted, "{}", step["name"]);
+            }
+            for d in step["decisions"].as_array().unwrap() {
+                let uid = parse_uid(d["uid"].as_str().unwrap()).unwrap();
+                let at = parse_rfc3339(d["at"].as_str().unwrap()).unwrap();
+                let got = decide(feed.list(), d["door"].as_str().unwrap(), d["technology"].as_str(), &uid, at);
+                let want = &d["expect"];
+                assert_eq!(
+                    (if got.grant { "grant" } else { "deny" }, got.reason, got.user_id.as_deref()),
+                    (want["decision"].as_str().unwrap(), want["reason"].as_str(), want["user_id"].as_str()),
+                    "{}: {d}",
+                    step["name"]
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 40, "only {checked} decisions in the vectors");
+    }
+}
