@@ -15,7 +15,7 @@ VENV := .venv
 # Seconds each cargo-fuzz target runs in `make test` (12 targets).
 FUZZ_SECONDS ?= 5
 
-.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check vectors demo bench bench-tap bench-osdp bench-purge bench-open bench-http bench-ui clean-bench screenshots
+.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check vectors demo bench bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-doors bench-drill clean-bench screenshots
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -91,15 +91,29 @@ demo: deps
 	./target/debug/idms --data-dir demo-data init
 	./target/debug/idms --data-dir demo-data demo | sed 's#^  idms #  ./target/debug/idms #'
 	./target/debug/hw-sim pcscd
+	./target/debug/idms --data-dir demo-data --json controller add --name demo-sim --door front \
+	  | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' > demo-data/controller.token
+	@test -s demo-data/controller.token || { echo "no controller token"; exit 1; }
 	@./target/debug/idms --data-dir demo-data serve --listen $(DEMO_LISTEN) > demo-data/serve.log 2>&1 & \
 	  echo $$! > demo-data/serve.pid; \
+	  touch demo-data/controller.in; \
+	  tail -n +1 -f demo-data/controller.in | ./target/debug/hw-sim controller --url http://$(DEMO_LISTEN) \
+	    --token-file demo-data/controller.token --door front --data-dir demo-data/controller \
+	    > demo-data/controller.log 2>&1 & \
+	  echo $$! > demo-data/controller.pid; \
 	  echo; echo "idms serve runs on $(DEMO_LISTEN) (log: demo-data/serve.log)."; \
+	  echo "A simulated door controller for door 'front' runs beside it (log: demo-data/controller.log)."; \
+	  echo "Tap a card at it from another terminal, then read the answer in the log:"; \
+	  echo "  echo 'tap 04A1B2C3' >> demo-data/controller.in; tail -n 2 demo-data/controller.log"; \
+	  echo "  (also: 'tap 04C0FFEE', 'sync', 'upload', 'status'; stop the service and tap again: the answer comes"; \
+	  echo "  from the controller's list, offline, and is uploaded once the service is back)"; \
 	  echo "Watch taps in another terminal (the admin token is printed above):"; \
 	  echo "  curl -N -H 'Authorization: Bearer TOKEN' http://$(DEMO_LISTEN)/api/v1/readers/events"; \
 	  echo "  ./target/debug/idms --data-dir demo-data readers --watch"; \
 	  echo "Then tap at the prompt: 'tap 0 04A1B2C3' (Ada's card), 'tap 0 04112233445566 ultralight' (a new card),"; \
 	  echo "'tap 0 08AABBCC random' (a random-UID card, refused). 'quit' stops the demo."; \
-	  ./target/debug/hw-sim serve; kill $$(cat demo-data/serve.pid) 2>/dev/null || true
+	  ./target/debug/hw-sim serve; kill $$(cat demo-data/serve.pid) $$(cat demo-data/controller.pid) 2>/dev/null; \
+	  echo >> demo-data/controller.in; true
 
 bench:
 	$(CARGO) bench --locked --bench core
@@ -130,12 +144,22 @@ bench-open:
 bench-ui: bench-open
 	BENCH_DIR=$(BENCH_DIR) BENCH_USERS=$(BENCH_USERS) $(CARGO) bench --locked --bench ui
 
+# The door controllers' feed at 1M credentials (DOORS_CREDENTIALS): snapshot bytes plain / gzip and per entry,
+# server time for every page, and the simulated controller's (hw-sim) time to fetch and apply it end to end.
+bench-doors:
+	BENCH_DIR=$(BENCH_DIR) $(CARGO) bench --locked --bench doors
+
 clean-bench:
 	rm -rf $(BENCH_DIR)
 
 # Door decisions over HTTP against a 1M-credential database vs a constant-answer baseline (wrk, 64 connections).
 bench-http:
 	./scripts/bench-http.sh
+
+# The partition drill: idms serve killed for DRILL_SECS (120) while the simulated controller decides
+# DRILL_TAPS (10,000) times offline; then the upload time after reconnect and the events lost (must be 0).
+bench-drill:
+	$(CARGO) bench --locked --bench drill
 
 # Every page of the web UI, from the browser tests' tour (tests/it/ui_browser/tour.rs).
 screenshots: deps

@@ -11,10 +11,15 @@
 //!   tapping a card on a vpcd reader over TCP;
 //! - [`pcscd`]: the machine's one pcscd with the simulator's readers, and
 //!   per-reader leases so tests run in parallel;
-//! - [`osdp`]: OSDP devices on a simulated serial line, with faults.
+//! - [`osdp`]: OSDP devices on a simulated serial line, with faults;
+//! - [`controller`]: a door controller speaking the service's door API
+//!   (online decisions, the feed, offline decisions, buffered uploads);
+//! - [`netcut`]: a TCP proxy that partitions the network on demand.
 
 pub mod card;
 pub mod client;
+pub mod controller;
+pub mod netcut;
 pub mod osdp;
 pub mod pcscd;
 pub mod vpcd;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use hw_sim::card::{CardModel, VirtualCard};
 use hw_sim::client::InsertedCard;
+use hw_sim::controller::{Config, Controller};
 use hw_sim::osdp::{Kind, Line};
 use hw_sim::pcscd;
 
@@ -50,6 +51,26 @@ enum Cmd {
         /// Pace replies as a line at this baud rate would (default: as fast as the pty).
         #[arg(long)]
         baud: Option<u32>,
+    },
+    /// A door controller: decides online, falls back to its synced credential list, buffers and
+    /// uploads its offline decisions; driven from stdin (`tap UID [TECH] [DOOR]`, `sync`, `upload`,
+    /// `status`, `quit`). The token comes from --token-file or IDMS_CONTROLLER_TOKEN, never a flag.
+    Controller {
+        /// The service, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: String,
+        /// A file holding the controller's bearer token (else IDMS_CONTROLLER_TOKEN).
+        #[arg(long)]
+        token_file: Option<std::path::PathBuf>,
+        /// One of the controller's doors, exactly as registered (repeatable; the first is the default).
+        #[arg(long = "door", required = true)]
+        doors: Vec<String>,
+        /// Where the credential list and the event buffer are kept.
+        #[arg(long, default_value = "controller-data")]
+        data_dir: std::path::PathBuf,
+        /// Seconds between syncs while the service answers.
+        #[arg(long, default_value_t = 10)]
+        poll_secs: u64,
     },
 }
 
@@ -110,6 +131,20 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Cmd::Serve => serve(),
         Cmd::Osdp { link, devices, baud } => osdp(&link, &devices, baud),
+        Cmd::Controller { url, token_file, doors, data_dir, poll_secs } => {
+            let token = match token_file {
+                Some(f) => std::fs::read_to_string(&f)
+                    .map_err(|e| format!("cannot read the token file {}: {e}", f.display()))?
+                    .trim()
+                    .to_string(),
+                None => std::env::var("IDMS_CONTROLLER_TOKEN")
+                    .map_err(|_| "give the token in --token-file or IDMS_CONTROLLER_TOKEN".to_string())?,
+            };
+            if token.is_empty() {
+                return Err("the controller token is empty".into());
+            }
+            controller(Config::new(&url, &token, doors, data_dir), Duration::from_secs(poll_secs.max(1)))
+        }
     }
 }
 
@@ -237,6 +272,77 @@ fn osdp(link: &std::path::Path, specs: &[String], baud: Option<u32>) -> Result<(
             eprintln!("error: {e}");
         }
     }
+    Ok(())
+}
+
+const CONTROLLER_HELP: &str = "commands: tap UID [TECH|-] [DOOR] | sync | upload | status | quit";
+
+/// `hw-sim controller`: one line per decision on stdout; the background
+/// loop syncs and uploads, its failures on stderr.
+fn controller(cfg: Config, poll: Duration) -> Result<(), String> {
+    let c = std::sync::Arc::new(Controller::open(cfg).map_err(|e| format!("cannot open the data directory: {e}"))?);
+    let doors = c.config().doors.clone();
+    let bg = c.spawn(poll, |m| eprintln!("controller: {m}")).map_err(|e| e.to_string())?;
+    println!("controller for {} on {}; {CONTROLLER_HELP}", doors.join(", "), c.config().url);
+    let _ = std::io::stdout().flush();
+    for input in std::io::stdin().lock().lines() {
+        let input = input.map_err(|e| e.to_string())?;
+        let words: Vec<&str> = input.split_whitespace().collect();
+        let r: Result<String, String> = match words.as_slice() {
+            [] => continue,
+            ["quit" | "exit"] => break,
+            ["tap", uid, rest @ ..] => (|| {
+                let (tech, door) = match rest {
+                    [] => (None, doors[0].as_str()),
+                    [w] if doors.iter().any(|d| d == w) => (None, *w),
+                    [t] => (Some(*t), doors[0].as_str()),
+                    [t, d] => (Some(*t), *d),
+                    _ => return Err(CONTROLLER_HELP.to_string()),
+                };
+                let tech = tech.filter(|t| *t != "-");
+                let o = c.decide(door, tech, uid)?;
+                let how = if o.online {
+                    "online".to_string()
+                } else {
+                    format!("offline (list {})", o.cursor.as_deref().unwrap_or("none: never synced"))
+                };
+                Ok(match &o.user_id {
+                    Some(u) => format!("{} {how} user {u}", o.verdict()),
+                    None => format!("{} {how}", o.verdict()),
+                })
+            })(),
+            ["sync"] => c
+                .sync()
+                .map(|r| {
+                    format!("synced: {} pages, {} entries, cursor {}", r.pages, r.entries, r.cursor.unwrap_or_default())
+                })
+                .map_err(|e| e.to_string()),
+            ["upload"] => {
+                let r = c.upload();
+                let line = format!(
+                    "uploaded: {} sent, {} accepted, {} duplicates, {} conflicts, {} rejected; {} still buffered",
+                    r.sent, r.accepted, r.duplicates, r.conflicts, r.rejected, r.pending
+                );
+                match r.error {
+                    Some(e) => Err(format!("{line} ({e})")),
+                    None => Ok(line),
+                }
+            }
+            ["status"] => Ok(format!(
+                "{} entries, cursor {}, {} events buffered",
+                c.entries(),
+                c.cursor().unwrap_or_else(|| "none".into()),
+                c.pending().len()
+            )),
+            _ => Err(CONTROLLER_HELP.into()),
+        };
+        match r {
+            Ok(line) => println!("{line}"),
+            Err(e) => println!("error: {e}"),
+        }
+        let _ = std::io::stdout().flush();
+    }
+    bg.stop();
     Ok(())
 }
 

@@ -584,6 +584,7 @@ async fn the_openapi_schemas_keep_their_names_and_describe_every_field() {
         "ExpungePreview",
         "Feed",
         "FeedEntry",
+        "FeedKey",
         "FeedKind",
         "HeldBinding",
         "HeldCredential",

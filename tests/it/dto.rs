@@ -11,8 +11,8 @@ use idms::store::audit::AuditHead;
 use idms::store::auth::{ControllerRecord, OperatorRecord, TokenRecord, TokenState};
 use idms::store::{
     AuditEntry, AuditReport, BadEntry, BindingRecord, CredentialRecord, CredentialSummary, EraseReport, Feed,
-    FeedEntry, FeedKind, HeldBinding, HeldCredential, JobState, NotErased, Operator, PurgeJob, PurgeOutcome, PurgePlan,
-    Role, Skipped, Stats, Twin, UserRecord, UserSummary,
+    FeedEntry, FeedKey, FeedKind, HeldBinding, HeldCredential, JobState, NotErased, Operator, PurgeJob, PurgeOutcome,
+    PurgePlan, Role, Skipped, Stats, Twin, UserRecord, UserSummary,
 };
 
 fn uid(hex: &str) -> Uid {
@@ -274,6 +274,7 @@ fn feed() -> Feed {
             valid_to: Some(Timestamp(1_800_000_000)),
             ambiguous: false,
         }],
+        removed: vec![FeedKey { technology: Technology::Em4100, uid: uid("0102030405") }],
     }
 }
 
@@ -369,7 +370,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ),
     (
         "feed",
-        "{\"kind\":\"delta\",\"page\":1,\"more\":false,\"cursor\":\"12-abcdef\",\"entries\":[{\"technology\":\"iso14443a\",\"uid\":\"04A1B2C3\",\"state\":\"issued\",\"user_id\":\"00000000001Z\",\"holder_state\":\"active\",\"valid_from\":null,\"valid_to\":\"2027-01-15T08:00:00Z\",\"ambiguous\":false}]}",
+        "{\"kind\":\"delta\",\"page\":1,\"more\":false,\"cursor\":\"12-abcdef\",\"entries\":[{\"technology\":\"iso14443a\",\"uid\":\"04A1B2C3\",\"state\":\"issued\",\"user_id\":\"00000000001Z\",\"holder_state\":\"active\",\"valid_to\":\"2027-01-15T08:00:00Z\"}],\"removed\":[{\"technology\":\"em4100\",\"uid\":\"0102030405\"}]}",
     ),
     (
         "reader_info",

@@ -1,31 +1,101 @@
-//! Issue 2/5, must-be-true 7: the controllers' credential feed. Each kind
-//! of change appears in the next delta; deltas replayed onto the first
-//! snapshot reproduce the current snapshot exactly (property test).
+//! Issue 2/5, must-be-true 7, and issue 15: the controllers' credential
+//! feed. Each kind of change appears in the next delta — as the current
+//! entry of a held credential, or as a removed key for one that lost its
+//! holder; deltas replayed onto the first snapshot (upsert the entries,
+//! delete the removed keys) reproduce the current snapshot exactly
+//! (property tests, also with twins and paging).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use idms::domain::{RetireReason, Technology, Uid};
-use idms::store::{FeedEntry, FeedKind, Store};
+use idms::store::{Feed, FeedEntry, FeedKey, FeedKind, Store};
 use proptest::prelude::*;
 
 use crate::common::{Fixture, iso, staff};
-use crate::props::{apply, op};
+use crate::props::{Op, apply, card, op};
+
+type Replica = BTreeMap<(Technology, Uid), FeedEntry>;
 
 fn key(e: &FeedEntry) -> (Technology, Uid) {
     (e.technology, e.uid)
 }
 
-fn snapshot(s: &Store) -> BTreeMap<(Technology, Uid), FeedEntry> {
+fn snapshot(s: &Store) -> Replica {
     let f = s.credential_feed(None, usize::MAX).unwrap();
     assert_eq!(f.kind, FeedKind::Snapshot);
-    f.entries.into_iter().map(|e| (key(&e), e)).collect()
+    assert!(f.removed.is_empty(), "a snapshot removes nothing");
+    let listed: Replica = f.entries.into_iter().map(|e| (key(&e), e)).collect();
+    // Held credentials, and those whose bytes are held under another technology.
+    for e in listed.values().filter(|e| e.user_id.is_none()) {
+        let elsewhere = listed.values().any(|o| o.uid == e.uid && o.technology != e.technology && o.user_id.is_some());
+        assert!(elsewhere, "{e:?} has no holder and its bytes are held nowhere else");
+    }
+    listed
 }
 
-/// The delta since `cursor`: (entries by key, next cursor).
-fn delta(s: &Store, cursor: &str) -> (BTreeMap<(Technology, Uid), FeedEntry>, String) {
+/// A delta page: its entries and removed keys, which never overlap.
+struct Delta {
+    entries: Replica,
+    removed: BTreeSet<(Technology, Uid)>,
+}
+
+impl Delta {
+    fn of(f: Feed) -> Self {
+        assert_eq!(f.kind, FeedKind::Delta);
+        let removed: BTreeSet<_> = f.removed.iter().map(|k: &FeedKey| (k.technology, k.uid)).collect();
+        assert_eq!(removed.len(), f.removed.len(), "a key is removed once");
+        let entries: Replica = f.entries.into_iter().map(|e| (key(&e), e)).collect();
+        assert!(entries.keys().all(|k| !removed.contains(k)), "upserted and removed at once");
+        Self { entries, removed }
+    }
+
+    /// Upserts the entries and deletes the removed keys.
+    fn apply(self, replica: &mut Replica) {
+        replica.retain(|k, _| !self.removed.contains(k));
+        replica.extend(self.entries);
+    }
+}
+
+/// The delta since `cursor`: (delta, next cursor).
+fn delta(s: &Store, cursor: &str) -> (Delta, String) {
     let f = s.credential_feed(Some(cursor), usize::MAX).unwrap();
-    assert_eq!(f.kind, FeedKind::Delta);
-    (f.entries.into_iter().map(|e| (key(&e), e)).collect(), f.cursor)
+    let cursor = f.cursor.clone();
+    (Delta::of(f), cursor)
+}
+
+/// The feed's own operations on top of the store's: the same bytes under
+/// another technology (a twin when someone else holds them), and unbinding
+/// a twin, so ambiguity comes and goes.
+#[derive(Debug, Clone)]
+enum FeedOp {
+    Store(Op),
+    EnrollOther(usize, usize),
+    UnbindTwin(usize, bool),
+}
+
+fn feed_op() -> impl Strategy<Value = FeedOp> {
+    prop_oneof![
+        8 => op().prop_map(FeedOp::Store),
+        1 => (0usize..8, 0usize..3).prop_map(|(u, c)| FeedOp::EnrollOther(u, c)),
+        1 => (0usize..3, any::<bool>()).prop_map(|(c, other)| FeedOp::UnbindTwin(c, other)),
+    ]
+}
+
+fn apply_feed_op(f: &Fixture, users: &[idms::domain::UserId], op: FeedOp) -> Option<idms::domain::UserId> {
+    match op {
+        FeedOp::Store(op) => apply(f, users, op),
+        FeedOp::EnrollOther(u, c) => {
+            if !users.is_empty() {
+                let _ = f.store.enroll(&staff(), users[u % users.len()], Technology::Other, &card(c));
+            }
+            None
+        }
+        FeedOp::UnbindTwin(c, other) => {
+            let tech = if other { Technology::Other } else { Technology::Iso14443a };
+            let _ = f.store.unbind_twin(&staff(), tech, &card(c));
+            None
+        }
+    }
 }
 
 #[test]
@@ -33,28 +103,37 @@ fn each_kind_of_change_is_in_the_next_delta() {
     let f = Fixture::new();
     let s = &f.store;
     let mut cursor = s.credential_feed(None, usize::MAX).unwrap().cursor;
-    let mut next = |want: &str, uid: &str, check: &dyn Fn(&FeedEntry) -> bool| {
-        let (d, c) = delta(s, &cursor);
-        cursor = c;
-        let e = d.get(&(Technology::Iso14443a, iso(uid))).unwrap_or_else(|| panic!("{want}: {uid} not in delta {d:?}"));
+    let next = |cursor: &mut String, want: &str, uid: &str, check: &dyn Fn(&FeedEntry) -> bool| {
+        let (d, c) = delta(s, cursor);
+        *cursor = c;
+        assert!(d.removed.is_empty(), "{want}: nothing lost its holder");
+        let e =
+            d.entries.get(&(Technology::Iso14443a, iso(uid))).unwrap_or_else(|| panic!("{want}: {uid} not in delta"));
         assert!(check(e), "{want}: {e:?}");
-        d.len()
+        d.entries.len()
     };
     let u = f.person().id;
     f.enroll(u, "04000001").unwrap();
-    next("enrolment", "04000001", &|e| e.state.as_str() == "issued" && e.user_id == Some(u));
+    next(&mut cursor, "enrolment", "04000001", &|e| e.state.as_str() == "issued" && e.user_id == Some(u));
     s.suspend(&staff(), u).unwrap();
-    next("suspend", "04000001", &|e| e.holder_state.map(|h| h.as_str()) == Some("suspended"));
+    next(&mut cursor, "suspend", "04000001", &|e| e.holder_state.map(|h| h.as_str()) == Some("suspended"));
     s.resume(&staff(), u).unwrap();
     s.delete(&staff(), u).unwrap();
-    next("delete", "04000001", &|e| e.holder_state.map(|h| h.as_str()) == Some("deleted"));
+    next(&mut cursor, "delete", "04000001", &|e| e.holder_state.map(|h| h.as_str()) == Some("deleted"));
+    // Expunging the holder closes the binding: the card leaves the feed.
     s.expunge(&staff(), u, &u.to_string()).unwrap();
-    next("expunge", "04000001", &|e| e.state.as_str() == "in_stock" && e.user_id.is_none());
+    let (d, c) = delta(s, &cursor);
+    cursor = c;
+    assert!(d.entries.is_empty());
+    assert_eq!(d.removed, BTreeSet::from([(Technology::Iso14443a, iso("04000001"))]), "expunge removes the card");
+    assert!(!snapshot(s).contains_key(&(Technology::Iso14443a, iso("04000001"))), "nor is it in a snapshot");
+    // A retired card that is still bound stays, with its state.
     let v = f.person().id;
     f.enroll(v, "04000002").unwrap();
     s.revoke(&staff(), None, &iso("04000002"), RetireReason::Lost).unwrap();
-    let n = next("revoke", "04000002", &|e| e.state.as_str() == "lost");
+    let n = next(&mut cursor, "revoke", "04000002", &|e| e.state.as_str() == "lost" && e.user_id == Some(v));
     assert_eq!(n, 1, "the delta holds only what changed");
+    assert_eq!(snapshot(s)[&(Technology::Iso14443a, iso("04000002"))].state.as_str(), "lost");
     // A validity change of the holder reaches the delta too.
     let w = f.person().id;
     f.enroll(w, "04000003").unwrap();
@@ -65,11 +144,16 @@ fn each_kind_of_change_is_in_the_next_delta() {
         idms::store::UserPatch { valid_to: Some(Some(idms::domain::Timestamp(2_000_000_000))), ..Default::default() };
     s.update_user(&staff(), w, patch).unwrap();
     let (d, _) = delta(s, &cursor);
-    assert_eq!(d[&(Technology::Iso14443a, iso("04000003"))].valid_to, Some(idms::domain::Timestamp(2_000_000_000)));
-    // No personal data in the feed's JSON.
+    assert_eq!(
+        d.entries[&(Technology::Iso14443a, iso("04000003"))].valid_to,
+        Some(idms::domain::Timestamp(2_000_000_000))
+    );
+    // No personal data in the feed's JSON; null fields and `ambiguous: false` are left out.
     let json = serde_json::to_value(idms::api::dto::Feed::from(s.credential_feed(None, usize::MAX).unwrap())).unwrap();
-    let keys: Vec<String> = json["entries"][0].as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys, ["ambiguous", "holder_state", "state", "technology", "uid", "user_id", "valid_from", "valid_to"]);
+    let keys = |e: &serde_json::Value| -> Vec<String> { e.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(keys(&json["entries"][0]), ["holder_state", "state", "technology", "uid", "user_id"]);
+    assert_eq!(keys(&json["entries"][1]), ["holder_state", "state", "technology", "uid", "user_id", "valid_to"]);
+    assert!(json.get("removed").is_none(), "a snapshot has no removed keys: {json}");
 }
 
 #[test]
@@ -93,42 +177,43 @@ proptest! {
 
     #[test]
     fn deltas_replayed_onto_the_first_snapshot_give_the_current_snapshot(
-        ops in prop::collection::vec((op(), any::<bool>()), 1..40)
+        ops in prop::collection::vec((feed_op(), any::<bool>()), 1..40)
     ) {
         let f = Fixture::new();
         let mut replica = snapshot(&f.store);
         let mut cursor = f.store.credential_feed(None, usize::MAX).unwrap().cursor;
         let mut users = Vec::new();
         for (op, sync_now) in ops {
-            if let Some(id) = apply(&f, &users, op) {
+            if let Some(id) = apply_feed_op(&f, &users, op) {
                 users.push(id);
             }
             if sync_now {
                 let (d, c) = delta(&f.store, &cursor);
-                replica.extend(d);
+                d.apply(&mut replica);
                 cursor = c;
             }
         }
         let (d, _) = delta(&f.store, &cursor);
-        replica.extend(d);
+        d.apply(&mut replica);
         prop_assert_eq!(replica, snapshot(&f.store));
     }
 }
 
-/// Pages everything from `since` with pages of `limit`: (upserts, cursor, first kind).
-fn paged(s: &Store, since: Option<&str>, limit: usize) -> (Vec<FeedEntry>, String, FeedKind) {
+/// Pages everything from `since` with pages of `limit`: (the pages, cursor, first kind).
+fn paged(s: &Store, since: Option<&str>, limit: usize) -> (Vec<Feed>, String, FeedKind) {
     let mut out = Vec::new();
     let first = s.credential_feed(since, limit).unwrap();
     let kind = first.kind;
     assert_eq!(first.page, 0);
     let mut page = first;
     loop {
-        assert!(page.entries.len() <= limit);
-        out.extend(page.entries);
-        if !page.more {
-            return (out, page.cursor, kind);
+        assert!(page.entries.len() + page.removed.len() <= limit, "limit bounds entries and removed keys together");
+        let (more, cursor) = (page.more, page.cursor.clone());
+        out.push(page);
+        if !more {
+            return (out, cursor, kind);
         }
-        let next = s.credential_feed(Some(&page.cursor), limit).unwrap();
+        let next = s.credential_feed(Some(&cursor), limit).unwrap();
         assert_eq!(next.kind, kind);
         page = next;
     }
@@ -140,27 +225,31 @@ proptest! {
     /// The same, in pages of one to four entries, with changes made between pages.
     #[test]
     fn paged_feeds_replay_to_the_current_snapshot(
-        ops in prop::collection::vec((op(), any::<bool>()), 1..40),
+        ops in prop::collection::vec((feed_op(), any::<bool>()), 1..40),
         limit in 1usize..5,
     ) {
         let f = Fixture::new();
         let (first, mut cursor, kind) = paged(&f.store, None, limit);
         prop_assert_eq!(kind, FeedKind::Snapshot);
-        let mut replica: BTreeMap<_, _> = first.into_iter().map(|e| (key(&e), e)).collect();
+        let mut replica: Replica = first.into_iter().flat_map(|p| p.entries).map(|e| (key(&e), e)).collect();
         let mut users = Vec::new();
         for (op, sync_now) in ops {
-            if let Some(id) = apply(&f, &users, op) {
+            if let Some(id) = apply_feed_op(&f, &users, op) {
                 users.push(id);
             }
             if sync_now {
                 let (d, c, kind) = paged(&f.store, Some(&cursor), limit);
                 prop_assert_eq!(kind, FeedKind::Delta);
-                replica.extend(d.into_iter().map(|e| (key(&e), e)));
+                for page in d {
+                    Delta::of(page).apply(&mut replica);
+                }
                 cursor = c;
             }
         }
         let (d, _, _) = paged(&f.store, Some(&cursor), limit);
-        replica.extend(d.into_iter().map(|e| (key(&e), e)));
+        for page in d {
+            Delta::of(page).apply(&mut replica);
+        }
         prop_assert_eq!(replica, snapshot(&f.store));
     }
 }
@@ -188,9 +277,42 @@ fn a_paged_snapshot_taken_during_changes_is_completed_by_the_next_delta() {
     }
     assert_eq!(replica[&(Technology::Iso14443a, iso("04000000"))].state.as_str(), "issued", "sent before the change");
     let (d, _) = delta(&f.store, &cursor);
-    replica.extend(d);
+    d.apply(&mut replica);
     assert_eq!(replica, snapshot(&f.store));
     // A continuation token from another history starts over.
     let p = f.store.credential_feed(Some("p.1.x.99-abcdef.3"), 2).unwrap();
     assert_eq!((p.kind, p.page), (FeedKind::Snapshot, 0));
+}
+
+/// A card without a holder stays listed while its bytes are held under
+/// another technology (a reader that cannot tell the technology must deny
+/// them `credential_in_stock` offline as online), and leaves with them.
+#[test]
+fn a_holderless_card_stays_while_its_bytes_are_held_under_another_technology() {
+    let f = Fixture::new();
+    let s = &f.store;
+    let (a, b) = (f.person().id, f.person().id);
+    f.enroll(a, "04000010").unwrap();
+    let mut cursor = s.credential_feed(None, usize::MAX).unwrap().cursor;
+    s.delete(&staff(), a).unwrap();
+    s.expunge(&staff(), a, &a.to_string()).unwrap();
+    let (d, c) = delta(s, &cursor);
+    cursor = c;
+    let iso_key = (Technology::Iso14443a, iso("04000010"));
+    let other_key = (Technology::Other, iso("04000010"));
+    assert_eq!(d.removed, BTreeSet::from([iso_key]), "no holder, bytes held nowhere else");
+    s.enroll(&staff(), b, Technology::Other, &iso("04000010")).unwrap();
+    let (d, c) = delta(s, &cursor);
+    cursor = c;
+    assert!(d.removed.is_empty());
+    assert_eq!(d.entries.keys().copied().collect::<Vec<_>>(), [iso_key, other_key]);
+    assert_eq!((d.entries[&iso_key].state.as_str(), d.entries[&iso_key].user_id), ("in_stock", None));
+    assert_eq!(d.entries[&other_key].user_id, Some(b));
+    assert_eq!(snapshot(s).len(), 2);
+    s.delete(&staff(), b).unwrap();
+    s.expunge(&staff(), b, &b.to_string()).unwrap();
+    let (d, _) = delta(s, &cursor);
+    assert!(d.entries.is_empty());
+    assert_eq!(d.removed, BTreeSet::from([iso_key, other_key]));
+    assert!(snapshot(s).is_empty());
 }

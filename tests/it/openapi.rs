@@ -224,3 +224,29 @@ async fn the_mechanical_refusals_of_every_route_are_declared() {
     assert!(sent > 150, "{sent} requests");
     assert!(undeclared.is_empty(), "{undeclared:#?}");
 }
+
+/// Issue 15: the feed's entries may leave out null fields and
+/// `ambiguous: false`, and a page may leave out `removed` — the document
+/// says so (not required), and describes `removed`'s keys, so a generated
+/// client accepts what the service sends.
+#[test]
+fn the_feed_schemas_show_what_may_be_absent() {
+    let doc = serde_json::to_value(idms::api::openapi::document()).unwrap();
+    let schema = |name: &str| doc["components"]["schemas"][name].clone();
+    let required = |name: &str| -> BTreeSet<String> {
+        schema(name)["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    };
+    let props =
+        |name: &str| -> BTreeSet<String> { schema(name)["properties"].as_object().unwrap().keys().cloned().collect() };
+    let set = |v: &[&str]| -> BTreeSet<String> { v.iter().map(|s| s.to_string()).collect() };
+
+    let entry = set(&["technology", "uid", "state", "user_id", "holder_state", "valid_from", "valid_to", "ambiguous"]);
+    assert_eq!(props("FeedEntry"), entry);
+    assert_eq!(required("FeedEntry"), set(&["technology", "uid", "state"]), "{}", schema("FeedEntry"));
+    assert_eq!(schema("FeedEntry")["properties"]["ambiguous"]["default"], false);
+    assert_eq!(props("Feed"), set(&["kind", "page", "more", "cursor", "entries", "removed"]));
+    assert_eq!(required("Feed"), set(&["kind", "page", "more", "cursor", "entries"]), "{}", schema("Feed"));
+    assert_eq!(schema("Feed")["properties"]["removed"]["items"]["$ref"], "#/components/schemas/FeedKey");
+    assert_eq!(props("FeedKey"), set(&["technology", "uid"]));
+    assert_eq!(required("FeedKey"), set(&["technology", "uid"]));
+}

@@ -6,7 +6,14 @@ use super::all;
 use crate::domain::{CredentialState, Technology, Timestamp, Uid, UserId, UserState};
 use crate::store::{AccessEvent, feed};
 
-/// One credential as a controller needs it to decide offline.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One credential as a controller needs it to decide offline. Fields that
+/// would be `null` (and `ambiguous` when `false`) are left out to keep the
+/// feed small: read an absent field as `null` (`false`). Ignore fields you
+/// do not know.
 #[derive(Debug, Clone, serde::Serialize, ToSchema)]
 pub struct FeedEntry {
     /// Card technology: `iso14443a`, `em4100` or `other` (with `uid`, the entry's key).
@@ -18,22 +25,29 @@ pub struct FeedEntry {
     /// Credential state; only `issued` may grant.
     #[schema(value_type = String)]
     pub state: CredentialState,
-    /// The holder; `null` when nobody holds it (deny).
-    #[schema(value_type = Option<String>)]
+    /// The holder. Every entry has one (only held credentials are in the
+    /// feed); absent or `null` would mean nobody holds it: deny.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, required = false)]
     pub user_id: Option<UserId>,
     /// The holder's lifecycle state; only `active` may grant.
-    #[schema(value_type = Option<String>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, required = false)]
     pub holder_state: Option<UserState>,
-    /// The holder's validity window start (inclusive, RFC 3339); `null`: no start.
-    #[schema(value_type = Option<String>)]
+    /// The holder's validity window start (inclusive, RFC 3339); absent or `null`: no start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, required = false)]
     pub valid_from: Option<Timestamp>,
-    /// The holder's validity window end (exclusive, RFC 3339); `null`: no end.
-    #[schema(value_type = Option<String>)]
+    /// The holder's validity window end (exclusive, RFC 3339); absent or `null`: no end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, required = false)]
     pub valid_to: Option<Timestamp>,
     /// These UID bytes are bound to different people under different
     /// technologies (a twin, until an admin unbinds one): deny every read
     /// of them `credential_ambiguous`, with or without a technology, and
-    /// log no holder.
+    /// log no holder. Absent: `false`.
+    #[serde(skip_serializing_if = "is_false")]
+    #[schema(required = false, default = false)]
     pub ambiguous: bool,
 }
 
@@ -52,13 +66,32 @@ impl From<feed::FeedEntry> for FeedEntry {
     }
 }
 
+/// A credential that left the feed (a delta's `removed`): delete the entry
+/// with this key. A UID a controller holds no entry for is denied
+/// `unknown_credential`.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct FeedKey {
+    /// Card technology: `iso14443a`, `em4100` or `other`.
+    #[schema(value_type = String)]
+    pub technology: Technology,
+    /// UID, uppercase hex.
+    #[schema(value_type = String)]
+    pub uid: Uid,
+}
+
+impl From<feed::FeedKey> for FeedKey {
+    fn from(k: feed::FeedKey) -> Self {
+        Self { technology: k.technology, uid: k.uid }
+    }
+}
+
 /// Snapshot or delta.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedKind {
-    /// Every credential: replace what you hold.
+    /// Every held credential: stage the pages, then replace what you hold.
     Snapshot,
-    /// Only what changed: upsert by `(technology, uid)`.
+    /// Only what changed: upsert `entries` and delete `removed` by `(technology, uid)`.
     Delta,
 }
 
@@ -71,26 +104,39 @@ impl From<feed::FeedKind> for FeedKind {
     }
 }
 
-/// A page of the feed.
+/// A page of the feed. Only credentials with a holder are listed.
 #[derive(Debug, Clone, serde::Serialize, ToSchema)]
 pub struct Feed {
     /// Snapshot or delta.
     pub kind: FeedKind,
     /// 0 for the first page. Stage a snapshot's pages and replace what
     /// the controller holds once the last one (`more: false`) arrived;
-    /// every delta page is upserted.
+    /// every delta page is applied as it comes.
     pub page: u32,
     /// More pages follow: ask again with `cursor` as `since`.
     pub more: bool,
     /// Pass this as `since` next time (opaque).
     pub cursor: String,
-    /// The entries.
+    /// The entries (upsert by `(technology, uid)`).
     pub entries: Vec<FeedEntry>,
+    /// Delta only: credentials that no longer have a holder; delete them.
+    /// Absent: none (always absent from a snapshot). `entries` and
+    /// `removed` together hold at most `limit` credentials.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub removed: Vec<FeedKey>,
 }
 
 impl From<feed::Feed> for Feed {
     fn from(f: feed::Feed) -> Self {
-        Self { kind: f.kind.into(), page: f.page, more: f.more, cursor: f.cursor, entries: all(f.entries) }
+        Self {
+            kind: f.kind.into(),
+            page: f.page,
+            more: f.more,
+            cursor: f.cursor,
+            entries: all(f.entries),
+            removed: all(f.removed),
+        }
     }
 }
 

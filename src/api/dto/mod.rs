@@ -27,7 +27,7 @@ pub use access::{
 pub use audit::{AuditEntry, AuditHead, AuditReport, BadEntry, Stats};
 pub use cards::{BindingRecord, CredentialRecord, CredentialSummary, Twin};
 pub use doors::{
-    DecideResponse, DenyCode, EventPage, EventResult, EventStatus, EventView, Feed, FeedEntry, FeedKind,
+    DecideResponse, DenyCode, EventPage, EventResult, EventStatus, EventView, Feed, FeedEntry, FeedKey, FeedKind,
     QuarantinePage, QuarantinedView, UploadResult,
 };
 pub use people::{ExpungePreview, HeldBinding, HeldCredential, UserRecord, UserSummary};
