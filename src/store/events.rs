@@ -216,8 +216,11 @@ pub struct UploadItem {
 /// The most of an event's text the quarantine keeps.
 pub const RAW_MAX: usize = 2048;
 
-/// The most events the quarantine holds; beyond it an event is reported
-/// not quarantined, and the controller keeps it and sends it again later.
+/// The most events the quarantine holds for one controller; beyond it
+/// that controller's event is reported not quarantined, and it keeps the
+/// event and sends it again later. Per controller, so one controller
+/// (compromised, or a firmware bug) never takes the others' room; the whole
+/// quarantine is bounded by this times the controllers an admin registered.
 pub const QUARANTINE_MAX: i64 = 10_000;
 
 /// An upload of offline decisions from one controller.
@@ -508,7 +511,7 @@ fn write_group(
         .execute(params![first, last, n, &buf[..], high, back])?;
         tail.high = Some(high);
     }
-    let mut quarantined: Option<i64> = None;
+    let mut quarantined = std::collections::HashMap::new();
     for item in items {
         if let Item::Batch(upload, _) = item {
             outcomes.push(write_upload(&tx, upload, &mut quarantined)?);
@@ -521,9 +524,14 @@ fn write_group(
 /// Writes one upload inside the group's transaction: each event stored,
 /// found the same (duplicate) or found different (conflict) under its
 /// `(controller, event_id)`, each refused or conflicting one quarantined
-/// while there is room, and the controller's contact and skew. `held`
-/// counts the quarantine, read once per group.
-fn write_upload(tx: &Connection, u: &Upload, held: &mut Option<i64>) -> Result<Vec<Outcome>, StoreError> {
+/// while the controller's share has room, and the controller's contact and
+/// skew. `held` counts each controller's quarantined events, read once per
+/// group.
+fn write_upload(
+    tx: &Connection,
+    u: &Upload,
+    held: &mut std::collections::HashMap<i64, i64>,
+) -> Result<Vec<Outcome>, StoreError> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO access_events
             (at, controller, event_id, door, technology, uid, decision, reason, user_id, received_at, claimed_at)
@@ -581,9 +589,11 @@ fn write_upload(tx: &Connection, u: &Upload, held: &mut Option<i64>) -> Result<V
             }
             Err(r) => r.clone(),
         };
-        let count = match *held {
-            Some(n) => n,
-            None => tx.query_row("SELECT COUNT(*) FROM quarantine", [], |r| r.get(0))?,
+        let count = match held.get(&u.controller) {
+            Some(n) => *n,
+            None => {
+                tx.query_row("SELECT COUNT(*) FROM quarantine WHERE controller = ?1", [u.controller], |r| r.get(0))?
+            }
         };
         let kept = count < QUARANTINE_MAX;
         let conflict = refusal.code == "conflict";
@@ -603,7 +613,7 @@ fn write_upload(tx: &Connection, u: &Upload, held: &mut Option<i64>) -> Result<V
                 item.raw,
             ])?;
         }
-        *held = Some(count + i64::from(kept));
+        held.insert(u.controller, count + i64::from(kept));
         out.push(if conflict {
             Outcome::Conflict { quarantined: kept }
         } else {

@@ -47,3 +47,45 @@ async fn a_huge_event_id_is_cut_in_the_quarantine_like_the_event_text() {
         q[0].event_id.as_ref().map(String::len)
     );
 }
+
+/// The bound was global: one controller (compromised, or a firmware bug)
+/// sending 10 batches of refused events filled it for the whole retention
+/// period, and every other controller's refused events were then answered
+/// `quarantined: false` — not kept, retried for ever. A controller may
+/// fill only its own share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_controller_filling_the_quarantine_leaves_room_for_the_others() {
+    let api = Api::new();
+    api.fx.clock.set(T0);
+    let main = api.door.1.clone();
+    let per = 1000;
+    let batches = usize::try_from(events::QUARANTINE_MAX).unwrap() / per;
+    for b in 0..=batches {
+        let bad: Vec<Value> = (0..per)
+            .map(|i| {
+                let mut e = event(&format!("q-{b}-{i}"), "main", 0);
+                e["uid"] = json!("zz");
+                e
+            })
+            .collect();
+        let v = upload(&api, &main, json!({"events": bad})).await;
+        assert_eq!(v["rejected"].as_u64(), Some(per as u64));
+    }
+    // The flooding controller is told its share is full...
+    let mut over = event("q-over", "main", 0);
+    over["uid"] = json!("zz");
+    let v = upload(&api, &main, json!({"events": [over]})).await;
+    assert_eq!(v["results"][0]["quarantined"], false, "{v}");
+    // ...and another controller's refused event is still kept for staff.
+    let mut theirs = event("side-bad", "side", 0);
+    theirs["uid"] = json!("zz");
+    let side = api.other_door.1.clone();
+    let v = upload(&api, &side, json!({"events": [theirs]})).await;
+    assert_eq!(
+        v["results"][0],
+        json!({"status": "rejected", "code": "invalid_uid", "field": "uid", "quarantined": true}),
+        "one controller's flood denied another's quarantine"
+    );
+    let q = events::quarantined(api.fx.dir.path(), Some(api.other_door.0), 0, 10).unwrap();
+    assert_eq!(q.len(), 1);
+}

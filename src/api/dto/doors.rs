@@ -108,7 +108,8 @@ pub struct DecideResponse {
 
 /// What became of each uploaded event. Drop an event from the
 /// controller's buffer on any result but a `rejected` or `conflict` one
-/// with `quarantined: false` (the quarantine is full: send it again later).
+/// with `quarantined: false` (this controller's share of the quarantine
+/// is full: send it again later).
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct UploadResult {
     /// Events stored now.
@@ -145,7 +146,8 @@ pub struct EventResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_ahead_secs: Option<i64>,
     /// For `rejected` and `conflict`: kept in the quarantine for staff.
-    /// `false` means the quarantine is full: keep the event, send it again later.
+    /// `false` means this controller's share of the quarantine (10,000
+    /// events) is full: keep the event, send it again later.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quarantined: Option<bool>,
 }
