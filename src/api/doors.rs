@@ -220,6 +220,14 @@ pub async fn upload_events(
     let sent = b.events.into_iter().map(sent_event).collect();
     let upload = ops::doors::upload(&s.store, acting, b.sent_at.as_deref(), sent).map_err(|e| auth.refused(e))?;
     s.events.touch(upload.controller, upload.received_at);
+    // An event for a door that is not the caller's was a whole-request 403,
+    // audited as `api.refused`; refused on its own it stays on the record
+    // (once per upload: the auditor counts them), even when the quarantine
+    // has no room for it. Other refusals are the controller's bugs, kept in
+    // the quarantine.
+    if upload.items.iter().any(|i| i.checked.as_ref().is_err_and(|r| r.code == "forbidden")) {
+        s.audit_failure(acting.actor().id, "POST /api/v1/access/events".to_string(), "forbidden");
+    }
     let upload = std::sync::Arc::new(upload);
     let (tx, rx) = tokio::sync::oneshot::channel();
     s.events

@@ -2,8 +2,11 @@
 //! compromised or buggy controller) and a careless admin would try them.
 //! Each test names a defect found in review and fails without its fix.
 
+use std::time::Duration;
+
 use axum::http::{Method, StatusCode};
 use idms::store::events;
+use idms::store::{AuditQuery, Role};
 use serde_json::{Value, json};
 
 use crate::api::Api;
@@ -88,4 +91,42 @@ async fn one_controller_filling_the_quarantine_leaves_room_for_the_others() {
     );
     let q = events::quarantined(api.fx.dir.path(), Some(api.other_door.0), 0, 10).unwrap();
     assert_eq!(q.len(), 1);
+}
+
+/// A controller naming a door that is not its own used to get a 403 that
+/// went on the audit trail (`api.refused`, `forbidden`). As a per-event
+/// rejection it left no audit entry at all (and nothing anywhere once the
+/// quarantine was full): a compromised controller could probe other doors
+/// unseen. The refusal stays on the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_for_another_controllers_door_is_on_the_audit_trail() {
+    let api = Api::new();
+    api.fx.clock.set(T0);
+    let side = api.other_door.1.clone();
+    let v = upload(&api, &side, json!({"events": [event("s-1", "main", -5), event("s-2", "side", -5)]})).await;
+    assert_eq!(
+        v["results"][0],
+        json!({"status": "rejected", "code": "forbidden", "field": "door", "quarantined": true})
+    );
+    assert_eq!(v["results"][1], json!({"status": "accepted"}));
+    // Other refusals (a bad field) are the controller's bug, not a probe:
+    // the quarantine has them, the audit trail need not.
+    let mut bad = event("s-3", "side", -5);
+    bad["uid"] = json!("zz");
+    upload(&api, &side, json!({"events": [bad]})).await;
+    assert!(api.state.flush_refusals(Duration::from_secs(10)).await);
+    let refused: Vec<_> = api
+        .store
+        .audit_entries(&AuditQuery { limit: Some(10_000), ..AuditQuery::default() })
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "api.refused" && e.detail.starts_with("POST /api/v1/access/events"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].outcome, "forbidden");
+    assert_eq!(refused[0].actor, format!("controller:{}", api.other_door.0));
+    assert!(api.store.verify_audit().unwrap().first_bad.is_none());
+    // The staff-facing quarantine read is unaffected.
+    let (s, _) = api.call(Method::GET, "/api/v1/access/quarantine", Some(api.token(Role::Manager)), None).await;
+    assert_eq!(s, StatusCode::OK);
 }
