@@ -174,9 +174,35 @@ pub struct EventBatch {
     pub events: Vec<serde_json::Value>,
 }
 
+/// What the quarantine keeps in place of a value it does not keep.
+const NOT_KEPT: &str = "(not kept)";
+
+/// An event's text as the quarantine keeps it: the field names, and the
+/// values of the contract's fields; not an unknown field's value, an
+/// object or array where the contract has a scalar, a `user_id` that is no
+/// user ID, nor anything that is not an object. A controller may put a
+/// holder's name anywhere; personal data lives only in `users` rows.
+fn kept_text(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let Value::Object(fields) = v else {
+        return Value::String(NOT_KEPT.into()).to_string();
+    };
+    let kept = fields
+        .iter()
+        .map(|(name, value)| {
+            let known = EVENT_FIELDS.contains(&name.as_str()) && !value.is_object() && !value.is_array();
+            let no_user =
+                name == "user_id" && value.as_str().is_some_and(|u| u.parse::<crate::domain::UserId>().is_err());
+            let value = if known && !no_user { value.clone() } else { Value::String(NOT_KEPT.into()) };
+            (name.clone(), value)
+        })
+        .collect();
+    Value::Object(kept).to_string()
+}
+
 /// One event as sent, read on its own.
 fn sent_event(v: serde_json::Value) -> ops::doors::SentEvent {
-    let raw = v.to_string();
+    let raw = kept_text(&v);
     let event_id = v.get("event_id").and_then(serde_json::Value::as_str).map(str::to_string);
     let parsed = serde_path_to_error::deserialize::<_, OfflineEvent>(v)
         .map(|e| ops::doors::OfflineDecision {

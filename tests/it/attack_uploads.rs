@@ -130,3 +130,44 @@ async fn an_event_for_another_controllers_door_is_on_the_audit_trail() {
     let (s, _) = api.call(Method::GET, "/api/v1/access/quarantine", Some(api.token(Role::Manager)), None).await;
     assert_eq!(s, StatusCode::OK);
 }
+
+/// Personal data lives only in `users` columns (ARCHITECTURE, "Personal
+/// data"), where expunge destroys it. The quarantine kept each refused
+/// event as sent, so a controller that put the holder's name in a field
+/// of its own (or in `user_id`, or sent a bare string) left it in
+/// events.db, shown to managers and out of expunge's reach until
+/// retention. The quarantine keeps what the contract defines: field names,
+/// and the values of its own fields, not an unknown field's value, a
+/// `user_id` that is no user ID, or what is not an event object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quarantine_keeps_no_value_the_contract_does_not_define() {
+    let api = Api::new();
+    api.fx.clock.set(T0);
+    let mut named = event("p-1", "main", -10);
+    named["name"] = json!("Ada Lovelace");
+    named["holder"] = json!({"email": "ada@example.org"});
+    let mut in_user = event("p-2", "main", -10);
+    in_user["user_id"] = json!("Ada Lovelace");
+    let mut nested = event("p-3", "main", -10);
+    nested["at"] = json!({"who": "Ada Lovelace"});
+    let mut bad_uid = event("p-4", "main", -10);
+    bad_uid["uid"] = json!("zz");
+    let body = json!({"events": [named, in_user, nested, "Ada Lovelace", bad_uid]});
+    let v = upload(&api, &api.door.1.clone(), body).await;
+    assert_eq!(v["rejected"], 5, "{v}");
+    let q = events::quarantined(api.fx.dir.path(), None, 0, 10).unwrap();
+    assert_eq!(q.len(), 5);
+    for e in &q {
+        for secret in ["Ada", "Lovelace", "ada@example"] {
+            assert!(!e.event.contains(secret), "quarantine {}: {}", e.position, e.event);
+        }
+    }
+    // Still enough for staff to see what went wrong: the field names, and
+    // the contract's fields as sent.
+    let first: Value = serde_json::from_str(&q[0].event).unwrap();
+    assert!(first.get("name").is_some() && first.get("holder").is_some(), "{first}");
+    assert_eq!(first["event_id"], "p-1");
+    assert_eq!(first["door"], "main");
+    let last: Value = serde_json::from_str(&q[4].event).unwrap();
+    assert_eq!(last["uid"], "zz");
+}

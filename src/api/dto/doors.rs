@@ -326,7 +326,9 @@ pub struct QuarantinedView {
     pub field: Option<String>,
     /// Its event ID, when it had a readable one.
     pub event_id: Option<String>,
-    /// The event as the controller sent it (compact JSON, at most 2048 bytes).
+    /// The event as the controller sent it (compact JSON, at most 2048
+    /// bytes), each value the contract does not define (an unknown field's,
+    /// a `user_id` that is no user ID) replaced by `(not kept)`.
     pub event: String,
 }
 
