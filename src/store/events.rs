@@ -667,11 +667,16 @@ fn maintain_in(tx: &Connection, m: Maint) -> Result<Ledger, StoreError> {
                 }
             }
             // Quarantined events go with the uploads of their time (not
-            // access events: not counted).
-            tx.prepare_cached(
-                "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at < ?1 LIMIT ?2)",
-            )?
-            .execute(params![before, limit])?;
+            // access events: not counted), in batches too: a full one asks
+            // for another step, or the rest would outlive retention.
+            let quarantined = tx
+                .prepare_cached(
+                    "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at < ?1 LIMIT ?2)",
+                )?
+                .execute(params![before, limit])?;
+            if i64::try_from(quarantined).unwrap_or(i64::MAX) >= limit {
+                more = true;
+            }
             if events > 0 {
                 tx.prepare_cached(
                     "INSERT INTO prune_ledger (id, before, count) VALUES (1, ?1, ?2)

@@ -171,3 +171,38 @@ async fn the_quarantine_keeps_no_value_the_contract_does_not_define() {
     let last: Value = serde_json::from_str(&q[4].event).unwrap();
     assert_eq!(last["uid"], "zz");
 }
+
+/// Retention covers the quarantine: a prune run removes every quarantined
+/// event received before the cutoff. Its step deleted at most one batch
+/// (500) of them but asked for another step only when access events filled
+/// the batch, so past 500 quarantined events (a controller's share is
+/// 10,000) the rest outlived retention by a prune period per 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prune_removes_every_quarantined_event_past_retention() {
+    let api = Api::new();
+    api.fx.clock.set(T0);
+    let main = api.door.1.clone();
+    let n = events::PRUNE_BATCH * 3 + 7;
+    let bad: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut e = event(&format!("old-{i}"), "main", -10);
+            e["uid"] = json!("zz");
+            e
+        })
+        .collect();
+    for chunk in bad.chunks(1000) {
+        let v = upload(&api, &main, json!({"events": chunk})).await;
+        assert_eq!(v["rejected"].as_u64(), Some(chunk.len() as u64));
+    }
+    assert_eq!(events::quarantined(api.fx.dir.path(), None, 0, 10_000).unwrap().len(), n);
+    // One access event, received later, inside retention.
+    api.fx.clock.set(idms::domain::Timestamp(T0.0 + 100));
+    assert_eq!(upload(&api, &main, json!({"events": [event("kept", "main", 90)]})).await["accepted"], 1);
+    let before = idms::domain::Timestamp(T0.0 + 50);
+    let state = api.state.clone();
+    let store = api.store.clone();
+    tokio::task::spawn_blocking(move || events::prune(&store, &state.events, before).unwrap()).await.unwrap();
+    let left = events::quarantined(api.fx.dir.path(), None, 0, 10_000).unwrap();
+    assert_eq!(left.len(), 0, "quarantined events older than the cutoff survived the prune");
+    assert_eq!(events::read_all(api.fx.dir.path()).unwrap().len(), 1);
+}
