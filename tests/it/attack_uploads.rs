@@ -206,3 +206,26 @@ async fn a_prune_removes_every_quarantined_event_past_retention() {
     assert_eq!(left.len(), 0, "quarantined events older than the cutoff survived the prune");
     assert_eq!(events::read_all(api.fx.dir.path()).unwrap().len(), 1);
 }
+
+/// The per-controller quarantine bound is counted in the doors' writer on
+/// every group with a refused event, and staff page the quarantine by
+/// controller: both must use an index, never read the whole quarantine
+/// (up to 10,000 rows of ~2.5 KB per controller) while doors wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quarantine_is_counted_and_paged_by_controller_through_an_index() {
+    let api = Api::new();
+    let c = rusqlite::Connection::open(api.fx.dir.path().join(events::EVENTS_FILE)).unwrap();
+    for sql in [
+        "SELECT COUNT(*) FROM quarantine WHERE controller = 1",
+        "SELECT id FROM quarantine WHERE controller = 1 AND id > 0 ORDER BY id LIMIT 100",
+    ] {
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(plan.iter().any(|p| p.contains("INDEX quarantine_controller")), "{sql}: {plan:?}");
+    }
+}
