@@ -229,3 +229,38 @@ async fn the_quarantine_is_counted_and_paged_by_controller_through_an_index() {
         assert!(plan.iter().any(|p| p.contains("INDEX quarantine_controller")), "{sql}: {plan:?}");
     }
 }
+
+/// RFC 3339 allows an offset that carries a year-0000 or year-9999 time
+/// outside those years in UTC. Such an `at` was stored, and the history
+/// then answered `at` (or `claimed_at`) as a bare number of seconds,
+/// which no client reads as a time. A time the service cannot write
+/// back in RFC 3339 is not a time: the event is refused on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_at_outside_the_years_rfc_3339_can_write_is_refused_not_stored_unreadable() {
+    let api = Api::new();
+    api.fx.clock.set(T0);
+    let mut before_year_0 = event("y-0", "main", 0);
+    before_year_0["at"] = json!("0000-01-01T00:00:00+01:00");
+    let mut after_9999 = event("y-9999", "main", 0);
+    after_9999["at"] = json!("9999-12-31T23:59:59-01:00");
+    let mut edge = event("y-edge", "main", 0);
+    edge["at"] = json!("0000-01-01T00:00:00Z");
+    let v = upload(&api, &api.door.1.clone(), json!({"events": [before_year_0, after_9999, edge]})).await;
+    let (s, h) = api.call(Method::GET, "/api/v1/access/events", Some(api.token(Role::Manager)), None).await;
+    assert_eq!(s, StatusCode::OK, "{h}");
+    for e in h["events"].as_array().unwrap() {
+        for field in ["at", "claimed_at", "received_at"] {
+            if let Some(t) = e[field].as_str() {
+                assert!(idms::domain::Timestamp::parse(field, t).is_ok(), "{field} {t} in {e}");
+            }
+        }
+    }
+    for i in [0, 1] {
+        assert_eq!(
+            v["results"][i],
+            json!({"status": "rejected", "code": "invalid_input", "field": "at", "quarantined": true}),
+            "{v}"
+        );
+    }
+    assert_eq!(v["results"][2], json!({"status": "accepted"}));
+}
