@@ -264,3 +264,31 @@ async fn an_at_outside_the_years_rfc_3339_can_write_is_refused_not_stored_unread
     }
     assert_eq!(v["results"][2], json!({"status": "accepted"}));
 }
+
+/// A quarantined event is a movement (a card, a door, a time, maybe a
+/// holder), like a history entry, whose `Debug` prints no fields: a
+/// `{:?}` in a log line or a panic must not carry it.
+#[test]
+fn a_quarantined_event_prints_no_fields_with_debug() {
+    let q = idms::api::dto::QuarantinedView {
+        id: 1,
+        received_at: T0.to_rfc3339(),
+        controller: 1,
+        index: 0,
+        status: "rejected".into(),
+        code: "invalid_uid".into(),
+        field: Some("uid".into()),
+        event_id: Some("e-secret".into()),
+        event: r#"{"uid":"04A1B2C3","user_id":"00000000001Z","door":"vault"}"#.into(),
+    };
+    let page = idms::api::dto::QuarantinePage { entries: vec![], next_after: None };
+    let shown = format!("{q:?} {page:?}");
+    for secret in ["04A1B2C3", "00000000001Z", "vault", "e-secret"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    let page = idms::api::dto::QuarantinePage { entries: vec![q], next_after: None };
+    let shown = format!("{page:?}");
+    for secret in ["04A1B2C3", "00000000001Z", "vault", "e-secret"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}

@@ -287,7 +287,7 @@ pub struct EventPage {
 }
 
 // A movement (who, where, when): never printed by `Debug`.
-redacted_debug!(EventView);
+redacted_debug!(EventView, QuarantinedView, QuarantinePage);
 
 /// A deny reason's code, as the document's enum (the wire carries the
 /// code as a string; `docs/controllers.md` gives each one's meaning and
@@ -308,7 +308,7 @@ impl utoipa::PartialSchema for DenyCode {
 impl utoipa::ToSchema for DenyCode {}
 
 /// One event in the upload quarantine.
-#[derive(Debug, serde::Serialize, ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct QuarantinedView {
     /// Its position in the quarantine.
     pub id: i64,
@@ -333,7 +333,7 @@ pub struct QuarantinedView {
 }
 
 /// A page of the upload quarantine.
-#[derive(Debug, serde::Serialize, ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct QuarantinePage {
     /// The entries, oldest first.
     pub entries: Vec<QuarantinedView>,
