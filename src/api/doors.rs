@@ -174,9 +174,35 @@ pub struct EventBatch {
     pub events: Vec<serde_json::Value>,
 }
 
+/// What the quarantine keeps in place of a value it does not keep.
+const NOT_KEPT: &str = "(not kept)";
+
+/// An event's text as the quarantine keeps it: the field names, and the
+/// values of the contract's fields; not an unknown field's value, an
+/// object or array where the contract has a scalar, a `user_id` that is no
+/// user ID, nor anything that is not an object. A controller may put a
+/// holder's name anywhere; personal data lives only in `users` rows.
+fn kept_text(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let Value::Object(fields) = v else {
+        return Value::String(NOT_KEPT.into()).to_string();
+    };
+    let kept = fields
+        .iter()
+        .map(|(name, value)| {
+            let known = EVENT_FIELDS.contains(&name.as_str()) && !value.is_object() && !value.is_array();
+            let no_user =
+                name == "user_id" && value.as_str().is_some_and(|u| u.parse::<crate::domain::UserId>().is_err());
+            let value = if known && !no_user { value.clone() } else { Value::String(NOT_KEPT.into()) };
+            (name.clone(), value)
+        })
+        .collect();
+    Value::Object(kept).to_string()
+}
+
 /// One event as sent, read on its own.
 fn sent_event(v: serde_json::Value) -> ops::doors::SentEvent {
-    let raw = v.to_string();
+    let raw = kept_text(&v);
     let event_id = v.get("event_id").and_then(serde_json::Value::as_str).map(str::to_string);
     let parsed = serde_path_to_error::deserialize::<_, OfflineEvent>(v)
         .map(|e| ops::doors::OfflineDecision {
@@ -220,6 +246,14 @@ pub async fn upload_events(
     let sent = b.events.into_iter().map(sent_event).collect();
     let upload = ops::doors::upload(&s.store, acting, b.sent_at.as_deref(), sent).map_err(|e| auth.refused(e))?;
     s.events.touch(upload.controller, upload.received_at);
+    // An event for a door that is not the caller's was a whole-request 403,
+    // audited as `api.refused`; refused on its own it stays on the record
+    // (once per upload: the auditor counts them), even when the quarantine
+    // has no room for it. Other refusals are the controller's bugs, kept in
+    // the quarantine.
+    if upload.items.iter().any(|i| i.checked.as_ref().is_err_and(|r| r.code == "forbidden")) {
+        s.audit_failure(acting.actor().id, "POST /api/v1/access/events".to_string(), "forbidden");
+    }
     let upload = std::sync::Arc::new(upload);
     let (tx, rx) = tokio::sync::oneshot::channel();
     s.events

@@ -25,15 +25,21 @@ impl Timestamp {
 
     /// Parses RFC 3339 (`2026-11-22T09:30:00Z`, any offset) or a bare date
     /// (`2026-11-22`, meaning midnight UTC). `field` names the input in the error.
+    /// An offset may carry a year-0000 or year-9999 time outside those years
+    /// in UTC: refused, as the service could not write it back in RFC 3339.
     pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
         let s = s.trim();
-        if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-            return Ok(Self(t.unix_timestamp()));
-        }
-        if let Ok(d) = Date::parse(s, format_description!("[year]-[month]-[day]")) {
-            return Ok(Self(PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_utc().unix_timestamp()));
-        }
-        Err(DomainError::InvalidInput {
+        let writable = |t: i64| {
+            OffsetDateTime::from_unix_timestamp(t).is_ok_and(|u| (0..=9999).contains(&u.year())).then_some(Self(t))
+        };
+        let t = if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+            writable(t.unix_timestamp())
+        } else {
+            Date::parse(s, format_description!("[year]-[month]-[day]"))
+                .ok()
+                .and_then(|d| writable(PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_utc().unix_timestamp()))
+        };
+        t.ok_or_else(|| DomainError::InvalidInput {
             field,
             message: "expected an RFC 3339 time such as 2026-11-22T09:30:00Z, or a date such as 2026-11-22".into(),
         })

@@ -177,7 +177,11 @@ pub fn upload(
         .into_iter()
         .map(|e| {
             let checked = e.parsed.and_then(|d| offline_event(acting, now, d).map_err(|e| refusal(&e)));
-            UploadItem { raw: cut(e.raw, events::RAW_MAX), event_id: e.event_id, checked }
+            // Both bounded: the quarantine's bound is in rows, so each row's
+            // bytes must be too (an event ID too long to accept would
+            // otherwise be kept whole, up to the body limit).
+            let event_id = e.event_id.map(|id| cut(id, EVENT_ID_MAX_BYTES));
+            UploadItem { raw: cut(e.raw, events::RAW_MAX), event_id, checked }
         })
         .collect();
     Ok(Upload { controller, received_at: now, skew_secs, items })
@@ -228,6 +232,10 @@ fn refusal(e: &OpsError) -> Refusal {
     };
     Refusal { code: e.code(), field }
 }
+
+/// The most of an event ID the quarantine keeps: any valid one (128
+/// characters of at most 4 bytes) whole, the start of a longer one.
+const EVENT_ID_MAX_BYTES: usize = 128 * 4;
 
 /// `s` cut to at most `max` bytes, at a character boundary.
 fn cut(mut s: String, max: usize) -> String {

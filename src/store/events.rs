@@ -127,10 +127,17 @@ CREATE TABLE controller_contact (
 );
 ";
 
+/// Version 4: the quarantine by controller. Its bound is per controller,
+/// counted in the doors' writer on every group with a refused event, and
+/// staff page it by controller: neither may read the whole quarantine.
+const V4: &str = "
+CREATE INDEX quarantine_controller ON quarantine (controller, id);
+";
+
 /// The events database's migrations, in order; `PRAGMA user_version` is
 /// how many have run. Files from before versioning are at 0 with the
 /// version-1 tables already there (`IF NOT EXISTS`).
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -216,8 +223,11 @@ pub struct UploadItem {
 /// The most of an event's text the quarantine keeps.
 pub const RAW_MAX: usize = 2048;
 
-/// The most events the quarantine holds; beyond it an event is reported
-/// not quarantined, and the controller keeps it and sends it again later.
+/// The most events the quarantine holds for one controller; beyond it
+/// that controller's event is reported not quarantined, and it keeps the
+/// event and sends it again later. Per controller, so one controller
+/// (compromised, or a firmware bug) never takes the others' room; the whole
+/// quarantine is bounded by this times the controllers an admin registered.
 pub const QUARANTINE_MAX: i64 = 10_000;
 
 /// An upload of offline decisions from one controller.
@@ -508,7 +518,7 @@ fn write_group(
         .execute(params![first, last, n, &buf[..], high, back])?;
         tail.high = Some(high);
     }
-    let mut quarantined: Option<i64> = None;
+    let mut quarantined = std::collections::HashMap::new();
     for item in items {
         if let Item::Batch(upload, _) = item {
             outcomes.push(write_upload(&tx, upload, &mut quarantined)?);
@@ -521,9 +531,14 @@ fn write_group(
 /// Writes one upload inside the group's transaction: each event stored,
 /// found the same (duplicate) or found different (conflict) under its
 /// `(controller, event_id)`, each refused or conflicting one quarantined
-/// while there is room, and the controller's contact and skew. `held`
-/// counts the quarantine, read once per group.
-fn write_upload(tx: &Connection, u: &Upload, held: &mut Option<i64>) -> Result<Vec<Outcome>, StoreError> {
+/// while the controller's share has room, and the controller's contact and
+/// skew. `held` counts each controller's quarantined events, read once per
+/// group.
+fn write_upload(
+    tx: &Connection,
+    u: &Upload,
+    held: &mut std::collections::HashMap<i64, i64>,
+) -> Result<Vec<Outcome>, StoreError> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO access_events
             (at, controller, event_id, door, technology, uid, decision, reason, user_id, received_at, claimed_at)
@@ -581,9 +596,11 @@ fn write_upload(tx: &Connection, u: &Upload, held: &mut Option<i64>) -> Result<V
             }
             Err(r) => r.clone(),
         };
-        let count = match *held {
-            Some(n) => n,
-            None => tx.query_row("SELECT COUNT(*) FROM quarantine", [], |r| r.get(0))?,
+        let count = match held.get(&u.controller) {
+            Some(n) => *n,
+            None => {
+                tx.query_row("SELECT COUNT(*) FROM quarantine WHERE controller = ?1", [u.controller], |r| r.get(0))?
+            }
         };
         let kept = count < QUARANTINE_MAX;
         let conflict = refusal.code == "conflict";
@@ -603,7 +620,7 @@ fn write_upload(tx: &Connection, u: &Upload, held: &mut Option<i64>) -> Result<V
                 item.raw,
             ])?;
         }
-        *held = Some(count + i64::from(kept));
+        held.insert(u.controller, count + i64::from(kept));
         out.push(if conflict {
             Outcome::Conflict { quarantined: kept }
         } else {
@@ -657,11 +674,16 @@ fn maintain_in(tx: &Connection, m: Maint) -> Result<Ledger, StoreError> {
                 }
             }
             // Quarantined events go with the uploads of their time (not
-            // access events: not counted).
-            tx.prepare_cached(
-                "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at < ?1 LIMIT ?2)",
-            )?
-            .execute(params![before, limit])?;
+            // access events: not counted), in batches too: a full one asks
+            // for another step, or the rest would outlive retention.
+            let quarantined = tx
+                .prepare_cached(
+                    "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at < ?1 LIMIT ?2)",
+                )?
+                .execute(params![before, limit])?;
+            if i64::try_from(quarantined).unwrap_or(i64::MAX) >= limit {
+                more = true;
+            }
             if events > 0 {
                 tx.prepare_cached(
                     "INSERT INTO prune_ledger (id, before, count) VALUES (1, ?1, ?2)
@@ -969,10 +991,14 @@ pub fn quarantined(
     limit: usize,
 ) -> Result<Vec<Quarantined>, StoreError> {
     let c = reader(&dir.join(EVENTS_FILE))?;
-    let mut stmt = c.prepare_cached(
+    // One statement per case, so a controller's page reads its index.
+    let mut stmt = c.prepare_cached(if controller.is_some() {
         "SELECT id, received_at, controller, position, status, code, field, event_id, event FROM quarantine
-          WHERE id > ?1 AND (?2 IS NULL OR controller = ?2) ORDER BY id LIMIT ?3",
-    )?;
+          WHERE controller = ?2 AND id > ?1 ORDER BY id LIMIT ?3"
+    } else {
+        "SELECT id, received_at, controller, position, status, code, field, event_id, event FROM quarantine
+          WHERE id > ?1 AND ?2 IS NULL ORDER BY id LIMIT ?3"
+    })?;
     let rows = stmt.query_map(params![after, controller, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
         Ok(Quarantined {
             id: r.get(0)?,

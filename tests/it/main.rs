@@ -7,6 +7,7 @@ mod api;
 mod api_authz;
 mod api_flows;
 mod api_purge;
+mod attack_uploads;
 mod audit;
 mod audit_head;
 mod cli;

@@ -154,7 +154,8 @@ pub struct DecideResponse {
 
 /// What became of each uploaded event. Drop an event from the
 /// controller's buffer on any result but a `rejected` or `conflict` one
-/// with `quarantined: false` (the quarantine is full: send it again later).
+/// with `quarantined: false` (this controller's share of the quarantine
+/// is full: send it again later).
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct UploadResult {
     /// Events stored now.
@@ -191,7 +192,8 @@ pub struct EventResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_ahead_secs: Option<i64>,
     /// For `rejected` and `conflict`: kept in the quarantine for staff.
-    /// `false` means the quarantine is full: keep the event, send it again later.
+    /// `false` means this controller's share of the quarantine (10,000
+    /// events) is full: keep the event, send it again later.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quarantined: Option<bool>,
 }
@@ -331,7 +333,7 @@ pub struct EventPage {
 }
 
 // A movement (who, where, when): never printed by `Debug`.
-redacted_debug!(EventView);
+redacted_debug!(EventView, QuarantinedView, QuarantinePage);
 
 /// A deny reason's code, as the document's enum (the wire carries the
 /// code as a string; `docs/controllers.md` gives each one's meaning and
@@ -352,7 +354,7 @@ impl utoipa::PartialSchema for DenyCode {
 impl utoipa::ToSchema for DenyCode {}
 
 /// One event in the upload quarantine.
-#[derive(Debug, serde::Serialize, ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct QuarantinedView {
     /// Its position in the quarantine.
     pub id: i64,
@@ -370,12 +372,14 @@ pub struct QuarantinedView {
     pub field: Option<String>,
     /// Its event ID, when it had a readable one.
     pub event_id: Option<String>,
-    /// The event as the controller sent it (compact JSON, at most 2048 bytes).
+    /// The event as the controller sent it (compact JSON, at most 2048
+    /// bytes), each value the contract does not define (an unknown field's,
+    /// a `user_id` that is no user ID) replaced by `(not kept)`.
     pub event: String,
 }
 
 /// A page of the upload quarantine.
-#[derive(Debug, serde::Serialize, ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct QuarantinePage {
     /// The entries, oldest first.
     pub entries: Vec<QuarantinedView>,
