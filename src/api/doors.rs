@@ -171,7 +171,106 @@ pub struct EventBatch {
     /// At most 1000 events. Each is checked on its own: one that does not
     /// fit is `rejected` in the results, the others are stored.
     #[schema(value_type = Vec<OfflineEvent>)]
-    pub events: Vec<serde_json::Value>,
+    pub events: SentEvents,
+}
+
+/// The events of an upload, each read shallowly (see [`Shallow`]), and no
+/// more than one past [`ops::doors::MAX_UPLOAD`] kept (the rest are read
+/// over, never built): the rule layer refuses the upload by its count. So
+/// reading an upload costs about its own size in memory, whatever its
+/// shape — a typed parser stopped at the first odd field; a generic one
+/// would build every nested array of a hostile body.
+#[derive(Debug, Default)]
+pub struct SentEvents(pub Vec<serde_json::Value>);
+
+impl<'de> Deserialize<'de> for SentEvents {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Events;
+        impl<'de> serde::de::Visitor<'de> for Events {
+            type Value = SentEvents;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<SentEvents, A::Error> {
+                let mut out = Vec::new();
+                while out.len() <= ops::doors::MAX_UPLOAD {
+                    match seq.next_element_seed(Shallow { top: true })? {
+                        Some(v) => out.push(v),
+                        None => return Ok(SentEvents(out)),
+                    }
+                }
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(SentEvents(out))
+            }
+        }
+        d.deserialize_seq(Events)
+    }
+}
+
+/// Reads one JSON value shallowly: a scalar as itself; at the top, an
+/// object's fields each read one level down; any deeper object or array
+/// read over without building it, and kept as an empty one of its kind
+/// (which no field of an event accepts, so it is refused by name).
+#[derive(Debug, Clone, Copy)]
+struct Shallow {
+    top: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Shallow {
+    type Value = serde_json::Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<serde_json::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Shallow {
+    type Value = serde_json::Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<serde_json::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(serde_json::Value::Array(Vec::new()))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<serde_json::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        if !self.top {
+            while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+            return Ok(serde_json::Value::Object(out));
+        }
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(Shallow { top: false })?;
+            out.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(out))
+    }
 }
 
 /// What the quarantine keeps in place of a value it does not keep.
@@ -243,7 +342,7 @@ pub async fn upload_events(
     ApiJson(b): ApiJson<EventBatch>,
 ) -> Result<Json<UploadResult>, ApiError> {
     let acting = auth.as_acting();
-    let sent = b.events.into_iter().map(sent_event).collect();
+    let sent = b.events.0.into_iter().map(sent_event).collect();
     let upload = ops::doors::upload(&s.store, acting, b.sent_at.as_deref(), sent).map_err(|e| auth.refused(e))?;
     s.events.touch(upload.controller, upload.received_at);
     // An event for a door that is not the caller's was a whole-request 403,
@@ -294,5 +393,29 @@ impl crate::readers::osdp::Doors for ReaderDoors {
         }
         s.metrics.decision(decision, started.elapsed());
         decision == Decision::Grant
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_is_read_shallowly_and_never_past_one_more_than_the_limit() {
+        let body = r#"{"events": [{"uid": "04A1B2C3", "x": [1, [2, [3]], {"a": "Ada"}], "door": {"name": "main"}}, 7, [1, 2]]}"#;
+        let b: EventBatch = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            b.events.0,
+            vec![
+                serde_json::json!({"uid": "04A1B2C3", "x": [], "door": {}}),
+                serde_json::json!(7),
+                serde_json::json!([]),
+            ]
+        );
+        let many = format!(r#"{{"events": [{}]}}"#, vec!["{}"; 5000].join(","));
+        let b: EventBatch = serde_json::from_str(&many).unwrap();
+        assert_eq!(b.events.0.len(), ops::doors::MAX_UPLOAD + 1);
+        // Still a list where a list is due.
+        assert!(serde_json::from_str::<EventBatch>(r#"{"events": {"a": 1}}"#).is_err());
     }
 }
