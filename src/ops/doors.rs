@@ -156,11 +156,15 @@ pub struct SentEvent {
 /// [`MAX_UPLOAD`] (more refuses the whole upload, as does a `sent_at` that
 /// is not a time). An event is refused — quarantined, never dropped — when
 /// its door is not the caller's, its event ID is not 1 to 128 printable
-/// characters, or a field does not parse; the others are stored. An
-/// event stamped more than [`MAX_CLOCK_AHEAD_SECS`] ahead of the service's
-/// clock is stored at the time it was received, flagged with the time it
-/// claimed. `sent_at`, the controller's clock when it sent the upload,
-/// measures its skew.
+/// characters, or a field does not parse; the others are stored.
+///
+/// Clocks: `sent_at`, the controller's clock when it sent the upload,
+/// measures its skew. When the skew is more than [`MAX_CLOCK_AHEAD_SECS`]
+/// either way, the controller's clock is not trusted: each event is stored
+/// at its stamp corrected by the skew (never later than its arrival),
+/// flagged with the time it claimed. Without a measured skew, an event
+/// stamped more than [`MAX_CLOCK_AHEAD_SECS`] ahead of the service's clock
+/// is stored at its arrival, flagged the same way.
 pub fn upload(
     store: &Store,
     acting: &Acting,
@@ -176,7 +180,7 @@ pub fn upload(
     let items = events
         .into_iter()
         .map(|e| {
-            let checked = e.parsed.and_then(|d| offline_event(acting, now, d).map_err(|e| refusal(&e)));
+            let checked = e.parsed.and_then(|d| offline_event(acting, now, skew_secs, d).map_err(|e| refusal(&e)));
             // Both bounded: the quarantine's bound is in rows, so each row's
             // bytes must be too (an event ID too long to accept would
             // otherwise be kept whole, up to the body limit).
@@ -187,8 +191,24 @@ pub fn upload(
     Ok(Upload { controller, received_at: now, skew_secs, items })
 }
 
+/// The time to store an event stamped `claimed` at, received at `now`
+/// from a controller whose clock is `skew` seconds off (if measured), and
+/// whether that is not its stamp (see [`upload`]).
+fn stored_time(claimed: Timestamp, now: Timestamp, skew: Option<i64>) -> (Timestamp, bool) {
+    match skew {
+        Some(k) if k.abs() > MAX_CLOCK_AHEAD_SECS => (Timestamp(claimed.0.saturating_sub(k).min(now.0)), true),
+        _ if claimed.0 > now.0 + MAX_CLOCK_AHEAD_SECS => (now, true),
+        _ => (claimed, false),
+    }
+}
+
 /// One offline decision as an access event received at `now`.
-fn offline_event(acting: &Acting, now: Timestamp, d: OfflineDecision) -> Result<AccessEvent, OpsError> {
+fn offline_event(
+    acting: &Acting,
+    now: Timestamp,
+    skew: Option<i64>,
+    d: OfflineDecision,
+) -> Result<AccessEvent, OpsError> {
     let controller = acting.controller_for(&d.door)?.id;
     let n = d.event_id.chars().count();
     if n == 0 || n > 128 || d.event_id.chars().any(char::is_control) {
@@ -196,9 +216,9 @@ fn offline_event(acting: &Acting, now: Timestamp, d: OfflineDecision) -> Result<
     }
     let decision = decision_from(&d.decision, d.reason.as_deref())?;
     let claimed = Timestamp::parse("at", &d.at)?;
-    let ahead = claimed.0 > now.0 + MAX_CLOCK_AHEAD_SECS;
+    let (at, moved) = stored_time(claimed, now, skew);
     Ok(AccessEvent {
-        at: if ahead { now } else { claimed },
+        at,
         controller: Some(controller),
         event_id: Some(d.event_id),
         door: d.door,
@@ -213,7 +233,7 @@ fn offline_event(acting: &Acting, now: Timestamp, d: OfflineDecision) -> Result<
             .map_err(|_| bad("user_id", "not a user ID"))?,
         online: false,
         received_at: Some(now),
-        claimed_at: ahead.then_some(claimed),
+        claimed_at: moved.then_some(claimed),
     })
 }
 
@@ -251,4 +271,29 @@ fn cut(mut s: String, max: usize) -> String {
 
 fn bad(field: &'static str, message: &str) -> DomainError {
     DomainError::InvalidInput { field, message: message.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clock_off_by_more_than_the_allowance_is_corrected_by_its_skew_and_never_past_arrival() {
+        let now = Timestamp(1_000_000);
+        let t = |s: i64| Timestamp(now.0 + s);
+        // In step, or within the allowance: stored as stamped.
+        assert_eq!(stored_time(t(-30), now, Some(5)), (t(-30), false));
+        assert_eq!(stored_time(t(600), now, None), (t(600), false));
+        // Ahead without a measured skew: at its arrival.
+        assert_eq!(stored_time(t(601), now, None), (now, true));
+        // Two hours ahead, measured: where it happened by the service's clock.
+        assert_eq!(stored_time(t(7200 - 30), now, Some(7200)), (t(-30), true));
+        // Reset to 1970 after a power loss: corrected forward, not pruned as ancient.
+        let skew = 86_400 - now.0;
+        assert_eq!(stored_time(Timestamp(86_400 - 90), now, Some(skew)), (t(-90), true));
+        // Stamped before the clock jumped: never later than it arrived.
+        assert_eq!(stored_time(t(-100), now, Some(-7200)), (now, true));
+        assert_eq!(stored_time(t(-30), now, Some(601)).1, true);
+        assert_eq!(stored_time(t(-30), now, Some(600)), (t(-30), false));
+    }
 }

@@ -185,16 +185,25 @@ pub struct AccessEvent {
     /// When the service received it (uploads; `None` for online decisions,
     /// received when they were made).
     pub received_at: Option<Timestamp>,
-    /// The time the controller claimed, when that lay ahead of the
-    /// service's clock (`clock_ahead`): `at` is then when it was received.
+    /// The time the controller stamped, when its clock was not trusted
+    /// (more than 600 s ahead of the service's, or skewed either way by
+    /// more than that): `at` is then the time it is stored at.
     pub claimed_at: Option<Timestamp>,
 }
 
 impl AccessEvent {
-    /// How far ahead of the service's clock the controller stamped it.
+    /// How far ahead of the time it is stored at the controller stamped it
+    /// (its clock ran ahead).
     #[must_use]
     pub fn clock_ahead_secs(&self) -> Option<i64> {
-        self.claimed_at.map(|c| c.0 - self.at.0)
+        self.claimed_at.map(|c| c.0 - self.at.0).filter(|s| *s > 0)
+    }
+
+    /// How far behind the time it is stored at the controller stamped it
+    /// (its clock ran behind).
+    #[must_use]
+    pub fn clock_behind_secs(&self) -> Option<i64> {
+        self.claimed_at.map(|c| self.at.0 - c.0).filter(|s| *s > 0)
     }
 }
 

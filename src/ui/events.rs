@@ -54,9 +54,9 @@ redacted_debug!(EventsParams);
 pub struct EventLine {
     /// When (UTC).
     pub at: crate::ui::time::Shown,
-    /// An upload the controller stamped ahead of the service's clock
-    /// (`clock_ahead`; `at` is then its arrival): how far, in words, and
-    /// the time it claimed.
+    /// An upload stamped by a clock the service did not trust (ahead of
+    /// its own, or skewed either way; `at` is then the time it is stored
+    /// at): how far and which way, in words, and the time it claimed.
     pub ahead: Option<(String, crate::ui::time::Shown)>,
     /// The door.
     pub door: String,
@@ -132,22 +132,24 @@ pub async fn page(
     let path = s.events.path().to_path_buf();
     let (list, problem, refused) =
         filtered(op(&s, &session.acting, move |st, a| ops::events::list(st, &path, a, &f)).await)?;
-    let rows =
-        list.events
-            .into_iter()
-            .map(|e| EventLine {
-                at: crate::ui::time::Shown(e.at),
-                ahead: e.claimed_at.zip(e.clock_ahead_secs()).map(|(claimed, secs)| {
-                    (crate::ui::time::span(secs.unsigned_abs()), crate::ui::time::Shown(claimed))
-                }),
-                door: e.door,
-                uid: e.uid.to_string(),
-                decision: e.decision.as_str(),
-                reason: e.decision.reason().map(|r| r.code()).unwrap_or_default(),
-                user: e.user_id.map(|u| u.to_string()).unwrap_or_default(),
-                online: e.online,
-            })
-            .collect();
+    let rows = list
+        .events
+        .into_iter()
+        .map(|e| EventLine {
+            at: crate::ui::time::Shown(e.at),
+            ahead: e.claimed_at.map(|claimed| {
+                let off = claimed.0 - e.at.0;
+                let way = if off >= 0 { "ahead" } else { "behind" };
+                (format!("{} {way}", crate::ui::time::span(off.unsigned_abs())), crate::ui::time::Shown(claimed))
+            }),
+            door: e.door,
+            uid: e.uid.to_string(),
+            decision: e.decision.as_str(),
+            reason: e.decision.reason().map(|r| r.code()).unwrap_or_default(),
+            user: e.user_id.map(|u| u.to_string()).unwrap_or_default(),
+            online: e.online,
+        })
+        .collect();
     let page = EventsPage {
         nav: Nav::new(&session, HERE),
         quarantine: ops::events::require_quarantine_reader(&session.acting).is_ok(),

@@ -104,7 +104,11 @@ async fn the_controllers_table_shows_last_contact_and_clock_skew_after_an_upload
     let flagged: Vec<&str> = a.body.split("<tr>").filter(|r| r.contains("stamped")).collect();
     assert_eq!(flagged.len(), 1, "only the event stamped ahead: {}", a.body);
     let claimed = idms::ui::time::Shown(Timestamp(T0.0 + 7300));
-    assert!(flagged[0].contains(&format!("(stamped 2 h ahead, {claimed}; shown at arrival)")), "{}", flagged[0]);
+    assert!(
+        flagged[0].contains(&format!("(stamped 2 h ahead, {claimed}; shown by the service's clock)")),
+        "{}",
+        flagged[0]
+    );
     assert!(flagged[0].contains(&at(T0.0 + 100)), "shown at its arrival: {}", flagged[0]);
 }
 

@@ -186,11 +186,18 @@ pub struct EventResult {
     /// The field at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'static str>,
-    /// Accepted, but stamped this many seconds ahead of the service's
-    /// clock (more than 600): stored at the time it was received, flagged
-    /// `clock_ahead` with the time it claimed.
+    /// Accepted, but stamped this many seconds ahead of the time it is
+    /// stored at (`clock_ahead`): more than 600 s ahead of the service's
+    /// clock, it is stored at its arrival; from a controller whose measured
+    /// skew (`sent_at`) is over 600 s, at its stamp corrected by the skew.
+    /// The time it claimed is kept (`claimed_at`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_ahead_secs: Option<i64>,
+    /// Accepted, but the controller's clock was measured (`sent_at`) more
+    /// than 600 s behind: stored at its stamp corrected by the skew, and
+    /// stamped this many seconds earlier than that.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_behind_secs: Option<i64>,
     /// For `rejected` and `conflict`: kept in the quarantine for staff.
     /// `false` means this controller's share of the quarantine (10,000
     /// events) is full: keep the event, send it again later.
@@ -231,11 +238,13 @@ impl UploadResult {
                 code: None,
                 field: None,
                 clock_ahead_secs: None,
+                clock_behind_secs: None,
                 quarantined: None,
             };
             match (outcome, &item.checked) {
                 (Outcome::Accepted | Outcome::Duplicate, Ok(ev)) => {
                     e.clock_ahead_secs = ev.clock_ahead_secs();
+                    e.clock_behind_secs = ev.clock_behind_secs();
                     if *outcome == Outcome::Duplicate {
                         e.status = EventStatus::Duplicate;
                         r.duplicates += 1;
