@@ -174,7 +174,7 @@ pub struct EventBatch {
     pub events: SentEvents,
 }
 
-/// The events of an upload, each read shallowly (see [`Shallow`]), and no
+/// The events of an upload, each read shallowly (see `Shallow`), and no
 /// more than one past [`ops::doors::MAX_UPLOAD`] kept (the rest are read
 /// over, never built): the rule layer refuses the upload by its count. So
 /// reading an upload costs about its own size in memory, whatever its
