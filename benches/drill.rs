@@ -27,7 +27,7 @@ fn idms(dir: &Path, args: &[&str]) -> String {
 }
 
 fn serve(dir: &Path, listen: &str) -> Child {
-    let child = Command::new(IDMS)
+    let mut child = Command::new(IDMS)
         .arg("--data-dir")
         .arg(dir)
         .args(["serve", "--listen", listen])
@@ -43,6 +43,8 @@ fn serve(dir: &Path, listen: &str) -> Child {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("idms serve did not become ready");
 }
 

@@ -175,16 +175,9 @@ pub async fn list_controllers(
     State(s): State<AppState>,
     auth: Staff<{ Role::Admin as u8 }>,
 ) -> Result<Json<Vec<ControllerView>>, ApiError> {
-    let cs = op(&s, &auth.acting(), access::list_controllers).await?;
-    let contacts = s.events.contacts()?;
-    Ok(Json(
-        cs.into_iter()
-            .map(|c| {
-                let id = c.id;
-                ControllerView::from(c).with_contact(contacts.get(&id))
-            })
-            .collect(),
-    ))
+    let state = s.clone();
+    let cs = op(&s, &auth.acting(), move |st, a| access::list_controllers_with_contact(st, a, &state.events)).await?;
+    Ok(Json(cs.into_iter().map(|(c, contact)| ControllerView::from(c).with_contact(contact.as_ref())).collect()))
 }
 
 /// Disable a controller: all its tokens are refused until enabled (admin).

@@ -17,6 +17,10 @@ use crate::domain::{Decision, DenyReason, Technology, Uid};
 use crate::ops;
 use crate::store::events::Refusal;
 
+/// The door-controller contract's version (`docs/controllers.md`,
+/// "Versions and compatibility"): `MAJOR.MINOR`.
+pub const CONTRACT_VERSION: &str = "1.0";
+
 /// How long a request waits for its events to become durable before it
 /// answers 503 (the writer keeps retrying; the disk is in trouble).
 const EVENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);

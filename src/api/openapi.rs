@@ -75,6 +75,11 @@ pub struct Complete;
 
 impl Modify for Complete {
     fn modify(&self, api: &mut Document) {
+        api.info.extensions = Some(
+            utoipa::openapi::extensions::ExtensionsBuilder::new()
+                .add("x-idms-contract", crate::api::doors::CONTRACT_VERSION)
+                .build(),
+        );
         for (path, item) in &mut api.paths.paths {
             let ops = [
                 &mut item.get,

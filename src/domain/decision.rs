@@ -63,6 +63,24 @@ impl DenyReason {
         Self::CredentialAmbiguous,
     ];
 
+    /// Every reason in the order the checks run: the first that fails is
+    /// the reason (`docs/controllers.md`, "Deny reasons, and which one
+    /// wins"; reasons next to each other in one group cannot both apply).
+    pub const BY_PRECEDENCE: [Self; 12] = [
+        Self::CredentialAmbiguous,
+        Self::UnknownCredential,
+        Self::CredentialLost,
+        Self::CredentialStolen,
+        Self::CredentialDestroyed,
+        Self::CredentialInStock,
+        Self::CredentialSuspended,
+        Self::HolderDeleted,
+        Self::HolderSuspended,
+        Self::NotYetValid,
+        Self::Expired,
+        Self::NoAccessToDoor,
+    ];
+
     /// Parses a code.
     #[must_use]
     pub fn from_code(code: &str) -> Option<Self> {

@@ -10,6 +10,7 @@
 use crate::domain::DomainError;
 use crate::ops::{Acting, OpsError};
 use crate::store::auth::{ControllerRecord, IssuedToken, OperatorRecord, Rotation, TokenFilter, TokenRecord};
+use crate::store::events::Contact;
 use crate::store::{AuditDraft, Controller, Operator, Role, Store};
 
 /// Tokens from `token create` expire after this many days unless told otherwise.
@@ -132,6 +133,33 @@ pub fn set_password(
 pub fn list_controllers(store: &Store, acting: &Acting) -> Result<Vec<ControllerRecord>, OpsError> {
     require_admin(acting)?;
     Ok(store.controllers()?)
+}
+
+/// Every door controller, enabled or not, with what the service knows of
+/// its contact (last request, last upload, measured clock skew): the
+/// Administration page and `GET /api/v1/controllers` show the same.
+pub fn list_controllers_with_contact(
+    store: &Store,
+    acting: &Acting,
+    events: &crate::store::events::EventLog,
+) -> Result<Vec<(ControllerRecord, Option<Contact>)>, OpsError> {
+    let controllers = list_controllers(store, acting)?;
+    let contacts = events.contacts()?;
+    Ok(controllers
+        .into_iter()
+        .map(|c| {
+            let contact = contacts.get(&c.id).copied();
+            (c, contact)
+        })
+        .collect())
+}
+
+/// Whether a controller whose clock reads `skew_secs` ahead of the
+/// service's has its offline events flagged `clock_ahead` (stored at their
+/// arrival with the time they claimed).
+#[must_use]
+pub fn clock_flagged(skew_secs: i64) -> bool {
+    skew_secs > crate::ops::doors::MAX_CLOCK_AHEAD_SECS
 }
 
 /// Adds a door controller; answers it and its token (shown once).
@@ -268,6 +296,13 @@ pub fn create_token(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_is_flagged_only_past_the_allowance_ahead() {
+        let max = crate::ops::doors::MAX_CLOCK_AHEAD_SECS;
+        assert!(!clock_flagged(max) && clock_flagged(max + 1));
+        assert!(!clock_flagged(-max - 1000), "a clock behind stamps nothing ahead");
+    }
 
     #[test]
     fn durations_take_a_unit_or_mean_seconds() {

@@ -186,6 +186,18 @@ pub struct QuarantinePage {
     pub next_after: Option<i64>,
 }
 
+/// Refused unless `acting` may read the upload quarantine: a manager or
+/// above without an org unit (front ends ask it to offer the page).
+pub fn require_quarantine_reader(acting: &Acting) -> Result<(), OpsError> {
+    acting.require(Role::Manager)?;
+    if acting.scope()?.is_some() {
+        return Err(crate::ops::forbidden(
+            "the quarantine holds events that belong to no known person or unit; an operator without an org unit reads it",
+        ));
+    }
+    Ok(())
+}
+
 /// Reads the upload quarantine at `events_db`: a manager or above without
 /// an org unit (its events cannot be told to belong to a unit); audited.
 /// `controller` narrows it to one controller; `after` is a previous page's
@@ -198,12 +210,7 @@ pub fn quarantine(
     after: Option<&str>,
     limit: Option<&str>,
 ) -> Result<QuarantinePage, OpsError> {
-    acting.require(Role::Manager)?;
-    if acting.scope()?.is_some() {
-        return Err(crate::ops::forbidden(
-            "the quarantine holds events that belong to no known person or unit; an operator without an org unit reads it",
-        ));
-    }
+    require_quarantine_reader(acting)?;
     let number = |field: &'static str, s: Option<&str>, what: &'static str| {
         s.map(|s| s.trim().parse::<i64>().map_err(|_| OpsError::Refused(invalid(field, what)))).transpose()
     };

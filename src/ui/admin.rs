@@ -28,6 +28,7 @@ use crate::domain::Timestamp;
 use crate::ops::access::{self, RevokeTarget};
 use crate::store::Role;
 use crate::store::auth::{ControllerRecord, OperatorRecord, TokenFilter, TokenRecord, TokenState};
+use crate::store::events::Contact;
 use crate::store::sessions::SessionRecord;
 use crate::ui::csrf::{Posted, seal};
 use crate::ui::error::UiError;
@@ -240,16 +241,30 @@ pub struct ControllerLine {
     pub created: crate::ui::time::Shown,
     /// Disabled.
     pub disabled: bool,
+    /// Its last request to a door route ("never").
+    pub last_contact: crate::ui::time::ShownOr,
+    /// Its clock in words (`in step`, `12 min ahead`, `not measured`).
+    pub clock: String,
+    /// When the skew was measured.
+    pub measured: Option<crate::ui::time::Shown>,
+    /// Its clock is so far ahead that its offline events are flagged `clock_ahead`.
+    pub flagged: bool,
 }
 
-impl From<ControllerRecord> for ControllerLine {
-    fn from(c: ControllerRecord) -> Self {
+impl From<(ControllerRecord, Option<Contact>)> for ControllerLine {
+    fn from((c, contact): (ControllerRecord, Option<Contact>)) -> Self {
+        let upload = contact.and_then(|k| k.upload);
+        let skew = upload.and_then(|u| u.skew_secs);
         Self {
             id: c.id,
             name: c.name,
             doors: c.doors.join(", "),
             created: crate::ui::time::Shown(c.created_at),
             disabled: c.disabled_at.is_some(),
+            last_contact: crate::ui::time::ShownOr::new(contact.and_then(|k| k.last_contact), "never"),
+            clock: crate::ui::time::skew_words(skew),
+            measured: crate::ui::time::Shown::opt(upload.and_then(|u| u.skew_at)),
+            flagged: skew.is_some_and(access::clock_flagged),
         }
     }
 }
@@ -423,17 +438,18 @@ impl std::fmt::Debug for SecretPage {
 /// Everything the page lists, from `ops::access`.
 struct Listed {
     operators: Vec<OperatorRecord>,
-    controllers: Vec<ControllerRecord>,
+    controllers: Vec<(ControllerRecord, Option<Contact>)>,
     tokens: Vec<TokenRecord>,
     sessions: Vec<SessionRecord>,
 }
 
 async fn listed(s: &AppState, session: &Session, all: bool, after: Option<i64>) -> Result<Listed, UiError> {
     let filter = TokenFilter { operator: None, controller: None, active: !all, after, limit: PAGE_TOKENS + 1 };
+    let state = s.clone();
     Ok(op(s, &session.acting, move |st, a| {
         Ok(Listed {
             operators: access::list_operators(st, a)?,
-            controllers: access::list_controllers(st, a)?,
+            controllers: access::list_controllers_with_contact(st, a, &state.events)?,
             tokens: access::list_tokens(st, a, &filter)?,
             sessions: crate::ops::sessions::list(st, a)?,
         })
@@ -469,8 +485,9 @@ async fn revoked(s: &AppState, session: &Session, done: Option<&str>, who: &str)
 /// [`revoked`]) bears it out.
 fn notice(done: Option<&str>, who: &str, l: &Listed, revoked: bool, sealed: bool) -> Option<String> {
     let operator = |disabled: bool| l.operators.iter().any(|o| o.name == who && o.disabled_at.is_some() == disabled);
-    let controller =
-        |disabled: bool| l.controllers.iter().any(|c| c.id.to_string() == who && c.disabled_at.is_some() == disabled);
+    let controller = |disabled: bool| {
+        l.controllers.iter().any(|(c, _)| c.id.to_string() == who && c.disabled_at.is_some() == disabled)
+    };
     Some(match done? {
         "operators.disable" if operator(true) => format!("Operator {who} was disabled and signed out."),
         "operators.enable" if operator(false) => format!("Operator {who} was enabled."),

@@ -10,7 +10,7 @@ use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::api::error::Refused;
+use crate::api::error::{ApiError, Refused};
 use crate::api::{AppState, op};
 use crate::ops;
 use crate::ops::events::EventFilter;
@@ -54,6 +54,10 @@ redacted_debug!(EventsParams);
 pub struct EventLine {
     /// When (UTC).
     pub at: crate::ui::time::Shown,
+    /// An upload the controller stamped ahead of the service's clock
+    /// (`clock_ahead`; `at` is then its arrival): how far, in words, and
+    /// the time it claimed.
+    pub ahead: Option<(String, crate::ui::time::Shown)>,
     /// The door.
     pub door: String,
     /// The card's UID.
@@ -94,11 +98,14 @@ pub struct EventsPage {
     pub next: Option<String>,
     /// Why the filters were refused (the parameter named, its value never echoed).
     pub problem: Option<String>,
+    /// The caller may read Quarantined uploads (linked from here).
+    pub quarantine: bool,
 }
 
 redacted_debug!(EventsPage);
 
-fn some(s: &str) -> Option<String> {
+/// A filter as typed, `None` when blank.
+pub fn some(s: &str) -> Option<String> {
     let s = s.trim();
     (!s.is_empty()).then(|| s.to_owned())
 }
@@ -123,33 +130,27 @@ pub async fn page(
         unknown: 0,
     };
     let path = s.events.path().to_path_buf();
-    // A filter `ops` refuses is shown next to the filters (422), not as an error page.
-    // (Still audited as a refusal, as the API's would be.)
-    let (list, problem, refused) = match op(&s, &session.acting, move |st, a| ops::events::list(st, &path, a, &f)).await
-    {
-        Ok(list) => (list, None, None),
-        Err(e) if e.status == StatusCode::BAD_REQUEST => {
-            let refused = e.refused_actor.map(|actor| Refused { actor, code: e.code });
-            (ops::events::EventList::default(), Some(e.detail), refused)
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let rows = list
-        .events
-        .into_iter()
-        .map(|e| EventLine {
-            at: crate::ui::time::Shown(e.at),
-            door: e.door,
-            uid: e.uid.to_string(),
-            decision: e.decision.as_str(),
-            reason: e.decision.reason().map(|r| r.code()).unwrap_or_default(),
-            user: e.user_id.map(|u| u.to_string()).unwrap_or_default(),
-            online: e.online,
-        })
-        .collect();
+    let (list, problem, refused) =
+        filtered(op(&s, &session.acting, move |st, a| ops::events::list(st, &path, a, &f)).await)?;
+    let rows =
+        list.events
+            .into_iter()
+            .map(|e| EventLine {
+                at: crate::ui::time::Shown(e.at),
+                ahead: e.claimed_at.zip(e.clock_ahead_secs()).map(|(claimed, secs)| {
+                    (crate::ui::time::span(secs.unsigned_abs()), crate::ui::time::Shown(claimed))
+                }),
+                door: e.door,
+                uid: e.uid.to_string(),
+                decision: e.decision.as_str(),
+                reason: e.decision.reason().map(|r| r.code()).unwrap_or_default(),
+                user: e.user_id.map(|u| u.to_string()).unwrap_or_default(),
+                online: e.online,
+            })
+            .collect();
     let page = EventsPage {
         nav: Nav::new(&session, HERE),
+        quarantine: ops::events::require_quarantine_reader(&session.acting).is_ok(),
         paged: some(&p.after).is_some(),
         door: p.door,
         user_id: p.user_id,
@@ -160,11 +161,34 @@ pub async fn page(
         next: list.next_after,
         problem,
     };
+    let problem = page.problem.is_some();
     let body = if hx.partial { html(&page.as_events())? } else { html(&page)? };
+    Ok(answer(body, problem, refused))
+}
+
+/// A listing's outcome: a filter `ops` refuses (`400`) is shown next to the
+/// filters, not as an error page — an empty listing, the refusal's words,
+/// and the refusal to audit (as the API's would be). Other errors are the
+/// error page.
+pub fn filtered<T: Default>(r: Result<T, ApiError>) -> Result<(T, Option<String>, Option<Refused>), UiError> {
+    match r {
+        Ok(list) => Ok((list, None, None)),
+        Err(e) if e.status == StatusCode::BAD_REQUEST => {
+            let refused = e.refused_actor.map(|actor| Refused { actor, code: e.code });
+            Ok((T::default(), Some(e.detail), refused))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A listing page's response: `422` when its filters were refused (the
+/// refusal then audited), varying on `HX-Request` (a partial for htmx).
+pub fn answer(body: axum::response::Html<String>, problem: bool, refused: Option<Refused>) -> Response {
+    let status = if problem { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let mut res = (status, body).into_response();
     if let Some(r) = refused {
         res.extensions_mut().insert(r);
     }
     res.headers_mut().insert(header::VARY, HeaderValue::from_static("HX-Request"));
-    Ok(res)
+    res
 }

@@ -27,6 +27,7 @@ pub mod manage;
 pub mod overview;
 pub mod pages;
 pub mod purge;
+pub mod quarantine;
 pub mod readers;
 pub mod session;
 pub mod time;
@@ -71,6 +72,7 @@ pub const PATHS: &[&str] = &[
     "/ui/admin/controllers",
     "/ui/admin/{kind}/{id}/{action}",
     "/ui/events",
+    "/ui/events/quarantine",
     "/ui/enrol",
     "/ui/cards",
     "/ui/cards/{uid}/{action}",
@@ -104,6 +106,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/controllers", post(admin::add_controller))
         .route("/admin/{kind}/{id}/{action}", get(admin::confirm).post(admin::act))
         .route("/events", get(events::page))
+        .route("/events/quarantine", get(quarantine::page))
         .route("/enrol", get(enrol::page).post(enrol::confirm))
         .route("/cards", get(cards::page))
         .route("/cards/{uid}/{action}", get(cards::confirm_page).post(cards::act))

@@ -192,9 +192,47 @@ impl std::fmt::Display for ShownOr {
 /// A [`Shown`], or words the code fixes (never data).
 impl askama::filters::HtmlSafe for ShownOr {}
 
+/// A length of time in words, to the largest whole unit that fits: `3 s`,
+/// `12 min`, `2 h`, `3 days`.
+#[must_use]
+pub fn span(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..172_800 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86_400),
+    }
+}
+
+/// How a controller's clock (`skew_secs`: its clock minus the service's)
+/// reads, in words: `in step` within 2 s, else `12 min ahead` or `3 s
+/// behind`; `not measured` when unknown.
+#[must_use]
+pub fn skew_words(skew_secs: Option<i64>) -> String {
+    match skew_secs {
+        None => "not measured".into(),
+        Some(s) if s.unsigned_abs() <= 2 => "in step".into(),
+        Some(s) if s > 0 => format!("{} ahead", span(s.unsigned_abs())),
+        Some(s) => format!("{} behind", span(s.unsigned_abs())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_skew_reads_in_words() {
+        assert_eq!(skew_words(None), "not measured");
+        assert_eq!(skew_words(Some(0)), "in step");
+        assert_eq!(skew_words(Some(-2)), "in step");
+        assert_eq!(skew_words(Some(2)), "in step");
+        assert_eq!(skew_words(Some(-3)), "3 s behind");
+        assert_eq!(skew_words(Some(720)), "12 min ahead");
+        assert_eq!(skew_words(Some(7260)), "2 h ahead");
+        assert_eq!(skew_words(Some(-3 * 86_400)), "3 days behind");
+        assert_eq!(skew_words(Some(i64::MIN)), format!("{} days behind", i64::MIN.unsigned_abs() / 86_400));
+    }
 
     #[test]
     fn a_zone_from_the_database_shifts_the_wall_clock_and_keeps_utc_on_hover() {

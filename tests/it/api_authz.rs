@@ -578,6 +578,7 @@ async fn the_openapi_schemas_keep_their_names_and_describe_every_field() {
         "EventBatch",
         "EventPage",
         "EventResult",
+        "EventStatus",
         "EventView",
         "ExpungeBody",
         "ExpungePreview",

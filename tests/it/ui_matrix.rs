@@ -398,6 +398,14 @@ fn cases() -> Vec<Case> {
         Case {
             stream: false,
             method: get,
+            template: "/ui/events/quarantine",
+            who: manager,
+            ok: S::OK,
+            target: |_| page("/ui/events/quarantine"),
+        },
+        Case {
+            stream: false,
+            method: get,
             template: "/ui/admin",
             who: admins,
             ok: S::OK,

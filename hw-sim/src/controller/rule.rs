@@ -4,21 +4,22 @@
 //! so firmware can copy it line by line; access levels and schedules (10/12)
 //! extend [`decide`] and nothing else.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// One credential of the feed, as the controller keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// `iso14443a`, `em4100`, `other` (or a technology a newer service adds).
-    pub technology: String,
+    pub technology: Cow<'static, str>,
     /// The UID's bytes.
     pub uid: Vec<u8>,
     /// Credential state: `issued`, `in_stock`, `suspended`, `lost`, `stolen`, `destroyed`.
-    pub state: String,
+    pub state: Cow<'static, str>,
     /// The holder.
     pub user_id: Option<String>,
     /// The holder's state: `active`, `suspended`, `deleted`, `expunged`.
-    pub holder_state: Option<String>,
+    pub holder_state: Option<Cow<'static, str>>,
     /// Start of the holder's validity window, unix seconds (inclusive).
     pub valid_from: Option<i64>,
     /// End of the holder's validity window, unix seconds (exclusive).
@@ -27,11 +28,49 @@ pub struct Entry {
     pub ambiguous: bool,
 }
 
+/// A known value as a static string (no allocation per entry), anything
+/// else as its own.
+#[must_use]
+pub fn intern(s: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 13] = [
+        "iso14443a",
+        "em4100",
+        "other",
+        "issued",
+        "in_stock",
+        "suspended",
+        "lost",
+        "stolen",
+        "destroyed",
+        "active",
+        "deleted",
+        "expunged",
+        "archived",
+    ];
+    KNOWN.iter().find(|k| **k == s).map_or_else(|| Cow::Owned(s.to_string()), |k| Cow::Borrowed(*k))
+}
+
+/// The entries with one UID's bytes: almost always one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Slot {
+    One(Entry),
+    Many(Vec<Entry>),
+}
+
+impl Slot {
+    fn as_slice(&self) -> &[Entry] {
+        match self {
+            Self::One(e) => std::slice::from_ref(e),
+            Self::Many(v) => v,
+        }
+    }
+}
+
 /// The credential list, keyed by `(technology, uid bytes)` and findable by
 /// bytes alone (for readers that cannot tell the technology).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct List {
-    by_uid: HashMap<Vec<u8>, Vec<Entry>>,
+    by_uid: HashMap<Vec<u8>, Slot>,
     len: usize,
 }
 
@@ -56,7 +95,19 @@ impl List {
 
     /// Inserts or replaces the entry for `(technology, uid)`.
     pub fn upsert(&mut self, e: Entry) {
-        let same = self.by_uid.entry(e.uid.clone()).or_default();
+        use std::collections::hash_map::Entry as Vacancy;
+        let slot = match self.by_uid.entry(e.uid.clone()) {
+            Vacancy::Vacant(v) => {
+                v.insert(Slot::One(e));
+                self.len += 1;
+                return;
+            }
+            Vacancy::Occupied(o) => o.into_mut(),
+        };
+        let mut same = match std::mem::replace(slot, Slot::Many(Vec::new())) {
+            Slot::One(x) => vec![x],
+            Slot::Many(v) => v,
+        };
         match same.iter_mut().find(|x| x.technology == e.technology) {
             Some(old) => *old = e,
             None => {
@@ -65,16 +116,25 @@ impl List {
                 self.len += 1;
             }
         }
+        *slot = if same.len() == 1 { Slot::One(same.remove(0)) } else { Slot::Many(same) };
     }
 
     /// Removes the entry for `(technology, uid)`; whether there was one.
     pub fn remove(&mut self, technology: &str, uid: &[u8]) -> bool {
-        let Some(same) = self.by_uid.get_mut(uid) else { return false };
+        let Some(slot) = self.by_uid.get_mut(uid) else { return false };
+        let mut same = match std::mem::replace(slot, Slot::Many(Vec::new())) {
+            Slot::One(x) => vec![x],
+            Slot::Many(v) => v,
+        };
         let before = same.len();
         same.retain(|x| x.technology != technology);
         let removed = same.len() < before;
-        if same.is_empty() {
-            self.by_uid.remove(uid);
+        match same.len() {
+            0 => {
+                self.by_uid.remove(uid);
+            }
+            1 => *slot = Slot::One(same.remove(0)),
+            _ => *slot = Slot::Many(same),
         }
         if removed {
             self.len -= 1;
@@ -85,25 +145,26 @@ impl List {
     /// The entry for `(technology, uid)`.
     #[must_use]
     pub fn get(&self, technology: &str, uid: &[u8]) -> Option<&Entry> {
-        self.by_uid.get(uid)?.iter().find(|x| x.technology == technology)
+        self.with_uid(uid).iter().find(|x| x.technology == technology)
     }
 
     /// Every entry with these bytes, in technology order (`iso14443a`,
     /// `em4100`, `other`, then any other by name).
     #[must_use]
     pub fn with_uid(&self, uid: &[u8]) -> &[Entry] {
-        self.by_uid.get(uid).map_or(&[], Vec::as_slice)
+        self.by_uid.get(uid).map_or(&[], Slot::as_slice)
     }
 
     /// Every entry (in no particular order).
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.by_uid.values().flatten()
+        self.by_uid.values().flat_map(Slot::as_slice)
     }
 }
 
 impl FromIterator<Entry> for List {
     fn from_iter<I: IntoIterator<Item = Entry>>(it: I) -> Self {
-        let mut l = Self::new();
+        let it = it.into_iter();
+        let mut l = Self { by_uid: HashMap::with_capacity(it.size_hint().0), len: 0 };
         for e in it {
             l.upsert(e);
         }
@@ -141,7 +202,7 @@ impl Decision {
 /// in the contract's order (after the ambiguity and lookup, which
 /// [`decide`] does).
 fn check(e: &Entry, now: i64) -> Result<(), &'static str> {
-    match e.state.as_str() {
+    match &*e.state {
         "issued" => {}
         "lost" => return Err("credential_lost"),
         "stolen" => return Err("credential_stolen"),
@@ -353,7 +414,7 @@ mod tests {
         let mut l = List::new();
         l.upsert(entry(U));
         l.upsert(Entry { state: "lost".into(), ..entry(U) });
-        assert_eq!((l.len(), l.get("iso14443a", U).map(|e| e.state.as_str())), (1, Some("lost")));
+        assert_eq!((l.len(), l.get("iso14443a", U).map(|e| &*e.state)), (1, Some("lost")));
         assert!(!l.remove("em4100", U));
         assert!(l.remove("iso14443a", U));
         assert!(!l.remove("iso14443a", U));

@@ -1,46 +1,55 @@
 //! The door API's JSON, as the contract publishes it (unknown fields are
 //! ignored), and RFC 3339 times without a date library.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
-use super::rule::{Entry, parse_uid};
+use super::rule::{Entry, intern, parse_uid};
 
-/// A feed entry on the wire.
+/// A feed entry on the wire (borrowed from the body where it can be: a
+/// million of them arrive in a snapshot).
 #[derive(Debug, Deserialize)]
-pub struct WireEntry {
-    technology: String,
-    uid: String,
-    state: String,
+struct WireEntry<'a> {
+    #[serde(borrow)]
+    technology: Cow<'a, str>,
+    #[serde(borrow)]
+    uid: Cow<'a, str>,
+    #[serde(borrow)]
+    state: Cow<'a, str>,
     #[serde(default)]
     user_id: Option<String>,
-    #[serde(default)]
-    holder_state: Option<String>,
-    #[serde(default)]
-    valid_from: Option<String>,
-    #[serde(default)]
-    valid_to: Option<String>,
+    #[serde(default, borrow)]
+    holder_state: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    valid_from: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    valid_to: Option<Cow<'a, str>>,
     #[serde(default)]
     ambiguous: Option<bool>,
 }
 
 /// A removed key on the wire.
 #[derive(Debug, Deserialize)]
-pub struct WireKey {
-    technology: String,
-    uid: String,
+struct WireKey<'a> {
+    #[serde(borrow)]
+    technology: Cow<'a, str>,
+    #[serde(borrow)]
+    uid: Cow<'a, str>,
 }
 
 /// A feed page on the wire.
 #[derive(Debug, Deserialize)]
-pub struct WirePage {
-    kind: String,
+struct WirePage<'a> {
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
     page: u32,
     more: bool,
     cursor: String,
-    #[serde(default)]
-    entries: Vec<WireEntry>,
-    #[serde(default)]
-    removed: Option<Vec<WireKey>>,
+    #[serde(default, borrow)]
+    entries: Vec<WireEntry<'a>>,
+    #[serde(default, borrow)]
+    removed: Option<Vec<WireKey<'a>>>,
 }
 
 /// Snapshot or delta.
@@ -75,12 +84,12 @@ pub struct Page {
 /// The body is not a feed page (what is wrong, never the data).
 pub fn parse_page(body: &[u8]) -> Result<Page, String> {
     let w: WirePage = serde_json::from_slice(body).map_err(|e| format!("not a feed page: {e}"))?;
-    let kind = match w.kind.as_str() {
+    let kind = match &*w.kind {
         "snapshot" => Kind::Snapshot,
         "delta" => Kind::Delta,
         _ => return Err("feed page: unknown kind".into()),
     };
-    let time = |t: Option<String>, field: &str| match t {
+    let time = |t: Option<Cow<'_, str>>, field: &str| match t {
         None => Ok(None),
         Some(t) => parse_rfc3339(&t).map(Some).ok_or_else(|| format!("feed entry: `{field}` is not RFC 3339")),
     };
@@ -91,10 +100,10 @@ pub fn parse_page(body: &[u8]) -> Result<Page, String> {
         .map(|e| {
             Ok(Entry {
                 uid: uid(&e.uid)?,
-                technology: e.technology,
-                state: e.state,
+                technology: intern(&e.technology),
+                state: intern(&e.state),
                 user_id: e.user_id,
-                holder_state: e.holder_state,
+                holder_state: e.holder_state.as_deref().map(intern),
                 valid_from: time(e.valid_from, "valid_from")?,
                 valid_to: time(e.valid_to, "valid_to")?,
                 ambiguous: e.ambiguous.unwrap_or(false),
@@ -105,7 +114,7 @@ pub fn parse_page(body: &[u8]) -> Result<Page, String> {
         .removed
         .unwrap_or_default()
         .into_iter()
-        .map(|k| Ok((k.technology, uid(&k.uid)?)))
+        .map(|k| Ok((k.technology.into_owned(), uid(&k.uid)?)))
         .collect::<Result<_, String>>()?;
     Ok(Page { kind, page: w.page, more: w.more, cursor: w.cursor, entries, removed })
 }

@@ -177,7 +177,6 @@ pub struct UploadResult {
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct EventResult {
     /// `accepted`, `duplicate`, `conflict` or `rejected`.
-    #[schema(inline)]
     pub status: EventStatus,
     /// Why it was refused (`rejected`: a stable error code such as
     /// `invalid_input`, `uid_wrong_length` or `forbidden`; `conflict`: `conflict`).
@@ -344,7 +343,7 @@ impl utoipa::PartialSchema for DenyCode {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(crate::domain::DenyReason::ALL.iter().map(|r| r.code())))
+            .enum_values(Some(crate::domain::DenyReason::BY_PRECEDENCE.iter().map(|r| r.code())))
             .description(Some("Why a door denies, in the order the checks run (see docs/controllers.md)."))
             .into()
     }

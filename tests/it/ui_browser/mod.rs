@@ -8,6 +8,7 @@
 //! (`make deps` installs them); without them the tests fail saying so.
 
 mod admin;
+mod doors;
 mod enrol;
 mod erase;
 mod expunge;
@@ -322,4 +323,26 @@ pub async fn focus_returns_to(c: &Client, text: &str) {
         assert!(Instant::now() < end, "the focus did not return to {text:?}: it is on {now:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A door controller `name` for door `main`, added (CLI) to the running
+/// service at `base`, uploads `events` saying its clock reads `skew_secs`
+/// ahead of the real one (`sent_at`); answers its ID and the upload's result.
+pub fn controller_uploads(dir: &Path, base: &str, name: &str, skew_secs: i64, events: Value) -> (i64, Value) {
+    let c = crate::server::cli(dir, &["controller", "add", "--name", name, "--door", "main"]);
+    let (id, token) = (c["id"].as_i64().unwrap(), c["token"].as_str().unwrap().to_string());
+    let agent = crate::server::agent();
+    // A token the CLI makes while the service runs reaches its token set soon.
+    crate::access::until("the controller's token", 200, || {
+        crate::server::decide(&agent, base, &token, "04BADBAD").unwrap().0
+    });
+    let now = idms::clock::Clock::now(&idms::clock::SystemClock);
+    let sent_at = idms::domain::Timestamp(now.0 + skew_secs).to_rfc3339();
+    let mut r = agent
+        .post(&format!("{base}/api/v1/access/events"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_json(serde_json::json!({"sent_at": sent_at, "events": events}))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    (id, r.body_mut().read_json::<Value>().unwrap())
 }

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use fantoccini::{Client, Locator};
 
-use super::{Browser, add_operator, axe_serious, service, sign_in, wait_for};
+use super::{Browser, add_operator, axe_serious, controller_uploads, service, sign_in, wait_for};
 use crate::server::cli;
 
 const PASSWORD: &str = "browser test password";
@@ -122,7 +122,14 @@ fn tour(hopper: &str, hostile: &str, job: &str) -> Vec<Visit> {
         visit("overview", "/ui/overview", "/ui/overview".into(), "Overview", false),
         visit("audit", "/ui/audit", "/ui/audit".into(), "Audit", false),
         visit("access-events", "/ui/events", "/ui/events".into(), "Access events", false),
-        visit("administration", "/ui/admin", "/ui/admin".into(), "Administration", false),
+        visit(
+            "quarantined-uploads",
+            "/ui/events/quarantine",
+            "/ui/events/quarantine".into(),
+            "Quarantined uploads",
+            true,
+        ),
+        visit("administration", "/ui/admin", "/ui/admin".into(), "15 min ahead — events flagged clock ahead", false),
         visit("add-person", "/ui/people/new", "/ui/people/new".into(), "Given name", false),
         visit("edit-person", "/ui/people/{id}/edit", format!("/ui/people/{hopper}/edit"), "Family name", false),
         visit("person-history", "/ui/people/{id}", format!("/ui/people/{hostile}?tab=history"), "History", true),
@@ -159,6 +166,11 @@ async fn every_page_is_accessible_at_desktop_and_tablet_width_and_shows_hostile_
     let server = service(d.path(), PASSWORD);
     add_operator(d.path(), "ada", "admin", PASSWORD);
     let (hopper, hostile, job) = seed(d.path());
+    // A controller whose clock drifted sends markup in every field: refused, quarantined.
+    let sent = serde_json::json!([{"event_id": SCRIPT, "at": "2026-01-01T00:00:00Z", "door": IMG, "uid": "zz",
+        "decision": "deny", "reason": IMG}]);
+    let (_, v) = controller_uploads(d.path(), &server.base, "lobby-ctl", 930, sent);
+    assert_eq!(v["rejected"], 1, "{v}");
     let shots = std::env::var_os("SCREENSHOTS_DIR").map(std::path::PathBuf::from);
     let b = Browser::start().await;
     let c = &b.c;
