@@ -362,7 +362,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ),
     (
         "controller_record",
-        "{\"id\":3,\"name\":\"front\",\"doors\":[\"main\",\"side\"],\"created_at\":\"2023-11-14T22:13:20Z\",\"disabled_at\":\"2023-11-14T22:21:40Z\"}",
+        "{\"id\":3,\"name\":\"front\",\"doors\":[\"main\",\"side\"],\"created_at\":\"2023-11-14T22:13:20Z\",\"disabled_at\":\"2023-11-14T22:21:40Z\",\"last_contact\":null,\"last_upload\":null,\"skew_secs\":null,\"skew_measured_at\":null}",
     ),
     (
         "token_record",
