@@ -11,12 +11,53 @@
 //! allocates, and never reads the clock.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
+use crate::domain::access::{Assignment, GroupId, LevelId, Refusal, RuleSet, ScheduleId, Target, TimeRange};
 use crate::domain::{
-    Change, CredentialState, Decision, HolderView, Technology, Timestamp, Uid, UserId, UserState, ValidityWindow,
-    decide,
+    Change, CredentialState, Decision, DenyReason, HolderView, Technology, Timestamp, Uid, UserId, UserState,
+    ValidityWindow, decide,
 };
+
+/// What a person holds for the door rules: their group and the levels
+/// assigned to them directly.
+#[derive(Debug, Clone, Default)]
+struct HolderAccess {
+    group: Option<GroupId>,
+    levels: Vec<Assignment>,
+}
+
+/// A grant covering a door: the level, what the grant names, its schedule.
+pub type Covering = (LevelId, Target, ScheduleId);
+
+/// Which level and interval opened a door (owned, for the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Granted {
+    /// The level.
+    pub level: LevelId,
+    /// The level's grant that covers the door.
+    pub target: Target,
+    /// The grant's schedule.
+    pub schedule: ScheduleId,
+    /// The interval open now.
+    pub range: TimeRange,
+    /// It began the local day before (its part after midnight).
+    pub started_day_before: bool,
+    /// It is a holiday rule's range rather than a weekly interval.
+    pub holiday: bool,
+}
+
+/// A decision at a door, with the holder it was about and, on a grant,
+/// what granted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DoorDecision {
+    /// Grant or deny with the reason.
+    pub decision: Decision,
+    /// The credential's holder, if any (none for ambiguous bytes).
+    pub holder: Option<UserId>,
+    /// On a grant: the level and interval that granted.
+    pub granted: Option<Granted>,
+}
 
 /// `(technology, uid)`: a credential's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,6 +83,10 @@ struct Inner {
     slots: HashMap<UserId, u32>,
     /// A holder's view and ID side by side: one cache line per decision.
     holders: Vec<(HolderView, UserId)>,
+    /// By the same slot: the holder's group and directly assigned levels.
+    access: Vec<HolderAccess>,
+    /// Sites, doors, areas, schedules, calendars, levels, group assignments.
+    rules: Arc<RuleSet>,
     applied_seq: i64,
 }
 
@@ -54,6 +99,7 @@ impl Inner {
         // A holder first seen through a credential change is refused until
         // its own user change arrives: the safe default.
         self.holders.push((HolderView { state: UserState::Deleted, window: ValidityWindow::default() }, id));
+        self.access.push(HolderAccess::default());
         self.slots.insert(id, s);
         s
     }
@@ -77,7 +123,44 @@ impl Inner {
                 }
                 self.creds.insert(Key { technology, uid }, Cred { state, twin, holder });
             }
+            Change::Group { id, group } => {
+                let s = self.slot(id) as usize;
+                if let Some(a) = self.access.get_mut(s) {
+                    a.group = group;
+                }
+            }
+            Change::Assignment { user, level, window } => {
+                let s = self.slot(user) as usize;
+                if let Some(a) = self.access.get_mut(s) {
+                    match (a.levels.iter_mut().find(|x| x.level == level), window) {
+                        (Some(x), Some(w)) => x.window = w,
+                        (None, Some(w)) => a.levels.push(Assignment { level, window: w }),
+                        (_, None) => a.levels.retain(|x| x.level != level),
+                    }
+                }
+            }
+            // The rules come whole with the batch that holds this entry (`Index::apply_with`).
+            Change::Rules { .. } => {}
         }
+    }
+
+    /// The door rules' answer for a holder slot at a door.
+    fn door_rules(&self, slot: u32, door: &str, now: Timestamp) -> Result<Option<Granted>, DenyReason> {
+        let refused = |r: Refusal| match r {
+            Refusal::NoAccessToDoor => DenyReason::NoAccessToDoor,
+            Refusal::OutsideSchedule => DenyReason::OutsideSchedule,
+        };
+        let Some(door) = self.rules.door_named(door) else { return Err(DenyReason::NoAccessToDoor) };
+        let Some(a) = self.access.get(slot as usize) else { return Err(DenyReason::NoAccessToDoor) };
+        let g = self.rules.access(&a.levels, a.group, door, now).map_err(refused)?;
+        Ok(Some(Granted {
+            level: g.level,
+            target: g.target,
+            schedule: g.schedule,
+            range: g.interval.range,
+            started_day_before: g.interval.started_day_before,
+            holiday: g.interval.holiday.is_some(),
+        }))
     }
 
     /// Whether the open bindings of these bytes, across technologies, name
@@ -112,7 +195,7 @@ impl Inner {
 }
 
 /// Bytes bound to different people: denied, and logged with no holder.
-const AMBIGUOUS: (Decision, Option<UserId>) = (Decision::Deny(crate::domain::DenyReason::CredentialAmbiguous), None);
+const AMBIGUOUS: (Decision, Option<UserId>) = (Decision::Deny(DenyReason::CredentialAmbiguous), None);
 
 /// The decision index. Cheap to share behind an `Arc`.
 #[derive(Debug, Default)]
@@ -135,9 +218,26 @@ impl IndexBuilder {
                 creds: HashMap::with_capacity(credentials),
                 slots: HashMap::with_capacity(users),
                 holders: Vec::with_capacity(users),
+                access: Vec::with_capacity(users),
+                rules: Arc::default(),
                 applied_seq: 0,
             },
         }
+    }
+
+    /// Sets the access rules.
+    pub fn rules(&mut self, rules: RuleSet) {
+        self.inner.rules = Arc::new(rules);
+    }
+
+    /// Sets a person's group.
+    pub fn group(&mut self, id: UserId, group: Option<GroupId>) {
+        self.inner.apply(&Change::Group { id, group });
+    }
+
+    /// Adds a level assigned directly to a person.
+    pub fn assignment(&mut self, user: UserId, assignment: Assignment) {
+        self.inner.apply(&Change::Assignment { user, level: assignment.level, window: Some(assignment.window) });
     }
 
     /// Adds a user.
@@ -211,7 +311,70 @@ impl Index {
                 found
             }
         };
-        found.unwrap_or((Decision::Deny(crate::domain::DenyReason::UnknownCredential), None))
+        found.unwrap_or((Decision::Deny(DenyReason::UnknownCredential), None))
+    }
+
+    /// Decides for `uid` at the door called `door` (exact name): today's
+    /// checks ([`Index::decide_with_holder`]) first, then the door's rules —
+    /// no level the holder holds now covers the door → `no_access_to_door`;
+    /// covered but no covering schedule open now → `outside_schedule`. On a
+    /// grant, says which level and interval granted. Does not allocate.
+    #[must_use]
+    pub fn decide_at_door(
+        &self,
+        technology: Option<Technology>,
+        uid: &Uid,
+        door: &str,
+        now: Timestamp,
+    ) -> DoorDecision {
+        let (decision, holder) = self.decide_with_holder(technology, uid, now);
+        if decision != Decision::Grant {
+            return DoorDecision { decision, holder, granted: None };
+        }
+        let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = holder.and_then(|h| inner.slots.get(&h).copied());
+        match slot.map(|s| inner.door_rules(s, door, now)) {
+            Some(Ok(granted)) => DoorDecision { decision, holder, granted },
+            Some(Err(r)) => DoorDecision { decision: Decision::Deny(r), holder, granted: None },
+            None => DoorDecision { decision: Decision::Deny(DenyReason::NoAccessToDoor), holder, granted: None },
+        }
+    }
+
+    /// Everyone whose levels open `door` at `now` and whose own checks
+    /// (state, validity window) pass: the holder slots' IDs, in no order.
+    #[must_use]
+    pub fn who_can(&self, door: &str, now: Timestamp) -> Vec<UserId> {
+        let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (0..inner.holders.len())
+            .filter_map(|slot| {
+                let (view, id) = inner.holders.get(slot)?;
+                let ok = decide(Some(CredentialState::Issued), Some(view), now) == Decision::Grant;
+                let slot = u32::try_from(slot).ok()?;
+                (ok && matches!(inner.door_rules(slot, door, now), Ok(Some(_)))).then_some(*id)
+            })
+            .collect()
+    }
+
+    /// The doors a person's levels cover at `now` (whatever the time of
+    /// day), each with the (level, target, schedule) grants that cover it.
+    #[must_use]
+    pub fn doors_of(&self, user: UserId, now: Timestamp) -> Vec<(String, Vec<Covering>)> {
+        let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(a) = inner.slots.get(&user).and_then(|&s| inner.access.get(s as usize)) else { return Vec::new() };
+        let mut out: Vec<_> = inner
+            .rules
+            .door_list()
+            .map(|(name, id)| (name.to_owned(), inner.rules.covering(&a.levels, a.group, id, now)))
+            .filter(|(_, g)| !g.is_empty())
+            .collect();
+        out.sort_by(|x, y| x.0.cmp(&y.0));
+        out
+    }
+
+    /// The access rules now in force.
+    #[must_use]
+    pub fn rules(&self) -> Arc<RuleSet> {
+        Arc::clone(&self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner).rules)
     }
 
     /// The change-log position this index reflects.
@@ -224,6 +387,13 @@ impl Index {
     /// Entries at or below the applied position are skipped, so replaying an
     /// overlapping range is harmless.
     pub fn apply<'a>(&self, changes: impl IntoIterator<Item = (i64, &'a Change)>) {
+        self.apply_with(changes, None);
+    }
+
+    /// [`Index::apply`], and when the entries hold a [`Change::Rules`],
+    /// the rules as they are after them (`rules`, read by the caller in the
+    /// same transaction as the entries) replace the ones in force.
+    pub fn apply_with<'a>(&self, changes: impl IntoIterator<Item = (i64, &'a Change)>, rules: Option<RuleSet>) {
         // In chunks, so a long backlog never holds door decisions off for long.
         let mut it = changes.into_iter().peekable();
         while it.peek().is_some() {
@@ -235,6 +405,9 @@ impl Index {
                 inner.apply(change);
                 inner.applied_seq = seq;
             }
+        }
+        if let Some(r) = rules {
+            self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner).rules = Arc::new(r);
         }
     }
 
@@ -248,7 +421,6 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::DenyReason;
 
     fn uid(s: &str) -> Uid {
         Uid::parse_any(s).unwrap()

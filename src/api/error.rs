@@ -94,9 +94,10 @@ impl ApiError {
 /// does not compile until it has its status.
 fn domain_status(e: &DomainError) -> StatusCode {
     match e {
-        DomainError::NotFound { .. } | DomainError::InvalidUserId | DomainError::UnknownOperator => {
-            StatusCode::NOT_FOUND
-        }
+        DomainError::NotFound { .. }
+        | DomainError::InvalidUserId
+        | DomainError::UnknownOperator
+        | DomainError::UnknownDoor { .. } => StatusCode::NOT_FOUND,
         DomainError::CredentialHeld { .. }
         | DomainError::CredentialHeldElsewhere { .. }
         | DomainError::CredentialRetired { .. }
@@ -112,7 +113,9 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::LastAdmin { .. }
         | DomainError::Disabled { .. }
         | DomainError::NotATwin { .. }
-        | DomainError::AuditHeadMissing { .. } => StatusCode::CONFLICT,
+        | DomainError::AuditHeadMissing { .. }
+        | DomainError::InUse { .. }
+        | DomainError::NameTaken { .. } => StatusCode::CONFLICT,
         DomainError::Forbidden { .. } => StatusCode::FORBIDDEN,
         DomainError::ExpungeNotConfirmed { .. }
         | DomainError::NotConfirmed { .. }

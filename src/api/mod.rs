@@ -18,6 +18,7 @@ pub mod dto;
 pub mod encoders;
 pub mod error;
 pub mod events;
+pub mod levels;
 pub mod metrics;
 pub mod openapi;
 pub mod purge;
@@ -456,6 +457,24 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::revoke_controller_tokens))
         .routes(routes!(admin::list_tokens))
         .routes(routes!(admin::revoke_token))
+        .routes(routes!(levels::list_sites, levels::create_site))
+        .routes(routes!(levels::delete_site))
+        .routes(routes!(levels::list_doors, levels::create_door))
+        .routes(routes!(levels::delete_door))
+        .routes(routes!(levels::who_can))
+        .routes(routes!(levels::list_areas, levels::create_area))
+        .routes(routes!(levels::delete_area))
+        .routes(routes!(levels::list_calendars))
+        .routes(routes!(levels::add_holiday))
+        .routes(routes!(levels::delete_calendar))
+        .routes(routes!(levels::list_schedules, levels::create_schedule))
+        .routes(routes!(levels::edit_schedule, levels::delete_schedule))
+        .routes(routes!(levels::list_levels, levels::create_level))
+        .routes(routes!(levels::delete_level))
+        .routes(routes!(levels::set_default))
+        .routes(routes!(levels::list_assignments, levels::assign, levels::unassign))
+        .routes(routes!(levels::person_access))
+        .routes(routes!(levels::explain))
         .routes(routes!(staff::list_users, staff::create_user))
         .routes(routes!(purge::list_deleted))
         .routes(routes!(purge::erase_users))

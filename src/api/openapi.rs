@@ -44,6 +44,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         (name = "audit", description = "Audit trail, access events and statistics"),
         (name = "readers", description = "Desk readers: live taps, tap-to-enrol, encoders"),
         (name = "doors", description = "Door controllers"),
+        (name = "access levels", description = "Sites, doors, areas, schedules, holidays, access levels and who may open which door when"),
         (name = "auth", description = "Operator login"),
         (name = "admin", description = "Operators, door controllers and tokens"),
         (name = "ops", description = "Health and metrics"),

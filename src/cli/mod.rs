@@ -4,6 +4,7 @@
 mod access;
 mod card;
 mod events;
+mod levels;
 mod osdp;
 mod output;
 mod purge;
@@ -68,9 +69,11 @@ enum Cmd {
         /// The card's UID in hex.
         #[arg(long)]
         uid: String,
-        /// The door (access levels come later; recorded for the answer).
-        #[arg(long, default_value = "any")]
-        door: String,
+        /// The door: the answer then follows its access levels and
+        /// schedules, and explains a grant (level, schedule, interval).
+        /// Without it, only the card and its holder are checked.
+        #[arg(long)]
+        door: Option<String>,
         /// Decide at this time (RFC 3339) instead of now.
         #[arg(long)]
         at: Option<String>,
@@ -148,6 +151,52 @@ enum Cmd {
     Purge {
         #[command(subcommand)]
         cmd: purge::PurgeCmd,
+    },
+    /// Sites: where doors are, each with the IANA time zone its schedules use.
+    Site {
+        #[command(subcommand)]
+        cmd: levels::SiteCmd,
+    },
+    /// Doors (a controller's doors become door records of the default site).
+    Door {
+        #[command(subcommand)]
+        cmd: levels::DoorCmd,
+    },
+    /// Areas: named groups of doors.
+    Area {
+        #[command(subcommand)]
+        cmd: levels::AreaCmd,
+    },
+    /// Holiday calendars.
+    Holiday {
+        #[command(subcommand)]
+        cmd: levels::HolidayCmd,
+    },
+    /// Schedules: weekly intervals in a site's local time, and holiday rules.
+    Schedule {
+        #[command(subcommand)]
+        cmd: levels::ScheduleCmd,
+    },
+    /// Access levels: (door or area, schedule) pairs, the unit staff assign.
+    Level {
+        #[command(subcommand)]
+        cmd: levels::LevelCmd,
+    },
+    /// Who can open a door at a time (people's IDs).
+    WhoCan {
+        #[arg(long)]
+        door: String,
+        /// RFC 3339 (default: now).
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Which doors a person can open, and through which levels.
+    Access {
+        #[arg(long)]
+        user: String,
+        /// RFC 3339 (default: now).
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Access events: the door decisions, kept for the configured retention.
     Events {
@@ -392,12 +441,15 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
             let uid = Uid::parse_any(uid)?;
             let now = ts("at", at.as_deref())?.unwrap_or_else(|| SystemClock.now());
             let me = Acting::Local(actor.clone());
+            if let Some(door) = door {
+                return levels::explain(cli, &s, &me, tech(t.as_deref())?, &uid, door, now);
+            }
             let d =
                 ops_audited(&s, &actor, "decide", ops::doors::would_decide(&s, &me, tech(t.as_deref())?, &uid, now))?;
             if cli.json {
                 output::json(&serde_json::json!({
                     "decision": d.as_str(), "reason": d.reason().map(|r| r.code()),
-                    "uid": uid, "door": door, "at": now,
+                    "uid": uid, "at": now,
                 }));
             } else {
                 println!("{}  {}", d.as_str(), d.reason().map_or("", |r| r.code()));
@@ -406,6 +458,14 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
         }
         Cmd::Audit { cmd } => audit(cli, &open(cli)?, cmd),
         Cmd::Events { cmd } => events::run(cli, &open(cli)?, cmd),
+        Cmd::Site { cmd } => levels::site(cli, &open(cli)?, cmd),
+        Cmd::Door { cmd } => levels::door(cli, &open(cli)?, cmd),
+        Cmd::Area { cmd } => levels::area(cli, &open(cli)?, cmd),
+        Cmd::Holiday { cmd } => levels::holiday(cli, &open(cli)?, cmd),
+        Cmd::Schedule { cmd } => levels::schedule(cli, &open(cli)?, cmd),
+        Cmd::Level { cmd } => levels::level(cli, &open(cli)?, cmd),
+        Cmd::WhoCan { door, at } => levels::who_can(cli, &open(cli)?, door, at.as_deref()),
+        Cmd::Access { user, at } => levels::access(cli, &open(cli)?, user, at.as_deref()),
         Cmd::Stats => {
             let (s, me) = (open(cli)?, Acting::Local(actor.clone()));
             let st = ops_audited(&s, &me.actor(), "stats", ops::audit::stats(&s, &me))?;

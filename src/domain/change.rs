@@ -6,6 +6,7 @@
 //! process reaches them. A change carries IDs, states, UIDs and validity
 //! windows — never personal data.
 
+use crate::domain::access::{GroupId, LevelId};
 use crate::domain::{CredentialState, Technology, Uid, UserId, UserState, ValidityWindow};
 
 /// One entry of the change log.
@@ -30,5 +31,31 @@ pub enum Change {
         state: CredentialState,
         /// The holder of its open binding now, if any.
         holder: Option<UserId>,
+    },
+    /// A person's group changed (its interned ID; `None`: no group).
+    Group {
+        /// The person.
+        id: UserId,
+        /// Their group now.
+        group: Option<GroupId>,
+    },
+    /// An access level assigned directly to a person: held from now on with
+    /// this window, or (`window: None`) no longer held.
+    Assignment {
+        /// The person.
+        user: UserId,
+        /// The level.
+        level: LevelId,
+        /// The assignment's validity window, or `None` when unassigned.
+        window: Option<ValidityWindow>,
+    },
+    /// The access rules changed: sites, doors, areas, holiday calendars,
+    /// schedules, levels, the default levels or a group's assignments. The
+    /// index reloads them (they are small) from the tables.
+    Rules {
+        /// Who reaches which door may have changed (doors, areas, levels'
+        /// grants, group assignments, controllers' doors): a controller's
+        /// list of credentials must be recomputed, not only its rules.
+        reach: bool,
     },
 }

@@ -3,7 +3,9 @@
 //! Checks run in a fixed order and the first failing one is the reason:
 //! credential retired → no holder (in stock) → credential suspended →
 //! holder deleted → holder suspended → before `valid_from` → at or after
-//! `valid_to`. Door rules (`no_access_to_door`) come with access levels.
+//! `valid_to`. Then the door's rules (`domain::access`): no level the holder
+//! holds now covers the door → `no_access_to_door`; covered, but no
+//! covering schedule is open now → `outside_schedule`.
 //!
 //! Before all of these, the index denies `credential_ambiguous` when the
 //! UID bytes read are bound, under different technologies, to different
@@ -43,12 +45,15 @@ pub enum DenyReason {
     /// The UID bytes are bound to different people under different
     /// technologies: whose card this is cannot be told.
     CredentialAmbiguous,
+    /// A level the holder holds covers the door, but none of its schedules
+    /// is open now.
+    OutsideSchedule,
 }
 
 impl DenyReason {
     /// Every reason, in a fixed order (also their stored numbering, from 1:
     /// a new reason is appended, so stored events keep their meaning).
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::UnknownCredential,
         Self::CredentialInStock,
         Self::CredentialSuspended,
@@ -61,12 +66,13 @@ impl DenyReason {
         Self::Expired,
         Self::NoAccessToDoor,
         Self::CredentialAmbiguous,
+        Self::OutsideSchedule,
     ];
 
     /// Every reason in the order the checks run: the first that fails is
     /// the reason (`docs/controllers.md`, "Deny reasons, and which one
     /// wins"; reasons next to each other in one group cannot both apply).
-    pub const BY_PRECEDENCE: [Self; 12] = [
+    pub const BY_PRECEDENCE: [Self; 13] = [
         Self::CredentialAmbiguous,
         Self::UnknownCredential,
         Self::CredentialLost,
@@ -79,6 +85,7 @@ impl DenyReason {
         Self::NotYetValid,
         Self::Expired,
         Self::NoAccessToDoor,
+        Self::OutsideSchedule,
     ];
 
     /// Parses a code.
@@ -103,6 +110,7 @@ impl DenyReason {
             Self::Expired => "expired",
             Self::NoAccessToDoor => "no_access_to_door",
             Self::CredentialAmbiguous => "credential_ambiguous",
+            Self::OutsideSchedule => "outside_schedule",
         }
     }
 }
@@ -228,8 +236,8 @@ mod tests {
             assert_eq!(DenyReason::from_code(r.code()), Some(r));
         }
         // Stored events number reasons by their place in ALL: appended, never inserted.
-        assert_eq!(DenyReason::ALL.last(), Some(&DenyReason::CredentialAmbiguous));
-        assert_eq!(DenyReason::CredentialAmbiguous.code(), "credential_ambiguous");
+        assert_eq!(DenyReason::ALL[11..], [DenyReason::CredentialAmbiguous, DenyReason::OutsideSchedule]);
+        assert_eq!(DenyReason::OutsideSchedule.code(), "outside_schedule");
     }
 
     #[test]

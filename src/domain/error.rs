@@ -212,6 +212,31 @@ pub enum DomainError {
         /// The recorded head's sequence number.
         seq: i64,
     },
+    /// A door, area, schedule, calendar, site or level that something
+    /// still refers to cannot be deleted (no silent loss of access).
+    #[error("{what} {name} is still used by {used_by}; remove it from there first")]
+    InUse {
+        /// `door`, `area`, `schedule`, `holiday calendar`, `site` or `access level`.
+        what: &'static str,
+        /// Its name.
+        name: String,
+        /// What refers to it (`access level Night shift`, `controller gate-ctl`, …).
+        used_by: String,
+    },
+    /// No door has this name (names are exact: case and spelling matter).
+    #[error("no door is called {name}; door names are exact, `idms door list` shows them")]
+    UnknownDoor {
+        /// The name asked for.
+        name: String,
+    },
+    /// A name that another thing of the kind already has.
+    #[error("there is already a {what} called {name}")]
+    NameTaken {
+        /// The kind.
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
     /// A field's value is not acceptable.
     #[error("{field}: {message}")]
     InvalidInput {
@@ -256,6 +281,9 @@ impl DomainError {
             Self::UnknownOperator => "not_found",
             Self::NotATwin { .. } => "not_a_twin",
             Self::AuditHeadMissing { .. } => "audit_head_missing",
+            Self::InUse { .. } => "in_use",
+            Self::UnknownDoor { .. } => "not_found",
+            Self::NameTaken { .. } => "name_taken",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! or knows SQL or HTTP. Every rule that decides *whether* something may
 //! happen lives here; the store only decides *how* it is written.
 
+pub mod access;
 pub mod change;
 pub mod credential;
 pub mod decision;

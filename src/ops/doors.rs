@@ -22,7 +22,8 @@ pub const MAX_CLOCK_AHEAD_SECS: i64 = 600;
 /// The feed page size when the controller names none.
 pub const DEFAULT_FEED_PAGE: usize = 10_000;
 
-/// Decides a card at a door from the in-memory index and returns the
+/// Decides a card at a door from the in-memory index (the card's checks,
+/// then the door's access levels and schedules) and returns the
 /// access event that records it (`controller` is `None` for the service's
 /// own door readers).
 #[must_use]
@@ -34,7 +35,8 @@ pub fn door_event(
     uid: &Uid,
 ) -> AccessEvent {
     let now = store.now();
-    let (decision, user_id) = store.index().decide_with_holder(technology, uid, now);
+    let d = store.index().decide_at_door(technology, uid, &door, now);
+    let (decision, user_id) = (d.decision, d.holder);
     AccessEvent {
         at: now,
         controller,

@@ -18,6 +18,7 @@ pub mod audit;
 pub mod credentials;
 pub mod doors;
 pub mod events;
+pub mod levels;
 pub mod purge;
 pub mod readers;
 pub mod sessions;

@@ -125,6 +125,11 @@ pub fn clean_org_unit(unit: Option<&str>) -> Result<Option<String>, DomainError>
     Ok(Some(u.to_string()))
 }
 
+/// A door's name as controllers and readers say it (exact, ASCII).
+pub(crate) fn clean_door(s: &str) -> Result<String, DomainError> {
+    clean_name("door", s)
+}
+
 fn clean_name(field: &'static str, s: &str) -> Result<String, DomainError> {
     let t = s.trim();
     if t.is_empty() || t.len() > 64 || !t.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c)) {
@@ -362,6 +367,8 @@ impl Store {
                     .prepare_cached("INSERT OR IGNORE INTO controller_doors (controller_id, door) VALUES (?1, ?2)")?
                     .execute(params![id, d])?;
             }
+            // A door new to the store became a door record (a trigger, schema 8).
+            w.change(crate::domain::Change::Rules { reach: true })?;
             let (_, secret) = insert_token(&w.conn, None, Some(id), "controller", w.now, None)?;
             w.audit.detail = format!("controller={id} doors={}", doors.len());
             let c = load_controller(&w.conn, id)?.ok_or(StoreError::Corrupt("controller"))?;

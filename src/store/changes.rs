@@ -6,6 +6,7 @@
 
 use rusqlite::{Connection, params};
 
+use crate::domain::access::{GroupId, LevelId};
 use crate::domain::{Change, CredentialState, Technology, Timestamp, Uid, UserId, UserState, ValidityWindow};
 use crate::store::StoreError;
 
@@ -38,6 +39,27 @@ pub fn append(conn: &Connection, at: Timestamp, change: &Change) -> Result<(), S
                 state.as_str()
             ])?;
         }
+        Change::Group { id, group } => {
+            conn.prepare_cached("INSERT INTO change_log (at, kind, user_id, group_id) VALUES (?1, 'group', ?2, ?3)")?
+                .execute(params![at.0, id.as_i64(), group.map(|g| g.0)])?;
+        }
+        Change::Assignment { user, level, window } => {
+            conn.prepare_cached(
+                "INSERT INTO change_log (at, kind, user_id, level_id, valid_from, valid_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                at.0,
+                if window.is_some() { "assignment" } else { "unassignment" },
+                user.as_i64(),
+                level.0,
+                window.and_then(|w| w.from).map(|t| t.0),
+                window.and_then(|w| w.to).map(|t| t.0)
+            ])?;
+        }
+        Change::Rules { reach } => {
+            conn.prepare_cached("INSERT INTO change_log (at, kind, user_id, user_state) VALUES (?1, 'rules', 0, ?2)")?
+                .execute(params![at.0, reach.then_some("reach")])?;
+        }
     }
     Ok(())
 }
@@ -45,7 +67,8 @@ pub fn append(conn: &Connection, at: Timestamp, change: &Change) -> Result<(), S
 /// The log entries after `seq`, in order, at most `limit`.
 pub fn read_since(conn: &Connection, seq: i64, limit: u32) -> Result<Vec<(i64, Change)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, kind, user_id, user_state, valid_from, valid_to, technology, uid, credential_state
+        "SELECT seq, kind, user_id, user_state, valid_from, valid_to, technology, uid, credential_state, level_id,
+            group_id
          FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
     let mut rows = stmt.query(params![seq, limit])?;
@@ -54,7 +77,24 @@ pub fn read_since(conn: &Connection, seq: i64, limit: u32) -> Result<Vec<(i64, C
         let seq: i64 = r.get(0)?;
         let kind: String = r.get(1)?;
         let user: i64 = r.get(2)?;
-        let change = if kind == "user" {
+        let window = |r: &rusqlite::Row<'_>| -> rusqlite::Result<ValidityWindow> {
+            Ok(ValidityWindow {
+                from: r.get::<_, Option<i64>>(4)?.map(Timestamp),
+                to: r.get::<_, Option<i64>>(5)?.map(Timestamp),
+            })
+        };
+        let change = if kind == "rules" {
+            Change::Rules { reach: r.get::<_, Option<String>>(3)?.as_deref() == Some("reach") }
+        } else if kind == "group" {
+            Change::Group { id: UserId::from_i64(user), group: r.get::<_, Option<i64>>(10)?.map(GroupId) }
+        } else if kind == "assignment" || kind == "unassignment" {
+            let level: Option<i64> = r.get(9)?;
+            Change::Assignment {
+                user: UserId::from_i64(user),
+                level: LevelId(level.ok_or(StoreError::Corrupt("level in change log"))?),
+                window: if kind == "assignment" { Some(window(r)?) } else { None },
+            }
+        } else if kind == "user" {
             let state: String = r.get(3)?;
             Change::User {
                 id: UserId::from_i64(user),

@@ -24,6 +24,7 @@ mod credentials;
 pub mod error;
 pub mod events;
 pub mod feed;
+pub mod levels;
 pub mod purge;
 pub mod records;
 pub mod schema;
@@ -364,9 +365,16 @@ impl Store {
             match done {
                 Ok(v) => {
                     audit::append(&w.conn, now, &actor.id, &w.audit, "ok")?;
+                    // The rules as this write leaves them, read before the commit.
+                    let rules = match self.index.get() {
+                        Some(_) if w.changes.iter().any(|(_, c)| matches!(c, Change::Rules { .. })) => {
+                            Some(levels::load_rules(&w.conn)?)
+                        }
+                        _ => None,
+                    };
                     w.conn.commit()?;
                     if let Some(i) = self.index.get() {
-                        i.apply(w.changes.iter().map(|(s, c)| (*s, c)));
+                        i.apply_with(w.changes.iter().map(|(s, c)| (*s, c)), rules);
                     }
                     Ok(v)
                 }
@@ -404,9 +412,16 @@ impl Store {
             self.retry_erasure()?;
         }
         let index = self.try_index()?;
-        let entries = self.read(|c| changes::read_since(c, index.applied_seq(), 10_000))?;
+        let (entries, rules) = self.read(|c| {
+            let entries = changes::read_since(c, index.applied_seq(), 10_000)?;
+            let rules = match entries.iter().any(|(_, c)| matches!(c, Change::Rules { .. })) {
+                true => Some(levels::load_rules(c)?),
+                false => None,
+            };
+            Ok((entries, rules))
+        })?;
         let n = entries.len();
-        index.apply(entries.iter().map(|(s, c)| (*s, c)));
+        index.apply_with(entries.iter().map(|(s, c)| (*s, c)), rules);
         if let Some(t) = self.tokens.get() {
             let now = self.clock.now();
             self.read(|c| t.catch_up(c, now))?;
@@ -641,6 +656,8 @@ fn build_index(conn: &mut Connection) -> Result<Index, StoreError> {
             );
         }
     }
+    b.rules(levels::load_rules(&tx)?);
+    levels::load_holders(&tx, &mut b)?;
     drop(tx);
     Ok(b.finish(seq))
 }

@@ -369,6 +369,148 @@ BEGIN
     WHERE operator_id = NEW.id AND ended_at IS NULL;
 END;
 ",
+    // 8: who may open which door, when (issue 10/12): sites with an IANA
+    // time zone, doors (the names controllers serve become door records),
+    // areas, holiday calendars, schedules, access levels with their grants,
+    // and assignments to people and groups. A default site ('Default',
+    // UTC until `default_tz` sets it), a schedule 'Always' and a default
+    // level 'All doors, always' that every person not expunged holds, so
+    // every door still opens for them after the upgrade. The change log
+    // learns the new kinds (rebuilt: SQLite cannot change a CHECK).
+    r"
+CREATE TABLE sites (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    tz         TEXT NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),
+    created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX sites_one_default ON sites(is_default) WHERE is_default = 1;
+
+CREATE TABLE doors (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    site_id    INTEGER NOT NULL REFERENCES sites(id),
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE areas (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE area_doors (
+    area_id INTEGER NOT NULL REFERENCES areas(id),
+    door_id INTEGER NOT NULL REFERENCES doors(id),
+    PRIMARY KEY (area_id, door_id)
+);
+CREATE INDEX area_doors_door ON area_doors(door_id);
+
+CREATE TABLE holiday_calendars (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE holidays (
+    calendar_id INTEGER NOT NULL REFERENCES holiday_calendars(id),
+    date        TEXT NOT NULL,                       -- YYYY-MM-DD
+    yearly      INTEGER NOT NULL CHECK (yearly IN (0, 1)),
+    type        TEXT NOT NULL,
+    PRIMARY KEY (calendar_id, date, yearly)
+);
+
+-- intervals: 'DAYS HH:MM-HH:MM' joined by ';'; holiday_rules: 'TYPE closed' or 'TYPE HH:MM-HH:MM,…' joined by ';'.
+CREATE TABLE schedules (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    site_id       INTEGER NOT NULL REFERENCES sites(id),
+    calendar_id   INTEGER REFERENCES holiday_calendars(id),
+    intervals     TEXT NOT NULL,
+    holiday_rules TEXT NOT NULL DEFAULT '',
+    created_at    INTEGER NOT NULL
+);
+
+CREATE TABLE access_levels (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    org_unit   TEXT,
+    is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),
+    created_at INTEGER NOT NULL
+);
+-- A grant opens one door, every door of an area, or (both NULL) every door.
+CREATE TABLE level_grants (
+    level_id    INTEGER NOT NULL REFERENCES access_levels(id),
+    position    INTEGER NOT NULL,
+    door_id     INTEGER REFERENCES doors(id),
+    area_id     INTEGER REFERENCES areas(id),
+    schedule_id INTEGER NOT NULL REFERENCES schedules(id),
+    PRIMARY KEY (level_id, position),
+    CHECK (door_id IS NULL OR area_id IS NULL)
+);
+CREATE INDEX level_grants_door ON level_grants(door_id) WHERE door_id IS NOT NULL;
+CREATE INDEX level_grants_area ON level_grants(area_id) WHERE area_id IS NOT NULL;
+CREATE INDEX level_grants_schedule ON level_grants(schedule_id);
+
+-- People's group names, interned: the change log and the index carry the ID.
+CREATE TABLE user_groups (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+INSERT INTO user_groups (name) SELECT DISTINCT user_group FROM users WHERE user_group IS NOT NULL;
+
+CREATE TABLE level_assignments (
+    id         INTEGER PRIMARY KEY,
+    level_id   INTEGER NOT NULL REFERENCES access_levels(id),
+    user_id    INTEGER REFERENCES users(id),
+    group_id   INTEGER REFERENCES user_groups(id),
+    valid_from INTEGER,
+    valid_to   INTEGER,
+    created_at INTEGER NOT NULL,
+    CHECK ((user_id IS NULL) <> (group_id IS NULL)),
+    CHECK (valid_to IS NULL OR valid_from IS NULL OR valid_to > valid_from)
+);
+CREATE UNIQUE INDEX level_assignments_user ON level_assignments(user_id, level_id) WHERE user_id IS NOT NULL;
+CREATE UNIQUE INDEX level_assignments_group ON level_assignments(group_id, level_id) WHERE group_id IS NOT NULL;
+CREATE INDEX level_assignments_level ON level_assignments(level_id);
+
+INSERT INTO sites (id, name, tz, is_default, created_at) VALUES (1, 'Default', 'UTC', 1, unixepoch());
+INSERT INTO doors (name, site_id, created_at) SELECT DISTINCT door, 1, unixepoch() FROM controller_doors ORDER BY door;
+INSERT INTO schedules (id, name, site_id, intervals, created_at) VALUES (1, 'Always', 1, 'mon-sun 00:00-24:00', unixepoch());
+INSERT INTO access_levels (id, name, is_default, created_at) VALUES (1, 'All doors, always', 1, unixepoch());
+INSERT INTO level_grants (level_id, position, schedule_id) VALUES (1, 0, 1);
+INSERT INTO level_assignments (level_id, user_id, created_at)
+    SELECT 1, id, unixepoch() FROM users WHERE state <> 'expunged' ORDER BY id;
+
+-- A door a controller names is a door record (of the default site when new),
+-- whichever path adds the controller's door.
+CREATE TRIGGER controller_doors_are_doors AFTER INSERT ON controller_doors
+BEGIN
+    INSERT OR IGNORE INTO doors (name, site_id, created_at)
+        VALUES (NEW.door, (SELECT id FROM sites WHERE is_default = 1), unixepoch());
+END;
+
+CREATE TABLE change_log_v8 (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    at               INTEGER NOT NULL,
+    kind             TEXT NOT NULL
+                     CHECK (kind IN ('user','credential','group','assignment','unassignment','rules')),
+    user_id          INTEGER NOT NULL,  -- the user, or the credential's holder (0: none)
+    user_state       TEXT,
+    valid_from       INTEGER,
+    valid_to         INTEGER,
+    technology       TEXT,
+    uid              BLOB,
+    credential_state TEXT,
+    level_id         INTEGER,
+    group_id         INTEGER
+);
+INSERT INTO change_log_v8 (seq, at, kind, user_id, user_state, valid_from, valid_to, technology, uid, credential_state)
+    SELECT seq, at, kind, user_id, user_state, valid_from, valid_to, technology, uid, credential_state FROM change_log;
+DROP TABLE change_log;
+ALTER TABLE change_log_v8 RENAME TO change_log;
+-- The rules arrived: a position every cursor from before lies under.
+INSERT INTO change_log (at, kind, user_id, user_state) VALUES (unixepoch(), 'rules', 0, 'reach');
+",
 ];
 
 /// The schema version this build writes.

@@ -207,7 +207,14 @@ pub(crate) fn insert_user(w: &mut Tx<'_>, id: UserId, u: &NewUser) -> Result<(),
             u.balance,
             u.unreturned_items,
         ])?;
-    w.change(Change::User { id, state: UserState::Active, window })
+    w.change(Change::User { id, state: UserState::Active, window })?;
+    super::levels::on_new_user(w, id, u.group.as_deref())
+}
+
+/// A group name as stored (trimmed, at most [`MAX_CODE`] characters).
+pub(crate) fn clean_group(g: &str) -> Result<String, DomainError> {
+    clean("group", Some(g.to_owned()), MAX_CODE)?
+        .ok_or_else(|| DomainError::InvalidInput { field: "group", message: "a group name is not blank".into() })
 }
 
 /// Draws a fresh random user ID that no row (live or tombstone) has.
@@ -505,6 +512,7 @@ impl Store {
                 return Err(DomainError::AlreadyExpunged { user: id }.into());
             }
             let cur = load_user(&w.conn, id)?;
+            let old_group = cur.group.clone();
             let pick = |new: Option<Option<String>>, old: Option<String>| new.unwrap_or(old);
             let window =
                 ValidityWindow::new(patch.valid_from.unwrap_or(window.from), patch.valid_to.unwrap_or(window.to))?;
@@ -562,6 +570,9 @@ impl Store {
             }
             if patch.valid_from.is_some() || patch.valid_to.is_some() {
                 w.change(Change::User { id, state: facts.state, window })?;
+            }
+            if u.group != old_group {
+                super::levels::on_group_change(w, id, u.group.as_deref())?;
             }
             load_user(&w.conn, id)
         })

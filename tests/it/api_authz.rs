@@ -74,6 +74,25 @@ async fn prepare(api: &Api, template: &str, method: &Method, starter: &str) -> (
         }
         id
     };
+    // Access-level routes act on fresh doors, schedules and levels.
+    let fresh_door = || format!("d{}", rand_u24());
+    let fresh_door_record = || {
+        let name = fresh_door();
+        api.store.add_door(&crate::common::staff(), &name, None).unwrap();
+        name
+    };
+    let fresh_schedule = || {
+        let name = format!("sc{}", rand_u24());
+        let s = idms::domain::access::Schedule::from_text("mon-fri 08:00-18:00", "").unwrap();
+        api.store.put_schedule(&crate::common::staff(), &name, "Default", None, &s, false).unwrap();
+        name
+    };
+    let fresh_level = || {
+        let name = format!("l{}", rand_u24());
+        let grants = [(idms::store::levels::GrantTarget::Door(fresh_door_record()), "Always".to_string())];
+        api.store.add_level(&crate::common::staff(), &name, None, &grants).unwrap();
+        name
+    };
     match (method.as_str(), template) {
         ("POST", "/api/v1/login") => {
             (template.into(), Some(json!({"name": "pw-op", "password": "correct horse battery"})))
@@ -200,6 +219,66 @@ async fn prepare(api: &Api, template: &str, method: &Method, starter: &str) -> (
                 "uid": "04A1B2C3", "decision": "deny", "reason": "unknown_credential"}]}),
             ),
         ),
+        ("POST", "/api/v1/sites") => (template.into(), Some(json!({"name": format!("s{}", rand_u24()), "tz": "UTC"}))),
+        ("DELETE", "/api/v1/sites/{name}") => {
+            let name = format!("s{}", rand_u24());
+            api.store.add_site(&crate::common::staff(), &name, "Europe/Berlin").unwrap();
+            (format!("/api/v1/sites/{name}"), None)
+        }
+        ("POST", "/api/v1/doors") => (template.into(), Some(json!({"name": fresh_door()}))),
+        ("DELETE", "/api/v1/doors/{name}") => (format!("/api/v1/doors/{}", fresh_door_record()), None),
+        ("GET", "/api/v1/doors/{name}/who-can") => ("/api/v1/doors/main/who-can?at=2026-06-01T12:00:00Z".into(), None),
+        ("POST", "/api/v1/areas") => {
+            (template.into(), Some(json!({"name": format!("a{}", rand_u24()), "doors": [fresh_door_record()]})))
+        }
+        ("DELETE", "/api/v1/areas/{name}") => {
+            let name = format!("a{}", rand_u24());
+            api.store.add_area(&crate::common::staff(), &name, &[fresh_door_record()]).unwrap();
+            (format!("/api/v1/areas/{name}"), None)
+        }
+        ("POST", "/api/v1/holiday-calendars/{name}/holidays") => (
+            format!("/api/v1/holiday-calendars/c{}/holidays", rand_u24()),
+            Some(json!({"date": "2027-12-25", "type": "public", "yearly": true})),
+        ),
+        ("DELETE", "/api/v1/holiday-calendars/{name}") => {
+            let name = format!("c{}", rand_u24());
+            let h = idms::domain::access::Holiday::parse("2027-12-25", "public", false).unwrap();
+            api.store.add_holiday(&crate::common::staff(), &name, &h).unwrap();
+            (format!("/api/v1/holiday-calendars/{name}"), None)
+        }
+        ("POST", "/api/v1/schedules") => (
+            template.into(),
+            Some(json!({"name": format!("sc{}", rand_u24()), "site": "Default", "intervals": ["mon-fri 08:00-18:00"]})),
+        ),
+        ("PUT", "/api/v1/schedules/{name}") => (
+            format!("/api/v1/schedules/{}", fresh_schedule()),
+            Some(json!({"site": "Default", "intervals": ["mon-fri 22:00-06:00"]})),
+        ),
+        ("DELETE", "/api/v1/schedules/{name}") => (format!("/api/v1/schedules/{}", fresh_schedule()), None),
+        ("POST", "/api/v1/levels") => (
+            template.into(),
+            Some(json!({"name": format!("l{}", rand_u24()), "grants": [{"all_doors": true, "schedule": "Always"}]})),
+        ),
+        ("DELETE", "/api/v1/levels/{name}") => (format!("/api/v1/levels/{}", fresh_level()), None),
+        ("PUT", "/api/v1/levels/{name}/default") => {
+            (format!("/api/v1/levels/{}/default", fresh_level()), Some(json!({"default": false})))
+        }
+        ("GET", "/api/v1/levels/{name}/assignments") => {
+            ("/api/v1/levels/All%20doors%2C%20always/assignments".into(), None)
+        }
+        ("POST", "/api/v1/levels/{name}/assignments") => {
+            let id = fresh_user("active").await;
+            (format!("/api/v1/levels/{}/assignments", fresh_level()), Some(json!({"user_id": id})))
+        }
+        ("DELETE", "/api/v1/levels/{name}/assignments") => {
+            let id = fresh_user("active").await;
+            let level = fresh_level();
+            let holder = idms::store::levels::Holder::User(id.parse().unwrap());
+            api.store.assign_level(&crate::common::staff(), &level, &holder, Default::default()).unwrap();
+            (format!("/api/v1/levels/{level}/assignments?user_id={id}"), None)
+        }
+        ("GET", "/api/v1/users/{id}/access") => (format!("/api/v1/users/{}/access", fresh_user("active").await), None),
+        ("POST", "/api/v1/access/explain") => (template.into(), Some(json!({"uid": "04A1B2C3", "door": "main"}))),
         _ => (template.into(), None),
     }
 }
@@ -302,6 +381,32 @@ fn table() -> Vec<(&'static str, &'static str, Access, StatusCode)> {
         ("POST", "/api/v1/access/events", AnyController, ok),
         ("GET", "/api/v1/access/events", Staff(Role::Manager), ok),
         ("GET", "/api/v1/access/quarantine", Staff(Role::Manager), ok),
+        ("GET", "/api/v1/sites", Staff(Role::Viewer), ok),
+        ("POST", "/api/v1/sites", Staff(Role::Manager), StatusCode::CREATED),
+        ("DELETE", "/api/v1/sites/{name}", Staff(Role::Manager), StatusCode::NO_CONTENT),
+        ("GET", "/api/v1/doors", Staff(Role::Viewer), ok),
+        ("POST", "/api/v1/doors", Staff(Role::Manager), StatusCode::CREATED),
+        ("DELETE", "/api/v1/doors/{name}", Staff(Role::Manager), StatusCode::NO_CONTENT),
+        ("GET", "/api/v1/doors/{name}/who-can", Staff(Role::Viewer), ok),
+        ("GET", "/api/v1/areas", Staff(Role::Viewer), ok),
+        ("POST", "/api/v1/areas", Staff(Role::Manager), StatusCode::CREATED),
+        ("DELETE", "/api/v1/areas/{name}", Staff(Role::Manager), StatusCode::NO_CONTENT),
+        ("GET", "/api/v1/holiday-calendars", Staff(Role::Viewer), ok),
+        ("POST", "/api/v1/holiday-calendars/{name}/holidays", Staff(Role::Manager), StatusCode::CREATED),
+        ("DELETE", "/api/v1/holiday-calendars/{name}", Staff(Role::Manager), StatusCode::NO_CONTENT),
+        ("GET", "/api/v1/schedules", Staff(Role::Viewer), ok),
+        ("POST", "/api/v1/schedules", Staff(Role::Manager), StatusCode::CREATED),
+        ("PUT", "/api/v1/schedules/{name}", Staff(Role::Manager), ok),
+        ("DELETE", "/api/v1/schedules/{name}", Staff(Role::Manager), StatusCode::NO_CONTENT),
+        ("GET", "/api/v1/levels", Staff(Role::Viewer), ok),
+        ("POST", "/api/v1/levels", Staff(Role::Manager), StatusCode::CREATED),
+        ("DELETE", "/api/v1/levels/{name}", Staff(Role::Manager), StatusCode::NO_CONTENT),
+        ("PUT", "/api/v1/levels/{name}/default", Staff(Role::Manager), ok),
+        ("GET", "/api/v1/levels/{name}/assignments", Staff(Role::Viewer), ok),
+        ("POST", "/api/v1/levels/{name}/assignments", Staff(Role::Manager), StatusCode::CREATED),
+        ("DELETE", "/api/v1/levels/{name}/assignments", Staff(Role::Manager), StatusCode::NO_CONTENT),
+        ("GET", "/api/v1/users/{id}/access", Staff(Role::Viewer), ok),
+        ("POST", "/api/v1/access/explain", Staff(Role::Viewer), ok),
         ("GET", "/healthz", Public, ok),
         ("GET", "/readyz", Public, ok),
         ("GET", "/metrics", Public, ok),
@@ -386,7 +491,7 @@ async fn every_route_for_every_kind_of_caller() {
         }
     }
     tapping.abort();
-    assert_eq!(checked, 58 * 9);
+    assert_eq!(checked, 84 * 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -550,11 +655,15 @@ async fn the_openapi_schemas_keep_their_names_and_describe_every_field() {
     // Clients generate code from these names: a rename is a breaking change.
     let names: Vec<&str> = schemas.keys().map(String::as_str).collect();
     let expected = [
+        "Access",
+        "Area",
+        "Assignment",
         "AuditEntry",
         "AuditHead",
         "AuditReport",
         "BadEntry",
         "BindingRecord",
+        "Calendar",
         "CardStatus",
         "ControllerCreated",
         "ControllerView",
@@ -566,7 +675,10 @@ async fn the_openapi_schemas_keep_their_names_and_describe_every_field() {
         "CriteriaBody",
         "DecideRequest",
         "DecideResponse",
+        "DefaultFlag",
         "DenyCode",
+        "Door",
+        "DoorAccess",
         "DryRun",
         "EncodeBody",
         "Encoded",
@@ -580,6 +692,8 @@ async fn the_openapi_schemas_keep_their_names_and_describe_every_field() {
         "EventResult",
         "EventStatus",
         "EventView",
+        "ExplainRequest",
+        "Explained",
         "ExpungeBody",
         "ExpungePreview",
         "Feed",
@@ -588,11 +702,23 @@ async fn the_openapi_schemas_keep_their_names_and_describe_every_field() {
         "FeedKind",
         "HeldBinding",
         "HeldCredential",
+        "Holiday",
         "JobDetail",
         "JobState",
+        "Level",
+        "LevelGrant",
+        "LevelSchedule",
         "LoginBody",
+        "NewArea",
+        "NewAssignment",
         "NewController",
+        "NewDoor",
+        "NewGrant",
+        "NewHoliday",
+        "NewLevel",
         "NewOperator",
+        "NewSchedule",
+        "NewSite",
         "NotErased",
         "OfflineEvent",
         "Operator",
@@ -616,6 +742,9 @@ async fn the_openapi_schemas_keep_their_names_and_describe_every_field() {
         "Role",
         "RotateBody",
         "Rotated",
+        "Schedule",
+        "ScheduleBody",
+        "Site",
         "Skipped",
         "Stats",
         "TapNotice",
@@ -625,6 +754,7 @@ async fn the_openapi_schemas_keep_their_names_and_describe_every_field() {
         "UploadResult",
         "UserRecord",
         "UserSummary",
+        "WhoCan",
     ];
     assert_eq!(names, expected);
     // Field docs are the descriptions client authors read.

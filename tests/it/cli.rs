@@ -233,7 +233,10 @@ fn cards_decide_and_recycle() {
     let a = add(dir, "Holder");
     let b = add(dir, "Next");
     ok_json(dir, &["card", "enroll", "--user", &a, "--uid", "04C0FFEE"]);
+    assert_eq!(refused(dir, &["decide", "--uid", "04c0ffee", "--door", "main"]), "not_found");
+    ok_json(dir, &["door", "add", "main"]);
     let v = ok_json(dir, &["decide", "--uid", "04c0ffee", "--door", "main"]);
+    assert_eq!((v["level"].as_str(), v["interval"].as_str()), (Some("All doors, always"), Some("00:00-24:00")));
     assert_eq!((v["decision"].as_str(), v["reason"].as_str()), (Some("grant"), None));
     assert_eq!(ok_json(dir, &["decide", "--uid", "04000000"])["reason"], "unknown_credential");
     assert_eq!(refused(dir, &["card", "enroll", "--user", &b, "--uid", "04C0FFEE"]), "credential_held");

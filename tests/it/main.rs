@@ -41,6 +41,7 @@ mod recycle;
 mod schema_v5;
 mod schema_v6;
 mod schema_v7;
+mod schema_v8;
 mod scope;
 mod server;
 mod twins;

@@ -16,6 +16,7 @@ mod access;
 mod audit;
 mod cards;
 mod doors;
+mod levels;
 mod people;
 mod purge;
 mod readers;
@@ -29,6 +30,10 @@ pub use cards::{BindingRecord, CredentialRecord, CredentialSummary, Twin};
 pub use doors::{
     DecideResponse, DenyCode, EventPage, EventResult, EventStatus, EventView, Feed, FeedEntry, FeedKey, FeedKind,
     QuarantinePage, QuarantinedView, UploadResult,
+};
+pub use levels::{
+    Access, Area, Assignment, Calendar, Door, DoorAccess, Explained, Holiday, Level, LevelGrant, LevelSchedule,
+    Schedule, Site, WhoCan,
 };
 pub use people::{ExpungePreview, HeldBinding, HeldCredential, UserRecord, UserSummary};
 pub use purge::{
