@@ -170,6 +170,10 @@ config_table! {
     /// The web UI shows times in this time zone (an IANA name from the
     /// system's time-zone database), with the UTC value on hover.
     ui_time_zone: String = "UTC".into(), Everywhere, example r#""Europe/Berlin""#;
+    /// The default site's time zone (an IANA name, from the tz database
+    /// built into IDMS): its schedules are in this local time. At start the
+    /// default site is set to it; unset leaves the site's own (UTC when new).
+    default_tz: Option<String> = None, Everywhere, example r#""Europe/Berlin""#;
     /// Minutes a web UI session lives without a request (1 to 1440).
     ui_session_idle_minutes: u64 = 30, Everywhere, example "15";
     /// Hours a web UI session lives at most, however busy (1 to 168).
@@ -413,6 +417,10 @@ impl Config {
             return Err("events_retention_days must be at least 1 (access events are kept that many days)".into());
         }
         crate::ui::time::Zone::named(&self.ui_time_zone)?;
+        if let Some(tz) = &self.default_tz {
+            crate::domain::access::Site::new(tz)
+                .map_err(|_| format!("default_tz `{tz}` is not an IANA time zone such as Europe/Berlin"))?;
+        }
         if !(1..=1440).contains(&self.ui_session_idle_minutes) {
             return Err("ui_session_idle_minutes must be 1 to 1440 (a day)".into());
         }

@@ -87,6 +87,18 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
             .await
             .map_err(|_| StoreError::Database)??;
     }
+    // The default site's time zone from the configuration, and a door record
+    // for every door an OSDP door reader guards (of the default site when new).
+    {
+        let (s, tz) = (store.clone(), config.default_tz.clone());
+        let doors: Vec<String> =
+            config.osdp.iter().flat_map(|l| l.devices.iter().filter_map(|d| d.door.clone())).collect();
+        tokio::task::spawn_blocking(move || {
+            s.reconcile_config(&crate::store::Actor::staff("config"), tz.as_deref(), &doors)
+        })
+        .await
+        .map_err(|_| StoreError::Database)??;
+    }
     let state = AppState::open(
         store.clone(),
         &config.data_dir,

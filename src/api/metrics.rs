@@ -34,7 +34,7 @@ pub async fn scrape(State(s): State<AppState>, headers: HeaderMap) -> Response {
         )
         .into_response();
     }
-    let mut r = s.metrics.render(s.events.depth()).into_response();
+    let mut r = s.metrics.render(s.events.depth(), s.store.index().applied_seq()).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     r
 }
@@ -158,10 +158,17 @@ impl Metrics {
         row[m][s].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The exposition text; `queue_depth` is read at the time of the scrape.
+    /// The exposition text; `queue_depth` and `applied_seq` (the change-log
+    /// position the door index reflects) are read at the time of the scrape.
     #[must_use]
-    pub fn render(&self, queue_depth: usize) -> String {
+    pub fn render(&self, queue_depth: usize, applied_seq: i64) -> String {
         let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "# HELP idms_index_applied_seq The change-log position door decisions reflect: a write at or below it is in force at the doors."
+        );
+        let _ = writeln!(s, "# TYPE idms_index_applied_seq gauge");
+        let _ = writeln!(s, "idms_index_applied_seq {applied_seq}");
         let _ = writeln!(s, "# HELP idms_decisions_total Door decisions by result and reason.");
         let _ = writeln!(s, "# TYPE idms_decisions_total counter");
         let _ =
@@ -233,7 +240,7 @@ mod tests {
         for status in 100..=599 {
             m.http("GET", None, status);
         }
-        let text = m.render(0);
+        let text = m.render(0, 0);
         for class in 1..=5 {
             let own = STATUSES.iter().filter(|s| **s / 100 == class).count() as u64;
             assert_eq!(count_of(&text, &format!("{class}xx")), 100 - own, "{class}xx:\n{text}");
@@ -246,7 +253,7 @@ mod tests {
         for status in [202, 204, 206] {
             m.http("GET", None, status);
         }
-        let text = m.render(0);
+        let text = m.render(0, 0);
         assert_eq!((count_of(&text, "202"), count_of(&text, "204"), count_of(&text, "2xx")), (1, 1, 1), "{text}");
         assert_eq!(count_of(&text, "4xx"), 0, "{text}");
     }
@@ -260,7 +267,7 @@ mod tests {
         for ub in BUCKETS {
             m.decision(Decision::Grant, Duration::from_secs_f64(*ub));
         }
-        let text = m.render(0);
+        let text = m.render(0, 0);
         for r in DenyReason::ALL {
             let line = format!("idms_decisions_total{{result=\"deny\",reason=\"{}\"}} 1", r.code());
             assert!(text.lines().any(|l| l == line), "{line}");

@@ -397,7 +397,8 @@ fn grants(raw: &[String]) -> Result<Vec<(GrantTarget, String)>, DomainError> {
         message: "expected (--door D | --area A | --all-doors) --schedule S, repeated".into(),
     };
     let mut out = Vec::new();
-    let mut it = raw.iter().map(String::as_str);
+    // `--json` after the grants is the global flag, not a grant.
+    let mut it = raw.iter().map(String::as_str).filter(|a| *a != "--json");
     while let Some(flag) = it.next() {
         let target = match flag {
             "--door" => GrantTarget::Door(it.next().ok_or_else(bad)?.to_owned()),
@@ -423,8 +424,9 @@ fn holder(user: Option<&str>, group: Option<&str>) -> Result<Holder, DomainError
 
 pub(super) fn level(cli: &Cli, s: &Store, cmd: &LevelCmd) -> Result<(), StoreError> {
     let (_, a) = me(cli);
+    let json = cli.json || matches!(cmd, LevelCmd::Add { grants, .. } if grants.iter().any(|a| a == "--json"));
     let one = |r: idms::store::levels::LevelRecord| {
-        if cli.json {
+        if json {
             output::json(&dto::Level::from(r));
         } else {
             println!("level {} ({} grants{})", r.name, r.grants.len(), if r.is_default { ", default" } else { "" });

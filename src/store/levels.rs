@@ -473,6 +473,34 @@ impl Store {
         })
     }
 
+    /// What the configuration says at start: the default site's time zone
+    /// (when given and different) and a door record, in the default site,
+    /// for each door an OSDP door reader guards that has none. Writes (and
+    /// audits) only what changes.
+    pub fn reconcile_config(
+        &self,
+        actor: &Actor,
+        default_tz: Option<&str>,
+        doors: &[String],
+    ) -> Result<(), StoreError> {
+        if let Some(tz) = default_tz {
+            let tz = parse_site(tz)?;
+            let current = self.read(|c| {
+                Ok(c.query_row("SELECT name, tz FROM sites WHERE is_default = 1", [], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?)
+            })?;
+            if current.1 != tz {
+                self.set_site_tz(actor, &current.0, &tz)?;
+            }
+        }
+        let known: std::collections::BTreeSet<String> = self.doors()?.into_iter().map(|d| d.name).collect();
+        for d in doors.iter().filter(|d| !known.contains(d.as_str())) {
+            self.add_door(actor, d, None)?;
+        }
+        Ok(())
+    }
+
     /// Every site.
     pub fn sites(&self) -> Result<Vec<SiteRecord>, StoreError> {
         self.read(|c| {

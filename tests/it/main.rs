@@ -28,6 +28,7 @@ mod feed_size;
 mod flood;
 mod interop;
 mod layers;
+mod levels;
 mod lifecycle;
 mod net;
 mod openapi;
