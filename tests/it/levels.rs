@@ -300,7 +300,7 @@ fn a_schedule_edited_with_the_cli_is_in_force_once_the_service_applied_its_posit
     assert_eq!(decide(&agent, &server.base, &token, "04A1B2C3").unwrap().1["decision"], "grant");
 
     // Now: the shift moves to an hour that is not now (UTC, the default site's zone).
-    let hour = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 3600) % 24;
+    let hour = idms::clock::Clock::now(&idms::clock::SystemClock).0.div_euclid(3600).rem_euclid(24);
     let later = format!("{:02}:00-{:02}:00", (hour + 2) % 24, (hour + 3) % 24);
     cli(&dir, &["schedule", "edit", "Shift", "--site", "Default", "--interval", "mon-sun", &later]);
     wait_applied(&agent, &server.base, &dir);
