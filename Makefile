@@ -15,7 +15,7 @@ VENV := .venv
 # Seconds each cargo-fuzz target runs in `make test` (12 targets).
 FUZZ_SECONDS ?= 5
 
-.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check vectors demo bench bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-doors bench-drill clean-bench screenshots
+.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check vectors demo bench bench-levels bench-open-levels bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-doors bench-drill clean-bench screenshots
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -128,6 +128,10 @@ bench-osdp: venv
 	$(CARGO) bench --locked -p firmware-protocol --bench frames
 
 # Purge-job expunge rate at 10k and 100k people, and door-decision latency (in-process and HTTP) while it runs.
+# Issue 10/12: decide at a door with 1,000 doors and 200 access levels (median, p99), next to plain decide.
+bench-levels:
+	$(CARGO) bench --locked --bench core -- decide
+
 bench-purge:
 	$(CARGO) bench --locked --bench purge
 
@@ -139,6 +143,15 @@ bench-open:
 	  ./target/release/idms --data-dir $(BENCH_DIR) dev seed --users $(BENCH_USERS); fi
 	./target/release/idms --data-dir $(BENCH_DIR) dev open-stats
 	./target/release/idms --data-dir $(BENCH_DIR) dev open-stats
+
+# The same with 1,000 doors and 200 access levels, each person holding 1 to 3 (issue 10/12).
+bench-open-levels:
+	$(CARGO) build --locked --release --bin idms
+	@if [ ! -f $(BENCH_DIR)-levels/idms.db ]; then \
+	  ./target/release/idms --data-dir $(BENCH_DIR)-levels init && \
+	  ./target/release/idms --data-dir $(BENCH_DIR)-levels dev seed --users $(BENCH_USERS) --levels 200; fi
+	./target/release/idms --data-dir $(BENCH_DIR)-levels dev open-stats
+	./target/release/idms --data-dir $(BENCH_DIR)-levels dev open-stats
 
 # The web UI at 1M people: people search and person record server time vs the JSON API; page weight.
 bench-ui: bench-open

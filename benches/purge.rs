@@ -261,12 +261,14 @@ fn run_size(n: u64, keep: u64, baseline: Duration, with_http: bool) -> Outcome {
     // 1. The people: N to purge, `keep` who stay.
     let seeding = Instant::now();
     let total = n + keep;
-    store.seed(&actor, n, 1, |done| eprint!("\r  seeding {done}/{total} people (one card each)…   ")).unwrap();
+    store.seed(&actor, n, 1, 0, |done| eprint!("\r  seeding {done}/{total} people (one card each)…   ")).unwrap();
     let today = store.now().date().unwrap();
     let q = PeopleQuery { state: Some(UserState::Active), ..PeopleQuery::default() };
     let dated = store.set_purge_dates(&actor, &q, Some(today - time::Duration::days(30))).unwrap();
     assert_eq!(dated, n);
-    store.seed(&actor, keep, 1, |done| eprint!("\r  seeding {}/{total} people (one card each)…   ", n + done)).unwrap();
+    store
+        .seed(&actor, keep, 1, 0, |done| eprint!("\r  seeding {}/{total} people (one card each)…   ", n + done))
+        .unwrap();
     store.try_index().unwrap();
     // Let the disk settle: the seed's WAL into the database file, the file
     // flushed, so no window pays for the seeding's writes.

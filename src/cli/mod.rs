@@ -273,6 +273,9 @@ enum DevCmd {
         users: u64,
         #[arg(long, default_value_t = 1)]
         cards_per_user: u64,
+        /// Also 1,000 doors and this many access levels; each person holds 1 to 3 of them.
+        #[arg(long, default_value_t = 0)]
+        levels: u32,
     },
     /// Open the database, build the index, and report time and peak memory.
     OpenStats,
@@ -724,11 +727,11 @@ fn peak_rss_kib() -> Option<u64> {
 
 fn dev(cli: &Cli, actor: &Actor, cmd: &DevCmd) -> Result<(), StoreError> {
     match cmd {
-        DevCmd::Seed { users, cards_per_user } => {
+        DevCmd::Seed { users, cards_per_user, levels } => {
             let s = open(cli)?;
             let started = std::time::Instant::now();
             let mut last = 0;
-            let r = s.seed(actor, *users, *cards_per_user, |n| {
+            let r = s.seed(actor, *users, *cards_per_user, *levels, |n| {
                 if n - last >= 100_000 || n == *users {
                     last = n;
                     eprintln!("seeded {n}/{users} users");

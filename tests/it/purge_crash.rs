@@ -154,7 +154,7 @@ fn build_template() -> Template {
     let actor = Actor::staff("test-setup");
     let token = {
         let store = Store::create(&db, Arc::new(SystemClock)).unwrap();
-        store.seed(&actor, PEOPLE, 1, |_| {}).unwrap();
+        store.seed(&actor, PEOPLE, 1, 0, |_| {}).unwrap();
         let everyone = PeopleQuery { state: Some(UserState::Active), ..PeopleQuery::default() };
         assert_eq!(store.set_purge_dates(&actor, &everyone, Some(date!(2020 - 01 - 01))).unwrap(), PEOPLE);
         let ids = seed_numbers(&Connection::open(&db).unwrap());

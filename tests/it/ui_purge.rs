@@ -247,7 +247,7 @@ impl Ui {
 async fn ui_a_jobs_outcomes_are_paged_by_user_id_without_repeats() {
     let ui = Ui::new();
     ui.store.add_operator(&staff(), "erin", Role::Eraser, None, Some(PW)).unwrap();
-    ui.store.seed(&staff(), 150, 0, |_| {}).unwrap();
+    ui.store.seed(&staff(), 150, 0, 0, |_| {}).unwrap();
     let everyone = idms::store::PeopleQuery { state: Some(idms::domain::UserState::Active), ..Default::default() };
     ui.store.set_purge_dates(&staff(), &everyone, Some(parse_date("d", "2025-06-30").unwrap())).unwrap();
     let (cookie, csrf) = ui.sign_in("erin").await;
