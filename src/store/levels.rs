@@ -239,6 +239,19 @@ pub(crate) fn on_new_user(w: &mut Tx<'_>, id: UserId, group: Option<&str>) -> Re
     Ok(())
 }
 
+/// Takes every level assigned directly to a person away (at expunge).
+pub(crate) fn drop_assignments(w: &mut Tx<'_>, id: UserId) -> Result<(), StoreError> {
+    let levels: Vec<i64> = {
+        let mut stmt = w.conn.prepare_cached("SELECT level_id FROM level_assignments WHERE user_id = ?1")?;
+        stmt.query_map([id.as_i64()], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
+    w.conn.prepare_cached("DELETE FROM level_assignments WHERE user_id = ?1")?.execute([id.as_i64()])?;
+    for level in levels {
+        w.change(Change::Assignment { user: id, level: LevelId(level), window: None })?;
+    }
+    Ok(())
+}
+
 /// A person's group changed.
 pub(crate) fn on_group_change(w: &mut Tx<'_>, id: UserId, group: Option<&str>) -> Result<(), StoreError> {
     let g = group_id(&w.conn, group)?;

@@ -695,6 +695,9 @@ pub(crate) fn expunge_in(w: &mut Tx<'_>, id: UserId, actor: &str) -> Result<usiz
         )?
         .execute(params![id.as_i64(), w.now.0, actor])?;
     w.change(Change::User { id, state: UserState::Expunged, window: ValidityWindow::default() })?;
+    // Their access levels go with them: a tombstone holds none, and a level
+    // they held is no longer in use on their account.
+    super::levels::drop_assignments(w, id)?;
     // Older copies of the row may linger in unused page space until the file is rebuilt.
     w.conn
         .prepare_cached("UPDATE scrub SET pending_since = COALESCE(pending_since, ?1) WHERE id = 1")?

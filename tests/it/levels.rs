@@ -152,6 +152,17 @@ fn names_are_unique_and_bad_input_names_its_field() {
     s.expunge(&a, p.id, &p.id.to_string()).unwrap();
     let e = s.assign_level(&a, "All doors, always", &Holder::User(p.id), ValidityWindow::default()).unwrap_err();
     assert_eq!(e.code(), "already_expunged");
+    // The expunge took their levels with it: a level only a tombstone held can be deleted.
+    assert!(s.assignments_of(p.id).unwrap().is_empty());
+    s.add_level(&a, "Once", None, &[(GrantTarget::Door("x".into()), "Always".into())]).unwrap_err();
+    let q = s.create_user(&a, new_user("Quinn", "Gone")).unwrap();
+    s.add_door(&a, "x", None).unwrap();
+    s.add_level(&a, "Once", None, &[(GrantTarget::Door("x".into()), "Always".into())]).unwrap();
+    s.assign_level(&a, "Once", &Holder::User(q.id), ValidityWindow::default()).unwrap();
+    assert_eq!(s.delete_level(&a, "Once").unwrap_err().code(), "in_use");
+    s.lifecycle(&a, q.id, idms::domain::LifecycleAction::Delete).unwrap();
+    s.expunge(&a, q.id, &q.id.to_string()).unwrap();
+    s.delete_level(&a, "Once").unwrap();
 }
 
 #[test]
