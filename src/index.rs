@@ -144,6 +144,50 @@ impl Inner {
         }
     }
 
+    /// [`Index::decide_with_holder`] under the caller's lock.
+    fn decide_with_holder(
+        &self,
+        technology: Option<Technology>,
+        uid: &Uid,
+        now: Timestamp,
+    ) -> (Decision, Option<UserId>) {
+        let inner = self;
+        let found = match technology {
+            // Bytes bound to different people are ambiguous even when the
+            // reader names a technology: it may be wrong, and the twin is
+            // an anomaly an admin must resolve.
+            Some(t) => match inner.decide_one(t, uid, now) {
+                Some((_, true)) if inner.ambiguous(uid) => Some(AMBIGUOUS),
+                other => other.map(|(d, _)| d),
+            },
+            // Without a technology, the same bytes may name credentials of
+            // several technologies: grant only if every one of them grants.
+            None => {
+                let mut found: Option<(Decision, Option<UserId>)> = None;
+                for &t in Technology::ALL.iter().filter(|t| t.allows_len(uid.len())) {
+                    if let Some((d, twin)) = inner.decide_one(t, uid, now) {
+                        if !twin {
+                            // The only credential with these bytes.
+                            found = Some(d);
+                            break;
+                        }
+                        if inner.ambiguous(uid) {
+                            // Bound to different people: whose card this is cannot be told.
+                            found = Some(AMBIGUOUS);
+                            break;
+                        }
+                        found = match found {
+                            Some(prev @ (Decision::Deny(_), _)) => Some(prev),
+                            _ => Some(d),
+                        };
+                    }
+                }
+                found
+            }
+        };
+        found.unwrap_or((Decision::Deny(DenyReason::UnknownCredential), None))
+    }
+
     /// The door rules' answer for a holder slot at a door.
     fn door_rules(&self, slot: u32, door: &str, now: Timestamp) -> Result<Option<Granted>, DenyReason> {
         let refused = |r: Refusal| match r {
@@ -277,41 +321,7 @@ impl Index {
         uid: &Uid,
         now: Timestamp,
     ) -> (Decision, Option<UserId>) {
-        let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let found = match technology {
-            // Bytes bound to different people are ambiguous even when the
-            // reader names a technology: it may be wrong, and the twin is
-            // an anomaly an admin must resolve.
-            Some(t) => match inner.decide_one(t, uid, now) {
-                Some((_, true)) if inner.ambiguous(uid) => Some(AMBIGUOUS),
-                other => other.map(|(d, _)| d),
-            },
-            // Without a technology, the same bytes may name credentials of
-            // several technologies: grant only if every one of them grants.
-            None => {
-                let mut found: Option<(Decision, Option<UserId>)> = None;
-                for &t in Technology::ALL.iter().filter(|t| t.allows_len(uid.len())) {
-                    if let Some((d, twin)) = inner.decide_one(t, uid, now) {
-                        if !twin {
-                            // The only credential with these bytes.
-                            found = Some(d);
-                            break;
-                        }
-                        if inner.ambiguous(uid) {
-                            // Bound to different people: whose card this is cannot be told.
-                            found = Some(AMBIGUOUS);
-                            break;
-                        }
-                        found = match found {
-                            Some(prev @ (Decision::Deny(_), _)) => Some(prev),
-                            _ => Some(d),
-                        };
-                    }
-                }
-                found
-            }
-        };
-        found.unwrap_or((Decision::Deny(DenyReason::UnknownCredential), None))
+        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner).decide_with_holder(technology, uid, now)
     }
 
     /// Decides for `uid` at the door called `door` (exact name): today's
@@ -327,11 +337,11 @@ impl Index {
         door: &str,
         now: Timestamp,
     ) -> DoorDecision {
-        let (decision, holder) = self.decide_with_holder(technology, uid, now);
+        let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (decision, holder) = inner.decide_with_holder(technology, uid, now);
         if decision != Decision::Grant {
             return DoorDecision { decision, holder, granted: None };
         }
-        let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let slot = holder.and_then(|h| inner.slots.get(&h).copied());
         match slot.map(|s| inner.door_rules(s, door, now)) {
             Some(Ok(granted)) => DoorDecision { decision, holder, granted },
