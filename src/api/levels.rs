@@ -137,7 +137,7 @@ pub async fn who_can(
     let now = s.store.now();
     let v = op(&s, &auth.acting(), move |st, a| {
         let at = time("at", q.at.as_deref())?.unwrap_or(now);
-        levels::who_can(st, a, &name, at).map(|ids| WhoCan { door: name, at, user_ids: ids })
+        levels::who_can(st, a, &name, at).map(|(ids, more)| WhoCan { door: name, at, user_ids: ids, more })
     })
     .await?;
     Ok(Json(v))

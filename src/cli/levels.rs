@@ -539,12 +539,15 @@ fn at_or_now(at: Option<&str>) -> Result<Timestamp, StoreError> {
 pub(super) fn who_can(cli: &Cli, s: &Store, door: &str, at: Option<&str>) -> Result<(), StoreError> {
     let (_, a) = me(cli);
     let at = at_or_now(at)?;
-    let ids = done(s, cli, "access.who_can", ops::who_can(s, &a, door, at))?;
+    let (ids, more) = done(s, cli, "access.who_can", ops::who_can(s, &a, door, at))?;
     if cli.json {
-        output::json(&dto::WhoCan { door: door.to_owned(), at, user_ids: ids });
+        output::json(&dto::WhoCan { door: door.to_owned(), at, user_ids: ids, more });
     } else {
         for id in ids {
             println!("{id}");
+        }
+        if more {
+            println!("… and more (the first {} are listed)", ops::WHO_CAN_MAX);
         }
     }
     Ok(())

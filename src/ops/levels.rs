@@ -290,20 +290,27 @@ pub fn access_of(store: &Store, acting: &Acting, user: UserId, at: Timestamp) ->
     Ok(PersonAccess { user, assignments, doors })
 }
 
+/// Most people `who_can` lists.
+pub const WHO_CAN_MAX: usize = 10_000;
+
 /// `idms who-can --door D --at T`: the people whose cards would open the
-/// door then (state and validity included); a scoped caller sees their
-/// unit's people only.
-pub fn who_can(store: &Store, acting: &Acting, door: &str, at: Timestamp) -> Result<Vec<UserId>, OpsError> {
+/// door then (state and validity included), in ID order, at most
+/// [`WHO_CAN_MAX`] (`more` says there were others); a scoped caller sees
+/// their unit's people only.
+pub fn who_can(store: &Store, acting: &Acting, door: &str, at: Timestamp) -> Result<(Vec<UserId>, bool), OpsError> {
     read(acting)?;
     if store.index().rules().door_named(door).is_none() {
         return Err(crate::domain::DomainError::UnknownDoor { name: door.to_owned() }.into());
     }
     let mut ids = store.index().who_can(door, at);
-    ids.sort_unstable();
-    if acting.scope()?.is_some() {
-        ids.retain(|u| load_scoped(store, acting, *u).is_ok());
+    if let Some(unit) = acting.scope()? {
+        let mine = store.ids_in_unit(unit)?;
+        ids.retain(|u| mine.contains(u));
     }
-    Ok(ids)
+    ids.sort_unstable();
+    let more = ids.len() > WHO_CAN_MAX;
+    ids.truncate(WHO_CAN_MAX);
+    Ok((ids, more))
 }
 
 /// A decision at a door with the names of the level and schedule that granted.

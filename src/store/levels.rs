@@ -514,6 +514,15 @@ impl Store {
         Ok(())
     }
 
+    /// The IDs of the people of an org unit (not expunged).
+    pub fn ids_in_unit(&self, unit: &str) -> Result<std::collections::HashSet<UserId>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT id FROM users WHERE org_unit = ?1 AND state <> 'expunged'")?;
+            let rows = stmt.query_map([unit], |r| r.get::<_, i64>(0))?;
+            rows.map(|r| r.map(UserId::from_i64).map_err(StoreError::from)).collect()
+        })
+    }
+
     /// Every site.
     pub fn sites(&self) -> Result<Vec<SiteRecord>, StoreError> {
         self.read(|c| {

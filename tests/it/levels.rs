@@ -220,9 +220,10 @@ fn a_scoped_manager_assigns_only_their_units_levels_to_their_units_people() {
     assert_eq!(ops::assignments_of_level(s, &viewer, "South lab").unwrap().len(), 1);
     // who-can is held to the caller's unit too.
     let at = T0;
-    let all = ops::who_can(s, &viewer, "lab", at).unwrap();
+    let (all, more) = ops::who_can(s, &viewer, "lab", at).unwrap();
+    assert!(!more);
     assert!(all.contains(&n.id) && all.contains(&south_person.id));
-    assert_eq!(ops::who_can(s, &north, "lab", at).unwrap(), vec![n.id]);
+    assert_eq!(ops::who_can(s, &north, "lab", at).unwrap(), (vec![n.id], false));
     assert_eq!(ops::access_of(s, &north, south_person.id, at).unwrap_err().code(), "not_found");
 }
 

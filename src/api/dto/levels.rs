@@ -288,9 +288,11 @@ pub struct WhoCan {
     /// The time asked about (RFC 3339).
     #[schema(value_type = String)]
     pub at: Timestamp,
-    /// The people whose cards would open it then (IDs).
+    /// The people whose cards would open it then (IDs, in order; at most 10,000).
     #[schema(value_type = Vec<String>)]
     pub user_ids: Vec<UserId>,
+    /// More people than listed could open it.
+    pub more: bool,
 }
 
 /// A decision at a door, explained.
