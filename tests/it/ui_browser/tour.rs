@@ -188,7 +188,7 @@ fn tour(hopper: &str, hostile: &str, job: &str) -> Vec<Visit> {
             "access-level-hostile",
             "/ui/access/{kind}/{name}",
             format!("/ui/access/levels/{}", idms::ui::levels::enc(SCRIPT)),
-            &hopper.to_string(),
+            hopper,
             true,
         ),
         visit("person-access", "/ui/people/{id}", format!("/ui/people/{hopper}?tab=access"), "lab", true),
