@@ -392,12 +392,15 @@ pub struct Choices {
 
 impl Choices {
     fn of(l: &Listed) -> Self {
+        fn names<T>(v: &[T], name: fn(&T) -> &str) -> Vec<String> {
+            v.iter().map(|x| name(x).to_owned()).collect()
+        }
         Self {
-            sites: l.sites.iter().map(|s| s.name.clone()).collect(),
-            doors: l.doors.iter().map(|d| d.name.clone()).collect(),
-            areas: l.areas.iter().map(|a| a.name.clone()).collect(),
-            schedules: l.schedules.iter().map(|s| s.name.clone()).collect(),
-            calendars: l.calendars.iter().map(|c| c.name.clone()).collect(),
+            sites: names(&l.sites, |s| &s.name),
+            doors: names(&l.doors, |d| &d.name),
+            areas: names(&l.areas, |a| &a.name),
+            schedules: names(&l.schedules, |s| &s.name),
+            calendars: names(&l.calendars, |c| &c.name),
         }
     }
 }
