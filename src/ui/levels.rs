@@ -22,11 +22,11 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::api::dto;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, Refused};
 use crate::api::{AppState, op};
 use crate::domain::{Technology, Timestamp, Uid, UserId, ValidityWindow};
 use crate::ops::levels::{self as rules, ScheduleInput};
@@ -561,13 +561,41 @@ fn may_edit(session: &Session) -> bool {
 /// A refusal shown next to the form, with the page's status: 422 for a
 /// refused field, 409 for a conflict, 404 for a name that does not exist.
 /// Anything else (a role or scope refusal, an outage) is the error page.
-fn shown_refusal(e: ApiError) -> Result<(StatusCode, String), UiError> {
+/// A refusal no store operation audited (marked by `api::op`, or by
+/// [`parsed`] for a form that does not parse) travels with the page for the
+/// HTTP layer's refusal auditor.
+fn shown_refusal(e: ApiError) -> Result<Shown4xx, UiError> {
     let status = match e.status {
         StatusCode::BAD_REQUEST => StatusCode::UNPROCESSABLE_ENTITY,
         StatusCode::CONFLICT | StatusCode::NOT_FOUND => e.status,
         _ => return Err(e.into()),
     };
-    Ok((status, refusal_words(e.code, &e.detail)))
+    let refused = e.refused_actor.clone().map(|actor| Refused { actor, code: e.code });
+    Ok(Shown4xx { status, words: refusal_words(e.code, &e.detail), refused })
+}
+
+/// A refusal to show next to its form.
+struct Shown4xx {
+    status: StatusCode,
+    words: String,
+    refused: Option<Refused>,
+}
+
+impl Shown4xx {
+    /// The page shown again, carrying the refusal for the auditor.
+    fn answer(self, page: Html<String>) -> Response {
+        let mut res = (self.status, page).into_response();
+        if let Some(r) = self.refused {
+            res.extensions_mut().insert(r);
+        }
+        res
+    }
+}
+
+/// A form field that does not parse, refused before any operation: marked
+/// for the audit trail as refused to the caller.
+fn parsed<T>(acting: &Acting, r: Result<T, ApiError>) -> Result<T, ApiError> {
+    r.map_err(|e| e.refused_to(&acting.actor()))
 }
 
 /// A refusal in words: the store's sentence names the field or what refers to it.
@@ -642,7 +670,17 @@ fn schedule_input(t: &Typed) -> Result<ScheduleInput, ApiError> {
             .ok_or_else(|| invalid("holiday_rules", "each line is TYPE closed or TYPE HH:MM-HH:MM"))?;
         input.on.push((kind.trim().to_owned(), rule.trim().to_owned()));
     }
+    // Parsed here too, so a refused field is audited as refused before any
+    // operation (`ops::levels::put_schedule` parses it again).
+    input.schedule()?;
     Ok(input)
+}
+
+/// A holiday as the forms give it, checked before any operation (so its
+/// refusal is audited; `ops::levels::add_holiday` parses it again).
+fn holiday_of(t: &Typed) -> Result<(), ApiError> {
+    crate::domain::access::Holiday::parse(t.get("date"), t.get("type"), t.opt("yearly").is_some())?;
+    Ok(())
 }
 
 /// The add-level form's grant rows: `grant_N` is `door:NAME`, `area:NAME`
@@ -698,18 +736,28 @@ pub async fn add(State(s): State<AppState>, hx: Hx, Path(kind): Path<String>, p:
                     .map(|r| r.name)
             }
             Kind::Schedules => {
-                let input = schedule_input(&t)?;
+                let input = parsed(&p.session.acting, schedule_input(&t))?;
                 op(&s, &p.session.acting, move |st, a| rules::put_schedule(st, a, t2.get("name"), &input, false))
                     .await
                     .map(|r| r.name)
             }
-            Kind::Calendars => op(&s, &p.session.acting, move |st, a| {
-                rules::add_holiday(st, a, t2.get("name"), t2.get("date"), t2.get("type"), t2.opt("yearly").is_some())
-            })
-            .await
-            .map(|r| r.name),
+            Kind::Calendars => {
+                parsed(&p.session.acting, holiday_of(&t))?;
+                op(&s, &p.session.acting, move |st, a| {
+                    rules::add_holiday(
+                        st,
+                        a,
+                        t2.get("name"),
+                        t2.get("date"),
+                        t2.get("type"),
+                        t2.opt("yearly").is_some(),
+                    )
+                })
+                .await
+                .map(|r| r.name)
+            }
             Kind::Levels => {
-                let grants = grants_of(&t)?;
+                let grants = parsed(&p.session.acting, grants_of(&t))?;
                 op(&s, &p.session.acting, move |st, a| {
                     rules::add_level(st, a, t2.get("name"), t2.opt("org_unit"), &grants)
                 })
@@ -725,10 +773,10 @@ pub async fn add(State(s): State<AppState>, hx: Hx, Path(kind): Path<String>, p:
             Ok(redirect(hx, &done_to(&p.session, &to, kind, "added", &added)))
         }
         Err(e) => {
-            let (status, problem) = shown_refusal(e)?;
+            let shown = shown_refusal(e)?;
             let l = op(&s, &p.session.acting, listed_in).await?;
-            let page = list_page(&p.session, kind, l, &AccessQuery::default(), Some(problem), t);
-            Ok((status, html(&page)?).into_response())
+            let page = list_page(&p.session, kind, l, &AccessQuery::default(), Some(shown.words.clone()), t);
+            Ok(shown.answer(html(&page)?))
         }
     }
 }
@@ -918,11 +966,12 @@ pub async fn act(
                 Ok(("saved", name.clone(), here.clone()))
             }
             (Kind::Schedules, "edit") => {
-                let input = schedule_input(&t)?;
+                let input = parsed(acting, schedule_input(&t))?;
                 op(&s, acting, move |st, a| rules::put_schedule(st, a, &n, &input, true)).await?;
                 Ok(("saved", name.clone(), here.clone()))
             }
             (Kind::Calendars, "holiday") => {
+                parsed(acting, holiday_of(&t))?;
                 let (date, kind_, yearly) =
                     (t.get("date").to_owned(), t.get("type").to_owned(), t.opt("yearly").is_some());
                 let what = date.clone();
@@ -941,13 +990,13 @@ pub async fn act(
                 Ok((if on { "default-on" } else { "default-off" }, name.clone(), here.clone()))
             }
             (Kind::Levels, "assign") => {
-                let (holder, window) = (holder_of(&t)?, window_of(&t)?);
+                let (holder, window) = (parsed(acting, holder_of(&t))?, parsed(acting, window_of(&t))?);
                 let what = holder_words(&holder);
                 op(&s, acting, move |st, a| rules::assign(st, a, &n, &holder, window)).await?;
                 Ok(("assign", what, here.clone()))
             }
             (Kind::Levels, "unassign") => {
-                let holder = holder_of(&t)?;
+                let holder = parsed(acting, holder_of(&t))?;
                 let what = holder_words(&holder);
                 op(&s, acting, move |st, a| rules::unassign(st, a, &n, &holder)).await?;
                 Ok(("unassign", what, here.clone()))
@@ -962,9 +1011,10 @@ pub async fn act(
     match outcome {
         Ok((done, what, to)) => Ok(redirect(hx, &done_to(&p.session, &to, kind, done, &what))),
         Err(e) => {
-            let (status, problem) = shown_refusal(e)?;
-            let page = item_page(&s, &p.session, kind, name, &AccessQuery::default(), Some(problem), t).await?;
-            Ok((status, html(&page)?).into_response())
+            let shown = shown_refusal(e)?;
+            let page =
+                item_page(&s, &p.session, kind, name, &AccessQuery::default(), Some(shown.words.clone()), t).await?;
+            Ok(shown.answer(html(&page)?))
         }
     }
 }
@@ -1106,9 +1156,9 @@ pub async fn explain(
             Ok(html(&page)?.into_response())
         }
         Err(e) => {
-            let (status, problem) = shown_refusal(e)?;
-            page.problem = Some(problem);
-            Ok((status, html(&page)?).into_response())
+            let shown = shown_refusal(e)?;
+            page.problem = Some(shown.words.clone());
+            Ok(shown.answer(html(&page)?))
         }
     }
 }
@@ -1204,7 +1254,7 @@ pub async fn person_access(
     let outcome: Result<&'static str, ApiError> = async {
         match t.get("op") {
             "assign" => {
-                let window = window_of(&t)?;
+                let window = parsed(&p.session.acting, window_of(&t))?;
                 op(&s, &p.session.acting, move |st, a| rules::assign(st, a, &level, &Holder::User(user), window))
                     .await
                     .map(|_| "assign")
@@ -1215,7 +1265,8 @@ pub async fn person_access(
             _ => Err(ApiError::from(crate::domain::DomainError::InvalidInput {
                 field: "op",
                 message: "assign or unassign".into(),
-            })),
+            })
+            .refused_to(&p.session.acting.actor())),
         }
     }
     .await;
@@ -1225,8 +1276,13 @@ pub async fn person_access(
             Ok(redirect(hx, &format!("{}#tab-h", done_to(&p.session, &base, Kind::Levels, done, t.get("level")))))
         }
         Err(e) => {
-            let (status, problem) = shown_refusal(e)?;
-            crate::ui::pages::record(&s, &p.session, user, (problem, t), status).await
+            let shown = shown_refusal(e)?;
+            let refused = shown.refused.clone();
+            let mut res = crate::ui::pages::record(&s, &p.session, user, (shown.words, t), shown.status).await?;
+            if let Some(r) = refused {
+                res.extensions_mut().insert(r);
+            }
+            Ok(res)
         }
     }
 }

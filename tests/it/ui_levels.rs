@@ -281,3 +281,43 @@ async fn explain_says_which_level_and_interval_granted_or_why_not_and_the_door_p
     assert!(a.body.contains("Lab by day on Day"), "{}", a.body);
     assert!(!a.body.contains("Assign a level"), "a viewer is not offered assign: {}", a.body);
 }
+
+/// The audit entries of `action`, waited for briefly (refusals are written
+/// by the batching auditor after the answer).
+async fn audited(ui: &Ui, action: &str, at_least: usize) -> Vec<idms::store::AuditEntry> {
+    let mut found = Vec::new();
+    for _ in 0..200 {
+        let all = ui.store.audit_entries(&idms::store::AuditQuery { limit: Some(1000), ..Default::default() }).unwrap();
+        found = all.into_iter().filter(|e| e.action == action).collect();
+        if found.len() >= at_least {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refused_post_is_audited_with_its_stable_code() {
+    let ui = Ui::new();
+    ui.store.add_operator(&staff(), "nora", Role::Manager, Some("north"), Some(crate::ui_http::PW)).unwrap();
+    let (admin, admin_csrf) = ui.sign_in("adam").await;
+    let (nora, nora_csrf) = ui.sign_in("nora").await;
+    // A form that does not parse (refused before any operation): api.refused, invalid_input.
+    let bad = "name=Day&site=Default&intervals=every+day&calendar=&holiday_rules=";
+    let a = post(&ui, &admin, &admin_csrf, "/ui/access/schedules", bad).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    // A scoped manager adding a site-wide door: api.refused, forbidden.
+    let a = post(&ui, &nora, &nora_csrf, "/ui/access/doors", "name=lab&site=Default").await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    let refused = audited(&ui, "api.refused", 2).await;
+    let line = |code: &str| refused.iter().find(|e| e.outcome == code).map(|e| e.detail.clone());
+    assert_eq!(line("invalid_input").as_deref(), Some("POST /ui/access/{kind} count=1"), "{refused:?}");
+    assert_eq!(line("forbidden").as_deref(), Some("POST /ui/access/{kind} count=1"), "{refused:?}");
+    // A delete the store refuses is audited by the store, with in_use.
+    let a = post(&ui, &admin, &admin_csrf, "/ui/access/schedules/Always/delete", "").await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    let deletes = audited(&ui, "schedule.delete", 1).await;
+    assert_eq!(deletes.iter().map(|e| e.outcome.as_str()).collect::<Vec<_>>(), ["in_use"], "{deletes:?}");
+    assert!(ui.store.verify_audit().unwrap().first_bad.is_none());
+}
