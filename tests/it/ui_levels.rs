@@ -114,6 +114,24 @@ async fn adds_show_a_notice_and_refusals_name_the_field_or_what_refers_to_it() {
     let page = follow(&ui, &cookie, &a).await;
     assert!(page.body.contains("No holiday in this calendar."), "{}", page.body);
 
+    // A site's time zone: one that is no IANA zone is refused naming the field; a real one is saved.
+    let a = post(&ui, &cookie, &csrf, "/ui/access/sites/Default/tz", "tz=Mars%2FOlympus").await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("invalid_input") && a.body.contains("tz"), "{}", a.body);
+    let a = post(&ui, &cookie, &csrf, "/ui/access/sites/Default/tz", "tz=Europe%2FBerlin").await;
+    let page = follow(&ui, &cookie, &a).await;
+    assert!(page.body.contains("Site Default was saved.") && page.body.contains("Europe/Berlin"), "{}", page.body);
+    assert_eq!(ui.store.sites().unwrap()[0].tz, "Europe/Berlin");
+
+    // The default level taken out of the default levels, and back.
+    let path = "/ui/access/levels/All%20doors%2C%20always/default";
+    let page = follow(&ui, &cookie, &post(&ui, &cookie, &csrf, path, "default=off").await).await;
+    assert!(page.body.contains("is no longer a default level"), "{}", page.body);
+    assert!(!ui.store.levels().unwrap()[0].is_default);
+    let page = follow(&ui, &cookie, &post(&ui, &cookie, &csrf, path, "default=on").await).await;
+    assert!(page.body.contains("is now a default level"), "{}", page.body);
+    assert!(ui.store.levels().unwrap()[0].is_default);
+
     // A notice whose seal does not fit says nothing.
     let forged = ui.get("/ui/access/doors/lab?done=deleted&what=lab&seal=00", Some(&cookie), false).await;
     assert!(!forged.body.contains("was deleted"), "{}", forged.body);
