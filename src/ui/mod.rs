@@ -23,6 +23,7 @@ pub mod enrol;
 pub mod error;
 pub mod events;
 pub mod forms;
+pub mod levels;
 pub mod manage;
 pub mod overview;
 pub mod pages;
@@ -63,6 +64,11 @@ pub const PATHS: &[&str] = &[
     "/ui/people/{id}",
     "/ui/people/{id}/edit",
     "/ui/people/{id}/{action}",
+    "/ui/people/{id}/access",
+    "/ui/access/{kind}",
+    "/ui/access/{kind}/{name}",
+    "/ui/access/{kind}/{name}/{action}",
+    "/ui/explain",
     "/ui/deleted",
     "/ui/deleted/erase",
     "/ui/overview",
@@ -97,6 +103,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/people/{id}", get(pages::person))
         .route("/people/{id}/edit", get(forms::edit_page).post(forms::edit))
         .route("/people/{id}/{action}", get(manage::confirm_page).post(manage::act))
+        .route("/people/{id}/access", post(levels::person_access))
+        .route("/access/{kind}", get(levels::list).post(levels::add))
+        .route("/access/{kind}/{name}", get(levels::item))
+        .route("/access/{kind}/{name}/{action}", post(levels::act))
+        .route("/explain", get(levels::explain))
         .route("/deleted", get(deleted::page))
         .route("/deleted/erase", get(deleted::confirm).post(deleted::erase))
         .route("/overview", get(overview::page))
@@ -216,6 +227,7 @@ pub struct MenuItem {
 /// Records what `ops::purge::jobs` needs; Cards and Readers what
 /// `ops::credentials::list` and `ops::readers::list` need; Overview what
 /// `ops::audit::stats` needs; Audit what `ops::audit::entries` needs;
+/// Access control what `ops::levels::doors` needs;
 /// Access events what `ops::events::list` needs; Administration what
 /// `ops::access` needs.
 const MENU: &[(&str, &str, Role)] = &[
@@ -224,6 +236,7 @@ const MENU: &[(&str, &str, Role)] = &[
     ("Readers", readers::HERE, Role::Viewer),
     ("Deleted Users", deleted::HERE, Role::Eraser),
     ("Purge User Records", purge::HERE, Role::Eraser),
+    ("Access control", levels::HERE, Role::Viewer),
     ("Overview", overview::HERE, Role::Viewer),
     ("Access events", events::HERE, Role::Manager),
     ("Audit", audit::HERE, Role::Manager),

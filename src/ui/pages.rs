@@ -233,6 +233,10 @@ pub struct PersonPage {
     pub edit: bool,
     /// Enrol a card is offered (`ops::readers::may_enrol`).
     pub enrol: bool,
+    /// The Access tab (when shown).
+    pub access: Option<crate::ui::levels::AccessTab>,
+    /// The Access tab's notice after an assign or unassign.
+    pub access_notice: Option<String>,
 }
 
 redacted_debug!(PersonPage);
@@ -278,6 +282,14 @@ pub struct RecordQuery {
     pub tab: Option<String>,
     /// History: entries after this sequence number.
     pub after: Option<i64>,
+    /// Access: what was done (`assign`, `unassign`).
+    pub done: Option<String>,
+    /// Access: the level it was done with.
+    #[serde(default)]
+    pub what: String,
+    /// Access: the notice's seal.
+    #[serde(default)]
+    pub seal: String,
 }
 
 redacted_debug!(RecordQuery);
@@ -287,6 +299,7 @@ fn tab_of(q: &RecordQuery) -> &'static str {
     match q.tab.as_deref() {
         Some("documents") => "documents",
         Some("history") => "history",
+        Some("access") => "access",
         _ => "credentials",
     }
 }
@@ -298,11 +311,12 @@ struct Record {
     validity: WindowPosition,
     audit: Option<Vec<AuditEntry>>,
     enrol: bool,
+    access: Option<crate::ui::levels::AccessTab>,
 }
 
 impl PersonPage {
     fn new(session: &Session, r: Record, done: &manage::Done, tab: &'static str) -> Self {
-        let Record { u, offered, validity, audit, enrol } = r;
+        let Record { u, offered, validity, audit, enrol, access } = r;
         let id = u.id.to_string();
         let manage = manage::menu(&offered, u.state == UserState::Suspended);
         let notice = manage::notice(done, u.id, u.state);
@@ -388,6 +402,8 @@ impl PersonPage {
             audit: audit.unwrap_or_default().into_iter().map(AuditLine::from).collect(),
             edit: ops::users::rights(&session.acting).edit && u.state != UserState::Expunged,
             enrol,
+            access,
+            access_notice: None,
         }
     }
 }
@@ -417,16 +433,49 @@ pub async fn person(
     if tab == "history" && !ops::audit::readable(&session.acting) {
         tab = "credentials";
     }
-    let after = q.after;
+    let notice = crate::ui::levels::person_notice(&session, q.done.as_deref(), &q.what, &q.seal);
     let done = done.checked(&session, id);
-    let r = op(&s, &session.acting, move |st, a| {
+    show(&s, &session, id, tab, q.after, &done, None, notice, axum::http::StatusCode::OK).await
+}
+
+/// The record with the Access tab's refused form (`levels::person_access`).
+pub async fn record(
+    s: &AppState,
+    session: &Session,
+    id: UserId,
+    refused: (String, crate::ui::levels::Typed),
+    status: axum::http::StatusCode,
+) -> Result<Response, UiError> {
+    show(s, session, id, "access", None, &manage::Done::default(), Some(refused), None, status).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn show(
+    s: &AppState,
+    session: &Session,
+    id: UserId,
+    tab: &'static str,
+    after: Option<i64>,
+    done: &manage::Done,
+    refused: Option<(String, crate::ui::levels::Typed)>,
+    access_notice: Option<String>,
+    status: axum::http::StatusCode,
+) -> Result<Response, UiError> {
+    let r = op(s, &session.acting, move |st, a| {
         let u = ops::users::get(st, a, id)?;
         let offered = ops::users::offered(st, a, id)?;
         let validity = ops::users::validity(st, &u);
         let audit = if tab == "history" { Some(ops::audit::of_person(st, a, id, after, HISTORY_ROWS)?) } else { None };
         let enrol = ops::readers::may_enrol(st, a, id).is_ok();
-        Ok(Record { u, offered, validity, audit, enrol })
+        let access = if tab == "access" { Some(crate::ui::levels::person_tab(st, a, id)?) } else { None };
+        Ok(Record { u, offered, validity, audit, enrol, access })
     })
     .await?;
-    Ok(html(&PersonPage::new(&session, r, &done, tab))?.into_response())
+    let mut page = PersonPage::new(session, r, done, tab);
+    page.access_notice = access_notice;
+    if let (Some(t), Some((problem, typed))) = (page.access.as_mut(), refused) {
+        t.problem = Some(problem);
+        t.typed = typed;
+    }
+    Ok((status, html(&page)?).into_response())
 }

@@ -52,6 +52,7 @@ mod ui_browser;
 mod ui_cards;
 mod ui_doors;
 mod ui_http;
+mod ui_levels;
 mod ui_matrix;
 mod ui_person;
 mod ui_purge;

@@ -143,6 +143,14 @@ fn action(ui: &Ui, verb: &str, before: &[LifecycleAction]) -> Target {
     Target { path: format!("/ui/people/{id}/{verb}"), form, watch: Watch::Person(id) }
 }
 
+/// A level of the whole office, opening every door always; its name, for a form.
+fn level(ui: &Ui) -> String {
+    let name = fresh("level");
+    let grant = [(idms::store::levels::GrantTarget::AllDoors, "Always".to_string())];
+    ui.store.add_level(&staff(), &name, None, &grant).unwrap();
+    name
+}
+
 /// A recorded purge job (no one due: complete at once), by number.
 fn purge_job(ui: &Ui) -> i64 {
     ui.store.create_purge_job(&staff(), &idms::domain::purge::Criteria::default()).unwrap().id
@@ -540,6 +548,74 @@ fn cases() -> Vec<Case> {
                 path: format!("/ui/cards/{}/revoke", card(ui)),
                 form: "technology=iso14443a&reason=lost".into(),
                 watch: Watch::Sql("SELECT group_concat(state) FROM credentials"),
+            },
+        },
+        Case {
+            stream: false,
+            method: post,
+            template: "/ui/people/{id}/access",
+            who: manager,
+            ok: S::SEE_OTHER,
+            target: |ui| Target {
+                path: format!("/ui/people/{}/access", person(ui, &[])),
+                form: format!("op=assign&level={}", level(ui)),
+                watch: Watch::Sql("SELECT CAST(COUNT(*) AS TEXT) FROM level_assignments"),
+            },
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/access/{kind}",
+            who: viewer,
+            ok: S::OK,
+            target: |_| page("/ui/access/levels"),
+        },
+        Case {
+            stream: false,
+            method: post,
+            template: "/ui/access/{kind}",
+            who: manager,
+            ok: S::SEE_OTHER,
+            target: |_| Target {
+                path: "/ui/access/doors".into(),
+                form: format!("name={}&site=Default", fresh("door")),
+                watch: Watch::Sql("SELECT CAST(COUNT(*) AS TEXT) FROM doors"),
+            },
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/access/{kind}/{name}",
+            who: viewer,
+            ok: S::OK,
+            target: |_| page("/ui/access/schedules/Always"),
+        },
+        Case {
+            stream: false,
+            method: post,
+            template: "/ui/access/{kind}/{name}/{action}",
+            who: manager,
+            ok: S::SEE_OTHER,
+            target: |ui| {
+                let door = fresh("door");
+                ui.store.add_door(&staff(), &door, None).unwrap();
+                Target {
+                    path: format!("/ui/access/doors/{door}/delete"),
+                    form: String::new(),
+                    watch: Watch::Sql("SELECT CAST(COUNT(*) AS TEXT) FROM doors"),
+                }
+            },
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/explain",
+            who: viewer,
+            ok: S::OK,
+            target: |ui| {
+                let door = fresh("door");
+                ui.store.add_door(&staff(), &door, None).unwrap();
+                page(&format!("/ui/explain?uid={}&technology=&door={door}&at=", card(ui)))
             },
         },
         Case {

@@ -13,6 +13,7 @@ mod enrol;
 mod erase;
 mod expunge;
 mod keyboard;
+mod levels;
 mod person;
 mod purge;
 mod sign_in_and_search;

@@ -31,6 +31,9 @@ const NOT_PAGES: &[&str] = &[
     "/ui/admin/operators",
     "/ui/admin/controllers",
     "/ui/purge/jobs",
+    // Posts of the access-control pages (their forms are on the pages visited).
+    "/ui/people/{id}/access",
+    "/ui/access/{kind}/{name}/{action}",
     // The live event stream of Enrol and Readers (checked there).
     "/ui/readers/events",
     // A fragment the job's page polls (checked there, in `purge`).
@@ -86,6 +89,23 @@ fn seed(dir: &Path) -> (String, String, String) {
     let gone = cli(dir, &["user", "add", "--given", "Gone", "--family", "Person", "--org-unit", "gone"]);
     cli(dir, &["user", "purge-date", "--set", "2025-01-01", "--org-unit", "gone"]);
     cli(dir, &["purge", "run", "--grace-days", "0", "--org-unit", "gone", "--yes"]);
+    // Access rules: a door in an area, a night schedule on a holiday
+    // calendar, a level with a hostile name held by Grace Hopper.
+    cli(dir, &["door", "add", "lab", "--site", "Default"]);
+    cli(dir, &["area", "add", "Labs", "--door", "lab"]);
+    cli(dir, &["holiday", "add", "--calendar", "Office", "--date", "2027-12-25", "--type", "public", "--yearly"]);
+    let night = ["schedule", "add", "Night", "--site", "Default", "--interval", "mon-fri", "22:00-06:00"];
+    cli(dir, &[&night[..], &["--calendar", "Office", "--on", "public", "closed"]].concat());
+    // Without `--json`: `level add` reads its grants from the arguments in
+    // order and refuses a trailing `--json` (reported; not this test's concern).
+    let out = std::process::Command::new(crate::server::bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["level", "add", SCRIPT, "--area", "Labs", "--schedule", "Night"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    cli(dir, &["level", "assign", SCRIPT, "--user", &hopper]);
     let job = cli(dir, &["purge", "history"])[0]["id"].to_string();
     assert!(gone["id"].is_string() && job != "null", "{job}");
     (hopper, hostile, job)
@@ -143,6 +163,42 @@ fn tour(hopper: &str, hostile: &str, job: &str) -> Vec<Visit> {
             false,
         ),
         visit("readers", "/ui/readers", "/ui/readers".into(), "Desk readers and OSDP devices", false),
+        visit("access-doors", "/ui/access/{kind}", "/ui/access/doors".into(), "Controllers", false),
+        visit("access-sites", "/ui/access/{kind}", "/ui/access/sites".into(), "Time zone", false),
+        visit("access-areas", "/ui/access/{kind}", "/ui/access/areas".into(), "Labs", false),
+        visit("access-schedules", "/ui/access/{kind}", "/ui/access/schedules".into(), "mon-fri 22:00-06:00", false),
+        visit("access-calendars", "/ui/access/{kind}", "/ui/access/calendars".into(), "2027-12-25", false),
+        visit("access-levels", "/ui/access/{kind}", "/ui/access/levels".into(), "area Labs on Night", true),
+        visit(
+            "access-door",
+            "/ui/access/{kind}/{name}",
+            "/ui/access/doors/lab".into(),
+            "Who can open this door",
+            false,
+        ),
+        visit(
+            "access-schedule",
+            "/ui/access/{kind}/{name}",
+            "/ui/access/schedules/Night".into(),
+            "Edit the schedule",
+            false,
+        ),
+        visit("access-calendar", "/ui/access/{kind}/{name}", "/ui/access/calendars/Office".into(), "public", false),
+        visit(
+            "access-level-hostile",
+            "/ui/access/{kind}/{name}",
+            format!("/ui/access/levels/{}", idms::ui::levels::enc(SCRIPT)),
+            hopper,
+            true,
+        ),
+        visit("person-access", "/ui/people/{id}", format!("/ui/people/{hopper}?tab=access"), "lab", true),
+        visit(
+            "explain",
+            "/ui/explain",
+            "/ui/explain?uid=04A1B2C3&technology=&door=lab&at=2027-01-04T23%3A00%3A00Z".into(),
+            "Granted",
+            false,
+        ),
         visit(
             "disable-operator",
             "/ui/admin/{kind}/{id}/{action}",
