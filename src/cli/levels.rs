@@ -397,8 +397,7 @@ fn grants(raw: &[String]) -> Result<Vec<(GrantTarget, String)>, DomainError> {
         message: "expected (--door D | --area A | --all-doors) --schedule S, repeated".into(),
     };
     let mut out = Vec::new();
-    // `--json` after the grants is the global flag, not a grant.
-    let mut it = raw.iter().map(String::as_str).filter(|a| *a != "--json");
+    let mut it = raw.iter().map(String::as_str);
     while let Some(flag) = it.next() {
         let target = match flag {
             "--door" => GrantTarget::Door(it.next().ok_or_else(bad)?.to_owned()),
@@ -424,9 +423,8 @@ fn holder(user: Option<&str>, group: Option<&str>) -> Result<Holder, DomainError
 
 pub(super) fn level(cli: &Cli, s: &Store, cmd: &LevelCmd) -> Result<(), StoreError> {
     let (_, a) = me(cli);
-    let json = cli.json || matches!(cmd, LevelCmd::Add { grants, .. } if grants.iter().any(|a| a == "--json"));
     let one = |r: idms::store::levels::LevelRecord| {
-        if json {
+        if cli.json {
             output::json(&dto::Level::from(r));
         } else {
             println!("level {} ({} grants{})", r.name, r.grants.len(), if r.is_default { ", default" } else { "" });
@@ -434,7 +432,7 @@ pub(super) fn level(cli: &Cli, s: &Store, cmd: &LevelCmd) -> Result<(), StoreErr
     };
     match cmd {
         LevelCmd::Add { name, org_unit, grants: raw } => {
-            let g = grants(raw).map_err(OpsError::from);
+            let g = grants(raw).map_err(OpsError::Refused);
             let r = g.and_then(|g| ops::add_level(s, &a, name, org_unit.clone(), &g));
             one(done(s, cli, "level.add", r)?);
         }
@@ -444,7 +442,7 @@ pub(super) fn level(cli: &Cli, s: &Store, cmd: &LevelCmd) -> Result<(), StoreErr
                     let w = ValidityWindow::new(ts("from", from.as_deref())?, ts("to", to.as_deref())?)?;
                     Ok((h, w))
                 })
-                .map_err(OpsError::from)
+                .map_err(OpsError::Refused)
                 .and_then(|(h, w)| ops::assign(s, &a, level, &h, w));
             let r = done(s, cli, "level.assign", r)?;
             if cli.json {
@@ -455,7 +453,7 @@ pub(super) fn level(cli: &Cli, s: &Store, cmd: &LevelCmd) -> Result<(), StoreErr
         }
         LevelCmd::Unassign { level, user, group } => {
             let r = holder(user.as_deref(), group.as_deref())
-                .map_err(OpsError::from)
+                .map_err(OpsError::Refused)
                 .and_then(|h| ops::unassign(s, &a, level, &h));
             done(s, cli, "level.unassign", r)?;
             if cli.json {
@@ -556,7 +554,7 @@ pub(super) fn who_can(cli: &Cli, s: &Store, door: &str, at: Option<&str>) -> Res
 pub(super) fn access(cli: &Cli, s: &Store, user: &str, at: Option<&str>) -> Result<(), StoreError> {
     let (_, a) = me(cli);
     let at = at_or_now(at)?;
-    let r = user.parse::<UserId>().map_err(OpsError::from).and_then(|u| ops::access_of(s, &a, u, at));
+    let r = user.parse::<UserId>().map_err(OpsError::Refused).and_then(|u| ops::access_of(s, &a, u, at));
     let p = done(s, cli, "access.person", r)?;
     if cli.json {
         output::json(&dto::Access::from(p));

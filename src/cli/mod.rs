@@ -387,7 +387,14 @@ fn serve(cli: &Cli, file: Option<&std::path::Path>, flags: &idms::config::Flags)
 }
 
 pub fn run() -> ExitCode {
-    let mut cli = Cli::parse();
+    // `level add` takes its ordered grants as trailing arguments, where a
+    // `--json` would be read as one: the global flag is moved to the front.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.iter().any(|a| a == "--json") {
+        args.retain(|a| a != "--json");
+        args.insert(1.min(args.len()), "--json".into());
+    }
+    let mut cli = Cli::parse_from(args);
     if let Cmd::Serve { flags } = &cli.cmd {
         return serve(&cli, cli.config.as_deref(), flags);
     }

@@ -102,7 +102,8 @@ pub fn add_holiday(
     yearly: bool,
 ) -> Result<CalendarRecord, OpsError> {
     edit_site_wide(acting)?;
-    let h = Holiday::parse(date, kind, yearly)?;
+    // Refused before any write: the front end audits it (like a role refusal).
+    let h = Holiday::parse(date, kind, yearly).map_err(OpsError::Refused)?;
     Ok(store.add_holiday(&acting.actor(), calendar, &h)?)
 }
 
@@ -167,7 +168,7 @@ pub fn put_schedule(
     replace: bool,
 ) -> Result<ScheduleRecord, OpsError> {
     edit_site_wide(acting)?;
-    let s = input.schedule()?;
+    let s = input.schedule().map_err(OpsError::Refused)?;
     Ok(store.put_schedule(&acting.actor(), name, &input.site, input.calendar.as_deref(), &s, replace)?)
 }
 

@@ -813,7 +813,7 @@ async fn item_page(
         match kind {
             Kind::Doors => {
                 let t = asked.unwrap_or_else(|| st.now());
-                extra.who = Some((t, rules::who_can(st, a, &n, t)?));
+                extra.who = Some((t, rules::who_can(st, a, &n, t)?.0));
             }
             Kind::Levels => extra.holders = rules::assignments_of_level(st, a, &n)?,
             _ => {}

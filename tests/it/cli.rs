@@ -440,3 +440,93 @@ fn the_shipped_unit_is_sandboxed_and_its_configuration_loads() {
         "the shipped configuration serves plain HTTP off loopback"
     );
 }
+
+/// Issue 10/12's CLI contract, end to end: every refusal has its stable
+/// code and is on the audit trail, parse errors included.
+#[test]
+fn the_access_level_commands_refuse_with_stable_codes_and_audit_every_refusal() {
+    let d = init();
+    let dir = d.path();
+    assert_eq!(refused(dir, &["site", "add", "Mars", "--tz", "Mars/Olympus"]), "invalid_input");
+    assert_eq!(
+        refused(dir, &["schedule", "add", "Bad", "--site", "Default", "--interval", "mon", "25:00-01:00"]),
+        "invalid_input"
+    );
+    assert_eq!(
+        refused(dir, &["holiday", "add", "--calendar", "DE", "--date", "2027-13-45", "--type", "public"]),
+        "invalid_input"
+    );
+    assert_eq!(refused(dir, &["level", "add", "L", "--door", "nowhere", "--schedule", "Always"]), "not_found");
+    assert_eq!(refused(dir, &["level", "add", "L", "--door"]), "invalid_input");
+    assert_eq!(refused(dir, &["schedule", "delete", "Always"]), "in_use");
+    assert_eq!(refused(dir, &["who-can", "--door", "nowhere"]), "not_found");
+    let log = ok_json(dir, &["audit", "list", "--limit", "1000"]);
+    let outcome = |action: &str| -> Vec<String> {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == action)
+            .map(|e| e["outcome"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(outcome("site.add"), ["invalid_input"]);
+    assert_eq!(outcome("schedule.add"), ["invalid_input"]);
+    assert_eq!(outcome("holiday.add"), ["invalid_input"]);
+    assert_eq!(outcome("level.add"), ["not_found", "invalid_input"]);
+    assert_eq!(outcome("schedule.delete"), ["in_use"]);
+    // And the contract's happy path, with --json anywhere.
+    ok_json(dir, &["site", "add", "Berlin", "--tz", "Europe/Berlin"]);
+    ok_json(dir, &["door", "add", "lab", "--site", "Berlin"]);
+    ok_json(dir, &["area", "add", "Labs", "--door", "lab"]);
+    ok_json(dir, &["holiday", "add", "--calendar", "DE", "--date", "2027-12-25", "--type", "public", "--yearly"]);
+    let s = ok_json(
+        dir,
+        &[
+            "schedule",
+            "add",
+            "Night",
+            "--site",
+            "Berlin",
+            "--interval",
+            "mon-fri",
+            "22:00-06:00",
+            "--calendar",
+            "DE",
+            "--on",
+            "public",
+            "closed",
+        ],
+    );
+    assert_eq!(
+        (s["intervals"][0].as_str(), s["on_holiday"]["public"].as_str()),
+        (Some("mon-fri 22:00-06:00"), Some("closed"))
+    );
+    let l = ok_json(
+        dir,
+        &[
+            "level",
+            "add",
+            "Night lab",
+            "--area",
+            "Labs",
+            "--schedule",
+            "Night",
+            "--door",
+            "lab",
+            "--schedule",
+            "Always",
+        ],
+    );
+    assert_eq!(l["grants"][0]["area"], "Labs");
+    assert_eq!(l["grants"][1]["door"], "lab");
+    let u = add(dir, "Night");
+    ok_json(dir, &["level", "assign", "Night lab", "--user", &u, "--from", "2027-01-01", "--to", "2028-01-01"]);
+    let acc = ok_json(dir, &["access", "--user", &u, "--at", "2027-06-01T12:00:00Z"]);
+    let levels: Vec<&str> =
+        acc["assignments"].as_array().unwrap().iter().map(|a| a["level"].as_str().unwrap()).collect();
+    assert_eq!(levels, ["All doors, always", "Night lab"]);
+    ok_json(dir, &["level", "default", "remove", "All doors, always"]);
+    let fresh = add(dir, "Fresh");
+    let acc = ok_json(dir, &["access", "--user", &fresh]);
+    assert!(acc["assignments"].as_array().unwrap().is_empty(), "{acc}");
+}
