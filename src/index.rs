@@ -87,6 +87,9 @@ struct Inner {
     access: Vec<HolderAccess>,
     /// Sites, doors, areas, schedules, calendars, levels, group assignments.
     rules: Arc<RuleSet>,
+    /// The change-log position `rules` were read at: older rules never
+    /// replace newer ones (a catch-up and a write may race to apply).
+    rules_seq: i64,
     applied_seq: i64,
 }
 
@@ -264,6 +267,7 @@ impl IndexBuilder {
                 holders: Vec::with_capacity(users),
                 access: Vec::with_capacity(users),
                 rules: Arc::default(),
+                rules_seq: 0,
                 applied_seq: 0,
             },
         }
@@ -299,6 +303,7 @@ impl IndexBuilder {
     pub fn finish(self, applied_seq: i64) -> Index {
         let mut inner = self.inner;
         inner.applied_seq = applied_seq;
+        inner.rules_seq = applied_seq;
         Index { inner: RwLock::new(inner) }
     }
 }
@@ -354,15 +359,26 @@ impl Index {
     /// (state, validity window) pass: the holder slots' IDs, in no order.
     #[must_use]
     pub fn who_can(&self, door: &str, now: Timestamp) -> Vec<UserId> {
-        let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        (0..inner.holders.len())
-            .filter_map(|slot| {
-                let (view, id) = inner.holders.get(slot)?;
+        // In chunks of holders, each under its own short read lock, so a
+        // scan of a million people never holds a writer (and, behind it,
+        // the doors) off for long.
+        let mut out = Vec::new();
+        let mut slot = 0usize;
+        loop {
+            let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let end = (slot + 16_384).min(inner.holders.len());
+            for s in slot..end {
+                let Some((view, id)) = inner.holders.get(s) else { break };
                 let ok = decide(Some(CredentialState::Issued), Some(view), now) == Decision::Grant;
-                let slot = u32::try_from(slot).ok()?;
-                (ok && matches!(inner.door_rules(slot, door, now), Ok(Some(_)))).then_some(*id)
-            })
-            .collect()
+                if ok && matches!(u32::try_from(s).map(|s| inner.door_rules(s, door, now)), Ok(Ok(Some(_)))) {
+                    out.push(*id);
+                }
+            }
+            slot = end;
+            if slot >= inner.holders.len() {
+                return out;
+            }
+        }
     }
 
     /// The doors a person's levels cover at `now` (whatever the time of
@@ -401,12 +417,15 @@ impl Index {
     }
 
     /// [`Index::apply`], and when the entries hold a [`Change::Rules`],
-    /// the rules as they are after them (`rules`, read by the caller in the
-    /// same transaction as the entries) replace the ones in force.
-    pub fn apply_with<'a>(&self, changes: impl IntoIterator<Item = (i64, &'a Change)>, rules: Option<RuleSet>) {
+    /// the rules as they are at log position `rules.0` (read by the caller
+    /// in the same transaction as the entries) replace the ones in force —
+    /// unless those were read at a later position: a catch-up and a write
+    /// may race, and older rules never win.
+    pub fn apply_with<'a>(&self, changes: impl IntoIterator<Item = (i64, &'a Change)>, rules: Option<(i64, RuleSet)>) {
         // In chunks, so a long backlog never holds door decisions off for long.
         let mut it = changes.into_iter().peekable();
-        while it.peek().is_some() {
+        let mut rules = rules.map(|(seq, r)| (seq, Arc::new(r)));
+        loop {
             let mut inner = self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner);
             for (seq, change) in it.by_ref().take(1024) {
                 if seq <= inner.applied_seq {
@@ -415,9 +434,16 @@ impl Index {
                 inner.apply(change);
                 inner.applied_seq = seq;
             }
-        }
-        if let Some(r) = rules {
-            self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner).rules = Arc::new(r);
+            if it.peek().is_none() {
+                // The rules change with the last chunk, in the same critical section.
+                if let Some((seq, r)) = rules.take()
+                    && seq >= inner.rules_seq
+                {
+                    inner.rules = r;
+                    inner.rules_seq = seq;
+                }
+                break;
+            }
         }
     }
 
@@ -512,6 +538,28 @@ mod tests {
         bld.credential(Technology::Other, card, CredentialState::Issued, Some(a));
         let idx = bld.finish(0);
         assert_eq!(idx.decide_with_holder(None, &card, Timestamp(0)), (Decision::Grant, Some(a)));
+    }
+
+    #[test]
+    fn older_rules_never_replace_newer_ones() {
+        use crate::domain::access::{DoorId, DoorRules, SiteId};
+        let idx = IndexBuilder::default().finish(10);
+        let with_door = |name: &str| {
+            let mut r = RuleSet::default();
+            r.set_door(DoorId(1), name, DoorRules { site: SiteId(1), areas: vec![] });
+            r
+        };
+        let rules = Change::Rules { reach: true };
+        // A write applies the rules as of 12; a catch-up that read them at 11 comes after.
+        idx.apply_with([(12, &rules)], Some((12, with_door("new"))));
+        idx.apply_with([(11, &rules)], Some((11, with_door("old"))));
+        assert!(idx.rules().door_named("new").is_some() && idx.rules().door_named("old").is_none());
+        // Rules read later do replace them, even when their entries were applied already.
+        idx.apply_with([(12, &rules)], Some((13, with_door("newer"))));
+        assert!(idx.rules().door_named("newer").is_some());
+        // Rules read before the index was built never replace the built ones.
+        idx.apply_with([], Some((5, with_door("ancient"))));
+        assert!(idx.rules().door_named("newer").is_some());
     }
 
     #[test]

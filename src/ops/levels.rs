@@ -193,7 +193,7 @@ pub fn add_level(
     grants: &[(GrantTarget, String)],
 ) -> Result<LevelRecord, OpsError> {
     acting.require(Role::Manager)?;
-    let unit = acting.unit_for(org_unit)?;
+    let unit = acting.unit_for(org_unit.map(|u| u.trim().to_owned()))?;
     if grants.iter().any(|(t, _)| matches!(t, GrantTarget::AllDoors)) {
         acting.require_unscoped()?;
     }
@@ -340,6 +340,10 @@ pub fn explain(
         return Err(crate::domain::DomainError::UnknownDoor { name: door.to_owned() }.into());
     }
     let decision = store.index().decide_at_door(technology, uid, door, at);
+    // A scoped caller asks only about their unit's people's cards.
+    if let (Some(_), Some(holder)) = (acting.scope()?, decision.holder) {
+        load_scoped(store, acting, holder)?;
+    }
     let (level, schedule) = match decision.granted {
         Some(g) => (
             store.levels()?.into_iter().find(|l| l.id == g.level.0).map(|l| l.name),

@@ -25,10 +25,13 @@ pub const MAX_NAME: usize = 64;
 /// characters.
 pub fn clean_label(field: &'static str, s: &str) -> Result<String, DomainError> {
     let t = s.trim();
-    if t.is_empty() || t.chars().count() > MAX_NAME || t.chars().any(char::is_control) {
+    // Format characters (bidirectional overrides, zero-width ones) would make
+    // two names look alike or turn a listing's line around.
+    let invisible = |c: char| matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
+    if t.is_empty() || t.chars().count() > MAX_NAME || t.chars().any(|c| c.is_control() || invisible(c)) {
         return Err(DomainError::InvalidInput {
             field,
-            message: format!("1 to {MAX_NAME} characters, no control characters"),
+            message: format!("1 to {MAX_NAME} characters, no control or invisible formatting characters"),
         });
     }
     Ok(t.to_owned())
@@ -286,6 +289,7 @@ pub fn load_rules(conn: &Connection) -> Result<RuleSet, StoreError> {
     }
     {
         let mut cals: std::collections::BTreeMap<i64, Vec<Holiday>> = std::collections::BTreeMap::new();
+        let mut bad = std::collections::BTreeSet::new();
         let mut stmt = conn.prepare_cached("SELECT id FROM holiday_calendars")?;
         for id in stmt.query_map([], |r| r.get::<_, i64>(0))? {
             cals.insert(id?, Vec::new());
@@ -296,10 +300,18 @@ pub fn load_rules(conn: &Connection) -> Result<RuleSet, StoreError> {
             let (cal, date, kind, yearly): (i64, String, String, bool) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
             match Holiday::parse(&date, &kind, yearly) {
                 Ok(h) => cals.entry(cal).or_default().push(h),
-                Err(_) => tracing::error!(calendar = cal, "a stored holiday cannot be read; it is left out"),
+                Err(_) => {
+                    // Left out, a closed holiday would open as a normal day: the
+                    // whole calendar goes, and the schedules using it open nothing.
+                    tracing::error!(
+                        calendar = cal,
+                        "a stored holiday cannot be read; its calendar's schedules open nothing"
+                    );
+                    bad.insert(cal);
+                }
             }
         }
-        for (id, hs) in cals {
+        for (id, hs) in cals.into_iter().filter(|(id, _)| !bad.contains(id)) {
             match HolidayCalendar::new(hs) {
                 Ok(c) => rules.set_calendar(CalendarId(id), c),
                 Err(_) => tracing::error!(calendar = id, "a stored holiday calendar cannot be read; it is left out"),
@@ -496,22 +508,46 @@ impl Store {
         default_tz: Option<&str>,
         doors: &[String],
     ) -> Result<(), StoreError> {
-        if let Some(tz) = default_tz {
-            let tz = parse_site(tz)?;
-            let current = self.read(|c| {
-                Ok(c.query_row("SELECT name, tz FROM sites WHERE is_default = 1", [], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })?)
-            })?;
-            if current.1 != tz {
-                self.set_site_tz(actor, &current.0, &tz)?;
+        // A door reader's name is matched exactly (no trimming): 1 to 64
+        // characters without control characters, else the start is refused.
+        for d in doors {
+            if d.is_empty() || d.chars().count() > MAX_NAME || d.chars().any(char::is_control) {
+                return Err(DomainError::InvalidInput {
+                    field: "door",
+                    message: format!(
+                        "an [[osdp]] door reader's door must be 1 to {MAX_NAME} characters without control characters"
+                    ),
+                }
+                .into());
             }
         }
-        let known: std::collections::BTreeSet<String> = self.doors()?.into_iter().map(|d| d.name).collect();
-        for d in doors.iter().filter(|d| !known.contains(d.as_str())) {
-            self.add_door(actor, d, None)?;
+        let tz = default_tz.map(parse_site).transpose()?;
+        let (current_tz, known) = self.read(|c| {
+            let tz: String = c.query_row("SELECT tz FROM sites WHERE is_default = 1", [], |r| r.get(0))?;
+            let known: std::collections::BTreeSet<String> =
+                names(c, "SELECT name FROM doors WHERE ?1 = ?1", 0)?.into_iter().collect();
+            Ok((tz, known))
+        })?;
+        let new_tz = tz.filter(|t| *t != current_tz);
+        let new_doors: Vec<&String> = doors.iter().filter(|d| !known.contains(d.as_str())).collect();
+        if new_tz.is_none() && new_doors.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        self.write(actor, AuditDraft::new("config.reconcile"), |w| {
+            if let Some(tz) = &new_tz {
+                w.conn.prepare_cached("UPDATE sites SET tz = ?1 WHERE is_default = 1")?.execute([tz])?;
+            }
+            for d in &new_doors {
+                w.conn
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO doors (name, site_id, created_at)
+                         VALUES (?1, (SELECT id FROM sites WHERE is_default = 1), ?2)",
+                    )?
+                    .execute(params![d, w.now.0])?;
+            }
+            w.audit.detail = format!("default_tz={} doors={}", new_tz.as_deref().unwrap_or("-"), new_doors.len());
+            w.change(Change::Rules { reach: !new_doors.is_empty() })
+        })
     }
 
     /// The IDs of the people of an org unit (not expunged).
@@ -830,6 +866,12 @@ impl Store {
                 id,
             )
             .map_err(|e| match e {
+                // A scoped actor is not told who, in whatever unit, holds it.
+                StoreError::Domain(DomainError::InUse { what, name, used_by })
+                    if used_by.starts_with("person ") && actor.unit.is_some() =>
+                {
+                    StoreError::Domain(DomainError::InUse { what, name, used_by: "people who hold it".into() })
+                }
                 // A person is named by ID.
                 StoreError::Domain(DomainError::InUse { what, name, used_by }) if used_by.starts_with("person ") => {
                     let id = used_by.trim_start_matches("person ").parse::<i64>().map(UserId::from_i64);

@@ -368,7 +368,7 @@ impl Store {
                     // The rules as this write leaves them, read before the commit.
                     let rules = match self.index.get() {
                         Some(_) if w.changes.iter().any(|(_, c)| matches!(c, Change::Rules { .. })) => {
-                            Some(levels::load_rules(&w.conn)?)
+                            Some((changes::head(&w.conn)?, levels::load_rules(&w.conn)?))
                         }
                         _ => None,
                     };
@@ -415,7 +415,7 @@ impl Store {
         let (entries, rules) = self.read(|c| {
             let entries = changes::read_since(c, index.applied_seq(), 10_000)?;
             let rules = match entries.iter().any(|(_, c)| matches!(c, Change::Rules { .. })) {
-                true => Some(levels::load_rules(c)?),
+                true => Some((changes::head(c)?, levels::load_rules(c)?)),
                 false => None,
             };
             Ok((entries, rules))

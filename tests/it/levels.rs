@@ -3,7 +3,8 @@
 //! - Must-be-true 4: a schedule edited with the CLI while `idms serve`
 //!   runs is in force at the door once the service has applied the write's
 //!   change-log position (read from `/metrics`; the test waits on that
-//!   position, never on a clock).
+//!   position, never on a clock), and the controller's next feed answer is
+//!   a delta carrying it.
 //! - Must-be-true 5: deleting a door, area, schedule, calendar, site or
 //!   level that something still uses is refused `in_use`, naming what uses
 //!   it; nothing is lost; every change — refused or not — is audited.
@@ -117,6 +118,10 @@ fn names_are_unique_and_bad_input_names_its_field() {
     assert_eq!(s.add_door(&a, "lab", None).unwrap_err().code(), "name_taken");
     assert_eq!(s.add_door(&a, "bad door", None).unwrap_err().code(), "invalid_input");
     assert_eq!(s.add_site(&a, "Mars", "Mars/Olympus").unwrap_err().code(), "invalid_input");
+    // Invisible formatting characters would make two names look alike.
+    for sneaky in ["Lobby\u{200B}", "Night\u{202E}live", "A\tB"] {
+        assert_eq!(s.add_area(&a, sneaky, &["lab".to_string()]).unwrap_err().code(), "invalid_input", "{sneaky:?}");
+    }
     assert_eq!(s.add_area(&a, "Empty", &[]).unwrap_err().code(), "invalid_input");
     assert_eq!(s.add_area(&a, "Ghost", &["nowhere".to_string()]).unwrap_err().code(), "not_found");
     // A failed write leaves nothing behind: the area was not half made.
@@ -225,6 +230,16 @@ fn a_scoped_manager_assigns_only_their_units_levels_to_their_units_people() {
     assert!(all.contains(&n.id) && all.contains(&south_person.id));
     assert_eq!(ops::who_can(s, &north, "lab", at).unwrap(), (vec![n.id], false));
     assert_eq!(ops::access_of(s, &north, south_person.id, at).unwrap_err().code(), "not_found");
+    // Explaining another unit's card reveals nothing of its holder.
+    s.enroll(&a, south_person.id, Technology::Iso14443a, &iso("04D0D0D0")).unwrap();
+    let e = ops::explain(s, &north, None, &iso("04D0D0D0"), "lab", at).unwrap_err();
+    assert_eq!(e.code(), "not_found");
+    assert!(ops::explain(s, &viewer, None, &iso("04D0D0D0"), "lab", at).unwrap().decision.holder.is_some());
+    // A scoped manager is not told who holds a level they cannot delete.
+    s.assign_level(&a, "North lab", &Holder::User(south_person.id), w).unwrap();
+    let e = ops::delete_level(s, &north, "North lab").unwrap_err();
+    assert_eq!(e.code(), "in_use");
+    assert!(!e.to_string().contains(&south_person.id.to_string()), "{e}");
 }
 
 #[test]
@@ -311,6 +326,22 @@ fn a_schedule_edited_with_the_cli_is_in_force_once_the_service_applied_its_posit
     wait_applied(&agent, &server.base, &dir);
     assert_eq!(decide(&agent, &server.base, &token, "04A1B2C3").unwrap().1["decision"], "grant");
 
+    // The controller's list and rules as of now: its cursor.
+    let feed = |since: Option<&str>| -> serde_json::Value {
+        let url = match since {
+            Some(c) => format!("{}/api/v1/controllers/me/credentials?since={c}", server.base),
+            None => format!("{}/api/v1/controllers/me/credentials", server.base),
+        };
+        let mut r = agent.get(&url).header("Authorization", &format!("Bearer {token}")).call().unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r.body_mut().read_json().unwrap()
+    };
+    let mut page = feed(None);
+    while page["more"] == true {
+        page = feed(page["cursor"].as_str());
+    }
+    let cursor = page["cursor"].as_str().unwrap().to_string();
+
     // Now: the shift moves to an hour that is not now (UTC, the default site's zone).
     let hour = idms::clock::Clock::now(&idms::clock::SystemClock).0.div_euclid(3600).rem_euclid(24);
     let later = format!("{:02}:00-{:02}:00", (hour + 2) % 24, (hour + 3) % 24);
@@ -318,6 +349,14 @@ fn a_schedule_edited_with_the_cli_is_in_force_once_the_service_applied_its_posit
     wait_applied(&agent, &server.base, &dir);
     let (_, v) = decide(&agent, &server.base, &token, "04A1B2C3").unwrap();
     assert_eq!((v["decision"].as_str(), v["reason"].as_str()), (Some("deny"), Some("outside_schedule")), "{v}");
+    // The next feed answer is a delta carrying the edited schedule in its rules.
+    let delta = feed(Some(&cursor));
+    assert_eq!(delta["kind"], "delta", "{delta}");
+    let schedules = delta["rules"]["schedules"].as_array().unwrap_or_else(|| panic!("no rules in {delta}"));
+    assert!(
+        schedules.iter().any(|x| x["intervals"] == serde_json::json!([format!("mon-sun {later}")])),
+        "{schedules:?}"
+    );
 
     // And back.
     cli(&dir, &["schedule", "edit", "Shift", "--site", "Default", "--interval", "mon-sun", "00:00-24:00"]);
