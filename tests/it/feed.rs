@@ -154,7 +154,10 @@ fn each_kind_of_change_is_in_the_next_delta() {
     // Each holder holds the default level "All doors, always", with no window.
     assert_eq!(keys(&json["entries"][0]), ["holder_state", "levels", "state", "technology", "uid", "user_id"]);
     assert_eq!(json["entries"][0]["levels"], serde_json::json!([{"id": 1}]));
-    assert_eq!(keys(&json["entries"][1]), ["holder_state", "levels", "state", "technology", "uid", "user_id", "valid_to"]);
+    assert_eq!(
+        keys(&json["entries"][1]),
+        ["holder_state", "levels", "state", "technology", "uid", "user_id", "valid_to"]
+    );
     assert!(json.get("removed").is_none(), "a snapshot has no removed keys: {json}");
 }
 
