@@ -406,3 +406,68 @@ async fn a_cursor_from_before_the_feed_format_gets_a_snapshot() {
     assert_eq!(again["kind"], "snapshot");
     assert!(again.get("rules").is_some());
 }
+
+/// The OSDP door path (the service's own reader on hw-sim's simulated
+/// device, door `main`) on a subset covering every reason a door's rules
+/// add and one before them: each read's logged decision is the index's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_osdp_door_reader_decides_with_levels_and_schedules_like_the_index() {
+    use hw_sim::osdp::Kind;
+    use idms::readers::osdp::Role as PdRole;
+    let rig = crate::osdp::rig(&[(1, Kind::Reader, PdRole::Door)]);
+    let (s, st) = (&rig.api.store, staff());
+    s.set_default_level(&st, "All doors, always", false).unwrap();
+    s.add_site(&st, "Berlin", "Europe/Berlin").unwrap();
+    let nights = Schedule::from_text("mon-sun 22:00-06:00", "").unwrap();
+    s.put_schedule(&st, "Berlin nights", "Berlin", None, &nights, false).unwrap();
+    let days = Schedule::from_text("mon-fri 08:00-18:00", "").unwrap();
+    s.put_schedule(&st, "Berlin days", "Berlin", None, &days, false).unwrap();
+    s.add_level(&st, "Main nights", None, &[(GrantTarget::Door("main".into()), "Berlin nights".into())]).unwrap();
+    s.add_level(&st, "Main days", None, &[(GrantTarget::Door("main".into()), "Berlin days".into())]).unwrap();
+    s.add_level(&st, "Side", None, &[(GrantTarget::Door("side".into()), "Berlin nights".into())]).unwrap();
+    // H10301 facility 42, card N is the `other` credential 2A + N in hex.
+    let mut cards = Vec::new();
+    for (n, level, lost) in [
+        (1u16, Some("Main nights"), false),
+        (2, Some("Main days"), false),
+        (3, Some("Side"), false),
+        (4, Some("Main nights"), true),
+    ] {
+        let u = s.create_user(&st, new_user("Osdp", "Person")).unwrap().id;
+        let uid = idms::domain::Uid::parse_for(Technology::Other, &format!("2A{n:04X}")).unwrap();
+        s.enroll(&st, u, Technology::Other, &uid).unwrap();
+        if let Some(l) = level {
+            s.assign_level(&st, l, &Holder::User(u), ValidityWindow::default()).unwrap();
+        }
+        if lost {
+            s.revoke(&st, Some(Technology::Other), &uid, RetireReason::Lost).unwrap();
+        }
+        cards.push((n, uid));
+    }
+    // Saturday night in Berlin, the spring-forward night.
+    let t = at("2026-03-28T21:30:00Z");
+    rig.api.fx.clock.set(t);
+    let line = rig.line();
+    let want = [GRANT, OUTSIDE, NO_ACCESS, (false, Some("credential_lost")), (false, Some("unknown_credential"))];
+    for n in 1..=5u16 {
+        line.h10301(1, 42, n);
+        // One read at a time: its event is logged before the next.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while idms::store::events::read_all(rig.api.fx.dir.path()).map_or(0, |e| e.len()) < usize::from(n) {
+            assert!(std::time::Instant::now() < deadline, "read {n} was not logged");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    let logged = idms::store::events::read_all(rig.api.fx.dir.path()).unwrap();
+    assert_eq!(logged.len(), 5);
+    for (i, e) in logged.iter().enumerate() {
+        let got = verdict(e.decision);
+        assert!(is(&got, want[i]), "read {}: {got:?}", i + 1);
+        assert_eq!((e.door.as_str(), e.online, e.controller), ("main", true, None));
+        let uid = cards
+            .get(i)
+            .map_or_else(|| idms::domain::Uid::parse_for(Technology::Other, "2A0005").unwrap(), |(_, u)| *u);
+        let index = verdict(s.index().decide_at_door(Some(Technology::Other), &uid, "main", t).decision);
+        assert_eq!(got, index, "read {}", i + 1);
+    }
+}
