@@ -17,7 +17,7 @@ use hw_sim::controller::wire::parse_page;
 use idms::domain::access::{Holiday, Schedule};
 use idms::domain::{Decision, Technology, Timestamp, UserId, ValidityWindow};
 use idms::store::levels::{GrantTarget, Holder};
-use idms::store::{FeedScope, NewUser, Store, UserPatch};
+use idms::store::{FeedScope, Store, UserPatch};
 use proptest::prelude::*;
 
 use crate::common::{Fixture, iso, new_user, staff};
@@ -124,7 +124,7 @@ fn site() -> (Fixture, i64, Vec<UserId>) {
     let (c, _) = s.add_controller(&st, "ctl", &["lab".to_string(), "office".to_string()]).unwrap();
     let people = (0..PEOPLE)
         .map(|i| {
-            let u = s.create_user(&st, NewUser { ..new_user("Prop", "Person") }).unwrap().id;
+            let u = s.create_user(&st, new_user("Prop", "Person")).unwrap().id;
             s.enroll(&st, u, Technology::Iso14443a, &iso(&card(i))).unwrap();
             u
         })
