@@ -403,9 +403,13 @@ impl Reach {
         let level_ids: HashSet<i64> = levels.iter().map(|l| l.id).collect();
         let mut groups: HashMap<String, Vec<FeedLevel>> = HashMap::new();
         {
+            // Through the group index: every page reads these, and a scan of
+            // the assignments (a million people's) cost 0.3 s a page at 1M.
             let mut st = c.prepare_cached(
-                "SELECT g.name, a.level_id, a.valid_from, a.valid_to FROM level_assignments a
-                 JOIN user_groups g ON g.id = a.group_id ORDER BY a.id",
+                "SELECT g.name, a.level_id, a.valid_from, a.valid_to
+                 FROM level_assignments a INDEXED BY level_assignments_group
+                 JOIN user_groups g ON g.id = a.group_id
+                 WHERE a.group_id IS NOT NULL ORDER BY a.group_id, a.id",
             )?;
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
