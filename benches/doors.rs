@@ -18,7 +18,15 @@
 //!   fetched (gzip), parsed, staged, the list replaced and saved to disk
 //!   (fsynced) — end to end.
 //!
-//! Goals (issue 15): ≤ 40 bytes per entry compressed, ≤ 5 s end to end.
+//! - **50 doors** (issue 16): the same people given access levels instead —
+//!   1,000 doors in 100 areas of 10, 200 levels each granting one area,
+//!   each person holding 1 to 3 of them (the default level taken away) —
+//!   and a controller of 50 doors (5 areas, so 10 levels reach it): its
+//!   snapshot through the router, plain and gzip, time and bytes. Every
+//!   card is looked at; about one person in seven reaches its doors.
+//!
+//! Goals (issue 15): ≤ 40 bytes per entry compressed, ≤ 5 s end to end;
+//! (issue 16) the 50-door controller's snapshot ≤ 1 s.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../tests/it/feed_data.rs"]
@@ -51,7 +59,8 @@ fn cpu() -> Duration {
 /// Makes the site once: in a temporary file, renamed when complete.
 fn site(dir: &Path, n: u64) -> PathBuf {
     let db = dir.join(DB_FILE);
-    let marker = dir.join(format!("credentials-{n}"));
+    // Since access levels (issue 16) every holder holds levels: a site made before is made again.
+    let marker = dir.join(format!("credentials-{n}-levels"));
     if db.exists() && marker.exists() {
         return db;
     }
@@ -137,6 +146,92 @@ fn report(what: &str, p: &Pass) {
     );
 }
 
+/// Gives the site's people access levels instead of the default one: 1,000
+/// doors `d000`…`d999` in 100 areas of 10, 200 levels each granting one
+/// area always, each person holding 1 to 3 of them.
+fn levels_instead(db: &Path) -> rusqlite::Result<()> {
+    let mut c = rusqlite::Connection::open(db)?;
+    let tx = c.transaction()?;
+    let t = feed_data::T;
+    {
+        let mut door = tx.prepare("INSERT INTO doors (name, site_id, created_at) VALUES (?1, 1, ?2)")?;
+        for d in 0..1000 {
+            door.execute(rusqlite::params![format!("d{d:03}"), t])?;
+        }
+        let mut area = tx.prepare("INSERT INTO areas (id, name, created_at) VALUES (?1, ?2, ?3)")?;
+        for a in 0..100 {
+            area.execute(rusqlite::params![a + 1, format!("area {a}"), t])?;
+        }
+        tx.execute(
+            "INSERT INTO area_doors (area_id, door_id) SELECT CAST(substr(name, 2) AS INTEGER) / 10 + 1, id
+             FROM doors WHERE name GLOB 'd[0-9][0-9][0-9]'",
+            [],
+        )?;
+        let mut level = tx.prepare("INSERT INTO access_levels (id, name, created_at) VALUES (?1, ?2, ?3)")?;
+        let mut grant =
+            tx.prepare("INSERT INTO level_grants (level_id, position, area_id, schedule_id) VALUES (?1, 0, ?2, 1)")?;
+        for l in 0..200 {
+            level.execute(rusqlite::params![1000 + l, format!("level {l}"), t])?;
+            grant.execute(rusqlite::params![1000 + l, l % 100 + 1])?;
+        }
+        tx.execute("DELETE FROM level_assignments", [])?;
+        let users: Vec<i64> =
+            tx.prepare("SELECT id FROM users")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut assign =
+            tx.prepare("INSERT INTO level_assignments (level_id, user_id, created_at) VALUES (?1, ?2, ?3)")?;
+        for (i, u) in users.iter().enumerate() {
+            let h = u64::try_from(*u).unwrap_or(0) ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let k = 1 + h % 3;
+            let mut held = Vec::new();
+            for j in 0..k {
+                let l = 1000 + i64::try_from((h >> 8).wrapping_add(j * 67) % 200).unwrap_or(0);
+                if !held.contains(&l) {
+                    held.push(l);
+                    assign.execute(rusqlite::params![l, u, t])?;
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+}
+
+/// Issue 16's figure: a 50-door controller's snapshot at `n` credentials.
+async fn fifty_doors(source: &Path, n: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(DB_FILE);
+    std::fs::copy(source, &db).unwrap();
+    let t = Instant::now();
+    levels_instead(&db).unwrap();
+    println!("50 doors: 200 levels over 1,000 doors given to {n} people in {:.1} s", t.elapsed().as_secs_f64());
+    let store = Arc::new(Store::open(&db, Arc::new(SystemClock)).unwrap());
+    let doors: Vec<String> = (0..50).map(|d| format!("d{d:03}")).collect();
+    let (c, token) = store.add_controller(&Actor::staff("bench"), "fifty-doors", &doors).unwrap();
+    let (t, cpu0) = (Instant::now(), cpu());
+    let (mut pages, mut entries, mut since) = (0, 0, None::<String>);
+    loop {
+        let page = store.controller_feed(idms::store::FeedScope::Controller(c.id), since.as_deref(), 10_000).unwrap();
+        pages += 1;
+        entries += page.entries.len();
+        if !page.more {
+            break;
+        }
+        since = Some(page.cursor);
+    }
+    println!(
+        "50 doors store {:>5.2} s ({:.2} s CPU) for {pages} pages, {entries} entries of {n} credentials",
+        t.elapsed().as_secs_f64(),
+        cpu().saturating_sub(cpu0).as_secs_f64()
+    );
+    let app = router(AppState::open(store.clone(), dir.path(), 1024, Duration::ZERO).unwrap());
+    let plain = snapshot(&app, &token, false).await;
+    report("50 plain", &plain);
+    let gzip = snapshot(&app, &token, true).await;
+    report("50 gzip", &gzip);
+    assert_eq!(plain.entries, entries);
+    assert!(entries > 0 && (entries as u64) < n, "some reach the 50 doors, not all");
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let base = PathBuf::from(std::env::var("BENCH_DIR").unwrap_or_else(|_| "target/bench-data".into()));
@@ -216,4 +311,6 @@ async fn main() {
     );
     let _ = stop_tx.send(());
     server.await.unwrap();
+
+    fifty_doors(&source, n).await;
 }

@@ -19,7 +19,7 @@ use crate::store::events::Refusal;
 
 /// The door-controller contract's version (`docs/controllers.md`,
 /// "Versions and compatibility"): `MAJOR.MINOR`.
-pub const CONTRACT_VERSION: &str = "1.0";
+pub const CONTRACT_VERSION: &str = "2.0";
 
 /// How long a request waits for its events to become durable before it
 /// answers 503 (the writer keeps retrying; the disk is in trouble).

@@ -189,6 +189,15 @@ impl Site {
         &self.name
     }
 
+    /// The zone's UTC-offset spans from 2000-01-01 to 2100-01-01:
+    /// `(first instant, unix seconds; UTC offset, seconds east)` in order,
+    /// the first starting at 2000-01-01T00:00:00Z. What the controller feed
+    /// sends so that a controller needs no tz database.
+    #[must_use]
+    pub fn offsets(&self) -> &[(i64, i32)] {
+        &self.spans
+    }
+
     /// The `jiff` time zone.
     #[must_use]
     pub fn time_zone(&self) -> &TimeZone {

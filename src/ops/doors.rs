@@ -88,7 +88,8 @@ pub fn would_decide(
 /// A page of the controller's credential feed (`id` the caller's own, or
 /// `None` for "mine"; a page holds at most `limit`, 1 to 100000, default
 /// [`DEFAULT_FEED_PAGE`]; `limit=0` is refused rather than read as 1).
-/// Any other ID is not found: a controller has no feed but its own.
+/// Any other ID is not found: a controller has no feed but its own, and it
+/// lists only the credentials and rules that touch its own doors.
 pub fn feed(
     store: &Store,
     acting: &Acting,
@@ -105,7 +106,7 @@ pub fn feed(
     if limit == Some(0) {
         return Err(DomainError::InvalidQuery { field: "limit", message: "a whole number from 1 to 100000" }.into());
     }
-    Ok(store.credential_feed(since, limit.unwrap_or(DEFAULT_FEED_PAGE))?)
+    Ok(store.controller_feed(crate::store::FeedScope::Controller(c.id), since, limit.unwrap_or(DEFAULT_FEED_PAGE))?)
 }
 
 /// A decision a controller made offline, as a front end received it.

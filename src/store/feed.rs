@@ -21,25 +21,51 @@
 //! IDs: no personal data. An entry is `ambiguous` when its UID bytes are
 //! bound to different people under different technologies; a controller
 //! denies those `credential_ambiguous`, as the online decision does.
+//!
+//! # Per controller (access levels, issue 16)
+//!
+//! A controller's feed lists a held credential only when its holder holds
+//! an access level — directly, or through their group — with a grant
+//! covering one of the controller's doors (a door grant, an area holding
+//! one, or an all-doors grant), whatever the assignment's window; each
+//! entry carries those assignments (`levels`). Page 0 of a snapshot, and of
+//! a delta when the rules changed after the cursor, carries the rules the
+//! controller needs for its own doors ([`FeedRules`]): the doors, their
+//! sites' UTC-offset spans, the holiday calendars, schedules and levels
+//! that touch them, flattened to door names. A rules change that may change
+//! who reaches which door (`reach` in the change log) answers a snapshot;
+//! a person's group or direct assignment changes bring their credentials
+//! into the delta, as current entries or `removed` keys.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
+use crate::domain::access::{Holiday, Schedule, Site};
 use crate::domain::{CredentialState, Technology, Timestamp, Uid, UserId, UserState};
 use crate::store::{Store, StoreError, changes, columns};
 
+/// The feed's format: part of every cursor's tag, so that a cursor issued
+/// by a build with another format (before access levels: format 1) is not
+/// recognised and the controller gets a snapshot in this one.
+pub const FEED_FORMAT: u32 = 2;
+
 /// Bytes per entry of a plain-JSON snapshot that the feed stays at or
-/// under at 10,000 credentials (measured 121.2 when set), held by
-/// `tests/it/feed_size.rs` over a realistic site: 7- and 4-byte ISO
-/// 14443-A UIDs, most holders active, some with validity windows, some
-/// suspended; one page of 10,000. The figure `docs/controllers.md` quotes.
-pub const ENTRY_BYTES_PLAIN: usize = 122;
+/// under at 10,000 credentials (measured 145.0 when set with access levels;
+/// 121.2 before), held by `tests/it/feed_size.rs` over a realistic site:
+/// 7- and 4-byte ISO 14443-A UIDs, most holders active, some with validity
+/// windows, some suspended, each holding the default level and one in four
+/// a second (some with an end); one page of 10,000. The figure
+/// `docs/controllers.md` quotes.
+pub const ENTRY_BYTES_PLAIN: usize = 146;
 
 /// The same answered with `Content-Encoding: gzip`, at the fastest gzip
-/// level the service uses for the feed (measured 24.0 when set; the
+/// level the service uses for the feed (measured 26.3 with access levels,
+/// 24.0 before; the
 /// default level gives 20.1 but costs the service twice the CPU time, and
 /// a controller syncing 1,000,000 credentials end to end 6.7 s instead of
 /// 4.8). At 1,000,000 credentials: `make bench-doors`.
-pub const ENTRY_BYTES_GZIP: usize = 25;
+pub const ENTRY_BYTES_GZIP: usize = 27;
 
 /// One credential as a controller needs it to decide offline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +91,110 @@ pub struct FeedEntry {
     /// of them `credential_ambiguous`, with or without a technology, and
     /// log no holder.
     pub ambiguous: bool,
+    /// The holder's access levels that touch the controller's doors:
+    /// direct assignments first, then their group's (empty without a holder).
+    pub levels: Vec<FeedLevel>,
+}
+
+/// An access level a credential's holder holds (directly or through their
+/// group), from `from` inclusive to `to` exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FeedLevel {
+    /// The level's ID (in the rules' `levels`).
+    pub id: i64,
+    /// Held from (inclusive).
+    pub from: Option<Timestamp>,
+    /// Held until (exclusive).
+    pub to: Option<Timestamp>,
+}
+
+/// A door of the controller, and its site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesDoor {
+    /// The door's name, as the controller says it.
+    pub name: String,
+    /// Its site's ID.
+    pub site: i64,
+}
+
+/// A site: its IANA zone's name and UTC-offset spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesSite {
+    /// The site's ID.
+    pub id: i64,
+    /// The IANA time zone (informative: `offsets` is what decides).
+    pub tz: String,
+    /// `(from, unix seconds; UTC offset, seconds east)` in order: the offset
+    /// from each instant until the next one's.
+    pub offsets: Vec<(i64, i32)>,
+}
+
+/// A holiday of a calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesHoliday {
+    /// `YYYY-MM-DD` (for a yearly holiday, its month and day recur).
+    pub date: String,
+    /// Its type.
+    pub kind: String,
+    /// Recurs every year on the same month and day.
+    pub yearly: bool,
+}
+
+/// A holiday calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesCalendar {
+    /// The calendar's ID.
+    pub id: i64,
+    /// Its holidays.
+    pub holidays: Vec<RulesHoliday>,
+}
+
+/// A schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesSchedule {
+    /// The schedule's ID.
+    pub id: i64,
+    /// The site whose local time it is written in.
+    pub site: i64,
+    /// Its holiday calendar, if any.
+    pub calendar: Option<i64>,
+    /// Weekly intervals, `DAYS HH:MM-HH:MM`.
+    pub intervals: Vec<String>,
+    /// By holiday type: `closed`, or `HH:MM-HH:MM` ranges joined by `,`.
+    pub on_holiday: BTreeMap<String, String>,
+}
+
+/// A grant of a level, flattened to the controller's doors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesGrant {
+    /// The controller's doors it covers.
+    pub doors: Vec<String>,
+    /// Its schedule's ID (one missing from `schedules` is never open).
+    pub schedule: i64,
+}
+
+/// An access level, with only its grants that cover the controller's doors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesLevel {
+    /// The level's ID.
+    pub id: i64,
+    /// Its grants, in order.
+    pub grants: Vec<RulesGrant>,
+}
+
+/// The rules a controller needs to decide offline at its own doors.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FeedRules {
+    /// Its doors.
+    pub doors: Vec<RulesDoor>,
+    /// Their sites and the sites of the schedules listed.
+    pub sites: Vec<RulesSite>,
+    /// The calendars the schedules listed use.
+    pub calendars: Vec<RulesCalendar>,
+    /// The schedules of the grants listed.
+    pub schedules: Vec<RulesSchedule>,
+    /// The levels with a grant covering one of its doors.
+    pub levels: Vec<RulesLevel>,
 }
 
 /// A credential's key in the feed.
@@ -103,6 +233,20 @@ pub struct Feed {
     /// changed while they had none); delete them. `entries` and `removed`
     /// together hold at most `limit` credentials.
     pub removed: Vec<FeedKey>,
+    /// Page 0 of a snapshot, and of a delta when the rules changed after
+    /// the cursor: the rules in force (replace those held). `None`: keep
+    /// the rules held.
+    pub rules: Option<FeedRules>,
+}
+
+/// Whose feed: a controller's, or (tests, benchmarks) that of a
+/// controller serving every door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedScope {
+    /// The controller's doors.
+    Controller(i64),
+    /// Every door (an all-doors grant covers even when no door exists yet).
+    AllDoors,
 }
 
 /// Whether the bytes of credential `c` are held under technology `t` (by
@@ -142,17 +286,23 @@ fn listed() -> String {
 
 /// The page query: a credential, its holder (none: the columns are NULL),
 /// whether its bytes are ambiguous (held, and the same bytes bound to
-/// someone else under another technology) and whether it is listed; rows
-/// matching `filter` after credential `?2`, at most `?3`.
+/// someone else under another technology), whether it may be listed (held,
+/// or its bytes held under another technology), the holder's group, and one
+/// row per level the holder holds directly (NULL columns: none); rows
+/// matching `filter` after credential `?2`, a credential's rows together.
+/// No `LIMIT`: whether a held credential is listed depends on its levels,
+/// decided by the reader, which stops stepping once a page is full.
 fn page_sql(filter: &str) -> String {
     format!(
         "SELECT c.technology, c.uid, c.state, u.id, u.state, u.valid_from, u.valid_to, c.id,
             CASE WHEN u.id IS NULL THEN 0 ELSE {ambiguous} END,
-            {listed}
+            {listed},
+            u.user_group, a.level_id, a.valid_from, a.valid_to
          FROM credentials c
          LEFT JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
          LEFT JOIN users u ON u.id = b.user_id
-         WHERE {filter} AND c.id > ?2 ORDER BY c.id LIMIT ?3",
+         LEFT JOIN level_assignments a ON a.user_id = u.id
+         WHERE {filter} AND c.id > ?2 ORDER BY c.id",
         ambiguous = held_elsewhere(true),
         listed = listed(),
     )
@@ -160,14 +310,15 @@ fn page_sql(filter: &str) -> String {
 
 /// Credentials touched by a change after `?1`: a credential change touches
 /// every credential with the same bytes (whether they are ambiguous may
-/// have changed with it).
+/// have changed with it); a change to a person (their state, window, group
+/// or direct levels) touches the credentials they hold.
 const DELTA_FILTER: &str = "c.id IN (
     SELECT c2.id FROM change_log l JOIN credentials c2
         ON l.kind = 'credential' AND c2.technology IN ('iso14443a','em4100','other') AND c2.uid = l.uid
     WHERE l.seq > ?1
     UNION
     SELECT b2.credential_id FROM change_log l JOIN bindings b2
-        ON l.kind = 'user' AND b2.user_id = l.user_id AND b2.closed_at IS NULL
+        ON l.kind IN ('user','group','assignment','unassignment') AND b2.user_id = l.user_id AND b2.closed_at IS NULL
     WHERE l.seq > ?1)";
 
 /// One credential of a page: listed (an entry) or not (a removed key).
@@ -176,38 +327,298 @@ enum Row {
     Removed(FeedKey),
 }
 
+/// Which levels reach a feed's doors, and the groups holding them: what
+/// decides whether a held credential is listed, and its `levels`.
+struct Reach {
+    /// Levels with a grant covering one of the doors.
+    levels: HashSet<i64>,
+    /// Per group name, its assignments of those levels.
+    groups: HashMap<String, Vec<FeedLevel>>,
+    /// The rules section for these doors.
+    rules: FeedRules,
+}
+
+fn ts(v: Option<i64>) -> Option<Timestamp> {
+    v.map(Timestamp)
+}
+
+impl Reach {
+    /// Reads the doors of `scope`, the grants covering them, and the rules.
+    /// Stored rules this build cannot read are left out as the index leaves
+    /// them out (`store::levels::load_rules`): a grant whose schedule is
+    /// missing is never open.
+    fn load(c: &Connection, scope: FeedScope) -> Result<Self, StoreError> {
+        // The doors: (id, name, site).
+        let doors: Vec<(i64, String, i64)> = match scope {
+            FeedScope::Controller(id) => {
+                let mut st = c.prepare_cached(
+                    "SELECT d.id, d.name, d.site_id FROM controller_doors cd JOIN doors d ON d.name = cd.door
+                     WHERE cd.controller_id = ?1 ORDER BY d.name",
+                )?;
+                st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?
+            }
+            FeedScope::AllDoors => {
+                let mut st = c.prepare_cached("SELECT id, name, site_id FROM doors ORDER BY name")?;
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?
+            }
+        };
+        let name_of: HashMap<i64, &str> = doors.iter().map(|(id, n, _)| (*id, n.as_str())).collect();
+        let mut area_doors: HashMap<i64, Vec<String>> = HashMap::new();
+        {
+            let mut st = c.prepare_cached("SELECT area_id, door_id FROM area_doors")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                if let Some(n) = name_of.get(&r.get::<_, i64>(1)?) {
+                    area_doors.entry(r.get(0)?).or_default().push((*n).to_string());
+                }
+            }
+        }
+        let all: Vec<String> = doors.iter().map(|(_, n, _)| n.clone()).collect();
+        let mut levels: Vec<RulesLevel> = Vec::new();
+        {
+            let mut st = c.prepare_cached(
+                "SELECT level_id, door_id, area_id, schedule_id FROM level_grants ORDER BY level_id, position",
+            )?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let (level, door, area, schedule): (i64, Option<i64>, Option<i64>, i64) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                let mut covered = match (door, area) {
+                    (Some(d), _) => name_of.get(&d).map(|n| vec![(*n).to_string()]).unwrap_or_default(),
+                    (None, Some(a)) => area_doors.get(&a).cloned().unwrap_or_default(),
+                    (None, None) => all.clone(),
+                };
+                covered.sort();
+                let everywhere = door.is_none() && area.is_none() && scope == FeedScope::AllDoors;
+                if covered.is_empty() && !everywhere {
+                    continue;
+                }
+                let grant = RulesGrant { doors: covered, schedule };
+                match levels.last_mut() {
+                    Some(l) if l.id == level => l.grants.push(grant),
+                    _ => levels.push(RulesLevel { id: level, grants: vec![grant] }),
+                }
+            }
+        }
+        let level_ids: HashSet<i64> = levels.iter().map(|l| l.id).collect();
+        let mut groups: HashMap<String, Vec<FeedLevel>> = HashMap::new();
+        {
+            // Through the group index: every page reads these, and a scan of
+            // the assignments (a million people's) cost 0.3 s a page at 1M.
+            let mut st = c.prepare_cached(
+                "SELECT g.name, a.level_id, a.valid_from, a.valid_to
+                 FROM level_assignments a INDEXED BY level_assignments_group
+                 JOIN user_groups g ON g.id = a.group_id
+                 WHERE a.group_id IS NOT NULL ORDER BY a.group_id, a.id",
+            )?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(1)?;
+                if level_ids.contains(&id) {
+                    let l = FeedLevel { id, from: ts(r.get(2)?), to: ts(r.get(3)?) };
+                    groups.entry(r.get(0)?).or_default().push(l);
+                }
+            }
+        }
+        let rules = rules(c, &doors, levels)?;
+        Ok(Self { levels: level_ids, groups, rules })
+    }
+}
+
+/// The rules section: the doors, the schedules of `levels`' grants, their
+/// calendars, and the sites of both.
+fn rules(c: &Connection, doors: &[(i64, String, i64)], levels: Vec<RulesLevel>) -> Result<FeedRules, StoreError> {
+    let wanted: BTreeSet<i64> = levels.iter().flat_map(|l| l.grants.iter().map(|g| g.schedule)).collect();
+    let mut site_ids: BTreeSet<i64> = doors.iter().map(|d| d.2).collect();
+    let mut schedules = Vec::new();
+    let mut cal_ids = BTreeSet::new();
+    {
+        let mut st =
+            c.prepare_cached("SELECT id, site_id, calendar_id, intervals, holiday_rules FROM schedules ORDER BY id")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            if !wanted.contains(&id) {
+                continue;
+            }
+            let (site, calendar, iv, hr): (i64, Option<i64>, String, String) =
+                (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+            let Ok(parsed) = Schedule::from_text(&iv, &hr) else { continue };
+            site_ids.insert(site);
+            cal_ids.extend(calendar);
+            schedules.push(RulesSchedule {
+                id,
+                site,
+                calendar,
+                intervals: parsed.intervals.iter().map(ToString::to_string).collect(),
+                on_holiday: parsed
+                    .on_holiday
+                    .iter()
+                    .map(|(t, rule)| {
+                        let text = match rule {
+                            crate::domain::access::HolidayRule::Closed => "closed".to_string(),
+                            crate::domain::access::HolidayRule::Intervals(v) => {
+                                v.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+                            }
+                        };
+                        (t.to_string(), text)
+                    })
+                    .collect(),
+            });
+        }
+    }
+    let mut sites = Vec::new();
+    {
+        let mut st = c.prepare_cached("SELECT id, tz FROM sites ORDER BY id")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            if !site_ids.contains(&id) {
+                continue;
+            }
+            if let Ok(site) = Site::new(&r.get::<_, String>(1)?) {
+                sites.push(RulesSite { id, tz: site.tz_name().to_string(), offsets: site.offsets().to_vec() });
+            }
+        }
+    }
+    // A schedule whose site or calendar cannot be read opens nothing (as in the index).
+    let readable: HashSet<i64> = sites.iter().map(|s| s.id).collect();
+    let mut calendars: Vec<RulesCalendar> = Vec::new();
+    {
+        let mut known = BTreeSet::new();
+        let mut st = c.prepare_cached("SELECT id FROM holiday_calendars ORDER BY id")?;
+        for id in st.query_map([], |r| r.get::<_, i64>(0))? {
+            let id = id?;
+            if cal_ids.contains(&id) {
+                known.insert(id);
+                calendars.push(RulesCalendar { id, holidays: Vec::new() });
+            }
+        }
+        let mut st = c.prepare_cached(
+            "SELECT calendar_id, date, type, yearly FROM holidays ORDER BY calendar_id, date, yearly",
+        )?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let cal: i64 = r.get(0)?;
+            let Some(slot) = calendars.iter_mut().find(|x| x.id == cal) else { continue };
+            let (date, kind, yearly): (String, String, bool) = (r.get(1)?, r.get(2)?, r.get(3)?);
+            if let Ok(h) = Holiday::parse(&date, &kind, yearly) {
+                slot.holidays.push(RulesHoliday { date: h.date.to_string(), kind: h.kind.to_string(), yearly });
+            }
+        }
+        schedules.retain(|s| readable.contains(&s.site) && s.calendar.is_none_or(|c| known.contains(&c)));
+    }
+    Ok(FeedRules {
+        doors: doors.iter().map(|(_, name, site)| RulesDoor { name: name.clone(), site: *site }).collect(),
+        sites,
+        calendars,
+        schedules,
+        levels,
+    })
+}
+
+/// A credential being read (its rows come together, one per direct level).
+struct Pending {
+    entry: FeedEntry,
+    id: i64,
+    held: bool,
+    listed: bool,
+    group: Option<String>,
+}
+
+impl Pending {
+    /// Its row: an entry when listed for these doors, else a removed key.
+    fn finish(mut self, reach: &Reach) -> (Row, i64) {
+        if let Some(g) = self.group.as_deref().and_then(|g| reach.groups.get(g)) {
+            self.entry.levels.extend_from_slice(g);
+        }
+        let listed = if self.held { !self.entry.levels.is_empty() } else { self.listed };
+        let row = if listed {
+            Row::Entry(self.entry)
+        } else {
+            Row::Removed(FeedKey { technology: self.entry.technology, uid: self.entry.uid })
+        };
+        (row, self.id)
+    }
+}
+
 /// Up to `limit` credentials after credential `after`, in credential order,
 /// each with its credential ID; `since` selects a delta (listed and
 /// unlisted credentials that changed), none a snapshot (every listed one).
-fn entries(conn: &Connection, since: Option<i64>, after: i64, limit: usize) -> Result<Vec<(Row, i64)>, StoreError> {
+fn entries(
+    conn: &Connection,
+    reach: &Reach,
+    since: Option<i64>,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<(Row, i64)>, StoreError> {
     let sql = if since.is_some() { page_sql(DELTA_FILTER) } else { page_sql(&format!("?1 IS NULL AND {}", listed())) };
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params![since, after, i64::try_from(limit).unwrap_or(i64::MAX)])?;
+    let mut rows = stmt.query(params![since, after])?;
     let mut out = Vec::new();
+    let mut cur: Option<Pending> = None;
+    let snapshot = since.is_none();
+    let push = |p: Pending, out: &mut Vec<(Row, i64)>| {
+        let (row, id) = p.finish(reach);
+        // A snapshot lists; a delta also removes.
+        if !(snapshot && matches!(row, Row::Removed(_))) {
+            out.push((row, id));
+        }
+    };
     while let Some(r) = rows.next()? {
-        let technology = columns::technology(r, 0)?;
-        let uid = columns::uid(r, 1)?;
-        let row = if r.get(9)? {
-            Row::Entry(FeedEntry {
-                technology,
-                uid,
-                state: columns::credential_state(r, 2)?,
-                user_id: r.get::<_, Option<i64>>(3)?.map(UserId::from_i64),
-                holder_state: columns::opt_user_state(r, 4)?,
-                valid_from: r.get::<_, Option<i64>>(5)?.map(Timestamp),
-                valid_to: r.get::<_, Option<i64>>(6)?.map(Timestamp),
-                ambiguous: r.get(8)?,
-            })
-        } else {
-            Row::Removed(FeedKey { technology, uid })
-        };
-        out.push((row, r.get(7)?));
+        let id: i64 = r.get(7)?;
+        if cur.as_ref().is_none_or(|p| p.id != id) {
+            if let Some(p) = cur.take() {
+                push(p, &mut out);
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+            let user_id = r.get::<_, Option<i64>>(3)?;
+            cur = Some(Pending {
+                entry: FeedEntry {
+                    technology: columns::technology(r, 0)?,
+                    uid: columns::uid(r, 1)?,
+                    state: columns::credential_state(r, 2)?,
+                    user_id: user_id.map(UserId::from_i64),
+                    holder_state: columns::opt_user_state(r, 4)?,
+                    valid_from: ts(r.get(5)?),
+                    valid_to: ts(r.get(6)?),
+                    ambiguous: r.get(8)?,
+                    levels: Vec::new(),
+                },
+                id,
+                held: user_id.is_some(),
+                listed: r.get(9)?,
+                group: r.get(10)?,
+            });
+        }
+        if let (Some(p), Some(level)) = (cur.as_mut(), r.get::<_, Option<i64>>(11)?)
+            && reach.levels.contains(&level)
+        {
+            p.entry.levels.push(FeedLevel { id: level, from: ts(r.get(12)?), to: ts(r.get(13)?) });
+        }
+    }
+    if let Some(p) = cur.take() {
+        push(p, &mut out);
     }
     Ok(out)
 }
 
+/// Whether a 'rules' entry (one that may change who reaches which door,
+/// when `reach`) lies after `seq`.
+fn rules_after(c: &Connection, seq: i64, reach: bool) -> Result<bool, StoreError> {
+    let sql = if reach {
+        "SELECT EXISTS (SELECT 1 FROM change_log WHERE seq > ?1 AND kind = 'rules' AND user_state = 'reach')"
+    } else {
+        "SELECT EXISTS (SELECT 1 FROM change_log WHERE seq > ?1 AND kind = 'rules')"
+    };
+    Ok(c.prepare_cached(sql)?.query_row([seq], |r| r.get(0))?)
+}
+
 /// The cursor for log position `seq`: `SEQ-TAG`, the tag a hash of the
-/// entry at `seq` (its time and contents), `0-0` for the empty log.
+/// feed's format ([`FEED_FORMAT`]) and the entry at `seq` (its time and
+/// contents), `0-0` for the empty log.
 fn cursor_at(c: &Connection, seq: i64) -> Result<String, StoreError> {
     use rusqlite::OptionalExtension;
     use sha2::{Digest, Sha256};
@@ -227,6 +638,7 @@ fn cursor_at(c: &Connection, seq: i64) -> Result<String, StoreError> {
         .optional()?;
     let Some(row) = row else { return Ok(format!("{seq}-gone")) };
     let mut h = Sha256::new();
+    h.update(FEED_FORMAT.to_le_bytes());
     h.update(seq.to_le_bytes());
     h.update(&row);
     Ok(format!("{seq}-{}", hex::encode(&h.finalize()[..6])))
@@ -278,13 +690,20 @@ impl Continuation {
 }
 
 impl Store {
-    /// The feed since `since`, at most `limit` entries and removed keys together: a delta when the
-    /// cursor is one this history issued, otherwise (no cursor, or a
-    /// foreign one) a snapshot. When `more` is set, pass the returned
+    /// The feed of a controller serving every door (tests, benchmarks): see
+    /// [`Store::controller_feed`].
+    pub fn credential_feed(&self, since: Option<&str>, limit: usize) -> Result<Feed, StoreError> {
+        self.controller_feed(FeedScope::AllDoors, since, limit)
+    }
+
+    /// A controller's feed since `since`, at most `limit` entries and removed keys together: a delta when the
+    /// cursor is one this history issued and no change to who reaches
+    /// which door came after it, otherwise (no cursor, a foreign one, or
+    /// one from before such a change) a snapshot. When `more` is set, pass the returned
     /// cursor to get the next page; the last page's cursor is the log
     /// position the sequence started at, so changes made while paging come
     /// in the next delta.
-    pub fn credential_feed(&self, since: Option<&str>, limit: usize) -> Result<Feed, StoreError> {
+    pub fn controller_feed(&self, scope: FeedScope, since: Option<&str>, limit: usize) -> Result<Feed, StoreError> {
         let limit = limit.clamp(1, 100_000);
         self.read(|c| {
             let head = changes::head(c)?;
@@ -292,17 +711,27 @@ impl Store {
                 Some(t) => Continuation::parse(c, t, head)?,
                 None => None,
             };
-            let go_on = match go_on {
-                Some(g) => g,
+            let (go_on, with_rules) = match go_on {
+                Some(g) => (g, false),
                 None => {
                     let from = match since {
                         Some(s) => known(c, s, head)?,
                         None => None,
                     };
-                    Continuation { page: 0, since: from, head: cursor_at(c, head)?, after: 0 }
+                    // Who reaches which door may have changed: every list anew.
+                    let from = match from {
+                        Some(f) if rules_after(c, f, true)? => None,
+                        f => f,
+                    };
+                    let with_rules = match from {
+                        None => true,
+                        Some(f) => rules_after(c, f, false)?,
+                    };
+                    (Continuation { page: 0, since: from, head: cursor_at(c, head)?, after: 0 }, with_rules)
                 }
             };
-            let mut rows = entries(c, go_on.since, go_on.after, limit + 1)?;
+            let reach = Reach::load(c, scope)?;
+            let mut rows = entries(c, &reach, go_on.since, go_on.after, limit + 1)?;
             let more = rows.len() > limit;
             rows.truncate(limit);
             let cursor = match rows.last() {
@@ -326,6 +755,7 @@ impl Store {
                 cursor,
                 entries,
                 removed,
+                rules: with_rules.then_some(reach.rules),
             })
         })
     }

@@ -45,7 +45,7 @@ pub use auth::{Controller, Operator, Principal, Role};
 pub use credentials::Twin;
 pub use error::StoreError;
 pub use events::{AccessEvent, EventLog, QueueFull};
-pub use feed::{Feed, FeedEntry, FeedKey, FeedKind};
+pub use feed::{Feed, FeedEntry, FeedKey, FeedKind, FeedLevel, FeedRules, FeedScope};
 pub use purge::{EraseReport, JobState, NotErased, PeopleQuery, PurgeJob, PurgeOutcome, PurgePlan, Skipped, Step};
 pub use records::{
     BindingRecord, CredentialRecord, CredentialSummary, HeldBinding, HeldCredential, NewUser, Stats, UserPatch,

@@ -169,14 +169,15 @@ fn apply(held: &mut BTreeSet<(String, String)>, pages: &[Value]) {
     }
 }
 
-/// The decision the offline rule must give for `(technology, uid)` at
-/// `at`, from what the service answers at that moment: the same, except
-/// that bytes the controller does not hold are `unknown_credential`
+/// The decision the offline rule must give for `(technology, uid)` at door
+/// `main` at `at`, from what the service answers at that moment: the same,
+/// except that bytes the controller does not hold are `unknown_credential`
 /// (the service then denies too).
 fn expected(api: &Api, held: &BTreeSet<(String, String)>, technology: Option<&str>, uid: &str, at: Timestamp) -> Value {
     let t = technology.map(|t| Technology::from_name_opt(Some(t)).unwrap().unwrap());
     let u = Uid::parse_any(uid).unwrap();
-    let (decision, holder) = api.store.index().decide_with_holder(t, &u, at);
+    let d = api.store.index().decide_at_door(t, &u, "main", at);
+    let (decision, holder) = (d.decision, d.holder);
     let hex = u.to_string();
     let known = held.iter().any(|(tech, h)| *h == hex && technology.is_none_or(|x| x == tech));
     if !known {
@@ -322,6 +323,83 @@ async fn build_vectors() -> Value {
     assert_eq!(delta[0]["kind"], "delta");
     apply(&mut held, &delta);
     let second = decide_all(&api, &held);
+    let cursor = delta.last().unwrap()["cursor"].as_str().unwrap().to_string();
+
+    // Access levels (issue 16): a level for door `main` on a Berlin schedule
+    // of nights, held by a new person (no default level) from an instant on,
+    // and by a group; who reaches the door changed: a snapshot, with rules.
+    use idms::domain::ValidityWindow;
+    use idms::domain::access::{Holiday, Schedule};
+    use idms::store::levels::{GrantTarget, Holder};
+    api.fx.clock.set(Timestamp(T0.0 + 120));
+    s.set_default_level(&actor, "All doors, always", false).unwrap();
+    s.add_site(&actor, "Berlin", "Europe/Berlin").unwrap();
+    s.add_holiday(&actor, "de", &Holiday::parse("2026-12-26", "public", true).unwrap()).unwrap();
+    let nights = Schedule::from_text("mon-sun 22:00-06:00", "public closed").unwrap();
+    s.put_schedule(&actor, "Berlin nights", "Berlin", Some("de"), &nights, false).unwrap();
+    s.add_level(&actor, "Night", None, &[(GrantTarget::Door("main".into()), "Berlin nights".into())]).unwrap();
+    let night = add(None, None);
+    s.enroll(&actor, night, Technology::Iso14443a, &iso("04B00001")).unwrap();
+    let from = Timestamp::parse("t", "2026-03-28T21:30:00Z").unwrap();
+    s.assign_level(&actor, "Night", &Holder::User(night), ValidityWindow { from: Some(from), to: None }).unwrap();
+    let grouped = {
+        let mut n: NewUser = crate::common::new_user("Vector", "Person");
+        n.group = Some("night-crew".into());
+        let id = s.create_user(&actor, n).unwrap().id;
+        ids.push(id);
+        id
+    };
+    s.enroll(&actor, grouped, Technology::Iso14443a, &iso("04B00002")).unwrap();
+    s.assign_level(&actor, "Night", &Holder::Group("night-crew".into()), ValidityWindow::default()).unwrap();
+    let rules = pages(&api, Some(&cursor), 4).await;
+    assert_eq!(rules[0]["kind"], "snapshot");
+    assert!(rules[0]["rules"].is_object());
+    apply(&mut held, &rules);
+    let at = |t: &str| Timestamp::parse("t", t).unwrap();
+    let night_cases: &[(&str, Option<&str>, &str)] = &[
+        // Berlin's spring-forward night: 22:00-06:00 is 21:00Z to 04:00Z; the
+        // person's level counts from 21:30Z.
+        ("04B00002", Some("iso14443a"), "2026-03-28T20:59:59Z"),
+        ("04B00002", Some("iso14443a"), "2026-03-28T21:00:00Z"),
+        ("04B00001", Some("iso14443a"), "2026-03-28T21:29:59Z"),
+        ("04B00001", Some("iso14443a"), "2026-03-28T21:30:00Z"),
+        ("04B00001", None, "2026-03-29T03:59:59Z"),
+        ("04B00001", Some("iso14443a"), "2026-03-29T04:00:00Z"),
+        // The fall-back night: 20:00Z to 05:00Z.
+        ("04B00002", Some("iso14443a"), "2026-10-24T19:59:59Z"),
+        ("04B00002", Some("iso14443a"), "2026-10-24T20:00:00Z"),
+        ("04B00002", Some("iso14443a"), "2026-10-25T04:59:59Z"),
+        ("04B00002", Some("iso14443a"), "2026-10-25T05:00:00Z"),
+        // 26 December, yearly and closed: the night before runs into it; its own never starts.
+        ("04B00001", Some("iso14443a"), "2026-12-26T04:00:00Z"),
+        ("04B00001", Some("iso14443a"), "2026-12-26T21:30:00Z"),
+        ("04B00001", Some("iso14443a"), "2026-12-27T04:00:00Z"),
+        ("04B00001", Some("iso14443a"), "2026-12-26T10:30:00Z"),
+        ("04B00001", Some("iso14443a"), "2027-12-26T21:30:00Z"),
+        ("04B00001", Some("iso14443a"), "2027-12-27T21:30:00Z"),
+        // A card from before holds the default level (every door, always) since it was made.
+        ("04222222", Some("iso14443a"), "2026-03-28T21:30:00Z"),
+    ];
+    let decide_nights = |api: &Api, held: &BTreeSet<(String, String)>| -> Vec<Value> {
+        night_cases
+            .iter()
+            .map(|(uid, tech, t)| {
+                json!({"at": at(t).to_rfc3339(), "door": "main", "uid": uid, "technology": tech,
+                       "expect": expected(api, held, *tech, uid, at(t))})
+            })
+            .collect()
+    };
+    let third = decide_nights(&api, &held);
+    let cursor = rules.last().unwrap()["cursor"].as_str().unwrap().to_string();
+
+    // A schedule edit changes no one's reach: a delta carrying the rules.
+    let evenings = Schedule::from_text("mon-fri 18:00-23:00;sat,sun 22:00-06:00", "public 10:00-14:00").unwrap();
+    s.put_schedule(&actor, "Berlin nights", "Berlin", Some("de"), &evenings, true).unwrap();
+    let edit = pages(&api, Some(&cursor), 4).await;
+    assert_eq!(edit[0]["kind"], "delta");
+    assert!(edit[0]["rules"].is_object());
+    apply(&mut held, &edit);
+    let fourth = decide_nights(&api, &held);
 
     let mut v = json!({
         "contract": idms::api::doors::CONTRACT_VERSION,
@@ -333,6 +411,11 @@ async fn build_vectors() -> Value {
             {"name": "snapshot, in pages of 4", "pages": snapshot, "decisions": first},
             {"name": "delta after: a holder resumed, a card stolen, a holder expunged (card back in stock), \
                       a validity window extended, a holder deleted", "pages": delta, "decisions": second},
+            {"name": "snapshot after access levels: a level of Berlin nights (closed on a yearly holiday) held \
+                      by a person from an instant on and by a group; no default level for new people; the \
+                      DST nights", "pages": rules, "decisions": third},
+            {"name": "delta after the schedule changed (evenings on weekdays, nights at weekends, 10:00-14:00 \
+                      on the holiday): only the rules", "pages": edit, "decisions": fourth},
         ],
     });
     let seen: Vec<String> = ids.iter().map(ToString::to_string).collect();
@@ -357,7 +440,7 @@ async fn the_test_vectors_are_what_the_service_sends_and_decides() {
     let on_file: Value = serde_json::from_str(&file).unwrap();
     assert_eq!(on_file, built, "docs/contract/vectors.json is out of date: run `make vectors` and review the diff");
     // The vectors exercise every deny reason a feed can give (a card in
-    // stock has no holder, so it is not in the feed; access levels are 10/12).
+    // stock has no holder, so it is not in the feed).
     let reasons: BTreeSet<&str> = built["steps"]
         .as_array()
         .unwrap()
@@ -365,10 +448,7 @@ async fn the_test_vectors_are_what_the_service_sends_and_decides() {
         .flat_map(|s| s["decisions"].as_array().unwrap())
         .filter_map(|d| d["expect"]["reason"].as_str())
         .collect();
-    let want: BTreeSet<&str> = DenyReason::ALL
-        .iter()
-        .map(|r| r.code())
-        .filter(|c| !["no_access_to_door", "outside_schedule", "credential_in_stock"].contains(c))
-        .collect();
+    let want: BTreeSet<&str> =
+        DenyReason::ALL.iter().map(|r| r.code()).filter(|c| *c != "credential_in_stock").collect();
     assert_eq!(reasons, want);
 }

@@ -273,8 +273,10 @@ fn feed() -> Feed {
             valid_from: None,
             valid_to: Some(Timestamp(1_800_000_000)),
             ambiguous: false,
+            levels: vec![idms::store::FeedLevel { id: 3, from: None, to: Some(Timestamp(1_800_000_000)) }],
         }],
         removed: vec![FeedKey { technology: Technology::Em4100, uid: uid("0102030405") }],
+        rules: None,
     }
 }
 
@@ -370,7 +372,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ),
     (
         "feed",
-        "{\"kind\":\"delta\",\"page\":1,\"more\":false,\"cursor\":\"12-abcdef\",\"entries\":[{\"technology\":\"iso14443a\",\"uid\":\"04A1B2C3\",\"state\":\"issued\",\"user_id\":\"00000000001Z\",\"holder_state\":\"active\",\"valid_to\":\"2027-01-15T08:00:00Z\"}],\"removed\":[{\"technology\":\"em4100\",\"uid\":\"0102030405\"}]}",
+        "{\"kind\":\"delta\",\"page\":1,\"more\":false,\"cursor\":\"12-abcdef\",\"entries\":[{\"technology\":\"iso14443a\",\"uid\":\"04A1B2C3\",\"state\":\"issued\",\"user_id\":\"00000000001Z\",\"holder_state\":\"active\",\"valid_to\":\"2027-01-15T08:00:00Z\",\"levels\":[{\"id\":3,\"to\":\"2027-01-15T08:00:00Z\"}]}],\"removed\":[{\"technology\":\"em4100\",\"uid\":\"0102030405\"}]}",
     ),
     (
         "reader_info",

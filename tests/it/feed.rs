@@ -151,8 +151,13 @@ fn each_kind_of_change_is_in_the_next_delta() {
     // No personal data in the feed's JSON; null fields and `ambiguous: false` are left out.
     let json = serde_json::to_value(idms::api::dto::Feed::from(s.credential_feed(None, usize::MAX).unwrap())).unwrap();
     let keys = |e: &serde_json::Value| -> Vec<String> { e.as_object().unwrap().keys().cloned().collect() };
-    assert_eq!(keys(&json["entries"][0]), ["holder_state", "state", "technology", "uid", "user_id"]);
-    assert_eq!(keys(&json["entries"][1]), ["holder_state", "state", "technology", "uid", "user_id", "valid_to"]);
+    // Each holder holds the default level "All doors, always", with no window.
+    assert_eq!(keys(&json["entries"][0]), ["holder_state", "levels", "state", "technology", "uid", "user_id"]);
+    assert_eq!(json["entries"][0]["levels"], serde_json::json!([{"id": 1}]));
+    assert_eq!(
+        keys(&json["entries"][1]),
+        ["holder_state", "levels", "state", "technology", "uid", "user_id", "valid_to"]
+    );
     assert!(json.get("removed").is_none(), "a snapshot has no removed keys: {json}");
 }
 

@@ -7,7 +7,10 @@
 //! - one holder in 20 is suspended; one in 10 has a validity end (a
 //!   contractor), one in 25 a start and an end;
 //! - one card in 50 is suspended, one in 200 lost (still bound, so still
-//!   in the feed, with its state).
+//!   in the feed, with its state);
+//! - every holder holds the default level "All doors, always" (as after the
+//!   migration to access levels); one in four also one of ten more levels
+//!   covering every door, one in 20 of those until an end.
 //!
 //! Deterministic: the same `n` gives the same UIDs, states and windows
 //! (user IDs are pseudo-random too), so the measured size is repeatable.
@@ -58,6 +61,16 @@ pub fn fill(conn: &mut rusqlite::Connection, n: u64) -> rusqlite::Result<()> {
         let mut bind = tx.prepare(
             "INSERT INTO bindings (credential_id, user_id, opened_at, opened_by) VALUES (?1, ?2, ?3, 'feed-data')",
         )?;
+        for l in 2..12 {
+            tx.execute(
+                "INSERT OR IGNORE INTO access_levels (id, name, created_at) VALUES (?1, 'Feed data ' || ?1, ?2)",
+                rusqlite::params![l, T],
+            )?;
+            tx.execute("INSERT OR IGNORE INTO level_grants (level_id, position, schedule_id) VALUES (?1, 0, 1)", [l])?;
+        }
+        let mut assign = tx.prepare(
+            "INSERT INTO level_assignments (level_id, user_id, valid_to, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )?;
         for i in 0..n {
             let day = 86_400_i64;
             let k = i64::try_from(i).unwrap_or(i64::MAX);
@@ -77,6 +90,11 @@ pub fn fill(conn: &mut rusqlite::Connection, n: u64) -> rusqlite::Result<()> {
             };
             card.execute(rusqlite::params![uid(i), cstate, at])?;
             bind.execute(rusqlite::params![tx.last_insert_rowid(), id, at])?;
+            assign.execute(rusqlite::params![1, id, None::<i64>, at])?;
+            if i % 4 == 1 {
+                let to = (i % 20 == 1).then_some(T + day * (90 + k % 300));
+                assign.execute(rusqlite::params![2 + k % 10, id, to, at])?;
+            }
         }
     }
     tx.commit()

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod access;
+mod access_props;
+mod access_table;
 mod api;
 mod api_authz;
 mod api_flows;

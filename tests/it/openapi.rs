@@ -240,13 +240,32 @@ fn the_feed_schemas_show_what_may_be_absent() {
         |name: &str| -> BTreeSet<String> { schema(name)["properties"].as_object().unwrap().keys().cloned().collect() };
     let set = |v: &[&str]| -> BTreeSet<String> { v.iter().map(|s| s.to_string()).collect() };
 
-    let entry = set(&["technology", "uid", "state", "user_id", "holder_state", "valid_from", "valid_to", "ambiguous"]);
+    let entry = set(&[
+        "technology",
+        "uid",
+        "state",
+        "user_id",
+        "holder_state",
+        "valid_from",
+        "valid_to",
+        "ambiguous",
+        "levels",
+    ]);
     assert_eq!(props("FeedEntry"), entry);
     assert_eq!(required("FeedEntry"), set(&["technology", "uid", "state"]), "{}", schema("FeedEntry"));
     assert_eq!(schema("FeedEntry")["properties"]["ambiguous"]["default"], false);
-    assert_eq!(props("Feed"), set(&["kind", "page", "more", "cursor", "entries", "removed"]));
+    assert_eq!(props("Feed"), set(&["kind", "page", "more", "cursor", "entries", "removed", "rules"]));
     assert_eq!(required("Feed"), set(&["kind", "page", "more", "cursor", "entries"]), "{}", schema("Feed"));
     assert_eq!(schema("Feed")["properties"]["removed"]["items"]["$ref"], "#/components/schemas/FeedKey");
     assert_eq!(props("FeedKey"), set(&["technology", "uid"]));
     assert_eq!(required("FeedKey"), set(&["technology", "uid"]));
+    // Issue 16: an entry's levels (each window end may be absent), and the rules.
+    assert_eq!(schema("FeedEntry")["properties"]["levels"]["items"]["$ref"], "#/components/schemas/FeedLevel");
+    assert_eq!(props("FeedLevel"), set(&["id", "from", "to"]));
+    assert_eq!(required("FeedLevel"), set(&["id"]));
+    assert_eq!(props("FeedRules"), set(&["doors", "sites", "calendars", "schedules", "levels"]));
+    assert_eq!(required("FeedRules"), props("FeedRules"));
+    assert_eq!(required("RulesSchedule"), set(&["id", "site", "intervals", "on_holiday"]));
+    assert_eq!(required("RulesHoliday"), set(&["date", "type"]));
+    assert_eq!(required("RulesSite"), set(&["id", "tz", "offsets"]));
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::rule::{Entry, List, hex, intern, parse_uid};
+use super::rule::{Entry, Held, List, Rules, WireRules, hex, intern, parse_uid};
 use super::wire::{Kind, Page};
 
 /// The file the list and its cursor are saved in.
@@ -27,6 +27,8 @@ struct Staging {
     next: String,
     entries: Vec<Entry>,
     removed: Vec<(String, Vec<u8>)>,
+    /// Page 0's rules, if it carried them.
+    rules: Option<WireRules>,
     pages: u32,
 }
 
@@ -62,7 +64,14 @@ struct Header {
     version: u32,
     cursor: Option<String>,
     count: usize,
+    /// The door rules held (version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rules: Option<WireRules>,
 }
+
+/// The saved list's format: 2 since access levels (a list saved in
+/// format 1 has no levels nor rules: started over, with a snapshot).
+const SAVED_VERSION: u32 = 2;
 
 /// One saved entry (short keys: a million of them are saved at once).
 #[derive(Serialize, Deserialize)]
@@ -83,6 +92,8 @@ struct Saved<'a> {
     to: Option<i64>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     a: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    l: Vec<Held>,
 }
 
 impl Feed {
@@ -147,6 +158,7 @@ impl Feed {
                 next: String::new(),
                 entries: Vec::new(),
                 removed: Vec::new(),
+                rules: None,
                 pages: 0,
             });
         }
@@ -156,6 +168,9 @@ impl Feed {
         };
         st.entries.extend(page.entries);
         st.removed.extend(page.removed);
+        if page.page == 0 {
+            st.rules = page.rules;
+        }
         st.pages += 1;
         st.next = page.cursor;
         if page.more {
@@ -168,6 +183,8 @@ impl Feed {
                 for (t, u) in &st.removed {
                     list.remove(t, u);
                 }
+                // A snapshot without rules (none is sent without) keeps those held.
+                list.set_rules(st.rules.map(Rules::new).or_else(|| self.list.rules().cloned()));
                 // Freeing a million entries takes a while: not on the door's time.
                 let old = std::mem::replace(&mut self.list, list);
                 if old.len() > 10_000 {
@@ -180,6 +197,9 @@ impl Feed {
                 }
                 for (t, u) in &st.removed {
                     self.list.remove(t, u);
+                }
+                if let Some(r) = st.rules {
+                    self.list.set_rules(Some(Rules::new(r)));
                 }
             }
         }
@@ -194,7 +214,12 @@ impl Feed {
         let Some(path) = &self.file else { return Ok(()) };
         let tmp = path.with_extension("tmp");
         let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        let header = Header { version: 1, cursor: self.cursor.clone(), count: self.list.len() };
+        let header = Header {
+            version: SAVED_VERSION,
+            cursor: self.cursor.clone(),
+            count: self.list.len(),
+            rules: self.list.rules().map(|r| r.wire().clone()),
+        };
         serde_json::to_writer(&mut w, &header)?;
         w.write_all(b"\n")?;
         for e in self.list.iter() {
@@ -207,6 +232,7 @@ impl Feed {
                 f: e.valid_from,
                 to: e.valid_to,
                 a: e.ambiguous,
+                l: e.levels.clone(),
             };
             serde_json::to_writer(&mut w, &s)?;
             w.write_all(b"\n")?;
@@ -231,10 +257,11 @@ pub(crate) fn sync_dir(path: &Path) -> std::io::Result<()> {
 fn load(path: &Path) -> Option<(List, Option<String>)> {
     let mut lines = BufReader::new(File::open(path).ok()?).lines();
     let header: Header = serde_json::from_str(&lines.next()?.ok()?).ok()?;
-    if header.version != 1 {
+    if header.version != SAVED_VERSION {
         return None;
     }
     let mut list = List::new();
+    list.set_rules(header.rules.map(Rules::new));
     for line in lines {
         let line = line.ok()?;
         let s: Saved<'_> = serde_json::from_str(&line).ok()?;
@@ -247,6 +274,7 @@ fn load(path: &Path) -> Option<(List, Option<String>)> {
             valid_from: s.f,
             valid_to: s.to,
             ambiguous: s.a,
+            levels: s.l,
         });
     }
     (list.len() == header.count).then_some((list, header.cursor))
@@ -266,11 +294,12 @@ mod tests {
             valid_from: Some(100),
             valid_to: None,
             ambiguous: n == 9,
+            levels: vec![(1, None, None)],
         }
     }
 
     fn page(kind: Kind, page: u32, more: bool, cursor: &str, entries: Vec<Entry>) -> Page {
-        Page { kind, page, more, cursor: cursor.into(), entries, removed: Vec::new() }
+        Page { kind, page, more, cursor: cursor.into(), entries, removed: Vec::new(), rules: None }
     }
 
     #[test]

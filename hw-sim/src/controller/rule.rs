@@ -2,10 +2,17 @@
 //! credential list when the service cannot be asked. Pure and free of
 //! dependencies, exactly as `docs/controllers.md` ("Deny reasons") states it,
 //! so firmware can copy it line by line; access levels and schedules (10/12)
-//! extend [`decide`] and nothing else.
+//! extend [`decide`] with the door's rules ([`Rules`], from the feed's
+//! `rules` section) after the card's checks.
+//!
+//! Written from the contract alone: this crate does not depend on the
+//! service's (the contract must be enough for firmware), so the calendar
+//! arithmetic here is its own.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
 
 /// One credential of the feed, as the controller keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +33,12 @@ pub struct Entry {
     pub valid_to: Option<i64>,
     /// These bytes are bound to different people under different technologies.
     pub ambiguous: bool,
+    /// The holder's access levels that touch this controller's doors.
+    pub levels: Vec<Held>,
 }
+
+/// An access level held: `(level ID, from unix seconds inclusive, to exclusive)`.
+pub type Held = (i64, Option<i64>, Option<i64>);
 
 /// A known value as a static string (no allocation per entry), anything
 /// else as its own.
@@ -72,6 +84,7 @@ impl Slot {
 pub struct List {
     by_uid: HashMap<Vec<u8>, Slot>,
     len: usize,
+    rules: Option<Rules>,
 }
 
 impl List {
@@ -159,12 +172,23 @@ impl List {
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.by_uid.values().flat_map(Slot::as_slice)
     }
+
+    /// The door rules held (`None`: none received yet: no door opens).
+    #[must_use]
+    pub fn rules(&self) -> Option<&Rules> {
+        self.rules.as_ref()
+    }
+
+    /// Replaces the door rules.
+    pub fn set_rules(&mut self, rules: Option<Rules>) {
+        self.rules = rules;
+    }
 }
 
 impl FromIterator<Entry> for List {
     fn from_iter<I: IntoIterator<Item = Entry>>(it: I) -> Self {
         let it = it.into_iter();
-        let mut l = Self { by_uid: HashMap::with_capacity(it.size_hint().0), len: 0 };
+        let mut l = Self { by_uid: HashMap::with_capacity(it.size_hint().0), len: 0, rules: None };
         for e in it {
             l.upsert(e);
         }
@@ -241,14 +265,17 @@ fn check(e: &Entry, now: i64) -> Result<(), &'static str> {
 /// 6. `holder_state` `deleted`/`expunged`: `holder_deleted`; `suspended`:
 ///    `holder_suspended`.
 /// 7. `now < valid_from`: `not_yet_valid`; `now >= valid_to`: `expired`.
-/// 8. Otherwise grant.
+/// 8. The door's rules ([`Rules::access`]) with the entry's `levels`:
+///    `no_access_to_door` or `outside_schedule`.
+/// 9. Otherwise grant.
 ///
 /// Without a technology and several entries with the bytes (one holder's
 /// cards under several technologies): grant only if every one grants;
 /// otherwise the first deny in technology order (`iso14443a`, `em4100`,
-/// `other`). `door` is unused until access levels (10/12).
+/// `other`); the door's rules are then the holder's (the first entry's
+/// levels).
 #[must_use]
-pub fn decide(list: &List, _door: &str, technology: Option<&str>, uid: &[u8], now: i64) -> Decision {
+pub fn decide(list: &List, door: &str, technology: Option<&str>, uid: &[u8], now: i64) -> Decision {
     let found: &[Entry] = match technology {
         Some(t) => list.get(t, uid).map_or(&[], std::slice::from_ref),
         None => list.with_uid(uid),
@@ -262,7 +289,330 @@ pub fn decide(list: &List, _door: &str, technology: Option<&str>, uid: &[u8], no
             return Decision::deny(code, e.user_id.clone());
         }
     }
-    Decision { grant: true, reason: None, user_id: first.user_id.clone() }
+    let door_rule = list.rules.as_ref().map_or(Err("no_access_to_door"), |r| r.access(&first.levels, door, now));
+    match door_rule {
+        Ok(()) => Decision { grant: true, reason: None, user_id: first.user_id.clone() },
+        Err(code) => Decision::deny(code, first.user_id.clone()),
+    }
+}
+
+// ---------------------------------------------------------------- door rules
+
+/// The feed's `rules` section as it arrives (and as it is saved).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireRules {
+    /// The controller's doors.
+    #[serde(default)]
+    pub doors: Vec<WireDoor>,
+    /// Sites: UTC-offset spans.
+    #[serde(default)]
+    pub sites: Vec<WireSite>,
+    /// Holiday calendars.
+    #[serde(default)]
+    pub calendars: Vec<WireCalendar>,
+    /// Schedules.
+    #[serde(default)]
+    pub schedules: Vec<WireSchedule>,
+    /// Levels, flattened to door names.
+    #[serde(default)]
+    pub levels: Vec<WireLevel>,
+}
+
+/// A door and its site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireDoor {
+    /// Name.
+    pub name: String,
+    /// Site ID.
+    pub site: i64,
+}
+
+/// A site's offsets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireSite {
+    /// ID.
+    pub id: i64,
+    /// `[from, offset seconds]`, in order.
+    #[serde(default)]
+    pub offsets: Vec<(i64, i64)>,
+}
+
+/// A holiday.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireHoliday {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Yearly.
+    #[serde(default)]
+    pub yearly: bool,
+}
+
+/// A calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireCalendar {
+    /// ID.
+    pub id: i64,
+    /// Holidays.
+    #[serde(default)]
+    pub holidays: Vec<WireHoliday>,
+}
+
+/// A schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireSchedule {
+    /// ID.
+    pub id: i64,
+    /// Site ID.
+    pub site: i64,
+    /// Calendar ID.
+    #[serde(default)]
+    pub calendar: Option<i64>,
+    /// `DAYS HH:MM-HH:MM`.
+    #[serde(default)]
+    pub intervals: Vec<String>,
+    /// Holiday type → `closed` or ranges.
+    #[serde(default)]
+    pub on_holiday: std::collections::BTreeMap<String, String>,
+}
+
+/// A grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireGrant {
+    /// Door names.
+    pub doors: Vec<String>,
+    /// Schedule ID.
+    pub schedule: i64,
+}
+
+/// A level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireLevel {
+    /// ID.
+    pub id: i64,
+    /// Grants.
+    #[serde(default)]
+    pub grants: Vec<WireGrant>,
+}
+
+/// A time range in minutes of the day: `end <= start` crosses midnight.
+type Range = (u32, u32);
+
+/// A schedule, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sched {
+    site: i64,
+    calendar: Option<i64>,
+    /// (weekday bits, Monday = bit 0; range).
+    weekly: Vec<(u8, Range)>,
+    /// By holiday type: `None` closed, else its ranges.
+    on_holiday: HashMap<String, Option<Vec<Range>>>,
+}
+
+/// A calendar, read: one-off days (since 1970-01-01) and yearly (month, day).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Cal {
+    once: HashMap<i64, String>,
+    yearly: HashMap<(i64, i64), String>,
+}
+
+/// The door rules, read from [`WireRules`]. A schedule, holiday or
+/// interval that cannot be read is left out (its grants never open: fail
+/// closed), as is a schedule whose site or calendar is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    wire: WireRules,
+    sites: HashMap<i64, Vec<(i64, i64)>>,
+    cals: HashMap<i64, Cal>,
+    scheds: HashMap<i64, Sched>,
+    levels: HashMap<i64, Vec<(Vec<String>, i64)>>,
+}
+
+impl Rules {
+    /// Reads the wire form.
+    #[must_use]
+    pub fn new(wire: WireRules) -> Self {
+        let sites: HashMap<i64, Vec<(i64, i64)>> = wire.sites.iter().map(|s| (s.id, s.offsets.clone())).collect();
+        let mut cals = HashMap::new();
+        for c in &wire.calendars {
+            let mut cal = Cal::default();
+            for h in &c.holidays {
+                let Some((y, m, d)) = parse_date(&h.date) else { continue };
+                if h.yearly {
+                    cal.yearly.insert((m, d), h.kind.clone());
+                } else {
+                    cal.once.insert(days_from_civil(y, m, d), h.kind.clone());
+                }
+            }
+            cals.insert(c.id, cal);
+        }
+        let mut scheds = HashMap::new();
+        for s in &wire.schedules {
+            let weekly: Option<Vec<(u8, Range)>> = s
+                .intervals
+                .iter()
+                .map(|i| {
+                    let (days, range) = i.trim().split_once(' ')?;
+                    Some((parse_days(days)?, parse_range(range)?))
+                })
+                .collect();
+            let on_holiday: Option<HashMap<String, Option<Vec<Range>>>> = s
+                .on_holiday
+                .iter()
+                .map(|(t, rule)| {
+                    if rule.trim() == "closed" {
+                        return Some((t.clone(), None));
+                    }
+                    let ranges: Option<Vec<Range>> = rule.split(',').map(parse_range).collect();
+                    Some((t.clone(), Some(ranges?)))
+                })
+                .collect();
+            let usable = sites.contains_key(&s.site) && s.calendar.is_none_or(|c| cals.contains_key(&c));
+            if let (Some(weekly), Some(on_holiday), true) = (weekly, on_holiday, usable) {
+                scheds.insert(s.id, Sched { site: s.site, calendar: s.calendar, weekly, on_holiday });
+            }
+        }
+        let levels = wire
+            .levels
+            .iter()
+            .map(|l| (l.id, l.grants.iter().map(|g| (g.doors.clone(), g.schedule)).collect()))
+            .collect();
+        Self { wire, sites, cals, scheds, levels }
+    }
+
+    /// The wire form (to save).
+    #[must_use]
+    pub fn wire(&self) -> &WireRules {
+        &self.wire
+    }
+
+    /// The door's rule for a card whose checks passed, holding `held`:
+    /// `no_access_to_door` when no level held now (`from <= now < to`) has a
+    /// grant naming `door`; `outside_schedule` when some do but none of
+    /// their schedules is open now; else `Ok`.
+    ///
+    /// # Errors
+    /// The deny reason's code.
+    pub fn access(&self, held: &[Held], door: &str, now: i64) -> Result<(), &'static str> {
+        let mut covered = false;
+        for &(level, from, to) in held {
+            if from.is_some_and(|f| now < f) || to.is_some_and(|t| now >= t) {
+                continue;
+            }
+            let Some(grants) = self.levels.get(&level) else { continue };
+            for (_, schedule) in grants.iter().filter(|(d, _)| d.iter().any(|x| x == door)) {
+                covered = true;
+                if self.scheds.get(schedule).is_some_and(|s| self.open(s, now)) {
+                    return Ok(());
+                }
+            }
+        }
+        Err(if covered { "outside_schedule" } else { "no_access_to_door" })
+    }
+
+    /// The site's UTC offset at `now`: the last span starting at or before
+    /// it (the first span's before the first).
+    fn offset(&self, site: i64, now: i64) -> i64 {
+        let Some(spans) = self.sites.get(&site) else { return 0 };
+        let i = spans.partition_point(|&(from, _)| from <= now);
+        spans.get(i.saturating_sub(1)).map_or(0, |&(_, o)| o)
+    }
+
+    /// Whether `s` is open at `now`: an interval starting on today's local
+    /// date holds the local second, or one that started yesterday crosses
+    /// midnight and holds it.
+    fn open(&self, s: &Sched, now: i64) -> bool {
+        let local = now + self.offset(s.site, now);
+        let (day, second) = (local.div_euclid(86_400), u32::try_from(local.rem_euclid(86_400)).unwrap_or(0));
+        let today = self.ranges_on(s, day).into_iter().any(|(a, b)| {
+            let (a, b) = (a * 60, b * 60);
+            second >= a && (b <= a || second < b)
+        });
+        today
+            || self.ranges_on(s, day - 1).into_iter().any(|(a, b)| {
+                let (a, b) = (a * 60, b * 60);
+                b <= a && second < b
+            })
+    }
+
+    /// The ranges starting on a local day: the holiday rule's when the day
+    /// is a holiday (one-off first, then yearly) of a type the schedule
+    /// names, else the weekly intervals of its weekday.
+    fn ranges_on(&self, s: &Sched, day: i64) -> Vec<Range> {
+        let cal = s.calendar.and_then(|c| self.cals.get(&c));
+        let kind = cal.and_then(|c| c.once.get(&day).or_else(|| c.yearly.get(&month_day(day))));
+        if let Some(rule) = kind.and_then(|k| s.on_holiday.get(k)) {
+            return rule.clone().unwrap_or_default();
+        }
+        let weekday = (day + 3).rem_euclid(7); // 1970-01-01 was a Thursday; Monday = 0.
+        s.weekly.iter().filter(|(days, _)| days & (1 << weekday) != 0).map(|(_, r)| *r).collect()
+    }
+}
+
+/// `mon`, `mon-fri`, `sat,sun`, `fri-mon` as bits (Monday = bit 0).
+fn parse_days(s: &str) -> Option<u8> {
+    const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let day = |d: &str| NAMES.iter().position(|n| *n == d.trim().to_ascii_lowercase());
+    let mut bits = 0u8;
+    for part in s.split(',') {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (day(a)?, day(b)?),
+            None => (day(part)?, day(part)?),
+        };
+        let mut i = a;
+        loop {
+            bits |= 1 << i;
+            if i == b {
+                break;
+            }
+            i = (i + 1) % 7;
+        }
+    }
+    Some(bits)
+}
+
+/// `HH:MM-HH:MM` in minutes (`24:00` as an end is midnight, 0).
+fn parse_range(s: &str) -> Option<Range> {
+    let (a, b) = s.trim().split_once('-')?;
+    let min = |t: &str| -> Option<u32> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+        (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+    };
+    let (start, end) = (min(a)?, min(b)?);
+    (start < 1440).then_some((start, end % 1440))
+}
+
+/// `YYYY-MM-DD`.
+fn parse_date(s: &str) -> Option<(i64, i64, i64)> {
+    let mut it = s.trim().split('-');
+    let (y, m, d) = (it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?);
+    (it.next().is_none() && (1..=12).contains(&m) && (1..=31).contains(&d)).then_some((y, m, d))
+}
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian; H. Hinnant).
+#[must_use]
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `(month, day)` of a day since 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn month_day(z: i64) -> (i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    (if mp < 10 { mp + 3 } else { mp - 9 }, doy - (153 * mp + 2) / 5 + 1)
 }
 
 /// Parses a UID in hex: any case, colons, spaces or dashes between bytes;
@@ -309,11 +659,28 @@ mod tests {
             valid_from: None,
             valid_to: None,
             ambiguous: false,
+            levels: vec![(1, None, None)],
         }
     }
 
+    /// Door `main` (site 1, UTC) open always to level 1.
+    fn always() -> Rules {
+        rules_of(serde_json::json!({
+            "doors": [{"name": "main", "site": 1}],
+            "sites": [{"id": 1, "tz": "UTC", "offsets": [[946_684_800, 0]]}],
+            "schedules": [{"id": 1, "site": 1, "intervals": ["mon-sun 00:00-24:00"], "on_holiday": {}}],
+            "levels": [{"id": 1, "grants": [{"doors": ["main"], "schedule": 1}]}]
+        }))
+    }
+
+    fn rules_of(v: serde_json::Value) -> Rules {
+        Rules::new(serde_json::from_value(v).unwrap())
+    }
+
     fn one(e: Entry) -> List {
-        std::iter::once(e).collect()
+        let mut l: List = std::iter::once(e).collect();
+        l.set_rules(Some(always()));
+        l
     }
 
     fn reason(l: &List, tech: Option<&str>, uid: &[u8], now: i64) -> Option<&'static str> {
@@ -419,6 +786,101 @@ mod tests {
         assert!(l.remove("iso14443a", U));
         assert!(!l.remove("iso14443a", U));
         assert!(l.is_empty() && l.with_uid(U).is_empty());
+    }
+
+    /// Door `lab` in Berlin's 2026 offsets; level 1: 22:00-06:00 every day,
+    /// closed on `public` holidays (2026-03-30, a Monday; 25 December yearly);
+    /// level 2 covers only door `gate`.
+    fn berlin() -> Rules {
+        rules_of(serde_json::json!({
+            "doors": [{"name": "lab", "site": 1}, {"name": "gate", "site": 1}],
+            "sites": [{"id": 1, "tz": "Europe/Berlin",
+                "offsets": [[946_684_800, 3600], [1_774_746_000, 7200], [1_792_890_000, 3600]]}],
+            "calendars": [{"id": 4, "holidays": [{"date": "2026-03-30", "type": "public"},
+                {"date": "2000-12-25", "type": "public", "yearly": true}]}],
+            "schedules": [{"id": 3, "site": 1, "calendar": 4, "intervals": ["mon-sun 22:00-06:00"],
+                "on_holiday": {"public": "closed"}}],
+            "levels": [{"id": 1, "grants": [{"doors": ["lab"], "schedule": 3}]},
+                       {"id": 2, "grants": [{"doors": ["gate"], "schedule": 3}]}]
+        }))
+    }
+
+    fn at(s: &str) -> i64 {
+        crate::controller::wire::parse_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn door_rules_follow_local_time_across_dst_midnight_and_holidays() {
+        let r = berlin();
+        let held = [(1, None, None)];
+        let ok = |t: &str| r.access(&held, "lab", at(t));
+        // Spring forward (2026-03-29 01:00Z): Sat 22:00 CET = 21:00Z to Sun 06:00 CEST = 04:00Z, seven hours.
+        assert_eq!(ok("2026-03-28T20:59:59Z"), Err("outside_schedule"));
+        assert_eq!(ok("2026-03-28T21:00:00Z"), Ok(()));
+        assert_eq!(ok("2026-03-29T03:59:59Z"), Ok(()));
+        assert_eq!(ok("2026-03-29T04:00:00Z"), Err("outside_schedule"));
+        // Fall back (2026-10-25 01:00Z): Sat 22:00 CEST = 20:00Z to Sun 06:00 CET = 05:00Z, nine hours.
+        assert_eq!(ok("2026-10-24T20:00:00Z"), Ok(()));
+        assert_eq!(ok("2026-10-25T04:59:59Z"), Ok(()));
+        assert_eq!(ok("2026-10-25T05:00:00Z"), Err("outside_schedule"));
+        // Monday 2026-03-30 is a closed holiday: its 22:00 never starts, so
+        // Tuesday 00:00-06:00 is shut too; Monday 00:00-06:00 (Sunday's) is open.
+        assert_eq!(ok("2026-03-30T03:00:00Z"), Ok(()));
+        assert_eq!(ok("2026-03-30T20:30:00Z"), Err("outside_schedule"));
+        assert_eq!(ok("2026-03-31T02:00:00Z"), Err("outside_schedule"));
+        // A yearly holiday recurs.
+        assert_eq!(ok("2027-12-25T22:30:00Z"), Err("outside_schedule"));
+        assert_eq!(ok("2027-12-24T22:30:00Z"), Ok(()));
+    }
+
+    #[test]
+    fn a_level_counts_inside_its_window_and_only_at_the_doors_it_names() {
+        let r = berlin();
+        let night = at("2026-01-05T23:00:00Z");
+        assert_eq!(r.access(&[(2, None, None)], "lab", night), Err("no_access_to_door"));
+        assert_eq!(r.access(&[(2, None, None)], "gate", night), Ok(()));
+        assert_eq!(r.access(&[], "lab", night), Err("no_access_to_door"));
+        assert_eq!(r.access(&[(9, None, None)], "lab", night), Err("no_access_to_door"));
+        // [from, to): held from its start, not at its end.
+        assert_eq!(r.access(&[(1, Some(night), None)], "lab", night), Ok(()));
+        assert_eq!(r.access(&[(1, Some(night + 1), None)], "lab", night), Err("no_access_to_door"));
+        assert_eq!(r.access(&[(1, None, Some(night))], "lab", night), Err("no_access_to_door"));
+        // Covered at one level, open at another: open.
+        assert_eq!(
+            r.access(&[(1, None, None), (2, None, None)], "gate", at("2026-01-05T12:00:00Z")),
+            Err("outside_schedule")
+        );
+        // A card whose checks pass is then decided by the door's rules; with none held, no door opens.
+        let mut l: List = std::iter::once(entry(U)).collect();
+        assert_eq!(decide(&l, "main", None, U, NOW).reason, Some("no_access_to_door"));
+        l.set_rules(Some(r));
+        assert_eq!(decide(&l, "main", None, U, NOW).reason, Some("no_access_to_door"));
+        // The card's own checks come first.
+        l.upsert(Entry { state: "lost".into(), ..entry(U) });
+        assert_eq!(decide(&l, "main", None, U, NOW).reason, Some("credential_lost"));
+    }
+
+    #[test]
+    fn unreadable_schedules_never_open_and_days_parse_like_the_service() {
+        assert_eq!(parse_days("mon-fri"), Some(0b001_1111));
+        assert_eq!(parse_days("fri-mon"), Some(0b111_0001));
+        assert_eq!(parse_days("sat,sun"), Some(0b110_0000));
+        assert_eq!(parse_days("funday"), None);
+        assert_eq!(parse_range("00:00-24:00"), Some((0, 0)));
+        assert_eq!(parse_range("24:00-01:00"), None);
+        let r = rules_of(serde_json::json!({
+            "doors": [{"name": "main", "site": 1}],
+            "sites": [{"id": 1, "offsets": [[0, 0]]}],
+            "schedules": [{"id": 1, "site": 1, "intervals": ["someday 00:00-24:00"]},
+                          {"id": 2, "site": 7, "intervals": ["mon-sun 00:00-24:00"]}],
+            "levels": [{"id": 1, "grants": [{"doors": ["main"], "schedule": 1}, {"doors": ["main"], "schedule": 2},
+                {"doors": ["main"], "schedule": 5}]}]
+        }));
+        assert_eq!(r.access(&[(1, None, None)], "main", NOW), Err("outside_schedule"));
+        // Whole days, any weekday.
+        for d in 0..7 {
+            assert_eq!(always().access(&[(1, None, None)], "main", NOW + d * 86_400 + 3), Ok(()));
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::rule::{Entry, intern, parse_uid};
+use super::rule::{Entry, WireRules, days_from_civil, intern, parse_uid};
 
 /// A feed entry on the wire (borrowed from the body where it can be: a
 /// million of them arrive in a snapshot).
@@ -27,6 +27,18 @@ struct WireEntry<'a> {
     valid_to: Option<Cow<'a, str>>,
     #[serde(default)]
     ambiguous: Option<bool>,
+    #[serde(default, borrow)]
+    levels: Option<Vec<WireHeld<'a>>>,
+}
+
+/// An access level an entry's holder holds.
+#[derive(Debug, Deserialize)]
+struct WireHeld<'a> {
+    id: i64,
+    #[serde(default, borrow)]
+    from: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    to: Option<Cow<'a, str>>,
 }
 
 /// A removed key on the wire.
@@ -50,6 +62,8 @@ struct WirePage<'a> {
     entries: Vec<WireEntry<'a>>,
     #[serde(default, borrow)]
     removed: Option<Vec<WireKey<'a>>>,
+    #[serde(default)]
+    rules: Option<WireRules>,
 }
 
 /// Snapshot or delta.
@@ -76,6 +90,8 @@ pub struct Page {
     pub entries: Vec<Entry>,
     /// Keys to delete: `(technology, uid bytes)`.
     pub removed: Vec<(String, Vec<u8>)>,
+    /// The door rules, when the page carries them (replace those held).
+    pub rules: Option<WireRules>,
 }
 
 /// Parses a feed page's JSON body.
@@ -107,6 +123,12 @@ pub fn parse_page(body: &[u8]) -> Result<Page, String> {
                 valid_from: time(e.valid_from, "valid_from")?,
                 valid_to: time(e.valid_to, "valid_to")?,
                 ambiguous: e.ambiguous.unwrap_or(false),
+                levels: e
+                    .levels
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|l| Ok((l.id, time(l.from, "levels.from")?, time(l.to, "levels.to")?)))
+                    .collect::<Result<_, String>>()?,
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -116,7 +138,7 @@ pub fn parse_page(body: &[u8]) -> Result<Page, String> {
         .into_iter()
         .map(|k| Ok((k.technology.into_owned(), uid(&k.uid)?)))
         .collect::<Result<_, String>>()?;
-    Ok(Page { kind, page: w.page, more: w.more, cursor: w.cursor, entries, removed })
+    Ok(Page { kind, page: w.page, more: w.more, cursor: w.cursor, entries, removed, rules: w.rules })
 }
 
 /// An access event as uploaded (and as buffered on disk).
@@ -199,17 +221,6 @@ pub struct DecideAnswer {
     /// The holder.
     #[serde(default)]
     pub user_id: Option<String>,
-}
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` to unix seconds (a fraction

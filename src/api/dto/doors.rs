@@ -49,6 +49,174 @@ pub struct FeedEntry {
     #[serde(skip_serializing_if = "is_false")]
     #[schema(required = false, default = false)]
     pub ambiguous: bool,
+    /// The holder's access levels that touch this controller's doors
+    /// (direct and through their group), each with its window: after the
+    /// checks above, the door's rules (`rules`) decide with these. Absent:
+    /// none (only an entry without a holder has none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub levels: Vec<FeedLevel>,
+}
+
+/// An access level held, from `from` (inclusive) to `to` (exclusive).
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct FeedLevel {
+    /// The level's ID (in `rules.levels`).
+    pub id: i64,
+    /// Held from (inclusive, RFC 3339); absent: no start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, required = false)]
+    pub from: Option<Timestamp>,
+    /// Held until (exclusive, RFC 3339); absent: no end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, required = false)]
+    pub to: Option<Timestamp>,
+}
+
+impl From<feed::FeedLevel> for FeedLevel {
+    fn from(l: feed::FeedLevel) -> Self {
+        Self { id: l.id, from: l.from, to: l.to }
+    }
+}
+
+/// A door of the controller and its site.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct RulesDoor {
+    /// The door's name, exactly as the controller says it.
+    pub name: String,
+    /// Its site's ID (in `sites`).
+    pub site: i64,
+}
+
+/// A site: the UTC offsets of its time zone, so a controller needs no tz database.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct RulesSite {
+    /// The site's ID.
+    pub id: i64,
+    /// The IANA time zone (informative: `offsets` decides).
+    pub tz: String,
+    /// `[from, offset]` pairs in order: from `from` (unix seconds) until the
+    /// next pair's, the site's local time is UTC plus `offset` seconds. The
+    /// first starts at 2000-01-01T00:00:00Z (use its offset before that);
+    /// the last holds on.
+    #[schema(value_type = Vec<Vec<i64>>)]
+    pub offsets: Vec<(i64, i32)>,
+}
+
+/// A holiday.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct RulesHoliday {
+    /// `YYYY-MM-DD`, local date at the site.
+    pub date: String,
+    /// Its type (the schedules' `on_holiday` keys).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Recurs every year on this month and day (29 February: leap years only). Absent: `false`.
+    #[serde(skip_serializing_if = "is_false")]
+    #[schema(required = false, default = false)]
+    pub yearly: bool,
+}
+
+/// A holiday calendar.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct RulesCalendar {
+    /// The calendar's ID.
+    pub id: i64,
+    /// Its holidays (a one-off date wins over a yearly one on the same day).
+    pub holidays: Vec<RulesHoliday>,
+}
+
+/// A schedule, in its site's local wall-clock time.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct RulesSchedule {
+    /// The schedule's ID.
+    pub id: i64,
+    /// The site whose local time it is written in.
+    pub site: i64,
+    /// Its holiday calendar; absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub calendar: Option<i64>,
+    /// Weekly intervals, `DAYS HH:MM-HH:MM` (`mon-fri 22:00-06:00`; an end
+    /// at or before the start crosses midnight; `00:00-00:00` is the whole day).
+    pub intervals: Vec<String>,
+    /// By holiday type: `closed`, or `HH:MM-HH:MM` ranges joined by `,`
+    /// that replace the day's weekly intervals. A type not named leaves them.
+    pub on_holiday: std::collections::BTreeMap<String, String>,
+}
+
+/// A level's grant, flattened to this controller's doors.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct RulesGrant {
+    /// The doors it opens (names, as in `doors`).
+    pub doors: Vec<String>,
+    /// Its schedule's ID; one missing from `schedules` is never open.
+    pub schedule: i64,
+}
+
+/// An access level: only its grants covering this controller's doors.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct RulesLevel {
+    /// The level's ID (entries' `levels[].id`).
+    pub id: i64,
+    /// Its grants.
+    pub grants: Vec<RulesGrant>,
+}
+
+/// The rules for this controller's doors: replace those held. Only what
+/// touches its doors is listed; no personal data.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct FeedRules {
+    /// The controller's doors.
+    pub doors: Vec<RulesDoor>,
+    /// The sites of its doors and schedules.
+    pub sites: Vec<RulesSite>,
+    /// The calendars its schedules use.
+    pub calendars: Vec<RulesCalendar>,
+    /// The schedules of the grants listed.
+    pub schedules: Vec<RulesSchedule>,
+    /// The levels with a grant covering one of its doors.
+    pub levels: Vec<RulesLevel>,
+}
+
+impl From<feed::FeedRules> for FeedRules {
+    fn from(r: feed::FeedRules) -> Self {
+        Self {
+            doors: r.doors.into_iter().map(|d| RulesDoor { name: d.name, site: d.site }).collect(),
+            sites: r.sites.into_iter().map(|s| RulesSite { id: s.id, tz: s.tz, offsets: s.offsets }).collect(),
+            calendars: r
+                .calendars
+                .into_iter()
+                .map(|c| RulesCalendar {
+                    id: c.id,
+                    holidays: c
+                        .holidays
+                        .into_iter()
+                        .map(|h| RulesHoliday { date: h.date, kind: h.kind, yearly: h.yearly })
+                        .collect(),
+                })
+                .collect(),
+            schedules: r
+                .schedules
+                .into_iter()
+                .map(|s| RulesSchedule {
+                    id: s.id,
+                    site: s.site,
+                    calendar: s.calendar,
+                    intervals: s.intervals,
+                    on_holiday: s.on_holiday,
+                })
+                .collect(),
+            levels: r
+                .levels
+                .into_iter()
+                .map(|l| RulesLevel {
+                    id: l.id,
+                    grants: l.grants.into_iter().map(|g| RulesGrant { doors: g.doors, schedule: g.schedule }).collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl From<feed::FeedEntry> for FeedEntry {
@@ -62,6 +230,7 @@ impl From<feed::FeedEntry> for FeedEntry {
             valid_from: e.valid_from,
             valid_to: e.valid_to,
             ambiguous: e.ambiguous,
+            levels: all(e.levels),
         }
     }
 }
@@ -125,6 +294,12 @@ pub struct Feed {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(required = false)]
     pub removed: Vec<FeedKey>,
+    /// Page 0 of a snapshot, and of a delta when the rules changed since
+    /// the cursor: the rules for this controller's doors; replace those
+    /// held (a snapshot's once its last page arrived). Absent: keep yours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub rules: Option<FeedRules>,
 }
 
 impl From<feed::Feed> for Feed {
@@ -136,6 +311,7 @@ impl From<feed::Feed> for Feed {
             cursor: f.cursor,
             entries: all(f.entries),
             removed: all(f.removed),
+            rules: f.rules.map(Into::into),
         }
     }
 }

@@ -29,7 +29,7 @@ pub use audit::{AuditEntry, AuditHead, AuditReport, BadEntry, Stats};
 pub use cards::{BindingRecord, CredentialRecord, CredentialSummary, Twin};
 pub use doors::{
     DecideResponse, DenyCode, EventPage, EventResult, EventStatus, EventView, Feed, FeedEntry, FeedKey, FeedKind,
-    QuarantinePage, QuarantinedView, UploadResult,
+    FeedLevel, FeedRules, QuarantinePage, QuarantinedView, UploadResult,
 };
 pub use levels::{
     Access, Area, Assignment, Calendar, Door, DoorAccess, Explained, Holiday, Level, LevelGrant, LevelSchedule,
