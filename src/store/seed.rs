@@ -24,10 +24,10 @@ const BATCH: u64 = 5_000;
 pub const SEED_DOORS: u32 = 1000;
 
 impl Store {
-    /// Access rules for benchmarks: [`SEED_DOORS`] doors in the default
+    /// Access rules for benchmarks: 1,000 doors in the default
     /// site, areas of 20 doors, 10 schedules, `levels` levels of 3 grants;
     /// the default level stops being a default, so seeded people hold only
-    /// the 1 to 3 levels [`Store::seed_levels_of`] gives them. One write.
+    /// the 1 to 3 levels `Store::seed` gives them. One write.
     pub fn seed_access(&self, actor: &Actor, levels: u32) -> Result<(), StoreError> {
         let mut draft = AuditDraft::new("dev.seed_access");
         draft.detail = format!("doors={SEED_DOORS} levels={levels}");
