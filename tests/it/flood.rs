@@ -265,8 +265,11 @@ async fn failed_authentication_is_limited_per_address_and_audited_in_counted_ent
     assert!(bearer.len() <= 4, "counted, not one entry per attempt: {bearer:?}");
     let total = |outcome: &str| bearer.iter().filter(|e| e.0 == outcome).map(|e| e.1).sum::<u64>();
     assert_eq!((total("unauthorized"), total("too_many_attempts")), (6, 34));
+    // Three password checks (argon2) may straddle the auditor's one-second
+    // flushes on a loaded machine: counted in at most one entry each, never more.
     let logins = audited(&api, &format!("POST /api/v1/login from {A} "), 3).await;
-    assert!(logins.len() <= 2 && logins.iter().all(|e| e.0 == "invalid_credentials"), "{logins:?}");
+    assert!(logins.len() <= 3 && logins.iter().all(|e| e.0 == "invalid_credentials"), "{logins:?}");
+    assert_eq!(logins.iter().map(|e| e.1).sum::<u64>(), 3, "{logins:?}");
     let q = AuditQuery { limit: Some(10_000), ..AuditQuery::default() };
     let entries = api.store.audit_entries(&q).unwrap();
     assert!(entries.iter().all(|e| e.action != "operator.login"), "no entry per failed login");
