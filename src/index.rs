@@ -13,18 +13,24 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use smallvec::SmallVec;
+
 use crate::domain::access::{Assignment, GroupId, LevelId, Refusal, RuleSet, ScheduleId, Target, TimeRange};
 use crate::domain::{
     Change, CredentialState, Decision, DenyReason, HolderView, Technology, Timestamp, Uid, UserId, UserState,
     ValidityWindow, decide,
 };
 
-/// What a person holds for the door rules: their group and the levels
-/// assigned to them directly.
-#[derive(Debug, Clone, Default)]
-struct HolderAccess {
+/// A holder: what today's checks look at, their ID, and what the door
+/// rules look at (their group and the levels assigned to them directly),
+/// side by side so a decision at a door reads one place.
+#[derive(Debug, Clone)]
+struct Holder {
+    view: HolderView,
+    id: UserId,
     group: Option<GroupId>,
-    levels: Vec<Assignment>,
+    /// Inline up to three: no pointer to follow on the door path.
+    levels: SmallVec<[Assignment; 3]>,
 }
 
 /// A grant covering a door: the level, what the grant names, its schedule.
@@ -77,14 +83,15 @@ struct Cred {
     holder: u32,
 }
 
+/// The index's hash maps: `foldhash`, seeded per map (see `RuleSet`).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 struct Inner {
-    creds: HashMap<Key, Cred>,
-    slots: HashMap<UserId, u32>,
-    /// A holder's view and ID side by side: one cache line per decision.
-    holders: Vec<(HolderView, UserId)>,
-    /// By the same slot: the holder's group and directly assigned levels.
-    access: Vec<HolderAccess>,
+    creds: FastMap<Key, Cred>,
+    slots: FastMap<UserId, u32>,
+    /// By slot.
+    holders: Vec<Holder>,
     /// Sites, doors, areas, schedules, calendars, levels, group assignments.
     rules: Arc<RuleSet>,
     /// The change-log position `rules` were read at: older rules never
@@ -101,8 +108,12 @@ impl Inner {
         let s = u32::try_from(self.holders.len()).unwrap_or(NO_HOLDER - 1);
         // A holder first seen through a credential change is refused until
         // its own user change arrives: the safe default.
-        self.holders.push((HolderView { state: UserState::Deleted, window: ValidityWindow::default() }, id));
-        self.access.push(HolderAccess::default());
+        self.holders.push(Holder {
+            view: HolderView { state: UserState::Deleted, window: ValidityWindow::default() },
+            id,
+            group: None,
+            levels: SmallVec::new(),
+        });
         self.slots.insert(id, s);
         s
     }
@@ -111,8 +122,8 @@ impl Inner {
         match *change {
             Change::User { id, state, window } => {
                 let s = self.slot(id) as usize;
-                if let Some((h, _)) = self.holders.get_mut(s) {
-                    *h = HolderView { state, window };
+                if let Some(h) = self.holders.get_mut(s) {
+                    h.view = HolderView { state, window };
                 }
             }
             Change::Credential { technology, uid, state, holder } => {
@@ -128,13 +139,13 @@ impl Inner {
             }
             Change::Group { id, group } => {
                 let s = self.slot(id) as usize;
-                if let Some(a) = self.access.get_mut(s) {
+                if let Some(a) = self.holders.get_mut(s) {
                     a.group = group;
                 }
             }
             Change::Assignment { user, level, window } => {
                 let s = self.slot(user) as usize;
-                if let Some(a) = self.access.get_mut(s) {
+                if let Some(a) = self.holders.get_mut(s) {
                     match (a.levels.iter_mut().find(|x| x.level == level), window) {
                         (Some(x), Some(w)) => x.window = w,
                         (None, Some(w)) => a.levels.push(Assignment { level, window: w }),
@@ -147,34 +158,29 @@ impl Inner {
         }
     }
 
-    /// [`Index::decide_with_holder`] under the caller's lock.
-    fn decide_with_holder(
-        &self,
-        technology: Option<Technology>,
-        uid: &Uid,
-        now: Timestamp,
-    ) -> (Decision, Option<UserId>) {
-        let inner = self;
+    /// [`Index::decide_with_holder`] under the caller's lock, naming the
+    /// holder's slot (`NO_HOLDER`: none).
+    fn decide_slot(&self, technology: Option<Technology>, uid: &Uid, now: Timestamp) -> (Decision, u32) {
         let found = match technology {
             // Bytes bound to different people are ambiguous even when the
             // reader names a technology: it may be wrong, and the twin is
             // an anomaly an admin must resolve.
-            Some(t) => match inner.decide_one(t, uid, now) {
-                Some((_, true)) if inner.ambiguous(uid) => Some(AMBIGUOUS),
+            Some(t) => match self.decide_one(t, uid, now) {
+                Some((_, true)) if self.ambiguous(uid) => Some(AMBIGUOUS),
                 other => other.map(|(d, _)| d),
             },
             // Without a technology, the same bytes may name credentials of
             // several technologies: grant only if every one of them grants.
             None => {
-                let mut found: Option<(Decision, Option<UserId>)> = None;
+                let mut found: Option<(Decision, u32)> = None;
                 for &t in Technology::ALL.iter().filter(|t| t.allows_len(uid.len())) {
-                    if let Some((d, twin)) = inner.decide_one(t, uid, now) {
+                    if let Some((d, twin)) = self.decide_one(t, uid, now) {
                         if !twin {
                             // The only credential with these bytes.
                             found = Some(d);
                             break;
                         }
-                        if inner.ambiguous(uid) {
+                        if self.ambiguous(uid) {
                             // Bound to different people: whose card this is cannot be told.
                             found = Some(AMBIGUOUS);
                             break;
@@ -188,7 +194,12 @@ impl Inner {
                 found
             }
         };
-        found.unwrap_or((Decision::Deny(DenyReason::UnknownCredential), None))
+        found.unwrap_or((Decision::Deny(DenyReason::UnknownCredential), NO_HOLDER))
+    }
+
+    /// The holder's ID in `slot`, if any.
+    fn holder_id(&self, slot: u32) -> Option<UserId> {
+        self.holders.get(slot as usize).map(|h| h.id)
     }
 
     /// The door rules' answer for a holder slot at a door.
@@ -198,7 +209,7 @@ impl Inner {
             Refusal::OutsideSchedule => DenyReason::OutsideSchedule,
         };
         let Some(door) = self.rules.door_named(door) else { return Err(DenyReason::NoAccessToDoor) };
-        let Some(a) = self.access.get(slot as usize) else { return Err(DenyReason::NoAccessToDoor) };
+        let Some(a) = self.holders.get(slot as usize) else { return Err(DenyReason::NoAccessToDoor) };
         let g = self.rules.access(&a.levels, a.group, door, now).map_err(refused)?;
         Ok(Some(Granted {
             level: g.level,
@@ -227,22 +238,17 @@ impl Inner {
         false
     }
 
-    /// The decision for one credential, and whether it has a twin in
-    /// another technology.
-    fn decide_one(
-        &self,
-        technology: Technology,
-        uid: &Uid,
-        now: Timestamp,
-    ) -> Option<((Decision, Option<UserId>), bool)> {
+    /// The decision for one credential with its holder's slot, and whether
+    /// it has a twin in another technology.
+    fn decide_one(&self, technology: Technology, uid: &Uid, now: Timestamp) -> Option<((Decision, u32), bool)> {
         let c = self.creds.get(&Key { technology, uid: *uid })?;
         let holder = self.holders.get(c.holder as usize);
-        Some(((decide(Some(c.state), holder.map(|h| &h.0), now), holder.map(|h| h.1)), c.twin))
+        Some(((decide(Some(c.state), holder.map(|h| &h.view), now), c.holder), c.twin))
     }
 }
 
 /// Bytes bound to different people: denied, and logged with no holder.
-const AMBIGUOUS: (Decision, Option<UserId>) = (Decision::Deny(DenyReason::CredentialAmbiguous), None);
+const AMBIGUOUS: (Decision, u32) = (Decision::Deny(DenyReason::CredentialAmbiguous), NO_HOLDER);
 
 /// The decision index. Cheap to share behind an `Arc`.
 #[derive(Debug, Default)]
@@ -262,10 +268,9 @@ impl IndexBuilder {
     pub fn with_capacity(users: usize, credentials: usize) -> Self {
         Self {
             inner: Inner {
-                creds: HashMap::with_capacity(credentials),
-                slots: HashMap::with_capacity(users),
+                creds: FastMap::with_capacity_and_hasher(credentials, foldhash::fast::RandomState::default()),
+                slots: FastMap::with_capacity_and_hasher(users, foldhash::fast::RandomState::default()),
                 holders: Vec::with_capacity(users),
-                access: Vec::with_capacity(users),
                 rules: Arc::default(),
                 rules_seq: 0,
                 applied_seq: 0,
@@ -275,6 +280,7 @@ impl IndexBuilder {
 
     /// Sets the access rules.
     pub fn rules(&mut self, rules: RuleSet) {
+        rules.prepare();
         self.inner.rules = Arc::new(rules);
     }
 
@@ -326,7 +332,9 @@ impl Index {
         uid: &Uid,
         now: Timestamp,
     ) -> (Decision, Option<UserId>) {
-        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner).decide_with_holder(technology, uid, now)
+        let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (decision, slot) = inner.decide_slot(technology, uid, now);
+        (decision, inner.holder_id(slot))
     }
 
     /// Decides for `uid` at the door called `door` (exact name): today's
@@ -343,15 +351,14 @@ impl Index {
         now: Timestamp,
     ) -> DoorDecision {
         let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (decision, holder) = inner.decide_with_holder(technology, uid, now);
+        let (decision, slot) = inner.decide_slot(technology, uid, now);
+        let holder = inner.holder_id(slot);
         if decision != Decision::Grant {
             return DoorDecision { decision, holder, granted: None };
         }
-        let slot = holder.and_then(|h| inner.slots.get(&h).copied());
-        match slot.map(|s| inner.door_rules(s, door, now)) {
-            Some(Ok(granted)) => DoorDecision { decision, holder, granted },
-            Some(Err(r)) => DoorDecision { decision: Decision::Deny(r), holder, granted: None },
-            None => DoorDecision { decision: Decision::Deny(DenyReason::NoAccessToDoor), holder, granted: None },
+        match inner.door_rules(slot, door, now) {
+            Ok(granted) => DoorDecision { decision, holder, granted },
+            Err(r) => DoorDecision { decision: Decision::Deny(r), holder, granted: None },
         }
     }
 
@@ -368,10 +375,10 @@ impl Index {
             let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             let end = (slot + 16_384).min(inner.holders.len());
             for s in slot..end {
-                let Some((view, id)) = inner.holders.get(s) else { break };
-                let ok = decide(Some(CredentialState::Issued), Some(view), now) == Decision::Grant;
+                let Some(h) = inner.holders.get(s) else { break };
+                let ok = decide(Some(CredentialState::Issued), Some(&h.view), now) == Decision::Grant;
                 if ok && matches!(u32::try_from(s).map(|s| inner.door_rules(s, door, now)), Ok(Ok(Some(_)))) {
-                    out.push(*id);
+                    out.push(h.id);
                 }
             }
             slot = end;
@@ -386,7 +393,7 @@ impl Index {
     #[must_use]
     pub fn doors_of(&self, user: UserId, now: Timestamp) -> Vec<(String, Vec<Covering>)> {
         let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(a) = inner.slots.get(&user).and_then(|&s| inner.access.get(s as usize)) else { return Vec::new() };
+        let Some(a) = inner.slots.get(&user).and_then(|&s| inner.holders.get(s as usize)) else { return Vec::new() };
         let mut out: Vec<_> = inner
             .rules
             .door_list()
@@ -424,7 +431,11 @@ impl Index {
     pub fn apply_with<'a>(&self, changes: impl IntoIterator<Item = (i64, &'a Change)>, rules: Option<(i64, RuleSet)>) {
         // In chunks, so a long backlog never holds door decisions off for long.
         let mut it = changes.into_iter().peekable();
-        let mut rules = rules.map(|(seq, r)| (seq, Arc::new(r)));
+        // The door table is made here, outside the lock.
+        let mut rules = rules.map(|(seq, r)| {
+            r.prepare();
+            (seq, Arc::new(r))
+        });
         loop {
             let mut inner = self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner);
             for (seq, change) in it.by_ref().take(1024) {

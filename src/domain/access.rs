@@ -3,7 +3,7 @@
 //!
 //! # The rule
 //!
-//! [`door_access`] looks at the access levels a person holds *now* (an
+//! [`RuleSet::access`] looks at the access levels a person holds *now* (an
 //! [`Assignment`] counts from `valid_from` inclusive to `valid_to`
 //! exclusive, as a [`ValidityWindow`]). A level **covers** a door when one of
 //! its grants names the door, or an area the door belongs to. No held level
@@ -55,14 +55,19 @@
 //!
 //! # The door path
 //!
-//! [`door_access`] does not allocate. It converts the instant to local time
-//! once per site per decision, through [`Site::offset_at`], which answers from
-//! a table of the zone's UTC-offset spans precomputed for 2000-2100 (a binary
-//! search) and asks `jiff` only outside it (`benches/access.rs`).
+//! [`RuleSet::access`] does not allocate. It looks at a table, made once
+//! per rule set ([`RuleSet::prepare`]), of the grants covering each door,
+//! sorted by level: each held level is a binary search in the door's
+//! covers, so the cost does not grow with the number of levels or areas.
+//! It converts the instant to local time once per site per decision,
+//! through [`Site::offset_at`], which answers from a table of the zone's
+//! UTC-offset spans precomputed for 2000-2100 (a binary search) and asks
+//! `jiff` only outside it (`make bench-levels`).
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::OnceLock;
 
 use jiff::tz::TimeZone;
 
@@ -823,14 +828,6 @@ pub struct ScheduleRef<'a> {
     pub site: &'a Site,
 }
 
-/// Where [`door_access`] finds levels and schedules (the index's tables).
-pub trait AccessRules {
-    /// A level by ID.
-    fn level(&self, id: LevelId) -> Option<&AccessLevel>;
-    /// A schedule by ID, with its calendar and site.
-    fn schedule(&self, id: ScheduleId) -> Option<ScheduleRef<'_>>;
-}
-
 /// Why a valid card may not open this door now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Refusal {
@@ -864,38 +861,6 @@ pub struct Grant<'a> {
     pub interval: OpenInterval<'a>,
 }
 
-/// May a person holding `held` open `door` (which belongs to `areas_of_door`)
-/// at `at`? See the module documentation for the rule. Does not allocate.
-pub fn door_access<'r, R: AccessRules>(
-    held: &[Assignment],
-    rules: &'r R,
-    door: DoorId,
-    areas_of_door: &[AreaId],
-    at: Timestamp,
-) -> Result<Grant<'r>, Refusal> {
-    let mut covered = false;
-    let mut local: Option<(SiteId, LocalTime)> = None;
-    for a in held.iter().filter(|a| a.holds_at(at)) {
-        let Some(level) = rules.level(a.level) else { continue };
-        for &(target, schedule) in level.grants.iter().filter(|(t, _)| t.covers(door, areas_of_door)) {
-            covered = true;
-            let Some(s) = rules.schedule(schedule) else { continue };
-            let now = match local {
-                Some((site, now)) if site == s.site_id => now,
-                _ => {
-                    let now = s.site.local(at);
-                    local = Some((s.site_id, now));
-                    now
-                }
-            };
-            if let Some(interval) = s.schedule.open_at(s.calendar, now) {
-                return Ok(Grant { level: a.level, target, schedule, interval });
-            }
-        }
-    }
-    Err(if covered { Refusal::OutsideSchedule } else { Refusal::NoAccessToDoor })
-}
-
 /// A door as the rules see it: its site and the areas it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DoorRules {
@@ -910,18 +875,36 @@ pub struct DoorRules {
 /// behind an `Arc` and replaces it whole when the rules change.
 #[derive(Debug, Default)]
 pub struct RuleSet {
-    sites: HashMap<SiteId, Site>,
-    calendars: HashMap<CalendarId, HolidayCalendar>,
-    schedules: HashMap<ScheduleId, (Schedule, SiteId, Option<CalendarId>)>,
-    levels: HashMap<LevelId, AccessLevel>,
-    doors: HashMap<DoorId, DoorRules>,
-    door_names: HashMap<Box<str>, DoorId>,
-    groups: HashMap<GroupId, Vec<Assignment>>,
+    sites: FastMap<SiteId, Site>,
+    calendars: FastMap<CalendarId, HolidayCalendar>,
+    schedules: FastMap<ScheduleId, (Schedule, SiteId, Option<CalendarId>)>,
+    levels: FastMap<LevelId, AccessLevel>,
+    doors: FastMap<DoorId, DoorRules>,
+    door_names: FastMap<Box<str>, DoorId>,
+    groups: FastMap<GroupId, Vec<Assignment>>,
+    /// Per door, the grants covering it: made once on first use after a
+    /// change (the index makes it before the rules come into force).
+    covers: OnceLock<FastMap<DoorId, Box<[Cover]>>>,
+}
+
+/// Hash maps of the door path: `foldhash` (randomly seeded per map) is
+/// several times faster than SipHash on these small keys; the keys are
+/// IDs and door names staff create, never a reader's bytes.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// A grant covering a door: its level, what it names, its schedule. A
+/// door's covers are sorted by level, each level's in grant order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cover {
+    level: LevelId,
+    target: Target,
+    schedule: ScheduleId,
 }
 
 impl RuleSet {
     /// Adds or replaces a door (its name as controllers and readers say it, exactly).
     pub fn set_door(&mut self, id: DoorId, name: &str, door: DoorRules) {
+        self.covers = OnceLock::new();
         self.door_names.insert(name.into(), id);
         self.doors.insert(id, door);
     }
@@ -989,17 +972,94 @@ impl RuleSet {
         door: DoorId,
         at: Timestamp,
     ) -> Result<Grant<'_>, Refusal> {
-        let Some(d) = self.doors.get(&door) else { return Err(Refusal::NoAccessToDoor) };
-        let own = door_access(direct, self, door, &d.areas, at);
+        let covers = self.covers_of(door);
+        if covers.is_empty() {
+            return Err(Refusal::NoAccessToDoor);
+        }
+        let own = self.held_access(direct, covers, at);
         match (own, group) {
             (Ok(g), _) => Ok(g),
             (Err(r), None) => Err(r),
-            (Err(r), Some(g)) => match door_access(self.group_assignments(g), self, door, &d.areas, at) {
+            (Err(r), Some(g)) => match self.held_access(self.group_assignments(g), covers, at) {
                 Ok(g) => Ok(g),
                 Err(Refusal::NoAccessToDoor) => Err(r),
                 Err(Refusal::OutsideSchedule) => Err(Refusal::OutsideSchedule),
             },
         }
+    }
+
+    /// Makes the per-door table of covering grants now (else the first
+    /// decision after a change does): the index calls it before the rules
+    /// come into force.
+    pub fn prepare(&self) {
+        self.covers_of(DoorId(0));
+    }
+
+    /// The grants covering `door`, sorted by level.
+    fn covers_of(&self, door: DoorId) -> &[Cover] {
+        let table = self.covers.get_or_init(|| {
+            let mut by_area: FastMap<AreaId, Vec<DoorId>> = FastMap::default();
+            for (&id, d) in &self.doors {
+                for &a in &d.areas {
+                    by_area.entry(a).or_default().push(id);
+                }
+            }
+            let mut table: FastMap<DoorId, Vec<Cover>> = FastMap::default();
+            for (&level, l) in &self.levels {
+                for &(target, schedule) in &l.grants {
+                    let cover = Cover { level, target, schedule };
+                    match target {
+                        Target::Door(d) if self.doors.contains_key(&d) => table.entry(d).or_default().push(cover),
+                        Target::Door(_) => {}
+                        Target::Area(a) => {
+                            for &d in by_area.get(&a).map_or(&[][..], Vec::as_slice) {
+                                table.entry(d).or_default().push(cover);
+                            }
+                        }
+                        Target::AllDoors => {
+                            for &d in self.doors.keys() {
+                                table.entry(d).or_default().push(cover);
+                            }
+                        }
+                    }
+                }
+            }
+            table
+                .into_iter()
+                .map(|(d, mut v)| {
+                    // Stable: a level's grants stay in their order.
+                    v.sort_by_key(|c| c.level);
+                    (d, v.into_boxed_slice())
+                })
+                .collect()
+        });
+        table.get(&door).map_or(&[], |v| v)
+    }
+
+    /// The first grant among `covers` of a level in `held` (in `held`'s
+    /// order, then the level's grant order) whose schedule is open at `at`.
+    fn held_access<'r>(&'r self, held: &[Assignment], covers: &[Cover], at: Timestamp) -> Result<Grant<'r>, Refusal> {
+        let mut covered = false;
+        let mut local: Option<(SiteId, LocalTime)> = None;
+        for a in held.iter().filter(|a| a.holds_at(at)) {
+            let from = covers.partition_point(|c| c.level < a.level);
+            for c in covers.get(from..).unwrap_or_default().iter().take_while(|c| c.level == a.level) {
+                covered = true;
+                let Some(s) = self.schedule_ref(c.schedule) else { continue };
+                let now = match local {
+                    Some((site, now)) if site == s.site_id => now,
+                    _ => {
+                        let now = s.site.local(at);
+                        local = Some((s.site_id, now));
+                        now
+                    }
+                };
+                if let Some(interval) = s.schedule.open_at(s.calendar, now) {
+                    return Ok(Grant { level: a.level, target: c.target, schedule: c.schedule, interval });
+                }
+            }
+        }
+        Err(if covered { Refusal::OutsideSchedule } else { Refusal::NoAccessToDoor })
     }
 
     /// Adds or replaces a site.
@@ -1033,16 +1093,14 @@ impl RuleSet {
 
     /// Adds or replaces a level.
     pub fn set_level(&mut self, id: LevelId, level: AccessLevel) {
+        self.covers = OnceLock::new();
         self.levels.insert(id, level);
     }
 }
 
-impl AccessRules for RuleSet {
-    fn level(&self, id: LevelId) -> Option<&AccessLevel> {
-        self.levels.get(&id)
-    }
-
-    fn schedule(&self, id: ScheduleId) -> Option<ScheduleRef<'_>> {
+impl RuleSet {
+    /// A schedule by ID, with its calendar and site.
+    fn schedule_ref(&self, id: ScheduleId) -> Option<ScheduleRef<'_>> {
         let (schedule, site_id, calendar) = self.schedules.get(&id)?;
         let calendar = match calendar {
             Some(c) => self.calendars.get(c)?,
@@ -1331,5 +1389,40 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn the_door_table_follows_a_change_made_after_it_was_used() {
+        let mut r = rules("UTC", "mon-sun 00:00-24:00", &[], "");
+        let nine = at("2026-12-01T09:00:00Z");
+        assert_eq!(r.access(&held(), None, DoorId(2), nine).unwrap_err(), Refusal::NoAccessToDoor);
+        // The level now also names the gate; then a new door joins the area.
+        r.set_level(
+            LevelId(1),
+            AccessLevel {
+                grants: vec![(Target::Area(AreaId(1)), ScheduleId(1)), (Target::Door(DoorId(2)), ScheduleId(1))],
+            },
+        );
+        assert_eq!(r.access(&held(), None, DoorId(2), nine).unwrap().target, Target::Door(DoorId(2)));
+        assert_eq!(r.access(&held(), None, DoorId(3), nine).unwrap_err(), Refusal::NoAccessToDoor);
+        r.set_door(DoorId(3), "annex", DoorRules { site: SiteId(1), areas: vec![AreaId(1)] });
+        assert_eq!(r.access(&held(), None, DoorId(3), nine).unwrap().target, Target::Area(AreaId(1)));
+    }
+
+    #[test]
+    fn held_levels_are_tried_in_their_order_and_each_levels_grants_in_theirs() {
+        let mut r = rules("UTC", "mon-sun 00:00-24:00", &[], "");
+        // Level 2 (held first) covers the door twice: by the door, then by its area.
+        r.set_level(
+            LevelId(2),
+            AccessLevel {
+                grants: vec![(Target::Door(DoorId(1)), ScheduleId(1)), (Target::Area(AreaId(1)), ScheduleId(1))],
+            },
+        );
+        let held = [Assignment::new(LevelId(2), None, None).unwrap(), Assignment::new(LevelId(1), None, None).unwrap()];
+        let g = r.access(&held, None, DoorId(1), at("2026-12-01T09:00:00Z")).unwrap();
+        assert_eq!((g.level, g.target), (LevelId(2), Target::Door(DoorId(1))));
+        let g = r.access(&held[1..], None, DoorId(1), at("2026-12-01T09:00:00Z")).unwrap();
+        assert_eq!((g.level, g.target), (LevelId(1), Target::Area(AreaId(1))));
     }
 }
