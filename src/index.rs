@@ -10,7 +10,8 @@
 //! for bytes that exist in several); it never touches SQLite, never
 //! allocates, and never reads the clock.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::{Arc, RwLock};
 
 use smallvec::SmallVec;
@@ -65,8 +66,26 @@ pub struct DoorDecision {
     pub granted: Option<Granted>,
 }
 
+/// One credential of a controller's snapshot page ([`Index::snapshot_page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Technology.
+    pub technology: Technology,
+    /// UID.
+    pub uid: Uid,
+    /// Credential state.
+    pub state: CredentialState,
+    /// The holder, their state and window, and the levels they hold that
+    /// reach the controller's doors: their own by level ID, then their
+    /// group's in assignment order. None: a card without a holder whose
+    /// bytes are held under another technology.
+    pub holder: Option<(UserId, HolderView, Vec<Assignment>)>,
+    /// The bytes are bound to different people under different technologies.
+    pub ambiguous: bool,
+}
+
 /// `(technology, uid)`: a credential's identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Key {
     technology: Technology,
     uid: Uid,
@@ -89,6 +108,11 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 #[derive(Debug, Default)]
 struct Inner {
     creds: FastMap<Key, Cred>,
+    /// The same credentials in key order, each with its holder's slot:
+    /// what a controller's snapshot pages through (made at `finish`).
+    order: BTreeMap<Key, u32>,
+    /// Being built: `order` is made whole at `finish`.
+    building: bool,
     slots: FastMap<UserId, u32>,
     /// By slot.
     holders: Vec<Holder>,
@@ -136,6 +160,9 @@ impl Inner {
                     }
                 }
                 self.creds.insert(Key { technology, uid }, Cred { state, twin, holder });
+                if !self.building {
+                    self.order.insert(Key { technology, uid }, holder);
+                }
             }
             Change::Group { id, group } => {
                 let s = self.slot(id) as usize;
@@ -221,6 +248,35 @@ impl Inner {
         }))
     }
 
+    /// Whether the bytes of `k` are held (an open binding) under another technology.
+    fn held_elsewhere(&self, k: &Key) -> bool {
+        Technology::ALL
+            .into_iter()
+            .filter(|t| *t != k.technology)
+            .any(|technology| self.creds.get(&Key { technology, uid: k.uid }).is_some_and(|c| c.holder != NO_HOLDER))
+    }
+
+    /// The snapshot entry of credential `k` held in `slot`: none when its
+    /// holder holds no level that `reaches`.
+    fn listed(&self, k: &Key, slot: u32, reaches: &impl Fn(LevelId) -> bool) -> Option<Listed> {
+        let c = self.creds.get(k)?;
+        let holder = match self.holders.get(slot as usize) {
+            None => None,
+            Some(h) => {
+                let mut levels: Vec<Assignment> = h.levels.iter().filter(|a| reaches(a.level)).copied().collect();
+                levels.sort_by_key(|a| a.level);
+                let by_group = h.group.map_or(&[][..], |g| self.rules.group_assignments(g));
+                levels.extend(by_group.iter().filter(|a| reaches(a.level)));
+                if levels.is_empty() {
+                    return None;
+                }
+                Some((h.id, h.view, levels))
+            }
+        };
+        let ambiguous = holder.is_some() && c.twin && self.ambiguous(&k.uid);
+        Some(Listed { technology: k.technology, uid: k.uid, state: c.state, holder, ambiguous })
+    }
+
     /// Whether the open bindings of these bytes, across technologies, name
     /// different people. Looked at only for a credential with a twin.
     fn ambiguous(&self, uid: &Uid) -> bool {
@@ -254,6 +310,17 @@ const AMBIGUOUS: (Decision, u32) = (Decision::Deny(DenyReason::CredentialAmbiguo
 #[derive(Debug, Default)]
 pub struct Index {
     inner: RwLock<Inner>,
+    /// The last snapshot's holder bits ([`Index::snapshot_page`]).
+    reach_cache: std::sync::Mutex<Option<ReachCache>>,
+}
+
+/// Which holder slots hold one of `reach`'s levels, at these positions.
+#[derive(Debug)]
+struct ReachCache {
+    reach: Vec<LevelId>,
+    applied: i64,
+    rules_seq: i64,
+    bits: Arc<Vec<u64>>,
 }
 
 /// Builds an [`Index`] from a snapshot of the tables.
@@ -269,6 +336,8 @@ impl IndexBuilder {
         Self {
             inner: Inner {
                 creds: FastMap::with_capacity_and_hasher(credentials, foldhash::fast::RandomState::default()),
+                order: BTreeMap::new(),
+                building: true,
                 slots: FastMap::with_capacity_and_hasher(users, foldhash::fast::RandomState::default()),
                 holders: Vec::with_capacity(users),
                 rules: Arc::default(),
@@ -308,9 +377,13 @@ impl IndexBuilder {
     #[must_use]
     pub fn finish(self, applied_seq: i64) -> Index {
         let mut inner = self.inner;
+        let mut order: Vec<(Key, u32)> = inner.creds.iter().map(|(k, c)| (*k, c.holder)).collect();
+        order.sort_unstable_by_key(|(k, _)| *k);
+        inner.order = order.into_iter().collect();
+        inner.building = false;
         inner.applied_seq = applied_seq;
         inner.rules_seq = applied_seq;
-        Index { inner: RwLock::new(inner) }
+        Index { inner: RwLock::new(inner), reach_cache: std::sync::Mutex::default() }
     }
 }
 
@@ -456,6 +529,115 @@ impl Index {
                 break;
             }
         }
+    }
+
+    /// Up to `limit` credentials after `after`, in (technology, uid)
+    /// order, that a controller whose doors `reaches` levels lists: held
+    /// ones whose holder holds such a level (directly or through their
+    /// group), and ones without a holder whose bytes are held under another
+    /// technology. Returns the change-log position read before the first
+    /// credential: every page reflects at least it, and a change after it
+    /// comes in the delta from it. Reads in chunks under short read locks,
+    /// as `who_can` does.
+    #[must_use]
+    pub fn snapshot_page(
+        &self,
+        reach: &[LevelId],
+        after: Option<(Technology, Uid)>,
+        limit: usize,
+    ) -> (i64, Vec<Listed>) {
+        const CHUNK: usize = 16_384;
+        let read = || self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sorted = reach.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let reaches = |l: LevelId| sorted.binary_search(&l).is_ok();
+        let (applied, rules_seq, groups) = {
+            let inner = read();
+            let groups: Vec<GroupId> = inner
+                .rules
+                .group_list()
+                .filter(|(_, held)| held.iter().any(|a| reaches(a.level)))
+                .map(|(g, _)| g)
+                .collect();
+            (inner.applied_seq, inner.rules_seq, groups)
+        };
+        let holds =
+            |h: &Holder| h.levels.iter().any(|a| reaches(a.level)) || h.group.is_some_and(|g| groups.contains(&g));
+        let bits = self.reach_bits(&sorted, applied, rules_seq, &holds);
+        let mut out = Vec::new();
+        let mut from = after.map(|(technology, uid)| Key { technology, uid });
+        loop {
+            let inner = read();
+            let range = match from {
+                Some(k) => inner.order.range((Bound::Excluded(k), Bound::Unbounded)),
+                None => inner.order.range(..),
+            };
+            let mut seen = 0usize;
+            for (k, &s) in range {
+                seen += 1;
+                from = Some(*k);
+                let candidate = match s {
+                    NO_HOLDER => inner.held_elsewhere(k),
+                    // A slot made after the bits were: look at it.
+                    s => bits.get(s as usize / 64).map_or_else(
+                        || inner.holders.get(s as usize).is_some_and(&holds),
+                        |w| w & (1 << (s % 64)) != 0,
+                    ),
+                };
+                if let Some(l) = candidate.then(|| inner.listed(k, s, &reaches)).flatten() {
+                    out.push(l);
+                    if out.len() >= limit {
+                        return (applied, out);
+                    }
+                }
+                if seen >= CHUNK {
+                    break;
+                }
+            }
+            if seen < CHUNK {
+                return (applied, out);
+            }
+        }
+    }
+
+    /// A bit per holder slot: holds a level of `reach` (directly or
+    /// through their group). A prefilter only: each listed credential's
+    /// levels are read again. Made in chunks under short read locks, and
+    /// kept for the next page of the same controller while nothing changed
+    /// (the same log and rules positions).
+    fn reach_bits(
+        &self,
+        reach: &[LevelId],
+        applied: i64,
+        rules_seq: i64,
+        holds: &impl Fn(&Holder) -> bool,
+    ) -> Arc<Vec<u64>> {
+        let mut cache = self.reach_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = cache.as_ref()
+            && (c.applied, c.rules_seq, c.reach.as_slice()) == (applied, rules_seq, reach)
+        {
+            return Arc::clone(&c.bits);
+        }
+        let mut bits: Vec<u64> = Vec::new();
+        let mut slot = 0usize;
+        loop {
+            let inner = self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let end = (slot + 65_536).min(inner.holders.len());
+            bits.resize(end.div_ceil(64), 0);
+            for (s, h) in inner.holders.iter().enumerate().take(end).skip(slot) {
+                if holds(h) {
+                    bits[s / 64] |= 1 << (s % 64);
+                }
+            }
+            slot = end;
+            if slot >= inner.holders.len() {
+                break;
+            }
+        }
+        let bits = Arc::new(bits);
+        *cache = Some(ReachCache { reach: reach.to_vec(), applied, rules_seq, bits: Arc::clone(&bits) });
+        bits
     }
 
     /// How many credentials are indexed.

@@ -926,6 +926,11 @@ impl RuleSet {
         self.groups.get(&group).map_or(&[], Vec::as_slice)
     }
 
+    /// Every group holding levels, with its assignments, in no order.
+    pub fn group_list(&self) -> impl Iterator<Item = (GroupId, &[Assignment])> {
+        self.groups.iter().map(|(g, v)| (*g, v.as_slice()))
+    }
+
     /// Every door: name and ID, in no order.
     pub fn door_list(&self) -> impl Iterator<Item = (&str, DoorId)> {
         self.door_names.iter().map(|(n, id)| (&**n, *id))

@@ -321,3 +321,32 @@ fn a_holderless_card_stays_while_its_bytes_are_held_under_another_technology() {
     assert_eq!(d.removed, BTreeSet::from([iso_key, other_key]));
     assert!(snapshot(s).is_empty());
 }
+
+/// The snapshot is read from the decision index, which follows writes of
+/// other processes (the CLI) by tailing the log: a snapshot taken before
+/// the index caught up carries a cursor no later than what it reflects, so
+/// the next delta brings the rest and the replica ends equal to a fresh
+/// snapshot.
+#[test]
+fn a_snapshot_taken_before_the_index_caught_up_is_completed_by_the_next_delta() {
+    let f = Fixture::new();
+    let a = f.person().id;
+    f.enroll(a, "04000001").unwrap();
+    assert_eq!(f.store.index().credentials(), 1);
+    // Another process (as the CLI does) enrols a card and revokes the first.
+    let cli = Store::open(&f.db_path(), f.clock.clone()).unwrap();
+    let b = cli.create_user(&staff(), crate::common::new_user("Cli", "Person")).unwrap().id;
+    cli.enroll(&staff(), b, Technology::Iso14443a, &iso("04000002")).unwrap();
+    cli.revoke(&staff(), None, &iso("04000001"), RetireReason::Stolen).unwrap();
+    let first = f.store.credential_feed(None, usize::MAX).unwrap();
+    let seen = f.store.index().applied_seq();
+    let at: i64 = first.cursor.split_once('-').unwrap().0.parse().unwrap();
+    assert!(at <= seen, "the cursor ({at}) must not claim more than the entries reflect ({seen})");
+    let mut replica: Replica = first.entries.into_iter().map(|e| (key(&e), e)).collect();
+    f.store.catch_up().unwrap();
+    let (d, _) = delta(&f.store, &first.cursor);
+    d.apply(&mut replica);
+    assert_eq!(replica, snapshot(&f.store));
+    assert_eq!(replica[&(Technology::Iso14443a, iso("04000001"))].state.as_str(), "stolen");
+    assert!(replica.contains_key(&(Technology::Iso14443a, iso("04000002"))));
+}
