@@ -15,7 +15,7 @@ VENV := .venv
 # Seconds each cargo-fuzz target runs in `make test` (12 targets).
 FUZZ_SECONDS ?= 5
 
-.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check vectors demo bench bench-levels bench-open-levels bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-doors bench-drill clean-bench screenshots
+.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check vectors demo bench bench-levels bench-open-levels bench-cli-delay bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-doors bench-drill clean-bench screenshots
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -131,6 +131,10 @@ bench-osdp: venv
 # Issue 10/12: decide at a door with 1,000 doors and 200 access levels (median, p99), next to plain decide.
 bench-levels:
 	$(CARGO) bench --locked --bench core -- decide
+
+# A schedule edited with the CLI while idms serve runs: the delay until the service applied its position.
+bench-cli-delay:
+	$(CARGO) bench --locked --bench cli_delay
 
 bench-purge:
 	$(CARGO) bench --locked --bench purge

@@ -489,7 +489,9 @@ fn holder_of(user_id: Option<String>, group: Option<String>) -> Result<Holder, D
 /// managers), or change the assignment's window (manager).
 #[utoipa::path(post, path = "/api/v1/levels/{name}/assignments", tag = "access levels",
     params(("name" = String, Path, description = "Level name")), request_body = NewAssignment,
-    responses((status = 201, body = Assignment), (status = 404, body = Problem)), security(("bearer" = [])))]
+    responses((status = 201, body = Assignment), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "already_expunged: the person was expunged")),
+    security(("bearer" = [])))]
 pub async fn assign(
     State(s): State<AppState>,
     auth: Staff<MANAGER>,

@@ -561,10 +561,7 @@ impl Store {
 
     /// Every site.
     pub fn sites(&self) -> Result<Vec<SiteRecord>, StoreError> {
-        self.read(|c| {
-            let ids: Vec<i64> = names_ids(c, "SELECT id FROM sites ORDER BY name")?;
-            ids.into_iter().map(|id| load_site(c, id)).collect()
-        })
+        self.read(|c| list(c, "sites", load_site))
     }
 
     /// Adds a door to a site (the default site when `site` is `None`).
@@ -607,9 +604,7 @@ impl Store {
 
     /// Every door.
     pub fn doors(&self) -> Result<Vec<DoorRecord>, StoreError> {
-        self.read(|c| {
-            names_ids(c, "SELECT id FROM doors ORDER BY name")?.into_iter().map(|id| load_door(c, id)).collect()
-        })
+        self.read(|c| list(c, "doors", load_door))
     }
 
     /// Adds an area of doors.
@@ -653,9 +648,7 @@ impl Store {
 
     /// Every area.
     pub fn areas(&self) -> Result<Vec<AreaRecord>, StoreError> {
-        self.read(|c| {
-            names_ids(c, "SELECT id FROM areas ORDER BY name")?.into_iter().map(|id| load_area(c, id)).collect()
-        })
+        self.read(|c| list(c, "areas", load_area))
     }
 
     /// Adds a holiday to a calendar (created when new).
@@ -725,12 +718,7 @@ impl Store {
 
     /// Every holiday calendar.
     pub fn calendars(&self) -> Result<Vec<CalendarRecord>, StoreError> {
-        self.read(|c| {
-            names_ids(c, "SELECT id FROM holiday_calendars ORDER BY name")?
-                .into_iter()
-                .map(|id| load_calendar(c, id))
-                .collect()
-        })
+        self.read(|c| list(c, "holiday_calendars", load_calendar))
     }
 
     /// Adds a schedule (`replace`: changes the one of that name instead,
@@ -796,9 +784,7 @@ impl Store {
 
     /// Every schedule.
     pub fn schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
-        self.read(|c| {
-            names_ids(c, "SELECT id FROM schedules ORDER BY name")?.into_iter().map(|id| load_schedule(c, id)).collect()
-        })
+        self.read(|c| list(c, "schedules", load_schedule))
     }
 
     /// Adds an access level owned by `org_unit` with its grants.
@@ -905,12 +891,7 @@ impl Store {
 
     /// Every level.
     pub fn levels(&self) -> Result<Vec<LevelRecord>, StoreError> {
-        self.read(|c| {
-            names_ids(c, "SELECT id FROM access_levels ORDER BY name")?
-                .into_iter()
-                .map(|id| load_level(c, id))
-                .collect()
-        })
+        self.read(|c| list(c, "access_levels", load_level))
     }
 
     /// Assigns a level to a person or a group, or changes the assignment's
@@ -1080,10 +1061,18 @@ fn assignment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssignmentRecord> {
     })
 }
 
-fn names_ids(c: &Connection, sql: &str) -> Result<Vec<i64>, StoreError> {
-    let mut stmt = c.prepare_cached(sql)?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+/// Every record of `table` (one of this module's, named by the caller),
+/// by name, each read by `load`.
+fn list<T>(
+    c: &Connection,
+    table: &'static str,
+    load: impl Fn(&Connection, i64) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let ids: Vec<i64> = {
+        let mut stmt = c.prepare_cached(&format!("SELECT id FROM {table} ORDER BY name"))?;
+        stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
+    ids.into_iter().map(|id| load(c, id)).collect()
 }
 
 fn level_of(c: &Connection, name: &str) -> Result<(i64, Option<String>), StoreError> {

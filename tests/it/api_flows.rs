@@ -63,6 +63,12 @@ async fn the_whole_lifecycle_with_every_refusal() {
     assert_eq!((s, t["state"].as_str(), &t["family_name"]), (StatusCode::OK, Some("expunged"), &Value::Null));
     assert_eq!(code(&post(&api, &u(&a, "restore"), e, None).await), (409, "already_expunged"));
     assert_eq!(code(&post(&api, &u(&a, "expunge"), e, Some(json!({"confirm": a}))).await), (409, "already_expunged"));
+    // An expunged person gets no access level, and the document says the route may answer so.
+    let assign = "/api/v1/levels/All%20doors%2C%20always/assignments";
+    let refused = post(&api, assign, Role::Manager, Some(json!({"user_id": a}))).await;
+    assert_eq!(code(&refused), (409, "already_expunged"));
+    let doc = serde_json::to_value(idms::api::openapi::document()).unwrap();
+    assert!(doc["paths"]["/api/v1/levels/{name}/assignments"]["post"]["responses"].get("409").is_some());
     assert_eq!(api.decide("04A1B2C3").await["reason"], "credential_in_stock");
     // Recycling, then retirement.
     assert_eq!(api.enroll(&b, "04A1B2C3").await.1["holder"], b.as_str());
