@@ -126,10 +126,11 @@ struct Inner {
 
 impl Inner {
     fn slot(&mut self, id: UserId) -> u32 {
-        if let Some(&s) = self.slots.get(&id) {
-            return s;
-        }
         let s = u32::try_from(self.holders.len()).unwrap_or(NO_HOLDER - 1);
+        match self.slots.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => return *e.get(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(s),
+        };
         // A holder first seen through a credential change is refused until
         // its own user change arrives: the safe default.
         self.holders.push(Holder {
@@ -153,7 +154,8 @@ impl Inner {
             Change::Credential { technology, uid, state, holder } => {
                 let holder = holder.map_or(NO_HOLDER, |h| self.slot(h));
                 let mut twin = false;
-                for other in Technology::ALL.into_iter().filter(|t| *t != technology) {
+                // While building, twins are found at `finish`, in one pass.
+                for other in Technology::ALL.into_iter().filter(|t| *t != technology && !self.building) {
                     if let Some(c) = self.creds.get_mut(&Key { technology: other, uid }) {
                         c.twin = true;
                         twin = true;
@@ -324,9 +326,15 @@ struct ReachCache {
 }
 
 /// Builds an [`Index`] from a snapshot of the tables.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct IndexBuilder {
     inner: Inner,
+}
+
+impl Default for IndexBuilder {
+    fn default() -> Self {
+        Self::with_capacity(0, 0)
+    }
 }
 
 impl IndexBuilder {
@@ -363,6 +371,12 @@ impl IndexBuilder {
         self.inner.apply(&Change::Assignment { user, level: assignment.level, window: Some(assignment.window) });
     }
 
+    /// Applies one change as read from the tables (a user before their
+    /// credentials, groups and levels).
+    pub fn change(&mut self, change: &Change) {
+        self.inner.apply(change);
+    }
+
     /// Adds a user.
     pub fn user(&mut self, id: UserId, state: UserState, window: ValidityWindow) {
         self.inner.apply(&Change::User { id, state, window });
@@ -379,6 +393,31 @@ impl IndexBuilder {
         let mut inner = self.inner;
         let mut order: Vec<(Key, u32)> = inner.creds.iter().map(|(k, c)| (*k, c.holder)).collect();
         order.sort_unstable_by_key(|(k, _)| *k);
+        // Twins: the same bytes under two technologies. Each technology's
+        // credentials are a run sorted by UID: merge the runs pairwise.
+        let runs: Vec<&[(Key, u32)]> = order.chunk_by(|x, y| x.0.technology == y.0.technology).collect();
+        let mut twins = Vec::new();
+        for (i, a) in runs.iter().enumerate() {
+            for b in runs.iter().skip(i + 1) {
+                let (mut p, mut q) = (a.iter().peekable(), b.iter().peekable());
+                while let (Some(x), Some(y)) = (p.peek(), q.peek()) {
+                    match x.0.uid.cmp(&y.0.uid) {
+                        std::cmp::Ordering::Less => drop(p.next()),
+                        std::cmp::Ordering::Greater => drop(q.next()),
+                        std::cmp::Ordering::Equal => {
+                            twins.extend([x.0, y.0]);
+                            p.next();
+                            q.next();
+                        }
+                    }
+                }
+            }
+        }
+        for k in twins {
+            if let Some(c) = inner.creds.get_mut(&k) {
+                c.twin = true;
+            }
+        }
         inner.order = order.into_iter().collect();
         inner.building = false;
         inner.applied_seq = applied_seq;

@@ -390,20 +390,24 @@ pub fn load_rules(conn: &Connection) -> Result<RuleSet, StoreError> {
 }
 
 /// Every person's group and directly assigned levels, for the index at open.
-pub(crate) fn load_holders(conn: &Connection, b: &mut crate::index::IndexBuilder) -> Result<(), StoreError> {
+pub(crate) fn load_holders(conn: &Connection, mut put: impl FnMut(Change)) -> Result<(), StoreError> {
     let mut stmt = conn.prepare(
         "SELECT u.id, g.id FROM users u JOIN user_groups g ON g.name = u.user_group WHERE u.state <> 'expunged'",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        b.group(UserId::from_i64(r.get(0)?), Some(GroupId(r.get(1)?)));
+        put(Change::Group { id: UserId::from_i64(r.get(0)?), group: Some(GroupId(r.get(1)?)) });
     }
     let mut stmt = conn.prepare(
         "SELECT user_id, level_id, valid_from, valid_to FROM level_assignments WHERE user_id IS NOT NULL ORDER BY id",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        b.assignment(UserId::from_i64(r.get(0)?), Assignment { level: LevelId(r.get(1)?), window: window_of(r, 2)? });
+        put(Change::Assignment {
+            user: UserId::from_i64(r.get(0)?),
+            level: LevelId(r.get(1)?),
+            window: Some(window_of(r, 2)?),
+        });
     }
     Ok(())
 }

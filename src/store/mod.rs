@@ -618,46 +618,81 @@ fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
 /// Builds the index from one consistent snapshot of the tables, remembering
 /// the change-log position that snapshot reflects.
 fn build_index(conn: &mut Connection) -> Result<Index, StoreError> {
-    use crate::domain::{UserId, ValidityWindow};
+    use crate::domain::{Change, UserId, ValidityWindow};
+    /// Rows go to the builder's thread in batches of this many.
+    const BATCH: usize = 8192;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
     let seq = changes::head(&tx)?;
     let (users, creds): (i64, i64) = tx.query_row(
-        "SELECT (SELECT COUNT(*) FROM users WHERE state <> 'expunged'), (SELECT COUNT(*) FROM credentials)",
+        // Capacity hints (expunged people included): a count without a filter reads the smallest index.
+        "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM credentials)",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let mut b = IndexBuilder::with_capacity(usize::try_from(users).unwrap_or(0), usize::try_from(creds).unwrap_or(0));
-    {
-        let mut stmt = tx.prepare("SELECT id, state, valid_from, valid_to FROM users WHERE state <> 'expunged'")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            b.user(
-                UserId::from_i64(r.get(0)?),
-                columns::user_state(r, 1)?,
-                ValidityWindow {
-                    from: r.get::<_, Option<i64>>(2)?.map(Timestamp),
-                    to: r.get::<_, Option<i64>>(3)?.map(Timestamp),
-                },
-            );
-        }
-    }
-    {
-        let mut stmt = tx.prepare(
-            "SELECT c.technology, c.uid, c.state, b.user_id FROM credentials c
-             LEFT JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            b.credential(
-                columns::technology(r, 0)?,
-                columns::uid(r, 1)?,
-                columns::credential_state(r, 2)?,
-                r.get::<_, Option<i64>>(3)?.map(UserId::from_i64),
-            );
-        }
-    }
+    let (users, creds) = (usize::try_from(users).unwrap_or(0), usize::try_from(creds).unwrap_or(0));
+    // Two cores' worth: this thread reads the tables while another applies
+    // what it read, in the order read (people before their cards and levels).
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Change>>(16);
+    let (read, built) = std::thread::scope(|scope| {
+        let builder = scope.spawn(move || {
+            let mut b = IndexBuilder::with_capacity(users, creds);
+            for batch in receive {
+                for change in &batch {
+                    b.change(change);
+                }
+            }
+            b
+        });
+        let read = (|| -> Result<(), StoreError> {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut put = |c: Change| {
+                batch.push(c);
+                if batch.len() == BATCH {
+                    // A builder gone (it panicked) is reported at its join.
+                    let _ = send.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                }
+            };
+            {
+                let mut stmt =
+                    tx.prepare("SELECT id, state, valid_from, valid_to FROM users WHERE state <> 'expunged'")?;
+                let mut rows = stmt.query([])?;
+                while let Some(r) = rows.next()? {
+                    put(Change::User {
+                        id: UserId::from_i64(r.get(0)?),
+                        state: columns::user_state(r, 1)?,
+                        window: ValidityWindow {
+                            from: r.get::<_, Option<i64>>(2)?.map(Timestamp),
+                            to: r.get::<_, Option<i64>>(3)?.map(Timestamp),
+                        },
+                    });
+                }
+            }
+            {
+                let mut stmt = tx.prepare(
+                    "SELECT c.technology, c.uid, c.state, b.user_id FROM credentials c
+                     LEFT JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL",
+                )?;
+                let mut rows = stmt.query([])?;
+                while let Some(r) = rows.next()? {
+                    put(Change::Credential {
+                        technology: columns::technology(r, 0)?,
+                        uid: columns::uid(r, 1)?,
+                        state: columns::credential_state(r, 2)?,
+                        holder: r.get::<_, Option<i64>>(3)?.map(UserId::from_i64),
+                    });
+                }
+            }
+            levels::load_holders(&tx, &mut put)?;
+            let _ = send.send(batch);
+            Ok(())
+        })();
+        // Whatever happened, the builder ends once the sender is gone.
+        drop(send);
+        (read, builder.join())
+    });
+    read?;
+    let mut b = built.map_err(|_| StoreError::Io("the index builder thread panicked".into()))?;
     b.rules(levels::load_rules(&tx)?);
-    levels::load_holders(&tx, &mut b)?;
     drop(tx);
     Ok(b.finish(seq))
 }
