@@ -710,9 +710,11 @@ impl After {
 
     fn parse(s: &str, snapshot: bool) -> Option<Self> {
         if snapshot {
+            // The bytes as stored, whatever the enrolment rules say now: a
+            // stored UID they would refuse must not stop the paging.
             let (t, u) = s.split_once('-')?;
             let t = Technology::from_name(t).ok()?;
-            Some(Self::Key(t, Uid::parse_for(t, u).ok()?))
+            Some(Self::Key(t, Uid::from_bytes(&hex::decode(u).ok()?).ok()?))
         } else {
             s.parse::<i64>().ok().filter(|id| *id >= 0).map(Self::Id)
         }

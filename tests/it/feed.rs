@@ -350,3 +350,44 @@ fn a_snapshot_taken_before_the_index_caught_up_is_completed_by_the_next_delta() 
     assert_eq!(replica[&(Technology::Iso14443a, iso("04000001"))].state.as_str(), "stolen");
     assert!(replica.contains_key(&(Technology::Iso14443a, iso("04000002"))));
 }
+
+/// A snapshot's pages go on after a credential whose stored bytes today's
+/// enrolment rules would refuse (a random-UID `08…` ISO card written
+/// before the rule, or by hand): the continuation names the bytes as
+/// stored, so the paging ends and lists every card.
+#[test]
+fn a_snapshot_pages_past_a_stored_uid_the_enrolment_rules_would_refuse() {
+    let f = Fixture::new();
+    let a = f.person().id;
+    // Seven-byte UIDs: the four-byte one sorts first, so a continuation names it.
+    f.enroll(a, "04000000000001").unwrap();
+    f.enroll(a, "04000000000003").unwrap();
+    let c = rusqlite::Connection::open(f.db_path()).unwrap();
+    c.execute(
+        "INSERT INTO credentials (technology, uid, state, created_at, updated_at) VALUES ('iso14443a', X'08A1B2C3', 'issued', 1, 1)",
+        [],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO bindings (credential_id, user_id, opened_at, opened_by) VALUES (last_insert_rowid(), ?1, 1, 'test')",
+        [a.as_i64()],
+    )
+    .unwrap();
+    drop(c);
+    // A store opened now builds its index from the tables.
+    let s = Store::open(&f.db_path(), f.clock.clone()).unwrap();
+    let (mut listed, mut since, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let p = s.credential_feed(since.as_deref(), 1).unwrap();
+        assert_eq!(p.kind, FeedKind::Snapshot);
+        assert_eq!(p.page, pages, "the sequence goes on, it does not start over");
+        pages += 1;
+        listed.extend(p.entries.iter().map(|e| e.uid.to_string()));
+        if !p.more {
+            break;
+        }
+        since = Some(p.cursor);
+        assert!(pages < 10, "the snapshot never ends");
+    }
+    assert_eq!(listed, ["08A1B2C3", "04000000000001", "04000000000003"]);
+}
