@@ -259,7 +259,8 @@ fn view(c: CredentialRecord, manager: bool) -> CardView {
     }
 }
 
-fn parse_card(uid: &str, technology: &str) -> Result<(Option<Technology>, Uid), ApiError> {
+/// A card's UID and optional technology as a form gives them.
+pub(super) fn parse_card(uid: &str, technology: &str) -> Result<(Option<Technology>, Uid), ApiError> {
     let t = technology.trim();
     let t = if t.is_empty() { None } else { Some(Technology::from_name(t)?) };
     let uid = match t {

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use crate::api::dto;
 use crate::api::error::{ApiError, Refused};
 use crate::api::{AppState, op};
-use crate::domain::{Technology, Timestamp, Uid, UserId, ValidityWindow};
+use crate::domain::{Timestamp, UserId, ValidityWindow};
 use crate::ops::levels::{self as rules, ScheduleInput};
 use crate::ops::{Acting, OpsError};
 use crate::store::levels::{
@@ -1100,16 +1100,6 @@ pub fn reason_words(code: &str) -> &'static str {
     }
 }
 
-fn parse_card(uid: &str, technology: &str) -> Result<(Option<Technology>, Uid), ApiError> {
-    let t = technology.trim();
-    let t = if t.is_empty() { None } else { Some(Technology::from_name(t)?) };
-    let uid = match t {
-        Some(t) => Uid::parse_for(t, uid)?,
-        None => Uid::parse_any(uid)?,
-    };
-    Ok((t, uid))
-}
-
 /// `GET /ui/explain[?uid=…&door=…&at=…]`: a question, nothing logged.
 pub async fn explain(
     State(s): State<AppState>,
@@ -1123,7 +1113,7 @@ pub async fn explain(
         return Ok(html(&page)?.into_response());
     }
     let asked = (|| -> Result<_, ApiError> {
-        let (tech, uid) = parse_card(&page.q.uid, &page.q.technology)?;
+        let (tech, uid) = super::cards::parse_card(&page.q.uid, &page.q.technology)?;
         let at = Timestamp::parse_opt("at", Some(page.q.at.as_str()).filter(|a| !a.trim().is_empty()))?;
         Ok((tech, uid, at))
     })();

@@ -308,15 +308,7 @@ fn wait_applied(agent: &ureq::Agent, base: &str, dir: &std::path::Path) {
 
 #[test]
 fn a_schedule_edited_with_the_cli_is_in_force_once_the_service_applied_its_position() {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().to_path_buf();
-    cli(&dir, &["init"]);
-    let user = cli(&dir, &["user", "add", "--given", "Door", "--family", "User"])["id"].as_str().unwrap().to_string();
-    cli(&dir, &["card", "enroll", "--user", &user, "--uid", "04A1B2C3"]);
-    let token = cli(&dir, &["controller", "add", "--name", "main-ctl", "--door", "main"])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_d, dir, user, token) = crate::server::setup();
     cli(&dir, &["schedule", "add", "Shift", "--site", "Default", "--interval", "mon-sun", "00:00-24:00"]);
     cli(&dir, &["level", "add", "Main shift", "--door", "main", "--schedule", "Shift"]);
     cli(&dir, &["level", "assign", "Main shift", "--user", &user]);

@@ -94,7 +94,8 @@ pub fn decide(agent: &ureq::Agent, base: &str, token: &str, uid: &str) -> Result
     Ok((status, body))
 }
 
-fn setup() -> (tempfile::TempDir, PathBuf, String, String) {
+/// A data dir with one person, their card 04A1B2C3, and a controller of door `main`: (dir guard, dir, user, token).
+pub fn setup() -> (tempfile::TempDir, PathBuf, String, String) {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().to_path_buf();
     cli(&dir, &["init"]);
