@@ -19,6 +19,7 @@ mod contract;
 mod controller_props;
 mod controller_sim;
 mod decide;
+mod directory_csv;
 mod door_defects;
 mod dto;
 mod enrol;
