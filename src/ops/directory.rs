@@ -10,7 +10,7 @@
 use crate::domain::UserId;
 use crate::ops::{Acting, OpsError};
 use crate::store::directory::{
-    DirPerson, GroupRecord, ImportItem, ImportOptions, ItemError, OnVanish, RunReport, ScimLookup,
+    DirAction, DirPerson, GroupRecord, ImportItem, ImportOptions, ItemError, OnVanish, RunReport, ScimLookup,
 };
 use crate::store::records::DirectorySource;
 use crate::store::{Role, Store, UserRecord};
@@ -266,4 +266,44 @@ pub fn runs(store: &Store, acting: &Acting, limit: u32) -> Result<Vec<RunReport>
 pub fn run(store: &Store, acting: &Acting, id: i64) -> Result<RunReport, OpsError> {
     acting.require(Role::Manager)?;
     Ok(store.directory_run(id)?)
+}
+
+/// A directory IDMS can ask for one person's entry: the LDAP / Active
+/// Directory import's (`[directory]`). SCIM pushes and cannot be asked.
+pub trait Puller: Send + Sync + std::fmt::Debug {
+    /// The entry with this ID as a person (`None`: it is gone), or why the
+    /// directory could not be asked (`directory_unreachable`, …).
+    fn pull(&self, external_id: &str) -> Result<Option<DirPerson>, crate::store::StoreError>;
+}
+
+/// Refresh Org Info (a manager): pulls the person's entry from the LDAP
+/// directory now and applies it as a sync would (an entry that is gone
+/// suspends them). Refused `not_directory_linked` without a link, and
+/// `directory_pull_unavailable` for a person linked through SCIM, one the
+/// directory deleted, or when no LDAP directory is configured.
+pub fn refresh(
+    store: &Store,
+    acting: &Acting,
+    id: UserId,
+    puller: Option<&dyn Puller>,
+) -> Result<(UserRecord, DirAction), OpsError> {
+    use crate::domain::DomainError;
+    acting.require(Role::Manager)?;
+    let u = crate::ops::load_scoped(store, acting, id)?;
+    let unavailable = |why| OpsError::Refused(DomainError::DirectoryPullUnavailable { user: id, why });
+    let Some(link) = &u.directory else { return Err(OpsError::Refused(DomainError::NotDirectoryLinked { user: id })) };
+    if link.source == DirectorySource::Scim {
+        return Err(unavailable(
+            "they are linked through SCIM, where the directory pushes changes and cannot be asked",
+        ));
+    }
+    if link.gone_at.is_some() {
+        return Err(unavailable("the directory deleted them"));
+    }
+    let Some(ext) = link.external_id.as_deref() else { return Err(unavailable("their link names no entry")) };
+    let Some(puller) = puller else {
+        return Err(unavailable("no LDAP directory is configured (`[directory]` in the configuration)"));
+    };
+    let entry = puller.pull(ext)?;
+    Ok(store.refresh_from_directory(&acting.actor(), id, entry)?)
 }
