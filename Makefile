@@ -4,8 +4,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # System packages the build and the hardware tests need (pcsc for issue 3/5,
-# python3-venv for libosdp interop in 4/5).
-APT_PACKAGES := libpcsclite-dev pcscd vsmartcard-vpcd python3-venv pkg-config chromium chromium-driver
+# python3-venv for libosdp interop in 4/5, slapd + ldap-utils for the directory
+# tests of 17: the tests start their own slapd, never the package's service).
+APT_PACKAGES := libpcsclite-dev pcscd vsmartcard-vpcd python3-venv pkg-config chromium chromium-driver slapd ldap-utils
 BARE_METAL := thumbv7em-none-eabihf
 BENCH_DIR ?= target/bench-data
 BENCH_USERS ?= 1000000
