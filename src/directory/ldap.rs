@@ -264,8 +264,15 @@ impl Directory {
                 found = map_entry(&mapping, raw).map(|(e, _)| e);
             }
         })?;
-        // The search matched on the server's rules; the link must be the same text.
-        Ok(found.filter(|e| e.external_id.eq_ignore_ascii_case(external_id.trim())))
+        // The search matched on the server's rules; the link must be the same ID.
+        let same = |e: &DirEntry| {
+            if self.mapping.id_is_guid() {
+                guid_bytes(&e.external_id) == guid_bytes(external_id)
+            } else {
+                e.external_id.eq_ignore_ascii_case(external_id.trim())
+            }
+        };
+        Ok(found.filter(same))
     }
 
     /// A paged subtree search; each entry goes to `each`; any result but

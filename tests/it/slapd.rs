@@ -320,6 +320,16 @@ impl Slapd {
         let _ = c.unbind();
     }
 
+    /// Sets `attr` of each person in `who` to `value(i)`, on one connection.
+    pub fn modify_many(&self, who: impl IntoIterator<Item = usize>, attr: &str, value: impl Fn(usize) -> String) {
+        let mut c = self.admin();
+        for i in who {
+            let v = value(i);
+            c.modify(&person_dn(i), vec![Mod::Replace(attr, HashSet::from([v.as_str()]))]).unwrap().success().unwrap();
+        }
+        let _ = c.unbind();
+    }
+
     /// Removes person `i`.
     pub fn delete(&self, i: usize) {
         let mut c = self.admin();
