@@ -84,10 +84,10 @@ pub struct Person {
 impl Person {
     pub fn of(i: usize) -> Self {
         let mut groups = Vec::new();
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             groups.push("staff".to_owned());
         }
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             groups.push("night shift".to_owned());
         }
         Self {
