@@ -7,8 +7,9 @@
 //! - [`Directory::fetch_each`] / [`fetch`]: a subtree search with the Simple
 //!   Paged Results control (RFC 2696), so a server size limit does not cut
 //!   it; attributes named explicitly (operational ones included). With a
-//!   marker, only entries changed since, plus every entry's ID in a second,
-//!   ID-only search, so the caller can tell who vanished.
+//!   marker, only entries changed since, plus every entry's ID from an
+//!   ID-only search on a second connection at the same time, so the caller
+//!   can tell who vanished.
 //! - [`Directory::fetch_one`]: one entry by its external ID ("Refresh Org Info").
 
 use std::sync::Arc;
@@ -35,7 +36,8 @@ pub struct FetchSummary {
     pub entries: usize,
     /// Every entry's external ID under the base and filter (for vanish
     /// detection): from the entries themselves on a full fetch, from an
-    /// ID-only search on an incremental one. Always `Some` from this client.
+    /// ID-only search (a second connection, run alongside) on an incremental
+    /// one. Always `Some` from this client.
     pub all_ids: Option<Vec<String>>,
     /// The highest change marker seen (or the one given, when nothing changed);
     /// `None` only when no entry carried one.
@@ -64,6 +66,8 @@ pub struct Fetched {
 /// A bound connection to the directory.
 pub struct Directory {
     conn: LdapConn,
+    /// For a second connection.
+    cfg: LdapConfig,
     base_dn: String,
     filter: String,
     page_size: i32,
@@ -143,6 +147,7 @@ impl Directory {
         }
         Ok(Self {
             conn,
+            cfg: cfg.clone(),
             base_dn: cfg.base_dn.clone(),
             filter: cfg.effective_filter(),
             page_size: i32::try_from(cfg.page_size).unwrap_or(i32::MAX),
@@ -202,20 +207,41 @@ impl Directory {
         let mut marker = since.cloned();
         let mut ids = Vec::new();
         let (mut count, mut skipped) = (0usize, 0usize);
-        self.search(&filter, attrs, |raw| match map_entry(&mapping, raw) {
-            Some((entry, m)) => {
-                if m > marker {
-                    marker = m;
+        let changed = |d: &mut Self| {
+            d.search(&filter, attrs, |raw| match map_entry(&mapping, raw) {
+                Some((entry, m)) => {
+                    if m > marker {
+                        marker = m;
+                    }
+                    if since.is_none() {
+                        ids.push(entry.external_id.clone());
+                    }
+                    count += 1;
+                    on_entry(entry);
                 }
-                if since.is_none() {
-                    ids.push(entry.external_id.clone());
-                }
-                count += 1;
-                on_entry(entry);
-            }
-            None => skipped += 1,
-        })?;
-        let all_ids = if since.is_some() { self.all_ids()? } else { ids };
+                None => skipped += 1,
+            })
+        };
+        let all_ids = if since.is_some() {
+            // Every ID on a second connection while this one reads the changed
+            // entries: the ID search is most of an incremental fetch's time.
+            let cfg = self.cfg.clone();
+            std::thread::scope(|scope| {
+                let other = scope.spawn(move || {
+                    let mut d = Self::connect(&cfg)?;
+                    let out = d.all_ids();
+                    d.close();
+                    out
+                });
+                let searched = changed(self);
+                let all =
+                    other.join().unwrap_or_else(|_| Err(DirectoryError::SearchFailed("the ID search stopped".into())));
+                searched.and(all)
+            })?
+        } else {
+            changed(self)?;
+            ids
+        };
         Ok(FetchSummary {
             entries: count,
             all_ids: Some(all_ids),
