@@ -188,6 +188,11 @@ config_table! {
     /// OSDP serial lines (`[[osdp]]` tables: port, baud, poll_ms, devices).
     osdp: Vec<LineConfig> = Vec::new(), FileOnly,
         example r#"[{ port = "/dev/ttyUSB0", devices = [{ address = 1, role = "door", door = "main" }] }]"#;
+    /// The LDAP directory or Active Directory people are imported from
+    /// (`[directory]`: url, bind_dn, bind_password_file, base_dn, flavour, …);
+    /// `idms serve` syncs it every `interval_minutes`.
+    directory: Option<crate::directory::LdapConfig> = None, FileOnly,
+        example r#"{ url = "ldaps://dc1.example.org", bind_dn = "CN=idms,OU=Service,DC=example,DC=org", bind_password_file = "/etc/idms/ldap.password", base_dn = "OU=People,DC=example,DC=org", flavour = "ad" }"#;
 }
 
 /// How log lines are written.
@@ -283,6 +288,12 @@ impl FromText for LogFormat {
     fn from_text(text: &str) -> Result<Self, String> {
         Self::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(text.trim()))
             .map_err(|e| e.to_string())
+    }
+}
+
+impl FromText for Option<crate::directory::LdapConfig> {
+    fn from_text(_: &str) -> Result<Self, String> {
+        Err("set only in the TOML file, as a [directory] table".into())
     }
 }
 
@@ -420,6 +431,9 @@ impl Config {
         if let Some(tz) = &self.default_tz {
             crate::domain::access::Site::new(tz)
                 .map_err(|_| format!("default_tz `{tz}` is not an IANA time zone such as Europe/Berlin"))?;
+        }
+        if let Some(d) = &self.directory {
+            d.validate().map_err(|e| format!("[directory]: {e}"))?;
         }
         if !(1..=1440).contains(&self.ui_session_idle_minutes) {
             return Err("ui_session_idle_minutes must be 1 to 1440 (a day)".into());
@@ -652,7 +666,8 @@ mod tests {
         assert_eq!(documented, keys, "README.md's ```toml block, in the table's order");
         keys.extend(KEYS.iter().filter(|k| k.reach == Reach::FileOnly).map(|k| k.name));
         for k in &keys {
-            assert!(block.contains(&format!("[[{k}]]")) || documented.contains(k), "{k}");
+            let table = block.contains(&format!("[[{k}]]")) || block.contains(&format!("\n[{k}]"));
+            assert!(table || documented.contains(k), "{k}");
         }
     }
 }

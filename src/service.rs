@@ -58,6 +58,45 @@ pub fn spawn_event_pruning(state: AppState, retention_days: u32) -> tokio::task:
     })
 }
 
+/// Syncs the LDAP directory (`[directory]`) once shortly after start, then
+/// every `interval_minutes`, as the directory (`directory:ldap`); makes it
+/// the directory Refresh Org Info asks. A failed run is logged with its
+/// code (never the bind password) and audited as refused; the next tick
+/// tries again.
+pub fn spawn_directory_sync(state: AppState, cfg: crate::directory::LdapConfig) -> tokio::task::JoinHandle<()> {
+    let _ = state.directory.set(Arc::new(crate::ops::directory::LdapPuller(cfg.clone())));
+    tokio::spawn(async move {
+        let every = Duration::from_secs(u64::from(cfg.interval_minutes.max(1)) * 60);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(5), every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let (s, cfg) = (state.clone(), cfg.clone());
+            let ran = tokio::task::spawn_blocking(move || {
+                let me = crate::ops::Acting::Local(crate::store::Actor::directory("directory:ldap"));
+                crate::ops::directory::sync(&s.store, &me, &cfg, false, "schedule")
+                    .map_err(|e| e.audit_now(&s.store, &me.actor(), crate::store::AuditDraft::new("directory.sync")))
+            })
+            .await;
+            match ran {
+                Ok(Ok(r)) => tracing::info!(
+                    run = r.id,
+                    created = r.counts.created,
+                    updated = r.counts.updated,
+                    suspended = r.counts.suspended,
+                    resumed = r.counts.resumed,
+                    deleted = r.counts.deleted,
+                    skipped = r.counts.skipped,
+                    refused = r.counts.refused,
+                    "directory synced"
+                ),
+                Ok(Err(e)) => tracing::warn!(code = e.code(), "directory sync failed; retried at the next tick"),
+                Err(e) => tracing::error!(error = %e, "directory sync panicked; retried at the next tick"),
+            }
+        }
+    })
+}
+
 /// Runs the service until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), StoreError> {
     // Debug level: `--log debug` shows what the layers added up to (the
@@ -148,6 +187,7 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
         })
     };
     let pruning = spawn_event_pruning(state.clone(), config.events_retention_days);
+    let syncing = config.directory.clone().map(|d| spawn_directory_sync(state.clone(), d));
     let pcsc = if config.pcsc {
         let cfg = crate::readers::pcsc::PcscConfig {
             include: config.pcsc_readers.clone(),
@@ -173,6 +213,9 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     net::serve(listener, tls, Limits::of(&config), app, stopping).await;
     tailer.abort();
     pruning.abort();
+    if let Some(d) = syncing {
+        d.abort();
+    }
     if let Some(r) = reloading {
         r.abort();
     }

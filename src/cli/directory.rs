@@ -29,6 +29,14 @@ pub enum ImportCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum DirectoryCmd {
+    /// Sync people from the LDAP directory / Active Directory of the configuration's `[directory]` now (an admin):
+    /// the entries changed since the last run, every entry's ID for those that vanished. `idms serve` runs it every
+    /// `interval_minutes`.
+    Sync {
+        /// Show what would happen (created, updated, suspended, …); change nothing, record nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Recent directory runs (LDAP syncs and CSV imports), newest first.
     Runs {
         /// At most this many.
@@ -80,6 +88,20 @@ pub fn print_run(cli: &Cli, r: idms::store::directory::RunReport) {
     t.print();
 }
 
+/// The configuration's `[directory]`, or why there is none.
+fn ldap_config(cli: &Cli) -> Result<idms::directory::LdapConfig, StoreError> {
+    let none = || {
+        StoreError::from(idms::domain::DomainError::InvalidInput {
+            field: "directory",
+            message: "no [directory] table in the configuration (give it with --config FILE or IDMS_CONFIG)".into(),
+        })
+    };
+    let file = cli.config.as_deref().ok_or_else(none)?;
+    let c = idms::config::Config::load(Some(file), super::env_vars(), &idms::config::Flags::default())
+        .map_err(|e| StoreError::from(idms::domain::DomainError::InvalidInput { field: "config", message: e }))?;
+    c.directory.ok_or_else(none)
+}
+
 pub fn import(cli: &Cli, cmd: &ImportCmd) -> Result<(), StoreError> {
     let ImportCmd::Csv { file, dry_run, partial } = cmd;
     let bytes = std::fs::read(file).map_err(|e| StoreError::Io(format!("cannot read {}: {e}", file.display())))?;
@@ -107,6 +129,11 @@ pub fn directory(cli: &Cli, cmd: &DirectoryCmd) -> Result<(), StoreError> {
     let s = open(cli)?;
     let a = Acting::Local(actor(cli));
     match cmd {
+        DirectoryCmd::Sync { dry_run } => {
+            let cfg = ldap_config(cli)?;
+            let r = ops_audited(&s, &a.actor(), "directory.sync", ops::directory::sync(&s, &a, &cfg, *dry_run, "cli"))?;
+            print_run(cli, r);
+        }
         DirectoryCmd::Runs { limit } => {
             let runs = ops_audited(&s, &a.actor(), "directory.runs", ops::directory::runs(&s, &a, *limit))?;
             if cli.json {

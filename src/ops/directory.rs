@@ -7,6 +7,7 @@
 //! lifts only that one. The lifecycle rules themselves are the store's and
 //! the domain's.
 
+use crate::directory::{DirEntry, LdapConfig, Marker};
 use crate::domain::UserId;
 use crate::ops::{Acting, OpsError};
 use crate::store::directory::{
@@ -306,4 +307,118 @@ pub fn refresh(
     };
     let entry = puller.pull(ext)?;
     Ok(store.refresh_from_directory(&acting.actor(), id, entry)?)
+}
+
+/// What an LDAP entry says about a person: the org unit from its department
+/// through the configured map (else the department itself); a disabled
+/// account is the directory's suspension. An entry without a given or family
+/// name is refused `invalid_field`, naming the attribute.
+pub fn person_of(cfg: &LdapConfig, e: DirEntry) -> Result<DirPerson, ItemError> {
+    let names = cfg.mapping();
+    let missing = |attrs: &[String]| ItemError { column: attrs.first().cloned(), code: "invalid_field" };
+    let given = e.given_name.filter(|g| !g.trim().is_empty()).ok_or_else(|| missing(&names.given_name))?;
+    let family = e.family_name.filter(|f| !f.trim().is_empty()).ok_or_else(|| missing(&names.family_name))?;
+    let org_unit = e.department.as_deref().map(|d| cfg.org_unit(d).unwrap_or(d).to_owned());
+    Ok(DirPerson {
+        external_id: Some(e.external_id),
+        user_name: None,
+        given_name: given,
+        family_name: family,
+        email: e.email,
+        phone: e.phone,
+        employee_no: e.employee_no,
+        org_unit,
+        groups: Some(e.groups),
+        active: !e.disabled,
+    })
+}
+
+/// Past this many entries to read one by one, a sync reads the whole directory instead.
+const MAX_SINGLE_READS: usize = 200;
+
+/// A directory error as the store's: its stable code, its text (which never holds the bind password).
+fn directory_error(e: &crate::directory::DirectoryError) -> crate::store::StoreError {
+    crate::store::StoreError::Device { code: e.code(), message: e.to_string() }
+}
+
+/// Syncs people from the LDAP directory now (an unscoped admin; the
+/// service's schedule acts as `directory:ldap`): only the entries changed
+/// since the last recorded run's marker (all of them the first time), every
+/// entry's ID for those that vanished, then [`Store::import`] — one
+/// transaction, one audit entry with the counts, a run report kept a year.
+/// A refused entry (a missing name, another person's employee number) is
+/// reported and the others are applied. A dry run changes and records
+/// nothing.
+pub fn sync(
+    store: &Store,
+    acting: &Acting,
+    cfg: &LdapConfig,
+    dry_run: bool,
+    trigger: &'static str,
+) -> Result<RunReport, OpsError> {
+    acting.require(Role::Admin)?;
+    acting.require_unscoped()?;
+    let since = store.directory_marker()?.and_then(|m| m.parse::<Marker>().ok());
+    let fetched = match crate::directory::fetch(cfg, since.as_ref()) {
+        Ok(f) => f,
+        Err(e) => {
+            // A run that could not read the directory is on the record too (its code; the text may name hosts).
+            store.audit_refusal(&acting.actor(), crate::store::AuditDraft::new("directory.sync"), e.code())?;
+            return Err(directory_error(&e).into());
+        }
+    };
+    let mut entries = fetched.entries;
+    // Entries the incremental fetch did not return because they did not change, yet no person is linked to: new
+    // to this service, or their person was expunged (which erases the link) — read them now.
+    if let (Some(_), Some(ids)) = (&since, &fetched.all_ids) {
+        let known = store.directory_ids(DirectorySource::Ldap)?;
+        let got: std::collections::HashSet<&str> = entries.iter().map(|e| e.external_id.as_str()).collect();
+        let unknown: Vec<String> =
+            ids.iter().filter(|i| !known.contains(*i) && !got.contains(i.as_str())).cloned().collect();
+        if unknown.len() > MAX_SINGLE_READS {
+            entries = crate::directory::fetch(cfg, None).map_err(|e| directory_error(&e))?.entries;
+        } else {
+            let mut d = crate::directory::Directory::connect(cfg).map_err(|e| directory_error(&e))?;
+            for id in unknown {
+                if let Some(e) = d.fetch_one(&id).map_err(|e| directory_error(&e))? {
+                    entries.push(e);
+                }
+            }
+            d.close();
+        }
+    }
+    let items = (1u32..).zip(entries).map(|(line, e)| ImportItem { line, person: person_of(cfg, e) }).collect();
+    let opts = ImportOptions {
+        source: DirectorySource::Ldap,
+        trigger,
+        dry_run,
+        partial: true,
+        present: fetched.all_ids.map(|ids| ids.into_iter().collect()),
+        on_vanish: match cfg.delete_after_days() {
+            Some(d) => OnVanish::DeleteAfterDays(d),
+            None => OnVanish::Suspend,
+        },
+        marker: fetched.marker.map(|m| m.to_string()).or_else(|| since.map(|m| m.to_string())),
+    };
+    Ok(store.import(&acting.actor(), items, &opts)?)
+}
+
+/// The LDAP directory as Refresh Org Info's [`Puller`].
+#[derive(Debug, Clone)]
+pub struct LdapPuller(pub LdapConfig);
+
+impl Puller for LdapPuller {
+    fn pull(&self, external_id: &str) -> Result<Option<DirPerson>, crate::store::StoreError> {
+        let entry = crate::directory::fetch_one(&self.0, external_id).map_err(|e| directory_error(&e))?;
+        entry
+            .map(|e| {
+                person_of(&self.0, e).map_err(|i| {
+                    crate::store::StoreError::from(crate::domain::DomainError::InvalidInput {
+                        field: "directory entry",
+                        message: format!("the entry's {} is missing", i.column.unwrap_or_default()),
+                    })
+                })
+            })
+            .transpose()
+    }
 }

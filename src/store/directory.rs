@@ -924,9 +924,13 @@ fn apply_one(
         }
         return Ok((Some(id), DirAction::Created, None));
     };
-    if found.state == UserState::Deleted || found.gone {
-        // Deleted here (or let go by the directory and restored by staff): not created or changed again.
+    if found.state == UserState::Deleted {
+        // Deleted here: not created or changed again (until expunged, which erases the link).
         return Ok((Some(found.id), DirAction::Skipped, Some("deleted_in_idms")));
+    }
+    if found.gone {
+        // Unlinked by an admin (or deleted by the directory and restored by staff): no longer the directory's.
+        return Ok((Some(found.id), DirAction::Skipped, Some("unlinked")));
     }
     let ours = match (source, found.source) {
         (_, None) => source == DirectorySource::Csv,
@@ -1200,6 +1204,16 @@ impl Store {
     /// One run with its report.
     pub fn directory_run(&self, id: i64) -> Result<RunReport, StoreError> {
         self.read(|c| load_run(c, id, true))
+    }
+
+    /// Every directory ID linked to a person from `source`, whatever their state.
+    pub fn directory_ids(&self, source: DirectorySource) -> Result<HashSet<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT directory_id FROM users WHERE directory_source = ?1 AND directory_id IS NOT NULL",
+            )?;
+            stmt.query_map([source.as_str()], |r| r.get(0))?.collect::<Result<_, _>>().map_err(Into::into)
+        })
     }
 
     /// The marker the last recorded LDAP run left (incremental syncs start from it).

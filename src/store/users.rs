@@ -594,25 +594,23 @@ impl Store {
                     check_directory_id(&w.conn, Some(&link), Some(id))?;
                     w.conn
                         .prepare_cached(
-                            "UPDATE users SET directory_id = ?2, directory_source = COALESCE(directory_source, 'staff')
+                            "UPDATE users SET directory_id = ?2, directory_source = COALESCE(directory_source, 'staff'),
+                                directory_gone_at = NULL
                              WHERE id = ?1",
                         )?
                         .execute(params![id.as_i64(), link])?;
                 }
-                // Unlinked: the directory's suspension becomes staff's, to lift here.
+                // Unlinked: the directory no longer manages them (as when it deletes them): the link stays so the
+                // directory does not create them again, until they are expunged; its suspension becomes staff's.
                 Some(None) => {
                     w.conn
                         .prepare_cached(
-                            "UPDATE users SET directory_id = NULL, directory_source = NULL, directory_gone_at = NULL,
-                                directory_vanished_at = NULL, user_name = NULL,
+                            "UPDATE users SET directory_gone_at = COALESCE(directory_gone_at, ?2),
                                 suspended_by_staff = MAX(suspended_by_staff, suspended_by_directory),
                                 suspended_by_directory = 0
-                             WHERE id = ?1",
+                             WHERE id = ?1 AND directory_source IS NOT NULL",
                         )?
-                        .execute(params![id.as_i64()])?;
-                    w.conn
-                        .prepare_cached("DELETE FROM directory_group_members WHERE user_id = ?1")?
-                        .execute([id.as_i64()])?;
+                        .execute(params![id.as_i64(), w.now.0])?;
                 }
                 None => {}
             }

@@ -20,6 +20,7 @@ mod controller_props;
 mod controller_sim;
 mod decide;
 mod directory_csv;
+mod directory_ldap;
 mod door_defects;
 mod dto;
 mod enrol;
