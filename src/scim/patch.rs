@@ -934,6 +934,8 @@ mod tests {
         }
         let e = pu_err(json!([{"op": "remove", "path": "userName"}]));
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        let e = pu_err(json!([{"op": "remove", "path": "active"}]));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
         let e = pu_err(json!([{"op": "remove", "path": "name.givenName"}]));
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
         let e = pu_err(json!([{"op": "add", "path": "userName"}]));

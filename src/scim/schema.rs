@@ -15,7 +15,8 @@
 //!   are not published (not kept, and a client replacing `name` or
 //!   `members` must read back exactly what it wrote);
 //! - `name` with `givenName` and `familyName` is required: IDMS keeps no
-//!   person without both;
+//!   person without both; `active` is required (it cannot be removed; a
+//!   person always is or is not suspended);
 //! - the projection always returns `id`, `schemas` and `meta`, never an
 //!   attribute whose `returned` is `never`, and `request` attributes only
 //!   when asked for.
@@ -359,11 +360,14 @@ static USER_ATTRS: &[Attr] = &[
     Attr::string("displayName", "The name to display, given name then family name (derived).").derived(),
     Attr::complex("emails", EMAIL_SUB, "The person's work email address (at most one).").multi(),
     Attr::complex("phoneNumbers", PHONE_SUB, "The person's work phone number (at most one).").multi(),
+    // Required: a person always is or is not suspended, so `active` cannot
+    // be removed (a create without it is taken as true).
     Attr::new(
         "active",
         AttrType::Boolean,
-        "False suspends the person; true resumes only a suspension the directory made.",
-    ),
+        "False suspends the person; true resumes only a suspension the directory made. Taken as true when a create leaves it out.",
+    )
+    .required(),
     Attr::complex("groups", USER_GROUPS_SUB, "The directory groups the person is a member of, from Group membership.")
         .multi()
         .read_only(),
@@ -761,6 +765,7 @@ mod tests {
         assert_eq!(user_name["caseExact"], false);
         assert_eq!(user_name["mutability"], "readWrite");
         assert_eq!(attr(&doc, "displayName")["mutability"], "readOnly");
+        assert_eq!(attr(&doc, "active")["required"], true);
         assert_eq!(attr(&doc, "groups")["mutability"], "readOnly");
         assert_eq!(attr(&doc, "groups")["multiValued"], true);
         let emails = attr(&doc, "emails");
