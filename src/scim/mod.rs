@@ -13,6 +13,8 @@
 //!   `excludedAttributes` projection.
 //! - [`error`]: the SCIM error body, `application/scim+json`.
 //! - [`list`]: `ListResponse` and the paging parameters.
+//! - [`resource`]: a User's and a Group's JSON read into the fields IDMS
+//!   keeps and written back from them, `meta`, ETags and `If-Match`.
 //!
 //! Rules this module keeps: parsing never panics and never recurses deeper
 //! than [`filter::MAX_DEPTH`]; error details name attribute paths and
@@ -23,12 +25,14 @@ pub mod error;
 pub mod filter;
 pub mod list;
 pub mod patch;
+pub mod resource;
 pub mod schema;
 
 pub use error::{ScimError, ScimType};
 pub use filter::Filter;
 pub use list::{ListParams, ListResponse};
 pub use patch::PatchRequest;
+pub use resource::{GroupFields, Meta, UserFields};
 pub use schema::ResourceKind;
 
 /// The media type of every SCIM request and response body.
