@@ -174,6 +174,39 @@ impl ScimError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error")
     }
 
+    /// A stable code for the audit trail and the logs: the `scimType` in
+    /// snake case (`invalid_filter`, `uniqueness`, …), else one for the
+    /// status (`not_found`, `precondition_failed`, …).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        if let Some(t) = self.scim_type {
+            return match t {
+                ScimType::InvalidFilter => "invalid_filter",
+                ScimType::TooMany => "too_many",
+                ScimType::Uniqueness => "uniqueness",
+                ScimType::Mutability => "mutability",
+                ScimType::InvalidSyntax => "invalid_syntax",
+                ScimType::InvalidPath => "invalid_path",
+                ScimType::NoTarget => "no_target",
+                ScimType::InvalidValue => "invalid_value",
+                ScimType::InvalidVers => "invalid_vers",
+                ScimType::Sensitive => "sensitive",
+            };
+        }
+        match self.status.as_u16() {
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            409 => "conflict",
+            412 => "precondition_failed",
+            413 => "payload_too_large",
+            501 => "not_implemented",
+            s if s >= 500 => "internal",
+            _ => "bad_request",
+        }
+    }
+
     /// The body of RFC 7644 §3.12.
     #[must_use]
     pub fn to_json(&self) -> Value {
@@ -232,6 +265,11 @@ mod tests {
         assert!(body.get("scimType").is_none());
         assert_eq!(ScimError::uniqueness("x").status, StatusCode::CONFLICT);
         assert_eq!(ScimError::precondition_failed().status.as_u16(), 412);
+        assert_eq!(ScimError::precondition_failed().code(), "precondition_failed");
+        assert_eq!(ScimError::invalid_filter("x").code(), "invalid_filter");
+        assert_eq!(ScimError::uniqueness("x").code(), "uniqueness");
+        assert_eq!(ScimError::not_found("x").code(), "not_found");
+        assert_eq!(ScimError::internal().code(), "internal");
     }
 
     #[tokio::test]
