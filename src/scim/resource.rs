@@ -110,6 +110,34 @@ pub fn check_if_match(header: Option<&str>, version: &str) -> Result<(), ScimErr
     }
 }
 
+/// `If-Match` for a store that compares a numeric revision: [`IfMatch::Any`]
+/// when absent or `*`; the revision(s) it names as `W/"N"` (or `"N"`); 412
+/// when it names no revision this service could have issued.
+pub fn if_match_revision(header: Option<&str>) -> Result<IfMatch, ScimError> {
+    let Some(h) = header.map(str::trim).filter(|h| !h.is_empty()) else { return Ok(IfMatch::Any) };
+    let tags: Vec<&str> = h.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+    if tags.contains(&"*") {
+        return Ok(IfMatch::Any);
+    }
+    let revisions: Vec<i64> = tags.iter().filter_map(|t| opaque(t).parse::<i64>().ok()).collect();
+    match revisions.as_slice() {
+        [] => Err(ScimError::precondition_failed()),
+        [one] => Ok(IfMatch::Revision(*one)),
+        _ => Ok(IfMatch::Several(revisions)),
+    }
+}
+
+/// What `If-Match` asks for, for a numeric revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No condition (absent, or `*` on an existing resource).
+    Any,
+    /// This revision.
+    Revision(i64),
+    /// Any of these revisions.
+    Several(Vec<i64>),
+}
+
 /// `{base}/Users/{id}` or `{base}/Groups/{id}`.
 #[must_use]
 pub fn location(base: &str, kind: ResourceKind, id: &str) -> String {
@@ -482,6 +510,12 @@ mod tests {
         assert!(!if_match_holds("W/\"420\"", "42"));
         assert_eq!(check_if_match(Some("W/\"41\""), "42").unwrap_err().status.as_u16(), 412);
         assert!(check_if_match(None, "42").is_ok());
+        assert_eq!(if_match_revision(None).unwrap(), IfMatch::Any);
+        assert_eq!(if_match_revision(Some("*")).unwrap(), IfMatch::Any);
+        assert_eq!(if_match_revision(Some("W/\"7\"")).unwrap(), IfMatch::Revision(7));
+        assert_eq!(if_match_revision(Some("\"7\"")).unwrap(), IfMatch::Revision(7));
+        assert_eq!(if_match_revision(Some("W/\"7\", W/\"8\"")).unwrap(), IfMatch::Several(vec![7, 8]));
+        assert_eq!(if_match_revision(Some("W/\"abc\"")).unwrap_err().status.as_u16(), 412);
     }
 
     #[test]
