@@ -111,24 +111,33 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::unauthorized());
-        };
-        let now = state.store.now();
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256);
-        if let Some(token) = token {
-            let h = token_hash(token);
-            if let Some((p, _)) = state.store.token_holder(&h, now)? {
-                return Ok(Auth(state.tokens.get(&p), h));
-            }
-        }
-        Err(bearer_failed(state, Client::of(parts), now))
+        let auth = authenticate(parts, state)?;
+        auth.0.require_not_provisioner().map_err(|e| auth.refused(e))?;
+        Ok(auth)
     }
+}
+
+/// The holder of the request's bearer token, whoever it is — a provisioner
+/// too: [`Auth`] (every route but SCIM's) refuses those; the SCIM API
+/// asks for nothing else.
+pub fn authenticate(parts: &Parts, state: &AppState) -> Result<Auth, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::unauthorized());
+    };
+    let now = state.store.now();
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 256);
+    if let Some(token) = token {
+        let h = token_hash(token);
+        if let Some((p, _)) = state.store.token_holder(&h, now)? {
+            return Ok(Auth(state.tokens.get(&p), h));
+        }
+    }
+    Err(bearer_failed(state, Client::of(parts), now))
 }
 
 /// An operator whose role is at least `Role::ALL[MIN]`, checked while the

@@ -108,6 +108,11 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::CannotReceive { .. }
         | DomainError::LegalHold { .. }
         | DomainError::DirectoryLinked { .. }
+        | DomainError::DirectorySuspended { .. }
+        | DomainError::NotDirectoryLinked { .. }
+        | DomainError::DirectoryPullUnavailable { .. }
+        | DomainError::EmployeeNoTaken
+        | DomainError::UserNameTaken
         | DomainError::DirectoryIdTaken
         | DomainError::JobNotAbortable { .. }
         | DomainError::LastAdmin { .. }
@@ -117,6 +122,7 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::InUse { .. }
         | DomainError::NameTaken { .. } => StatusCode::CONFLICT,
         DomainError::Forbidden { .. } => StatusCode::FORBIDDEN,
+        DomainError::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
         DomainError::ExpungeNotConfirmed { .. }
         | DomainError::NotConfirmed { .. }
         | DomainError::InvalidUid { .. }

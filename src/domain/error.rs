@@ -66,6 +66,39 @@ pub enum DomainError {
         /// The user.
         user: UserId,
     },
+    /// Staff may not resume a suspension only the directory holds.
+    #[error("user {user} was suspended by the identity directory; reactivate them there, or unlink them first")]
+    DirectorySuspended {
+        /// The user.
+        user: UserId,
+    },
+    /// Refresh Org Info on a person with no directory link.
+    #[error("user {user} is not linked to a directory entry")]
+    NotDirectoryLinked {
+        /// The user.
+        user: UserId,
+    },
+    /// Refresh Org Info on a person whose directory cannot be asked (linked through SCIM, which pushes and
+    /// cannot be pulled from, or no LDAP directory configured).
+    #[error("user {user}'s directory cannot be asked for their entry: {why}")]
+    DirectoryPullUnavailable {
+        /// The user.
+        user: UserId,
+        /// Why not.
+        why: &'static str,
+    },
+    /// A conditional write (`If-Match`) named a version that is no longer current.
+    #[error("the {what} changed since that version was read; read it again")]
+    VersionMismatch {
+        /// What changed.
+        what: &'static str,
+    },
+    /// Another person has that employee number.
+    #[error("another person already has that employee number")]
+    EmployeeNoTaken,
+    /// Another person has that directory user name.
+    #[error("another person already has that directory user name")]
+    UserNameTaken,
     /// Expunge without a confirmation that names the user.
     #[error("expunging user {user} needs the confirmation to repeat the user ID exactly")]
     ExpungeNotConfirmed {
@@ -259,6 +292,12 @@ impl DomainError {
             Self::InvalidTransition { .. } => "invalid_transition",
             Self::LegalHold { .. } => "legal_hold",
             Self::DirectoryLinked { .. } => "directory_linked",
+            Self::DirectorySuspended { .. } => "directory_suspended",
+            Self::NotDirectoryLinked { .. } => "not_directory_linked",
+            Self::DirectoryPullUnavailable { .. } => "directory_pull_unavailable",
+            Self::EmployeeNoTaken => "duplicate_employee_no",
+            Self::VersionMismatch { .. } => "version_mismatch",
+            Self::UserNameTaken => "user_name_taken",
             Self::ExpungeNotConfirmed { .. } => "expunge_not_confirmed",
             Self::InvalidUid { .. } => "invalid_uid",
             Self::UidOddDigits { .. } => "uid_odd_digits",

@@ -21,4 +21,4 @@ pub use decision::{Decision, DenyReason, HolderView, decide};
 pub use error::DomainError;
 pub use ids::UserId;
 pub use time::{Timestamp, ValidityWindow};
-pub use user::{LifecycleAction, Origin, Transition, UserFacts, UserState, transition};
+pub use user::{Holds, LifecycleAction, Origin, Transition, UserFacts, UserState, transition};

@@ -12,6 +12,14 @@
 //! `already_expunged`. Staff cannot delete a directory-linked user
 //! (`directory_linked`); nobody can expunge a user under legal hold
 //! (`legal_hold`).
+//!
+//! A suspension has holders ([`Holds`]): staff (a lost badge, an incident)
+//! and the identity directory (`active: false`, an entry that vanished).
+//! The person stays suspended while either holds; each side releases only
+//! its own hold, so a directory that resends `active: true` never undoes a
+//! suspension staff made. Staff may add their hold to a person the
+//! directory suspended; staff cannot resume a suspension the directory
+//! alone holds (`directory_suspended`).
 
 use std::fmt;
 
@@ -123,6 +131,52 @@ pub enum Origin {
     Directory,
 }
 
+/// Who holds a person's suspension (while suspended, or while deleted from
+/// a suspension: restore brings it back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Holds {
+    /// Staff suspended them.
+    pub staff: bool,
+    /// The identity directory suspended them.
+    pub directory: bool,
+}
+
+impl Holds {
+    /// Held by `origin`'s side only.
+    #[must_use]
+    pub fn by(origin: Origin) -> Self {
+        match origin {
+            Origin::Staff => Self { staff: true, directory: false },
+            Origin::Directory => Self { staff: false, directory: true },
+        }
+    }
+
+    /// Whether `origin`'s side holds it.
+    #[must_use]
+    pub fn held_by(self, origin: Origin) -> bool {
+        match origin {
+            Origin::Staff => self.staff,
+            Origin::Directory => self.directory,
+        }
+    }
+
+    /// With `origin`'s hold set to `on`.
+    #[must_use]
+    pub fn with(mut self, origin: Origin, on: bool) -> Self {
+        match origin {
+            Origin::Staff => self.staff = on,
+            Origin::Directory => self.directory = on,
+        }
+        self
+    }
+
+    /// Whether anyone holds it.
+    #[must_use]
+    pub fn any(self) -> bool {
+        self.staff || self.directory
+    }
+}
+
 /// What the lifecycle needs to know about a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserFacts {
@@ -136,6 +190,9 @@ pub struct UserFacts {
     pub directory_linked: bool,
     /// Under legal hold: may not be expunged.
     pub legal_hold: bool,
+    /// Who holds the suspension (a suspended person with no recorded
+    /// holder counts as held by staff).
+    pub holds: Holds,
 }
 
 /// The outcome of an allowed action.
@@ -145,6 +202,8 @@ pub struct Transition {
     pub to: UserState,
     /// What to remember as the state before delete (`Some` only on delete).
     pub state_before_delete: Option<UserState>,
+    /// The suspension's holders after the action.
+    pub holds: Holds,
 }
 
 /// Applies the lifecycle table. Pure: the caller writes the result.
@@ -153,27 +212,42 @@ pub fn transition(user: &UserFacts, action: LifecycleAction, origin: Origin) -> 
     use UserState as S;
     let invalid =
         |hint: &'static str| DomainError::InvalidTransition { user: user.id, state: user.state, action, hint };
-    let to = |to| Ok(Transition { to, state_before_delete: None });
+    // A suspended person with no recorded holder is staff's (rows older than the holders).
+    let holds = match user.state {
+        S::Suspended if !user.holds.any() => Holds::by(Origin::Staff),
+        S::Active => Holds::default(),
+        _ => user.holds,
+    };
+    let to = |to, holds| Ok(Transition { to, state_before_delete: None, holds });
     match (user.state, action) {
         (S::Expunged, _) => Err(DomainError::AlreadyExpunged { user: user.id }),
-        (S::Active, A::Suspend) => to(S::Suspended),
-        (S::Suspended, A::Suspend) => Err(invalid("the user is already suspended")),
+        (S::Active, A::Suspend) => to(S::Suspended, Holds::by(origin)),
+        (S::Suspended, A::Suspend) if holds.held_by(origin) => Err(invalid("the user is already suspended")),
+        // The other side's suspension: this side adds its own hold.
+        (S::Suspended, A::Suspend) => to(S::Suspended, holds.with(origin, true)),
         (S::Deleted, A::Suspend) => Err(invalid("restore the user first")),
-        (S::Suspended, A::Resume) => to(S::Active),
+        (S::Suspended, A::Resume) if !holds.held_by(origin) => match origin {
+            Origin::Staff => Err(DomainError::DirectorySuspended { user: user.id }),
+            Origin::Directory => Err(invalid("the directory did not suspend this user")),
+        },
+        (S::Suspended, A::Resume) => {
+            let left = holds.with(origin, false);
+            to(if left.any() { S::Suspended } else { S::Active }, left)
+        }
         (S::Active, A::Resume) => Err(invalid("only a suspended user can be resumed")),
         (S::Deleted, A::Resume) => Err(invalid("restore the user instead")),
         (S::Active | S::Suspended, A::Delete) => {
             if user.directory_linked && origin == Origin::Staff {
                 Err(DomainError::DirectoryLinked { user: user.id })
             } else {
-                Ok(Transition { to: S::Deleted, state_before_delete: Some(user.state) })
+                Ok(Transition { to: S::Deleted, state_before_delete: Some(user.state), holds })
             }
         }
         (S::Deleted, A::Delete) => Err(invalid("the user is already deleted")),
-        (S::Deleted, A::Restore) => to(match user.state_before_delete {
-            Some(S::Suspended) => S::Suspended,
-            _ => S::Active,
-        }),
+        (S::Deleted, A::Restore) => match user.state_before_delete {
+            Some(S::Suspended) => to(S::Suspended, if holds.any() { holds } else { Holds::by(Origin::Staff) }),
+            _ => to(S::Active, Holds::default()),
+        },
         (S::Active | S::Suspended, A::Restore) => Err(invalid("only a deleted user can be restored")),
         (S::Active | S::Suspended, A::Expunge) => {
             Err(DomainError::HolderNotDeleted { user: user.id, state: user.state })
@@ -182,7 +256,7 @@ pub fn transition(user: &UserFacts, action: LifecycleAction, origin: Origin) -> 
             if user.legal_hold {
                 Err(DomainError::LegalHold { user: user.id })
             } else {
-                to(S::Expunged)
+                to(S::Expunged, Holds::default())
             }
         }
     }
@@ -227,6 +301,7 @@ mod tests {
             state_before_delete: None,
             directory_linked: false,
             legal_hold: false,
+            holds: Holds::default(),
         }
     }
 
@@ -257,6 +332,43 @@ mod tests {
         let f = UserFacts { directory_linked: true, ..facts(S::Active) };
         assert_eq!(transition(&f, A::Delete, Origin::Staff).unwrap_err().code(), "directory_linked");
         assert_eq!(transition(&f, A::Delete, Origin::Directory).unwrap().to, S::Deleted);
+    }
+
+    #[test]
+    fn each_side_releases_only_its_own_suspension() {
+        let by_staff = transition(&facts(S::Active), A::Suspend, Origin::Staff).unwrap();
+        assert_eq!(by_staff.holds, Holds::by(Origin::Staff));
+        let f = UserFacts { state: S::Suspended, holds: by_staff.holds, ..facts(S::Suspended) };
+        // The directory resending `active: true` does not resume a staff suspension.
+        assert_eq!(transition(&f, A::Resume, Origin::Directory).unwrap_err().code(), "invalid_transition");
+        // The directory adds its hold; staff resuming then leaves the directory's.
+        let both = transition(&f, A::Suspend, Origin::Directory).unwrap();
+        assert_eq!((both.to, both.holds), (S::Suspended, Holds { staff: true, directory: true }));
+        let f = UserFacts { holds: both.holds, ..f };
+        let staff_off = transition(&f, A::Resume, Origin::Staff).unwrap();
+        assert_eq!((staff_off.to, staff_off.holds), (S::Suspended, Holds::by(Origin::Directory)));
+        let dir_off = transition(&f, A::Resume, Origin::Directory).unwrap();
+        assert_eq!((dir_off.to, dir_off.holds), (S::Suspended, Holds::by(Origin::Staff)));
+        // The directory's own hold alone: staff cannot resume, the directory can.
+        let f = UserFacts { holds: Holds::by(Origin::Directory), ..f };
+        assert_eq!(transition(&f, A::Resume, Origin::Staff).unwrap_err().code(), "directory_suspended");
+        assert_eq!(transition(&f, A::Resume, Origin::Directory).unwrap().to, S::Active);
+        // A suspended row without holders is staff's.
+        let legacy = facts(S::Suspended);
+        assert_eq!(transition(&legacy, A::Resume, Origin::Directory).unwrap_err().code(), "invalid_transition");
+        assert_eq!(transition(&legacy, A::Resume, Origin::Staff).unwrap().to, S::Active);
+    }
+
+    #[test]
+    fn restore_brings_back_the_suspensions_holders() {
+        let f = UserFacts {
+            state: S::Deleted,
+            state_before_delete: Some(S::Suspended),
+            holds: Holds::by(Origin::Directory),
+            ..facts(S::Deleted)
+        };
+        let t = transition(&f, A::Restore, Origin::Staff).unwrap();
+        assert_eq!((t.to, t.holds), (S::Suspended, Holds::by(Origin::Directory)));
     }
 
     #[test]

@@ -99,6 +99,14 @@ pub fn add_operator(
 ) -> Result<Operator, OpsError> {
     require_admin(acting)?;
     let role = checked(store, acting, "operator.add", Role::from_name(role))?;
+    if !role.is_staff() {
+        let e = DomainError::InvalidInput {
+            field: "role",
+            message: "a provisioner has no password: create its token with `idms token create --role provisioner`"
+                .into(),
+        };
+        return refuse(store, acting, "operator.add", e);
+    }
     Ok(store.add_operator(&acting.actor(), name, role, org_unit, Some(password))?)
 }
 

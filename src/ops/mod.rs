@@ -16,6 +16,7 @@
 pub mod access;
 pub mod audit;
 pub mod credentials;
+pub mod directory;
 pub mod doors;
 pub mod events;
 pub mod levels;
@@ -56,6 +57,8 @@ impl Acting {
         match self {
             // A blank stored unit stays blank: the store's check then
             // refuses every person, as [`Acting::scope`] does.
+            // An identity directory's account acts as the directory (its deletes of linked people are allowed).
+            Self::Operator(o) if !o.role.is_staff() => Actor::directory(format!("operator:{}", o.id)),
             Self::Operator(o) => {
                 Actor::staff(format!("operator:{}", o.id)).in_unit(o.org_unit.as_deref().map(|u| u.trim().to_owned()))
             }
@@ -121,9 +124,29 @@ impl Acting {
     pub fn require(&self, min: Role) -> Result<(), OpsError> {
         match self {
             Self::Local(_) => Ok(()),
-            Self::Operator(o) if o.role >= min => Ok(()),
+            Self::Operator(o) if o.role.is_staff() && o.role >= min => Ok(()),
             Self::Operator(o) => Err(forbidden(format!("this needs the {min} role; the token has {}", o.role))),
             Self::Controller(_) => Err(forbidden("door-controller tokens reach only the door-controller API")),
+        }
+    }
+
+    /// Refused for an identity directory's token: it reaches `/scim/v2` only.
+    /// Every other authenticated route checks this first.
+    pub fn require_not_provisioner(&self) -> Result<(), OpsError> {
+        match self {
+            Self::Operator(o) if !o.role.is_staff() => {
+                Err(forbidden("a provisioner token reaches only the SCIM API at /scim/v2"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Refused unless the caller is an identity directory's account (the
+    /// SCIM API's callers).
+    pub fn require_provisioner(&self) -> Result<(), OpsError> {
+        match self {
+            Self::Operator(o) if o.role == Role::Provisioner => Ok(()),
+            _ => Err(forbidden("the SCIM API needs a provisioner token (`idms token create --role provisioner`)")),
         }
     }
 

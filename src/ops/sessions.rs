@@ -45,6 +45,10 @@ pub fn resume(store: &Store, secret: &str) -> Result<Option<Session>, OpsError> 
     let Some(live) = store.session_by_hash(&session_hash(secret), now)? else {
         return Ok(None);
     };
+    // An identity directory's account never uses the web UI.
+    if !live.operator.role.is_staff() {
+        return Ok(None);
+    }
     if now.0 - live.last_seen_at.0 >= TOUCH_EVERY_SECS.min(live.idle_secs / 4) {
         store.touch_session(live.id, now)?;
     }

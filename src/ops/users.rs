@@ -113,10 +113,14 @@ pub fn create(store: &Store, acting: &Acting, mut new: NewUser) -> Result<UserRe
 }
 
 /// Edits a person (manager). A scoped operator cannot move people between
-/// units; lifting a legal hold needs an eraser; only the directory links.
+/// units; lifting a legal hold needs an eraser; only the directory links,
+/// and only an admin unlinks.
 pub fn update(store: &Store, acting: &Acting, id: UserId, patch: UserPatch) -> Result<UserRecord, OpsError> {
     may_edit(acting)?;
-    load_scoped(store, acting, id)?;
+    let current = load_scoped(store, acting, id)?;
+    if patch.directory_id == Some(None) && current.directory.is_some() {
+        acting.require(Role::Admin)?;
+    }
     if acting.unit().is_some() && patch.org_unit.is_some() {
         return Err(forbidden("a scoped operator cannot move people between units"));
     }
@@ -166,6 +170,7 @@ fn refusal(u: &UserRecord, action: LifecycleAction) -> Option<crate::domain::Dom
         state_before_delete: None,
         directory_linked: u.directory_linked,
         legal_hold: u.legal_hold,
+        holds: u.holds,
     };
     crate::domain::transition(&facts, action, crate::domain::Origin::Staff).err()
 }

@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use crate::domain::{DomainError, Timestamp};
 use crate::store::{Actor, AuditDraft, Store, StoreError};
 
-/// What an operator may do. Each role includes the ones before it.
+/// What an operator may do. Each staff role includes the ones before it;
+/// `Provisioner`, an identity directory's account, is none of them: staff
+/// checks ask [`Role::is_staff`] first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
     /// Read people, cards and statistics.
@@ -27,10 +29,12 @@ pub enum Role {
     Eraser,
     /// Also manage operators, controllers and settings.
     Admin,
+    /// An identity directory pushing people through SCIM: reaches `/scim/v2` only.
+    Provisioner,
 }
 
 impl Role {
-    /// Every role, lowest first.
+    /// Every staff role, lowest first.
     pub const ALL: [Self; 5] = [Self::Viewer, Self::Enroller, Self::Manager, Self::Eraser, Self::Admin];
 
     /// The stored name.
@@ -42,15 +46,24 @@ impl Role {
             Self::Manager => "manager",
             Self::Eraser => "eraser",
             Self::Admin => "admin",
+            Self::Provisioner => "provisioner",
         }
     }
 
     /// Parses a role name.
     pub fn from_name(s: &str) -> Result<Self, DomainError> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s.trim()).ok_or(DomainError::InvalidInput {
-            field: "role",
-            message: "expected viewer, enroller, manager, eraser or admin".into(),
-        })
+        Self::ALL.into_iter().chain([Self::Provisioner]).find(|r| r.as_str() == s.trim()).ok_or(
+            DomainError::InvalidInput {
+                field: "role",
+                message: "expected viewer, enroller, manager, eraser, admin or provisioner".into(),
+            },
+        )
+    }
+
+    /// A badge-office staff role (not an identity directory's).
+    #[must_use]
+    pub fn is_staff(self) -> bool {
+        self != Self::Provisioner
     }
 }
 

@@ -21,6 +21,7 @@ pub mod auth;
 pub mod changes;
 mod columns;
 mod credentials;
+pub mod directory;
 pub mod error;
 pub mod events;
 pub mod feed;
@@ -119,6 +120,9 @@ pub(crate) struct Tx<'c> {
     pub(crate) now: Timestamp,
     pub(crate) audit: AuditDraft,
     changes: Vec<(i64, Change)>,
+    /// Set by a write that only shows what it would do (a dry run): it is
+    /// rolled back, unaudited, and the index sees nothing.
+    pub(crate) dry_run: bool,
 }
 
 impl Tx<'_> {
@@ -353,7 +357,7 @@ impl Store {
                 Some(i) => changes::read_since(&tx, i.applied_seq(), u32::MAX)?,
                 None => Vec::new(),
             };
-            let mut w = Tx { conn: tx, now, audit: draft, changes: pending };
+            let mut w = Tx { conn: tx, now, audit: draft, changes: pending, dry_run: false };
             // A target known before the write is checked before it; one the
             // write found (a card's holder) after it, before the commit.
             let known = w.audit.target_user;
@@ -363,6 +367,9 @@ impl Store {
                     _ => Ok(v),
                 });
             match done {
+                // Rolled back as the transaction drops; the pending entries of
+                // other processes reach the index with the next catch-up.
+                Ok(v) if w.dry_run => Ok(v),
                 Ok(v) => {
                     audit::append(&w.conn, now, &actor.id, &w.audit, "ok")?;
                     // The rules as this write leaves them, read before the commit.

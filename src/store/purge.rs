@@ -170,7 +170,7 @@ pub struct NotErased {
 }
 
 const CANDIDATE_SQL: &str = "SELECT id, state, purge_date, record_type, user_group, org_unit, balance,
-    unreturned_items, legal_hold, directory_id IS NOT NULL FROM users";
+    unreturned_items, legal_hold, directory_source IS NOT NULL AND directory_gone_at IS NULL FROM users";
 
 /// The facts the criteria look at, owned.
 struct Row {
@@ -319,6 +319,7 @@ fn process_one(w: &mut Tx<'_>, job: &PurgeJob, id: UserId, actor: &str) -> Resul
             state_before_delete: None,
             directory_linked: r.directory_linked,
             legal_hold: r.legal_hold,
+            holds: crate::domain::Holds::default(),
         };
         let deleted = if r.state == UserState::Deleted {
             facts

@@ -8,7 +8,7 @@ use std::fmt;
 
 use ::time::Date;
 
-use crate::domain::{CredentialState, Technology, Timestamp, Uid, UserId, UserState};
+use crate::domain::{CredentialState, Holds, Technology, Timestamp, Uid, UserId, UserState};
 
 /// A person as the badge office sees them; a tombstone after expunge.
 #[derive(Clone)]
@@ -63,6 +63,75 @@ pub struct UserRecord {
     pub credentials: Vec<HeldCredential>,
     /// Every card this person has held, newest first (kept after expunge).
     pub history: Vec<HeldBinding>,
+    /// Who holds their suspension (while suspended, or deleted from a suspension).
+    pub holds: Holds,
+    /// Their directory link, if any (kept after the directory deleted them, so they are not created again).
+    pub directory: Option<DirectoryLink>,
+    /// Their directory user name (SCIM `userName`).
+    pub user_name: Option<String>,
+    /// Bumped by every change to the row (SCIM's ETag).
+    pub revision: i64,
+    /// Their directory groups, by name.
+    pub directory_groups: Vec<String>,
+}
+
+/// Where a person's directory link came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectorySource {
+    /// Typed by staff.
+    Staff,
+    /// Pushed by a SCIM client.
+    Scim,
+    /// The scheduled LDAP / Active Directory import.
+    Ldap,
+    /// A CSV import.
+    Csv,
+}
+
+impl DirectorySource {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Staff => "staff",
+            Self::Scim => "scim",
+            Self::Ldap => "ldap",
+            Self::Csv => "csv",
+        }
+    }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "staff" => Self::Staff,
+            "scim" => Self::Scim,
+            "ldap" => Self::Ldap,
+            "csv" => Self::Csv,
+            _ => return None,
+        })
+    }
+}
+
+/// A person's link to a directory entry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DirectoryLink {
+    /// The entry's ID in the directory (SCIM `externalId`, LDAP `objectGUID`/`entryUUID`); a SCIM client may
+    /// give none.
+    pub external_id: Option<String>,
+    /// Where the link came from.
+    pub source: DirectorySource,
+    /// When the directory deleted them: the link is kept so they are not created again, but the directory no
+    /// longer manages them.
+    pub gone_at: Option<Timestamp>,
+    /// When their LDAP entry vanished (they are suspended, and deleted after the configured days).
+    pub vanished_at: Option<Timestamp>,
+}
+
+impl fmt::Debug for DirectoryLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectoryLink").field("source", &self.source).finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for UserRecord {

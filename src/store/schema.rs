@@ -511,6 +511,91 @@ ALTER TABLE change_log_v8 RENAME TO change_log;
 -- The rules arrived: a position every cursor from before lies under.
 INSERT INTO change_log (at, kind, user_id, user_state) VALUES (unixepoch(), 'rules', 0, 'reach');
 ",
+    // 9: people from the directory (issue 17): who holds a suspension, where a person's directory link came
+    // from and whether the directory has let them go, the SCIM user name, directory groups, and the
+    // directory's runs with their reports. The `provisioner` role is added to operators' CHECK by
+    // `widen_operator_roles` (SQLite cannot alter a CHECK; loosening it in the stored schema is the
+    // documented way).
+    r"
+ALTER TABLE users ADD COLUMN suspended_by_staff INTEGER NOT NULL DEFAULT 0 CHECK (suspended_by_staff IN (0, 1));
+ALTER TABLE users ADD COLUMN suspended_by_directory INTEGER NOT NULL DEFAULT 0
+    CHECK (suspended_by_directory IN (0, 1));
+UPDATE users SET suspended_by_staff = 1 WHERE state = 'suspended' OR state_before_delete = 'suspended';
+-- Where the link came from: typed by staff, a SCIM client, the LDAP import, a CSV import.
+ALTER TABLE users ADD COLUMN directory_source TEXT CHECK (directory_source IN ('staff','scim','ldap','csv'));
+UPDATE users SET directory_source = 'staff' WHERE directory_id IS NOT NULL;
+-- The directory deleted them: the link stays (they are not created again) but they are no longer managed by it.
+ALTER TABLE users ADD COLUMN directory_gone_at INTEGER;
+-- The LDAP entry vanished (suspended, and deleted after the configured days).
+ALTER TABLE users ADD COLUMN directory_vanished_at INTEGER;
+-- SCIM userName (personal data: erased on expunge).
+ALTER TABLE users ADD COLUMN user_name TEXT;
+CREATE UNIQUE INDEX users_user_name ON users(user_name COLLATE NOCASE) WHERE user_name IS NOT NULL;
+-- Every change to a row bumps its revision (SCIM's ETag), whatever path made it.
+ALTER TABLE users ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER users_revision AFTER UPDATE ON users WHEN NEW.revision = OLD.revision
+BEGIN UPDATE users SET revision = OLD.revision + 1 WHERE id = NEW.id; END;
+
+CREATE TRIGGER users_suspension_held BEFORE UPDATE OF state, suspended_by_staff, suspended_by_directory ON users
+WHEN OLD.state <> 'expunged' AND ((NEW.state = 'suspended' AND NEW.suspended_by_staff = 0
+        AND NEW.suspended_by_directory = 0)
+    OR (NEW.state = 'active' AND (NEW.suspended_by_staff = 1 OR NEW.suspended_by_directory = 1)))
+BEGIN SELECT RAISE(ABORT, 'suspension_holders: a suspended person has a holder, an active one none'); END;
+CREATE TRIGGER users_expunged_no_directory_data BEFORE UPDATE ON users
+WHEN NEW.state = 'expunged' AND (NEW.user_name IS NOT NULL OR NEW.directory_source IS NOT NULL)
+BEGIN SELECT RAISE(ABORT, 'already_expunged: an expunged user stays a tombstone'); END;
+
+-- Directory groups: a set per person (from SCIM Groups or the directory's memberOf), apart from `user_group`.
+CREATE TABLE directory_groups (
+    id           INTEGER PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    external_id  TEXT,
+    source       TEXT NOT NULL CHECK (source IN ('scim','ldap','csv')),
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    revision     INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX directory_groups_name ON directory_groups(display_name COLLATE NOCASE);
+CREATE UNIQUE INDEX directory_groups_external ON directory_groups(external_id) WHERE external_id IS NOT NULL;
+CREATE TABLE directory_group_members (
+    group_id INTEGER NOT NULL REFERENCES directory_groups(id),
+    user_id  INTEGER NOT NULL REFERENCES users(id),
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX directory_group_members_user ON directory_group_members(user_id);
+
+-- Each directory sync or import: its counts, and one item per person it touched or refused (IDs and codes, no
+-- personal data). Kept a year.
+CREATE TABLE directory_runs (
+    id          INTEGER PRIMARY KEY,
+    source      TEXT NOT NULL CHECK (source IN ('ldap','csv')),
+    trigger     TEXT NOT NULL,
+    dry_run     INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    outcome     TEXT NOT NULL,
+    created     INTEGER NOT NULL,
+    updated     INTEGER NOT NULL,
+    suspended   INTEGER NOT NULL,
+    deleted     INTEGER NOT NULL,
+    resumed     INTEGER NOT NULL,
+    skipped     INTEGER NOT NULL,
+    refused     INTEGER NOT NULL,
+    unchanged   INTEGER NOT NULL,
+    marker      TEXT
+);
+CREATE INDEX directory_runs_started ON directory_runs(started_at);
+CREATE TABLE directory_run_items (
+    run_id  INTEGER NOT NULL REFERENCES directory_runs(id),
+    pos     INTEGER NOT NULL,
+    user_id INTEGER,
+    line    INTEGER,
+    col     TEXT,
+    action  TEXT NOT NULL,
+    code    TEXT,
+    PRIMARY KEY (run_id, pos)
+) WITHOUT ROWID;
+",
 ];
 
 /// The schema version this build writes.
@@ -528,6 +613,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
         tx.execute_batch(sql)?;
+        if i + 1 == PROVISIONER_ROLE {
+            widen_operator_roles(&tx)?;
+        }
         // PRAGMA takes no parameters; the value is our own integer.
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
     }
@@ -535,6 +623,31 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         warn_twins(&tx)?;
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// The version that brought the `provisioner` role (migration 9).
+pub const PROVISIONER_ROLE: usize = 9;
+
+/// Adds `provisioner` to the roles `operators.role` may hold. SQLite cannot
+/// alter a CHECK, and the table cannot be rebuilt while tokens and sessions
+/// reference it with foreign keys on; loosening a CHECK in the stored
+/// schema is the procedure SQLite documents for it (no row can become
+/// invalid), with the schema cookie bumped so every connection re-reads it.
+fn widen_operator_roles(tx: &Connection) -> Result<(), StoreError> {
+    const OLD: &str = "CHECK (role IN ('viewer','enroller','manager','eraser','admin'))";
+    const NEW: &str = "CHECK (role IN ('viewer','enroller','manager','eraser','admin','provisioner'))";
+    let cookie: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    tx.execute_batch("PRAGMA writable_schema = ON")?;
+    let changed = tx.execute(
+        "UPDATE sqlite_schema SET sql = replace(sql, ?1, ?2) WHERE type = 'table' AND name = 'operators'
+         AND instr(sql, ?1) > 0",
+        [OLD, NEW],
+    )?;
+    tx.execute_batch(&format!("PRAGMA schema_version = {}; PRAGMA writable_schema = RESET;", cookie + 1))?;
+    if changed != 1 {
+        return Err(StoreError::Corrupt("the operators table's role check is not the one migration 2 made"));
+    }
     Ok(())
 }
 

@@ -5,9 +5,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::domain::time::format_date;
 use crate::domain::user::check_expunge_confirmation;
 use crate::domain::{
-    Change, CredentialState, DomainError, LifecycleAction, Technology, Timestamp, Uid, UserFacts, UserId, UserState,
-    ValidityWindow, transition,
+    Change, CredentialState, DomainError, Holds, LifecycleAction, Technology, Timestamp, Transition, Uid, UserFacts,
+    UserId, UserState, ValidityWindow, transition,
 };
+use crate::store::records::{DirectoryLink, DirectorySource};
 use crate::store::{
     Actor, AuditDraft, HeldBinding, HeldCredential, NewUser, Stats, Store, StoreError, Tx, UserPatch, UserRecord,
     UserSummary, columns,
@@ -16,7 +17,7 @@ use crate::store::{
 /// Case folding for search (`MÜLLER` finds `Müller`; SQLite's own
 /// `NOCASE` folds ASCII only): lower case, plus the folds lower-casing
 /// misses — final sigma, sharp s, dotted capital I.
-fn fold(s: &str) -> String {
+pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase().replace('ς', "σ").replace('ß', "ss").replace("i\u{307}", "i")
 }
 
@@ -67,8 +68,10 @@ fn clean_email(v: Option<String>) -> Result<Option<String>, DomainError> {
 }
 
 const USER_COLUMNS: &str = "id, state, given_name, family_name, email, phone, employee_no, notes, org_unit,
-    directory_id IS NOT NULL, legal_hold, valid_from, valid_to, purge_date, created_at, updated_at,
-    deleted_at, expunged_at, expunged_by, record_type, user_group, balance, unreturned_items";
+    (directory_source IS NOT NULL AND directory_gone_at IS NULL), legal_hold, valid_from, valid_to, purge_date,
+    created_at, updated_at, deleted_at, expunged_at, expunged_by, record_type, user_group, balance, unreturned_items,
+    suspended_by_staff, suspended_by_directory, directory_id, directory_source, directory_gone_at,
+    directory_vanished_at, user_name, revision";
 
 fn user_from_row(r: &Row<'_>) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
@@ -97,6 +100,19 @@ fn user_from_row(r: &Row<'_>) -> Result<UserRecord, StoreError> {
         unreturned_items: r.get(22)?,
         credentials: Vec::new(),
         history: Vec::new(),
+        holds: Holds { staff: r.get(23)?, directory: r.get(24)? },
+        directory: match r.get::<_, Option<String>>(26)? {
+            Some(source) => Some(DirectoryLink {
+                external_id: r.get(25)?,
+                source: DirectorySource::from_name(&source).ok_or(StoreError::Corrupt("directory source"))?,
+                gone_at: r.get::<_, Option<i64>>(27)?.map(Timestamp),
+                vanished_at: r.get::<_, Option<i64>>(28)?.map(Timestamp),
+            }),
+            None => None,
+        },
+        user_name: r.get(29)?,
+        revision: r.get(30)?,
+        directory_groups: Vec::new(),
     })
 }
 
@@ -134,6 +150,14 @@ pub(crate) fn load_user(conn: &Connection, id: UserId) -> Result<UserRecord, Sto
             close_reason: r.get(4)?,
         });
     }
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.display_name FROM directory_group_members m JOIN directory_groups g ON g.id = m.group_id
+         WHERE m.user_id = ?1 ORDER BY g.display_name COLLATE NOCASE",
+    )?;
+    let mut rows = stmt.query([id.as_i64()])?;
+    while let Some(r) = rows.next()? {
+        user.directory_groups.push(r.get(0)?);
+    }
     Ok(user)
 }
 
@@ -141,7 +165,8 @@ pub(crate) fn load_user(conn: &Connection, id: UserId) -> Result<UserRecord, Sto
 pub(crate) fn load_facts(conn: &Connection, id: UserId) -> Result<(UserFacts, ValidityWindow), StoreError> {
     let row = conn
         .prepare_cached(
-            "SELECT state, state_before_delete, directory_id IS NOT NULL, legal_hold, valid_from, valid_to
+            "SELECT state, state_before_delete, directory_source IS NOT NULL AND directory_gone_at IS NULL, legal_hold,
+                valid_from, valid_to, suspended_by_staff, suspended_by_directory
              FROM users WHERE id = ?1",
         )?
         .query_row([id.as_i64()], |r| {
@@ -152,16 +177,18 @@ pub(crate) fn load_facts(conn: &Connection, id: UserId) -> Result<(UserFacts, Va
                 r.get::<_, bool>(3)?,
                 r.get::<_, Option<i64>>(4)?,
                 r.get::<_, Option<i64>>(5)?,
+                Holds { staff: r.get(6)?, directory: r.get(7)? },
             ))
         })
         .optional()?;
-    let Some((state, before, linked, hold, from, to)) = row else { return Err(not_found(id)) };
+    let Some((state, before, linked, hold, from, to, holds)) = row else { return Err(not_found(id)) };
     let facts = UserFacts {
         id,
         state: UserState::from_name(&state).ok_or_else(corrupt("user state"))?,
         state_before_delete: before.as_deref().and_then(UserState::from_name),
         directory_linked: linked,
         legal_hold: hold,
+        holds,
     };
     Ok((facts, ValidityWindow { from: from.map(Timestamp), to: to.map(Timestamp) }))
 }
@@ -183,8 +210,9 @@ pub(crate) fn insert_user(w: &mut Tx<'_>, id: UserId, u: &NewUser) -> Result<(),
         .prepare_cached(
             "INSERT INTO users (id, state, given_name, family_name, email, phone, employee_no, notes, org_unit,
                 directory_id, legal_hold, valid_from, valid_to, purge_date, created_at, updated_at, family_fold,
-                record_type, user_group, balance, unreturned_items)
-             VALUES (?1, 'active', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18, ?19)",
+                record_type, user_group, balance, unreturned_items, directory_source)
+             VALUES (?1, 'active', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18, ?19,
+                CASE WHEN ?9 IS NOT NULL THEN 'staff' END)",
         )?
         .execute(params![
             id.as_i64(),
@@ -561,12 +589,32 @@ impl Store {
                     u.balance,
                     u.unreturned_items,
                 ])?;
-            if let Some(link) = patch.directory_id {
-                let link = clean("directory_id", link, MAX_FIELD)?;
-                check_directory_id(&w.conn, link.as_deref(), Some(id))?;
-                w.conn
-                    .prepare_cached("UPDATE users SET directory_id = ?2 WHERE id = ?1")?
-                    .execute(params![id.as_i64(), link])?;
+            match patch.directory_id.map(|l| clean("directory_id", l, MAX_FIELD)).transpose()? {
+                Some(Some(link)) => {
+                    check_directory_id(&w.conn, Some(&link), Some(id))?;
+                    w.conn
+                        .prepare_cached(
+                            "UPDATE users SET directory_id = ?2, directory_source = COALESCE(directory_source, 'staff')
+                             WHERE id = ?1",
+                        )?
+                        .execute(params![id.as_i64(), link])?;
+                }
+                // Unlinked: the directory's suspension becomes staff's, to lift here.
+                Some(None) => {
+                    w.conn
+                        .prepare_cached(
+                            "UPDATE users SET directory_id = NULL, directory_source = NULL, directory_gone_at = NULL,
+                                directory_vanished_at = NULL, user_name = NULL,
+                                suspended_by_staff = MAX(suspended_by_staff, suspended_by_directory),
+                                suspended_by_directory = 0
+                             WHERE id = ?1",
+                        )?
+                        .execute(params![id.as_i64()])?;
+                    w.conn
+                        .prepare_cached("DELETE FROM directory_group_members WHERE user_id = ?1")?
+                        .execute([id.as_i64()])?;
+                }
+                None => {}
             }
             if patch.valid_from.is_some() || patch.valid_to.is_some() {
                 w.change(Change::User { id, state: facts.state, window })?;
@@ -655,19 +703,25 @@ pub(crate) fn lifecycle_in(
     id: UserId,
     action: LifecycleAction,
     origin: crate::domain::Origin,
-) -> Result<(), StoreError> {
+) -> Result<Transition, StoreError> {
     let (facts, window) = load_facts(&w.conn, id)?;
     let t = transition(&facts, action, origin)?;
     let deleted_at = match action {
         LifecycleAction::Delete => Some(w.now.0),
         _ => None,
     };
+    // Deleted keeps the holders of the suspension it came from: restore brings them back.
+    let holds = if t.to == UserState::Deleted && t.state_before_delete != Some(UserState::Suspended) {
+        Holds::default()
+    } else {
+        t.holds
+    };
     w.conn
         .prepare_cached(
             "UPDATE users SET state = ?2,
                 state_before_delete = CASE WHEN ?2 = 'deleted' THEN ?3 ELSE NULL END,
                 deleted_at = CASE WHEN ?2 = 'deleted' THEN ?4 ELSE NULL END,
-                updated_at = ?5
+                updated_at = ?5, suspended_by_staff = ?6, suspended_by_directory = ?7
              WHERE id = ?1",
         )?
         .execute(params![
@@ -675,9 +729,14 @@ pub(crate) fn lifecycle_in(
             t.to.as_str(),
             t.state_before_delete.map(UserState::as_str),
             deleted_at,
-            w.now.0
+            w.now.0,
+            holds.staff,
+            holds.directory,
         ])?;
-    w.change(Change::User { id, state: t.to, window })
+    if t.to != facts.state {
+        w.change(Change::User { id, state: t.to, window })?;
+    }
+    Ok(t)
 }
 
 /// The expunge itself, inside the caller's transaction. Returns how many
@@ -690,10 +749,14 @@ pub(crate) fn expunge_in(w: &mut Tx<'_>, id: UserId, actor: &str) -> Result<usiz
             "UPDATE users SET state = 'expunged', state_before_delete = NULL, given_name = NULL, family_name = NULL,
                 family_fold = NULL,
                 email = NULL, phone = NULL, employee_no = NULL, notes = NULL, photo = NULL, directory_id = NULL,
+                directory_source = NULL, directory_gone_at = NULL, directory_vanished_at = NULL, user_name = NULL,
+                suspended_by_staff = 0, suspended_by_directory = 0,
                 expunged_at = ?2, expunged_by = ?3, updated_at = ?2
              WHERE id = ?1",
         )?
         .execute(params![id.as_i64(), w.now.0, actor])?;
+    // Directory groups say where they worked: gone with them.
+    w.conn.prepare_cached("DELETE FROM directory_group_members WHERE user_id = ?1")?.execute([id.as_i64()])?;
     w.change(Change::User { id, state: UserState::Expunged, window: ValidityWindow::default() })?;
     // Their access levels go with them: a tombstone holds none, and a level
     // they held is no longer in use on their account.

@@ -677,6 +677,7 @@ async fn the_openapi_schemas_keep_their_names_and_describe_every_field() {
         "DecideResponse",
         "DefaultFlag",
         "DenyCode",
+        "DirectoryLink",
         "Door",
         "DoorAccess",
         "DryRun",

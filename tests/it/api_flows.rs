@@ -100,15 +100,18 @@ async fn the_whole_lifecycle_with_every_refusal() {
         .id
         .to_string();
     assert_eq!(code(&post(&api, &u(&linked, "delete"), e, None).await), (409, "directory_linked"));
-    let (s, _) = api
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/users/{linked}"),
-            Some(api.token(e)),
-            Some(json!({"directory_id": null})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    // Unlinking is an admin's: the manager is refused, the admin unlinks.
+    for (who, want) in [(e, StatusCode::FORBIDDEN), (Role::Admin, StatusCode::OK)] {
+        let (s, _) = api
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/users/{linked}"),
+                Some(api.token(who)),
+                Some(json!({"directory_id": null})),
+            )
+            .await;
+        assert_eq!(s, want, "unlink as {who:?}");
+    }
     assert_eq!(post(&api, &u(&linked, "delete"), e, None).await.0, StatusCode::OK);
     assert_eq!(code(&post(&api, &u("ZZZZZZZZZZZZ", "delete"), e, None).await), (404, "not_found"));
     // Statistics keep counting the expunged; the audit chain holds.

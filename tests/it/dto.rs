@@ -4,11 +4,12 @@
 use ::time::Date;
 use idms::api::dto;
 use idms::domain::purge::Criteria;
-use idms::domain::{CredentialState, Technology, Timestamp, Uid, UserId, UserState};
+use idms::domain::{CredentialState, Holds, Technology, Timestamp, Uid, UserId, UserState};
 use idms::readers::osdp::RawRead;
 use idms::readers::{CardType, ReaderEvent, ReaderEventKind, ReaderInfo, ReaderKind, ReaderStatus};
 use idms::store::audit::AuditHead;
 use idms::store::auth::{ControllerRecord, OperatorRecord, TokenRecord, TokenState};
+use idms::store::records::{DirectoryLink, DirectorySource};
 use idms::store::{
     AuditEntry, AuditReport, BadEntry, BindingRecord, CredentialRecord, CredentialSummary, EraseReport, Feed,
     FeedEntry, FeedKey, FeedKind, HeldBinding, HeldCredential, JobState, NotErased, Operator, PurgeJob, PurgeOutcome,
@@ -60,6 +61,16 @@ fn user() -> UserRecord {
             closed_at: Some(Timestamp(1_650_000_000)),
             close_reason: Some("lost".into()),
         }],
+        holds: Holds::default(),
+        directory: Some(DirectoryLink {
+            external_id: Some("8d1f0c5e-entra".into()),
+            source: DirectorySource::Scim,
+            gone_at: None,
+            vanished_at: None,
+        }),
+        user_name: Some("ada@example.org".into()),
+        revision: 3,
+        directory_groups: vec!["Engineering".into()],
     }
 }
 
@@ -80,6 +91,9 @@ fn tombstone() -> UserRecord {
         expunged_at: Some(Timestamp(1_700_000_300)),
         expunged_by: Some("operator:1".into()),
         credentials: vec![],
+        directory: None,
+        user_name: None,
+        directory_groups: vec![],
         ..user()
     }
 }
@@ -310,11 +324,11 @@ fn j<T: serde::Serialize>(v: T) -> String {
 const EXPECTED: &[(&str, &str)] = &[
     (
         "user",
-        "{\"id\":\"00000000001Z\",\"state\":\"active\",\"given_name\":\"Ada\",\"family_name\":\"Lovelace\",\"email\":\"ada@example.org\",\"phone\":null,\"employee_no\":\"E-1\",\"notes\":null,\"org_unit\":\"lab\",\"directory_linked\":true,\"legal_hold\":false,\"valid_from\":\"2023-11-14T22:13:20Z\",\"valid_to\":null,\"purge_date\":\"2027-06-30\",\"record_type\":\"staff\",\"group\":null,\"balance\":12.5,\"unreturned_items\":2,\"created_at\":\"2023-11-14T22:13:20Z\",\"updated_at\":\"2023-11-14T22:15:00Z\",\"deleted_at\":null,\"expunged_at\":null,\"expunged_by\":null,\"credentials\":[{\"technology\":\"iso14443a\",\"uid\":\"04A1B2C3\",\"state\":\"issued\"}],\"history\":[{\"technology\":\"em4100\",\"uid\":\"0102030405\",\"opened_at\":\"2020-09-13T12:26:40Z\",\"closed_at\":\"2022-04-15T05:20:00Z\",\"close_reason\":\"lost\"}]}",
+        "{\"id\":\"00000000001Z\",\"state\":\"active\",\"given_name\":\"Ada\",\"family_name\":\"Lovelace\",\"email\":\"ada@example.org\",\"phone\":null,\"employee_no\":\"E-1\",\"notes\":null,\"org_unit\":\"lab\",\"directory_linked\":true,\"legal_hold\":false,\"valid_from\":\"2023-11-14T22:13:20Z\",\"valid_to\":null,\"purge_date\":\"2027-06-30\",\"record_type\":\"staff\",\"group\":null,\"balance\":12.5,\"unreturned_items\":2,\"created_at\":\"2023-11-14T22:13:20Z\",\"updated_at\":\"2023-11-14T22:15:00Z\",\"deleted_at\":null,\"expunged_at\":null,\"expunged_by\":null,\"credentials\":[{\"technology\":\"iso14443a\",\"uid\":\"04A1B2C3\",\"state\":\"issued\"}],\"history\":[{\"technology\":\"em4100\",\"uid\":\"0102030405\",\"opened_at\":\"2020-09-13T12:26:40Z\",\"closed_at\":\"2022-04-15T05:20:00Z\",\"close_reason\":\"lost\"}],\"suspended_by\":[],\"directory\":{\"external_id\":\"8d1f0c5e-entra\",\"source\":\"scim\",\"gone_at\":null,\"vanished_at\":null},\"user_name\":\"ada@example.org\",\"directory_groups\":[\"Engineering\"]}",
     ),
     (
         "tombstone",
-        "{\"id\":\"00000000001Z\",\"state\":\"expunged\",\"given_name\":null,\"family_name\":null,\"email\":null,\"phone\":null,\"employee_no\":null,\"notes\":null,\"org_unit\":\"lab\",\"directory_linked\":false,\"legal_hold\":false,\"valid_from\":null,\"valid_to\":null,\"purge_date\":null,\"record_type\":null,\"group\":null,\"balance\":0.0,\"unreturned_items\":0,\"created_at\":\"2023-11-14T22:13:20Z\",\"updated_at\":\"2023-11-14T22:15:00Z\",\"deleted_at\":\"2023-11-14T22:16:40Z\",\"expunged_at\":\"2023-11-14T22:18:20Z\",\"expunged_by\":\"operator:1\",\"credentials\":[],\"history\":[{\"technology\":\"em4100\",\"uid\":\"0102030405\",\"opened_at\":\"2020-09-13T12:26:40Z\",\"closed_at\":\"2022-04-15T05:20:00Z\",\"close_reason\":\"lost\"}]}",
+        "{\"id\":\"00000000001Z\",\"state\":\"expunged\",\"given_name\":null,\"family_name\":null,\"email\":null,\"phone\":null,\"employee_no\":null,\"notes\":null,\"org_unit\":\"lab\",\"directory_linked\":false,\"legal_hold\":false,\"valid_from\":null,\"valid_to\":null,\"purge_date\":null,\"record_type\":null,\"group\":null,\"balance\":0.0,\"unreturned_items\":0,\"created_at\":\"2023-11-14T22:13:20Z\",\"updated_at\":\"2023-11-14T22:15:00Z\",\"deleted_at\":\"2023-11-14T22:16:40Z\",\"expunged_at\":\"2023-11-14T22:18:20Z\",\"expunged_by\":\"operator:1\",\"credentials\":[],\"history\":[{\"technology\":\"em4100\",\"uid\":\"0102030405\",\"opened_at\":\"2020-09-13T12:26:40Z\",\"closed_at\":\"2022-04-15T05:20:00Z\",\"close_reason\":\"lost\"}],\"suspended_by\":[],\"directory\":null,\"user_name\":null,\"directory_groups\":[]}",
     ),
     (
         "summary",

@@ -202,7 +202,8 @@ fn the_database_keeps_an_expunged_person_a_tombstone() {
     assert_eq!(f.store.get_user(u).unwrap().state, UserState::Expunged);
     // Other people's lifecycle is untouched by the rule.
     let v = f.person().id;
-    assert_eq!(c.execute(&format!("UPDATE users SET state = 'suspended' WHERE id = {}", v.as_i64()), []).unwrap(), 1);
+    let suspend = format!("UPDATE users SET state = 'suspended', suspended_by_staff = 1 WHERE id = {}", v.as_i64());
+    assert_eq!(c.execute(&suspend, []).unwrap(), 1);
 }
 
 #[test]

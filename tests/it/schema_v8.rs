@@ -80,7 +80,7 @@ fn a_version_7_database_opens_with_every_cardholder_on_the_default_level_and_eve
     let s = Store::open(&path, Arc::new(ManualClock::new(T0))).unwrap();
     let v: i64 = Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(v, latest());
-    assert_eq!(latest(), 8);
+    assert!(latest() >= 8);
 
     // The doors controllers named are door records of the default site.
     let doors: Vec<(String, String)> = s.doors().unwrap().into_iter().map(|d| (d.name, d.site)).collect();

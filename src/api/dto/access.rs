@@ -19,6 +19,8 @@ pub enum Role {
     Eraser,
     /// Also manage operators, controllers and settings.
     Admin,
+    /// An identity directory's account: reaches `/scim/v2` only.
+    Provisioner,
 }
 
 impl From<store::Role> for Role {
@@ -29,6 +31,7 @@ impl From<store::Role> for Role {
             store::Role::Manager => Self::Manager,
             store::Role::Eraser => Self::Eraser,
             store::Role::Admin => Self::Admin,
+            store::Role::Provisioner => Self::Provisioner,
         }
     }
 }

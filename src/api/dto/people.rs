@@ -77,6 +77,38 @@ pub struct UserRecord {
     pub credentials: Vec<HeldCredential>,
     /// Every card this person has held, newest first (kept after expunge).
     pub history: Vec<HeldBinding>,
+    /// Who holds their suspension: `staff`, `directory`, or both (empty unless suspended, or deleted from a
+    /// suspension). Staff cannot resume a suspension the directory alone holds.
+    pub suspended_by: Vec<&'static str>,
+    /// Their link to a directory entry; `null`: none.
+    pub directory: Option<DirectoryLink>,
+    /// Their directory user name (SCIM `userName`); `null`: none.
+    pub user_name: Option<String>,
+    /// Their directory groups (from SCIM Groups or the directory's `memberOf`), by name.
+    pub directory_groups: Vec<String>,
+}
+
+/// A person's link to a directory entry.
+#[derive(Clone, serde::Serialize, ToSchema)]
+pub struct DirectoryLink {
+    /// The entry's ID in the directory (SCIM `externalId`, LDAP `objectGUID`/`entryUUID`); `null` when a SCIM
+    /// client gave none.
+    pub external_id: Option<String>,
+    /// Where the link came from: `staff`, `scim`, `ldap` or `csv`.
+    pub source: &'static str,
+    /// When the directory deleted them (RFC 3339, UTC): the link is kept so they are not created again, and they
+    /// are no longer `directory_linked`.
+    #[schema(value_type = Option<String>)]
+    pub gone_at: Option<Timestamp>,
+    /// When their LDAP entry vanished (RFC 3339, UTC).
+    #[schema(value_type = Option<String>)]
+    pub vanished_at: Option<Timestamp>,
+}
+
+impl From<rec::DirectoryLink> for DirectoryLink {
+    fn from(d: rec::DirectoryLink) -> Self {
+        Self { external_id: d.external_id, source: d.source.as_str(), gone_at: d.gone_at, vanished_at: d.vanished_at }
+    }
 }
 
 impl From<rec::UserRecord> for UserRecord {
@@ -107,6 +139,13 @@ impl From<rec::UserRecord> for UserRecord {
             expunged_by: u.expunged_by,
             credentials: all(u.credentials),
             history: all(u.history),
+            suspended_by: [(u.holds.staff, "staff"), (u.holds.directory, "directory")]
+                .into_iter()
+                .filter_map(|(on, who)| on.then_some(who))
+                .collect(),
+            directory: u.directory.map(Into::into),
+            user_name: u.user_name,
+            directory_groups: u.directory_groups,
         }
     }
 }

@@ -1,0 +1,751 @@
+//! People from the identity directory: the writes SCIM, the LDAP import and
+//! CSV imports make, through the same lifecycle rules as staff's
+//! ([`crate::domain::user`]), and the runs of imports with their reports.
+//!
+//! - A person is found by their directory link (`directory_id`, SCIM's
+//!   `externalId`, LDAP's `objectGUID`/`entryUUID`). A link survives a
+//!   delete (so the directory does not create them again: `deleted_in_idms`,
+//!   or SCIM's uniqueness error) and is erased on expunge, after which the
+//!   same entry creates a new person.
+//! - `active: false` is the directory's suspension; `active: true` lifts
+//!   only that one ([`crate::domain::Holds`]).
+//! - A delete by the directory keeps the link but lets them go
+//!   (`directory_gone_at`): they are no longer `directory_linked`, so staff
+//!   and purge jobs may erase them.
+//! - A write that changes nothing writes nothing (an import run over an
+//!   unchanged directory changes no person).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::domain::{DomainError, LifecycleAction, Origin, Timestamp, UserId, UserState};
+use crate::store::records::DirectorySource;
+use crate::store::users::{MAX_FIELD, clean, insert_user, lifecycle_in, load_user};
+use crate::store::{Actor, AuditDraft, NewUser, Store, StoreError, Tx, UserRecord};
+
+/// A person as a directory describes them: every field the directory owns.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct DirPerson {
+    /// The entry's ID in the directory (the link). SCIM may omit it.
+    pub external_id: Option<String>,
+    /// SCIM `userName`.
+    pub user_name: Option<String>,
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Employee number.
+    pub employee_no: Option<String>,
+    /// Org unit (already mapped from the directory's department).
+    pub org_unit: Option<String>,
+    /// Directory groups by name; `None` leaves the person's alone.
+    pub groups: Option<Vec<String>>,
+    /// `false`: the directory suspends them.
+    pub active: bool,
+}
+
+impl fmt::Debug for DirPerson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirPerson").field("active", &self.active).finish_non_exhaustive()
+    }
+}
+
+/// What a directory write did to one person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DirAction {
+    /// A new person.
+    Created,
+    /// Fields changed.
+    Updated,
+    /// The directory suspended them.
+    Suspended,
+    /// The directory lifted its suspension.
+    Resumed,
+    /// The directory deleted them.
+    Deleted,
+    /// Nothing to change.
+    Unchanged,
+    /// Left alone, with a code (`deleted_in_idms`, …).
+    Skipped,
+    /// Refused, with a code (`invalid_input`, `duplicate_employee_no`, …).
+    Refused,
+}
+
+impl DirAction {
+    /// The stored and displayed name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Suspended => "suspended",
+            Self::Resumed => "resumed",
+            Self::Deleted => "deleted",
+            Self::Unchanged => "unchanged",
+            Self::Skipped => "skipped",
+            Self::Refused => "refused",
+        }
+    }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn from_name(s: &str) -> Option<Self> {
+        [
+            Self::Created,
+            Self::Updated,
+            Self::Suspended,
+            Self::Resumed,
+            Self::Deleted,
+            Self::Unchanged,
+            Self::Skipped,
+            Self::Refused,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+/// A person a directory link finds.
+#[derive(Debug, Clone, Copy)]
+#[allow(dead_code)] // used by the import (next commit)
+pub(crate) struct Linked {
+    pub(crate) id: UserId,
+    pub(crate) state: UserState,
+    pub(crate) gone: bool,
+    pub(crate) source: Option<DirectorySource>,
+}
+
+/// The person linked to `external_id`, whatever their state.
+#[allow(dead_code)]
+pub(crate) fn find_linked(conn: &Connection, external_id: &str) -> Result<Option<Linked>, StoreError> {
+    conn.prepare_cached(
+        "SELECT id, state, directory_gone_at IS NOT NULL, directory_source FROM users WHERE directory_id = ?1",
+    )?
+    .query_row([external_id], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?, r.get::<_, Option<String>>(3)?))
+    })
+    .optional()?
+    .map(|(id, state, gone, source)| {
+        Ok(Linked {
+            id: UserId::from_i64(id),
+            state: UserState::from_name(&state).ok_or(StoreError::Corrupt("user state"))?,
+            gone,
+            source: source.as_deref().and_then(DirectorySource::from_name),
+        })
+    })
+    .transpose()
+}
+
+/// Checks and trims a directory person's fields (as staff's are), refusing
+/// what is taken by someone else: the link, the user name, the employee
+/// number (among people not expunged).
+fn checked(conn: &Connection, p: DirPerson, except: Option<UserId>) -> Result<DirPerson, StoreError> {
+    let u = crate::store::users::check_new_user(NewUser {
+        given_name: p.given_name,
+        family_name: p.family_name,
+        email: p.email,
+        phone: p.phone,
+        employee_no: p.employee_no,
+        org_unit: p.org_unit,
+        directory_id: p.external_id,
+        ..NewUser::default()
+    })?;
+    let user_name = clean("user_name", p.user_name, MAX_FIELD)?;
+    let groups = p
+        .groups
+        .map(|gs| {
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for g in gs {
+                if let Some(g) = clean("groups", Some(g), MAX_FIELD)?
+                    && seen.insert(g.to_lowercase())
+                {
+                    out.push(g);
+                }
+            }
+            Ok::<_, DomainError>(out)
+        })
+        .transpose()?;
+    let except = except.map(UserId::as_i64);
+    let taken = |sql: &str, v: &Option<String>| -> Result<bool, StoreError> {
+        let Some(v) = v else { return Ok(false) };
+        Ok(conn.prepare_cached(sql)?.query_row(params![v, except], |r| r.get(0))?)
+    };
+    if taken("SELECT EXISTS (SELECT 1 FROM users WHERE directory_id = ?1 AND id IS NOT ?2)", &u.directory_id)? {
+        return Err(DomainError::DirectoryIdTaken.into());
+    }
+    if taken("SELECT EXISTS (SELECT 1 FROM users WHERE user_name = ?1 COLLATE NOCASE AND id IS NOT ?2)", &user_name)? {
+        return Err(DomainError::UserNameTaken.into());
+    }
+    if taken(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE employee_no = ?1 AND state <> 'expunged' AND id IS NOT ?2)",
+        &u.employee_no,
+    )? {
+        return Err(DomainError::EmployeeNoTaken.into());
+    }
+    Ok(DirPerson {
+        external_id: u.directory_id,
+        user_name,
+        given_name: u.given_name,
+        family_name: u.family_name,
+        email: u.email,
+        phone: u.phone,
+        employee_no: u.employee_no,
+        org_unit: u.org_unit,
+        groups,
+        active: p.active,
+    })
+}
+
+/// Creates a person from a directory entry, linked to it; suspended by the
+/// directory when it says inactive.
+pub(crate) fn create_in(w: &mut Tx<'_>, p: DirPerson, source: DirectorySource) -> Result<UserId, StoreError> {
+    let p = checked(&w.conn, p, None)?;
+    let id = crate::store::users::fresh_user_id(&w.conn)?;
+    let new = NewUser {
+        given_name: p.given_name,
+        family_name: p.family_name,
+        email: p.email,
+        phone: p.phone,
+        employee_no: p.employee_no,
+        org_unit: p.org_unit,
+        directory_id: p.external_id,
+        ..NewUser::default()
+    };
+    insert_user(w, id, &new)?;
+    w.conn.prepare_cached("UPDATE users SET directory_source = ?2, user_name = ?3 WHERE id = ?1")?.execute(params![
+        id.as_i64(),
+        source.as_str(),
+        p.user_name
+    ])?;
+    if let Some(groups) = &p.groups {
+        set_groups_in(w, id, groups, source)?;
+    }
+    if !p.active {
+        lifecycle_in(w, id, LifecycleAction::Suspend, Origin::Directory)?;
+    }
+    Ok(id)
+}
+
+/// Brings a linked person's directory-owned fields to `p`; writes nothing
+/// when nothing differs. Returns what it did: `Updated`, `Suspended`,
+/// `Resumed` or `Unchanged` (the state change wins over a field change).
+pub(crate) fn update_in(
+    w: &mut Tx<'_>,
+    id: UserId,
+    p: DirPerson,
+    source: DirectorySource,
+) -> Result<DirAction, StoreError> {
+    let cur = load_user(&w.conn, id)?;
+    if matches!(cur.state, UserState::Deleted | UserState::Expunged) {
+        return Err(DomainError::InvalidTransition {
+            user: id,
+            state: cur.state,
+            action: LifecycleAction::Resume,
+            hint: "the person was deleted in IDMS; staff restore them first",
+        }
+        .into());
+    }
+    let p = checked(&w.conn, p, Some(id))?;
+    let fields_differ = cur.given_name.as_deref() != Some(p.given_name.as_str())
+        || cur.family_name.as_deref() != Some(p.family_name.as_str())
+        || cur.email != p.email
+        || cur.phone != p.phone
+        || cur.employee_no != p.employee_no
+        || cur.org_unit != p.org_unit
+        || cur.user_name != p.user_name
+        || cur.directory.as_ref().and_then(|d| d.external_id.clone()) != p.external_id
+        || cur.directory.as_ref().map(|d| d.source) != Some(source)
+        || cur.directory.as_ref().is_some_and(|d| d.vanished_at.is_some());
+    let mut action = DirAction::Unchanged;
+    if fields_differ {
+        w.conn
+            .prepare_cached(
+                "UPDATE users SET given_name = ?2, family_name = ?3, family_fold = ?4, email = ?5, phone = ?6,
+                    employee_no = ?7, org_unit = ?8, user_name = ?9, directory_id = ?10, directory_source = ?11,
+                    directory_vanished_at = NULL, updated_at = ?12
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id.as_i64(),
+                p.given_name,
+                p.family_name,
+                crate::store::users::fold(&p.family_name),
+                p.email,
+                p.phone,
+                p.employee_no,
+                p.org_unit,
+                p.user_name,
+                p.external_id,
+                source.as_str(),
+                w.now.0,
+            ])?;
+        action = DirAction::Updated;
+    }
+    if let Some(groups) = &p.groups
+        && set_groups_in(w, id, groups, source)?
+    {
+        action = DirAction::Updated;
+    }
+    if let Some(a) = set_active_in(w, id, p.active)? {
+        action = a;
+    }
+    Ok(action)
+}
+
+/// The directory's `active`: suspends (its own hold) or lifts its own hold.
+/// `None` when it already says so (or the suspension is staff's alone).
+pub(crate) fn set_active_in(w: &mut Tx<'_>, id: UserId, active: bool) -> Result<Option<DirAction>, StoreError> {
+    let (facts, _) = crate::store::users::load_facts(&w.conn, id)?;
+    let held = facts.state == UserState::Suspended && facts.holds.directory;
+    match (active, facts.state, held) {
+        (false, UserState::Active, _) | (false, UserState::Suspended, false) => {
+            lifecycle_in(w, id, LifecycleAction::Suspend, Origin::Directory)?;
+            Ok(Some(DirAction::Suspended))
+        }
+        (true, UserState::Suspended, true) => {
+            lifecycle_in(w, id, LifecycleAction::Resume, Origin::Directory)?;
+            Ok(Some(DirAction::Resumed))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The directory deletes them: deleted (restorable by staff), the link kept
+/// and marked gone, so they are not created again and no longer managed.
+pub(crate) fn delete_in(w: &mut Tx<'_>, id: UserId) -> Result<(), StoreError> {
+    lifecycle_in(w, id, LifecycleAction::Delete, Origin::Directory)?;
+    w.conn
+        .prepare_cached("UPDATE users SET directory_gone_at = ?2 WHERE id = ?1")?
+        .execute(params![id.as_i64(), w.now.0])?;
+    Ok(())
+}
+
+/// A directory group's ID by name, made when missing.
+fn group_by_name(w: &Tx<'_>, name: &str, source: DirectorySource) -> Result<i64, StoreError> {
+    let found: Option<i64> = w
+        .conn
+        .prepare_cached("SELECT id FROM directory_groups WHERE display_name = ?1 COLLATE NOCASE")?
+        .query_row([name], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    w.conn
+        .prepare_cached(
+            "INSERT INTO directory_groups (display_name, source, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+        )?
+        .execute(params![name, group_source(source), w.now.0])?;
+    Ok(w.conn.last_insert_rowid())
+}
+
+/// Groups come from SCIM, LDAP or CSV; staff-typed links have none of their own.
+fn group_source(source: DirectorySource) -> &'static str {
+    match source {
+        DirectorySource::Ldap => "ldap",
+        DirectorySource::Csv => "csv",
+        DirectorySource::Scim | DirectorySource::Staff => "scim",
+    }
+}
+
+/// Sets a person's directory groups to `names`; true when that changed them.
+pub(crate) fn set_groups_in(
+    w: &mut Tx<'_>,
+    id: UserId,
+    names: &[String],
+    source: DirectorySource,
+) -> Result<bool, StoreError> {
+    let mut want = HashSet::new();
+    for n in names {
+        want.insert(group_by_name(w, n, source)?);
+    }
+    let have: HashSet<i64> = {
+        let mut stmt = w.conn.prepare_cached("SELECT group_id FROM directory_group_members WHERE user_id = ?1")?;
+        stmt.query_map([id.as_i64()], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
+    if want == have {
+        return Ok(false);
+    }
+    for g in have.difference(&want) {
+        member_out(w, *g, id)?;
+    }
+    for g in want.difference(&have) {
+        member_in(w, *g, id)?;
+    }
+    touch_user(w, id)?;
+    Ok(true)
+}
+
+fn member_in(w: &Tx<'_>, group: i64, user: UserId) -> Result<bool, StoreError> {
+    let n = w
+        .conn
+        .prepare_cached("INSERT OR IGNORE INTO directory_group_members (group_id, user_id) VALUES (?1, ?2)")?
+        .execute(params![group, user.as_i64()])?;
+    if n > 0 {
+        touch_group(w, group)?;
+    }
+    Ok(n > 0)
+}
+
+fn member_out(w: &Tx<'_>, group: i64, user: UserId) -> Result<bool, StoreError> {
+    let n = w
+        .conn
+        .prepare_cached("DELETE FROM directory_group_members WHERE group_id = ?1 AND user_id = ?2")?
+        .execute(params![group, user.as_i64()])?;
+    if n > 0 {
+        touch_group(w, group)?;
+    }
+    Ok(n > 0)
+}
+
+fn touch_group(w: &Tx<'_>, group: i64) -> Result<(), StoreError> {
+    w.conn
+        .prepare_cached("UPDATE directory_groups SET updated_at = ?2, revision = revision + 1 WHERE id = ?1")?
+        .execute(params![group, w.now.0])?;
+    Ok(())
+}
+
+/// A person's groups changed: their row's revision (the ETag) moves too.
+fn touch_user(w: &Tx<'_>, id: UserId) -> Result<(), StoreError> {
+    w.conn.prepare_cached("UPDATE users SET updated_at = ?2 WHERE id = ?1")?.execute(params![id.as_i64(), w.now.0])?;
+    Ok(())
+}
+
+/// Whether SCIM sees this person: linked by SCIM (or by staff, for SCIM to
+/// take over), not let go by the directory, not deleted.
+const SCIM_VISIBLE: &str = "directory_source IN ('scim','staff') AND directory_gone_at IS NULL
+    AND state IN ('active','suspended')";
+
+/// How a SCIM list is narrowed before its filter (an index look-up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScimLookup {
+    /// Everyone SCIM sees.
+    All,
+    /// `userName eq` (case-insensitive).
+    UserName(String),
+    /// `externalId eq`.
+    ExternalId(String),
+    /// `id eq`.
+    Id(UserId),
+}
+
+/// A directory group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecord {
+    /// ID (SCIM's `id`).
+    pub id: i64,
+    /// Name (unique, case-insensitive).
+    pub display_name: String,
+    /// The directory's ID for it.
+    pub external_id: Option<String>,
+    /// Members, by user ID (people SCIM sees and others alike).
+    pub members: Vec<UserId>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+    /// Bumped by every change (SCIM's ETag).
+    pub revision: i64,
+}
+
+fn load_group(conn: &Connection, id: i64) -> Result<GroupRecord, StoreError> {
+    let mut g = conn
+        .prepare_cached(
+            "SELECT id, display_name, external_id, created_at, updated_at, revision FROM directory_groups WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(GroupRecord {
+                id: r.get(0)?,
+                display_name: r.get(1)?,
+                external_id: r.get(2)?,
+                members: Vec::new(),
+                created_at: Timestamp(r.get(3)?),
+                updated_at: Timestamp(r.get(4)?),
+                revision: r.get(5)?,
+            })
+        })
+        .optional()?
+        .ok_or_else(|| DomainError::NotFound { what: "group", id: id.to_string() })?;
+    let mut stmt =
+        conn.prepare_cached("SELECT user_id FROM directory_group_members WHERE group_id = ?1 ORDER BY user_id")?;
+    g.members = stmt.query_map([id], |r| r.get::<_, i64>(0).map(UserId::from_i64))?.collect::<Result<_, _>>()?;
+    Ok(g)
+}
+
+fn check_version(what: &'static str, current: i64, expected: Option<i64>) -> Result<(), StoreError> {
+    match expected {
+        Some(e) if e != current => Err(DomainError::VersionMismatch { what }.into()),
+        _ => Ok(()),
+    }
+}
+
+/// A SCIM-visible person, or `not_found`.
+fn scim_user_in(conn: &Connection, id: UserId) -> Result<UserRecord, StoreError> {
+    let visible: bool = conn
+        .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND {SCIM_VISIBLE})"))?
+        .query_row([id.as_i64()], |r| r.get(0))?;
+    if !visible {
+        return Err(DomainError::NotFound { what: "user", id: id.to_string() }.into());
+    }
+    load_user(conn, id)
+}
+
+/// The members a group write names, each a person who is not expunged.
+fn check_members(conn: &Connection, members: &[UserId]) -> Result<Vec<UserId>, StoreError> {
+    let mut out: Vec<UserId> = members.to_vec();
+    out.sort_unstable();
+    out.dedup();
+    for m in &out {
+        let ok: bool = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND state <> 'expunged')")?
+            .query_row([m.as_i64()], |r| r.get(0))?;
+        if !ok {
+            return Err(DomainError::InvalidInput { field: "members", message: format!("no person {m}") }.into());
+        }
+    }
+    Ok(out)
+}
+
+fn clean_group_name(name: String) -> Result<String, DomainError> {
+    clean("displayName", Some(name), MAX_FIELD)?
+        .ok_or(DomainError::InvalidInput { field: "displayName", message: "is required".into() })
+}
+
+impl Store {
+    /// SCIM `POST /Users`: a new person linked to the directory. A link or
+    /// user name held by anyone — a deleted person too — is refused.
+    pub fn scim_create_user(&self, actor: &Actor, p: DirPerson) -> Result<UserRecord, StoreError> {
+        self.write(actor, AuditDraft::new("scim.user.create"), |w| {
+            let id = create_in(w, p, DirectorySource::Scim)?;
+            w.audit.target_user = Some(id);
+            load_user(&w.conn, id)
+        })
+    }
+
+    /// SCIM `GET /Users/{id}`: a person SCIM sees.
+    pub fn scim_user(&self, id: UserId) -> Result<UserRecord, StoreError> {
+        self.read(|c| scim_user_in(c, id))
+    }
+
+    /// The people SCIM sees, narrowed by `lookup`, in ID order.
+    pub fn scim_users(&self, lookup: &ScimLookup) -> Result<Vec<UserRecord>, StoreError> {
+        self.read(|c| {
+            let ids: Vec<i64> = match lookup {
+                ScimLookup::All => {
+                    let mut stmt =
+                        c.prepare_cached(&format!("SELECT id FROM users WHERE {SCIM_VISIBLE} ORDER BY id"))?;
+                    stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+                }
+                ScimLookup::UserName(n) => {
+                    let mut stmt = c.prepare_cached(&format!(
+                        "SELECT id FROM users WHERE user_name = ?1 COLLATE NOCASE AND {SCIM_VISIBLE}"
+                    ))?;
+                    stmt.query_map([n], |r| r.get(0))?.collect::<Result<_, _>>()?
+                }
+                ScimLookup::ExternalId(e) => {
+                    let mut stmt =
+                        c.prepare_cached(&format!("SELECT id FROM users WHERE directory_id = ?1 AND {SCIM_VISIBLE}"))?;
+                    stmt.query_map([e], |r| r.get(0))?.collect::<Result<_, _>>()?
+                }
+                ScimLookup::Id(id) => {
+                    let mut stmt =
+                        c.prepare_cached(&format!("SELECT id FROM users WHERE id = ?1 AND {SCIM_VISIBLE}"))?;
+                    stmt.query_map([id.as_i64()], |r| r.get(0))?.collect::<Result<_, _>>()?
+                }
+            };
+            ids.into_iter().map(|id| load_user(c, UserId::from_i64(id))).collect()
+        })
+    }
+
+    /// SCIM `PUT` (and `PATCH`, once applied): the person's directory fields
+    /// and `active` become `p`'s. `if_revision`: refused unless current.
+    pub fn scim_replace_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        p: DirPerson,
+        if_revision: Option<i64>,
+    ) -> Result<UserRecord, StoreError> {
+        self.write(actor, AuditDraft::new("scim.user.replace").user(id), |w| {
+            let cur = scim_user_in(&w.conn, id)?;
+            check_version("user", cur.revision, if_revision)?;
+            let action = update_in(w, id, p, DirectorySource::Scim)?;
+            w.audit.detail = format!("action={}", action.as_str());
+            load_user(&w.conn, id)
+        })
+    }
+
+    /// SCIM `DELETE /Users/{id}`: deleted (restorable by staff, not
+    /// expunged), the link kept so the same `externalId` is refused while
+    /// they are deleted.
+    pub fn scim_delete_user(&self, actor: &Actor, id: UserId, if_revision: Option<i64>) -> Result<(), StoreError> {
+        self.write(actor, AuditDraft::new("scim.user.delete").user(id), |w| {
+            let cur = scim_user_in(&w.conn, id)?;
+            check_version("user", cur.revision, if_revision)?;
+            delete_in(w, id)
+        })
+    }
+
+    /// SCIM `POST /Groups`.
+    pub fn scim_create_group(
+        &self,
+        actor: &Actor,
+        display_name: String,
+        external_id: Option<String>,
+        members: &[UserId],
+    ) -> Result<GroupRecord, StoreError> {
+        self.write(actor, AuditDraft::new("scim.group.create"), |w| {
+            let name = clean_group_name(display_name)?;
+            let external_id = clean("externalId", external_id, MAX_FIELD)?;
+            let members = check_members(&w.conn, members)?;
+            let taken: bool = w
+                .conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM directory_groups WHERE display_name = ?1 COLLATE NOCASE)",
+                )?
+                .query_row([&name], |r| r.get(0))?;
+            if taken {
+                return Err(DomainError::NameTaken { what: "group", name }.into());
+            }
+            w.conn
+                .prepare_cached(
+                    "INSERT INTO directory_groups (display_name, external_id, source, created_at, updated_at)
+                     VALUES (?1, ?2, 'scim', ?3, ?3)",
+                )?
+                .execute(params![name, external_id, w.now.0])?;
+            let gid = w.conn.last_insert_rowid();
+            w.audit.detail = format!("group={gid} members={}", members.len());
+            for m in &members {
+                member_in(w, gid, *m)?;
+                touch_user(w, *m)?;
+            }
+            load_group(&w.conn, gid)
+        })
+    }
+
+    /// One directory group.
+    pub fn group(&self, id: i64) -> Result<GroupRecord, StoreError> {
+        self.read(|c| load_group(c, id))
+    }
+
+    /// Every directory group, by ID; `name`: the one with that name.
+    pub fn groups(&self, name: Option<&str>) -> Result<Vec<GroupRecord>, StoreError> {
+        self.read(|c| {
+            let ids: Vec<i64> = match name {
+                None => {
+                    let mut stmt = c.prepare_cached("SELECT id FROM directory_groups ORDER BY id")?;
+                    stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+                }
+                Some(n) => {
+                    let mut stmt =
+                        c.prepare_cached("SELECT id FROM directory_groups WHERE display_name = ?1 COLLATE NOCASE")?;
+                    stmt.query_map([n], |r| r.get(0))?.collect::<Result<_, _>>()?
+                }
+            };
+            ids.into_iter().map(|id| load_group(c, id)).collect()
+        })
+    }
+
+    /// SCIM `PUT`/`PATCH /Groups/{id}`: name, external ID and members
+    /// become these (`members: None` leaves them; `add`/`remove` change
+    /// them by difference, for large groups).
+    #[allow(clippy::too_many_arguments)]
+    pub fn scim_update_group(
+        &self,
+        actor: &Actor,
+        id: i64,
+        display_name: Option<String>,
+        external_id: Option<Option<String>>,
+        members: Option<&[UserId]>,
+        add: &[UserId],
+        remove: &[UserId],
+        if_revision: Option<i64>,
+    ) -> Result<GroupRecord, StoreError> {
+        self.write(actor, AuditDraft::new("scim.group.update"), |w| {
+            let cur = load_group(&w.conn, id)?;
+            check_version("group", cur.revision, if_revision)?;
+            let mut changed = false;
+            if let Some(name) = display_name {
+                let name = clean_group_name(name)?;
+                if name != cur.display_name {
+                    let taken: bool = w
+                        .conn
+                        .prepare_cached(
+                            "SELECT EXISTS (SELECT 1 FROM directory_groups WHERE display_name = ?1 COLLATE NOCASE
+                             AND id <> ?2)",
+                        )?
+                        .query_row(params![name, id], |r| r.get(0))?;
+                    if taken {
+                        return Err(DomainError::NameTaken { what: "group", name }.into());
+                    }
+                    w.conn
+                        .prepare_cached("UPDATE directory_groups SET display_name = ?2 WHERE id = ?1")?
+                        .execute(params![id, name])?;
+                    changed = true;
+                }
+            }
+            if let Some(e) = external_id {
+                let e = clean("externalId", e, MAX_FIELD)?;
+                if e != cur.external_id {
+                    w.conn
+                        .prepare_cached("UPDATE directory_groups SET external_id = ?2 WHERE id = ?1")?
+                        .execute(params![id, e])?;
+                    changed = true;
+                }
+            }
+            let have: HashSet<UserId> = cur.members.iter().copied().collect();
+            let (mut ins, mut outs): (Vec<UserId>, Vec<UserId>) = (Vec::new(), Vec::new());
+            if let Some(m) = members {
+                let want: HashSet<UserId> = check_members(&w.conn, m)?.into_iter().collect();
+                ins.extend(want.difference(&have));
+                outs.extend(have.difference(&want));
+            }
+            ins.extend(check_members(&w.conn, add)?.into_iter().filter(|m| !have.contains(m)));
+            outs.extend(remove.iter().filter(|m| have.contains(m)));
+            for m in &outs {
+                changed |= member_out(w, id, *m)?;
+                touch_user(w, *m)?;
+            }
+            for m in &ins {
+                changed |= member_in(w, id, *m)?;
+                touch_user(w, *m)?;
+            }
+            if changed {
+                touch_group(w, id)?;
+            }
+            w.audit.detail = format!("group={id} added={} removed={}", ins.len(), outs.len());
+            load_group(&w.conn, id)
+        })
+    }
+
+    /// SCIM `DELETE /Groups/{id}`: the group and its memberships (levels
+    /// assigned to it go with it).
+    pub fn scim_delete_group(&self, actor: &Actor, id: i64, if_revision: Option<i64>) -> Result<(), StoreError> {
+        self.write(actor, AuditDraft::new("scim.group.delete"), |w| {
+            let cur = load_group(&w.conn, id)?;
+            check_version("group", cur.revision, if_revision)?;
+            for m in &cur.members {
+                touch_user(w, *m)?;
+            }
+            w.conn.prepare_cached("DELETE FROM directory_group_members WHERE group_id = ?1")?.execute([id])?;
+            w.conn.prepare_cached("DELETE FROM directory_groups WHERE id = ?1")?.execute([id])?;
+            w.audit.detail = format!("group={id} members={}", cur.members.len());
+            Ok(())
+        })
+    }
+}
+
+/// How many of each action a run took, for its audit entry and report.
+pub fn count_actions<'a>(actions: impl Iterator<Item = &'a DirAction>) -> HashMap<DirAction, u64> {
+    let mut m = HashMap::new();
+    for a in actions {
+        *m.entry(*a).or_insert(0) += 1;
+    }
+    m
+}
