@@ -774,8 +774,8 @@ mod tests {
         assert_eq!(r["displayName"], "Alice Smith", "derived: the write is dropped");
         // a whole extension object
         let r =
-            pu(json!([{"op": "replace", "value": {ENTERPRISE_SCHEMA: {"employeeNumber": "7", "organization": "U"}}}]));
-        assert_eq!(r[ENTERPRISE_SCHEMA], json!({"employeeNumber": "7", "organization": "U"}));
+            pu(json!([{"op": "replace", "value": {ENTERPRISE_SCHEMA: {"employeeNumber": "7", "department": "U"}}}]));
+        assert_eq!(r[ENTERPRISE_SCHEMA], json!({"employeeNumber": "7", "department": "U"}));
         // complex without path merges: familyName stays
         let r = pu(json!([{"op": "replace", "value": {"name": {"givenName": "A"}}}]));
         assert_eq!(r["name"], json!({"givenName": "A", "familyName": "Smith"}));

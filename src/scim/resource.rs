@@ -43,8 +43,6 @@ pub struct UserFields {
     pub active: Option<bool>,
     /// Enterprise `employeeNumber`.
     pub employee_number: Option<String>,
-    /// Enterprise `organization`.
-    pub organization: Option<String>,
     /// Enterprise `department`.
     pub department: Option<String>,
 }
@@ -247,8 +245,8 @@ impl UserFields {
             phone: pick_one(body, "phoneNumbers", "work")?,
             active: opt_bool(body, "active")?,
             employee_number: opt_string(&ext, "employeeNumber")?,
-            organization: opt_string(&ext, "organization")?,
-            department: opt_string(&ext, "department")?,
+            // IDMS keeps one org unit: the department, else the organisation.
+            department: opt_string(&ext, "department")?.or(opt_string(&ext, "organization")?),
         })
     }
 
@@ -280,11 +278,7 @@ impl UserFields {
             m.insert("groups".into(), Value::Array(g));
         }
         let mut ext = Map::new();
-        for (k, v) in [
-            ("employeeNumber", &self.employee_number),
-            ("organization", &self.organization),
-            ("department", &self.department),
-        ] {
+        for (k, v) in [("employeeNumber", &self.employee_number), ("department", &self.department)] {
             if let Some(v) = v {
                 ext.insert(k.into(), json!(v));
             }
@@ -393,7 +387,6 @@ mod tests {
         assert_eq!(u.phone.as_deref(), Some("2"), "primary before work");
         assert_eq!(u.employee_number.as_deref(), Some("701984"));
         assert_eq!(u.department.as_deref(), Some("Ops"));
-        assert_eq!(u.organization, None);
         let u =
             UserFields::from_json(&json!({"userName": "b", "name": {"givenName": "B", "familyName": "C"}})).unwrap();
         assert_eq!((u.active, u.email.as_deref()), (None, None));
@@ -428,7 +421,7 @@ mod tests {
             "active": false,
             "emails": [{"value": "a@b.com", "type": "work", "primary": true}],
             "phoneNumbers": [{"value": "0123456789", "type": "work"}],
-            ENTERPRISE_SCHEMA: {"employeeNumber": "7", "organization": "O", "department": "D"}
+            ENTERPRISE_SCHEMA: {"employeeNumber": "7", "department": "D"}
         });
         let u = UserFields::from_json(&body).unwrap();
         let out = u.to_json(BASE, "ABC", &[("G1".into(), "Staff".into())], &meta());
@@ -443,7 +436,7 @@ mod tests {
         assert_eq!(out["meta"]["resourceType"], "User");
         assert_eq!(UserFields::from_json(&out).unwrap(), u, "reading our own output gives the same fields");
         // no extension fields: no extension, not in schemas
-        let u = UserFields { employee_number: None, organization: None, department: None, ..u };
+        let u = UserFields { employee_number: None, department: None, ..u };
         let out = u.to_json(BASE, "ABC", &[], &meta());
         assert_eq!(out["schemas"], json!([USER_SCHEMA]));
         assert!(out.get(ENTERPRISE_SCHEMA).is_none() && out.get("groups").is_none());

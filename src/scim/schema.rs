@@ -6,7 +6,8 @@
 //!
 //! Rules:
 //! - only attributes IDMS keeps are published, so a client (and
-//!   scim2-tester) never writes a value that would be dropped;
+//!   scim2-tester) never writes a value that would be dropped (no enterprise
+//!   `organization`: IDMS keeps one org unit, read from `department`);
 //! - `id` and `externalId` are `caseExact`, `userName` and Group
 //!   `displayName` are unique (`server`) and not `caseExact`;
 //! - a User's `displayName` is `readOnly` and *derived* from the given and
@@ -375,7 +376,6 @@ static USER_ATTRS: &[Attr] = &[
 
 static ENTERPRISE_ATTRS: &[Attr] = &[
     Attr::string("employeeNumber", "The person's employee number."),
-    Attr::string("organization", "The person's organisation."),
     Attr::string("department", "The person's department, mapped to an IDMS org unit."),
 ];
 
@@ -780,7 +780,7 @@ mod tests {
         let ext = schema(BASE, ENTERPRISE_SCHEMA).unwrap();
         let names: Vec<&str> =
             ext["attributes"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["employeeNumber", "organization", "department"]);
+        assert_eq!(names, ["employeeNumber", "department"], "organization is not kept: not published");
         let group = schema(BASE, GROUP_SCHEMA).unwrap();
         assert_eq!(attr(&group, "displayName")["uniqueness"], "server");
         let members = attr(&group, "members");
