@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod purge;
 pub mod readers;
+pub mod scim;
 pub mod staff;
 pub mod throttle;
 
@@ -548,6 +549,8 @@ pub fn router(state: AppState) -> Router {
     routes
         .route("/", axum::routing::get(crate::ui::root))
         .nest("/ui", crate::ui::router(state.clone()))
+        // SCIM 2.0 for identity directories: its own discovery, not in the OpenAPI document.
+        .nest("/scim/v2", scim::router())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {

@@ -370,23 +370,6 @@ fn same_value(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// RFC 7643 §2.4: at most one `primary: true`; the newest wins.
-fn one_primary(values: &mut [Value], newest: &[usize]) {
-    let Some(&winner) =
-        newest.iter().rev().find(|&&i| values.get(i).and_then(|v| get_ci(v, "primary")) == Some(&Value::Bool(true)))
-    else {
-        return;
-    };
-    for (i, v) in values.iter_mut().enumerate() {
-        if i != winner
-            && let Some(o) = v.as_object_mut()
-            && o.get("primary") == Some(&Value::Bool(true))
-        {
-            o.insert("primary".into(), Value::Bool(false));
-        }
-    }
-}
-
 fn apply_operation(kind: ResourceKind, res: &mut Map<String, Value>, op: &PatchOperation) -> Result<(), ScimError> {
     match &op.target {
         None => {
@@ -507,20 +490,12 @@ fn apply_plain(
                 (Op::Add, Some(v)) if !v.is_null() => vec![v],
                 _ => Vec::new(),
             };
-            let mut added = Vec::new();
             for v in incoming {
                 match have.iter().position(|h| same_value(h, &v)) {
-                    Some(i) if op == Op::Add => {
-                        merge(&mut have[i], &v);
-                        added.push(i);
-                    }
-                    _ => {
-                        have.push(v);
-                        added.push(have.len() - 1);
-                    }
+                    Some(i) if op == Op::Add => merge(&mut have[i], &v),
+                    _ => have.push(v),
                 }
             }
-            one_primary(&mut have, &added);
             Some(Value::Array(have))
         }
         (None, _) if attr.ty == AttrType::Complex => {
@@ -673,7 +648,6 @@ fn apply_filtered(
                 }
             }
         }
-        one_primary(&mut have, &hits);
         Ok(())
     })();
     if !have.is_empty() {
@@ -832,8 +806,10 @@ mod tests {
         // remove through a filter
         let r = pu(json!([{"op": "remove", "path": "emails[type eq \"work\"]"}]));
         assert!(r.get("emails").is_none());
-        let r = pu(json!([{"op": "remove", "path": "emails[type eq \"work\"].primary"}]));
-        assert_eq!(r["emails"], json!([{"value": "alice@example.com", "type": "work"}]));
+        let r = pu(json!([{"op": "remove", "path": "emails[type eq \"work\"].type"}]));
+        assert_eq!(r["emails"], json!([{"value": "alice@example.com", "primary": true}]));
+        let e = pu_err(json!([{"op": "remove", "path": "emails[type eq \"work\"].primary"}]));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath), "primary is not published");
         // replace a whole selected value
         let r = pu(
             json!([{"op": "replace", "path": "emails[value eq \"ALICE@example.com\"]", "value": {"value": "z@z", "type": "work"}}]),
@@ -842,12 +818,13 @@ mod tests {
     }
 
     #[test]
-    fn multi_valued_add_appends_without_duplicates_and_one_primary() {
+    fn multi_valued_add_appends_without_duplicates() {
+        // `primary` is not published: dropped from the new value
         let r =
             pu(json!([{"op": "add", "path": "emails", "value": [{"value": "b@x", "type": "work", "primary": true}]}]));
         assert_eq!(
             r["emails"],
-            json!([{"value": "alice@example.com", "type": "work", "primary": false}, {"value": "b@x", "type": "work", "primary": true}])
+            json!([{"value": "alice@example.com", "type": "work", "primary": true}, {"value": "b@x", "type": "work"}])
         );
         let r = pu(json!([{"op": "add", "path": "emails", "value": {"value": "alice@example.com", "type": "work"}}]));
         assert_eq!(r["emails"].as_array().unwrap().len(), 1);

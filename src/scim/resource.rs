@@ -10,8 +10,8 @@
 //!   `"True"`/`"False"` (Entra ID), and is None when left out;
 //! - IDMS keeps one email address and one phone number: of several, the
 //!   `primary` one, else the `work` one, else the first; they are written
-//!   back as `[{"value", "type": "work", "primary": true}]` and
-//!   `[{"value", "type": "work"}]`, so a client reads back what it wrote;
+//!   back as `[{"value", "type": "work"}]`, so a client reads back what it
+//!   wrote;
 //! - a member is read from `value`, or from the last segment of `$ref`;
 //!   members are written back as `value` and `$ref` only;
 //! - the version is a weak ETag, `W/"…"`; `If-Match` holds when it lists
@@ -265,7 +265,7 @@ impl UserFields {
         m.insert("displayName".into(), json!(format!("{} {}", self.given_name, self.family_name)));
         m.insert("active".into(), json!(self.active.unwrap_or(true)));
         if let Some(e) = &self.email {
-            m.insert("emails".into(), json!([{"value": e, "type": "work", "primary": true}]));
+            m.insert("emails".into(), json!([{"value": e, "type": "work"}]));
         }
         if let Some(p) = &self.phone {
             m.insert("phoneNumbers".into(), json!([{"value": p, "type": "work"}]));
@@ -419,7 +419,7 @@ mod tests {
             "externalId": "x-1",
             "name": {"familyName": "F", "givenName": "G"},
             "active": false,
-            "emails": [{"value": "a@b.com", "type": "work", "primary": true}],
+            "emails": [{"value": "a@b.com", "type": "work"}],
             "phoneNumbers": [{"value": "0123456789", "type": "work"}],
             ENTERPRISE_SCHEMA: {"employeeNumber": "7", "department": "D"}
         });

@@ -7,7 +7,9 @@
 //! Rules:
 //! - only attributes IDMS keeps are published, so a client (and
 //!   scim2-tester) never writes a value that would be dropped (no enterprise
-//!   `organization`: IDMS keeps one org unit, read from `department`);
+//!   `organization`: IDMS keeps one org unit, read from `department`; no
+//!   `primary` on emails: the one address kept has nothing to be primary
+//!   over, and a client writing `primary: false` must read that back);
 //! - `id` and `externalId` are `caseExact`, `userName` and Group
 //!   `displayName` are unique (`server`) and not `caseExact`;
 //! - a User's `displayName` is `readOnly` and *derived* from the given and
@@ -339,7 +341,6 @@ static NAME_SUB: &[Attr] = &[
 static EMAIL_SUB: &[Attr] = &[
     Attr::string("value", "The work email address."),
     Attr::string("type", "Always work: IDMS keeps one work address.").canonical(&["work"]),
-    Attr::new("primary", AttrType::Boolean, "True: the one address IDMS keeps is the primary one."),
 ];
 
 static PHONE_SUB: &[Attr] = &[
