@@ -53,10 +53,40 @@ impl IntoResponse for Scim {
     }
 }
 
+/// The stable code of a refusal this module found (parsing, PATCH), kept
+/// on the response until a write handler marks it for the audit trail.
+#[derive(Debug, Clone, Copy)]
+struct ScimCode(&'static str);
+
 impl From<ScimError> for Scim {
     fn from(e: ScimError) -> Self {
-        Self(e.into_response())
+        let code = e.code();
+        let mut res = e.into_response();
+        res.extensions_mut().insert(ScimCode(code));
+        Self(res)
     }
+}
+
+impl Scim {
+    /// A write refused before any store operation could audit it (a bad
+    /// body, an impossible PATCH) goes on the audit trail as `api.refused`
+    /// with its code, like every other refused write.
+    fn refused_to(mut self, p: &Provisioner) -> Self {
+        let code = self.0.extensions().get::<ScimCode>().map(|c| c.0);
+        if let Some(code) = code
+            && self.0.status().is_client_error()
+            && self.0.extensions().get::<Refused>().is_none()
+        {
+            let actor = p.0.as_acting().actor().id;
+            self.0.extensions_mut().insert(Refused { actor, code });
+        }
+        self
+    }
+}
+
+/// Runs a write handler's body, auditing a refusal it found itself.
+async fn write(p: &Provisioner, f: impl Future<Output = R>) -> R {
+    f.await.map_err(|e| e.refused_to(p))
 }
 
 /// An API error as a SCIM error: the same status and detail, the RFC's
@@ -347,6 +377,16 @@ async fn create_user(
     q: Pairs,
     body: Result<Bytes, BytesRejection>,
 ) -> R {
+    write(&p, create_user_inner(s, p.clone(), headers, q, body)).await
+}
+
+async fn create_user_inner(
+    s: AppState,
+    p: Provisioner,
+    headers: HeaderMap,
+    q: Pairs,
+    body: Result<Bytes, BytesRejection>,
+) -> R {
     let (inc, exc) = projection(&pairs(q)?)?;
     let fields = UserFields::from_json(&body_json(body)?)?;
     let person = dir_person(fields);
@@ -384,6 +424,17 @@ async fn put_user(
     q: Pairs,
     body: Result<Bytes, BytesRejection>,
 ) -> R {
+    write(&p, put_user_inner(s, p.clone(), headers, id, q, body)).await
+}
+
+async fn put_user_inner(
+    s: AppState,
+    p: Provisioner,
+    headers: HeaderMap,
+    id: String,
+    q: Pairs,
+    body: Result<Bytes, BytesRejection>,
+) -> R {
     let (inc, exc) = projection(&pairs(q)?)?;
     let id = user_id(&id)?;
     let body = body_json(body)?;
@@ -413,6 +464,17 @@ async fn patch_user(
     p: Provisioner,
     headers: HeaderMap,
     Path(id): Path<String>,
+    q: Pairs,
+    body: Result<Bytes, BytesRejection>,
+) -> R {
+    write(&p, patch_user_inner(s, p.clone(), headers, id, q, body)).await
+}
+
+async fn patch_user_inner(
+    s: AppState,
+    p: Provisioner,
+    headers: HeaderMap,
+    id: String,
     q: Pairs,
     body: Result<Bytes, BytesRejection>,
 ) -> R {
@@ -447,6 +509,10 @@ async fn patch_user(
 }
 
 async fn delete_user(State(s): State<AppState>, p: Provisioner, headers: HeaderMap, Path(id): Path<String>) -> R {
+    write(&p, delete_user_inner(s, p.clone(), headers, id)).await
+}
+
+async fn delete_user_inner(s: AppState, p: Provisioner, headers: HeaderMap, id: String) -> R {
     let id = user_id(&id)?;
     let m = if_match(&headers)?;
     let current = match &m {
@@ -504,6 +570,16 @@ async fn create_group(
     q: Pairs,
     body: Result<Bytes, BytesRejection>,
 ) -> R {
+    write(&p, create_group_inner(s, p.clone(), headers, q, body)).await
+}
+
+async fn create_group_inner(
+    s: AppState,
+    p: Provisioner,
+    headers: HeaderMap,
+    q: Pairs,
+    body: Result<Bytes, BytesRejection>,
+) -> R {
     let (inc, exc) = projection(&pairs(q)?)?;
     let f = GroupFields::from_json(&body_json(body)?)?;
     let members = member_ids(&f.members)?;
@@ -556,6 +632,17 @@ async fn put_group(
     q: Pairs,
     body: Result<Bytes, BytesRejection>,
 ) -> R {
+    write(&p, put_group_inner(s, p.clone(), headers, id, q, body)).await
+}
+
+async fn put_group_inner(
+    s: AppState,
+    p: Provisioner,
+    headers: HeaderMap,
+    id: String,
+    q: Pairs,
+    body: Result<Bytes, BytesRejection>,
+) -> R {
     let (inc, exc) = projection(&pairs(q)?)?;
     let id = group_id(&id)?;
     let f = GroupFields::from_json(&body_json(body)?)?;
@@ -573,6 +660,17 @@ async fn patch_group(
     p: Provisioner,
     headers: HeaderMap,
     Path(id): Path<String>,
+    q: Pairs,
+    body: Result<Bytes, BytesRejection>,
+) -> R {
+    write(&p, patch_group_inner(s, p.clone(), headers, id, q, body)).await
+}
+
+async fn patch_group_inner(
+    s: AppState,
+    p: Provisioner,
+    headers: HeaderMap,
+    id: String,
     q: Pairs,
     body: Result<Bytes, BytesRejection>,
 ) -> R {
@@ -595,6 +693,10 @@ async fn patch_group(
 }
 
 async fn delete_group(State(s): State<AppState>, p: Provisioner, headers: HeaderMap, Path(id): Path<String>) -> R {
+    write(&p, delete_group_inner(s, p.clone(), headers, id)).await
+}
+
+async fn delete_group_inner(s: AppState, p: Provisioner, headers: HeaderMap, id: String) -> R {
     let id = group_id(&id)?;
     let m = if_match(&headers)?;
     let current = match &m {

@@ -6,7 +6,7 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use idms::store::Role;
+use idms::store::{AuditQuery, Role};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -378,4 +378,42 @@ async fn group_membership_through_patch_and_seen_on_the_person() {
     assert_eq!(r.body["scimType"], "invalidValue");
     assert_eq!(call(&api, Method::DELETE, &gpath, Some(&p), None, None).await.status, StatusCode::NO_CONTENT);
     assert_eq!(call(&api, Method::GET, &gpath, Some(&p), None, None).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_write_refused_while_parsing_is_audited_with_its_code() {
+    let api = Api::new();
+    let p = provisioner(&api);
+    let r =
+        call(&api, Method::POST, "/scim/v2/Users", Some(&p), Some(entra_user("d@example.test", "ent-d")), None).await;
+    let path = format!("/scim/v2/Users/{}", r.body["id"].as_str().unwrap());
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "id", "value": "X"}]});
+    assert_eq!(call(&api, Method::PATCH, &path, Some(&p), Some(patch), None).await.status, StatusCode::BAD_REQUEST);
+    let mut no_name = entra_user("e@example.test", "ent-e");
+    no_name["name"] = json!({"givenName": "E"});
+    assert_eq!(
+        call(&api, Method::POST, "/scim/v2/Users", Some(&p), Some(no_name), None).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // a read refused is not a write: not audited
+    assert_eq!(
+        call(&api, Method::GET, "/scim/v2/Users?filter=x%20eq", Some(&p), None, None).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert!(api.state.flush_refusals(std::time::Duration::from_secs(10)).await);
+    let refused: Vec<_> = api
+        .store
+        .audit_entries(&AuditQuery { limit: Some(10_000), ..AuditQuery::default() })
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "api.refused")
+        .collect();
+    let mut seen: Vec<(String, String)> = refused.iter().map(|e| (e.outcome.clone(), e.detail.clone())).collect();
+    seen.sort();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].0, "invalid_value");
+    assert!(seen[0].1.starts_with("POST /scim/v2/Users"), "{seen:?}");
+    assert_eq!(seen[1].0, "mutability");
+    assert!(seen[1].1.starts_with("PATCH /scim/v2/Users/{id}"), "{seen:?}");
+    assert!(refused.iter().all(|e| !e.detail.contains("example.test")), "no personal data");
 }
