@@ -150,7 +150,13 @@ impl AppState {
             events,
             durable,
             metrics: metrics::Metrics::with_routes(
-                routes().1.paths.paths.keys().cloned().chain(crate::ui::PATHS.iter().map(|p| (*p).to_string())),
+                routes()
+                    .1
+                    .paths
+                    .paths
+                    .keys()
+                    .cloned()
+                    .chain(crate::ui::PATHS.iter().chain(scim::PATHS).map(|p| (*p).to_string())),
             ),
             tokens: auth::Actings::default(),
             ready: AtomicBool::new(true),

@@ -752,6 +752,22 @@ async fn method_not_allowed() -> Scim {
     ScimError::method_not_allowed().into()
 }
 
+/// The routes below, as `/metrics` labels them.
+pub const PATHS: &[&str] = &[
+    "/scim/v2/ServiceProviderConfig",
+    "/scim/v2/Schemas",
+    "/scim/v2/Schemas/{id}",
+    "/scim/v2/ResourceTypes",
+    "/scim/v2/ResourceTypes/{id}",
+    "/scim/v2/.search",
+    "/scim/v2/Users",
+    "/scim/v2/Users/.search",
+    "/scim/v2/Users/{id}",
+    "/scim/v2/Groups",
+    "/scim/v2/Groups/.search",
+    "/scim/v2/Groups/{id}",
+];
+
 /// The SCIM routes, nested at `/scim/v2` by [`crate::api::router`]; bodies
 /// up to [`schema::MAX_PAYLOAD`] (a large group's member list).
 pub fn router() -> Router<AppState> {

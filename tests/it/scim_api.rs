@@ -416,4 +416,7 @@ async fn a_write_refused_while_parsing_is_audited_with_its_code() {
     assert_eq!(seen[1].0, "mutability");
     assert!(seen[1].1.starts_with("PATCH /scim/v2/Users/{id}"), "{seen:?}");
     assert!(refused.iter().all(|e| !e.detail.contains("example.test")), "no personal data");
+    // /metrics names the SCIM routes
+    let text = api.state.metrics.render(0, 0);
+    assert!(text.contains("method=\"PATCH\",route=\"/scim/v2/Users/{id}\",status=\"400\"} 1"), "{text}");
 }
