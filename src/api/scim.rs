@@ -316,6 +316,32 @@ async fn all_groups(s: &AppState, p: &Provisioner) -> Result<Vec<GroupRecord>, S
     Ok(op(s, p.0.as_acting(), |st, a| dir::scim_groups(st, a, None)).await?)
 }
 
+/// Up to this many group names are looked up one by one; more, all groups
+/// are read once.
+const GROUPS_BY_NAME: usize = 8;
+
+/// The groups `users` are in (for their `groups` attribute): none read for
+/// people in no group — a create, most of an initial provisioning.
+async fn groups_of(s: &AppState, p: &Provisioner, users: &[&UserRecord]) -> Result<Vec<GroupRecord>, Scim> {
+    let mut names: Vec<String> = users.iter().flat_map(|u| u.directory_groups.iter().cloned()).collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(op(s, p.0.as_acting(), move |st, a| {
+        if names.len() > GROUPS_BY_NAME {
+            return dir::scim_groups(st, a, None);
+        }
+        let mut out = Vec::new();
+        for n in &names {
+            out.extend(dir::scim_groups(st, a, Some(n))?);
+        }
+        Ok(out)
+    })
+    .await?)
+}
+
 async fn list_users(s: &AppState, p: &Provisioner, headers: &HeaderMap, params: ListParams) -> R {
     let lookup = match params.filter.as_ref().and_then(|f| f.simple_eq(ResourceKind::User)) {
         Some((SimpleAttr::UserName, v)) => ScimLookup::UserName(v.to_owned()),
@@ -327,7 +353,7 @@ async fn list_users(s: &AppState, p: &Provisioner, headers: &HeaderMap, params: 
         _ => ScimLookup::All,
     };
     let users = op(s, p.0.as_acting(), move |st, a| dir::scim_users(st, a, &lookup)).await?;
-    let groups = all_groups(s, p).await?;
+    let groups = groups_of(s, p, &users.iter().collect::<Vec<_>>()).await?;
     let base = base(s, headers);
     let page = match &params.filter {
         // No filter: only the page is turned into JSON.
@@ -391,7 +417,7 @@ async fn create_user_inner(
     let fields = UserFields::from_json(&body_json(body)?)?;
     let person = dir_person(fields);
     let u = op(&s, p.0.as_acting(), move |st, a| dir::scim_create_user(st, a, person)).await?;
-    let groups = all_groups(&s, &p).await?;
+    let groups = groups_of(&s, &p, &[&u]).await?;
     let v = user_json(&base(&s, &headers), &u, &groups);
     Ok(resource(StatusCode::CREATED, schema::project(ResourceKind::User, &v, &inc, &exc)))
 }
@@ -406,7 +432,7 @@ async fn get_user(
     let (inc, exc) = projection(&pairs(q)?)?;
     let id = user_id(&id)?;
     let u = op(&s, p.0.as_acting(), move |st, a| dir::scim_user(st, a, id)).await?;
-    let groups = all_groups(&s, &p).await?;
+    let groups = groups_of(&s, &p, &[&u]).await?;
     let v = user_json(&base(&s, &headers), &u, &groups);
     if let Some(tag) = headers.get(header::IF_NONE_MATCH).and_then(|h| h.to_str().ok())
         && crate::scim::resource::if_match_holds(tag, &u.revision.to_string())
@@ -451,7 +477,7 @@ async fn put_user_inner(
     };
     let rev = revision_of(&m, || current)?;
     let u = op(&s, p.0.as_acting(), move |st, a| dir::scim_replace_user(st, a, id, person, rev)).await?;
-    let groups = all_groups(&s, &p).await?;
+    let groups = groups_of(&s, &p, &[&u]).await?;
     let v = user_json(&base(&s, &headers), &u, &groups);
     Ok(resource(StatusCode::OK, schema::project(ResourceKind::User, &v, &inc, &exc)))
 }
@@ -483,7 +509,6 @@ async fn patch_user_inner(
     let patch = PatchRequest::parse(ResourceKind::User, &body_json(body)?)?;
     let m = if_match(&headers)?;
     let base = base(&s, &headers);
-    let groups = all_groups(&s, &p).await?;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -492,6 +517,8 @@ async fn patch_user_inner(
             Some(r) => r,
             None => current.revision,
         };
+        // `groups` is readOnly: a PATCH does not change it.
+        let groups = groups_of(&s, &p, &[&current]).await?;
         let mut doc = user_json(&base, &current, &groups);
         patch.apply(ResourceKind::User, &mut doc)?;
         let person = dir_person(UserFields::from_json(&doc)?);
