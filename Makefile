@@ -4,8 +4,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # System packages the build and the hardware tests need (pcsc for issue 3/5,
-# python3-venv for libosdp interop in 4/5).
-APT_PACKAGES := libpcsclite-dev pcscd vsmartcard-vpcd python3-venv pkg-config chromium chromium-driver
+# python3-venv for libosdp interop in 4/5, slapd + ldap-utils for the directory
+# tests of 17: the tests start their own slapd, never the package's service).
+APT_PACKAGES := libpcsclite-dev pcscd vsmartcard-vpcd python3-venv pkg-config chromium chromium-driver slapd ldap-utils
 BARE_METAL := thumbv7em-none-eabihf
 BENCH_DIR ?= target/bench-data
 BENCH_USERS ?= 1000000
@@ -16,7 +17,7 @@ VENV := .venv
 # Seconds each cargo-fuzz target runs in `make test` (12 targets).
 FUZZ_SECONDS ?= 5
 
-.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check vectors demo bench bench-levels bench-open-levels bench-cli-delay bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-doors bench-drill clean-bench screenshots
+.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check vectors demo bench bench-levels bench-open-levels bench-cli-delay bench-ldap bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-doors bench-drill clean-bench screenshots
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -136,6 +137,11 @@ bench-levels:
 # A schedule edited with the CLI while idms serve runs: the delay until the service applied its position.
 bench-cli-delay:
 	$(CARGO) bench --locked --bench cli_delay
+
+# The LDAP client against a local slapd of LDAP_BENCH_ENTRIES people (default 100,000):
+# full paged fetch (entries/s), ID-only search, incremental fetch after 1 % changed.
+bench-ldap:
+	$(CARGO) bench --locked --bench ldap
 
 bench-purge:
 	$(CARGO) bench --locked --bench purge

@@ -66,7 +66,7 @@ if [ -n "$left" ]; then
   echo "test-suite: the simulator's pcscd is still running: $left" >&2
   rc=1
 fi
-left=$(pgrep -a -f "$PWD/target/(debug|release)/(idms|hw-sim)( |$)" || true)
+left=$(pgrep -a -f "$PWD/target/(debug|release)/(idms|hw-sim)( |$)|slapd -f .*/idms-slapd-" || true)
 if [ -n "$left" ]; then
   echo "test-suite: processes the tests started are still running:" >&2
   echo "$left" >&2

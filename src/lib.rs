@@ -22,6 +22,7 @@ macro_rules! redacted_debug {
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod directory;
 pub mod domain;
 pub mod index;
 pub mod jobs;

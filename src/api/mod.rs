@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cards;
+pub mod directory;
 pub mod doors;
 pub mod dto;
 pub mod encoders;
@@ -51,6 +52,10 @@ pub const MAX_BODY: usize = 256 * 1024;
 /// (128-character event IDs, 64-character door names, 16-byte UIDs) fit
 /// with room to spare.
 pub const MAX_UPLOAD_BODY: usize = 1024 * 1024;
+
+/// The largest CSV import accepted over HTTP, in bytes (about 100,000 rows
+/// of typical HR data; the CLI reads files of any size up to its row limit).
+pub const MAX_IMPORT_BODY: usize = 16 * 1024 * 1024;
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -91,6 +96,8 @@ pub struct Shared {
     /// How long web UI sessions opened from now on live
     /// (`ui_session_idle_minutes`, `ui_session_max_hours`).
     pub session_limits: std::sync::RwLock<crate::store::sessions::SessionLimits>,
+    /// The LDAP directory Refresh Org Info asks, once configured (`[directory]`).
+    pub directory: std::sync::OnceLock<Arc<dyn crate::ops::directory::Puller>>,
 }
 
 /// Handler state: a cheap clone of an `Arc`.
@@ -170,6 +177,7 @@ impl AppState {
             jobs,
             https: AtomicBool::new(false),
             session_limits: std::sync::RwLock::default(),
+            directory: std::sync::OnceLock::new(),
         })))
     }
 
@@ -490,6 +498,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(purge::get_job))
         .routes(routes!(purge::cancel_job))
         .routes(routes!(staff::get_user, staff::patch_user))
+        .routes(routes!(directory::refresh_user))
+        .routes(routes!(directory::list_runs))
+        .routes(routes!(directory::get_run))
         .routes(routes!(staff::suspend_user))
         .routes(routes!(staff::resume_user))
         .routes(routes!(staff::delete_user))
@@ -519,6 +530,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             (schemas, paths, methods.layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY)))
         })
         .routes(routes!(events::list_quarantine))
+        .routes({
+            let (schemas, paths, methods) = routes!(directory::import_csv);
+            (schemas, paths, methods.layer(DefaultBodyLimit::max(MAX_IMPORT_BODY)))
+        })
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics::scrape))

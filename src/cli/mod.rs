@@ -3,6 +3,7 @@
 
 mod access;
 mod card;
+mod directory;
 mod events;
 mod levels;
 mod osdp;
@@ -181,6 +182,16 @@ enum Cmd {
     Level {
         #[command(subcommand)]
         cmd: levels::LevelCmd,
+    },
+    /// Import people from a file.
+    Import {
+        #[command(subcommand)]
+        cmd: directory::ImportCmd,
+    },
+    /// The identity directory: runs of its sync and of imports, with their reports.
+    Directory {
+        #[command(subcommand)]
+        cmd: directory::DirectoryCmd,
     },
     /// Who can open a door at a time (people's IDs).
     WhoCan {
@@ -524,6 +535,8 @@ fn dispatch(cli: &Cli) -> Result<(), StoreError> {
         }
         Cmd::Serve { .. } | Cmd::Purge { .. } => Ok(()),
         Cmd::Token { cmd } => access::token(cli, cmd),
+        Cmd::Import { cmd } => directory::import(cli, cmd),
+        Cmd::Directory { cmd } => directory::directory(cli, cmd),
         Cmd::Operator { cmd } => access::operator(cli, cmd),
         Cmd::Controller { cmd } => access::controller(cli, cmd),
     }

@@ -9,8 +9,11 @@
 
 use crate::domain::UserId;
 use crate::ops::{Acting, OpsError};
-use crate::store::directory::{DirPerson, GroupRecord, ScimLookup};
-use crate::store::{Store, UserRecord};
+use crate::store::directory::{
+    DirAction, DirPerson, GroupRecord, ImportItem, ImportOptions, ItemError, OnVanish, RunReport, ScimLookup,
+};
+use crate::store::records::DirectorySource;
+use crate::store::{Role, Store, UserRecord};
 
 /// SCIM `POST /Users`.
 pub fn scim_create_user(store: &Store, acting: &Acting, p: DirPerson) -> Result<UserRecord, OpsError> {
@@ -112,4 +115,195 @@ pub fn scim_update_group(
 pub fn scim_delete_group(store: &Store, acting: &Acting, id: i64, if_revision: Option<i64>) -> Result<(), OpsError> {
     acting.require_provisioner()?;
     Ok(store.scim_delete_group(&acting.actor(), id, if_revision)?)
+}
+
+/// The columns a CSV import knows. `given_name` and `family_name` are required; a row is matched to a person by
+/// `external_id` (their directory link), else by `employee_no`, else creates one.
+pub const CSV_COLUMNS: &[&str] = &[
+    "external_id",
+    "user_name",
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "employee_no",
+    "org_unit",
+    "active",
+    "groups",
+];
+
+/// The most rows one CSV import takes.
+pub const MAX_CSV_ROWS: usize = 200_000;
+
+/// Reads a CSV file of people (UTF-8, a header row naming [`CSV_COLUMNS`],
+/// `groups` separated by `;`, `active` `true`/`false`/empty): one item per
+/// row, each read or refused with its line and column. A header naming an
+/// unknown column, or missing a required one, refuses the file as a whole:
+/// the one item is then that refusal, at line 1. Nothing is stored.
+pub fn read_csv(bytes: &[u8]) -> Vec<ImportItem> {
+    read_rows(bytes).unwrap_or_else(|header| vec![*header])
+}
+
+fn read_rows(bytes: &[u8]) -> Result<Vec<ImportItem>, Box<ImportItem>> {
+    let header_error = |column: String, code: &'static str| {
+        Box::new(ImportItem { line: 1, person: Err(ItemError { column: Some(column), code }) })
+    };
+    let mut r = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(bytes);
+    let headers = r.headers().map_err(|_| header_error(String::new(), "invalid_csv"))?.clone();
+    let mut cols: Vec<usize> = Vec::new();
+    for h in &headers {
+        let h = h.trim_start_matches('\u{feff}').to_ascii_lowercase();
+        match CSV_COLUMNS.iter().position(|c| *c == h) {
+            Some(i) if !cols.contains(&i) => cols.push(i),
+            Some(_) => return Err(header_error(h, "duplicate_column")),
+            // The header is the file's own; its text is not personal data, but cut it.
+            None => return Err(header_error(h.chars().take(64).collect(), "unknown_column")),
+        }
+    }
+    for required in ["given_name", "family_name"] {
+        if !cols.iter().any(|&i| CSV_COLUMNS[i] == required) {
+            return Err(header_error(required.to_owned(), "missing_column"));
+        }
+    }
+    let mut out = Vec::new();
+    for (n, rec) in r.records().enumerate() {
+        let line = u32::try_from(n + 2).unwrap_or(u32::MAX);
+        if out.len() >= MAX_CSV_ROWS {
+            return Err(Box::new(ImportItem { line, person: Err(ItemError { column: None, code: "too_many_rows" }) }));
+        }
+        let line =
+            rec.as_ref().ok().and_then(|r| r.position()).map_or(line, |p| u32::try_from(p.line()).unwrap_or(line));
+        let person = match rec {
+            Err(_) => Err(ItemError { column: None, code: "invalid_csv" }),
+            Ok(rec) if rec.len() != cols.len() => Err(ItemError { column: None, code: "wrong_field_count" }),
+            Ok(rec) => csv_person(&cols, &rec),
+        };
+        out.push(ImportItem { line, person });
+    }
+    Ok(out)
+}
+
+fn csv_person(cols: &[usize], rec: &csv::StringRecord) -> Result<DirPerson, ItemError> {
+    let mut p = DirPerson { active: true, ..DirPerson::default() };
+    for (&c, v) in cols.iter().zip(rec) {
+        let opt = || (!v.is_empty()).then(|| v.to_owned());
+        match CSV_COLUMNS[c] {
+            "external_id" => p.external_id = opt(),
+            "user_name" => p.user_name = opt(),
+            "given_name" => p.given_name = v.to_owned(),
+            "family_name" => p.family_name = v.to_owned(),
+            "email" => p.email = opt(),
+            "phone" => p.phone = opt(),
+            "employee_no" => p.employee_no = opt(),
+            "org_unit" => p.org_unit = opt(),
+            "groups" => {
+                p.groups = Some(v.split(';').map(str::trim).filter(|g| !g.is_empty()).map(str::to_owned).collect());
+            }
+            "active" => {
+                p.active = match v.to_ascii_lowercase().as_str() {
+                    "" | "true" | "yes" | "1" => true,
+                    "false" | "no" | "0" => false,
+                    _ => return Err(ItemError { column: Some("active".into()), code: "invalid_input" }),
+                }
+            }
+            _ => {}
+        }
+    }
+    // The store checks every field again; these are the per-row checks it would refuse with a column.
+    let checked = crate::store::check_new_user(crate::store::NewUser {
+        given_name: p.given_name.clone(),
+        family_name: p.family_name.clone(),
+        email: p.email.clone(),
+        phone: p.phone.clone(),
+        employee_no: p.employee_no.clone(),
+        org_unit: p.org_unit.clone(),
+        directory_id: p.external_id.clone(),
+        ..crate::store::NewUser::default()
+    });
+    match checked {
+        Ok(_) => Ok(p),
+        Err(crate::domain::DomainError::InvalidInput { field, .. }) => {
+            Err(ItemError { column: Some(field.to_owned()), code: "invalid_input" })
+        }
+        Err(e) => Err(ItemError { column: None, code: e.code() }),
+    }
+}
+
+/// Imports people from a CSV file (an unscoped manager): all rows or none
+/// when any is refused, unless `partial`; `dry_run` shows what would
+/// happen. A file refused as a whole (its header) is recorded as a refused
+/// run too.
+pub fn import_csv(
+    store: &Store,
+    acting: &Acting,
+    bytes: &[u8],
+    dry_run: bool,
+    partial: bool,
+    trigger: &'static str,
+) -> Result<RunReport, OpsError> {
+    acting.require(Role::Manager)?;
+    acting.require_unscoped()?;
+    let items = read_csv(bytes);
+    let opts = ImportOptions {
+        source: DirectorySource::Csv,
+        trigger,
+        dry_run,
+        partial: partial && items.iter().all(|i| i.line > 1),
+        present: None,
+        on_vanish: OnVanish::Suspend,
+        marker: None,
+    };
+    Ok(store.import(&acting.actor(), items, &opts)?)
+}
+
+/// Recent directory runs (a manager), newest first.
+pub fn runs(store: &Store, acting: &Acting, limit: u32) -> Result<Vec<RunReport>, OpsError> {
+    acting.require(Role::Manager)?;
+    Ok(store.directory_runs(limit.min(1000))?)
+}
+
+/// One run with its report (a manager).
+pub fn run(store: &Store, acting: &Acting, id: i64) -> Result<RunReport, OpsError> {
+    acting.require(Role::Manager)?;
+    Ok(store.directory_run(id)?)
+}
+
+/// A directory IDMS can ask for one person's entry: the LDAP / Active
+/// Directory import's (`[directory]`). SCIM pushes and cannot be asked.
+pub trait Puller: Send + Sync + std::fmt::Debug {
+    /// The entry with this ID as a person (`None`: it is gone), or why the
+    /// directory could not be asked (`directory_unreachable`, …).
+    fn pull(&self, external_id: &str) -> Result<Option<DirPerson>, crate::store::StoreError>;
+}
+
+/// Refresh Org Info (a manager): pulls the person's entry from the LDAP
+/// directory now and applies it as a sync would (an entry that is gone
+/// suspends them). Refused `not_directory_linked` without a link, and
+/// `directory_pull_unavailable` for a person linked through SCIM, one the
+/// directory deleted, or when no LDAP directory is configured.
+pub fn refresh(
+    store: &Store,
+    acting: &Acting,
+    id: UserId,
+    puller: Option<&dyn Puller>,
+) -> Result<(UserRecord, DirAction), OpsError> {
+    use crate::domain::DomainError;
+    acting.require(Role::Manager)?;
+    let u = crate::ops::load_scoped(store, acting, id)?;
+    let unavailable = |why| OpsError::Refused(DomainError::DirectoryPullUnavailable { user: id, why });
+    let Some(link) = &u.directory else { return Err(OpsError::Refused(DomainError::NotDirectoryLinked { user: id })) };
+    if link.source == DirectorySource::Scim {
+        return Err(unavailable(
+            "they are linked through SCIM, where the directory pushes changes and cannot be asked",
+        ));
+    }
+    if link.gone_at.is_some() {
+        return Err(unavailable("the directory deleted them"));
+    }
+    let Some(ext) = link.external_id.as_deref() else { return Err(unavailable("their link names no entry")) };
+    let Some(puller) = puller else {
+        return Err(unavailable("no LDAP directory is configured (`[directory]` in the configuration)"));
+    };
+    let entry = puller.pull(ext)?;
+    Ok(store.refresh_from_directory(&acting.actor(), id, entry)?)
 }

@@ -15,7 +15,7 @@
 //! - A write that changes nothing writes nothing (an import run over an
 //!   unchanged directory changes no person).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -113,7 +113,6 @@ impl DirAction {
 
 /// A person a directory link finds.
 #[derive(Debug, Clone, Copy)]
-#[allow(dead_code)] // used by the import (next commit)
 pub(crate) struct Linked {
     pub(crate) id: UserId,
     pub(crate) state: UserState,
@@ -122,7 +121,6 @@ pub(crate) struct Linked {
 }
 
 /// The person linked to `external_id`, whatever their state.
-#[allow(dead_code)]
 pub(crate) fn find_linked(conn: &Connection, external_id: &str) -> Result<Option<Linked>, StoreError> {
     conn.prepare_cached(
         "SELECT id, state, directory_gone_at IS NOT NULL, directory_source FROM users WHERE directory_id = ?1",
@@ -741,11 +739,522 @@ impl Store {
     }
 }
 
-/// How many of each action a run took, for its audit entry and report.
-pub fn count_actions<'a>(actions: impl Iterator<Item = &'a DirAction>) -> HashMap<DirAction, u64> {
-    let mut m = HashMap::new();
-    for a in actions {
-        *m.entry(*a).or_insert(0) += 1;
+/// What happens to an LDAP-linked person whose entry is no longer in the directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnVanish {
+    /// Suspended by the directory (lifted if the entry comes back).
+    Suspend,
+    /// Suspended, then deleted by the directory once gone this many days.
+    DeleteAfterDays(u32),
+}
+
+/// One entry an import brings: an LDAP entry or a CSV row, read or refused.
+#[derive(Debug, Clone)]
+pub struct ImportItem {
+    /// The CSV line or the entry's position (1-based).
+    pub line: u32,
+    /// The person it describes, or why it could not be read (column, code, message).
+    pub person: Result<DirPerson, ItemError>,
+}
+
+/// Why an entry could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError {
+    /// The column or attribute.
+    pub column: Option<String>,
+    /// Stable code.
+    pub code: &'static str,
+}
+
+/// How an import runs.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// `Ldap` or `Csv`.
+    pub source: DirectorySource,
+    /// What started it: `cli`, `schedule`, `upload`, `refresh`.
+    pub trigger: &'static str,
+    /// Show what would happen; change nothing, record nothing.
+    pub dry_run: bool,
+    /// Apply the valid entries when some are refused (else none is applied).
+    pub partial: bool,
+    /// Every entry ID the directory holds now, for vanished entries; `None`: not looked for.
+    pub present: Option<HashSet<String>>,
+    /// What a vanished entry does.
+    pub on_vanish: OnVanish,
+    /// The directory's change marker after this run (incremental syncs start from it).
+    pub marker: Option<String>,
+}
+
+/// What an import did to one person or entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunItem {
+    /// The person, when there is one.
+    pub user: Option<UserId>,
+    /// The CSV line or entry position.
+    pub line: Option<u32>,
+    /// The column or attribute a refusal names.
+    pub column: Option<String>,
+    /// What happened.
+    pub action: DirAction,
+    /// Why (skips and refusals; `vanished`).
+    pub code: Option<String>,
+}
+
+/// A directory run: its counts and what it did to whom (IDs and codes only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// Its ID once recorded (`None`: a dry run).
+    pub id: Option<i64>,
+    /// `ldap` or `csv`.
+    pub source: String,
+    /// What started it.
+    pub trigger: String,
+    /// A dry run.
+    pub dry_run: bool,
+    /// When it ran.
+    pub started_at: Timestamp,
+    /// `ok`, `refused` (nothing applied: some entries refused), or an error code.
+    pub outcome: String,
+    /// How many of each action.
+    pub counts: RunCounts,
+    /// Every person it created, changed, suspended, resumed, deleted, skipped or refused (not the unchanged).
+    pub items: Vec<RunItem>,
+    /// The directory's change marker after it.
+    pub marker: Option<String>,
+}
+
+/// A run's counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    /// New people.
+    pub created: u32,
+    /// Changed fields.
+    pub updated: u32,
+    /// Suspended by the directory.
+    pub suspended: u32,
+    /// Directory suspension lifted.
+    pub resumed: u32,
+    /// Deleted by the directory.
+    pub deleted: u32,
+    /// Left alone, with a code.
+    pub skipped: u32,
+    /// Refused, with a code.
+    pub refused: u32,
+    /// Nothing to change.
+    pub unchanged: u32,
+}
+
+impl RunCounts {
+    fn add(&mut self, a: DirAction) {
+        let c = match a {
+            DirAction::Created => &mut self.created,
+            DirAction::Updated => &mut self.updated,
+            DirAction::Suspended => &mut self.suspended,
+            DirAction::Resumed => &mut self.resumed,
+            DirAction::Deleted => &mut self.deleted,
+            DirAction::Skipped => &mut self.skipped,
+            DirAction::Refused => &mut self.refused,
+            DirAction::Unchanged => &mut self.unchanged,
+        };
+        *c += 1;
     }
-    m
+
+    /// The audit entry's detail: counts only.
+    #[must_use]
+    pub fn detail(&self) -> String {
+        format!(
+            "created={} updated={} suspended={} resumed={} deleted={} skipped={} refused={} unchanged={}",
+            self.created,
+            self.updated,
+            self.suspended,
+            self.resumed,
+            self.deleted,
+            self.skipped,
+            self.refused,
+            self.unchanged
+        )
+    }
+}
+
+/// A year of run reports is kept.
+const RUN_RETENTION_SECS: i64 = 365 * 86_400;
+
+/// The person an entry names: by its link, else (CSV) by employee number.
+fn match_entry(conn: &Connection, p: &DirPerson, source: DirectorySource) -> Result<Option<Linked>, StoreError> {
+    if let Some(e) = p.external_id.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        return find_linked(conn, e);
+    }
+    if source != DirectorySource::Csv {
+        return Ok(None);
+    }
+    let Some(no) = p.employee_no.as_deref().map(str::trim).filter(|e| !e.is_empty()) else { return Ok(None) };
+    let found: Option<i64> = conn
+        .prepare_cached("SELECT id FROM users WHERE employee_no = ?1 AND state <> 'expunged' ORDER BY id LIMIT 1")?
+        .query_row([no], |r| r.get(0))
+        .optional()?;
+    found.map(|id| load_linked(conn, UserId::from_i64(id))).transpose()
+}
+
+fn load_linked(conn: &Connection, id: UserId) -> Result<Linked, StoreError> {
+    let (state, gone, source) = conn
+        .prepare_cached("SELECT state, directory_gone_at IS NOT NULL, directory_source FROM users WHERE id = ?1")?
+        .query_row([id.as_i64()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, Option<String>>(2)?))
+        })?;
+    Ok(Linked {
+        id,
+        state: UserState::from_name(&state).ok_or(StoreError::Corrupt("user state"))?,
+        gone,
+        source: source.as_deref().and_then(DirectorySource::from_name),
+    })
+}
+
+/// One entry, inside the run's transaction: what it did, or why it was left.
+fn apply_one(
+    w: &mut Tx<'_>,
+    p: DirPerson,
+    source: DirectorySource,
+) -> Result<(Option<UserId>, DirAction, Option<&'static str>), StoreError> {
+    let Some(found) = match_entry(&w.conn, &p, source)? else {
+        // A CSV row without a directory ID makes an unlinked person.
+        let unlinked = source == DirectorySource::Csv && p.external_id.is_none();
+        let id = create_in(w, p, source)?;
+        if unlinked {
+            w.conn.prepare_cached("UPDATE users SET directory_source = NULL WHERE id = ?1")?.execute([id.as_i64()])?;
+        }
+        return Ok((Some(id), DirAction::Created, None));
+    };
+    if found.state == UserState::Deleted || found.gone {
+        // Deleted here (or let go by the directory and restored by staff): not created or changed again.
+        return Ok((Some(found.id), DirAction::Skipped, Some("deleted_in_idms")));
+    }
+    let ours = match (source, found.source) {
+        (_, None) => source == DirectorySource::Csv,
+        (DirectorySource::Csv, Some(DirectorySource::Csv | DirectorySource::Staff)) => true,
+        (s, Some(f)) => s == f || f == DirectorySource::Staff,
+    };
+    if !ours {
+        return Ok((Some(found.id), DirAction::Skipped, Some("linked_elsewhere")));
+    }
+    // A CSV update of an unlinked person keeps them unlinked.
+    let keep_unlinked = found.source.is_none();
+    let action = update_in(w, found.id, p, source)?;
+    if keep_unlinked {
+        w.conn
+            .prepare_cached("UPDATE users SET directory_source = NULL WHERE id = ?1 AND directory_id IS NULL")?
+            .execute([found.id.as_i64()])?;
+    }
+    Ok((Some(found.id), action, None))
+}
+
+/// LDAP-linked people whose entry is gone from the directory: suspended
+/// (marked vanished), then deleted after the configured days.
+fn vanish(w: &mut Tx<'_>, present: &HashSet<String>, on: OnVanish) -> Result<Vec<RunItem>, StoreError> {
+    let linked: Vec<(i64, String, Option<i64>)> = {
+        let mut stmt = w.conn.prepare_cached(
+            "SELECT id, directory_id, directory_vanished_at FROM users WHERE directory_source = 'ldap'
+             AND directory_gone_at IS NULL AND directory_id IS NOT NULL AND state IN ('active','suspended')",
+        )?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?
+    };
+    let mut out = Vec::new();
+    for (id, ext, since) in linked {
+        if present.contains(&ext) {
+            continue;
+        }
+        let id = UserId::from_i64(id);
+        let action = match (since, on) {
+            (None, _) => {
+                w.conn
+                    .prepare_cached("UPDATE users SET directory_vanished_at = ?2 WHERE id = ?1")?
+                    .execute(params![id.as_i64(), w.now.0])?;
+                set_active_in(w, id, false)?;
+                DirAction::Suspended
+            }
+            (Some(t), OnVanish::DeleteAfterDays(d)) if w.now.0 - t >= i64::from(d) * 86_400 => {
+                delete_in(w, id)?;
+                DirAction::Deleted
+            }
+            (Some(_), _) => continue,
+        };
+        out.push(RunItem { user: Some(id), line: None, column: None, action, code: Some("vanished".into()) });
+    }
+    Ok(out)
+}
+
+fn record_run(w: &Tx<'_>, r: &RunReport) -> Result<i64, StoreError> {
+    let c = &r.counts;
+    w.conn
+        .prepare_cached(
+            "INSERT INTO directory_runs (source, trigger, dry_run, started_at, finished_at, outcome, created, updated,
+                suspended, deleted, resumed, skipped, refused, unchanged, marker)
+             VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?
+        .execute(params![
+            r.source,
+            r.trigger,
+            r.started_at.0,
+            w.now.0,
+            r.outcome,
+            c.created,
+            c.updated,
+            c.suspended,
+            c.deleted,
+            c.resumed,
+            c.skipped,
+            c.refused,
+            c.unchanged,
+            r.marker
+        ])?;
+    let run = w.conn.last_insert_rowid();
+    let mut stmt = w.conn.prepare_cached(
+        "INSERT INTO directory_run_items (run_id, pos, user_id, line, col, action, code) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (pos, i) in (0i64..).zip(&r.items) {
+        stmt.execute(params![run, pos, i.user.map(UserId::as_i64), i.line, i.column, i.action.as_str(), i.code])?;
+    }
+    // A year of reports is kept.
+    let cutoff = w.now.0 - RUN_RETENTION_SECS;
+    w.conn
+        .prepare_cached(
+            "DELETE FROM directory_run_items WHERE run_id IN (SELECT id FROM directory_runs WHERE started_at < ?1)",
+        )?
+        .execute([cutoff])?;
+    w.conn.prepare_cached("DELETE FROM directory_runs WHERE started_at < ?1")?.execute([cutoff])?;
+    Ok(run)
+}
+
+fn load_run(conn: &Connection, id: i64, with_items: bool) -> Result<RunReport, StoreError> {
+    let mut r = conn
+        .prepare_cached(
+            "SELECT source, trigger, started_at, outcome, created, updated, suspended, deleted, resumed, skipped,
+                refused, unchanged, marker FROM directory_runs WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(RunReport {
+                id: Some(id),
+                source: r.get(0)?,
+                trigger: r.get(1)?,
+                dry_run: false,
+                started_at: Timestamp(r.get(2)?),
+                outcome: r.get(3)?,
+                counts: RunCounts {
+                    created: r.get(4)?,
+                    updated: r.get(5)?,
+                    suspended: r.get(6)?,
+                    deleted: r.get(7)?,
+                    resumed: r.get(8)?,
+                    skipped: r.get(9)?,
+                    refused: r.get(10)?,
+                    unchanged: r.get(11)?,
+                },
+                items: Vec::new(),
+                marker: r.get(12)?,
+            })
+        })
+        .optional()?
+        .ok_or_else(|| DomainError::NotFound { what: "directory run", id: id.to_string() })?;
+    if with_items {
+        let mut stmt = conn.prepare_cached(
+            "SELECT user_id, line, col, action, code FROM directory_run_items WHERE run_id = ?1 ORDER BY pos",
+        )?;
+        let mut rows = stmt.query([id])?;
+        while let Some(row) = rows.next()? {
+            let action: String = row.get(3)?;
+            r.items.push(RunItem {
+                user: row.get::<_, Option<i64>>(0)?.map(UserId::from_i64),
+                line: row.get(1)?,
+                column: row.get(2)?,
+                action: DirAction::from_name(&action).ok_or(StoreError::Corrupt("directory run action"))?,
+                code: row.get(4)?,
+            });
+        }
+    }
+    Ok(r)
+}
+
+impl Store {
+    /// Applies an import (an LDAP sync or a CSV file) in one transaction,
+    /// audited as one entry with its counts and recorded as a run with its
+    /// report. Each entry goes through the directory's rules: a deleted
+    /// person is skipped (`deleted_in_idms`), an entry naming another
+    /// person's employee number or link is refused, an entry in the run
+    /// twice is refused the second time. Unless `partial`, one refused entry
+    /// applies none (the run is recorded as `refused`). A dry run records
+    /// nothing.
+    pub fn import(&self, actor: &Actor, items: Vec<ImportItem>, opts: &ImportOptions) -> Result<RunReport, StoreError> {
+        let action = match opts.source {
+            DirectorySource::Csv => "directory.import_csv",
+            _ => "directory.sync",
+        };
+        self.write(actor, AuditDraft::new(action), |w| {
+            let mut report = RunReport {
+                id: None,
+                source: opts.source.as_str().to_owned(),
+                trigger: opts.trigger.to_owned(),
+                dry_run: opts.dry_run,
+                started_at: w.now,
+                outcome: "ok".into(),
+                counts: RunCounts::default(),
+                items: Vec::new(),
+                marker: opts.marker.clone(),
+            };
+            let all = w.savepoint()?;
+            let mut seen_ids: HashSet<String> = HashSet::new();
+            let mut seen_nos: HashSet<String> = HashSet::new();
+            for item in items {
+                let refuse = |column: Option<String>, code: &str| RunItem {
+                    user: None,
+                    line: Some(item.line),
+                    column,
+                    action: DirAction::Refused,
+                    code: Some(code.to_owned()),
+                };
+                let p = match item.person {
+                    Ok(p) => p,
+                    Err(e) => {
+                        report.items.push(refuse(e.column, e.code));
+                        continue;
+                    }
+                };
+                if let Some(e) = &p.external_id
+                    && !seen_ids.insert(e.clone())
+                {
+                    report.items.push(refuse(Some("external_id".into()), "duplicate_external_id"));
+                    continue;
+                }
+                if let Some(n) = &p.employee_no
+                    && !seen_nos.insert(n.trim().to_owned())
+                {
+                    report.items.push(refuse(Some("employee_no".into()), "duplicate_employee_no"));
+                    continue;
+                }
+                let mark = w.savepoint()?;
+                match apply_one(w, p, opts.source) {
+                    Ok((user, action, code)) => {
+                        w.release()?;
+                        if action != DirAction::Unchanged {
+                            report.items.push(RunItem {
+                                user,
+                                line: Some(item.line),
+                                column: None,
+                                action,
+                                code: code.map(str::to_owned),
+                            });
+                        }
+                        report.counts.add(action);
+                    }
+                    Err(e) if e.is_refusal() => {
+                        w.rollback_to(mark)?;
+                        let column = match e.code() {
+                            "duplicate_employee_no" => Some("employee_no".to_owned()),
+                            "user_name_taken" => Some("user_name".to_owned()),
+                            "directory_id_taken" => Some("external_id".to_owned()),
+                            _ => refused_field(&e),
+                        };
+                        report.items.push(refuse(column, e.code()));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if let Some(present) = &opts.present {
+                for i in vanish(w, present, opts.on_vanish)? {
+                    report.counts.add(i.action);
+                    report.items.push(i);
+                }
+            }
+            report.counts.refused =
+                report.items.iter().filter(|i| i.action == DirAction::Refused).count().try_into().unwrap_or(u32::MAX);
+            if report.counts.refused > 0 && !opts.partial {
+                // All or nothing: nothing of it stays, but the run and its refusals are recorded.
+                w.rollback_to(all)?;
+                report.outcome = "refused".into();
+                report.items.retain(|i| i.action == DirAction::Refused);
+                report.counts = RunCounts { refused: report.counts.refused, ..RunCounts::default() };
+            } else {
+                w.release()?;
+            }
+            if opts.dry_run {
+                w.dry_run = true;
+                return Ok(report);
+            }
+            let run = record_run(w, &report)?;
+            report.id = Some(run);
+            w.audit.detail =
+                format!("run={run} source={} outcome={} {}", report.source, report.outcome, report.counts.detail());
+            Ok(report)
+        })
+    }
+
+    /// The most recent directory runs, newest first (without their items).
+    pub fn directory_runs(&self, limit: u32) -> Result<Vec<RunReport>, StoreError> {
+        self.read(|c| {
+            let ids: Vec<i64> = {
+                let mut stmt = c.prepare_cached("SELECT id FROM directory_runs ORDER BY id DESC LIMIT ?1")?;
+                stmt.query_map([limit], |r| r.get(0))?.collect::<Result<_, _>>()?
+            };
+            ids.into_iter().map(|id| load_run(c, id, false)).collect()
+        })
+    }
+
+    /// One run with its report.
+    pub fn directory_run(&self, id: i64) -> Result<RunReport, StoreError> {
+        self.read(|c| load_run(c, id, true))
+    }
+
+    /// The marker the last recorded LDAP run left (incremental syncs start from it).
+    pub fn directory_marker(&self) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT marker FROM directory_runs WHERE source = 'ldap' AND outcome = 'ok' ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten())
+        })
+    }
+
+    /// Refresh Org Info: one person's directory entry applied now (audited as
+    /// `user.refresh`). `entry`: what the directory holds for them (`None`:
+    /// their entry is gone, which suspends them as a vanished entry does).
+    pub fn refresh_from_directory(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        entry: Option<DirPerson>,
+    ) -> Result<(UserRecord, DirAction), StoreError> {
+        self.write(actor, AuditDraft::new("user.refresh").user(id), |w| {
+            let linked = load_linked(&w.conn, id)?;
+            if linked.state == UserState::Deleted || linked.gone {
+                return Err(DomainError::InvalidTransition {
+                    user: id,
+                    state: linked.state,
+                    action: LifecycleAction::Restore,
+                    hint: "the person was deleted; restore them first",
+                }
+                .into());
+            }
+            let action = match entry {
+                Some(p) => update_in(w, id, p, DirectorySource::Ldap)?,
+                None => {
+                    w.conn
+                        .prepare_cached(
+                            "UPDATE users SET directory_vanished_at = COALESCE(directory_vanished_at, ?2) WHERE id = ?1",
+                        )?
+                        .execute(params![id.as_i64(), w.now.0])?;
+                    set_active_in(w, id, false)?.unwrap_or(DirAction::Unchanged)
+                }
+            };
+            w.audit.detail = format!("action={}", action.as_str());
+            Ok((load_user(&w.conn, id)?, action))
+        })
+    }
+}
+
+/// The field a refusal names, when it names one.
+fn refused_field(e: &StoreError) -> Option<String> {
+    match e {
+        StoreError::Domain(DomainError::InvalidInput { field, .. }) => Some((*field).to_owned()),
+        _ => None,
+    }
 }

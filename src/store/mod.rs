@@ -126,6 +126,26 @@ pub(crate) struct Tx<'c> {
 }
 
 impl Tx<'_> {
+    /// Opens a savepoint: what follows can be undone alone
+    /// ([`Tx::rollback_to`]), change-log entries included.
+    pub(crate) fn savepoint(&mut self) -> Result<usize, StoreError> {
+        self.conn.execute_batch("SAVEPOINT part")?;
+        Ok(self.changes.len())
+    }
+
+    /// Keeps what was written since the savepoint.
+    pub(crate) fn release(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("RELEASE part")?;
+        Ok(())
+    }
+
+    /// Undoes everything since the savepoint `mark` came from.
+    pub(crate) fn rollback_to(&mut self, mark: usize) -> Result<(), StoreError> {
+        self.conn.execute_batch("ROLLBACK TO part; RELEASE part")?;
+        self.changes.truncate(mark);
+        Ok(())
+    }
+
     /// Appends a change to the log; the index sees it once the write commits.
     pub(crate) fn change(&mut self, c: Change) -> Result<(), StoreError> {
         changes::append(&self.conn, self.now, &c)?;

@@ -42,7 +42,7 @@ impl Api {
         let hub = state.readers.clone();
         let app = router(state.clone());
         let mut tokens = BTreeMap::new();
-        for role in Role::ALL {
+        for role in Role::ALL.into_iter().chain([Role::Provisioner]) {
             let (_, t) = store.create_token(&staff(), &format!("op-{role}"), role, None).unwrap();
             tokens.insert(role, t);
         }

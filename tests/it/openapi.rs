@@ -184,7 +184,7 @@ async fn the_mechanical_refusals_of_every_route_are_declared() {
             let (bad, too_large) = (Some(StatusCode::BAD_REQUEST), Some(StatusCode::PAYLOAD_TOO_LARGE));
             // Past every route's limit (uploads of offline events have the largest).
             let mut big = b"{\"x\":\"".to_vec();
-            big.resize(idms::api::MAX_UPLOAD_BODY + 16, b'a');
+            big.resize(idms::api::MAX_UPLOAD_BODY.max(idms::api::MAX_IMPORT_BODY) + 16, b'a');
             let text = Some(StatusCode::UNSUPPORTED_MEDIA_TYPE);
             tries.push(refuse("a text body", &path, token, Some(b"{}"), "text/plain", text));
             tries.push(refuse("malformed JSON", &path, token, Some(b"{\"a\":"), "application/json", bad));

@@ -15,6 +15,7 @@
 mod access;
 mod audit;
 mod cards;
+mod directory;
 mod doors;
 mod levels;
 mod people;
@@ -27,6 +28,7 @@ pub use access::{
 };
 pub use audit::{AuditEntry, AuditHead, AuditReport, BadEntry, Stats};
 pub use cards::{BindingRecord, CredentialRecord, CredentialSummary, Twin};
+pub use directory::{DirectoryRun, RunItem};
 pub use doors::{
     DecideResponse, DenyCode, EventPage, EventResult, EventStatus, EventView, Feed, FeedEntry, FeedKey, FeedKind,
     FeedLevel, FeedRules, QuarantinePage, QuarantinedView, UploadResult,

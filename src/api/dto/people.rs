@@ -105,6 +105,12 @@ pub struct DirectoryLink {
     pub vanished_at: Option<Timestamp>,
 }
 
+impl std::fmt::Debug for DirectoryLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectoryLink").field("source", &self.source).finish_non_exhaustive()
+    }
+}
+
 impl From<rec::DirectoryLink> for DirectoryLink {
     fn from(d: rec::DirectoryLink) -> Self {
         Self { external_id: d.external_id, source: d.source.as_str(), gone_at: d.gone_at, vanished_at: d.vanished_at }

@@ -1,0 +1,153 @@
+//! `idms import csv` and `idms directory`: people from files and from the
+//! directory, through the rule layer.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use idms::api::dto;
+use idms::ops::{self, Acting};
+use idms::store::StoreError;
+
+use super::{Cli, actor, open, ops_audited, output};
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// People from a CSV file (UTF-8, a header row): columns external_id, user_name, given_name, family_name,
+    /// email, phone, employee_no, org_unit, active, groups (`;`-separated). A row is matched by external_id, else
+    /// employee_no, else creates a person. One refused row applies none, unless --partial.
+    Csv {
+        /// The file.
+        file: PathBuf,
+        /// Show what would happen (per row: created, updated, unchanged, refused with line and column); change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply the valid rows even when some are refused.
+        #[arg(long)]
+        partial: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCmd {
+    /// Recent directory runs (LDAP syncs and CSV imports), newest first.
+    Runs {
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One run's report: every person it touched, with action and code.
+    Run {
+        /// The run's ID.
+        id: i64,
+    },
+}
+
+/// Prints a run: the counts, then each item (IDs and codes only).
+pub fn print_run(cli: &Cli, r: idms::store::directory::RunReport) {
+    let r = dto::DirectoryRun::from(r);
+    if cli.json {
+        output::json(&r);
+        return;
+    }
+    let id = r.id.map_or_else(|| "dry run".to_owned(), |i| format!("run {i}"));
+    println!(
+        "{id} ({} {}): {} — created {}, updated {}, suspended {}, resumed {}, deleted {}, skipped {}, refused {}, unchanged {}",
+        r.source,
+        r.trigger,
+        r.outcome,
+        r.created,
+        r.updated,
+        r.suspended,
+        r.resumed,
+        r.deleted,
+        r.skipped,
+        r.refused,
+        r.unchanged
+    );
+    if r.items.is_empty() {
+        return;
+    }
+    let mut t = output::Table::new(&["LINE", "USER", "ACTION", "CODE", "COLUMN"]);
+    for i in r.items {
+        t.row(vec![
+            output::opt(i.line),
+            output::opt(i.user_id),
+            i.action.to_owned(),
+            output::opt(i.code),
+            output::opt(i.column),
+        ]);
+    }
+    t.print();
+}
+
+pub fn import(cli: &Cli, cmd: &ImportCmd) -> Result<(), StoreError> {
+    let ImportCmd::Csv { file, dry_run, partial } = cmd;
+    let bytes = std::fs::read(file).map_err(|e| StoreError::Io(format!("cannot read {}: {e}", file.display())))?;
+    let s = open(cli)?;
+    let a = Acting::Local(actor(cli));
+    let r = ops_audited(
+        &s,
+        &a.actor(),
+        "directory.import_csv",
+        ops::directory::import_csv(&s, &a, &bytes, *dry_run, *partial, "cli"),
+    )?;
+    let refused = r.outcome == "refused";
+    print_run(cli, r);
+    if refused {
+        return Err(idms::domain::DomainError::InvalidInput {
+            field: "file",
+            message: "some rows were refused, so none was applied (see above; --partial applies the others)".into(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+pub fn directory(cli: &Cli, cmd: &DirectoryCmd) -> Result<(), StoreError> {
+    let s = open(cli)?;
+    let a = Acting::Local(actor(cli));
+    match cmd {
+        DirectoryCmd::Runs { limit } => {
+            let runs = ops_audited(&s, &a.actor(), "directory.runs", ops::directory::runs(&s, &a, *limit))?;
+            if cli.json {
+                output::json_as::<dto::DirectoryRun, _>(&runs);
+            } else {
+                let mut t = output::Table::new(&[
+                    "RUN",
+                    "SOURCE",
+                    "TRIGGER",
+                    "STARTED",
+                    "OUTCOME",
+                    "CREATED",
+                    "UPDATED",
+                    "SUSPENDED",
+                    "DELETED",
+                    "SKIPPED",
+                    "REFUSED",
+                ]);
+                for r in runs {
+                    let c = r.counts;
+                    t.row(vec![
+                        output::opt(r.id),
+                        r.source,
+                        r.trigger,
+                        r.started_at.to_string(),
+                        r.outcome,
+                        c.created.to_string(),
+                        c.updated.to_string(),
+                        c.suspended.to_string(),
+                        c.deleted.to_string(),
+                        c.skipped.to_string(),
+                        c.refused.to_string(),
+                    ]);
+                }
+                t.print();
+            }
+        }
+        DirectoryCmd::Run { id } => {
+            let r = ops_audited(&s, &a.actor(), "directory.run", ops::directory::run(&s, &a, *id))?;
+            print_run(cli, r);
+        }
+    }
+    Ok(())
+}
