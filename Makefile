@@ -11,7 +11,8 @@ BARE_METAL := thumbv7em-none-eabihf
 BENCH_DIR ?= target/bench-data
 BENCH_USERS ?= 1000000
 # The project-local Python environment: libosdp (interop tests, benchmarks),
-# openapi-spec-validator and schemathesis (make openapi-check).
+# openapi-spec-validator and schemathesis (make openapi-check), scim2-cli and
+# scim2-server (tests/it/scim_tester.rs).
 VENV := .venv
 # Seconds each cargo-fuzz target runs in `make test` (12 targets).
 FUZZ_SECONDS ?= 5

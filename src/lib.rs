@@ -29,6 +29,7 @@ pub mod jobs;
 pub mod net;
 pub mod ops;
 pub mod readers;
+pub mod scim;
 pub mod service;
 pub mod signals;
 pub mod store;

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod purge;
 pub mod readers;
+pub mod scim;
 pub mod staff;
 pub mod throttle;
 
@@ -156,7 +157,13 @@ impl AppState {
             events,
             durable,
             metrics: metrics::Metrics::with_routes(
-                routes().1.paths.paths.keys().cloned().chain(crate::ui::PATHS.iter().map(|p| (*p).to_string())),
+                routes()
+                    .1
+                    .paths
+                    .paths
+                    .keys()
+                    .cloned()
+                    .chain(crate::ui::PATHS.iter().chain(scim::PATHS).map(|p| (*p).to_string())),
             ),
             tokens: auth::Actings::default(),
             ready: AtomicBool::new(true),
@@ -563,6 +570,8 @@ pub fn router(state: AppState) -> Router {
     routes
         .route("/", axum::routing::get(crate::ui::root))
         .nest("/ui", crate::ui::router(state.clone()))
+        // SCIM 2.0 for identity directories: its own discovery, not in the OpenAPI document.
+        .nest("/scim/v2", scim::router())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {

@@ -49,6 +49,8 @@ mod schema_v6;
 mod schema_v7;
 mod schema_v8;
 mod schema_v9;
+mod scim_api;
+mod scim_tester;
 mod scope;
 mod server;
 mod slapd;
