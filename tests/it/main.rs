@@ -50,6 +50,7 @@ mod schema_v7;
 mod schema_v8;
 mod schema_v9;
 mod scim_api;
+mod scim_lifecycle;
 mod scim_tester;
 mod scope;
 mod server;
