@@ -385,7 +385,12 @@ impl Config {
         flags: &Flags,
     ) -> Result<Self, String> {
         let mut c = match file {
-            Some((f, text)) => toml::from_str(text).map_err(|e| format!("{}: {e}", f.display()))?,
+            // The parser's message and line, never its quote of the line: a secret typed into the file by
+            // mistake (`bind_password = "…"`) would otherwise be printed and logged.
+            Some((f, text)) => toml::from_str(text).map_err(|e| {
+                let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+                format!("{} line {line}: {}", f.display(), e.message())
+            })?,
             None => Self::default(),
         };
         let mut env: Vec<_> = env.into_iter().filter(|(k, _)| k.starts_with("IDMS_")).collect();
@@ -635,6 +640,17 @@ mod tests {
         assert!(!format!("{c:?}").contains("s3cret"), "{c:?}");
         assert!(from_env("IDMS_METRICS_TOKEN", " ").unwrap_err().contains("empty"));
         assert!(from_file("metrics_token = \"\"\n").unwrap_err().contains("empty"));
+    }
+
+    /// A directory password typed into the file by mistake is refused without
+    /// being quoted back (the error goes to the terminal and the journal).
+    #[test]
+    fn a_password_written_into_the_directory_table_is_refused_unquoted() {
+        let file = "[directory]\nurl = \"ldaps://dc1\"\nbind_dn = \"cn=x\"\nbind_password = \"Hunter2-Secret\"\n\
+                    bind_password_file = \"/etc/idms/pw\"\nbase_dn = \"dc=x\"\nflavour = \"ad\"\n";
+        let e = from_file(file).unwrap_err();
+        assert!(e.contains("bind_password") && e.contains("line 4"), "{e}");
+        assert!(!e.contains("Hunter2"), "the value is never quoted: {e}");
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub fn spawn_directory_sync(state: AppState, cfg: crate::directory::LdapConfig) 
             let (s, cfg) = (state.clone(), cfg.clone());
             let ran = tokio::task::spawn_blocking(move || {
                 let me = crate::ops::Acting::Local(crate::store::Actor::directory("directory:ldap"));
-                crate::ops::directory::sync(&s.store, &me, &cfg, false, "schedule")
+                crate::ops::directory::sync(&s.store, &me, &cfg, false, false, "schedule")
                     .map_err(|e| e.audit_now(&s.store, &me.actor(), crate::store::AuditDraft::new("directory.sync")))
             })
             .await;

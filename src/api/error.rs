@@ -112,6 +112,7 @@ fn domain_status(e: &DomainError) -> StatusCode {
         | DomainError::NotDirectoryLinked { .. }
         | DomainError::DirectoryPullUnavailable { .. }
         | DomainError::EmployeeNoTaken
+        | DomainError::MassVanish { .. }
         | DomainError::UserNameTaken
         | DomainError::DirectoryIdTaken
         | DomainError::JobNotAbortable { .. }

@@ -217,7 +217,9 @@ fn user_fields(u: &UserRecord) -> UserFields {
         family_name: u.family_name.clone().unwrap_or_default(),
         email: u.email.clone(),
         phone: u.phone.clone(),
-        active: Some(u.state == crate::domain::UserState::Active),
+        // The directory's own view: only its suspension makes them inactive (a staff suspension is not the
+        // directory's to see or lift, and a PATCH that round-trips `active` must not turn it into its own).
+        active: Some(!(u.state == crate::domain::UserState::Suspended && u.holds.directory)),
         employee_number: u.employee_no.clone(),
         department: u.org_unit.clone(),
     }

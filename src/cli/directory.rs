@@ -36,6 +36,10 @@ pub enum DirectoryCmd {
         /// Show what would happen (created, updated, suspended, …); change nothing, record nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Apply it even when more than a tenth of the linked people would vanish at once (refused
+        /// `mass_vanish` otherwise: usually a changed base_dn or filter, or a lost read right).
+        #[arg(long)]
+        allow_mass_vanish: bool,
     },
     /// Recent directory runs (LDAP syncs and CSV imports), newest first.
     Runs {
@@ -129,9 +133,14 @@ pub fn directory(cli: &Cli, cmd: &DirectoryCmd) -> Result<(), StoreError> {
     let s = open(cli)?;
     let a = Acting::Local(actor(cli));
     match cmd {
-        DirectoryCmd::Sync { dry_run } => {
+        DirectoryCmd::Sync { dry_run, allow_mass_vanish } => {
             let cfg = ldap_config(cli)?;
-            let r = ops_audited(&s, &a.actor(), "directory.sync", ops::directory::sync(&s, &a, &cfg, *dry_run, "cli"))?;
+            let r = ops_audited(
+                &s,
+                &a.actor(),
+                "directory.sync",
+                ops::directory::sync(&s, &a, &cfg, *dry_run, *allow_mass_vanish, "cli"),
+            )?;
             print_run(cli, r);
         }
         DirectoryCmd::Runs { limit } => {

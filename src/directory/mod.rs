@@ -353,6 +353,11 @@ impl LdapConfig {
         if self.timeout_seconds == 0 {
             return bad("timeout_seconds: must be at least 1".into());
         }
+        if self.delete_after_days == Some(0) {
+            return bad(
+                "delete_after_days: at least 1 (a day to notice a directory mistake before anyone is deleted)".into()
+            );
+        }
         if self.delete_after_days.is_some() && self.on_vanish != VanishAction::Delete {
             return bad("delete_after_days: applies only with on_vanish = \"delete\"".into());
         }

@@ -93,6 +93,17 @@ pub enum DomainError {
         /// What changed.
         what: &'static str,
     },
+    /// A directory sync would suspend too many people at once.
+    #[error(
+        "{count} of {of} people linked to the directory would vanish at once; check base_dn, filter and the bind \
+         account's read rights (`idms directory sync --allow-mass-vanish` applies it)"
+    )]
+    MassVanish {
+        /// How many would vanish.
+        count: usize,
+        /// Of how many linked.
+        of: usize,
+    },
     /// Another person has that employee number.
     #[error("another person already has that employee number")]
     EmployeeNoTaken,
@@ -296,6 +307,7 @@ impl DomainError {
             Self::NotDirectoryLinked { .. } => "not_directory_linked",
             Self::DirectoryPullUnavailable { .. } => "directory_pull_unavailable",
             Self::EmployeeNoTaken => "duplicate_employee_no",
+            Self::MassVanish { .. } => "mass_vanish",
             Self::VersionMismatch { .. } => "version_mismatch",
             Self::UserNameTaken => "user_name_taken",
             Self::ExpungeNotConfirmed { .. } => "expunge_not_confirmed",

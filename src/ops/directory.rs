@@ -157,8 +157,13 @@ fn read_rows(bytes: &[u8]) -> Result<Vec<ImportItem>, Box<ImportItem>> {
         match CSV_COLUMNS.iter().position(|c| *c == h) {
             Some(i) if !cols.contains(&i) => cols.push(i),
             Some(_) => return Err(header_error(h, "duplicate_column")),
-            // The header is the file's own; its text is not personal data, but cut it.
-            None => return Err(header_error(h.chars().take(64).collect(), "unknown_column")),
+            // Named only when it looks like a column name: a file without a header row would put its first
+            // person's data here, which the run report keeps a year.
+            None => {
+                let looks = !h.is_empty() && h.len() <= 32 && h.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                let named = if looks { h } else { format!("column {}", cols.len() + 1) };
+                return Err(header_error(named, "unknown_column"));
+            }
         }
     }
     for required in ["given_name", "family_name"] {
@@ -253,6 +258,7 @@ pub fn import_csv(
         present: None,
         on_vanish: OnVanish::Suspend,
         marker: None,
+        allow_mass_vanish: false,
     };
     Ok(store.import(&acting.actor(), items, &opts)?)
 }
@@ -260,12 +266,14 @@ pub fn import_csv(
 /// Recent directory runs (a manager), newest first.
 pub fn runs(store: &Store, acting: &Acting, limit: u32) -> Result<Vec<RunReport>, OpsError> {
     acting.require(Role::Manager)?;
+    acting.require_unscoped()?;
     Ok(store.directory_runs(limit.min(1000))?)
 }
 
 /// One run with its report (a manager).
 pub fn run(store: &Store, acting: &Acting, id: i64) -> Result<RunReport, OpsError> {
     acting.require(Role::Manager)?;
+    acting.require_unscoped()?;
     Ok(store.directory_run(id)?)
 }
 
@@ -293,10 +301,14 @@ pub fn refresh(
     let u = crate::ops::load_scoped(store, acting, id)?;
     let unavailable = |why| OpsError::Refused(DomainError::DirectoryPullUnavailable { user: id, why });
     let Some(link) = &u.directory else { return Err(OpsError::Refused(DomainError::NotDirectoryLinked { user: id })) };
-    if link.source == DirectorySource::Scim {
-        return Err(unavailable(
-            "they are linked through SCIM, where the directory pushes changes and cannot be asked",
-        ));
+    match link.source {
+        DirectorySource::Scim => {
+            return Err(unavailable(
+                "they are linked through SCIM, where the directory pushes changes and cannot be asked",
+            ));
+        }
+        DirectorySource::Csv => return Err(unavailable("they came from a CSV file, which cannot be asked")),
+        DirectorySource::Ldap | DirectorySource::Staff => {}
     }
     if link.gone_at.is_some() {
         return Err(unavailable("the directory deleted them"));
@@ -306,6 +318,10 @@ pub fn refresh(
         return Err(unavailable("no LDAP directory is configured (`[directory]` in the configuration)"));
     };
     let entry = puller.pull(ext)?;
+    if entry.is_none() && link.source != DirectorySource::Ldap {
+        // A link typed by staff that names no entry: nothing to apply, and not the directory's to suspend.
+        return Err(unavailable("the directory holds no entry with their link"));
+    }
     Ok(store.refresh_from_directory(&acting.actor(), id, entry)?)
 }
 
@@ -354,6 +370,7 @@ pub fn sync(
     acting: &Acting,
     cfg: &LdapConfig,
     dry_run: bool,
+    allow_mass_vanish: bool,
     trigger: &'static str,
 ) -> Result<RunReport, OpsError> {
     acting.require(Role::Admin)?;
@@ -371,7 +388,11 @@ pub fn sync(
     // Entries the incremental fetch did not return because they did not change, yet no person is linked to: new
     // to this service, or their person was expunged (which erases the link) — read them now.
     if let (Some(_), Some(ids)) = (&since, &fetched.all_ids) {
-        let known = store.directory_ids(DirectorySource::Ldap)?;
+        // People whose entry had vanished count as unknown: an entry that comes back unchanged is read again.
+        let mut known = store.directory_ids(DirectorySource::Ldap)?;
+        for v in store.vanished_directory_ids()? {
+            known.remove(&v);
+        }
         let got: std::collections::HashSet<&str> = entries.iter().map(|e| e.external_id.as_str()).collect();
         let unknown: Vec<String> =
             ids.iter().filter(|i| !known.contains(*i) && !got.contains(i.as_str())).cloned().collect();
@@ -399,6 +420,7 @@ pub fn sync(
             None => OnVanish::Suspend,
         },
         marker: fetched.marker.map(|m| m.to_string()).or_else(|| since.map(|m| m.to_string())),
+        allow_mass_vanish,
     };
     Ok(store.import(&acting.actor(), items, &opts)?)
 }

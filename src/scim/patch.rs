@@ -35,7 +35,7 @@ use super::filter::{AttrPath, Filter, get_ci};
 use super::schema::{self, Attr, AttrType, Mutability, ResourceKind};
 
 /// Most operations one PatchOp may carry.
-pub const MAX_OPERATIONS: usize = 10_000;
+pub const MAX_OPERATIONS: usize = 1_000;
 
 /// The operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

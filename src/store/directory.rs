@@ -250,6 +250,12 @@ pub(crate) fn update_in(
         }
         .into());
     }
+    // An import row without an external ID keeps the link it has (clearing a link is an admin's unlink). SCIM's
+    // `externalId` is the client's own attribute: it may clear it (RFC 7643, readWrite).
+    let mut p = p;
+    if p.external_id.is_none() && source != DirectorySource::Scim {
+        p.external_id = cur.directory.as_ref().and_then(|d| d.external_id.clone());
+    }
     let p = checked(&w.conn, p, Some(id))?;
     let fields_differ = cur.given_name.as_deref() != Some(p.given_name.as_str())
         || cur.family_name.as_deref() != Some(p.family_name.as_str())
@@ -415,9 +421,10 @@ fn touch_user(w: &Tx<'_>, id: UserId) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Whether SCIM sees this person: linked by SCIM (or by staff, for SCIM to
-/// take over), not let go by the directory, not deleted.
-const SCIM_VISIBLE: &str = "directory_source IN ('scim','staff') AND directory_gone_at IS NULL
+/// Whether SCIM sees this person: linked by SCIM, not let go by the
+/// directory, not deleted. (People staff linked by hand, or the LDAP import
+/// or a CSV file linked, are not the SCIM client's to list, edit or delete.)
+const SCIM_VISIBLE: &str = "directory_source = 'scim' AND directory_gone_at IS NULL
     AND state IN ('active','suspended')";
 
 /// How a SCIM list is narrowed before its filter (an index look-up).
@@ -452,10 +459,12 @@ pub struct GroupRecord {
     pub revision: i64,
 }
 
+/// A SCIM group (one the LDAP import or a CSV file made is not SCIM's), its members those SCIM sees.
 fn load_group(conn: &Connection, id: i64) -> Result<GroupRecord, StoreError> {
     let mut g = conn
         .prepare_cached(
-            "SELECT id, display_name, external_id, created_at, updated_at, revision FROM directory_groups WHERE id = ?1",
+            "SELECT id, display_name, external_id, created_at, updated_at, revision FROM directory_groups
+             WHERE id = ?1 AND source = 'scim'",
         )?
         .query_row([id], |r| {
             Ok(GroupRecord {
@@ -470,8 +479,10 @@ fn load_group(conn: &Connection, id: i64) -> Result<GroupRecord, StoreError> {
         })
         .optional()?
         .ok_or_else(|| DomainError::NotFound { what: "group", id: id.to_string() })?;
-    let mut stmt =
-        conn.prepare_cached("SELECT user_id FROM directory_group_members WHERE group_id = ?1 ORDER BY user_id")?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT m.user_id FROM directory_group_members m JOIN users ON users.id = m.user_id
+         WHERE m.group_id = ?1 AND {SCIM_VISIBLE} ORDER BY m.user_id"
+    ))?;
     g.members = stmt.query_map([id], |r| r.get::<_, i64>(0).map(UserId::from_i64))?.collect::<Result<_, _>>()?;
     Ok(g)
 }
@@ -494,14 +505,14 @@ fn scim_user_in(conn: &Connection, id: UserId) -> Result<UserRecord, StoreError>
     load_user(conn, id)
 }
 
-/// The members a group write names, each a person who is not expunged.
+/// The members a SCIM group write names, each a person SCIM sees.
 fn check_members(conn: &Connection, members: &[UserId]) -> Result<Vec<UserId>, StoreError> {
     let mut out: Vec<UserId> = members.to_vec();
     out.sort_unstable();
     out.dedup();
     for m in &out {
         let ok: bool = conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND state <> 'expunged')")?
+            .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND {SCIM_VISIBLE})"))?
             .query_row([m.as_i64()], |r| r.get(0))?;
         if !ok {
             return Err(DomainError::InvalidInput { field: "members", message: format!("no person {m}") }.into());
@@ -637,12 +648,14 @@ impl Store {
         self.read(|c| {
             let ids: Vec<i64> = match name {
                 None => {
-                    let mut stmt = c.prepare_cached("SELECT id FROM directory_groups ORDER BY id")?;
+                    let mut stmt =
+                        c.prepare_cached("SELECT id FROM directory_groups WHERE source = 'scim' ORDER BY id")?;
                     stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
                 }
                 Some(n) => {
-                    let mut stmt =
-                        c.prepare_cached("SELECT id FROM directory_groups WHERE display_name = ?1 COLLATE NOCASE")?;
+                    let mut stmt = c.prepare_cached(
+                        "SELECT id FROM directory_groups WHERE display_name = ?1 COLLATE NOCASE AND source = 'scim'",
+                    )?;
                     stmt.query_map([n], |r| r.get(0))?.collect::<Result<_, _>>()?
                 }
             };
@@ -783,7 +796,16 @@ pub struct ImportOptions {
     pub on_vanish: OnVanish,
     /// The directory's change marker after this run (incremental syncs start from it).
     pub marker: Option<String>,
+    /// Apply vanishes above [`MASS_VANISH`] (else the run is refused `mass_vanish`).
+    pub allow_mass_vanish: bool,
 }
+
+/// More than this share (and more than [`MASS_VANISH_MIN`] people) of the
+/// LDAP-linked people vanishing in one run looks like a changed base DN,
+/// filter or lost read right, not people leaving: the run is refused.
+pub const MASS_VANISH: f64 = 0.10;
+/// Below this many vanishing people the share is not looked at.
+pub const MASS_VANISH_MIN: usize = 10;
 
 /// What an import did to one person or entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -915,9 +937,18 @@ fn apply_one(
     p: DirPerson,
     source: DirectorySource,
 ) -> Result<(Option<UserId>, DirAction, Option<&'static str>), StoreError> {
+    let unlinked = source == DirectorySource::Csv && p.external_id.is_none();
+    if unlinked && !p.active {
+        // `active` is the directory's suspension: only for people a directory entry is linked to.
+        return Err(DomainError::InvalidInput {
+            field: "active",
+            message: "only a row with an external_id (a directory link) may set active; staff suspend the others"
+                .into(),
+        }
+        .into());
+    }
     let Some(found) = match_entry(&w.conn, &p, source)? else {
         // A CSV row without a directory ID makes an unlinked person.
-        let unlinked = source == DirectorySource::Csv && p.external_id.is_none();
         let id = create_in(w, p, source)?;
         if unlinked {
             w.conn.prepare_cached("UPDATE users SET directory_source = NULL WHERE id = ?1")?.execute([id.as_i64()])?;
@@ -953,7 +984,12 @@ fn apply_one(
 
 /// LDAP-linked people whose entry is gone from the directory: suspended
 /// (marked vanished), then deleted after the configured days.
-fn vanish(w: &mut Tx<'_>, present: &HashSet<String>, on: OnVanish) -> Result<Vec<RunItem>, StoreError> {
+fn vanish(
+    w: &mut Tx<'_>,
+    present: &HashSet<String>,
+    on: OnVanish,
+    allow_mass: bool,
+) -> Result<Vec<RunItem>, StoreError> {
     let linked: Vec<(i64, String, Option<i64>)> = {
         let mut stmt = w.conn.prepare_cached(
             "SELECT id, directory_id, directory_vanished_at FROM users WHERE directory_source = 'ldap'
@@ -961,6 +997,12 @@ fn vanish(w: &mut Tx<'_>, present: &HashSet<String>, on: OnVanish) -> Result<Vec
         )?;
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?
     };
+    let newly = linked.iter().filter(|(_, ext, since)| since.is_none() && !present.contains(ext)).count();
+    #[allow(clippy::cast_precision_loss)]
+    let share = newly as f64 / linked.len().max(1) as f64;
+    if !allow_mass && newly > MASS_VANISH_MIN && share > MASS_VANISH {
+        return Err(DomainError::MassVanish { count: newly, of: linked.len() }.into());
+    }
     let mut out = Vec::new();
     for (id, ext, since) in linked {
         if present.contains(&ext) {
@@ -1162,7 +1204,7 @@ impl Store {
                 }
             }
             if let Some(present) = &opts.present {
-                for i in vanish(w, present, opts.on_vanish)? {
+                for i in vanish(w, present, opts.on_vanish, opts.allow_mass_vanish)? {
                     report.counts.add(i.action);
                     report.items.push(i);
                 }
@@ -1213,6 +1255,17 @@ impl Store {
                 "SELECT directory_id FROM users WHERE directory_source = ?1 AND directory_id IS NOT NULL",
             )?;
             stmt.query_map([source.as_str()], |r| r.get(0))?.collect::<Result<_, _>>().map_err(Into::into)
+        })
+    }
+
+    /// The LDAP directory IDs of people whose entry vanished (suspended by it).
+    pub fn vanished_directory_ids(&self) -> Result<HashSet<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT directory_id FROM users WHERE directory_source = 'ldap' AND directory_vanished_at IS NOT NULL
+                 AND directory_id IS NOT NULL AND directory_gone_at IS NULL",
+            )?;
+            stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>().map_err(Into::into)
         })
     }
 

@@ -18,7 +18,7 @@ use crate::common::{Fixture, staff};
 use crate::slapd::{Person, Slapd};
 
 fn sync(s: &Store, cfg: &idms::directory::LdapConfig) -> RunReport {
-    ops::directory::sync(s, &Acting::Local(staff()), cfg, false, "cli").unwrap()
+    ops::directory::sync(s, &Acting::Local(staff()), cfg, false, false, "cli").unwrap()
 }
 
 /// Everyone by employee number: (ID, state, revision).
@@ -164,7 +164,7 @@ fn the_bind_password_appears_in_no_error_or_audit_entry() {
     let secret = "hunter2-very-secret-pw";
     cfg.bind_password_file = ldap.password_file("wrong.pw", secret);
     let f = Fixture::new();
-    let e = ops::directory::sync(&f.store, &Acting::Local(staff()), &cfg, false, "cli").unwrap_err();
+    let e = ops::directory::sync(&f.store, &Acting::Local(staff()), &cfg, false, false, "cli").unwrap_err();
     assert_eq!(e.code(), "directory_bind_failed");
     assert!(!format!("{e} {e:?}").contains(secret));
     let trail = f.store.audit_entries(&AuditQuery { limit: Some(1000), ..AuditQuery::default() }).unwrap();
@@ -173,4 +173,21 @@ fn the_bind_password_appears_in_no_error_or_audit_entry() {
     assert!(trail.iter().all(|a| !format!("{a:?}").contains(secret)));
     let raw = std::fs::read(f.db_path()).unwrap();
     assert!(!raw.windows(secret.len()).any(|w| w == secret.as_bytes()), "nor in the database file");
+}
+
+#[test]
+fn a_sync_that_would_suspend_most_people_at_once_is_refused_unless_allowed() {
+    let ldap = Slapd::start(30);
+    let mut cfg = ldap.config();
+    let f = Fixture::new();
+    let s = &f.store;
+    sync(s, &cfg);
+    // A careless filter edit: the directory now seems to hold one person.
+    cfg.filter = Some("(uid=p000001)".into());
+    let me = Acting::Local(staff());
+    let e = ops::directory::sync(s, &me, &cfg, false, false, "cli").unwrap_err();
+    assert_eq!(e.code(), "mass_vanish");
+    assert!(by_employee_no(s).values().all(|(_, st, _)| *st == UserState::Active), "no one was suspended");
+    let r = ops::directory::sync(s, &me, &cfg, false, true, "cli").unwrap();
+    assert_eq!(r.counts.suspended, 29);
 }
