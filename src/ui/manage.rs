@@ -1,6 +1,7 @@
 //! A person's **Manage** menu: Suspend / Resume, Delete, Restore,
-//! Expunge - Permanent (and Refresh Org Info, disabled until directories
-//! exist). Which actions show, and which are disabled and why, is asked of
+//! Expunge - Permanent, and Refresh Org Info (`ops::directory::refresh`:
+//! the person's entry pulled from the LDAP directory now; the outcome —
+//! updated, unchanged, suspended — is the record's sealed notice). Which actions show, and which are disabled and why, is asked of
 //! `ops::users::offered`; expunge's page shows `ops::users::expunge_preview`.
 //!
 //! Each action is a confirmation: `GET /ui/people/{id}/{action}` is a full
@@ -90,6 +91,16 @@ pub fn words(code: &str) -> &'static str {
         "not_found" => "There is no such person.",
         "invalid_input" => "A field's value is not acceptable.",
         "busy" => "The service is busy: try again.",
+        "not_directory_linked" => "Not linked to a directory entry: there is nothing to refresh from.",
+        "directory_pull_unavailable" => {
+            "The directory cannot be asked for this person: they are linked through SCIM (the directory pushes \
+             changes), the directory released them, or no LDAP directory is configured."
+        }
+        "directory_unreachable" => "The directory could not be reached: try again later.",
+        "directory_bind_failed" => "The directory refused the service's sign-in (bind): check its configuration.",
+        "directory_tls" => "The secure connection to the directory failed: check its certificate.",
+        "directory_search_failed" => "The directory could not look the entry up: try again later.",
+        "directory_config" => "The directory's configuration is not usable: see the service's log.",
         _ => "This cannot be done now.",
     }
 }
@@ -215,6 +226,85 @@ fn field_label(f: &str) -> &'static str {
     }
 }
 
+/// The Manage menu's path segment for Refresh Org Info.
+pub const REFRESH: &str = "refresh";
+
+/// What Refresh Org Info did, in words (`DirAction` names).
+fn refreshed_words(outcome: &str) -> Option<&'static str> {
+    Some(match outcome {
+        "updated" => "their record was updated with the directory's values.",
+        "unchanged" => "the directory holds nothing new for them.",
+        "suspended" => "their entry is gone from the directory, so they were suspended.",
+        "resumed" => "their entry is back, so the directory's suspension was lifted.",
+        "deleted" => "the directory deleted them.",
+        "skipped" => "the directory's entry was left alone.",
+        _ => return None,
+    })
+}
+
+/// Refresh Org Info's confirmation, or the refusal inside it.
+async fn refresh_confirmation(
+    session: &Session,
+    hx: Hx,
+    id: &str,
+    refused: Option<(&'static str, String)>,
+    status: StatusCode,
+) -> Result<Response, UiError> {
+    let Ok(uid) = id.parse::<UserId>() else { return Err(UiError::not_found()) };
+    let page = ConfirmPage {
+        nav: Nav::new(session, ""),
+        id: uid.to_string(),
+        verb: REFRESH,
+        title: "Refresh Org Info",
+        explain: "Pulls this person's latest information from the linked directory now and applies it as a sync \
+                  would: changed fields are updated, and an entry that is gone suspends them.",
+        confirm: "Refresh Org Info",
+        blocked: None,
+        expunge: None,
+        in_dialog: hx.partial,
+        refused,
+    };
+    let mut res = if hx.partial { html(&page.as_dialog())? } else { html(&page)? }.into_response();
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::VARY, HeaderValue::from_static("HX-Request"));
+    Ok(res)
+}
+
+/// `POST /ui/people/{id}/refresh`: Refresh Org Info through `ops`, then the
+/// record with the outcome; a refusal (no link, nothing to pull from, the
+/// directory unreachable) inside the confirmation in words.
+async fn refresh(s: &AppState, hx: Hx, id: &str, p: Posted) -> Result<Response, UiError> {
+    let Ok(uid) = id.parse::<UserId>() else { return Err(UiError::not_found()) };
+    let puller = s.directory.get().cloned();
+    let done = op(s, &p.session.acting, move |st, a| ops::directory::refresh(st, a, uid, puller.as_deref())).await;
+    match done {
+        Ok((_, action)) => Ok(redirect(hx, &after_refresh(&p.session, uid, action.as_str()))),
+        Err(e)
+            if (e.status.is_client_error() || e.status == StatusCode::SERVICE_UNAVAILABLE)
+                && ![StatusCode::NOT_FOUND, StatusCode::FORBIDDEN].contains(&e.status) =>
+        {
+            let refused = e.refused_actor.clone().map(|actor| Refused { actor, code: e.code });
+            let mut res = if hx.partial {
+                refresh_confirmation(&p.session, hx, id, Some((words(e.code), e.code.to_owned())), e.status).await?
+            } else {
+                redirect(hx, &format!("/ui/people/{uid}/{REFRESH}?refused={}", e.code))
+            };
+            if let Some(r) = refused {
+                res.extensions_mut().insert(r);
+            }
+            Ok(res)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The record's address after Refresh Org Info did `outcome`, sealed for `session`.
+#[must_use]
+pub fn after_refresh(session: &Session, id: UserId, outcome: &str) -> String {
+    let seal = crate::ui::csrf::seal(session, &facts(REFRESH, id, outcome));
+    format!("/ui/people/{id}?done={REFRESH}&outcome={outcome}&seal={seal}")
+}
+
 fn parse(id: &str, verb: &str) -> Result<(UserId, LifecycleAction), UiError> {
     match (id.parse::<UserId>(), parse_action(verb)) {
         (Ok(id), Some(a)) => Ok((id, a)),
@@ -231,6 +321,9 @@ pub async fn confirm_page(
     Query(q): Query<ConfirmQuery>,
 ) -> Result<Response, UiError> {
     let refused = q.refused.as_deref().and_then(known);
+    if verb == REFRESH {
+        return refresh_confirmation(&session, hx, &id, refused, StatusCode::OK).await;
+    }
     confirmation(&s, &session, hx, &id, &verb, refused, StatusCode::OK).await
 }
 
@@ -288,6 +381,9 @@ pub async fn act(
     Path((id, verb)): Path<(String, String)>,
     p: Posted,
 ) -> Result<Response, UiError> {
+    if verb == REFRESH {
+        return refresh(&s, hx, &id, p).await;
+    }
     let (uid, action) = parse(&id, &verb)?;
     let acting = p.session.acting.clone();
     let done = if action == LifecycleAction::Expunge {
@@ -347,6 +443,8 @@ pub struct Done {
     pub done: Option<String>,
     /// Expunge: the cards returned to stock (UIDs, comma-separated).
     pub released: Option<String>,
+    /// Refresh Org Info: what it did (`updated`, `unchanged`, `suspended`, …).
+    pub outcome: Option<String>,
     /// The seal (`ui::csrf::seal`) of what the record cannot bear out:
     /// that the person was just added or saved, and which cards an
     /// expunge released. Without it those are not shown.
@@ -373,12 +471,14 @@ impl Done {
     /// sealed it for `id`.
     #[must_use]
     pub fn checked(mut self, session: &Session, id: UserId) -> Self {
-        let released = self.released.as_deref().unwrap_or_default();
+        let refresh = self.done.as_deref() == Some(REFRESH);
+        let third = if refresh { self.outcome.as_deref() } else { self.released.as_deref() }.unwrap_or_default();
         let ok =
-            self.done.as_deref().is_some_and(|d| crate::ui::csrf::sealed(session, &facts(d, id, released), &self.seal));
+            self.done.as_deref().is_some_and(|d| crate::ui::csrf::sealed(session, &facts(d, id, third), &self.seal));
         if !ok {
             self.released = None;
-            if matches!(self.done.as_deref(), Some("added" | "saved")) {
+            self.outcome = None;
+            if matches!(self.done.as_deref(), Some("added" | "saved" | REFRESH)) {
                 self.done = None;
             }
         }
@@ -396,6 +496,11 @@ pub fn notice(done: &Done, id: UserId, state: crate::domain::UserState) -> Optio
     let text = match done.done.as_deref()? {
         "added" => Some(format!("Person {id} was added.")),
         "saved" => Some(format!("The changes to person {id} were saved.")),
+        REFRESH => done
+            .outcome
+            .as_deref()
+            .and_then(refreshed_words)
+            .map(|w| format!("Org info of person {id} was refreshed from the directory: {w}")),
         _ => None,
     };
     if let Some(text) = text {

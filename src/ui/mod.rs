@@ -19,6 +19,7 @@ pub mod audit;
 pub mod cards;
 pub mod csrf;
 pub mod deleted;
+pub mod directory;
 pub mod enrol;
 pub mod error;
 pub mod events;
@@ -90,6 +91,9 @@ pub const PATHS: &[&str] = &[
     "/ui/purge/jobs/{id}",
     "/ui/purge/jobs/{id}/progress",
     "/ui/purge/dates",
+    "/ui/directory",
+    "/ui/directory/import",
+    "/ui/directory/runs/{id}",
     "/ui/assets/{file}",
 ];
 
@@ -129,6 +133,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/purge/jobs/{id}", get(purge::job))
         .route("/purge/jobs/{id}/progress", get(purge::progress))
         .route("/purge/dates", get(purge::dates_page).post(purge::set_dates))
+        .route("/directory", get(directory::page))
+        .route("/directory/import", post(directory::import))
+        .route("/directory/runs/{id}", get(directory::run))
         .route("/assets/{file}", get(assets::serve))
         .fallback(error::not_found)
         .layer(middleware::from_fn_with_state(state, security_headers))
@@ -228,7 +235,8 @@ pub struct MenuItem {
 /// `ops::credentials::list` and `ops::readers::list` need; Overview what
 /// `ops::audit::stats` needs; Audit what `ops::audit::entries` needs;
 /// Access control what `ops::levels::doors` needs;
-/// Access events what `ops::events::list` needs; Administration what
+/// Access events what `ops::events::list` needs; Directory what
+/// `ops::directory::runs` needs; Administration what
 /// `ops::access` needs.
 const MENU: &[(&str, &str, Role)] = &[
     ("People", "/ui/people", Role::Viewer),
@@ -240,6 +248,7 @@ const MENU: &[(&str, &str, Role)] = &[
     ("Overview", overview::HERE, Role::Viewer),
     ("Access events", events::HERE, Role::Manager),
     ("Audit", audit::HERE, Role::Manager),
+    ("Directory", directory::HERE, Role::Manager),
     ("Administration", admin::HERE, Role::Admin),
 ];
 

@@ -215,6 +215,8 @@ pub struct PersonPage {
     pub history: Vec<HeldLine>,
     /// The Manage menu (empty: the role allows no action).
     pub manage: Vec<manage::MenuAction>,
+    /// Refresh Org Info in the Manage menu (a manager's): `None` when not offered.
+    pub refresh: Option<manage::MenuAction>,
     /// The notice after an action.
     pub notice: Option<manage::Notice>,
     /// Once expunged: when and by whom.
@@ -331,9 +333,11 @@ impl PersonPage {
             _ => None,
         };
         let heading = heading(&u);
+        let suspended_by = suspended_by(&u);
+        let refresh = refresh_item(session, &u);
         let f = |label, value| Field { label, value, time: None };
         let t = |label, t: Option<crate::domain::Timestamp>| Field { label, value: "—".into(), time: Shown::opt(t) };
-        let fields = vec![
+        let mut fields = vec![
             f("User ID", id.clone()),
             f("State", u.state.as_str().into()),
             f("Given name", text(u.given_name)),
@@ -348,10 +352,13 @@ impl PersonPage {
             t("Valid to", u.valid_to),
             f("Purge date", text(u.purge_date.map(crate::domain::time::format_date))),
             f("Legal hold", yes_no(u.legal_hold)),
-            // No directory is configured yet: a link can only be an old one.
+            f("Directory link", link_text(u.directory.as_ref())),
+            t("Released by the directory", u.directory.as_ref().and_then(|l| l.gone_at)),
+            t("Directory entry vanished", u.directory.as_ref().and_then(|l| l.vanished_at)),
+            f("Directory user name", text(u.user_name.clone())),
             f(
-                "Directory link",
-                if u.directory_linked { "linked (no directory configured)".into() } else { "none".into() },
+                "Directory groups",
+                if u.directory_groups.is_empty() { "—".into() } else { u.directory_groups.join(", ") },
             ),
             f("Balance", crate::ui::forms::money(u.balance)),
             f("Unreturned items", u.unreturned_items.to_string()),
@@ -361,6 +368,13 @@ impl PersonPage {
             t("Deleted", u.deleted_at),
             t("Expunged", u.expunged_at),
         ];
+        if let Some(by) = suspended_by {
+            fields.insert(2, f("Suspended by", by.into()));
+        }
+        // A link's instants show only when they happened.
+        fields.retain(|x| {
+            !matches!(x.label, "Released by the directory" | "Directory entry vanished") || x.time.is_some()
+        });
         let cards = u
             .credentials
             .iter()
@@ -390,6 +404,7 @@ impl PersonPage {
             cards,
             history,
             manage,
+            refresh,
             notice,
             tombstone,
             validity,
@@ -406,6 +421,47 @@ impl PersonPage {
             access_notice: None,
         }
     }
+}
+
+/// A person's directory link in words: where it came from and the entry's ID.
+fn link_text(link: Option<&crate::store::records::DirectoryLink>) -> String {
+    use crate::store::records::DirectorySource as S;
+    let Some(l) = link else { return "none".into() };
+    let from = match l.source {
+        S::Scim => "SCIM (pushed by the directory)",
+        S::Ldap => "LDAP / Active Directory import",
+        S::Csv => "CSV import",
+        S::Staff => "typed by staff",
+    };
+    match &l.external_id {
+        Some(e) => format!("{from}, external ID {e}"),
+        None => format!("{from}, no external ID"),
+    }
+}
+
+/// Who holds a suspension ("staff", "the directory", "both"), while the
+/// person is suspended or was deleted from a suspension.
+fn suspended_by(u: &UserRecord) -> Option<&'static str> {
+    if !matches!(u.state, UserState::Suspended | UserState::Deleted) {
+        return None;
+    }
+    match (u.holds.staff, u.holds.directory) {
+        (true, true) => Some("both staff and the directory"),
+        (true, false) => Some("staff"),
+        (false, true) => Some("the directory"),
+        (false, false) => None,
+    }
+}
+
+/// Refresh Org Info for the menu: offered to roles `ops::directory::refresh`
+/// serves (a manager), disabled with why when the person has no link.
+fn refresh_item(session: &Session, u: &UserRecord) -> Option<manage::MenuAction> {
+    if session.acting.require(crate::store::Role::Manager).is_err() || u.state == UserState::Expunged {
+        return None;
+    }
+    let disabled = u.directory.is_none().then(|| manage::words("not_directory_linked").to_owned());
+    let code = if disabled.is_some() { "not_directory_linked" } else { "" };
+    Some(manage::MenuAction { verb: manage::REFRESH, label: "Refresh Org Info", disabled, code })
 }
 
 /// A record's heading: the person's name, or "Person ID" once expunged.

@@ -60,6 +60,7 @@ mod ui_admin;
 mod ui_attack;
 mod ui_browser;
 mod ui_cards;
+mod ui_directory;
 mod ui_doors;
 mod ui_http;
 mod ui_levels;

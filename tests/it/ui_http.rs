@@ -346,7 +346,13 @@ async fn an_eraser_deletes_then_expunges_through_the_forms_and_the_card_returns_
     // Expunge is shown, disabled, with the reason: the person is not deleted.
     assert!(record.body.contains("aria-disabled=\"true\" aria-describedby=\"why-expunge\">Expunge - Permanent<"));
     assert!(record.body.contains("holder_not_deleted"), "{}", record.body);
-    assert!(record.body.contains("Refresh Org Info") && record.body.contains("No directory configured."));
+    // Refresh Org Info is offered to a manager and above, disabled for a person without a directory link.
+    assert!(
+        record.body.contains("aria-describedby=\"why-refresh\">Refresh Org Info</button>")
+            && record.body.contains("not_directory_linked"),
+        "{}",
+        record.body
+    );
 
     // The confirmation page (no htmx) and the dialog (htmx) for Delete.
     let page = ui.get(&format!("/ui/people/{id}/delete"), Some(&cookie), false).await;

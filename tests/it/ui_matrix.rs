@@ -382,6 +382,39 @@ fn cases() -> Vec<Case> {
         Case {
             stream: false,
             method: get,
+            template: "/ui/directory",
+            who: manager,
+            ok: S::OK,
+            target: |_| page("/ui/directory"),
+        },
+        Case {
+            stream: false,
+            method: post,
+            template: "/ui/directory/import",
+            who: manager,
+            ok: S::SEE_OTHER,
+            target: |_| Target {
+                path: "/ui/directory/import".into(),
+                form: format!("step=apply&csv=given_name%2Cfamily_name%0A{}%2CImported%0A", fresh("Matrix")),
+                watch: Watch::Sql("SELECT CAST(COUNT(*) AS TEXT) FROM users"),
+            },
+        },
+        Case {
+            stream: false,
+            method: get,
+            template: "/ui/directory/runs/{id}",
+            who: manager,
+            ok: S::OK,
+            target: |ui| {
+                let me = idms::ops::Acting::Local(staff());
+                let csv = format!("given_name,family_name\n{},Run\n", fresh("Matrix"));
+                let r = idms::ops::directory::import_csv(&ui.store, &me, csv.as_bytes(), false, false, "cli").unwrap();
+                page(&format!("/ui/directory/runs/{}", r.id.unwrap()))
+            },
+        },
+        Case {
+            stream: false,
+            method: get,
             template: "/ui/overview",
             who: viewer,
             ok: S::OK,

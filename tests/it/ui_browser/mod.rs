@@ -8,6 +8,7 @@
 //! (`make deps` installs them); without them the tests fail saying so.
 
 mod admin;
+mod directory;
 mod doors;
 mod enrol;
 mod erase;

@@ -38,6 +38,8 @@ const NOT_PAGES: &[&str] = &[
     "/ui/readers/events",
     // A fragment the job's page polls (checked there, in `purge`).
     "/ui/purge/jobs/{id}/progress",
+    // The CSV import's post: its preview answers a post (checked over HTTP in `ui_directory`).
+    "/ui/directory/import",
 ];
 
 /// A page of the tour.
@@ -111,7 +113,18 @@ fn seed(dir: &Path) -> (String, String, String) {
     (hopper, hostile, job)
 }
 
-fn tour(hopper: &str, hostile: &str, job: &str) -> Vec<Visit> {
+/// A CSV import with one refused row, applied `--partial`: a run with a report; its ID.
+fn directory_run(dir: &Path) -> String {
+    let file = dir.join("people.csv");
+    let csv = "given_name,family_name,email,employee_no,external_id\n\
+               Ada,Lovelace,ada@example.org,E-1,hr-1\n\
+               Mary,Jackson,mary-at-example,E-2,hr-2\n";
+    std::fs::write(&file, csv).unwrap();
+    let r = cli(dir, &["import", "csv", file.to_str().unwrap(), "--partial"]);
+    r["id"].to_string()
+}
+
+fn tour(hopper: &str, hostile: &str, job: &str, run: &str) -> Vec<Visit> {
     let deleted_search = "/ui/deleted?q=&from=&to=&unit=north&search=Search";
     vec![
         visit("people", "/ui/people", "/ui/people?q=ho".into(), "Hopper", false),
@@ -139,6 +152,8 @@ fn tour(hopper: &str, hostile: &str, job: &str) -> Vec<Visit> {
         visit("purge-add-job", "/ui/purge/add", "/ui/purge/add".into(), "Number of Days After Purge Date", false),
         visit("purge-job", "/ui/purge/jobs/{id}", format!("/ui/purge/jobs/{job}"), "1 of 1 done (100 %)", false),
         visit("purge-dates", "/ui/purge/dates", "/ui/purge/dates".into(), "Update users in bulk", false),
+        visit("directory", "/ui/directory", "/ui/directory".into(), "Import people from a CSV file", false),
+        visit("directory-run", "/ui/directory/runs/{id}", format!("/ui/directory/runs/{run}"), "invalid_input", false),
         visit("overview", "/ui/overview", "/ui/overview".into(), "Overview", false),
         visit("audit", "/ui/audit", "/ui/audit".into(), "Audit", false),
         visit("access-events", "/ui/events", "/ui/events".into(), "Access events", false),
@@ -222,6 +237,7 @@ async fn every_page_is_accessible_at_desktop_and_tablet_width_and_shows_hostile_
     let server = service(d.path(), PASSWORD);
     add_operator(d.path(), "ada", "admin", PASSWORD);
     let (hopper, hostile, job) = seed(d.path());
+    let run = directory_run(d.path());
     // A controller whose clock drifted sends markup in every field: refused, quarantined.
     let sent = serde_json::json!([{"event_id": SCRIPT, "at": "2026-01-01T00:00:00Z", "door": IMG, "uid": "zz",
         "decision": "deny", "reason": IMG}]);
@@ -237,7 +253,7 @@ async fn every_page_is_accessible_at_desktop_and_tablet_width_and_shows_hostile_
     check(c, "sign-in", "Sign in", false, shots.as_deref()).await;
     sign_in(c, &server.base, "ada", PASSWORD).await;
 
-    for v in tour(&hopper, &hostile, &job) {
+    for v in tour(&hopper, &hostile, &job, &run) {
         c.goto(&format!("{}{}", server.base, v.path)).await.unwrap();
         check(c, v.name, &v.shows, v.hostile, shots.as_deref()).await;
         pages.push((v.name, v.route));
