@@ -80,8 +80,8 @@ fn main() {
 
     // The whole sync: the client, the rules and one transaction into a fresh store.
     let dir = tempfile::tempdir().unwrap();
-    let store = idms::store::Store::create(&dir.path().join("idms.db"), std::sync::Arc::new(idms::clock::SystemClock))
-        .unwrap();
+    let store =
+        idms::store::Store::create(&dir.path().join("idms.db"), std::sync::Arc::new(idms::clock::SystemClock)).unwrap();
     let me = idms::ops::Acting::Local(idms::store::Actor::staff("bench"));
     let t = Instant::now();
     let r = idms::ops::directory::sync(&store, &me, &cfg, false, false, "cli").unwrap();
