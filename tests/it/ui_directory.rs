@@ -131,7 +131,13 @@ impl ops::directory::Puller for Fake {
 async fn ui_directory_refresh_org_info_is_refused_in_words_then_updates_with_a_directory() {
     let ui = Ui::new();
     with_manager(&ui);
-    let ada = import(&ui, GOOD).items[0].user.unwrap();
+    // Linked by staff to an entry (a CSV link cannot be pulled: that is refused as the CSV-linked case below).
+    let linked = idms::store::NewUser {
+        directory_id: Some("hr-1".into()),
+        email: Some("ada@example.org".into()),
+        ..new_user("Ada", "Lovelace")
+    };
+    let ada = ui.store.create_user(&staff(), linked).unwrap().id;
     let bob = ui.store.create_user(&staff(), new_user("Bob", "Plain")).unwrap().id;
     let (cookie, csrf) = ui.sign_in("max").await;
 
