@@ -377,6 +377,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 
 fn connect_with(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     let mut c = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    c.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     let _: String = c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     // Pruned movement history is zeroed on disk, not left in free pages.
@@ -390,6 +391,7 @@ fn connect_with(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError>
 /// only when it is older; a newer file is refused.
 fn reader(path: &Path) -> Result<Connection, StoreError> {
     let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    c.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     match c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? {
         v if v == SCHEMA_VERSION => Ok(c),

@@ -189,8 +189,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Compiled statements kept per connection. The store prepares about 220
+/// distinct statements (`prepare_cached`), and rusqlite keeps 16 by
+/// default: past that, the least recently used is compiled again on every
+/// use — with the triggers of the tables it writes, which is what made a
+/// purge job three times slower once schema 9 added its statements to the
+/// expunge path.
+pub(crate) const STATEMENT_CACHE: usize = 512;
+
 fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(Duration::from_secs(10))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
