@@ -23,13 +23,14 @@ use crate::domain::{
 };
 
 /// A holder: what today's checks look at, their ID, and what the door
-/// rules look at (their group and the levels assigned to them directly),
+/// rules look at (their groups and the levels assigned to them directly),
 /// side by side so a decision at a door reads one place.
 #[derive(Debug, Clone)]
 struct Holder {
     view: HolderView,
     id: UserId,
-    group: Option<GroupId>,
+    /// Their `group`, then their directory groups, sorted ([`GroupId`]).
+    groups: SmallVec<[GroupId; 1]>,
     /// Inline up to three: no pointer to follow on the door path.
     levels: SmallVec<[Assignment; 3]>,
 }
@@ -136,7 +137,7 @@ impl Inner {
         self.holders.push(Holder {
             view: HolderView { state: UserState::Deleted, window: ValidityWindow::default() },
             id,
-            group: None,
+            groups: SmallVec::new(),
             levels: SmallVec::new(),
         });
         self.slots.insert(id, s);
@@ -169,7 +170,20 @@ impl Inner {
             Change::Group { id, group } => {
                 let s = self.slot(id) as usize;
                 if let Some(a) = self.holders.get_mut(s) {
-                    a.group = group;
+                    a.groups.retain(|g| g.directory_row().is_some());
+                    if let Some(g) = group {
+                        a.groups.insert(0, g);
+                    }
+                }
+            }
+            Change::Membership { id, group, member } => {
+                let s = self.slot(id) as usize;
+                if let Some(a) = self.holders.get_mut(s) {
+                    match (a.groups.binary_search(&group), member) {
+                        (Err(at), true) => a.groups.insert(at, group),
+                        (Ok(at), false) => drop(a.groups.remove(at)),
+                        _ => {}
+                    }
                 }
             }
             Change::Assignment { user, level, window } => {
@@ -239,7 +253,7 @@ impl Inner {
         };
         let Some(door) = self.rules.door_named(door) else { return Err(DenyReason::NoAccessToDoor) };
         let Some(a) = self.holders.get(slot as usize) else { return Err(DenyReason::NoAccessToDoor) };
-        let g = self.rules.access(&a.levels, a.group, door, now).map_err(refused)?;
+        let g = self.rules.access(&a.levels, &a.groups, door, now).map_err(refused)?;
         Ok(Some(Granted {
             level: g.level,
             target: g.target,
@@ -267,8 +281,9 @@ impl Inner {
             Some(h) => {
                 let mut levels: Vec<Assignment> = h.levels.iter().filter(|a| reaches(a.level)).copied().collect();
                 levels.sort_by_key(|a| a.level);
-                let by_group = h.group.map_or(&[][..], |g| self.rules.group_assignments(g));
-                levels.extend(by_group.iter().filter(|a| reaches(a.level)));
+                for g in &h.groups {
+                    levels.extend(self.rules.group_assignments(*g).iter().filter(|a| reaches(a.level)));
+                }
                 if levels.is_empty() {
                     return None;
                 }
@@ -509,7 +524,7 @@ impl Index {
         let mut out: Vec<_> = inner
             .rules
             .door_list()
-            .map(|(name, id)| (name.to_owned(), inner.rules.covering(&a.levels, a.group, id, now)))
+            .map(|(name, id)| (name.to_owned(), inner.rules.covering(&a.levels, &a.groups, id, now)))
             .filter(|(_, g)| !g.is_empty())
             .collect();
         out.sort_by(|x, y| x.0.cmp(&y.0));
@@ -602,7 +617,7 @@ impl Index {
             (inner.applied_seq, inner.rules_seq, groups)
         };
         let holds =
-            |h: &Holder| h.levels.iter().any(|a| reaches(a.level)) || h.group.is_some_and(|g| groups.contains(&g));
+            |h: &Holder| h.levels.iter().any(|a| reaches(a.level)) || h.groups.iter().any(|g| groups.contains(g));
         let bits = self.reach_bits(&sorted, applied, rules_seq, &holds);
         let mut out = Vec::new();
         let mut from = after.map(|(technology, uid)| Key { technology, uid });

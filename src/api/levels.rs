@@ -463,30 +463,25 @@ pub async fn list_assignments(
     Ok(Json(v.into_iter().map(Assignment::from).collect()))
 }
 
-/// A person or a group, and a window.
+/// A person, a group or a directory group, and a window.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAssignment {
-    /// The person (exactly one of `user_id`, `group`).
+    /// The person (exactly one of `user_id`, `group`, `directory_group`).
     pub user_id: Option<String>,
-    /// The group.
+    /// The group (the people's `group` field).
     pub group: Option<String>,
+    /// The directory group (from SCIM, LDAP or a CSV), by display name.
+    pub directory_group: Option<String>,
     /// From (RFC 3339, inclusive).
     pub valid_from: Option<String>,
     /// To (RFC 3339, exclusive).
     pub valid_to: Option<String>,
 }
 
-fn holder_of(user_id: Option<String>, group: Option<String>) -> Result<Holder, DomainError> {
-    match (user_id, group) {
-        (Some(u), None) => Ok(Holder::User(u.parse::<UserId>()?)),
-        (None, Some(g)) => Ok(Holder::Group(g)),
-        _ => Err(DomainError::InvalidInput { field: "user_id", message: "exactly one of user_id and group".into() }),
-    }
-}
-
-/// Assign a level to a person (of the caller's unit) or a group (unscoped
-/// managers), or change the assignment's window (manager).
+/// Assign a level to a person (of the caller's unit), a group or a
+/// directory group (unscoped managers), or change the assignment's window
+/// (manager).
 #[utoipa::path(post, path = "/api/v1/levels/{name}/assignments", tag = "access levels",
     params(("name" = String, Path, description = "Level name")), request_body = NewAssignment,
     responses((status = 201, body = Assignment), (status = 404, body = Problem),
@@ -499,7 +494,7 @@ pub async fn assign(
     ApiJson(b): ApiJson<NewAssignment>,
 ) -> Result<(StatusCode, Json<Assignment>), ApiError> {
     let v = op(&s, &auth.acting(), move |st, a| {
-        let holder = holder_of(b.user_id, b.group)?;
+        let holder = Holder::named(b.user_id.as_deref(), b.group.as_deref(), b.directory_group.as_deref())?;
         let window = ValidityWindow::new(
             time("valid_from", b.valid_from.as_deref())?,
             time("valid_to", b.valid_to.as_deref())?,
@@ -515,13 +510,15 @@ pub async fn assign(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct HolderQuery {
-    /// The person (exactly one of `user_id`, `group`).
+    /// The person (exactly one of `user_id`, `group`, `directory_group`).
     pub user_id: Option<String>,
     /// The group.
     pub group: Option<String>,
+    /// The directory group.
+    pub directory_group: Option<String>,
 }
 
-/// Take a level away from a person or a group (manager).
+/// Take a level away from a person, a group or a directory group (manager).
 #[utoipa::path(delete, path = "/api/v1/levels/{name}/assignments", tag = "access levels",
     params(("name" = String, Path, description = "Level name"), HolderQuery),
     responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
@@ -532,7 +529,7 @@ pub async fn unassign(
     ApiQuery(q): ApiQuery<HolderQuery>,
 ) -> Result<StatusCode, ApiError> {
     op(&s, &auth.acting(), move |st, a| {
-        let holder = holder_of(q.user_id, q.group)?;
+        let holder = Holder::named(q.user_id.as_deref(), q.group.as_deref(), q.directory_group.as_deref())?;
         levels::unassign(st, a, &name, &holder)
     })
     .await?;

@@ -154,14 +154,17 @@ pub(super) enum LevelCmd {
         #[arg(num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true, value_name = "GRANTS")]
         grants: Vec<String>,
     },
-    /// Assign a level to a person or a group (again: changes its window).
-    #[command(group(ArgGroup::new("who").args(["user", "group"]).required(true)))]
+    /// Assign a level to a person, a group or a directory group (again: changes its window).
+    #[command(group(ArgGroup::new("who").args(["user", "group", "directory_group"]).required(true)))]
     Assign {
         level: String,
         #[arg(long)]
         user: Option<String>,
         #[arg(long)]
         group: Option<String>,
+        /// A directory group (from SCIM, LDAP or a CSV) by its display name.
+        #[arg(long)]
+        directory_group: Option<String>,
         /// From (RFC 3339, inclusive).
         #[arg(long)]
         from: Option<String>,
@@ -169,14 +172,17 @@ pub(super) enum LevelCmd {
         #[arg(long)]
         to: Option<String>,
     },
-    /// Take a level away from a person or a group.
-    #[command(group(ArgGroup::new("who").args(["user", "group"]).required(true)))]
+    /// Take a level away from a person, a group or a directory group.
+    #[command(group(ArgGroup::new("who").args(["user", "group", "directory_group"]).required(true)))]
     Unassign {
         level: String,
         #[arg(long)]
         user: Option<String>,
         #[arg(long)]
         group: Option<String>,
+        /// A directory group by its display name.
+        #[arg(long)]
+        directory_group: Option<String>,
     },
     /// The default levels (every new person gets them).
     Default {
@@ -413,14 +419,6 @@ fn grants(raw: &[String]) -> Result<Vec<(GrantTarget, String)>, DomainError> {
     Ok(out)
 }
 
-fn holder(user: Option<&str>, group: Option<&str>) -> Result<Holder, DomainError> {
-    match (user, group) {
-        (Some(u), _) => Ok(Holder::User(u.parse::<UserId>()?)),
-        (None, Some(g)) => Ok(Holder::Group(g.to_owned())),
-        (None, None) => Err(DomainError::InvalidInput { field: "user", message: "--user ID or --group G".into() }),
-    }
-}
-
 pub(super) fn level(cli: &Cli, s: &Store, cmd: &LevelCmd) -> Result<(), StoreError> {
     let (_, a) = me(cli);
     let one = |r: idms::store::levels::LevelRecord| {
@@ -436,8 +434,8 @@ pub(super) fn level(cli: &Cli, s: &Store, cmd: &LevelCmd) -> Result<(), StoreErr
             let r = g.and_then(|g| ops::add_level(s, &a, name, org_unit.clone(), &g));
             one(done(s, cli, "level.add", r)?);
         }
-        LevelCmd::Assign { level, user, group, from, to } => {
-            let r = holder(user.as_deref(), group.as_deref())
+        LevelCmd::Assign { level, user, group, directory_group, from, to } => {
+            let r = Holder::named(user.as_deref(), group.as_deref(), directory_group.as_deref())
                 .and_then(|h| {
                     let w = ValidityWindow::new(ts("from", from.as_deref())?, ts("to", to.as_deref())?)?;
                     Ok((h, w))
@@ -451,8 +449,8 @@ pub(super) fn level(cli: &Cli, s: &Store, cmd: &LevelCmd) -> Result<(), StoreErr
                 println!("level {} assigned", r.level);
             }
         }
-        LevelCmd::Unassign { level, user, group } => {
-            let r = holder(user.as_deref(), group.as_deref())
+        LevelCmd::Unassign { level, user, group, directory_group } => {
+            let r = Holder::named(user.as_deref(), group.as_deref(), directory_group.as_deref())
                 .map_err(OpsError::Refused)
                 .and_then(|h| ops::unassign(s, &a, level, &h));
             done(s, cli, "level.unassign", r)?;
@@ -485,7 +483,7 @@ pub(super) fn level(cli: &Cli, s: &Store, cmd: &LevelCmd) -> Result<(), StoreErr
             for r in all {
                 let who = match r.holder {
                     Holder::User(u) => u.to_string(),
-                    Holder::Group(g) => format!("group {g}"),
+                    other => other.words(),
                 };
                 t.row(vec![
                     who,
@@ -521,7 +519,12 @@ pub(super) fn level(cli: &Cli, s: &Store, cmd: &LevelCmd) -> Result<(), StoreErr
                     if r.is_default { "yes".into() } else { String::new() },
                     grants,
                     r.people.to_string(),
-                    r.groups.join(","),
+                    r.groups
+                        .iter()
+                        .cloned()
+                        .chain(r.directory_groups.iter().map(|g| format!("directory:{g}")))
+                        .collect::<Vec<_>>()
+                        .join(","),
                 ]);
             }
             t.print();
@@ -564,7 +567,7 @@ pub(super) fn access(cli: &Cli, s: &Store, user: &str, at: Option<&str>) -> Resu
     for r in &p.assignments {
         let through = match &r.holder {
             Holder::User(_) => "direct".to_owned(),
-            Holder::Group(g) => format!("group {g}"),
+            other => other.words(),
         };
         t.row(vec![
             r.level.clone(),

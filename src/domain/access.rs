@@ -777,9 +777,29 @@ impl Target {
     }
 }
 
-/// A user group's ID (the interned `group` field of a person).
+/// A group's ID: the interned `group` field of a person, or (made by
+/// [`GroupId::directory`]) a directory group. The two never meet, and a
+/// person's groups sort with their `group` first, then their directory
+/// groups by ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupId(pub i64);
+
+impl GroupId {
+    /// Directory groups' IDs lie at and above this.
+    pub const DIRECTORY: i64 = 1 << 40;
+
+    /// The ID of directory group `id` (a `directory_groups` row).
+    #[must_use]
+    pub const fn directory(id: i64) -> Self {
+        Self(Self::DIRECTORY | id)
+    }
+
+    /// The directory group's row ID, when this is one.
+    #[must_use]
+    pub const fn directory_row(self) -> Option<i64> {
+        if self.0 >= Self::DIRECTORY { Some(self.0 & (Self::DIRECTORY - 1)) } else { None }
+    }
+}
 
 /// A set of (door or area, schedule) pairs: the unit staff assign.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -937,20 +957,20 @@ impl RuleSet {
     }
 
     /// The (level, target, schedule) grants covering `door` among the
-    /// levels a person holds at `at` (directly or through `group`), whatever
-    /// the time of day: what `idms access` shows.
+    /// levels a person holds at `at` (directly or through their `groups`),
+    /// whatever the time of day: what `idms access` shows.
     #[must_use]
     pub fn covering(
         &self,
         direct: &[Assignment],
-        group: Option<GroupId>,
+        groups: &[GroupId],
         door: DoorId,
         at: Timestamp,
     ) -> Vec<(LevelId, Target, ScheduleId)> {
         let Some(d) = self.doors.get(&door) else { return Vec::new() };
-        let by_group = group.map_or(&[][..], |g| self.group_assignments(g));
+        let by_groups = groups.iter().flat_map(|g| self.group_assignments(*g));
         let mut out = Vec::new();
-        for a in direct.iter().chain(by_group).filter(|a| a.holds_at(at)) {
+        for a in direct.iter().chain(by_groups).filter(|a| a.holds_at(at)) {
             if let Some(level) = self.levels.get(&a.level) {
                 for &(t, s) in level.grants.iter().filter(|(t, _)| t.covers(door, &d.areas)) {
                     out.push((a.level, t, s));
@@ -966,14 +986,15 @@ impl RuleSet {
         self.doors.len()
     }
 
-    /// May a person holding `direct` levels and belonging to `group` open
-    /// `door` at `at`? Their own assignments are looked at first, then the
-    /// group's; a door the rules do not know is covered by no level. Does
-    /// not allocate.
+    /// May a person holding `direct` levels and belonging to `groups` open
+    /// `door` at `at`? Their own assignments are looked at first, then each
+    /// group's in order; the first open grant opens it, and a door some
+    /// level covers but no schedule opens now is `outside_schedule`. A door
+    /// the rules do not know is covered by no level. Does not allocate.
     pub fn access(
         &self,
         direct: &[Assignment],
-        group: Option<GroupId>,
+        groups: &[GroupId],
         door: DoorId,
         at: Timestamp,
     ) -> Result<Grant<'_>, Refusal> {
@@ -981,16 +1002,18 @@ impl RuleSet {
         if covers.is_empty() {
             return Err(Refusal::NoAccessToDoor);
         }
-        let own = self.held_access(direct, covers, at);
-        match (own, group) {
-            (Ok(g), _) => Ok(g),
-            (Err(r), None) => Err(r),
-            (Err(r), Some(g)) => match self.held_access(self.group_assignments(g), covers, at) {
-                Ok(g) => Ok(g),
-                Err(Refusal::NoAccessToDoor) => Err(r),
-                Err(Refusal::OutsideSchedule) => Err(Refusal::OutsideSchedule),
-            },
+        let mut refusal = match self.held_access(direct, covers, at) {
+            Ok(g) => return Ok(g),
+            Err(r) => r,
+        };
+        for g in groups {
+            match self.held_access(self.group_assignments(*g), covers, at) {
+                Ok(g) => return Ok(g),
+                Err(Refusal::OutsideSchedule) => refusal = Refusal::OutsideSchedule,
+                Err(Refusal::NoAccessToDoor) => {}
+            }
         }
+        Err(refusal)
     }
 
     /// Makes the per-door table of covering grants now (else the first
@@ -1143,7 +1166,7 @@ mod tests {
     }
 
     fn open(r: &RuleSet, when: &str) -> bool {
-        r.access(&held(), None, DoorId(1), at(when)).is_ok()
+        r.access(&held(), &[], DoorId(1), at(when)).is_ok()
     }
 
     /// (instant, open?) pairs, checked in one go so a failure names the instant.
@@ -1291,20 +1314,14 @@ mod tests {
     fn reasons_no_level_covers_the_door_then_outside_schedule_and_the_first_open_grant_explains() {
         let r = rules("UTC", "mon-fri 08:00-18:00", &[], "");
         // 2026-12-01 is a Tuesday.
-        assert_eq!(r.access(&[], None, DoorId(1), at("2026-12-01T09:00:00Z")).unwrap_err(), Refusal::NoAccessToDoor);
+        assert_eq!(r.access(&[], &[], DoorId(1), at("2026-12-01T09:00:00Z")).unwrap_err(), Refusal::NoAccessToDoor);
+        assert_eq!(r.access(&held(), &[], DoorId(2), at("2026-12-01T09:00:00Z")).unwrap_err(), Refusal::NoAccessToDoor);
+        assert_eq!(r.access(&held(), &[], DoorId(9), at("2026-12-01T09:00:00Z")).unwrap_err(), Refusal::NoAccessToDoor);
         assert_eq!(
-            r.access(&held(), None, DoorId(2), at("2026-12-01T09:00:00Z")).unwrap_err(),
-            Refusal::NoAccessToDoor
-        );
-        assert_eq!(
-            r.access(&held(), None, DoorId(9), at("2026-12-01T09:00:00Z")).unwrap_err(),
-            Refusal::NoAccessToDoor
-        );
-        assert_eq!(
-            r.access(&held(), None, DoorId(1), at("2026-12-01T19:00:00Z")).unwrap_err(),
+            r.access(&held(), &[], DoorId(1), at("2026-12-01T19:00:00Z")).unwrap_err(),
             Refusal::OutsideSchedule
         );
-        let g = r.access(&held(), None, DoorId(1), at("2026-12-01T09:00:00Z")).unwrap();
+        let g = r.access(&held(), &[], DoorId(1), at("2026-12-01T09:00:00Z")).unwrap();
         assert_eq!((g.level, g.target, g.schedule), (LevelId(1), Target::Area(AreaId(1)), ScheduleId(1)));
         assert_eq!(g.interval.range.to_string(), "08:00-18:00");
         assert!(!g.interval.started_day_before);
@@ -1315,10 +1332,10 @@ mod tests {
         let r = rules("UTC", "mon-sun 00:00-24:00", &[], "");
         let (from, to) = (at("2026-12-01T00:00:00Z"), at("2026-12-02T00:00:00Z"));
         let a = [Assignment::new(LevelId(1), Some(from), Some(to)).unwrap()];
-        assert_eq!(r.access(&a, None, DoorId(1), Timestamp(from.0 - 1)).unwrap_err(), Refusal::NoAccessToDoor);
-        assert!(r.access(&a, None, DoorId(1), from).is_ok());
-        assert!(r.access(&a, None, DoorId(1), Timestamp(to.0 - 1)).is_ok());
-        assert_eq!(r.access(&a, None, DoorId(1), to).unwrap_err(), Refusal::NoAccessToDoor);
+        assert_eq!(r.access(&a, &[], DoorId(1), Timestamp(from.0 - 1)).unwrap_err(), Refusal::NoAccessToDoor);
+        assert!(r.access(&a, &[], DoorId(1), from).is_ok());
+        assert!(r.access(&a, &[], DoorId(1), Timestamp(to.0 - 1)).is_ok());
+        assert_eq!(r.access(&a, &[], DoorId(1), to).unwrap_err(), Refusal::NoAccessToDoor);
         assert!(Assignment::new(LevelId(1), Some(to), Some(from)).is_err());
         assert!(Assignment::new(LevelId(1), Some(to), Some(to)).is_err());
     }
@@ -1332,15 +1349,29 @@ mod tests {
         r.add_group_assignment(GroupId(7), Assignment::new(LevelId(2), None, None).unwrap());
         let night = at("2026-12-01T23:00:00Z");
         // Own level: outside its schedule; the group's: open.
-        assert_eq!(r.access(&held(), None, DoorId(1), night).unwrap_err(), Refusal::OutsideSchedule);
-        assert_eq!(r.access(&held(), Some(GroupId(7)), DoorId(1), night).unwrap().level, LevelId(2));
+        assert_eq!(r.access(&held(), &[], DoorId(1), night).unwrap_err(), Refusal::OutsideSchedule);
+        assert_eq!(r.access(&held(), &[GroupId(7)], DoorId(1), night).unwrap().level, LevelId(2));
         // Through the group alone; another group holds nothing.
-        assert!(r.access(&[], Some(GroupId(7)), DoorId(1), night).is_ok());
-        assert_eq!(r.access(&[], Some(GroupId(8)), DoorId(1), night).unwrap_err(), Refusal::NoAccessToDoor);
+        assert!(r.access(&[], &[GroupId(7)], DoorId(1), night).is_ok());
+        assert_eq!(r.access(&[], &[GroupId(8)], DoorId(1), night).unwrap_err(), Refusal::NoAccessToDoor);
         // Own level covers, the group's does not cover door 2: outside_schedule beats no_access.
         r.set_level(LevelId(3), AccessLevel { grants: vec![(Target::Door(DoorId(2)), ScheduleId(1))] });
         let own = [Assignment::new(LevelId(3), None, None).unwrap()];
-        assert_eq!(r.access(&own, Some(GroupId(7)), DoorId(2), night).unwrap_err(), Refusal::OutsideSchedule);
+        assert_eq!(r.access(&own, &[GroupId(7)], DoorId(2), night).unwrap_err(), Refusal::OutsideSchedule);
+        // Several groups (a person's `group`, then their directory groups): each in turn, the first open
+        // grant wins, and a group covering the door outside its schedule makes the refusal outside_schedule
+        // wherever it stands.
+        let dg = GroupId::directory(7);
+        assert_ne!(dg, GroupId(7));
+        assert!(GroupId(7) < dg);
+        assert_eq!((dg.directory_row(), GroupId(7).directory_row()), (Some(7), None));
+        r.add_group_assignment(GroupId(9), Assignment::new(LevelId(3), None, None).unwrap());
+        r.add_group_assignment(dg, Assignment::new(LevelId(2), None, None).unwrap());
+        assert_eq!(r.access(&[], &[GroupId(9), dg], DoorId(1), night).unwrap().level, LevelId(2));
+        assert_eq!(r.access(&[], &[GroupId(9)], DoorId(1), night).unwrap_err(), Refusal::NoAccessToDoor);
+        assert_eq!(r.access(&[], &[GroupId(8), GroupId(9)], DoorId(2), night).unwrap_err(), Refusal::OutsideSchedule);
+        assert_eq!(r.access(&[], &[GroupId(9), GroupId(8)], DoorId(2), night).unwrap_err(), Refusal::OutsideSchedule);
+        assert_eq!(r.covering(&[], &[GroupId(9), dg], DoorId(1), night).len(), 1);
     }
 
     #[test]
@@ -1348,9 +1379,9 @@ mod tests {
         let mut r = rules("UTC", "mon-fri 08:00-18:00", &[], "");
         r.set_level(LevelId(5), AccessLevel { grants: vec![(Target::AllDoors, ScheduleId(99))] });
         let a = [Assignment::new(LevelId(5), None, None).unwrap()];
-        assert_eq!(r.access(&a, None, DoorId(2), at("2026-12-01T09:00:00Z")).unwrap_err(), Refusal::OutsideSchedule);
+        assert_eq!(r.access(&a, &[], DoorId(2), at("2026-12-01T09:00:00Z")).unwrap_err(), Refusal::OutsideSchedule);
         r.set_level(LevelId(5), AccessLevel { grants: vec![(Target::AllDoors, ScheduleId(1))] });
-        assert!(r.access(&a, None, DoorId(2), at("2026-12-01T09:00:00Z")).is_ok());
+        assert!(r.access(&a, &[], DoorId(2), at("2026-12-01T09:00:00Z")).is_ok());
     }
 
     #[test]
@@ -1400,7 +1431,7 @@ mod tests {
     fn the_door_table_follows_a_change_made_after_it_was_used() {
         let mut r = rules("UTC", "mon-sun 00:00-24:00", &[], "");
         let nine = at("2026-12-01T09:00:00Z");
-        assert_eq!(r.access(&held(), None, DoorId(2), nine).unwrap_err(), Refusal::NoAccessToDoor);
+        assert_eq!(r.access(&held(), &[], DoorId(2), nine).unwrap_err(), Refusal::NoAccessToDoor);
         // The level now also names the gate; then a new door joins the area.
         r.set_level(
             LevelId(1),
@@ -1408,10 +1439,10 @@ mod tests {
                 grants: vec![(Target::Area(AreaId(1)), ScheduleId(1)), (Target::Door(DoorId(2)), ScheduleId(1))],
             },
         );
-        assert_eq!(r.access(&held(), None, DoorId(2), nine).unwrap().target, Target::Door(DoorId(2)));
-        assert_eq!(r.access(&held(), None, DoorId(3), nine).unwrap_err(), Refusal::NoAccessToDoor);
+        assert_eq!(r.access(&held(), &[], DoorId(2), nine).unwrap().target, Target::Door(DoorId(2)));
+        assert_eq!(r.access(&held(), &[], DoorId(3), nine).unwrap_err(), Refusal::NoAccessToDoor);
         r.set_door(DoorId(3), "annex", DoorRules { site: SiteId(1), areas: vec![AreaId(1)] });
-        assert_eq!(r.access(&held(), None, DoorId(3), nine).unwrap().target, Target::Area(AreaId(1)));
+        assert_eq!(r.access(&held(), &[], DoorId(3), nine).unwrap().target, Target::Area(AreaId(1)));
     }
 
     #[test]
@@ -1425,9 +1456,9 @@ mod tests {
             },
         );
         let held = [Assignment::new(LevelId(2), None, None).unwrap(), Assignment::new(LevelId(1), None, None).unwrap()];
-        let g = r.access(&held, None, DoorId(1), at("2026-12-01T09:00:00Z")).unwrap();
+        let g = r.access(&held, &[], DoorId(1), at("2026-12-01T09:00:00Z")).unwrap();
         assert_eq!((g.level, g.target), (LevelId(2), Target::Door(DoorId(1))));
-        let g = r.access(&held[1..], None, DoorId(1), at("2026-12-01T09:00:00Z")).unwrap();
+        let g = r.access(&held[1..], &[], DoorId(1), at("2026-12-01T09:00:00Z")).unwrap();
         assert_eq!((g.level, g.target), (LevelId(1), Target::Area(AreaId(1))));
     }
 }

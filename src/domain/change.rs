@@ -39,6 +39,16 @@ pub enum Change {
         /// Their group now.
         group: Option<GroupId>,
     },
+    /// A person joined (`member`) or left a directory group
+    /// ([`GroupId::directory`]), whose levels they hold while in it.
+    Membership {
+        /// The person.
+        id: UserId,
+        /// The directory group.
+        group: GroupId,
+        /// In it now.
+        member: bool,
+    },
     /// An access level assigned directly to a person: held from now on with
     /// this window, or (`window: None`) no longer held.
     Assignment {
@@ -50,7 +60,8 @@ pub enum Change {
         window: Option<ValidityWindow>,
     },
     /// The access rules changed: sites, doors, areas, holiday calendars,
-    /// schedules, levels, the default levels or a group's assignments. The
+    /// schedules, levels, the default levels or a group's or a directory
+    /// group's assignments. The
     /// index reloads them (they are small) from the tables.
     Rules {
         /// Who reaches which door may have changed (doors, areas, levels'

@@ -212,7 +212,8 @@ pub fn set_default_level(store: &Store, acting: &Acting, name: &str, default: bo
     Ok(store.set_default_level(&acting.actor(), name, default)?)
 }
 
-/// Assigns a level to a person (of the caller's unit) or a group (unscoped only).
+/// Assigns a level to a person (of the caller's unit) or a group or
+/// directory group (unscoped only).
 pub fn assign(
     store: &Store,
     acting: &Acting,
@@ -221,24 +222,22 @@ pub fn assign(
     window: ValidityWindow,
 ) -> Result<AssignmentRecord, OpsError> {
     acting.require(Role::Manager)?;
-    match holder {
-        Holder::User(u) => {
-            load_scoped(store, acting, *u)?;
-        }
-        Holder::Group(_) => acting.require_unscoped()?,
-    }
+    holder_reached(store, acting, holder)?;
     Ok(store.assign_level(&acting.actor(), level, holder, window)?)
+}
+
+/// A person of the caller's unit, or a group of either kind for an unscoped caller.
+fn holder_reached(store: &Store, acting: &Acting, holder: &Holder) -> Result<(), OpsError> {
+    match holder {
+        Holder::User(u) => load_scoped(store, acting, *u).map(drop),
+        Holder::Group(_) | Holder::DirectoryGroup(_) => acting.require_unscoped(),
+    }
 }
 
 /// Takes a level away.
 pub fn unassign(store: &Store, acting: &Acting, level: &str, holder: &Holder) -> Result<(), OpsError> {
     acting.require(Role::Manager)?;
-    match holder {
-        Holder::User(u) => {
-            load_scoped(store, acting, *u)?;
-        }
-        Holder::Group(_) => acting.require_unscoped()?,
-    }
+    holder_reached(store, acting, holder)?;
     Ok(store.unassign_level(&acting.actor(), level, holder)?)
 }
 
@@ -252,7 +251,7 @@ pub fn assignments_of_level(store: &Store, acting: &Acting, level: &str) -> Resu
             .into_iter()
             .filter(|a| match &a.holder {
                 Holder::User(u) => load_scoped(store, acting, *u).is_ok(),
-                Holder::Group(_) => true,
+                Holder::Group(_) | Holder::DirectoryGroup(_) => true,
             })
             .collect()),
     }
@@ -264,7 +263,8 @@ pub fn assignments_of_level(store: &Store, acting: &Acting, level: &str) -> Resu
 pub struct PersonAccess {
     /// The person.
     pub user: UserId,
-    /// Their assignments (direct first, then through their group).
+    /// Their assignments (direct first, then through their group, then
+    /// through their directory groups).
     pub assignments: Vec<AssignmentRecord>,
     /// Door name → (level name, schedule name) pairs.
     pub doors: Vec<(String, Vec<(String, String)>)>,

@@ -43,6 +43,15 @@ pub fn append(conn: &Connection, at: Timestamp, change: &Change) -> Result<(), S
             conn.prepare_cached("INSERT INTO change_log (at, kind, user_id, group_id) VALUES (?1, 'group', ?2, ?3)")?
                 .execute(params![at.0, id.as_i64(), group.map(|g| g.0)])?;
         }
+        Change::Membership { id, group, member } => {
+            conn.prepare_cached("INSERT INTO change_log (at, kind, user_id, group_id) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![
+                    at.0,
+                    if *member { "member_in" } else { "member_out" },
+                    id.as_i64(),
+                    group.directory_row().ok_or(StoreError::Corrupt("a membership names a directory group"))?
+                ])?;
+        }
         Change::Assignment { user, level, window } => {
             conn.prepare_cached(
                 "INSERT INTO change_log (at, kind, user_id, level_id, valid_from, valid_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -87,6 +96,13 @@ pub fn read_since(conn: &Connection, seq: i64, limit: u32) -> Result<Vec<(i64, C
             Change::Rules { reach: r.get::<_, Option<String>>(3)?.as_deref() == Some("reach") }
         } else if kind == "group" {
             Change::Group { id: UserId::from_i64(user), group: r.get::<_, Option<i64>>(10)?.map(GroupId) }
+        } else if kind == "member_in" || kind == "member_out" {
+            let group: Option<i64> = r.get(10)?;
+            Change::Membership {
+                id: UserId::from_i64(user),
+                group: GroupId::directory(group.ok_or(StoreError::Corrupt("group in change log"))?),
+                member: kind == "member_in",
+            }
         } else if kind == "assignment" || kind == "unassignment" {
             let level: Option<i64> = r.get(9)?;
             Change::Assignment {

@@ -20,7 +20,8 @@ use std::fmt;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::{DomainError, LifecycleAction, Origin, Timestamp, UserId, UserState};
+use crate::domain::access::GroupId;
+use crate::domain::{Change, DomainError, LifecycleAction, Origin, Timestamp, UserId, UserState};
 use crate::store::records::DirectorySource;
 use crate::store::users::{MAX_FIELD, clean, insert_user, lifecycle_in, load_user};
 use crate::store::{Actor, AuditDraft, NewUser, Store, StoreError, Tx, UserRecord};
@@ -369,10 +370,7 @@ pub(crate) fn set_groups_in(
     for n in names {
         want.insert(group_by_name(w, n, source)?);
     }
-    let have: HashSet<i64> = {
-        let mut stmt = w.conn.prepare_cached("SELECT group_id FROM directory_group_members WHERE user_id = ?1")?;
-        stmt.query_map([id.as_i64()], |r| r.get(0))?.collect::<Result<_, _>>()?
-    };
+    let have = groups_of(&w.conn, id)?;
     if want == have {
         return Ok(false);
     }
@@ -386,26 +384,45 @@ pub(crate) fn set_groups_in(
     Ok(true)
 }
 
-fn member_in(w: &Tx<'_>, group: i64, user: UserId) -> Result<bool, StoreError> {
+/// Puts `user` in directory group `group`; true when they were not in it.
+/// The doors hear of it (the group's levels are theirs now).
+fn member_in(w: &mut Tx<'_>, group: i64, user: UserId) -> Result<bool, StoreError> {
     let n = w
         .conn
         .prepare_cached("INSERT OR IGNORE INTO directory_group_members (group_id, user_id) VALUES (?1, ?2)")?
         .execute(params![group, user.as_i64()])?;
     if n > 0 {
         touch_group(w, group)?;
+        w.change(Change::Membership { id: user, group: GroupId::directory(group), member: true })?;
     }
     Ok(n > 0)
 }
 
-fn member_out(w: &Tx<'_>, group: i64, user: UserId) -> Result<bool, StoreError> {
+/// Takes `user` out of directory group `group`; true when they were in it.
+fn member_out(w: &mut Tx<'_>, group: i64, user: UserId) -> Result<bool, StoreError> {
     let n = w
         .conn
         .prepare_cached("DELETE FROM directory_group_members WHERE group_id = ?1 AND user_id = ?2")?
         .execute(params![group, user.as_i64()])?;
     if n > 0 {
         touch_group(w, group)?;
+        w.change(Change::Membership { id: user, group: GroupId::directory(group), member: false })?;
     }
     Ok(n > 0)
+}
+
+/// A person's directory groups.
+fn groups_of(conn: &Connection, user: UserId) -> Result<HashSet<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT group_id FROM directory_group_members WHERE user_id = ?1")?;
+    Ok(stmt.query_map([user.as_i64()], |r| r.get(0))?.collect::<Result<_, _>>()?)
+}
+
+/// Takes `user` out of every directory group (expunge: where they worked goes with them).
+pub(crate) fn leave_all_in(w: &mut Tx<'_>, user: UserId) -> Result<(), StoreError> {
+    for g in groups_of(&w.conn, user)? {
+        member_out(w, g, user)?;
+    }
+    Ok(())
 }
 
 fn touch_group(w: &Tx<'_>, group: i64) -> Result<(), StoreError> {
@@ -735,18 +752,24 @@ impl Store {
         })
     }
 
-    /// SCIM `DELETE /Groups/{id}`: the group and its memberships (levels
-    /// assigned to it go with it).
+    /// SCIM `DELETE /Groups/{id}`: the group and its memberships; levels
+    /// assigned to it go with it (the directory has dissolved the group,
+    /// and its members no longer hold them through it).
     pub fn scim_delete_group(&self, actor: &Actor, id: i64, if_revision: Option<i64>) -> Result<(), StoreError> {
         self.write(actor, AuditDraft::new("scim.group.delete"), |w| {
             let cur = load_group(&w.conn, id)?;
             check_version("group", cur.revision, if_revision)?;
             for m in &cur.members {
+                member_out(w, id, *m)?;
                 touch_user(w, *m)?;
             }
-            w.conn.prepare_cached("DELETE FROM directory_group_members WHERE group_id = ?1")?.execute([id])?;
+            let levels =
+                w.conn.prepare_cached("DELETE FROM level_assignments WHERE directory_group_id = ?1")?.execute([id])?;
+            if levels > 0 {
+                w.change(Change::Rules { reach: true })?;
+            }
             w.conn.prepare_cached("DELETE FROM directory_groups WHERE id = ?1")?.execute([id])?;
-            w.audit.detail = format!("group={id} members={}", cur.members.len());
+            w.audit.detail = format!("group={id} members={} levels={levels}", cur.members.len());
             Ok(())
         })
     }

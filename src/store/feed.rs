@@ -307,7 +307,8 @@ fn page_sql(filter: &str) -> String {
         "SELECT c.technology, c.uid, c.state, u.id, u.state, u.valid_from, u.valid_to, c.id,
             CASE WHEN u.id IS NULL THEN 0 ELSE {ambiguous} END,
             {listed},
-            u.user_group, a.level_id, a.valid_from, a.valid_to
+            u.user_group, a.level_id, a.valid_from, a.valid_to,
+            (SELECT group_concat(m.group_id) FROM directory_group_members m WHERE m.user_id = u.id)
          FROM credentials c
          LEFT JOIN bindings b ON b.credential_id = c.id AND b.closed_at IS NULL
          LEFT JOIN users u ON u.id = b.user_id
@@ -320,15 +321,15 @@ fn page_sql(filter: &str) -> String {
 
 /// Credentials touched by a change after `?1`: a credential change touches
 /// every credential with the same bytes (whether they are ambiguous may
-/// have changed with it); a change to a person (their state, window, group
-/// or direct levels) touches the credentials they hold.
+/// have changed with it); a change to a person (their state, window, group,
+/// directory groups or direct levels) touches the credentials they hold.
 const DELTA_FILTER: &str = "c.id IN (
     SELECT c2.id FROM change_log l JOIN credentials c2
         ON l.kind = 'credential' AND c2.technology IN ('iso14443a','em4100','other') AND c2.uid = l.uid
     WHERE l.seq > ?1
     UNION
     SELECT b2.credential_id FROM change_log l JOIN bindings b2
-        ON l.kind IN ('user','group','assignment','unassignment') AND b2.user_id = l.user_id AND b2.closed_at IS NULL
+        ON l.kind IN ('user','group','member_in','member_out','assignment','unassignment') AND b2.user_id = l.user_id AND b2.closed_at IS NULL
     WHERE l.seq > ?1)";
 
 /// One credential of a page: listed (an entry) or not (a removed key).
@@ -344,6 +345,8 @@ struct Reach {
     levels: HashSet<i64>,
     /// Per group name, its assignments of those levels.
     groups: HashMap<String, Vec<FeedLevel>>,
+    /// Per directory group ID, its assignments of those levels.
+    directory_groups: HashMap<i64, Vec<FeedLevel>>,
     /// The rules section for these doors.
     rules: FeedRules,
 }
@@ -411,28 +414,44 @@ impl Reach {
             }
         }
         let level_ids: HashSet<i64> = levels.iter().map(|l| l.id).collect();
-        let mut groups: HashMap<String, Vec<FeedLevel>> = HashMap::new();
-        {
-            // Through the group index: every page reads these, and a scan of
-            // the assignments (a million people's) cost 0.3 s a page at 1M.
-            let mut st = c.prepare_cached(
-                "SELECT g.name, a.level_id, a.valid_from, a.valid_to
-                 FROM level_assignments a INDEXED BY level_assignments_group
-                 JOIN user_groups g ON g.id = a.group_id
-                 WHERE a.group_id IS NOT NULL ORDER BY a.group_id, a.id",
-            )?;
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                let id: i64 = r.get(1)?;
-                if level_ids.contains(&id) {
-                    let l = FeedLevel { id, from: ts(r.get(2)?), to: ts(r.get(3)?) };
-                    groups.entry(r.get(0)?).or_default().push(l);
-                }
-            }
-        }
+        // Through the group index: every page reads these, and a scan of the assignments (a million
+        // people's) cost 0.3 s a page at 1M.
+        let groups = held_by(
+            c,
+            "SELECT g.name, a.level_id, a.valid_from, a.valid_to
+             FROM level_assignments a INDEXED BY level_assignments_group
+             JOIN user_groups g ON g.id = a.group_id
+             WHERE a.group_id IS NOT NULL ORDER BY a.group_id, a.id",
+            &level_ids,
+        )?;
+        let directory_groups = held_by(
+            c,
+            "SELECT directory_group_id, level_id, valid_from, valid_to FROM level_assignments
+             WHERE directory_group_id IS NOT NULL ORDER BY directory_group_id, id",
+            &level_ids,
+        )?;
         let rules = rules(c, &doors, levels)?;
-        Ok(Self { levels: level_ids, groups, rules })
+        Ok(Self { levels: level_ids, groups, directory_groups, rules })
     }
+}
+
+/// Per group (the query's first column), its assignments of `levels`, in
+/// the query's order: (group, level, from, to) rows.
+fn held_by<K: rusqlite::types::FromSql + Eq + std::hash::Hash>(
+    c: &Connection,
+    sql: &str,
+    levels: &HashSet<i64>,
+) -> Result<HashMap<K, Vec<FeedLevel>>, StoreError> {
+    let mut out: HashMap<K, Vec<FeedLevel>> = HashMap::new();
+    let mut st = c.prepare_cached(sql)?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(1)?;
+        if levels.contains(&id) {
+            out.entry(r.get(0)?).or_default().push(FeedLevel { id, from: ts(r.get(2)?), to: ts(r.get(3)?) });
+        }
+    }
+    Ok(out)
 }
 
 /// The rules section: the doors, the schedules of `levels`' grants, their
@@ -534,14 +553,21 @@ struct Pending {
     held: bool,
     listed: bool,
     group: Option<String>,
+    /// The holder's directory groups, by ID.
+    directory_groups: Vec<i64>,
 }
 
 impl Pending {
     /// Its row: an entry when listed for these doors, else a removed key.
     fn finish(mut self, reach: &Reach) -> (Row, i64) {
-        // Their own by level ID, then their group's: as the index lists them.
+        // Their own by level ID, then their group's, then each directory group's by group ID: as the
+        // index lists them.
         self.entry.levels.sort_by_key(|l| l.id);
         if let Some(g) = self.group.as_deref().and_then(|g| reach.groups.get(g)) {
+            self.entry.levels.extend_from_slice(g);
+        }
+        self.directory_groups.sort_unstable();
+        for g in self.directory_groups.iter().filter_map(|g| reach.directory_groups.get(g)) {
             self.entry.levels.extend_from_slice(g);
         }
         let listed = if self.held { !self.entry.levels.is_empty() } else { self.listed };
@@ -619,6 +645,10 @@ fn entries(
                 held: user_id.is_some(),
                 listed: r.get(9)?,
                 group: r.get(10)?,
+                directory_groups: r
+                    .get::<_, Option<String>>(14)?
+                    .map(|v| v.split(',').filter_map(|g| g.parse().ok()).collect())
+                    .unwrap_or_default(),
             });
         }
         if let (Some(p), Some(level)) = (cur.as_mut(), r.get::<_, Option<i64>>(11)?)

@@ -141,6 +141,8 @@ pub struct LevelRecord {
     pub people: u64,
     /// Groups holding it.
     pub groups: Vec<String>,
+    /// Directory groups holding it.
+    pub directory_groups: Vec<String>,
 }
 
 /// Who an assignment is for.
@@ -150,6 +152,43 @@ pub enum Holder {
     User(UserId),
     /// Everyone in a group (the `group` field).
     Group(String),
+    /// Everyone in a directory group (from SCIM `Groups`, LDAP `memberOf`
+    /// or a CSV's `groups`), by its display name.
+    DirectoryGroup(String),
+}
+
+impl Holder {
+    /// The holder named by exactly one of a user ID, a group and a
+    /// directory group, as the API, the CLI and the web UI's forms give
+    /// them (blank counts as absent).
+    pub fn named(user: Option<&str>, group: Option<&str>, directory_group: Option<&str>) -> Result<Self, DomainError> {
+        let given = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        match (given(user), given(group), given(directory_group)) {
+            (Some(u), None, None) => Ok(Self::User(u.parse()?)),
+            (None, Some(g), None) => Ok(Self::Group(g)),
+            (None, None, Some(d)) => Ok(Self::DirectoryGroup(d)),
+            _ => Err(DomainError::InvalidInput {
+                field: "holder",
+                message: "exactly one of a user ID, a group and a directory group".into(),
+            }),
+        }
+    }
+
+    /// A group of either kind (not one person).
+    #[must_use]
+    pub fn is_group(&self) -> bool {
+        !matches!(self, Self::User(_))
+    }
+
+    /// The holder in words: `person ID`, `group G`, `directory group G`.
+    #[must_use]
+    pub fn words(&self) -> String {
+        match self {
+            Self::User(u) => format!("person {u}"),
+            Self::Group(g) => format!("group {g}"),
+            Self::DirectoryGroup(g) => format!("directory group {g}"),
+        }
+    }
 }
 
 /// An assignment as listed.
@@ -375,21 +414,25 @@ pub fn load_rules(conn: &Connection) -> Result<RuleSet, StoreError> {
         }
     }
     {
+        // A group's, then a directory group's (`GroupId::directory`), each in assignment order.
         let mut stmt = conn.prepare_cached(
-            "SELECT group_id, level_id, valid_from, valid_to FROM level_assignments WHERE group_id IS NOT NULL ORDER BY id",
+            "SELECT group_id, directory_group_id, level_id, valid_from, valid_to FROM level_assignments
+             WHERE user_id IS NULL ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            rules.add_group_assignment(
-                GroupId(r.get(0)?),
-                Assignment { level: LevelId(r.get(1)?), window: window_of(r, 2)? },
-            );
+            let group = match (r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?) {
+                (Some(g), _) => GroupId(g),
+                (None, Some(d)) => GroupId::directory(d),
+                (None, None) => return Err(StoreError::Corrupt("an assignment without a holder")),
+            };
+            rules.add_group_assignment(group, Assignment { level: LevelId(r.get(2)?), window: window_of(r, 3)? });
         }
     }
     Ok(rules)
 }
 
-/// Every person's group and directly assigned levels, for the index at open.
+/// Every person's group, directory groups and directly assigned levels, for the index at open.
 pub(crate) fn load_holders(conn: &Connection, mut put: impl FnMut(Change)) -> Result<(), StoreError> {
     let mut stmt = conn.prepare(
         "SELECT u.id, g.id FROM users u JOIN user_groups g ON g.name = u.user_group WHERE u.state <> 'expunged'",
@@ -397,6 +440,12 @@ pub(crate) fn load_holders(conn: &Connection, mut put: impl FnMut(Change)) -> Re
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         put(Change::Group { id: UserId::from_i64(r.get(0)?), group: Some(GroupId(r.get(1)?)) });
+    }
+    let mut stmt = conn.prepare("SELECT user_id, group_id FROM directory_group_members ORDER BY user_id, group_id")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (id, group) = (UserId::from_i64(r.get(0)?), GroupId::directory(r.get(1)?));
+        put(Change::Membership { id, group, member: true });
     }
     let mut stmt = conn.prepare(
         "SELECT user_id, level_id, valid_from, valid_to FROM level_assignments WHERE user_id IS NOT NULL ORDER BY id",
@@ -852,6 +901,11 @@ impl Store {
                         "group",
                         "SELECT g.name FROM level_assignments a JOIN user_groups g ON g.id = a.group_id WHERE a.level_id = ?1 ORDER BY g.name",
                     ),
+                    (
+                        "directory group",
+                        "SELECT g.display_name FROM level_assignments a JOIN directory_groups g ON g.id = a.directory_group_id
+                         WHERE a.level_id = ?1 ORDER BY g.display_name",
+                    ),
                 ],
                 id,
             )
@@ -917,6 +971,8 @@ impl Store {
             if actor.unit.is_some() && unit != actor.unit {
                 return Err(DomainError::NotFound { what: "access level", id: level.to_owned() }.into());
             }
+            group_needs_whole_office(actor, holder)?;
+            let mut shown = holder.clone();
             match holder {
                 Holder::User(u) => {
                     let state: Option<String> = w
@@ -928,41 +984,27 @@ impl Store {
                         Some("expunged") => return Err(DomainError::AlreadyExpunged { user: *u }.into()),
                         Some(_) => {}
                     }
-                    w.conn
-                        .prepare_cached(
-                            "INSERT INTO level_assignments (level_id, user_id, valid_from, valid_to, created_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5)
-                             ON CONFLICT (user_id, level_id) WHERE user_id IS NOT NULL
-                             DO UPDATE SET valid_from = excluded.valid_from, valid_to = excluded.valid_to",
-                        )?
-                        .execute(params![id, u.as_i64(), window.from.map(|t| t.0), window.to.map(|t| t.0), w.now.0])?;
+                    upsert_assignment(w, "user_id", id, u.as_i64(), window)?;
                     w.change(Change::Assignment { user: *u, level: LevelId(id), window: Some(window) })?;
                 }
                 Holder::Group(g) => {
-                    if actor.unit.is_some() {
-                        return Err(DomainError::Forbidden {
-                            message: "assigning a level to a group needs an operator without an org unit".into(),
-                        }
-                        .into());
-                    }
                     let g = crate::store::users::clean_group(g)?;
                     let gid = group_id(&w.conn, Some(&g))?.map_or(0, |g| g.0);
-                    w.conn
-                        .prepare_cached(
-                            "INSERT INTO level_assignments (level_id, group_id, valid_from, valid_to, created_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5)
-                             ON CONFLICT (group_id, level_id) WHERE group_id IS NOT NULL
-                             DO UPDATE SET valid_from = excluded.valid_from, valid_to = excluded.valid_to",
-                        )?
-                        .execute(params![id, gid, window.from.map(|t| t.0), window.to.map(|t| t.0), w.now.0])?;
+                    upsert_assignment(w, "group_id", id, gid, window)?;
+                    w.change(Change::Rules { reach: true })?;
+                }
+                Holder::DirectoryGroup(g) => {
+                    let (gid, stored) = directory_group_of(&w.conn, g)?;
+                    shown = Holder::DirectoryGroup(stored);
+                    upsert_assignment(w, "directory_group_id", id, gid, window)?;
                     w.change(Change::Rules { reach: true })?;
                 }
             }
-            w.audit.detail = format!("level={id} group={}", matches!(holder, Holder::Group(_)));
+            w.audit.detail = audit_detail(id, holder);
             Ok(AssignmentRecord {
                 level_id: id,
                 level: level.to_owned(),
-                holder: holder.clone(),
+                holder: shown,
                 valid_from: window.from,
                 valid_to: window.to,
             })
@@ -980,6 +1022,7 @@ impl Store {
             if actor.unit.is_some() && unit != actor.unit {
                 return Err(DomainError::NotFound { what: "access level", id: level.to_owned() }.into());
             }
+            group_needs_whole_office(actor, holder)?;
             let n = match holder {
                 Holder::User(u) => {
                     let n = w
@@ -992,12 +1035,6 @@ impl Store {
                     n
                 }
                 Holder::Group(g) => {
-                    if actor.unit.is_some() {
-                        return Err(DomainError::Forbidden {
-                            message: "a group's levels are changed by an operator without an org unit".into(),
-                        }
-                        .into());
-                    }
                     let n = w
                         .conn
                         .prepare_cached(
@@ -1010,24 +1047,40 @@ impl Store {
                     }
                     n
                 }
+                Holder::DirectoryGroup(g) => {
+                    let (gid, _) = directory_group_of(&w.conn, g)?;
+                    let n = w
+                        .conn
+                        .prepare_cached(
+                            "DELETE FROM level_assignments WHERE level_id = ?1 AND directory_group_id = ?2",
+                        )?
+                        .execute(params![id, gid])?;
+                    if n > 0 {
+                        w.change(Change::Rules { reach: true })?;
+                    }
+                    n
+                }
             };
             if n == 0 {
                 return Err(DomainError::NotFound { what: "assignment of this level", id: level.to_owned() }.into());
             }
-            w.audit.detail = format!("level={id} group={}", matches!(holder, Holder::Group(_)));
+            w.audit.detail = audit_detail(id, holder);
             Ok(())
         })
     }
 
-    /// The levels a person holds: directly, and through their group.
+    /// The levels a person holds: directly, through their group, and
+    /// through their directory groups.
     pub fn assignments_of(&self, user: UserId) -> Result<Vec<AssignmentRecord>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT a.level_id, l.name, a.user_id, g.name, a.valid_from, a.valid_to
+                "SELECT a.level_id, l.name, a.user_id, g.name, a.valid_from, a.valid_to, dg.display_name
                  FROM level_assignments a JOIN access_levels l ON l.id = a.level_id
                  LEFT JOIN user_groups g ON g.id = a.group_id
+                 LEFT JOIN directory_groups dg ON dg.id = a.directory_group_id
                  WHERE a.user_id = ?1 OR a.group_id = (SELECT gg.id FROM users u JOIN user_groups gg ON gg.name = u.user_group WHERE u.id = ?1)
-                 ORDER BY a.group_id IS NOT NULL, l.name",
+                    OR a.directory_group_id IN (SELECT m.group_id FROM directory_group_members m WHERE m.user_id = ?1)
+                 ORDER BY a.user_id IS NULL, a.directory_group_id IS NOT NULL, l.name, dg.display_name",
             )?;
             let rows = stmt.query_map([user.as_i64()], assignment_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -1039,10 +1092,12 @@ impl Store {
         self.read(|c| {
             let (id, _) = level_of(c, level)?;
             let mut stmt = c.prepare_cached(
-                "SELECT a.level_id, l.name, a.user_id, g.name, a.valid_from, a.valid_to
+                "SELECT a.level_id, l.name, a.user_id, g.name, a.valid_from, a.valid_to, dg.display_name
                  FROM level_assignments a JOIN access_levels l ON l.id = a.level_id
                  LEFT JOIN user_groups g ON g.id = a.group_id
-                 WHERE a.level_id = ?1 ORDER BY a.group_id IS NOT NULL, a.user_id, g.name",
+                 LEFT JOIN directory_groups dg ON dg.id = a.directory_group_id
+                 WHERE a.level_id = ?1
+                 ORDER BY a.user_id IS NULL, a.directory_group_id IS NOT NULL, a.user_id, g.name, dg.display_name",
             )?;
             let rows = stmt.query_map([id], assignment_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -1050,15 +1105,68 @@ impl Store {
     }
 }
 
+/// A directory group by display name (any case), with its name as stored:
+/// `not_found` when there is none.
+fn directory_group_of(conn: &Connection, name: &str) -> Result<(i64, String), StoreError> {
+    conn.prepare_cached("SELECT id, display_name FROM directory_groups WHERE display_name = ?1 COLLATE NOCASE")?
+        .query_row([name.trim()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| DomainError::NotFound { what: "directory group", id: name.trim().to_owned() }.into())
+}
+
+/// Assigns level `level` to the holder in `column` (`user_id`, `group_id`,
+/// `directory_group_id`), or changes the assignment's window.
+fn upsert_assignment(
+    w: &Tx<'_>,
+    column: &'static str,
+    level: i64,
+    holder: i64,
+    window: ValidityWindow,
+) -> Result<(), StoreError> {
+    w.conn
+        .prepare_cached(&format!(
+            "INSERT INTO level_assignments (level_id, {column}, valid_from, valid_to, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT ({column}, level_id) WHERE {column} IS NOT NULL
+             DO UPDATE SET valid_from = excluded.valid_from, valid_to = excluded.valid_to"
+        ))?
+        .execute(params![level, holder, window.from.map(|t| t.0), window.to.map(|t| t.0), w.now.0])?;
+    Ok(())
+}
+
+/// A group of either kind spans org units: its levels are changed by an
+/// operator without one.
+fn group_needs_whole_office(actor: &Actor, holder: &Holder) -> Result<(), StoreError> {
+    if holder.is_group() && actor.unit.is_some() {
+        return Err(DomainError::Forbidden {
+            message: "a group's levels are changed by an operator without an org unit".into(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// An assignment's audit detail: the level and the kind of holder (never a name).
+fn audit_detail(level: i64, holder: &Holder) -> String {
+    let kind = match holder {
+        Holder::User(_) => "person",
+        Holder::Group(_) => "group",
+        Holder::DirectoryGroup(_) => "directory_group",
+    };
+    format!("level={level} holder={kind}")
+}
+
 fn assignment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssignmentRecord> {
     let user: Option<i64> = r.get(2)?;
     let group: Option<String> = r.get(3)?;
+    let directory_group: Option<String> = r.get(6)?;
     Ok(AssignmentRecord {
         level_id: r.get(0)?,
         level: r.get(1)?,
-        holder: match user {
-            Some(u) => Holder::User(UserId::from_i64(u)),
-            None => Holder::Group(group.unwrap_or_default()),
+        holder: match (user, group) {
+            (Some(u), _) => Holder::User(UserId::from_i64(u)),
+            (None, Some(g)) => Holder::Group(g),
+            (None, None) => Holder::DirectoryGroup(directory_group.unwrap_or_default()),
         },
         valid_from: r.get::<_, Option<i64>>(4)?.map(Timestamp),
         valid_to: r.get::<_, Option<i64>>(5)?.map(Timestamp),
@@ -1179,5 +1287,11 @@ fn load_level(c: &Connection, id: i64) -> Result<LevelRecord, StoreError> {
         "SELECT g.name FROM level_assignments a JOIN user_groups g ON g.id = a.group_id WHERE a.level_id = ?1 ORDER BY g.name",
         id,
     )?;
-    Ok(LevelRecord { id, name, org_unit, is_default, grants, people, groups })
+    let directory_groups = names(
+        c,
+        "SELECT g.display_name FROM level_assignments a JOIN directory_groups g ON g.id = a.directory_group_id
+         WHERE a.level_id = ?1 ORDER BY g.display_name",
+        id,
+    )?;
+    Ok(LevelRecord { id, name, org_unit, is_default, grants, people, groups, directory_groups })
 }

@@ -513,9 +513,10 @@ INSERT INTO change_log (at, kind, user_id, user_state) VALUES (unixepoch(), 'rul
 ",
     // 9: people from the directory (issue 17): who holds a suspension, where a person's directory link came
     // from and whether the directory has let them go, the SCIM user name, directory groups, and the
-    // directory's runs with their reports. The `provisioner` role is added to operators' CHECK by
-    // `widen_operator_roles` (SQLite cannot alter a CHECK; loosening it in the stored schema is the
-    // documented way).
+    // directory's runs with their reports, and access levels held through a directory group. Three CHECKs
+    // are loosened by `widen_checks` (SQLite cannot alter a CHECK; loosening it in the stored schema is the
+    // documented way): the `provisioner` role, an assignment's third kind of holder, and the change log's
+    // membership entries.
     r"
 ALTER TABLE users ADD COLUMN suspended_by_staff INTEGER NOT NULL DEFAULT 0 CHECK (suspended_by_staff IN (0, 1));
 ALTER TABLE users ADD COLUMN suspended_by_directory INTEGER NOT NULL DEFAULT 0
@@ -595,6 +596,11 @@ CREATE TABLE directory_run_items (
     code    TEXT,
     PRIMARY KEY (run_id, pos)
 ) WITHOUT ROWID;
+
+-- A level held by everyone in a directory group (`widen_checks` lets a row name this holder alone).
+ALTER TABLE level_assignments ADD COLUMN directory_group_id INTEGER REFERENCES directory_groups(id);
+CREATE UNIQUE INDEX level_assignments_directory_group ON level_assignments(directory_group_id, level_id)
+    WHERE directory_group_id IS NOT NULL;
 ",
 ];
 
@@ -613,8 +619,8 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
         tx.execute_batch(sql)?;
-        if i + 1 == PROVISIONER_ROLE {
-            widen_operator_roles(&tx)?;
+        if i + 1 == WIDENED_CHECKS {
+            widen_checks(&tx)?;
         }
         // PRAGMA takes no parameters; the value is our own integer.
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
@@ -626,27 +632,49 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The version that brought the `provisioner` role (migration 9).
-pub const PROVISIONER_ROLE: usize = 9;
+/// The version whose CHECKs are loosened in the stored schema (migration 9).
+pub const WIDENED_CHECKS: usize = 9;
 
-/// Adds `provisioner` to the roles `operators.role` may hold. SQLite cannot
-/// alter a CHECK, and the table cannot be rebuilt while tokens and sessions
-/// reference it with foreign keys on; loosening a CHECK in the stored
-/// schema is the procedure SQLite documents for it (no row can become
-/// invalid), with the schema cookie bumped so every connection re-reads it.
-fn widen_operator_roles(tx: &Connection) -> Result<(), StoreError> {
-    const OLD: &str = "CHECK (role IN ('viewer','enroller','manager','eraser','admin'))";
-    const NEW: &str = "CHECK (role IN ('viewer','enroller','manager','eraser','admin','provisioner'))";
+/// The CHECKs migration 9 loosens: (table, as earlier migrations wrote it, as it is now).
+const WIDENED: [(&str, &str, &str); 3] = [
+    (
+        "operators",
+        "CHECK (role IN ('viewer','enroller','manager','eraser','admin'))",
+        "CHECK (role IN ('viewer','enroller','manager','eraser','admin','provisioner'))",
+    ),
+    (
+        "level_assignments",
+        "CHECK ((user_id IS NULL) <> (group_id IS NULL))",
+        "CHECK ((user_id IS NOT NULL) + (group_id IS NOT NULL) + (directory_group_id IS NOT NULL) = 1)",
+    ),
+    (
+        "change_log",
+        "CHECK (kind IN ('user','credential','group','assignment','unassignment','rules'))",
+        "CHECK (kind IN ('user','credential','group','assignment','unassignment','rules','member_in','member_out'))",
+    ),
+];
+
+/// Loosens the CHECKs of [`WIDENED`]: the `provisioner` role, a level
+/// assignment to a directory group, the change log's membership entries.
+/// SQLite cannot alter a CHECK, and these tables cannot be rebuilt while
+/// other tables reference them with foreign keys on; loosening a CHECK in
+/// the stored schema is the procedure SQLite documents for it (no row can
+/// become invalid), with the schema cookie bumped so every connection
+/// re-reads it.
+fn widen_checks(tx: &Connection) -> Result<(), StoreError> {
     let cookie: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
     tx.execute_batch("PRAGMA writable_schema = ON")?;
-    let changed = tx.execute(
-        "UPDATE sqlite_schema SET sql = replace(sql, ?1, ?2) WHERE type = 'table' AND name = 'operators'
-         AND instr(sql, ?1) > 0",
-        [OLD, NEW],
-    )?;
+    let mut changed = 0;
+    for (table, old, new) in WIDENED {
+        changed += tx.execute(
+            "UPDATE sqlite_schema SET sql = replace(sql, ?2, ?3) WHERE type = 'table' AND name = ?1
+             AND instr(sql, ?2) > 0",
+            [table, old, new],
+        )?;
+    }
     tx.execute_batch(&format!("PRAGMA schema_version = {}; PRAGMA writable_schema = RESET;", cookie + 1))?;
-    if changed != 1 {
-        return Err(StoreError::Corrupt("the operators table's role check is not the one migration 2 made"));
+    if changed != WIDENED.len() {
+        return Err(StoreError::Corrupt("a CHECK migration 9 loosens is not the one an earlier migration made"));
     }
     Ok(())
 }

@@ -753,9 +753,9 @@ pub(crate) fn expunge_in(w: &mut Tx<'_>, id: UserId, actor: &str) -> Result<usiz
              WHERE id = ?1",
         )?
         .execute(params![id.as_i64(), w.now.0, actor])?;
-    // Directory groups say where they worked: gone with them.
-    w.conn.prepare_cached("DELETE FROM directory_group_members WHERE user_id = ?1")?.execute([id.as_i64()])?;
     w.change(Change::User { id, state: UserState::Expunged, window: ValidityWindow::default() })?;
+    // Directory groups say where they worked: gone with them.
+    super::directory::leave_all_in(w, id)?;
     // Their access levels go with them: a tombstone holds none, and a level
     // they held is no longer in use on their account.
     super::levels::drop_assignments(w, id)?;

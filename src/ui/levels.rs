@@ -297,7 +297,13 @@ impl From<LevelRecord> for LevelLine {
             unit: l.org_unit.unwrap_or_default(),
             default: l.is_default,
             people: l.people,
-            groups: l.groups.join(", "),
+            groups: l
+                .groups
+                .iter()
+                .cloned()
+                .chain(l.directory_groups.iter().map(|g| format!("directory group {g}")))
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 }
@@ -307,8 +313,12 @@ impl From<LevelRecord> for LevelLine {
 pub struct HolderLine {
     /// The person's user ID ("" for a group).
     pub user: String,
-    /// The group ("" for a person).
-    pub group: String,
+    /// The holder in words (`group G`, `directory group G`, `person ID`).
+    pub words: String,
+    /// The unassign form's field naming the holder (`user`, `group`, `directory_group`).
+    pub field: &'static str,
+    /// Its value.
+    pub value: String,
     /// Valid from.
     pub from: ShownOr,
     /// Valid to.
@@ -317,11 +327,20 @@ pub struct HolderLine {
 
 impl From<AssignmentRecord> for HolderLine {
     fn from(a: AssignmentRecord) -> Self {
-        let (user, group) = match a.holder {
-            Holder::User(u) => (u.to_string(), String::new()),
-            Holder::Group(g) => (String::new(), g),
+        let words = a.holder.words();
+        let (user, field, value) = match a.holder {
+            Holder::User(u) => (u.to_string(), "user", u.to_string()),
+            Holder::Group(g) => (String::new(), "group", g),
+            Holder::DirectoryGroup(g) => (String::new(), "directory_group", g),
         };
-        Self { user, group, from: ShownOr::new(a.valid_from, "always"), to: ShownOr::new(a.valid_to, "open-ended") }
+        Self {
+            user,
+            words,
+            field,
+            value,
+            from: ShownOr::new(a.valid_from, "always"),
+            to: ShownOr::new(a.valid_to, "open-ended"),
+        }
     }
 }
 
@@ -890,21 +909,17 @@ pub async fn item(
     Ok((status, html(&page)?).into_response())
 }
 
-/// A holder as the assign and unassign forms give it: `user` (an ID) or `group`.
+/// A holder as the assign and unassign forms give it: `user` (an ID), `group` or `directory_group`.
 fn holder_of(t: &Typed) -> Result<Holder, ApiError> {
-    match (t.opt("user"), t.opt("group")) {
-        (Some(u), None) => Ok(Holder::User(u.parse::<UserId>().map_err(|_| {
-            ApiError::from(crate::domain::DomainError::InvalidInput {
+    Holder::named(t.opt("user").as_deref(), t.opt("group").as_deref(), t.opt("directory_group").as_deref()).map_err(
+        |e| match e {
+            crate::domain::DomainError::InvalidUserId => ApiError::from(crate::domain::DomainError::InvalidInput {
                 field: "user",
                 message: "a user ID such as 01HZX3K8M4QW".into(),
-            })
-        })?)),
-        (None, Some(g)) => Ok(Holder::Group(g)),
-        _ => Err(ApiError::from(crate::domain::DomainError::InvalidInput {
-            field: "holder",
-            message: "give a user ID or a group, not both".into(),
-        })),
-    }
+            }),
+            other => ApiError::from(other),
+        },
+    )
 }
 
 /// A validity window from the `from` and `to` fields (RFC 3339 or a date).
@@ -912,13 +927,6 @@ fn window_of(t: &Typed) -> Result<ValidityWindow, ApiError> {
     let from = Timestamp::parse_opt("from", t.opt("from").as_deref())?;
     let to = Timestamp::parse_opt("to", t.opt("to").as_deref())?;
     Ok(ValidityWindow::new(from, to)?)
-}
-
-fn holder_words(h: &Holder) -> String {
-    match h {
-        Holder::User(u) => format!("person {u}"),
-        Holder::Group(g) => format!("group {g}"),
-    }
 }
 
 /// `POST /ui/access/{kind}/{name}/{action}`.
@@ -991,13 +999,13 @@ pub async fn act(
             }
             (Kind::Levels, "assign") => {
                 let (holder, window) = (parsed(acting, holder_of(&t))?, parsed(acting, window_of(&t))?);
-                let what = holder_words(&holder);
+                let what = Holder::words(&holder);
                 op(&s, acting, move |st, a| rules::assign(st, a, &n, &holder, window)).await?;
                 Ok(("assign", what, here.clone()))
             }
             (Kind::Levels, "unassign") => {
                 let holder = parsed(acting, holder_of(&t))?;
-                let what = holder_words(&holder);
+                let what = Holder::words(&holder);
                 op(&s, acting, move |st, a| rules::unassign(st, a, &n, &holder)).await?;
                 Ok(("unassign", what, here.clone()))
             }
@@ -1158,8 +1166,8 @@ pub async fn explain(
 pub struct HeldLevel {
     /// The level.
     pub level: String,
-    /// "" when held directly, else the group it comes through.
-    pub group: String,
+    /// "" when held directly, else the group it comes through (`group G`, `directory group G`).
+    pub through: String,
     /// Valid from.
     pub from: ShownOr,
     /// Valid to.
@@ -1200,9 +1208,9 @@ pub fn person_tab(st: &Store, a: &Acting, user: UserId) -> Result<AccessTab, Ops
         .assignments
         .into_iter()
         .map(|x| HeldLevel {
-            group: match x.holder {
-                Holder::Group(g) => g,
+            through: match &x.holder {
                 Holder::User(_) => String::new(),
+                other => other.words(),
             },
             level: x.level,
             from: ShownOr::new(x.valid_from, "always"),

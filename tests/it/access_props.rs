@@ -1,7 +1,8 @@
 //! Issue 16, must-be-true 2 (property): for random access configurations
-//! and random sequences of changes — direct and group assignments with
-//! windows, people moving between groups, schedule edits, holidays, a
-//! holder suspended — a controller that applies its feed's deltas to its
+//! and random sequences of changes — direct, group and directory-group
+//! assignments with windows, people moving between groups and joining and
+//! leaving directory groups (issue 17), schedule edits, holidays, a holder
+//! suspended — a controller that applies its feed's deltas to its
 //! first snapshot (a snapshot again when who reaches which door changed)
 //! decides offline, with the reference controller's rule (hw-sim), what
 //! the service decides online (`Index::decide_at_door`) for every card,
@@ -16,15 +17,18 @@ use hw_sim::controller::rule;
 use hw_sim::controller::wire::parse_page;
 use idms::domain::access::{Holiday, Schedule};
 use idms::domain::{Decision, Technology, Timestamp, UserId, ValidityWindow};
+use idms::store::directory::DirPerson;
 use idms::store::levels::{GrantTarget, Holder};
-use idms::store::{FeedScope, Store, UserPatch};
+use idms::store::{Actor, FeedScope, Store, UserPatch};
 use proptest::prelude::*;
 
-use crate::common::{Fixture, iso, new_user, staff};
+use crate::common::{Fixture, iso, staff};
 
 const PEOPLE: usize = 4;
 const LEVELS: [&str; 4] = ["Labs at night", "NY office", "Store room", "Everywhere weekdays"];
 const GROUPS: [&str; 2] = ["crew-a", "crew-b"];
+/// Directory groups (SCIM `Groups`), made empty at the start.
+const DIRECTORY_GROUPS: [&str; 2] = ["Night shift", "Facilities"];
 const SCHEDULES: [&str; 3] = ["Berlin nights", "NY days", "Always on"];
 /// Texts a schedule may be edited to.
 const TEXTS: [(&str, &str); 4] = [
@@ -71,6 +75,9 @@ enum Step {
     AssignGroup(usize, usize),
     UnassignGroup(usize, usize),
     SetGroup(usize, Option<usize>),
+    AssignDirectoryGroup(usize, usize, Option<Timestamp>),
+    UnassignDirectoryGroup(usize, usize),
+    Join(usize, usize, bool),
     EditSchedule(usize, usize),
     AddHoliday(usize),
     Suspend(usize, bool),
@@ -84,6 +91,10 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (0..LEVELS.len(), 0..GROUPS.len()).prop_map(|(l, g)| Step::AssignGroup(l, g)),
         1 => (0..LEVELS.len(), 0..GROUPS.len()).prop_map(|(l, g)| Step::UnassignGroup(l, g)),
         2 => (0..PEOPLE, prop::option::of(0..GROUPS.len())).prop_map(|(p, g)| Step::SetGroup(p, g)),
+        2 => (0..LEVELS.len(), 0..DIRECTORY_GROUPS.len(), edge())
+            .prop_map(|(l, g, to)| Step::AssignDirectoryGroup(l, g, to)),
+        1 => (0..LEVELS.len(), 0..DIRECTORY_GROUPS.len()).prop_map(|(l, g)| Step::UnassignDirectoryGroup(l, g)),
+        3 => (0..PEOPLE, 0..DIRECTORY_GROUPS.len(), any::<bool>()).prop_map(|(p, g, j)| Step::Join(p, g, j)),
         2 => (0..SCHEDULES.len(), 0..TEXTS.len()).prop_map(|(s, t)| Step::EditSchedule(s, t)),
         1 => (0..HOLIDAYS.len()).prop_map(Step::AddHoliday),
         1 => (0..PEOPLE, any::<bool>()).prop_map(|(p, s)| Step::Suspend(p, s)),
@@ -93,8 +104,9 @@ fn step() -> impl Strategy<Value = Step> {
 
 /// Doors `lab` and `store` (Berlin, area `Labs` holds both) and `office`
 /// (New York); the controller serves `lab` and `office`; levels as in
-/// `LEVELS` on `SCHEDULES`; no default level; people with one card each.
-fn site() -> (Fixture, i64, Vec<UserId>) {
+/// `LEVELS` on `SCHEDULES`; no default level; people (from SCIM) with one
+/// card each; `DIRECTORY_GROUPS` empty, by their SCIM IDs.
+fn site() -> (Fixture, i64, Vec<UserId>, Vec<i64>) {
     let f = Fixture::new();
     let (s, st) = (&f.store, staff());
     s.set_default_level(&st, "All doors, always", false).unwrap();
@@ -122,14 +134,24 @@ fn site() -> (Fixture, i64, Vec<UserId>) {
         s.add_level(&st, name, None, &[(target, schedule.to_string())]).unwrap();
     }
     let (c, _) = s.add_controller(&st, "ctl", &["lab".to_string(), "office".to_string()]).unwrap();
+    let entra = Actor::directory("entra");
     let people = (0..PEOPLE)
         .map(|i| {
-            let u = s.create_user(&st, new_user("Prop", "Person")).unwrap().id;
+            let p = DirPerson {
+                external_id: Some(format!("entra-{i}")),
+                given_name: "Prop".into(),
+                family_name: "Person".into(),
+                active: true,
+                ..DirPerson::default()
+            };
+            let u = s.scim_create_user(&entra, p).unwrap().id;
             s.enroll(&st, u, Technology::Iso14443a, &iso(&card(i))).unwrap();
             u
         })
         .collect();
-    (f, c.id, people)
+    let groups =
+        DIRECTORY_GROUPS.iter().map(|g| s.scim_create_group(&entra, (*g).into(), None, &[]).unwrap().id).collect();
+    (f, c.id, people, groups)
 }
 
 fn card(i: usize) -> String {
@@ -161,8 +183,9 @@ fn sync(s: &Store, ctl: i64, held: &mut HeldList) {
 }
 
 fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
-    let (f, ctl, people) = site();
+    let (f, ctl, people, groups) = site();
     let (s, st) = (&f.store, staff());
+    let entra = Actor::directory("entra");
     let mut held = HeldList::in_memory();
     sync(s, ctl, &mut held);
     for step in steps {
@@ -187,6 +210,17 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             Step::SetGroup(p, g) => {
                 let patch = UserPatch { group: Some(g.map(|g| GROUPS[g].to_string())), ..UserPatch::default() };
                 s.update_user(&st, people[p], patch).map(drop)
+            }
+            Step::AssignDirectoryGroup(l, g, to) => {
+                let holder = Holder::DirectoryGroup(DIRECTORY_GROUPS[g].into());
+                s.assign_level(&st, LEVELS[l], &holder, ValidityWindow { from: None, to }).map(drop)
+            }
+            Step::UnassignDirectoryGroup(l, g) => {
+                s.unassign_level(&st, LEVELS[l], &Holder::DirectoryGroup(DIRECTORY_GROUPS[g].into()))
+            }
+            Step::Join(p, g, join) => {
+                let (add, remove) = if join { (vec![people[p]], vec![]) } else { (vec![], vec![people[p]]) };
+                s.scim_update_group(&entra, groups[g], None, None, None, &add, &remove, None).map(drop)
             }
             Step::EditSchedule(k, t) => {
                 let sched = Schedule::from_text(TEXTS[t].0, TEXTS[t].1).unwrap();

@@ -196,6 +196,9 @@ fn a_scoped_manager_assigns_only_their_units_levels_to_their_units_people() {
     assert_eq!(refused(ops::assign(s, &north, "North lab", &Holder::User(south_person.id), w).map(drop)), "not_found");
     assert_eq!(refused(ops::assign(s, &north, "South lab", &Holder::User(n.id), w).map(drop)), "not_found");
     assert_eq!(refused(ops::assign(s, &north, "North lab", &Holder::Group("x".into()), w).map(drop)), "forbidden");
+    let directory_group = Holder::DirectoryGroup("Night shift".into());
+    assert_eq!(refused(ops::assign(s, &north, "North lab", &directory_group, w).map(drop)), "forbidden");
+    assert_eq!(refused(ops::unassign(s, &north, "North lab", &directory_group)), "forbidden");
     assert_eq!(
         refused(ops::add_level(s, &north, "All of it", None, &[(GrantTarget::AllDoors, "Always".into())]).map(drop)),
         "forbidden"

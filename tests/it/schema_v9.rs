@@ -3,13 +3,18 @@
 //! expunged, one linked by staff — and operators with tokens opens with the
 //! new code: every suspension is staff's (so a directory's `active: true`
 //! never lifts one), the staff-typed link stays a link (source `staff`),
-//! the tombstone stays one, operators keep their roles and tokens, and a
-//! `provisioner` can be added afterwards (the widened role check).
+//! the tombstone stays one, operators keep their roles and tokens, a
+//! `provisioner` can be added afterwards (the widened role check), a
+//! group's level stays and a level can be held through a directory group
+//! (the widened holder and change-log checks).
 
 use std::sync::Arc;
 
 use idms::clock::ManualClock;
+use idms::domain::ValidityWindow;
 use idms::domain::{Holds, LifecycleAction, UserId, UserState};
+use idms::store::directory::DirPerson;
+use idms::store::levels::Holder;
 use idms::store::records::DirectorySource;
 use idms::store::schema::{MIGRATIONS, latest};
 use idms::store::{Actor, DB_FILE, Role, Store};
@@ -52,7 +57,9 @@ fn version_8(path: &std::path::Path) {
     .unwrap();
     tx.execute_batch(
         "INSERT INTO operators (id, name, role, created_at) VALUES (1, 'boss', 'admin', 0), (2, 'desk', 'enroller', 0);
-         INSERT INTO tokens (hash, operator_id, label, created_at) VALUES (zeroblob(32), 2, 'desk', 0);",
+         INSERT INTO tokens (hash, operator_id, label, created_at) VALUES (zeroblob(32), 2, 'desk', 0);
+         INSERT INTO user_groups (id, name) VALUES (1, 'nights');
+         INSERT INTO level_assignments (level_id, group_id, created_at) VALUES (1, 1, 0);",
     )
     .unwrap();
     tx.commit().unwrap();
@@ -101,6 +108,35 @@ fn a_version_8_database_opens_with_every_suspension_staffs_and_links_kept() {
     assert_eq!(stored, "provisioner");
     let bad = c.execute("INSERT INTO operators (name, role, created_at) VALUES ('x', 'root', 0)", []);
     assert!(bad.unwrap_err().to_string().contains("CHECK"), "the role check still refuses unknown roles");
+
+    // The group's level stays; a level can be held through a directory group, whose membership the change log
+    // records; both widened checks still refuse what they refused.
+    let held = s.assignments_of_level("All doors, always").unwrap();
+    assert!(held.iter().any(|a| a.holder == Holder::Group("nights".into())), "{held:?}");
+    let entra = Actor::directory("operator:9");
+    let p = DirPerson {
+        external_id: Some("entra-7".into()),
+        given_name: "Ada".into(),
+        family_name: "Byron".into(),
+        active: true,
+        ..DirPerson::default()
+    };
+    let who = s.scim_create_user(&entra, p).unwrap().id;
+    let g = s.scim_create_group(&entra, "Night shift".into(), None, &[who]).unwrap();
+    let night = Holder::DirectoryGroup("Night shift".into());
+    s.assign_level(&staff(), "All doors, always", &night, ValidityWindow::default()).unwrap();
+    assert!(s.assignments_of(who).unwrap().iter().any(|a| a.holder == night));
+    let joined: i64 = c
+        .query_row("SELECT COUNT(*) FROM change_log WHERE kind = 'member_in' AND group_id = ?1", [g.id], |r| r.get(0))
+        .unwrap();
+    assert_eq!(joined, 1);
+    let two = c.execute(
+        "INSERT INTO level_assignments (level_id, user_id, directory_group_id, created_at) VALUES (1, ?1, ?2, 0)",
+        [LINKED, g.id],
+    );
+    assert!(two.unwrap_err().to_string().contains("CHECK"), "an assignment still has one holder");
+    let odd = c.execute("INSERT INTO change_log (at, kind, user_id) VALUES (0, 'other', 0)", []);
+    assert!(odd.unwrap_err().to_string().contains("CHECK"), "the change log still refuses unknown kinds");
     let ok: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(ok, "ok");
 }

@@ -166,3 +166,97 @@ async fn the_directory_drives_the_lifecycle_and_the_doors_follow() {
         "the tombstone is untouched"
     );
 }
+
+/// The cards (hex) a feed page lists with their level IDs, and those it removes.
+fn feed_cards(f: &idms::store::Feed) -> (Vec<(String, Vec<i64>)>, Vec<String>) {
+    let listed = f.entries.iter().map(|e| (e.uid.to_string(), e.levels.iter().map(|l| l.id).collect())).collect();
+    (listed, f.removed.iter().map(|k| k.uid.to_string()).collect())
+}
+
+/// Issue 17, Build: access levels assigned to a directory group. Its
+/// members hold them at the door and in the controller's feed (snapshot
+/// and delta), a member who leaves loses them and one who joins gains
+/// them, an index built afresh at a restart agrees, only an unscoped
+/// manager assigns them, and the directory deleting the group takes the
+/// level from everyone in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_level_on_a_directory_group_opens_the_door_to_its_members_and_follows_the_directory() {
+    use idms::store::levels::GrantTarget;
+    let api = Api::new();
+    let st = staff();
+    api.store.set_default_level(&st, "All doors, always", false).unwrap();
+    let level = api.store.add_level(&st, "Main door", None, &[(GrantTarget::Door("main".into()), "Always".into())]);
+    let level = level.unwrap().id;
+    let t = api.store.create_token(&st, "entra", Role::Provisioner, None).unwrap().1;
+    let mut ids = Vec::new();
+    for (ext, card) in [("ext-a", "04AB00A1"), ("ext-b", "04AB00B1")] {
+        let (s, v) = scim(&api, &t, Method::POST, "/scim/v2/Users", Some(user(ext))).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_owned());
+        assert_eq!(api.enroll(&ids[ids.len() - 1], card).await.0, StatusCode::CREATED);
+        assert_eq!(reason(&api, card).await, "no_access_to_door");
+    }
+    let (a, b) = (ids[0].clone(), ids[1].clone());
+    let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Night shift",
+        "members": [{"value": a}]});
+    let (s, g) = scim(&api, &t, Method::POST, "/scim/v2/Groups", Some(group)).await;
+    assert_eq!(s, StatusCode::CREATED, "{g}");
+    let gid = g["id"].as_str().unwrap().to_owned();
+
+    // An unknown directory group is not found; two holders at once are refused; the name's case does not matter.
+    let assign = "/api/v1/levels/Main%20door/assignments";
+    let manager = Some(api.token(Role::Manager));
+    let (s, v) = api.call(Method::POST, assign, manager, Some(json!({"directory_group": "Day shift"}))).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{v}");
+    let both = json!({"directory_group": "Night shift", "group": "night"});
+    let (s, v) = api.call(Method::POST, assign, manager, Some(both)).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_input")), "{v}");
+    let (s, v) = api.call(Method::POST, assign, manager, Some(json!({"directory_group": "night SHIFT"}))).await;
+    assert_eq!((s, v["directory_group"].as_str()), (StatusCode::CREATED, Some("Night shift")), "{v}");
+    assert_eq!(reason(&api, "04AB00A1").await, "granted");
+    assert_eq!(reason(&api, "04AB00B1").await, "no_access_to_door");
+    let access = staff_get(&api, &format!("/api/v1/users/{a}/access")).await;
+    assert_eq!(access["assignments"][0]["directory_group"], "Night shift", "{access}");
+    let levels = staff_get(&api, "/api/v1/levels").await;
+    let main = levels.as_array().unwrap().iter().find(|l| l["name"] == "Main door").unwrap().clone();
+    assert_eq!(main["directory_groups"], json!(["Night shift"]), "{main}");
+    // Deleting the level is refused while the group holds it.
+    let (s, v) = api.call(Method::DELETE, "/api/v1/levels/Main%20door", Some(api.token(Role::Admin)), None).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::CONFLICT, Some("in_use")), "{v}");
+
+    // The controller's snapshot lists A's card with the level, not B's.
+    let feed =
+        |since: Option<&str>| api.store.controller_feed(idms::store::FeedScope::Controller(api.door.0), since, 100);
+    let snap = feed(None).unwrap();
+    assert_eq!(feed_cards(&snap).0, vec![("04AB00A1".to_owned(), vec![level])]);
+
+    // B joins and A leaves (Entra's PATCH): the doors and the feed's delta follow.
+    let patch = json!({"schemas": [PATCH], "Operations": [
+        {"op": "add", "path": "members", "value": [{"value": b}]},
+        {"op": "remove", "path": format!("members[value eq \"{a}\"]")}]});
+    let (s, v) = scim(&api, &t, Method::PATCH, &format!("/scim/v2/Groups/{gid}"), Some(patch)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(reason(&api, "04AB00A1").await, "no_access_to_door");
+    assert_eq!(reason(&api, "04AB00B1").await, "granted");
+    let delta = feed(Some(&snap.cursor)).unwrap();
+    assert!(delta.rules.is_none(), "membership is not a rules change");
+    assert_eq!(feed_cards(&delta), (vec![("04AB00B1".to_owned(), vec![level])], vec!["04AB00A1".to_owned()]));
+
+    // A restart builds the index from the tables: the same answers.
+    let reopened = idms::store::Store::open(&api.fx.db_path(), api.fx.clock.clone()).unwrap();
+    let now = reopened.now();
+    let at_main = |uid: &str| {
+        let d = reopened.index().decide_at_door(None, &crate::common::iso(uid), "main", now).decision;
+        d.reason().map_or("granted", |r| r.code())
+    };
+    assert_eq!((at_main("04AB00A1"), at_main("04AB00B1")), ("no_access_to_door", "granted"));
+    drop(reopened);
+
+    // The directory deletes the group: the level goes with it, from the doors and the lists.
+    let (s, _) = scim(&api, &t, Method::DELETE, &format!("/scim/v2/Groups/{gid}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(reason(&api, "04AB00B1").await, "no_access_to_door");
+    assert_eq!(staff_get(&api, "/api/v1/levels/Main%20door/assignments").await, json!([]));
+    let (s, _) = api.call(Method::DELETE, "/api/v1/levels/Main%20door", Some(api.token(Role::Admin)), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "nobody holds it any more");
+}

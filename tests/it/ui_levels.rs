@@ -6,7 +6,10 @@
 //! session's CSRF token and a role that edits; a scoped manager assigns
 //! only their unit's levels to their unit's people, from the level's page
 //! and from the person's Access tab; Explain a decision says grant with the
-//! level, schedule and interval, or the reason in words.
+//! level, schedule and interval, or the reason in words. Issue 17: a level
+//! is assigned to and taken from a directory group on the level's page, and
+//! the member's Access tab says it comes through that group, its hostile
+//! name shown as text.
 
 use axum::http::StatusCode;
 use idms::domain::{Timestamp, ValidityWindow};
@@ -167,6 +170,62 @@ async fn hostile_names_render_escaped_on_every_access_page() {
     let a = post(&ui, &cookie, &csrf, &format!("/ui/access/areas/{}/delete", enc(SCRIPT)), "").await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
     assert!(a.body.contains("in_use") && !a.body.contains(SCRIPT), "{}", a.body);
+}
+
+#[tokio::test]
+async fn a_directory_group_holds_a_level_from_the_levels_page_and_its_member_sees_it_as_text() {
+    let ui = Ui::new();
+    let (cookie, csrf) = ui.sign_in("adam").await;
+    let entra = idms::store::Actor::directory("entra");
+    let p = idms::store::directory::DirPerson {
+        external_id: Some("entra-1".into()),
+        given_name: "Ada".into(),
+        family_name: "Byron".into(),
+        active: true,
+        ..Default::default()
+    };
+    let who = ui.store.scim_create_user(&entra, p).unwrap().id;
+    let name = format!("{SCRIPT} crew");
+    ui.store.scim_create_group(&entra, name.clone(), None, &[who]).unwrap();
+    let e =
+        |s: &str| s.replace('<', "%3C").replace('>', "%3E").replace('(', "%28").replace(')', "%29").replace(' ', "+");
+    let level = "/ui/access/levels/All%20doors%2C%20always";
+    let held = || ui.store.assignments_of_level("All doors, always").unwrap();
+
+    // A directory group that does not exist: said at the form, nothing assigned.
+    let a = post(&ui, &cookie, &csrf, &format!("{level}/assign"), "directory_group=Nobody").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
+    assert!(a.body.contains("not_found") && a.body.contains("directory group"), "{}", a.body);
+    // A user ID and a directory group at once: refused naming the holder.
+    let both = format!("user={who}&directory_group={}", e(&name));
+    let a = post(&ui, &cookie, &csrf, &format!("{level}/assign"), &both).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
+    assert!(a.body.contains("invalid_input") && a.body.contains("holder"), "{}", a.body);
+    let before = held().len();
+
+    let a = post(&ui, &cookie, &csrf, &format!("{level}/assign"), &format!("directory_group={}", e(&name))).await;
+    let page = follow(&ui, &cookie, &a).await;
+    assert!(page.body.contains("directory group &#60;script&#62;alert(1)&#60;/script&#62; crew"), "{}", page.body);
+    assert!(!page.body.contains(SCRIPT), "never as markup");
+    assert!(
+        page.body.contains("name=\"directory_group\" value=\"&#60;script&#62;"),
+        "its unassign form: {}",
+        page.body
+    );
+    assert_eq!(held().len(), before + 1);
+    let tab = ui.get(&format!("/ui/people/{who}?tab=access"), Some(&cookie), false).await;
+    assert!(
+        tab.body.contains("through directory group &#60;script&#62;alert(1)&#60;/script&#62; crew"),
+        "{}",
+        tab.body
+    );
+    assert!(!tab.body.contains(SCRIPT));
+    let list = ui.get("/ui/access/levels", Some(&cookie), false).await;
+    assert!(list.body.contains("directory group &#60;script&#62;"), "{}", list.body);
+
+    let a = post(&ui, &cookie, &csrf, &format!("{level}/unassign"), &format!("directory_group={}", e(&name))).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(held().len(), before);
 }
 
 #[tokio::test]

@@ -179,6 +179,8 @@ pub struct Level {
     pub people: u64,
     /// Groups holding it.
     pub groups: Vec<String>,
+    /// Directory groups holding it.
+    pub directory_groups: Vec<String>,
 }
 
 impl From<store::LevelRecord> for Level {
@@ -199,11 +201,12 @@ impl From<store::LevelRecord> for Level {
                 .collect(),
             people: l.people,
             groups: l.groups,
+            directory_groups: l.directory_groups,
         }
     }
 }
 
-/// A level held by a person or a group.
+/// A level held by a person, a group or a directory group.
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct Assignment {
     /// The level.
@@ -215,6 +218,9 @@ pub struct Assignment {
     /// The group, when assigned to one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// The directory group, when assigned to one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory_group: Option<String>,
     /// From (inclusive, RFC 3339).
     #[schema(value_type = Option<String>)]
     pub valid_from: Option<Timestamp>,
@@ -225,11 +231,12 @@ pub struct Assignment {
 
 impl From<store::AssignmentRecord> for Assignment {
     fn from(a: store::AssignmentRecord) -> Self {
-        let (user_id, group) = match a.holder {
-            Holder::User(u) => (Some(u), None),
-            Holder::Group(g) => (None, Some(g)),
+        let (user_id, group, directory_group) = match a.holder {
+            Holder::User(u) => (Some(u), None, None),
+            Holder::Group(g) => (None, Some(g), None),
+            Holder::DirectoryGroup(g) => (None, None, Some(g)),
         };
-        Self { level: a.level, user_id, group, valid_from: a.valid_from, valid_to: a.valid_to }
+        Self { level: a.level, user_id, group, directory_group, valid_from: a.valid_from, valid_to: a.valid_to }
     }
 }
 
@@ -257,7 +264,7 @@ pub struct Access {
     /// The person.
     #[schema(value_type = String)]
     pub user_id: UserId,
-    /// Their levels, directly and through their group.
+    /// Their levels, directly, through their group and through their directory groups.
     pub assignments: Vec<Assignment>,
     /// The doors those levels cover now (whatever the time of day).
     pub doors: Vec<DoorAccess>,
