@@ -17,7 +17,7 @@ VENV := .venv
 # Seconds each cargo-fuzz target runs in `make test` (12 targets).
 FUZZ_SECONDS ?= 5
 
-.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check vectors demo bench bench-levels bench-open-levels bench-cli-delay bench-ldap bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-doors bench-drill clean-bench screenshots
+.PHONY: help deps venv check test test-only nostd doc fuzz-smoke openapi-check vectors demo bench bench-levels bench-open-levels bench-cli-delay bench-ldap bench-scim bench-tap bench-osdp bench-purge bench-open bench-http bench-ui bench-doors bench-drill clean-bench screenshots
 
 help:
 	@echo "make test    install what is missing, then fmt + clippy + the whole test suite"
@@ -142,6 +142,10 @@ bench-cli-delay:
 # full paged fetch (entries/s), ID-only search, incremental fetch after 1 % changed.
 bench-ldap:
 	$(CARGO) bench --locked --bench ldap
+
+# SCIM: POST /Users and PATCH p50/p99 under 16 clients, and door p99 during a 100,000-person provisioning.
+bench-scim:
+	$(CARGO) bench --locked --bench scim
 
 bench-purge:
 	$(CARGO) bench --locked --bench purge
