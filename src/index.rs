@@ -150,6 +150,10 @@ impl Inner {
                 let s = self.slot(id) as usize;
                 if let Some(h) = self.holders.get_mut(s) {
                     h.view = HolderView { state, window };
+                    // A tombstone is in no group (expunge erased which ones it was in).
+                    if state == UserState::Expunged {
+                        h.groups.clear();
+                    }
                 }
             }
             Change::Credential { technology, uid, state, holder } => {

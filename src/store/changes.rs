@@ -97,11 +97,12 @@ pub fn read_since(conn: &Connection, seq: i64, limit: u32) -> Result<Vec<(i64, C
         } else if kind == "group" {
             Change::Group { id: UserId::from_i64(user), group: r.get::<_, Option<i64>>(10)?.map(GroupId) }
         } else if kind == "member_in" || kind == "member_out" {
+            // An expunged person's entries name no group any more: leaving none changes nothing.
             let group: Option<i64> = r.get(10)?;
             Change::Membership {
                 id: UserId::from_i64(user),
-                group: GroupId::directory(group.ok_or(StoreError::Corrupt("group in change log"))?),
-                member: kind == "member_in",
+                group: GroupId::directory(group.unwrap_or(0)),
+                member: kind == "member_in" && group.is_some(),
             }
         } else if kind == "assignment" || kind == "unassignment" {
             let level: Option<i64> = r.get(9)?;

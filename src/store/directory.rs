@@ -162,7 +162,7 @@ fn checked(conn: &Connection, p: DirPerson, except: Option<UserId>) -> Result<Di
             let mut seen = HashSet::new();
             let mut out = Vec::new();
             for g in gs {
-                if let Some(g) = clean("groups", Some(g), MAX_FIELD)?
+                if let Some(g) = clean("groups", Some(g), MAX_FIELD)?.map(|g| one_line("groups", g)).transpose()?
                     && seen.insert(g.to_lowercase())
                 {
                     out.push(g);
@@ -329,25 +329,30 @@ pub(crate) fn delete_in(w: &mut Tx<'_>, id: UserId) -> Result<(), StoreError> {
     w.conn
         .prepare_cached("UPDATE users SET directory_gone_at = ?2 WHERE id = ?1")?
         .execute(params![id.as_i64(), w.now.0])?;
-    Ok(())
+    // The directory has let them go: no level reaches them through its groups any more (a restore by staff
+    // brings back the person, not where they worked).
+    leave_all_in(w, id)
 }
 
-/// A directory group's ID by name, made when missing.
-fn group_by_name(w: &Tx<'_>, name: &str, source: DirectorySource) -> Result<i64, StoreError> {
-    let found: Option<i64> = w
+/// A directory group's ID by name, made when missing; `None` when the name
+/// is another source's group (an LDAP sync never joins people to a SCIM
+/// group, nor a CSV file to an LDAP one: each source manages its own
+/// groups, and a level assigned to one is not widened by another).
+fn group_by_name(w: &Tx<'_>, name: &str, source: DirectorySource) -> Result<Option<i64>, StoreError> {
+    let found: Option<(i64, String)> = w
         .conn
-        .prepare_cached("SELECT id FROM directory_groups WHERE display_name = ?1 COLLATE NOCASE")?
-        .query_row([name], |r| r.get(0))
+        .prepare_cached("SELECT id, source FROM directory_groups WHERE display_name = ?1 COLLATE NOCASE")?
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    if let Some(id) = found {
-        return Ok(id);
+    if let Some((id, of)) = found {
+        return Ok((of == group_source(source)).then_some(id));
     }
     w.conn
         .prepare_cached(
             "INSERT INTO directory_groups (display_name, source, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
         )?
         .execute(params![name, group_source(source), w.now.0])?;
-    Ok(w.conn.last_insert_rowid())
+    Ok(Some(w.conn.last_insert_rowid()))
 }
 
 /// Groups come from SCIM, LDAP or CSV; staff-typed links have none of their own.
@@ -368,7 +373,7 @@ pub(crate) fn set_groups_in(
 ) -> Result<bool, StoreError> {
     let mut want = HashSet::new();
     for n in names {
-        want.insert(group_by_name(w, n, source)?);
+        want.extend(group_by_name(w, n, source)?);
     }
     let have = groups_of(&w.conn, id)?;
     if want == have {
@@ -387,6 +392,9 @@ pub(crate) fn set_groups_in(
 /// Puts `user` in directory group `group`; true when they were not in it.
 /// The doors hear of it (the group's levels are theirs now).
 fn member_in(w: &mut Tx<'_>, group: i64, user: UserId) -> Result<bool, StoreError> {
+    if !(1..GroupId::DIRECTORY).contains(&group) {
+        return Err(StoreError::Corrupt("a directory group's ID beyond what the index can tell apart"));
+    }
     let n = w
         .conn
         .prepare_cached("INSERT OR IGNORE INTO directory_group_members (group_id, user_id) VALUES (?1, ?2)")?
@@ -417,7 +425,25 @@ fn groups_of(conn: &Connection, user: UserId) -> Result<HashSet<i64>, StoreError
     Ok(stmt.query_map([user.as_i64()], |r| r.get(0))?.collect::<Result<_, _>>()?)
 }
 
-/// Takes `user` out of every directory group (expunge: where they worked goes with them).
+/// Expunge: `user`'s memberships go, and so does which groups the change
+/// log's earlier membership entries name (the entries stay, naming none:
+/// the index's tombstone holds no groups, see `Change::User`).
+pub(crate) fn forget_groups_in(w: &mut Tx<'_>, user: UserId) -> Result<(), StoreError> {
+    for g in groups_of(&w.conn, user)? {
+        w.conn
+            .prepare_cached("DELETE FROM directory_group_members WHERE group_id = ?1 AND user_id = ?2")?
+            .execute(params![g, user.as_i64()])?;
+        touch_group(w, g)?;
+    }
+    w.conn
+        .prepare_cached(
+            "UPDATE change_log SET group_id = NULL WHERE user_id = ?1 AND kind IN ('member_in', 'member_out')",
+        )?
+        .execute([user.as_i64()])?;
+    Ok(())
+}
+
+/// Takes `user` out of every directory group (the directory let them go).
 pub(crate) fn leave_all_in(w: &mut Tx<'_>, user: UserId) -> Result<(), StoreError> {
     for g in groups_of(&w.conn, user)? {
         member_out(w, g, user)?;
@@ -539,8 +565,17 @@ fn check_members(conn: &Connection, members: &[UserId]) -> Result<Vec<UserId>, S
 }
 
 fn clean_group_name(name: String) -> Result<String, DomainError> {
-    clean("displayName", Some(name), MAX_FIELD)?
-        .ok_or(DomainError::InvalidInput { field: "displayName", message: "is required".into() })
+    let name = clean("displayName", Some(name), MAX_FIELD)?
+        .ok_or(DomainError::InvalidInput { field: "displayName", message: "is required".into() })?;
+    one_line("displayName", name)
+}
+
+/// A group's name is one line: it is typed back into forms and printed in lists.
+fn one_line(field: &'static str, name: String) -> Result<String, DomainError> {
+    if name.contains('\n') {
+        return Err(DomainError::InvalidInput { field, message: "a group name is one line".into() });
+    }
+    Ok(name)
 }
 
 impl Store {
@@ -759,9 +794,15 @@ impl Store {
         self.write(actor, AuditDraft::new("scim.group.delete"), |w| {
             let cur = load_group(&w.conn, id)?;
             check_version("group", cur.revision, if_revision)?;
-            for m in &cur.members {
-                member_out(w, id, *m)?;
-                touch_user(w, *m)?;
+            // Every member, those SCIM does not see too (the rows reference the group).
+            let all: Vec<UserId> = {
+                let mut stmt =
+                    w.conn.prepare_cached("SELECT user_id FROM directory_group_members WHERE group_id = ?1")?;
+                stmt.query_map([id], |r| r.get(0).map(UserId::from_i64))?.collect::<Result<_, _>>()?
+            };
+            for m in all {
+                member_out(w, id, m)?;
+                touch_user(w, m)?;
             }
             let levels =
                 w.conn.prepare_cached("DELETE FROM level_assignments WHERE directory_group_id = ?1")?.execute([id])?;

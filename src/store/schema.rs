@@ -548,7 +548,7 @@ BEGIN SELECT RAISE(ABORT, 'already_expunged: an expunged user stays a tombstone'
 
 -- Directory groups: a set per person (from SCIM Groups or the directory's memberOf), apart from `user_group`.
 CREATE TABLE directory_groups (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: audit entries and the change log name groups by ID
     display_name TEXT NOT NULL,
     external_id  TEXT,
     source       TEXT NOT NULL CHECK (source IN ('scim','ldap','csv')),

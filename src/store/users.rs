@@ -611,6 +611,7 @@ impl Store {
                              WHERE id = ?1 AND directory_source IS NOT NULL",
                         )?
                         .execute(params![id.as_i64(), w.now.0])?;
+                    super::directory::leave_all_in(w, id)?;
                 }
                 None => {}
             }
@@ -754,8 +755,8 @@ pub(crate) fn expunge_in(w: &mut Tx<'_>, id: UserId, actor: &str) -> Result<usiz
         )?
         .execute(params![id.as_i64(), w.now.0, actor])?;
     w.change(Change::User { id, state: UserState::Expunged, window: ValidityWindow::default() })?;
-    // Directory groups say where they worked: gone with them.
-    super::directory::leave_all_in(w, id)?;
+    // Directory groups say where they worked: gone with them, from the change log's history too.
+    super::directory::forget_groups_in(w, id)?;
     // Their access levels go with them: a tombstone holds none, and a level
     // they held is no longer in use on their account.
     super::levels::drop_assignments(w, id)?;

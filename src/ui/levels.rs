@@ -234,6 +234,8 @@ pub struct LevelLine {
     pub people: u64,
     /// Groups holding it, comma-separated.
     pub groups: String,
+    /// Directory groups holding it, comma-separated.
+    pub directory_groups: String,
 }
 
 impl From<SiteRecord> for SiteLine {
@@ -297,13 +299,8 @@ impl From<LevelRecord> for LevelLine {
             unit: l.org_unit.unwrap_or_default(),
             default: l.is_default,
             people: l.people,
-            groups: l
-                .groups
-                .iter()
-                .cloned()
-                .chain(l.directory_groups.iter().map(|g| format!("directory group {g}")))
-                .collect::<Vec<_>>()
-                .join(", "),
+            groups: l.groups.join(", "),
+            directory_groups: l.directory_groups.join(", "),
         }
     }
 }

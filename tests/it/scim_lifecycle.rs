@@ -176,9 +176,11 @@ fn feed_cards(f: &idms::store::Feed) -> (Vec<(String, Vec<i64>)>, Vec<String>) {
 /// Issue 17, Build: access levels assigned to a directory group. Its
 /// members hold them at the door and in the controller's feed (snapshot
 /// and delta), a member who leaves loses them and one who joins gains
-/// them, an index built afresh at a restart agrees, only an unscoped
-/// manager assigns them, and the directory deleting the group takes the
-/// level from everyone in it.
+/// them, an index built afresh at a restart agrees, another source (a CSV
+/// file) cannot join people to the group, a person the directory deleted
+/// is in no group (a restore brings back no door), expunge erases which
+/// groups the change log names, and the directory deleting the group —
+/// members SCIM cannot see included — takes the level from everyone in it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_level_on_a_directory_group_opens_the_door_to_its_members_and_follows_the_directory() {
     use idms::store::levels::GrantTarget;
@@ -252,10 +254,53 @@ async fn a_level_on_a_directory_group_opens_the_door_to_its_members_and_follows_
     assert_eq!((at_main("04AB00A1"), at_main("04AB00B1")), ("no_access_to_door", "granted"));
     drop(reopened);
 
+    // A CSV file naming the group joins nobody to it: each source manages its own groups.
+    let me = idms::ops::Acting::Local(st.clone());
+    let csv = b"external_id,given_name,family_name,groups\ncsv-1,Carl,Csv,Night shift\n";
+    let r = idms::ops::directory::import_csv(&api.store, &me, csv, false, false, "cli").unwrap();
+    let carl = r.items[0].user.unwrap();
+    assert!(api.store.get_user(carl).unwrap().directory_groups.is_empty(), "{:?}", r.items);
+
+    // The directory deletes B: they leave its groups, and staff restoring them brings back no door.
+    let (s, _) = scim(&api, &t, Method::DELETE, &format!("/scim/v2/Users/{b}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let b_id: idms::domain::UserId = b.parse().unwrap();
+    api.store.restore(&st, b_id).unwrap();
+    assert_eq!(reason(&api, "04AB00B1").await, "no_access_to_door");
+    assert!(api.store.get_user(b_id).unwrap().directory_groups.is_empty());
+    // Expunged: which groups they were in is erased from the change log too.
+    let db = rusqlite::Connection::open(api.fx.db_path()).unwrap();
+    let named = |id: idms::domain::UserId| -> i64 {
+        db.query_row(
+            "SELECT COUNT(*) FROM change_log WHERE user_id = ?1 AND kind LIKE 'member_%' AND group_id IS NOT NULL",
+            [id.as_i64()],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert!(named(b_id) > 0);
+    api.store.delete(&st, b_id).unwrap();
+    api.store.expunge(&st, b_id, &b).unwrap();
+    assert_eq!(named(b_id), 0);
+    assert_eq!(reason(&api, "04AB00B1").await, "credential_in_stock");
+
+    // A rejoins; a member SCIM cannot see (Carl, as an older build could have left him) is in the group too.
+    let patch = json!({"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [{"value": a}]}]});
+    let (s, v) = scim(&api, &t, Method::PATCH, &format!("/scim/v2/Groups/{gid}"), Some(patch)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(reason(&api, "04AB00A1").await, "granted");
+    db.execute(
+        "INSERT INTO directory_group_members (group_id, user_id) VALUES (?1, ?2)",
+        [gid.parse::<i64>().unwrap(), carl.as_i64()],
+    )
+    .unwrap();
+
     // The directory deletes the group: the level goes with it, from the doors and the lists.
     let (s, _) = scim(&api, &t, Method::DELETE, &format!("/scim/v2/Groups/{gid}"), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    assert_eq!(reason(&api, "04AB00B1").await, "no_access_to_door");
+    assert_eq!(reason(&api, "04AB00A1").await, "no_access_to_door");
+    let left: i64 = db.query_row("SELECT COUNT(*) FROM directory_group_members", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 0, "every membership went with the group");
     assert_eq!(staff_get(&api, "/api/v1/levels/Main%20door/assignments").await, json!([]));
     let (s, _) = api.call(Method::DELETE, "/api/v1/levels/Main%20door", Some(api.token(Role::Admin)), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "nobody holds it any more");
