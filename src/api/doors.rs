@@ -60,17 +60,23 @@ pub async fn decide(
     if let Some(c) = event.controller {
         s.events.touch(c, event.at);
     }
+    // Once the log's commits have failed, a door is told at once, not after a wait: it falls back on
+    // what it decides itself (a controller offline) and retries.
+    const UNLOGGED: &str = "the decision could not be logged (the event log's disk is failing); retry";
+    if s.events.failing() {
+        return Err(ApiError::event_log_unavailable(UNLOGGED));
+    }
     let ticket = s.events.submit(event).map_err(|_| ApiError::queue_full())?;
     let done = match s.durable.wait(ticket) {
-        None => true,
-        Some(rx) => matches!(tokio::time::timeout(EVENT_WAIT, rx).await, Ok(Ok(()))),
+        crate::api::Wait::Done => true,
+        crate::api::Wait::Failing => false,
+        crate::api::Wait::Until(rx) => {
+            let wait = std::time::Duration::from_millis(s.event_wait_ms.load(std::sync::atomic::Ordering::Relaxed));
+            matches!(tokio::time::timeout(wait, rx).await, Ok(Ok(())))
+        }
     };
     if !done {
-        return Err(ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "event_log_unavailable",
-            "the decision could not be logged; retry",
-        ));
+        return Err(ApiError::event_log_unavailable(UNLOGGED));
     }
     s.metrics.decision(decision, started.elapsed());
     Ok(Json(DecideResponse {
@@ -352,6 +358,11 @@ pub async fn upload_events(
     // the quarantine.
     if upload.items.iter().any(|i| i.checked.as_ref().is_err_and(|r| r.code == "forbidden")) {
         s.audit_failure(acting.actor().id, "POST /api/v1/access/events".to_string(), "forbidden");
+    }
+    if s.events.failing() {
+        return Err(ApiError::event_log_unavailable(
+            "the events could not be stored (the event log's disk is failing); keep them and retry",
+        ));
     }
     let upload = std::sync::Arc::new(upload);
     let (tx, rx) = tokio::sync::oneshot::channel();

@@ -77,6 +77,15 @@ impl ApiError {
         self
     }
 
+    /// 503 `event_log_unavailable`: the decision's access event could not
+    /// be written (the event log's disk is failing); retry in a second.
+    #[must_use]
+    pub fn event_log_unavailable(detail: &'static str) -> Self {
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "event_log_unavailable", detail);
+        e.retry_after = Some(1);
+        e
+    }
+
     /// 503: the access-event queue is full.
     #[must_use]
     pub fn queue_full() -> Self {
@@ -141,6 +150,7 @@ fn store_status(e: &StoreError) -> StatusCode {
     match e {
         StoreError::Domain(d) => domain_status(d),
         StoreError::Busy | StoreError::ErasurePending | StoreError::Device { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        StoreError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
         StoreError::Database
         | StoreError::NotInitialised(_)
         | StoreError::SchemaTooNew { .. }
@@ -169,7 +179,9 @@ impl From<StoreError> for ApiError {
         if status.is_server_error() {
             tracing::error!(code, "request failed: {e}");
             let detail = match e {
-                StoreError::Busy | StoreError::ErasurePending | StoreError::Device { .. } => e.to_string(),
+                StoreError::Busy | StoreError::ErasurePending | StoreError::Device { .. } | StoreError::StorageFull => {
+                    e.to_string()
+                }
                 _ => Self::internal().detail,
             };
             return Self::new(status, code, detail);

@@ -98,6 +98,9 @@ pub struct Shared {
     pub session_limits: std::sync::RwLock<crate::store::sessions::SessionLimits>,
     /// The LDAP directory Refresh Org Info asks, once configured (`[directory]`).
     pub directory: std::sync::OnceLock<Arc<dyn crate::ops::directory::Puller>>,
+    /// How long a door decision waits for its event's commit before it is
+    /// answered 503 (milliseconds; 10 s; a failing log answers at once).
+    pub event_wait_ms: std::sync::atomic::AtomicU64,
 }
 
 /// Handler state: a cheap clone of an `Arc`.
@@ -147,6 +150,8 @@ impl AppState {
                 }
             }),
         )?;
+        let d = durable.clone();
+        events.on_failing(Box::new(move || d.failing()));
         // Built before the first request: an unknown token never reads SQLite.
         store.try_tokens()?;
         let refusals = start_refusal_auditor(store.clone());
@@ -178,6 +183,7 @@ impl AppState {
             https: AtomicBool::new(false),
             session_limits: std::sync::RwLock::default(),
             directory: std::sync::OnceLock::new(),
+            event_wait_ms: std::sync::atomic::AtomicU64::new(10_000),
         })))
     }
 
@@ -258,19 +264,44 @@ pub struct Durable {
 #[derive(Debug, Default)]
 struct DurableInner {
     reached: u64,
+    /// The writer's commits are failing: nobody waits (cleared by the next durable commit).
+    failing: bool,
     waiting: Vec<(u64, tokio::sync::oneshot::Sender<()>)>,
 }
 
+/// Where a ticket stands.
+#[derive(Debug)]
+pub enum Wait {
+    /// Durable already.
+    Done,
+    /// Resolves once it is durable; closed (an error) if commits fail first.
+    Until(tokio::sync::oneshot::Receiver<()>),
+    /// Commits are failing: do not wait.
+    Failing,
+}
+
 impl Durable {
-    /// Resolves once `ticket` is durable.
-    pub fn wait(&self, ticket: u64) -> Option<tokio::sync::oneshot::Receiver<()>> {
+    /// Where `ticket` stands: durable, to wait for, or not to wait for
+    /// because the writer's commits are failing.
+    pub fn wait(&self, ticket: u64) -> Wait {
         let mut g = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if g.reached >= ticket {
-            return None;
+            return Wait::Done;
+        }
+        if g.failing {
+            return Wait::Failing;
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         g.waiting.push((ticket, tx));
-        Some(rx)
+        Wait::Until(rx)
+    }
+
+    /// The writer's commits started failing: every waiting request is told
+    /// at once (its receiver closes), and new ones do not wait.
+    pub fn failing(&self) {
+        let mut g = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.failing = true;
+        g.waiting.clear();
     }
 
     /// Every ticket up to `t` is durable: wake those waiting for them.
@@ -278,6 +309,7 @@ impl Durable {
         let done: Vec<_> = {
             let mut g = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             g.reached = g.reached.max(t);
+            g.failing = false;
             let (done, left): (Vec<_>, Vec<_>) = std::mem::take(&mut g.waiting).into_iter().partition(|(k, _)| *k <= t);
             g.waiting = left;
             done

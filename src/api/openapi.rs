@@ -101,7 +101,7 @@ impl Modify for Complete {
 
 /// The statuses every operation with these traits can answer.
 fn shared_statuses(secured: bool, body: bool, query: bool, path: bool) -> Vec<u16> {
-    let mut s = vec![500, 503];
+    let mut s = vec![500, 503, 507];
     if secured {
         s.extend([401, 403, 429]);
     }
@@ -191,6 +191,9 @@ fn describe(status: u16, r: &Response) -> String {
                 offline, the service starting or stopping): retry after `Retry-After` seconds."
             .into(),
         504 => "A device behind the service did not answer in time.".into(),
+        507 => {
+            "`storage_full`: the disk holding the database is full; nothing was written. Free space and retry.".into()
+        }
         _ => String::new(),
     };
     if !problem.is_empty() {

@@ -19,6 +19,10 @@ pub enum StoreError {
     /// SQLite failed; the details are in the log.
     #[error("internal database error; see the service log")]
     Database,
+    /// The file system holding the database is full: the write was rolled
+    /// back whole.
+    #[error("the disk holding the database is full; nothing was written; free space and retry")]
+    StorageFull,
     /// No database in the data directory (this one) where one was expected.
     #[error(
         "the data directory {} holds no IDMS database; check --data-dir (IDMS_DATA_DIR, data_dir), or run `idms init` to create one there",
@@ -71,6 +75,7 @@ impl StoreError {
             Self::Domain(e) => e.code(),
             Self::Busy => "busy",
             Self::Database => "internal",
+            Self::StorageFull => "storage_full",
             Self::NotInitialised(_) => "not_initialised",
             Self::SchemaTooNew { .. } => "schema_too_new",
             Self::Corrupt(_) => "corrupt",
@@ -95,6 +100,12 @@ impl From<rusqlite::Error> for StoreError {
         {
             tracing::warn!(error = %e, "sqlite busy");
             return Self::Busy;
+        }
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && f.code == rusqlite::ErrorCode::DiskFull
+        {
+            tracing::error!(error = %e, "the database's disk is full; the write was rolled back");
+            return Self::StorageFull;
         }
         tracing::error!(error = %e, "sqlite error");
         Self::Database

@@ -346,6 +346,10 @@ struct Shared {
     commit_delay: Duration,
     /// Set while a commit keeps failing (disk full, read-only, corrupt).
     failing: std::sync::atomic::AtomicBool,
+    /// Called when commits start failing (the service refuses its waiting doors at once).
+    on_failing: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Tests: every commit fails as on a full disk while set.
+    fault: std::sync::atomic::AtomicBool,
 }
 
 /// The group-commit writer of the access-event log.
@@ -747,13 +751,22 @@ fn run(mut conn: Connection, mut tail: Tail, shared: &Shared, on_durable: &OnDur
         };
         let mut backoff = Duration::from_millis(10);
         let outcomes = loop {
-            match write_group(&mut conn, &items, &mut buf, tail) {
+            let written = if shared.fault.load(std::sync::atomic::Ordering::Relaxed) {
+                Err(StoreError::StorageFull)
+            } else {
+                write_group(&mut conn, &items, &mut buf, tail)
+            };
+            match written {
                 Ok((o, t)) => {
                     tail = t;
                     break o;
                 }
                 Err(e) => {
-                    shared.failing.store(true, std::sync::atomic::Ordering::Relaxed);
+                    if !shared.failing.swap(true, std::sync::atomic::Ordering::Relaxed)
+                        && let Some(hook) = shared.on_failing.get()
+                    {
+                        hook();
+                    }
                     tracing::error!(code = e.code(), events = items.len(), "access events not written yet; retrying");
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(1));
@@ -807,6 +820,8 @@ impl EventLog {
             capacity,
             commit_delay,
             failing: std::sync::atomic::AtomicBool::new(false),
+            on_failing: std::sync::OnceLock::new(),
+            fault: std::sync::atomic::AtomicBool::new(false),
         });
         let s = shared.clone();
         let handle = std::thread::Builder::new()
@@ -898,6 +913,19 @@ impl EventLog {
     #[must_use]
     pub fn failing(&self) -> bool {
         self.shared.failing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets what runs (on the writer's thread) when commits start failing;
+    /// the first call wins.
+    pub fn on_failing(&self, hook: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.shared.on_failing.set(hook);
+    }
+
+    /// Tests: while `on`, every commit fails as on a full disk (the writer
+    /// keeps the events and retries, as it does for a real one).
+    #[doc(hidden)]
+    pub fn inject_full_disk(&self, on: bool) {
+        self.shared.fault.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Stops accepting events, writes what is queued, and waits for the

@@ -605,6 +605,15 @@ impl Store {
         self.write(actor, draft, |_| Ok(()))
     }
 
+    /// Tests: the database file may grow to `pages` pages at most (`None`:
+    /// no limit), so a write that needs more fails as on a full disk.
+    #[doc(hidden)]
+    pub fn inject_full_disk(&self, pages: Option<u64>) -> Result<(), StoreError> {
+        let w = lock(&self.writer);
+        w.query_row(&format!("PRAGMA max_page_count = {}", pages.unwrap_or(u64::from(u32::MAX - 1))), [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// A cheap liveness check of the database (for `/readyz`).
     pub fn integrity_quick(&self) -> Result<(), StoreError> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(drop)?))

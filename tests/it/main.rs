@@ -21,6 +21,7 @@ mod controller_sim;
 mod decide;
 mod directory_csv;
 mod directory_ldap;
+mod disk_full;
 mod door_defects;
 mod dto;
 mod enrol;
