@@ -182,6 +182,9 @@ config_table! {
     /// without the erased values (a purge job's and an erase's scrub at
     /// their end); 0 scrubs at the runner's next round (about 2 s).
     scrub_delay_secs: u64 = 600, Everywhere, example "60";
+    /// Below this much free space (percent of the data directory's file
+    /// system) `/readyz` says so and the log warns (0 to 99; 0: never).
+    disk_free_warn_percent: u64 = 10, Everywhere, example "5";
     /// When set, `/metrics` answers only `Authorization: Bearer <metrics_token>`
     /// (401 otherwise); a secret, so never a flag.
     metrics_token: Option<Secret> = None, NoFlag, example r#""s3cret-scrape-token""#;
@@ -446,6 +449,9 @@ impl Config {
         if !(1..=168).contains(&self.ui_session_max_hours) {
             return Err("ui_session_max_hours must be 1 to 168 (a week)".into());
         }
+        if self.disk_free_warn_percent > 99 {
+            return Err("disk_free_warn_percent must be 0 to 99 (percent free; 0: no warning)".into());
+        }
         if self.scrub_delay_secs > MAX_TIMEOUT_SECS {
             return Err(format!("scrub_delay_secs must be 0 to {MAX_TIMEOUT_SECS} (seconds)"));
         }
@@ -548,12 +554,15 @@ mod tests {
         let c = from_file("ui_session_idle_minutes = 5\nui_session_max_hours = 2\nscrub_delay_secs = 0").unwrap();
         assert_eq!(c.session_limits(), SessionLimits { idle_secs: 300, max_secs: 7200 });
         assert_eq!(c.scrub_delay_secs, 0);
+        assert_eq!((from_file("").unwrap().disk_free_warn_percent, c.disk_free_warn_percent), (10, 10));
+        assert_eq!(from_file("disk_free_warn_percent = 0").unwrap().disk_free_warn_percent, 0);
         for (var, v) in [
             ("IDMS_UI_SESSION_IDLE_MINUTES", "0"),
             ("IDMS_UI_SESSION_IDLE_MINUTES", "1441"),
             ("IDMS_UI_SESSION_MAX_HOURS", "0"),
             ("IDMS_UI_SESSION_MAX_HOURS", "169"),
             ("IDMS_SCRUB_DELAY_SECS", "86401"),
+            ("IDMS_DISK_FREE_WARN_PERCENT", "100"),
         ] {
             let e = from_env(var, v).unwrap_err();
             assert!(e.contains(&var["IDMS_".len()..].to_lowercase()), "{var}={v}: {e}");

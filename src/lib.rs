@@ -23,6 +23,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod directory;
+pub mod disk;
 pub mod domain;
 pub mod index;
 pub mod jobs;

@@ -58,6 +58,32 @@ pub fn spawn_event_pruning(state: AppState, retention_days: u32) -> tokio::task:
     })
 }
 
+/// Looks at the data directory's free space every 30 s and warns in the
+/// log when it is below `disk_free_warn_percent` — when it first drops
+/// below, then hourly while it stays there — and once when it is back.
+pub fn spawn_disk_watch(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut warned: Option<tokio::time::Instant> = None;
+        loop {
+            tick.tick().await;
+            let Ok(space) = crate::disk::Space::of(&state.data_dir) else { continue };
+            if space.low(state.disk_warn_percent.load(Ordering::Relaxed)) {
+                if warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+                    tracing::warn!(free_percent = space.percent_free(), free_bytes = space.free, "{}", space.warning());
+                    warned = Some(tokio::time::Instant::now());
+                }
+            } else if warned.take().is_some() {
+                tracing::info!(
+                    free_percent = space.percent_free(),
+                    "disk space on the data directory is back above the threshold"
+                );
+            }
+        }
+    })
+}
+
 /// Syncs the LDAP directory (`[directory]`) once shortly after start, then
 /// every `interval_minutes`, as the directory (`directory:ldap`); makes it
 /// the directory Refresh Org Info asks. A failed run is logged with its
@@ -147,6 +173,8 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     state.https.store(tls.is_some(), Ordering::Relaxed);
     *state.session_limits.write().unwrap_or_else(std::sync::PoisonError::into_inner) = config.session_limits();
     state.jobs.set_scrub_delay(Duration::from_secs(config.scrub_delay_secs));
+    state.disk_warn_percent.store(u8::try_from(config.disk_free_warn_percent).unwrap_or(99), Ordering::Relaxed);
+    spawn_disk_watch(state.clone());
     // Checked with the configuration: the name is in the time-zone database.
     if let Ok(zone) = crate::ui::time::Zone::named(&config.ui_time_zone) {
         crate::ui::time::set_zone(zone);

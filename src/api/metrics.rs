@@ -34,7 +34,18 @@ pub async fn scrape(State(s): State<AppState>, headers: HeaderMap) -> Response {
         )
         .into_response();
     }
-    let mut r = s.metrics.render(s.events.depth(), s.store.index().applied_seq()).into_response();
+    let mut text = s.metrics.render(s.events.depth(), s.store.index().applied_seq());
+    if let Ok(space) = crate::disk::Space::of(&s.data_dir) {
+        let _ = writeln!(
+            text,
+            "# HELP idms_data_dir_free_bytes Free space on the data directory's file system (below disk_free_warn_percent, /readyz warns).\n\
+             # TYPE idms_data_dir_free_bytes gauge\nidms_data_dir_free_bytes {}\n\
+             # HELP idms_data_dir_size_bytes The size of the data directory's file system.\n\
+             # TYPE idms_data_dir_size_bytes gauge\nidms_data_dir_size_bytes {}",
+            space.free, space.total
+        );
+    }
+    let mut r = text.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     r
 }

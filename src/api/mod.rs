@@ -98,6 +98,10 @@ pub struct Shared {
     pub session_limits: std::sync::RwLock<crate::store::sessions::SessionLimits>,
     /// The LDAP directory Refresh Org Info asks, once configured (`[directory]`).
     pub directory: std::sync::OnceLock<Arc<dyn crate::ops::directory::Puller>>,
+    /// The data directory (its file system's free space is watched).
+    pub data_dir: std::path::PathBuf,
+    /// Below this percent free, `/readyz` says so (`disk_free_warn_percent`).
+    pub disk_warn_percent: std::sync::atomic::AtomicU8,
     /// How long a door decision waits for its event's commit before it is
     /// answered 503 (milliseconds; 10 s; a failing log answers at once).
     pub event_wait_ms: std::sync::atomic::AtomicU64,
@@ -184,6 +188,8 @@ impl AppState {
             session_limits: std::sync::RwLock::default(),
             directory: std::sync::OnceLock::new(),
             event_wait_ms: std::sync::atomic::AtomicU64::new(10_000),
+            data_dir: dir.to_path_buf(),
+            disk_warn_percent: std::sync::atomic::AtomicU8::new(10),
         })))
     }
 
@@ -371,9 +377,11 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database answers and the index is loaded.
+/// Readiness: the database answers and the index is loaded. Ready, with a
+/// warning after it, when the data directory's disk is nearly full
+/// (`disk_free_warn_percent`).
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = String), (status = 503, body = error::Problem)))]
-pub async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {
+pub async fn readyz(State(s): State<AppState>) -> Result<String, ApiError> {
     if !s.ready.load(Ordering::Relaxed) {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the service is starting or stopping"));
     }
@@ -385,7 +393,11 @@ pub async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError>
         ));
     }
     blocking(&s, |st| st.integrity_quick()).await?;
-    Ok("ready")
+    let threshold = s.disk_warn_percent.load(Ordering::Relaxed);
+    match crate::disk::Space::of(&s.data_dir) {
+        Ok(space) if space.low(threshold) => Ok(format!("ready; {}", space.warning())),
+        _ => Ok("ready".into()),
+    }
 }
 
 async fn route_not_found() -> ApiError {

@@ -143,3 +143,35 @@ async fn a_staff_write_on_a_full_disk_is_507_storage_full_and_leaves_nothing_hal
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!((people(), creates()), (p + 1, c + 1));
 }
+
+/// Issue 18, must-be-true 3: warned before it is full. The data
+/// directory's free space is a metric, and below `disk_free_warn_percent`
+/// `/readyz` stays ready but says so (here the threshold is every disk's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nearly_full_is_said_by_readyz_and_the_metrics_before_it_is_full() {
+    let api = Api::new();
+    let ready = |api: &Api| {
+        let app = api.app.clone();
+        async move {
+            let req = Request::builder().uri("/readyz").body(Body::empty()).unwrap();
+            let res = app.oneshot(req).await.unwrap();
+            let status = res.status();
+            (status, String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap())
+        }
+    };
+    assert_eq!(ready(&api).await, (StatusCode::OK, "ready".to_owned()), "10 % of a test machine's disk is free");
+    api.state.disk_warn_percent.store(100, std::sync::atomic::Ordering::Relaxed);
+    let (s, body) = ready(&api).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.starts_with("ready; low disk space: ") && body.contains("MiB) free"), "{body}");
+    let req = Request::builder().uri("/metrics").body(Body::empty()).unwrap();
+    let res = api.app.clone().oneshot(req).await.unwrap();
+    let text = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let gauge = |name: &str| -> u64 {
+        let line =
+            text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}: {text}"));
+        line.split(' ').nth(1).unwrap().parse().unwrap()
+    };
+    let (free, size) = (gauge("idms_data_dir_free_bytes"), gauge("idms_data_dir_size_bytes"));
+    assert!(size > 0 && free <= size, "{free} of {size}");
+}
