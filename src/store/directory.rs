@@ -435,13 +435,14 @@ pub(crate) fn forget_groups_in(w: &mut Tx<'_>, user: UserId) -> Result<(), Store
             .execute(params![g, user.as_i64()])?;
         touch_group(w, g)?;
     }
-    w.conn
-        .prepare_cached(
-            "UPDATE change_log SET group_id = NULL WHERE user_id = ?1 AND kind IN ('member_in', 'member_out')",
-        )?
-        .execute([user.as_i64()])?;
+    w.conn.prepare_cached(FORGET_GROUPS)?.execute([user.as_i64()])?;
     Ok(())
 }
+
+/// Blanks the groups a person's membership entries name (through the
+/// `change_log_memberships` index: expunge is on the purge job's path).
+pub(crate) const FORGET_GROUPS: &str =
+    "UPDATE change_log SET group_id = NULL WHERE user_id = ?1 AND kind IN ('member_in', 'member_out')";
 
 /// Takes `user` out of every directory group (the directory let them go).
 pub(crate) fn leave_all_in(w: &mut Tx<'_>, user: UserId) -> Result<(), StoreError> {

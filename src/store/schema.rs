@@ -564,6 +564,8 @@ CREATE TABLE directory_group_members (
     PRIMARY KEY (group_id, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX directory_group_members_user ON directory_group_members(user_id);
+-- Expunge blanks the groups a person's membership entries name: found without a scan of the whole log.
+CREATE INDEX change_log_memberships ON change_log(user_id) WHERE kind IN ('member_in', 'member_out');
 
 -- Each directory sync or import: its counts, and one item per person it touched or refused (IDs and codes, no
 -- personal data). Kept a year.

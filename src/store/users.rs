@@ -810,6 +810,17 @@ mod tests {
     }
 
     #[test]
+    fn expunge_finds_a_persons_membership_entries_by_index_not_by_scanning_the_log() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut c).unwrap();
+        let sql = format!("EXPLAIN QUERY PLAN {}", super::super::directory::FORGET_GROUPS);
+        let plan: Vec<String> =
+            c.prepare(&sql).unwrap().query_map([7], |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
+        let plan = plan.join(" | ");
+        assert!(plan.contains("change_log_memberships") && !plan.contains("SCAN"), "{plan}");
+    }
+
+    #[test]
     fn the_search_is_answered_from_indexes() {
         let mut c = Connection::open_in_memory().unwrap();
         crate::store::schema::migrate(&mut c).unwrap();
