@@ -22,9 +22,11 @@
 //! 4. a baseline window of PURGE_BASELINE_SECS (default 5) without a job;
 //! 5. `create_purge_job` (the plan: one transaction recording every
 //!    selected person), timed alone;
-//! 6. the job, run to completion by `idms::jobs::run` — the loop the
+//! 6. the job, run to completion by `idms::jobs::run_paced` — the loop the
 //!    service's runner thread executes (steps of ≤ 50 people / ≤ 40 ms, each
-//!    followed by a rest as long as it took, and at the end `Store::scrub`: VACUUM, WAL
+//!    followed by the rest the pacer chooses from the HTTP doors' p99 over
+//!    the last second against PURGE_DOOR_P99_MS, default 5 — the service's
+//!    `purge_door_p99_ms` —, and at the end `Store::scrub`: VACUUM, WAL
 //!    truncated) — with its progress recorded after every step. The time
 //!    after the last step is the scrub. `AppState::open` starts the
 //!    service's own runner thread too; it is stopped before the state is
@@ -335,7 +337,10 @@ fn run_size(n: u64, keep: u64, baseline: Duration, with_http: bool) -> Outcome {
     let mut progress: Vec<(Instant, u64)> = vec![(t_run, 0)];
     let mut c_steps = c_run;
     let mut last_print = t_run;
-    let done = idms::jobs::run(&store, job.id, &AtomicBool::new(false), |j| {
+    // Paced as the service's runner paces it: on the HTTP doors' p99 (PURGE_DOOR_P99_MS, default 5).
+    let target =
+        Duration::from_millis(std::env::var("PURGE_DOOR_P99_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(5));
+    let done = idms::jobs::run_paced(&store, job.id, &AtomicBool::new(false), &state.door_watch, target, |j| {
         let now = Instant::now();
         progress.push((now, j.done));
         // The callback runs on the job's thread: after the last step, these are the steps' counters.

@@ -182,6 +182,9 @@ config_table! {
     /// without the erased values (a purge job's and an erase's scrub at
     /// their end); 0 scrubs at the runner's next round (about 2 s).
     scrub_delay_secs: u64 = 600, Everywhere, example "60";
+    /// Purge jobs aim at door decisions' p99 staying at or under this many
+    /// ms: they rest between steps while the doors are slower (1 to 1000).
+    purge_door_p99_ms: u64 = 5, Everywhere, example "10";
     /// Below this much free space (percent of the data directory's file
     /// system) `/readyz` says so and the log warns (0 to 99; 0: never).
     disk_free_warn_percent: u64 = 10, Everywhere, example "5";
@@ -449,6 +452,9 @@ impl Config {
         if !(1..=168).contains(&self.ui_session_max_hours) {
             return Err("ui_session_max_hours must be 1 to 168 (a week)".into());
         }
+        if !(1..=1000).contains(&self.purge_door_p99_ms) {
+            return Err("purge_door_p99_ms must be 1 to 1000 (milliseconds)".into());
+        }
         if self.disk_free_warn_percent > 99 {
             return Err("disk_free_warn_percent must be 0 to 99 (percent free; 0: no warning)".into());
         }
@@ -563,6 +569,7 @@ mod tests {
             ("IDMS_UI_SESSION_MAX_HOURS", "169"),
             ("IDMS_SCRUB_DELAY_SECS", "86401"),
             ("IDMS_DISK_FREE_WARN_PERCENT", "100"),
+            ("IDMS_PURGE_DOOR_P99_MS", "0"),
         ] {
             let e = from_env(var, v).unwrap_err();
             assert!(e.contains(&var["IDMS_".len()..].to_lowercase()), "{var}={v}: {e}");

@@ -173,6 +173,7 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     state.https.store(tls.is_some(), Ordering::Relaxed);
     *state.session_limits.write().unwrap_or_else(std::sync::PoisonError::into_inner) = config.session_limits();
     state.jobs.set_scrub_delay(Duration::from_secs(config.scrub_delay_secs));
+    state.jobs.set_door_target(Duration::from_millis(config.purge_door_p99_ms));
     state.disk_warn_percent.store(u8::try_from(config.disk_free_warn_percent).unwrap_or(99), Ordering::Relaxed);
     spawn_disk_watch(state.clone());
     // Checked with the configuration: the name is in the time-zone database.

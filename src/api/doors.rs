@@ -79,6 +79,7 @@ pub async fn decide(
         return Err(ApiError::event_log_unavailable(UNLOGGED));
     }
     s.metrics.decision(decision, started.elapsed());
+    s.door_watch.record(started.elapsed());
     Ok(Json(DecideResponse {
         decision: decision.as_str(),
         reason: decision.reason().map(DenyReason::code),

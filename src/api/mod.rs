@@ -90,6 +90,9 @@ pub struct Shared {
     pub osdp: std::sync::OnceLock<crate::readers::osdp::Osdp>,
     /// The purge-job runner (resumes unfinished jobs when the state opens).
     pub jobs: crate::jobs::Runner,
+    /// The door decisions' latencies of the last second: background
+    /// writers (purge jobs, SCIM provisioning) yield to the doors by them.
+    pub door_watch: Arc<crate::jobs::pace::DoorWatch>,
     /// Set when the service serves HTTPS (`tls_cert`): the web UI's cookie
     /// is then `Secure` and `__Host-` prefixed, and its origin `https://`.
     pub https: AtomicBool,
@@ -159,7 +162,8 @@ impl AppState {
         // Built before the first request: an unknown token never reads SQLite.
         store.try_tokens()?;
         let refusals = start_refusal_auditor(store.clone());
-        let jobs = crate::jobs::Runner::start(store.clone())
+        let door_watch = Arc::new(crate::jobs::pace::DoorWatch::default());
+        let jobs = crate::jobs::Runner::start(store.clone(), door_watch.clone())
             .map_err(|e| StoreError::Io(format!("cannot start the purge-job runner: {e}")))?;
         Ok(Self(Arc::new(Shared {
             store,
@@ -184,6 +188,7 @@ impl AppState {
             enrollments: readers::Enrollments::default(),
             osdp: std::sync::OnceLock::new(),
             jobs,
+            door_watch,
             https: AtomicBool::new(false),
             session_limits: std::sync::RwLock::default(),
             directory: std::sync::OnceLock::new(),

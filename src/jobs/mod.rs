@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 
 use crate::store::{Actor, PurgeJob, Store, StoreError};
 
+pub mod pace;
+
+use pace::{DoorWatch, Pacer};
+
 /// People per step (one transaction), at most. Small steps keep each
 /// commit's fsync short, so door decisions (whose access events are fsynced
 /// to `events.db` on the same disk) are not held up: measured at 100,000
@@ -32,6 +36,8 @@ pub const STEP_USERS: u32 = 50;
 /// A step takes no new person after this long, so the writer lock (and
 /// with it every other write) is never held up for long.
 pub const STEP_BUDGET: Duration = Duration::from_millis(40);
+/// The doors' p99 a job aims at by default (`purge_door_p99_ms`).
+pub const DOOR_P99_TARGET: Duration = Duration::from_millis(5);
 /// How often the runner looks for unfinished jobs nobody woke it for.
 const POLL: Duration = Duration::from_secs(2);
 /// How long the scrub mark of a single expunge may wait (jobs and bulk
@@ -49,10 +55,30 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// events, and 2,000 people/s is plenty). A completed job ends with
 /// [`Store::scrub`] (the file rebuilt, the WAL truncated), so the erased
 /// data survives in no file; a stopped one with a WAL checkpoint.
-pub fn run(
+pub fn run(store: &Store, id: i64, stop: &AtomicBool, progress: impl FnMut(&PurgeJob)) -> Result<PurgeJob, StoreError> {
+    run_with(store, id, stop, None, progress)
+}
+
+/// [`run`], resting between steps as the doors need: the [`Pacer`] reads
+/// the doors' p99 from `doors` after every step and aims at `target`
+/// (`purge_door_p99_ms`), so the job slows down while the doors suffer and
+/// runs at full speed while they do not.
+pub fn run_paced(
     store: &Store,
     id: i64,
     stop: &AtomicBool,
+    doors: &DoorWatch,
+    target: Duration,
+    progress: impl FnMut(&PurgeJob),
+) -> Result<PurgeJob, StoreError> {
+    run_with(store, id, stop, Some((doors, Pacer::new(target))), progress)
+}
+
+fn run_with(
+    store: &Store,
+    id: i64,
+    stop: &AtomicBool,
+    mut pace: Option<(&DoorWatch, Pacer)>,
     mut progress: impl FnMut(&PurgeJob),
 ) -> Result<PurgeJob, StoreError> {
     loop {
@@ -70,10 +96,14 @@ pub fn run(
             }
             return Ok(job);
         }
-        // Rest as long as the step took: the disk is left idle half the time for the doors'
-        // access-event fsyncs (measured: HTTP decide p99 5.8 ms → 3.8 ms during a 100,000-person
-        // job, at 4,400 people/s instead of 9,000; `make bench-purge`).
-        std::thread::sleep(step_started.elapsed());
+        // Without a door watch (the CLI, another process than the doors'): rest as long as the step
+        // took, leaving the disk idle half the time for the doors' access-event fsyncs (measured:
+        // HTTP decide p99 5.8 ms → 3.8 ms during a 100,000-person job; `make bench-purge`).
+        let rest = match &mut pace {
+            Some((doors, pacer)) => pacer.rest_after(step_started.elapsed(), doors.p99()),
+            None => step_started.elapsed(),
+        };
+        std::thread::sleep(rest);
     }
 }
 
@@ -82,20 +112,29 @@ pub fn run(
 pub struct Runner {
     stop: Arc<AtomicBool>,
     scrub_delay: Arc<AtomicU64>,
+    door_target_ms: Arc<AtomicU64>,
     wake: SyncSender<()>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Runner {
-    /// Starts the thread; it resumes unfinished jobs at once.
-    pub fn start(store: Arc<Store>) -> std::io::Result<Self> {
+    /// Starts the thread; it resumes unfinished jobs at once. Its jobs
+    /// rest between steps as the door decisions in `doors` need.
+    pub fn start(store: Arc<Store>, doors: Arc<DoorWatch>) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let scrub_delay = Arc::new(AtomicU64::new(SCRUB_DELAY.as_secs()));
+        let door_target_ms = Arc::new(AtomicU64::new(DOOR_P99_TARGET.as_millis().try_into().unwrap_or(5)));
         let (wake, woken) = sync_channel(1);
-        let (s, d) = (stop.clone(), scrub_delay.clone());
-        let thread =
-            std::thread::Builder::new().name("purge-jobs".into()).spawn(move || work(&store, &s, &d, &woken))?;
-        Ok(Self { stop, scrub_delay, wake, thread: Some(thread) })
+        let (s, d, t) = (stop.clone(), scrub_delay.clone(), door_target_ms.clone());
+        let thread = std::thread::Builder::new()
+            .name("purge-jobs".into())
+            .spawn(move || work(&store, &s, &d, &doors, &t, &woken))?;
+        Ok(Self { stop, scrub_delay, door_target_ms, wake, thread: Some(thread) })
+    }
+
+    /// The doors' p99 the jobs aim at (`purge_door_p99_ms`).
+    pub fn set_door_target(&self, target: Duration) {
+        self.door_target_ms.store(target.as_millis().try_into().unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// How long a single expunge waits for its scrub (`scrub_delay_secs`).
@@ -126,7 +165,14 @@ impl Drop for Runner {
     }
 }
 
-fn work(store: &Store, stop: &AtomicBool, scrub_delay: &AtomicU64, woken: &Receiver<()>) {
+fn work(
+    store: &Store,
+    stop: &AtomicBool,
+    scrub_delay: &AtomicU64,
+    doors: &DoorWatch,
+    door_target_ms: &AtomicU64,
+    woken: &Receiver<()>,
+) {
     let system = Actor::staff("system:purge-jobs");
     let mut last_prune: Option<Instant> = None;
     let mut started = false;
@@ -171,7 +217,8 @@ fn work(store: &Store, stop: &AtomicBool, scrub_delay: &AtomicU64, woken: &Recei
                         break;
                     }
                     tracing::info!(job = id, "running purge job");
-                    match run(store, id, stop, |_| {}) {
+                    let target = Duration::from_millis(door_target_ms.load(Ordering::Relaxed));
+                    match run_paced(store, id, stop, doors, target, |_| {}) {
                         Ok(j) => {
                             tracing::info!(job = id, state = ?j.state, done = j.done, selected = j.selected, "purge job stopped")
                         }
