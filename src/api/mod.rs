@@ -93,6 +93,8 @@ pub struct Shared {
     /// The door decisions' latencies of the last second: background
     /// writers (purge jobs, SCIM provisioning) yield to the doors by them.
     pub door_watch: Arc<crate::jobs::pace::DoorWatch>,
+    /// SCIM writes go one at a time (`api::scim`), each yielding to the doors first.
+    pub provisioning: tokio::sync::Semaphore,
     /// Set when the service serves HTTPS (`tls_cert`): the web UI's cookie
     /// is then `Secure` and `__Host-` prefixed, and its origin `https://`.
     pub https: AtomicBool,
@@ -189,6 +191,7 @@ impl AppState {
             osdp: std::sync::OnceLock::new(),
             jobs,
             door_watch,
+            provisioning: tokio::sync::Semaphore::new(1),
             https: AtomicBool::new(false),
             session_limits: std::sync::RwLock::default(),
             directory: std::sync::OnceLock::new(),

@@ -85,7 +85,13 @@ impl Scim {
 }
 
 /// Runs a write handler's body, auditing a refusal it found itself.
-async fn write(p: &Provisioner, f: impl Future<Output = R>) -> R {
+/// Provisioning yields to the doors: one SCIM write at a time, each first
+/// waiting (up to a second) while the door decisions' p99 is above
+/// `purge_door_p99_ms` — a 100,000-person initial load from Entra ID
+/// shares the disk with the doors' event fsyncs.
+async fn write(s: AppState, p: &Provisioner, f: impl Future<Output = R>) -> R {
+    let _turn = s.provisioning.acquire().await;
+    s.door_watch.wait_for_doors(s.jobs.door_target(), std::time::Duration::from_secs(1)).await;
     f.await.map_err(|e| e.refused_to(p))
 }
 
@@ -405,7 +411,7 @@ async fn create_user(
     q: Pairs,
     body: Result<Bytes, BytesRejection>,
 ) -> R {
-    write(&p, create_user_inner(s, p.clone(), headers, q, body)).await
+    write(s.clone(), &p, create_user_inner(s, p.clone(), headers, q, body)).await
 }
 
 async fn create_user_inner(
@@ -452,7 +458,7 @@ async fn put_user(
     q: Pairs,
     body: Result<Bytes, BytesRejection>,
 ) -> R {
-    write(&p, put_user_inner(s, p.clone(), headers, id, q, body)).await
+    write(s.clone(), &p, put_user_inner(s, p.clone(), headers, id, q, body)).await
 }
 
 async fn put_user_inner(
@@ -495,7 +501,7 @@ async fn patch_user(
     q: Pairs,
     body: Result<Bytes, BytesRejection>,
 ) -> R {
-    write(&p, patch_user_inner(s, p.clone(), headers, id, q, body)).await
+    write(s.clone(), &p, patch_user_inner(s, p.clone(), headers, id, q, body)).await
 }
 
 async fn patch_user_inner(
@@ -538,7 +544,7 @@ async fn patch_user_inner(
 }
 
 async fn delete_user(State(s): State<AppState>, p: Provisioner, headers: HeaderMap, Path(id): Path<String>) -> R {
-    write(&p, delete_user_inner(s, p.clone(), headers, id)).await
+    write(s.clone(), &p, delete_user_inner(s, p.clone(), headers, id)).await
 }
 
 async fn delete_user_inner(s: AppState, p: Provisioner, headers: HeaderMap, id: String) -> R {
@@ -599,7 +605,7 @@ async fn create_group(
     q: Pairs,
     body: Result<Bytes, BytesRejection>,
 ) -> R {
-    write(&p, create_group_inner(s, p.clone(), headers, q, body)).await
+    write(s.clone(), &p, create_group_inner(s, p.clone(), headers, q, body)).await
 }
 
 async fn create_group_inner(
@@ -661,7 +667,7 @@ async fn put_group(
     q: Pairs,
     body: Result<Bytes, BytesRejection>,
 ) -> R {
-    write(&p, put_group_inner(s, p.clone(), headers, id, q, body)).await
+    write(s.clone(), &p, put_group_inner(s, p.clone(), headers, id, q, body)).await
 }
 
 async fn put_group_inner(
@@ -692,7 +698,7 @@ async fn patch_group(
     q: Pairs,
     body: Result<Bytes, BytesRejection>,
 ) -> R {
-    write(&p, patch_group_inner(s, p.clone(), headers, id, q, body)).await
+    write(s.clone(), &p, patch_group_inner(s, p.clone(), headers, id, q, body)).await
 }
 
 async fn patch_group_inner(
@@ -722,7 +728,7 @@ async fn patch_group_inner(
 }
 
 async fn delete_group(State(s): State<AppState>, p: Provisioner, headers: HeaderMap, Path(id): Path<String>) -> R {
-    write(&p, delete_group_inner(s, p.clone(), headers, id)).await
+    write(s.clone(), &p, delete_group_inner(s, p.clone(), headers, id)).await
 }
 
 async fn delete_group_inner(s: AppState, p: Provisioner, headers: HeaderMap, id: String) -> R {

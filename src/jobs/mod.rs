@@ -137,6 +137,12 @@ impl Runner {
         self.door_target_ms.store(target.as_millis().try_into().unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
+    /// The doors' p99 background writers aim at.
+    #[must_use]
+    pub fn door_target(&self) -> Duration {
+        Duration::from_millis(self.door_target_ms.load(Ordering::Relaxed))
+    }
+
     /// How long a single expunge waits for its scrub (`scrub_delay_secs`).
     pub fn set_scrub_delay(&self, delay: Duration) {
         self.scrub_delay.store(delay.as_secs(), Ordering::Relaxed);

@@ -60,6 +60,15 @@ impl DoorWatch {
     pub fn p99(&self) -> Option<Duration> {
         self.p99_at(Instant::now())
     }
+
+    /// Waits while the doors' p99 is above `target`, looking every 10 ms,
+    /// at most `max` in all (a writer is slowed, never stopped).
+    pub async fn wait_for_doors(&self, target: Duration, max: Duration) {
+        let deadline = tokio::time::Instant::now() + max;
+        while self.p99().is_some_and(|p| p > target) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 /// A background writer's rest between steps, following the doors.
@@ -77,14 +86,15 @@ impl Pacer {
     }
 
     /// The rest after a step that took `step`, the doors' p99 being
-    /// `doors`: above the target, at least as long as the step and twice
-    /// the last rest (up to [`MAX_REST`]); under four fifths of it, or with
-    /// no door asking, half the last rest (none below a millisecond); in
-    /// between, the same.
+    /// `doors`. It aims under the target, so that a second's p99 stays
+    /// below it: above four fifths of the target, at least as long as the
+    /// step and twice the last rest (up to [`MAX_REST`]); under three
+    /// fifths, or with no door asking, half the last rest (none below a
+    /// millisecond); in between, the same.
     pub fn rest_after(&mut self, step: Duration, doors: Option<Duration>) -> Duration {
         self.rest = match doors {
-            Some(p) if p > self.target => (self.rest * 2).max(step).max(Duration::from_millis(1)).min(MAX_REST),
-            Some(p) if p * 5 >= self.target * 4 => self.rest,
+            Some(p) if p * 5 > self.target * 4 => (self.rest * 2).max(step).max(Duration::from_millis(1)).min(MAX_REST),
+            Some(p) if p * 5 >= self.target * 3 => self.rest,
             _ if self.rest < Duration::from_millis(1) => Duration::ZERO,
             _ => self.rest / 2,
         };
@@ -121,6 +131,31 @@ mod tests {
         assert_eq!(w.p99_at(t0 + WINDOW * 3), None);
     }
 
+    #[tokio::test]
+    async fn a_writer_waits_while_the_doors_are_slow_at_least_its_bound_and_not_when_they_are_quiet() {
+        let w = DoorWatch::default();
+        let long = Duration::from_secs(30);
+        // Quiet doors, then fast ones: the wait ends at once (30 s would fail the test's own hang guard).
+        let t = Instant::now();
+        w.wait_for_doors(MS * 5, long).await;
+        for _ in 0..10 {
+            w.record(MS * 2);
+        }
+        w.wait_for_doors(MS * 5, long).await;
+        assert!(t.elapsed() < long, "no wait without slow doors");
+        // One slow door in the last second: the writer waits its whole bound.
+        w.record(MS * 40);
+        let t = Instant::now();
+        w.wait_for_doors(MS * 5, MS * 100).await;
+        assert!(t.elapsed() >= MS * 100, "{:?}", t.elapsed());
+        // Once the slow one has left the window, no wait.
+        std::thread::sleep(WINDOW + MS * 10);
+        w.record(MS * 2);
+        let t = Instant::now();
+        w.wait_for_doors(MS * 5, long).await;
+        assert!(t.elapsed() < long);
+    }
+
     #[test]
     fn the_rest_grows_while_the_doors_suffer_and_shrinks_to_none_when_they_do_not() {
         let mut p = Pacer::new(MS * 5);
@@ -128,15 +163,17 @@ mod tests {
         // Quiet doors or fast ones: full speed.
         assert_eq!(p.rest_after(step, None), Duration::ZERO);
         assert_eq!(p.rest_after(step, Some(MS)), Duration::ZERO);
-        // Over the target: at least the step, then doubling, up to the cap.
+        // Over four fifths of the target: at least the step, then doubling, up to the cap.
         assert_eq!(p.rest_after(step, Some(MS * 8)), step);
         assert_eq!(p.rest_after(step, Some(MS * 8)), step * 2);
         for _ in 0..10 {
             p.rest_after(step, Some(MS * 8));
         }
         assert_eq!(p.rest(), MAX_REST);
-        // Near the target (4.5 ms): held.
+        // Just under the target (4.5 ms): still too close, the rest stays at its cap.
         assert_eq!(p.rest_after(step, Some(MS * 9 / 2)), MAX_REST);
+        // Between three and four fifths of it (3.5 ms): held.
+        assert_eq!(p.rest_after(step, Some(MS * 7 / 2)), MAX_REST);
         // Well under it: halved each step, down to none.
         assert_eq!(p.rest_after(step, Some(MS * 2)), MAX_REST / 2);
         let mut n = 0;
