@@ -21,10 +21,6 @@ use crate::store::events::Refusal;
 /// "Versions and compatibility"): `MAJOR.MINOR`.
 pub const CONTRACT_VERSION: &str = "2.0";
 
-/// How long a request waits for its events to become durable before it
-/// answers 503 (the writer keeps retrying; the disk is in trouble).
-const EVENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// A door asks about a card.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -66,7 +62,12 @@ pub async fn decide(
     if s.events.failing() {
         return Err(ApiError::event_log_unavailable(UNLOGGED));
     }
-    let ticket = s.events.submit(event).map_err(|_| ApiError::queue_full())?;
+    // A door that waited and was refused suffered too: background writers read it (`door_watch`).
+    let refused = |e: ApiError| {
+        s.door_watch.record(started.elapsed());
+        e
+    };
+    let ticket = s.events.submit(event).map_err(|_| refused(ApiError::queue_full()))?;
     let done = match s.durable.wait(ticket) {
         crate::api::Wait::Done => true,
         crate::api::Wait::Failing => false,
@@ -76,7 +77,7 @@ pub async fn decide(
         }
     };
     if !done {
-        return Err(ApiError::event_log_unavailable(UNLOGGED));
+        return Err(refused(ApiError::event_log_unavailable(UNLOGGED)));
     }
     s.metrics.decision(decision, started.elapsed());
     s.door_watch.record(started.elapsed());
@@ -375,14 +376,19 @@ pub async fn upload_events(
             }),
         )
         .map_err(|_| ApiError::queue_full())?;
-    match tokio::time::timeout(EVENT_WAIT, rx).await {
-        Ok(Ok(outcomes)) => Ok(Json(UploadResult::new(&upload, &outcomes))),
-        _ => Err(ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "event_log_unavailable",
-            "the events could not be stored; retry",
-        )),
+    // Told once the log's commits fail (looked at every 100 ms), not only after the whole wait.
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(s.event_wait_ms.load(std::sync::atomic::Ordering::Relaxed));
+    tokio::pin!(rx);
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_millis(100), &mut rx).await {
+            Ok(Ok(outcomes)) => return Ok(Json(UploadResult::new(&upload, &outcomes))),
+            Ok(Err(_)) => break,
+            Err(_) if s.events.failing() || tokio::time::Instant::now() >= deadline => break,
+            Err(_) => {}
+        }
     }
+    Err(ApiError::event_log_unavailable("the events could not be stored (the event log's disk is failing); retry"))
 }
 
 /// Door decisions for the service's own OSDP door readers: decided from

@@ -107,8 +107,9 @@ pub struct Shared {
     pub data_dir: std::path::PathBuf,
     /// Below this percent free, `/readyz` says so (`disk_free_warn_percent`).
     pub disk_warn_percent: std::sync::atomic::AtomicU8,
-    /// How long a door decision waits for its event's commit before it is
-    /// answered 503 (milliseconds; 10 s; a failing log answers at once).
+    /// How long a door decision or an upload waits for its events' commit
+    /// before it is answered 503 (milliseconds; 10 s; a failing log answers
+    /// at once).
     pub event_wait_ms: std::sync::atomic::AtomicU64,
 }
 
@@ -137,30 +138,52 @@ impl AppState {
         // The writer thread hands each durable ticket to a task on the
         // runtime, which wakes exactly the requests it made durable from a
         // worker thread: one cross-thread wake per group commit.
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+        // Durable tickets and the writer's failures go through one channel, so they are applied in
+        // the order the writer saw them (a late notice of an earlier commit never clears a failure).
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<u64>>();
         let d = durable.clone();
         tokio::spawn(async move {
-            while let Some(mut t) = rx.recv().await {
-                while let Ok(later) = rx.try_recv() {
-                    t = t.max(later);
+            while let Some(note) = rx.recv().await {
+                let mut next = Some(note);
+                while let Some(note) = next.take() {
+                    match note {
+                        None => d.failing(),
+                        Some(mut t) => {
+                            // A run of durable notices is one wake; a failure after it comes next.
+                            loop {
+                                match rx.try_recv() {
+                                    Ok(Some(later)) => t = t.max(later),
+                                    Ok(None) => {
+                                        next = Some(None);
+                                        break;
+                                    }
+                                    Err(_) => break,
+                                }
+                            }
+                            d.reached(t);
+                        }
+                    }
                 }
-                d.reached(t);
             }
         });
-        let d = durable.clone();
+        let (d, failing_tx) = (durable.clone(), tx.clone());
         let events = EventLog::open(
             dir,
             event_queue,
             commit_delay,
             Box::new(move |t| {
                 // Should the notifier task be gone, wake the requests directly.
-                if tx.send(t).is_err() {
+                if tx.send(Some(t)).is_err() {
                     d.reached(t);
                 }
             }),
         )?;
         let d = durable.clone();
-        events.on_failing(Box::new(move || d.failing()));
+        events.on_failing(Box::new(move || {
+            if failing_tx.send(None).is_err() {
+                d.failing();
+            }
+        }));
         // Built before the first request: an unknown token never reads SQLite.
         store.try_tokens()?;
         let refusals = start_refusal_auditor(store.clone());

@@ -90,8 +90,9 @@ impl Scim {
 /// `purge_door_p99_ms` — a 100,000-person initial load from Entra ID
 /// shares the disk with the doors' event fsyncs.
 async fn write(s: AppState, p: &Provisioner, f: impl Future<Output = R>) -> R {
-    let _turn = s.provisioning.acquire().await;
+    // The wait comes before the turn: a slow disk slows each write, it does not queue them all behind one.
     s.door_watch.wait_for_doors(s.jobs.door_target(), std::time::Duration::from_secs(1)).await;
+    let _turn = s.provisioning.acquire().await;
     f.await.map_err(|e| e.refused_to(p))
 }
 

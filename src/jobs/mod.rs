@@ -103,7 +103,8 @@ fn run_with(
             Some((doors, pacer)) => pacer.rest_after(step_started.elapsed(), doors.p99()),
             None => step_started.elapsed(),
         };
-        std::thread::sleep(rest);
+        // At least a millisecond: other writers (staff, SCIM) get the writer lock between steps.
+        std::thread::sleep(rest.max(Duration::from_millis(1)));
     }
 }
 
