@@ -8,44 +8,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hw_sim::controller::{Config, Controller};
 
-const IDMS: &str = env!("CARGO_BIN_EXE_idms");
+#[path = "support/serve.rs"]
+mod serve;
+
+use serve::{idms, serve};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn idms(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(IDMS).arg("--data-dir").arg(dir).args(args).env_remove("IDMS_DATA_DIR").output().unwrap();
-    assert!(out.status.success(), "idms {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn serve(dir: &Path, listen: &str) -> Child {
-    let mut child = Command::new(IDMS)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--listen", listen])
-        .env_remove("IDMS_DATA_DIR")
-        .env("IDMS_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(1))).build().into();
-    for _ in 0..300 {
-        if agent.get(&format!("http://{listen}/readyz")).call().is_ok() {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("idms serve did not become ready");
 }
 
 fn main() {

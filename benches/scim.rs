@@ -15,26 +15,21 @@
 //! cannot pass for a fast answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const IDMS: &str = env!("CARGO_BIN_EXE_idms");
+#[path = "support/serve.rs"]
+mod serve;
+
+use serve::{idms, serve};
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn idms(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(IDMS).arg("--data-dir").arg(dir).args(args).env_remove("IDMS_DATA_DIR").output().unwrap();
-    assert!(out.status.success(), "idms {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn agent() -> ureq::Agent {
@@ -43,28 +38,6 @@ fn agent() -> ureq::Agent {
         .http_status_as_error(false)
         .build()
         .into()
-}
-
-fn serve(dir: &Path, listen: &str) -> Child {
-    let mut child = Command::new(IDMS)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--listen", listen])
-        .env_remove("IDMS_DATA_DIR")
-        .env("IDMS_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let a = agent();
-    for _ in 0..300 {
-        if a.get(&format!("http://{listen}/readyz")).call().is_ok_and(|r| r.status().is_success()) {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("idms serve did not become ready");
 }
 
 /// p50 and p99 of `v`, in milliseconds.
