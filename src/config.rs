@@ -185,6 +185,11 @@ config_table! {
     /// Purge jobs aim at door decisions' p99 staying at or under this many
     /// ms: they rest between steps while the doors are slower (1 to 1000).
     purge_door_p99_ms: u64 = 5, Everywhere, example "10";
+    /// What OSDP door readers do while access events cannot be written (a
+    /// full or failing disk): `decide` (from the index, their events kept in
+    /// the access-event queue until the disk recovers; any that overflow it
+    /// counted and audited) or `deny` (their doors stay shut).
+    osdp_on_log_failure: OnLogFailure = OnLogFailure::Decide, Everywhere, example r#""deny""#;
     /// Below this much free space (percent of the data directory's file
     /// system) `/readyz` says so and the log warns (0 to 99; 0: never).
     disk_free_warn_percent: u64 = 10, Everywhere, example "5";
@@ -209,6 +214,22 @@ pub enum LogFormat {
     Human,
     /// One JSON object a line, for collectors.
     Json,
+}
+
+/// What OSDP door readers do while the access-event log cannot commit
+/// (`osdp_on_log_failure`). They have no offline fallback of their own, so
+/// this is the site's choice between open doors and a complete record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnLogFailure {
+    /// Decide from the index as usual; the events wait in memory, in the
+    /// access-event queue, and those that overflow it are lost, counted
+    /// (`idms_osdp_events_lost_total`) and audited (`osdp.events_lost`).
+    #[default]
+    Decide,
+    /// Deny every read until events can be written again; each refused
+    /// read is counted and audited (`osdp.reads_refused`).
+    Deny,
 }
 
 /// A secret setting: its `Debug` does not show it (the configuration is
@@ -290,12 +311,17 @@ impl FromText for Vec<String> {
 }
 
 /// The same words, and the same refusal listing them, as in the file.
-impl FromText for LogFormat {
-    fn from_text(text: &str) -> Result<Self, String> {
-        Self::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(text.trim()))
-            .map_err(|e| e.to_string())
-    }
+macro_rules! choice_text {
+    ($($t:ty),+) => {$(
+        impl FromText for $t {
+            fn from_text(text: &str) -> Result<Self, String> {
+                Self::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(text.trim()))
+                    .map_err(|e| e.to_string())
+            }
+        }
+    )+};
 }
+choice_text!(LogFormat, OnLogFailure);
 
 impl FromText for Option<crate::directory::LdapConfig> {
     fn from_text(_: &str) -> Result<Self, String> {
@@ -647,6 +673,15 @@ mod tests {
             assert!(e.contains(place) && e.contains("`human`") && e.contains("`json`"), "{e}");
         }
         assert_eq!(from_env("IDMS_LOG_FORMAT", "json").unwrap().log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn osdp_doors_decide_on_a_failing_log_unless_told_to_deny() {
+        assert_eq!(Config::default().osdp_on_log_failure, OnLogFailure::Decide);
+        assert_eq!(from_file("osdp_on_log_failure = \"deny\"\n").unwrap().osdp_on_log_failure, OnLogFailure::Deny);
+        assert_eq!(from_env("IDMS_OSDP_ON_LOG_FAILURE", "deny").unwrap().osdp_on_log_failure, OnLogFailure::Deny);
+        let e = from_file("osdp_on_log_failure = \"open\"\n").unwrap_err();
+        assert!(e.contains("`decide`") && e.contains("`deny`"), "{e}");
     }
 
     #[test]

@@ -229,7 +229,7 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     } else {
         None
     };
-    let doors = Arc::new(crate::api::doors::ReaderDoors(state.clone()));
+    let doors = Arc::new(crate::api::doors::ReaderDoors::new(state.clone(), config.osdp_on_log_failure));
     let osdp = crate::readers::osdp::Osdp::start(&config.osdp, &state.readers, doors).map_err(StoreError::Io)?;
     let _ = state.osdp.set(osdp);
     let app = router(state.clone());

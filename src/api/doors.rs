@@ -2,6 +2,8 @@
 //! upload of decisions made offline. Controller tokens reach only these
 //! routes, and only for their own doors.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::Json;
@@ -12,7 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::auth::Auth;
 use crate::api::dto::{DecideResponse, Feed, UploadResult};
 use crate::api::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
-use crate::api::{AppState, op};
+use crate::api::{AppState, Shared, op};
+use crate::config::OnLogFailure;
 use crate::domain::{Decision, DenyReason, Technology, Uid};
 use crate::ops;
 use crate::store::events::Refusal;
@@ -394,23 +397,145 @@ pub async fn upload_events(
 /// Door decisions for the service's own OSDP door readers: decided from
 /// the index like `POST /access/decide`, logged as online access events
 /// without a controller. The reader's LED does not wait for the event's
-/// fsync; the queued event is written by the log's writer, which never
-/// drops one. A full queue denies (the decision could not be logged).
+/// fsync: the event is queued, and the log's writer never drops a queued
+/// one — while its commits fail it keeps them and retries. What a reader
+/// does when its event cannot be logged is `osdp_on_log_failure`: with
+/// `decide` a read the queue has no room for is still decided, its event
+/// lost, counted and audited; with `deny` every read is denied while the
+/// log fails (and when the queue is full), counted and audited.
 #[derive(Debug, Clone)]
-pub struct ReaderDoors(pub AppState);
+pub struct ReaderDoors {
+    state: AppState,
+    on_log_failure: OnLogFailure,
+}
+
+impl ReaderDoors {
+    /// The readers' doors of `state`, doing `on_log_failure` while events cannot be logged.
+    #[must_use]
+    pub fn new(state: AppState, on_log_failure: OnLogFailure) -> Self {
+        Self { state, on_log_failure }
+    }
+}
 
 impl crate::readers::osdp::Doors for ReaderDoors {
     fn decide(&self, door: &str, technology: Option<Technology>, uid: &Uid) -> bool {
         let started = Instant::now();
-        let s = &self.0;
+        let s = &self.state;
+        let deny = self.on_log_failure == OnLogFailure::Deny;
+        if deny && s.events.failing() {
+            s.osdp_losses.refused(s);
+            return false;
+        }
         let event = ops::doors::door_event(&s.store, None, door.to_owned(), technology, uid);
         let decision = event.decision;
         if s.events.submit(event).is_err() {
-            tracing::warn!(door, "access-event queue full: OSDP read denied");
-            return false;
+            if deny {
+                s.osdp_losses.refused(s);
+                return false;
+            }
+            s.osdp_losses.lost(s);
         }
         s.metrics.decision(decision, started.elapsed());
         decision == Decision::Grant
+    }
+}
+
+/// OSDP door reads whose events could not be logged, not yet audited: an
+/// auditor task ([`OsdpLosses::audit_when_recovered`]) writes them as
+/// `osdp.events_lost` and `osdp.reads_refused` entries with their counts
+/// once the event log commits again (the disk may be full meanwhile).
+#[derive(Debug, Default)]
+pub struct OsdpLosses {
+    lost: AtomicU64,
+    refused: AtomicU64,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl OsdpLosses {
+    fn lost(&self, s: &Shared) {
+        s.metrics.osdp_event_lost();
+        // Logged once per outage (the auditor reports the count when it is over).
+        if self.lost.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::error!(
+                "access-event queue full: OSDP reads are decided without their events (osdp_on_log_failure = \"decide\")"
+            );
+        }
+        self.wake.notify_one();
+    }
+
+    fn refused(&self, s: &Shared) {
+        s.metrics.osdp_read_refused();
+        if self.refused.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::error!("access events cannot be logged: OSDP reads are denied (osdp_on_log_failure = \"deny\")");
+        }
+        self.wake.notify_one();
+    }
+
+    /// The counts gathered so far, taken off.
+    fn take(&self) -> (u64, u64) {
+        (self.lost.swap(0, Ordering::Relaxed), self.refused.swap(0, Ordering::Relaxed))
+    }
+
+    /// Counts that could not be audited go back.
+    fn restore(&self, (lost, refused): (u64, u64)) {
+        self.lost.fetch_add(lost, Ordering::Relaxed);
+        self.refused.fetch_add(refused, Ordering::Relaxed);
+    }
+
+    /// Starts the task that audits the counts: woken by the first loss, it
+    /// waits until the event log commits again, then writes one entry per
+    /// kind with its count in one transaction, as `system:osdp` (a failed
+    /// write puts the counts back and is retried a second later). Ends
+    /// with the service's state.
+    pub(crate) fn audit_when_recovered(state: std::sync::Weak<Shared>) {
+        let Some(wake) = state.upgrade().map(|s| s.osdp_losses.wake.clone()) else { return };
+        tokio::spawn(async move {
+            loop {
+                wake.notified().await;
+                loop {
+                    // A second's worth together; and nothing is audited while the log still fails.
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    let Some(s) = state.upgrade() else { return };
+                    if s.events.failing() {
+                        continue;
+                    }
+                    let counts = s.osdp_losses.take();
+                    if counts == (0, 0) {
+                        break;
+                    }
+                    let store = s.store.clone();
+                    let written = tokio::task::spawn_blocking(move || {
+                        let actor = crate::store::Actor::staff("system:osdp");
+                        let entries: Vec<_> = [("osdp.events_lost", counts.0), ("osdp.reads_refused", counts.1)]
+                            .into_iter()
+                            .filter(|(_, n)| *n > 0)
+                            .map(|(action, n)| {
+                                let mut draft = crate::store::AuditDraft::new(action);
+                                draft.detail = format!("count={n}");
+                                (actor.clone(), draft, "event_log_failing")
+                            })
+                            .collect();
+                        store.audit_refusals(&entries)
+                    })
+                    .await;
+                    match written {
+                        Ok(Ok(())) => tracing::warn!(
+                            events_lost = counts.0,
+                            reads_refused = counts.1,
+                            "OSDP reads while the access-event log failed, audited"
+                        ),
+                        Ok(Err(e)) => {
+                            s.osdp_losses.restore(counts);
+                            tracing::error!(code = e.code(), "OSDP losses not audited yet; retrying");
+                        }
+                        Err(e) => {
+                            s.osdp_losses.restore(counts);
+                            tracing::error!(error = %e, "OSDP losses not audited yet; retrying");
+                        }
+                    }
+                }
+            }
+        });
     }
 }
 

@@ -35,6 +35,12 @@ pub async fn scrape(State(s): State<AppState>, headers: HeaderMap) -> Response {
         .into_response();
     }
     let mut text = s.metrics.render(s.events.depth(), s.store.index().applied_seq());
+    let _ = writeln!(
+        text,
+        "# HELP idms_event_log_failing 1 while the access-event log's commits fail (a full or failing disk): doors are refused, OSDP readers follow osdp_on_log_failure.\n\
+         # TYPE idms_event_log_failing gauge\nidms_event_log_failing {}",
+        u8::from(s.events.failing())
+    );
     if let Ok(space) = crate::disk::Space::of(&s.data_dir) {
         let _ = writeln!(
             text,
@@ -73,6 +79,10 @@ pub struct Metrics {
     latency: [AtomicU64; BUCKETS.len() + 1],
     latency_sum_us: AtomicU64,
     refusals_not_audited: AtomicU64,
+    /// OSDP door reads decided while their event could not be queued (`osdp_on_log_failure = "decide"`).
+    osdp_events_lost: AtomicU64,
+    /// OSDP door reads denied because their event could not be logged (`osdp_on_log_failure = "deny"`).
+    osdp_reads_refused: AtomicU64,
     /// Per route (by its index in `routes`): counts by method and status.
     http: HttpCounters,
     /// Set once at start when scrapes need a token.
@@ -81,7 +91,7 @@ pub struct Metrics {
 
 /// Statuses the API answers, counted on their own.
 const STATUSES: &[u16] =
-    &[200, 201, 202, 204, 400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504];
+    &[200, 201, 202, 204, 400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504, 507];
 /// Any other status is counted by its class, `1xx` to `5xx`.
 const CLASSES: &[&str] = &["1xx", "2xx", "3xx", "4xx", "5xx"];
 /// A cell per status, then one per class.
@@ -158,6 +168,18 @@ impl Metrics {
         self.refusals_not_audited.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts an OSDP door read decided without its event (the queue had
+    /// no room while the log could not commit).
+    pub fn osdp_event_lost(&self) {
+        self.osdp_events_lost.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an OSDP door read denied because its event could not be
+    /// logged.
+    pub fn osdp_read_refused(&self) {
+        self.osdp_reads_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts an HTTP response. Methods other than the five common ones are not counted.
     pub fn http(&self, method: &str, route: Option<&str>, status: u16) {
         let Some(m) = METHODS.iter().position(|x| *x == method) else { return };
@@ -214,6 +236,18 @@ impl Metrics {
             writeln!(s, "# HELP idms_refusals_not_audited_total Refusals dropped because the audit queue was full.");
         let _ = writeln!(s, "# TYPE idms_refusals_not_audited_total counter");
         let _ = writeln!(s, "idms_refusals_not_audited_total {}", self.refusals_not_audited.load(Ordering::Relaxed));
+        let _ = writeln!(
+            s,
+            "# HELP idms_osdp_events_lost_total OSDP door reads decided while the event log failed and its queue was full: their events are lost (audited as osdp.events_lost)."
+        );
+        let _ = writeln!(s, "# TYPE idms_osdp_events_lost_total counter");
+        let _ = writeln!(s, "idms_osdp_events_lost_total {}", self.osdp_events_lost.load(Ordering::Relaxed));
+        let _ = writeln!(
+            s,
+            "# HELP idms_osdp_reads_refused_total OSDP door reads denied because their event could not be logged (osdp_on_log_failure = \"deny\"; audited as osdp.reads_refused)."
+        );
+        let _ = writeln!(s, "# TYPE idms_osdp_reads_refused_total counter");
+        let _ = writeln!(s, "idms_osdp_reads_refused_total {}", self.osdp_reads_refused.load(Ordering::Relaxed));
         let _ = writeln!(s, "# HELP idms_http_requests_total HTTP responses by method, route and status.");
         let _ = writeln!(s, "# TYPE idms_http_requests_total counter");
         let rows = self.http.routes.iter().map(String::as_str).zip(self.http.counts.iter());

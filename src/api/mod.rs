@@ -111,6 +111,8 @@ pub struct Shared {
     /// before it is answered 503 (milliseconds; 10 s; a failing log answers
     /// at once).
     pub event_wait_ms: std::sync::atomic::AtomicU64,
+    /// OSDP door reads whose events could not be logged, waiting to be audited.
+    pub osdp_losses: doors::OsdpLosses,
 }
 
 /// Handler state: a cheap clone of an `Arc`.
@@ -190,7 +192,7 @@ impl AppState {
         let door_watch = Arc::new(crate::jobs::pace::DoorWatch::default());
         let jobs = crate::jobs::Runner::start(store.clone(), door_watch.clone())
             .map_err(|e| StoreError::Io(format!("cannot start the purge-job runner: {e}")))?;
-        Ok(Self(Arc::new(Shared {
+        let state = Self(Arc::new(Shared {
             store,
             events,
             durable,
@@ -221,7 +223,10 @@ impl AppState {
             event_wait_ms: std::sync::atomic::AtomicU64::new(10_000),
             data_dir: dir.to_path_buf(),
             disk_warn_percent: std::sync::atomic::AtomicU8::new(10),
-        })))
+            osdp_losses: doors::OsdpLosses::default(),
+        }));
+        doors::OsdpLosses::audit_when_recovered(Arc::downgrade(&state.0));
+        Ok(state)
     }
 
     /// Whether the service serves HTTPS.

@@ -206,3 +206,116 @@ async fn nearly_full_is_said_by_readyz_and_the_metrics_before_it_is_full() {
     let (free, size) = (gauge("idms_data_dir_free_bytes"), gauge("idms_data_dir_size_bytes"));
     assert!(size > 0 && free <= size, "{free} of {size}");
 }
+
+/// The metrics text as a scraper reads it.
+async fn metrics(api: &Api) -> String {
+    let (s, v) = api.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    v.as_str().expect("the exposition text").to_owned()
+}
+
+/// The value of a metric line without labels.
+fn metric(text: &str, name: &str) -> u64 {
+    let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}: {text}"));
+    line.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// Waits (at most a minute: a hang guard, not a timing) until `done`.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The audit entries of `system:osdp`: (action, outcome, detail).
+fn osdp_audit(api: &Api) -> Vec<(String, String, String)> {
+    let q = idms::store::AuditQuery { actor: Some("system:osdp".into()), limit: Some(100), ..Default::default() };
+    api.store.audit_entries(&q).unwrap().into_iter().map(|e| (e.action, e.outcome, e.detail)).collect()
+}
+
+/// Issue 18, must-be-true 2, `osdp_on_log_failure = "decide"` (the
+/// default): while the log cannot commit, an OSDP door reader is still
+/// decided from the index — granted and denied as usual — and its events
+/// wait in the access-event queue (1,024 here). Reads beyond the queue are
+/// still decided, their events lost: counted by the metric at once and
+/// audited once the log commits again. Every queued event is written then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn osdp_doors_keep_deciding_on_a_failing_log_and_what_overflows_is_counted_and_audited() {
+    use idms::readers::osdp::Doors as _;
+    let api = Api::new();
+    let id = api.person("Osdp").await;
+    assert_eq!(api.enroll(&id, "04D15C02").await.0, StatusCode::CREATED);
+    let (card, stranger) =
+        (idms::domain::Uid::parse_any("04D15C02").unwrap(), idms::domain::Uid::parse_any("0BADBAD0").unwrap());
+    let doors = idms::api::doors::ReaderDoors::new(api.state.clone(), idms::config::OnLogFailure::Decide);
+    assert!(doors.decide("main", None, &card));
+    until("the first event was not written", || events_written(&api) == 1).await;
+
+    api.state.events.inject_full_disk(true);
+    // The writer takes this one, and its commit fails.
+    assert!(doors.decide("main", None, &card));
+    until("the writer did not find its commits failing", || api.state.events.failing()).await;
+    const READS: u64 = 3_000;
+    for i in 0..READS {
+        // Decided as usual: the card opens, a stranger's does not.
+        assert!(doors.decide("main", None, &card), "read {i}");
+    }
+    assert!(!doors.decide("main", None, &stranger));
+    let lost = READS + 1 - 1024;
+    let text = metrics(&api).await;
+    assert_eq!(metric(&text, "idms_osdp_events_lost_total"), lost, "all beyond the queue's 1,024");
+    assert_eq!(metric(&text, "idms_event_log_failing"), 1);
+    assert_eq!(metric(&text, "idms_osdp_reads_refused_total"), 0);
+    assert_eq!(events_written(&api), 1);
+    assert!(osdp_audit(&api).is_empty(), "nothing is audited while the log fails");
+
+    api.state.events.inject_full_disk(false);
+    until("the losses were not audited", || !osdp_audit(&api).is_empty()).await;
+    assert_eq!(
+        osdp_audit(&api),
+        vec![("osdp.events_lost".to_owned(), "event_log_failing".to_owned(), format!("count={lost}"))]
+    );
+    // The event the writer held and the 1,024 queued were written; none twice.
+    until("the queued events were not written", || events_written(&api) == 1 + 1 + 1024).await;
+    assert_eq!(metric(&metrics(&api).await, "idms_event_log_failing"), 0);
+    // Served and logged as usual again.
+    assert!(doors.decide("main", None, &card));
+    until("the next event was not written", || events_written(&api) == 1 + 1 + 1024 + 1).await;
+    assert_eq!(osdp_audit(&api).len(), 1, "audited once");
+}
+
+/// Issue 18, must-be-true 2, `osdp_on_log_failure = "deny"`: once the log
+/// is known to fail, the doors stay shut — even for a valid card — and each
+/// refused read is counted, then audited when the log commits again; the
+/// doors open again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn osdp_doors_set_to_deny_stay_shut_while_the_log_fails() {
+    use idms::readers::osdp::Doors as _;
+    let api = Api::new();
+    let id = api.person("Shut").await;
+    assert_eq!(api.enroll(&id, "04D15C03").await.0, StatusCode::CREATED);
+    let card = idms::domain::Uid::parse_any("04D15C03").unwrap();
+    let doors = idms::api::doors::ReaderDoors::new(api.state.clone(), idms::config::OnLogFailure::Deny);
+    assert!(doors.decide("main", None, &card));
+
+    api.state.events.inject_full_disk(true);
+    // Not known to fail yet: this read is decided and its event queued (kept, not lost).
+    assert!(doors.decide("main", None, &card));
+    until("the writer did not find its commits failing", || api.state.events.failing()).await;
+    for _ in 0..5 {
+        assert!(!doors.decide("main", None, &card), "a valid card opened a door whose event cannot be logged");
+    }
+    assert_eq!(metric(&metrics(&api).await, "idms_osdp_reads_refused_total"), 5);
+    assert_eq!(metric(&metrics(&api).await, "idms_osdp_events_lost_total"), 0);
+
+    api.state.events.inject_full_disk(false);
+    until("the refusals were not audited", || !osdp_audit(&api).is_empty()).await;
+    assert_eq!(
+        osdp_audit(&api),
+        vec![("osdp.reads_refused".to_owned(), "event_log_failing".to_owned(), "count=5".to_owned())]
+    );
+    assert!(doors.decide("main", None, &card), "open again once events can be logged");
+    until("the events were not written", || events_written(&api) == 3).await;
+}

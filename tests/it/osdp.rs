@@ -74,7 +74,12 @@ pub fn rig_on(link: &std::path::Path, devices: &[(u8, PdRole)]) -> Rig {
             .collect(),
     };
     let events = api.hub.subscribe();
-    let osdp = Osdp::start(&[config], &api.hub, Arc::new(ReaderDoors(api.state.clone()))).unwrap();
+    let osdp = Osdp::start(
+        &[config],
+        &api.hub,
+        Arc::new(ReaderDoors::new(api.state.clone(), idms::config::OnLogFailure::Decide)),
+    )
+    .unwrap();
     api.state.osdp.set(osdp).unwrap();
     Rig { api, sim: None, events, backlog: Vec::new(), _dir: None }
 }

@@ -269,7 +269,7 @@ async fn door_readers_never_reach_the_tap_stream_and_holders_show_only_within_th
         "port = \"/nonexistent/idms-door\"\ndevices = [{address = 1, role = \"door\", door = \"main\", id = \"door-in\"}]",
     )
     .unwrap();
-    let doors = Arc::new(idms::api::doors::ReaderDoors(api.state.clone()));
+    let doors = Arc::new(idms::api::doors::ReaderDoors::new(api.state.clone(), idms::config::OnLogFailure::Decide));
     let _osdp = idms::readers::osdp::Osdp::start(&[line], &api.hub, doors).unwrap();
     api.hub.publish(ReaderEvent::new(DESK, Timestamp(0), ReaderEventKind::ReaderAdded, None));
 

@@ -237,7 +237,10 @@ async fn twins_from_an_old_database_deny_ambiguous_until_an_admin_unbinds_one() 
     let twin = iso(TWIN);
 
     // The service's own OSDP door readers deny (their event is queued, not waited for)…
-    assert!(!idms::api::doors::ReaderDoors(api.state.clone()).decide("front", None, &twin));
+    assert!(
+        !idms::api::doors::ReaderDoors::new(api.state.clone(), idms::config::OnLogFailure::Decide)
+            .decide("front", None, &twin)
+    );
     // …and so does the online decision, with and without a technology, naming nobody.
     for tech in [None, Some("iso14443a"), Some("other")] {
         let body = json!({"uid": TWIN, "door": "main", "technology": tech});
