@@ -340,8 +340,10 @@ fn run_size(n: u64, keep: u64, baseline: Duration, with_http: bool) -> Outcome {
     // Paced as the service's runner paces it: on the HTTP doors' p99 (PURGE_DOOR_P99_MS, default 5).
     let target =
         Duration::from_millis(std::env::var("PURGE_DOOR_P99_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(5));
-    let done = idms::jobs::run_paced(&store, job.id, &AtomicBool::new(false), &state.door_watch, target, |j| {
+    let mut rests: Vec<Duration> = Vec::new();
+    let done = idms::jobs::run_paced(&store, job.id, &AtomicBool::new(false), &state.door_watch, target, |j, rest| {
         let now = Instant::now();
+        rests.push(rest);
         progress.push((now, j.done));
         // The callback runs on the job's thread: after the last step, these are the steps' counters.
         c_steps = Counters::now();
@@ -412,6 +414,21 @@ fn run_size(n: u64, keep: u64, baseline: Duration, with_http: bool) -> Outcome {
     println!(
         "    steps: {} of them; first 10 % {first10:.0} users/s, last 10 % {last10:.0} users/s",
         progress.len() - 1
+    );
+    // What the pacing chose: the rest between steps (purge_door_p99_ms = PURGE_DOOR_P99_MS).
+    let mut chosen = rests.clone();
+    chosen.sort_unstable();
+    let pick = |q: usize| chosen.get((chosen.len() * q / 100).min(chosen.len().saturating_sub(1))).copied();
+    let mean = chosen.iter().sum::<Duration>().checked_div(u32::try_from(chosen.len()).unwrap_or(1).max(1));
+    println!(
+        "    pacing (target {} ms): rest between steps p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms, mean {:.1} ms; {} of {} steps rested",
+        target.as_millis(),
+        ms(pick(50).unwrap_or_default()),
+        ms(pick(90).unwrap_or_default()),
+        ms(chosen.last().copied().unwrap_or_default()),
+        ms(mean.unwrap_or_default()),
+        chosen.iter().filter(|r| !r.is_zero()).count(),
+        chosen.len()
     );
     let mut probes: Vec<(&str, Vec<Sample>, u64)> = vec![("index", si, 0)];
     if let Some((sh, failed)) = http {

@@ -55,21 +55,27 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// events, and 2,000 people/s is plenty). A completed job ends with
 /// [`Store::scrub`] (the file rebuilt, the WAL truncated), so the erased
 /// data survives in no file; a stopped one with a WAL checkpoint.
-pub fn run(store: &Store, id: i64, stop: &AtomicBool, progress: impl FnMut(&PurgeJob)) -> Result<PurgeJob, StoreError> {
-    run_with(store, id, stop, None, progress)
+pub fn run(
+    store: &Store,
+    id: i64,
+    stop: &AtomicBool,
+    mut progress: impl FnMut(&PurgeJob),
+) -> Result<PurgeJob, StoreError> {
+    run_with(store, id, stop, None, |j, _| progress(j))
 }
 
 /// [`run`], resting between steps as the doors need: the [`Pacer`] reads
 /// the doors' p99 from `doors` after every step and aims at `target`
 /// (`purge_door_p99_ms`), so the job slows down while the doors suffer and
-/// runs at full speed while they do not.
+/// runs at full speed while they do not. `progress` sees the job after
+/// every step with the rest chosen before the next (zero after the last).
 pub fn run_paced(
     store: &Store,
     id: i64,
     stop: &AtomicBool,
     doors: &DoorWatch,
     target: Duration,
-    progress: impl FnMut(&PurgeJob),
+    progress: impl FnMut(&PurgeJob, Duration),
 ) -> Result<PurgeJob, StoreError> {
     run_with(store, id, stop, Some((doors, Pacer::new(target))), progress)
 }
@@ -79,14 +85,16 @@ fn run_with(
     id: i64,
     stop: &AtomicBool,
     mut pace: Option<(&DoorWatch, Pacer)>,
-    mut progress: impl FnMut(&PurgeJob),
+    mut progress: impl FnMut(&PurgeJob, Duration),
 ) -> Result<PurgeJob, StoreError> {
+    // The doors that asked since the step before this one began judge the step and the rest since.
+    let mut last_step_started = Instant::now();
     loop {
         let step_started = Instant::now();
         let step = store.purge_step(id, STEP_USERS, STEP_BUDGET)?;
         let job = store.purge_job(id)?;
-        progress(&job);
         if step.finished || stop.load(Ordering::Relaxed) {
+            progress(&job, Duration::ZERO);
             // A reader holding an old snapshot leaves the erasure pending: the tailer retries it,
             // and the scrub mark stays set until it succeeds.
             if step.finished {
@@ -100,9 +108,14 @@ fn run_with(
         // took, leaving the disk idle half the time for the doors' access-event fsyncs (measured:
         // HTTP decide p99 5.8 ms → 3.8 ms during a 100,000-person job; `make bench-purge`).
         let rest = match &mut pace {
-            Some((doors, pacer)) => pacer.rest_after(step_started.elapsed(), doors.p99()),
+            Some((doors, pacer)) => {
+                let judged = doors.p99_since(last_step_started, Instant::now());
+                last_step_started = step_started;
+                pacer.rest_after(step_started.elapsed(), judged)
+            }
             None => step_started.elapsed(),
         };
+        progress(&job, rest);
         // At least a millisecond: other writers (staff, SCIM) get the writer lock between steps.
         std::thread::sleep(rest.max(Duration::from_millis(1)));
     }
@@ -225,7 +238,7 @@ fn work(
                     }
                     tracing::info!(job = id, "running purge job");
                     let target = Duration::from_millis(door_target_ms.load(Ordering::Relaxed));
-                    match run_paced(store, id, stop, doors, target, |_| {}) {
+                    match run_paced(store, id, stop, doors, target, |_, _| {}) {
                         Ok(j) => {
                             tracing::info!(job = id, state = ?j.state, done = j.done, selected = j.selected, "purge job stopped")
                         }

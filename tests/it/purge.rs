@@ -311,3 +311,48 @@ fn user_fields_round_trip_and_are_validated() {
     let long = idms::store::UserPatch { group: Some(Some("g".repeat(65))), ..Default::default() };
     assert_eq!(f.store.update_user(&staff(), id, long).unwrap_err().code(), "invalid_input");
 }
+
+/// Issue 18, must-be-true 4 and 5: the service's job loop follows the
+/// doors. The doors' latencies are set deterministically — samples dated an
+/// hour ahead stay in the watch's last second for the whole test — and the
+/// real job runs through `jobs::run_paced`, reporting the rest it chose
+/// after every step: while the doors are slower than the target it rests
+/// after every step, longer each time (at least doubling, up to a second);
+/// while they are fast, or no door asks, it never rests (full speed). Every
+/// job still completes.
+#[test]
+fn a_job_rests_between_steps_while_the_doors_are_slow_and_not_while_they_are_fast() {
+    use idms::jobs::pace::{DoorWatch, MAX_REST};
+    use std::time::{Duration, Instant};
+    let target = Duration::from_millis(5);
+    let job_with = |doors: Option<Duration>| {
+        let f = Fixture::new();
+        for n in 0..150 {
+            departed(&f, n, |_| {});
+        }
+        let job = f.store.create_purge_job(&staff(), &Criteria { grace_days: 0, ..Criteria::default() }).unwrap();
+        let watch = DoorWatch::default();
+        if let Some(p99) = doors {
+            for _ in 0..100 {
+                watch.record_at(Instant::now() + Duration::from_secs(3600), p99);
+            }
+        }
+        let mut rests = Vec::new();
+        let done =
+            idms::jobs::run_paced(&f.store, job.id, &AtomicBool::new(false), &watch, target, |_, r| rests.push(r))
+                .unwrap();
+        assert_eq!((done.state, done.expunged), (JobState::Completed, 150));
+        assert_eq!(rests.pop(), Some(Duration::ZERO), "no rest after the last step");
+        assert!(rests.len() >= 2, "150 people take at least three steps of 50: {rests:?}");
+        rests
+    };
+    // Slow doors (20 ms against 5): a rest after every step, each at least twice the one before, up to the cap.
+    let slow = job_with(Some(Duration::from_millis(20)));
+    assert!(slow[0] >= Duration::from_millis(1), "{slow:?}");
+    for w in slow.windows(2) {
+        assert!(w[1] >= (w[0] * 2).min(MAX_REST), "the rest did not grow while the doors suffered: {slow:?}");
+    }
+    // Fast doors (1 ms, under three fifths of the target), and no doors at all: full speed.
+    assert!(job_with(Some(Duration::from_millis(1))).iter().all(Duration::is_zero));
+    assert!(job_with(None).iter().all(Duration::is_zero));
+}
