@@ -286,7 +286,7 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
 /// A minimal axum service answering `POST /api/v1/access/decide` with a
 /// constant body: the baseline `make bench-http` compares the real service
 /// against (same runtime, same accept loop and limits, no work).
-pub async fn serve_baseline(listen: SocketAddr, limits: Limits) -> Result<(), StoreError> {
+pub async fn serve_baseline(listen: SocketAddr, limits: Limits, plain: bool) -> Result<(), StoreError> {
     let mut stop = signals::Stop::new().map_err(|e| StoreError::Io(format!("cannot handle SIGTERM: {e}")))?;
     let app = axum::Router::new().route(
         "/api/v1/access/decide",
@@ -295,9 +295,17 @@ pub async fn serve_baseline(listen: SocketAddr, limits: Limits) -> Result<(), St
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| StoreError::Io(format!("cannot listen on {listen}: {e}")))?;
-    net::serve(listener, None, limits, app, async {
+    let stopped = async move {
         stop.wait().await;
-    })
-    .await;
+    };
+    if plain {
+        // axum's own server, as an axum service on its own would run.
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+            .map_err(|e| StoreError::Io(format!("baseline: {e}")))?;
+    } else {
+        net::serve(listener, None, limits, app, stopped).await;
+    }
     Ok(())
 }

@@ -290,10 +290,14 @@ enum DevCmd {
     },
     /// Open the database, build the index, and report time and peak memory.
     OpenStats,
-    /// Serve a constant-answer decide endpoint (the baseline of `make bench-http`).
+    /// Serve a constant-answer decide endpoint (the baselines of `make bench-http`).
     Baseline {
         #[arg(long)]
         listen: std::net::SocketAddr,
+        /// Tokio's default runtime (a worker per core) and `axum::serve`,
+        /// instead of `idms serve`'s runtime and HTTP stack.
+        #[arg(long)]
+        tokio_default: bool,
     },
 }
 
@@ -765,13 +769,17 @@ fn dev(cli: &Cli, actor: &Actor, cmd: &DevCmd) -> Result<(), StoreError> {
             }
             Ok(())
         }
-        DevCmd::Baseline { listen } => {
-            // The same worker threads and connection limits as `idms serve` (IDMS_*).
+        DevCmd::Baseline { listen, tokio_default } => {
+            // The same worker threads and connection limits as `idms serve` (IDMS_*), or tokio's defaults.
             let config = Config::load(None, env_vars(), &idms::config::Flags::default())
                 .map_err(|e| StoreError::Io(format!("configuration: {e}")))?;
-            let rt = idms::service::runtime(config.workers)
-                .map_err(|e| StoreError::Io(format!("cannot start the runtime: {e}")))?;
-            rt.block_on(idms::service::serve_baseline(*listen, idms::net::Limits::of(&config)))
+            let rt = if *tokio_default {
+                tokio::runtime::Builder::new_multi_thread().enable_all().build()
+            } else {
+                idms::service::runtime(config.workers)
+            }
+            .map_err(|e| StoreError::Io(format!("cannot start the runtime: {e}")))?;
+            rt.block_on(idms::service::serve_baseline(*listen, idms::net::Limits::of(&config), *tokio_default))
         }
         DevCmd::OpenStats => {
             let started = std::time::Instant::now();
