@@ -295,8 +295,8 @@ fn run_size(n: u64, keep: u64, baseline: Duration, with_http: bool) -> Outcome {
             Some(d) => tempfile::tempdir_in(d).unwrap(),
             None => tempfile::tempdir_in(dir.path()).unwrap(),
         };
-        let mut state = AppState::open(store.clone(), events_dir.path(), 65_536, Duration::from_micros(200)).unwrap();
-        Arc::get_mut(&mut state.0).expect("the state is not shared yet").jobs.stop();
+        let state = AppState::open(store.clone(), events_dir.path(), 65_536, Duration::from_micros(200)).unwrap();
+        state.jobs.stop();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = router(state.clone());
@@ -340,6 +340,12 @@ fn run_size(n: u64, keep: u64, baseline: Duration, with_http: bool) -> Outcome {
     // Paced as the service's runner paces it: on the HTTP doors' p99 (PURGE_DOOR_P99_MS, default 5).
     let target =
         Duration::from_millis(std::env::var("PURGE_DOOR_P99_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(5));
+    // At the priority of the service's runner thread (PURGE_NICE=0: the default priority), restored after
+    // the job (threads started later inherit it: the next size's probes).
+    let niced = std::env::var("PURGE_NICE").map_or(true, |v| v != "0");
+    if niced {
+        idms::jobs::lower_priority();
+    }
     let mut rests: Vec<Duration> = Vec::new();
     let done = idms::jobs::run_paced(&store, job.id, &AtomicBool::new(false), &state.door_watch, target, |j, rest| {
         let now = Instant::now();
@@ -356,6 +362,9 @@ fn run_size(n: u64, keep: u64, baseline: Duration, with_http: bool) -> Outcome {
     .unwrap();
     let t_end = Instant::now();
     let c_end = Counters::now();
+    if niced && let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 0) {
+        eprintln!("cannot restore the bench thread's priority ({e}): later sizes' probes run niced");
+    }
     let t_steps = progress.last().map_or(t_run, |(t, _)| *t);
     eprintln!("\r{:60}", "");
     std::thread::sleep(Duration::from_millis(500));
@@ -497,10 +506,11 @@ fn main() {
     let baseline = Duration::from_secs(env_or("PURGE_BASELINE_SECS", 5));
     let with_http = std::env::var("PURGE_HTTP").map_or(true, |v| v != "0");
     println!(
-        "purge-job benchmark: PURGE_SIZES={} PURGE_KEEP={keep} PURGE_BASELINE_SECS={} PURGE_HTTP={}{}",
+        "purge-job benchmark: PURGE_SIZES={} PURGE_KEEP={keep} PURGE_BASELINE_SECS={} PURGE_HTTP={} PURGE_NICE={}{}",
         sizes.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
         baseline.as_secs(),
         u8::from(with_http),
+        if std::env::var("PURGE_NICE").map_or(true, |v| v != "0") { idms::jobs::NICE } else { 0 },
         std::env::var("PURGE_EVENTS_DIR").map(|d| format!(" PURGE_EVENTS_DIR={d}")).unwrap_or_default()
     );
     println!(

@@ -77,7 +77,7 @@ pub fn run_paced(
     target: Duration,
     progress: impl FnMut(&PurgeJob, Duration),
 ) -> Result<PurgeJob, StoreError> {
-    run_with(store, id, stop, Some((doors, Pacer::new(target))), progress)
+    run_with(store, id, stop, Some((doors, Pacer::new(target, STEP_USERS))), progress)
 }
 
 fn run_with(
@@ -91,7 +91,8 @@ fn run_with(
     let mut last_step_started = Instant::now();
     loop {
         let step_started = Instant::now();
-        let step = store.purge_step(id, STEP_USERS, STEP_BUDGET)?;
+        let users = pace.as_ref().map_or(STEP_USERS, |(_, p)| p.users());
+        let step = store.purge_step(id, users, STEP_BUDGET)?;
         let job = store.purge_job(id)?;
         if step.finished || stop.load(Ordering::Relaxed) {
             progress(&job, Duration::ZERO);
@@ -121,6 +122,20 @@ fn run_with(
     }
 }
 
+/// The nice value of the thread that runs purge jobs and scrubs.
+pub const NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority to [`NICE`] (Linux: a thread's
+/// own nice value), so a job's steps and its scrub take the CPU the doors'
+/// requests and the event writer leave; on 2 cores they otherwise compete
+/// for it. A failure is logged and changes nothing else.
+pub fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), NICE) {
+        tracing::warn!(error = %e, "cannot lower the purge-job thread's priority");
+    }
+}
+
 /// The service's job thread.
 #[derive(Debug)]
 pub struct Runner {
@@ -128,7 +143,7 @@ pub struct Runner {
     scrub_delay: Arc<AtomicU64>,
     door_target_ms: Arc<AtomicU64>,
     wake: SyncSender<()>,
-    thread: Option<JoinHandle<()>>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Runner {
@@ -140,10 +155,11 @@ impl Runner {
         let door_target_ms = Arc::new(AtomicU64::new(DOOR_P99_TARGET.as_millis().try_into().unwrap_or(5)));
         let (wake, woken) = sync_channel(1);
         let (s, d, t) = (stop.clone(), scrub_delay.clone(), door_target_ms.clone());
-        let thread = std::thread::Builder::new()
-            .name("purge-jobs".into())
-            .spawn(move || work(&store, &s, &d, &doors, &t, &woken))?;
-        Ok(Self { stop, scrub_delay, door_target_ms, wake, thread: Some(thread) })
+        let thread = std::thread::Builder::new().name("purge-jobs".into()).spawn(move || {
+            lower_priority();
+            work(&store, &s, &d, &doors, &t, &woken);
+        })?;
+        Ok(Self { stop, scrub_delay, door_target_ms, wake, thread: std::sync::Mutex::new(Some(thread)) })
     }
 
     /// The doors' p99 the jobs aim at (`purge_door_p99_ms`).
@@ -170,10 +186,11 @@ impl Runner {
 
     /// Stops after the current step (an unfinished job resumes on the next
     /// start) and waits for the thread.
-    pub fn stop(&mut self) {
+    pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
         self.wake();
-        if let Some(t) = self.thread.take() {
+        let thread = self.thread.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(t) = thread {
             let _ = t.join();
         }
     }

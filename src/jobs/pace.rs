@@ -90,33 +90,45 @@ impl DoorWatch {
     }
 }
 
-/// A background writer's rest between steps, following the doors.
+/// A background writer's pace, following the doors: the rest between its
+/// steps, and how many people a step takes.
 #[derive(Debug, Clone, Copy)]
 pub struct Pacer {
     target: Duration,
     rest: Duration,
+    users: u32,
+    max_users: u32,
 }
 
 impl Pacer {
-    /// Aiming at the doors' p99 staying at or under `target`.
+    /// Aiming at the doors' p99 staying at or under `target`, with steps
+    /// of at most `max_users` people.
     #[must_use]
-    pub fn new(target: Duration) -> Self {
-        Self { target, rest: Duration::ZERO }
+    pub fn new(target: Duration, max_users: u32) -> Self {
+        Self { target, rest: Duration::ZERO, users: max_users.max(1), max_users: max_users.max(1) }
     }
 
     /// The rest after a step that took `step`, the doors' p99 being
     /// `doors`. It aims under the target, so that a second's p99 stays
     /// below it: above four fifths of the target, at least as long as the
-    /// step and twice the last rest (up to [`MAX_REST`]); under three
-    /// fifths, or with no door asking, half the last rest (none below a
-    /// millisecond); in between, the same.
+    /// step and twice the last rest (up to [`MAX_REST`]), and the next step
+    /// half as large (its commit is the burst of writes the doors' fsyncs
+    /// queue behind); under three fifths, or with no door asking, half the
+    /// last rest (none below a millisecond), and once there is no rest,
+    /// steps twice as large again; in between, the same.
     pub fn rest_after(&mut self, step: Duration, doors: Option<Duration>) -> Duration {
-        self.rest = match doors {
-            Some(p) if p * 5 > self.target * 4 => (self.rest * 2).max(step).max(Duration::from_millis(1)).min(MAX_REST),
-            Some(p) if p * 5 >= self.target * 3 => self.rest,
-            _ if self.rest < Duration::from_millis(1) => Duration::ZERO,
-            _ => self.rest / 2,
-        };
+        match doors {
+            Some(p) if p * 5 > self.target * 4 => {
+                self.rest = (self.rest * 2).max(step).max(Duration::from_millis(1)).min(MAX_REST);
+                self.users = (self.users / 2).max(1);
+            }
+            Some(p) if p * 5 >= self.target * 3 => {}
+            _ if self.rest < Duration::from_millis(1) => {
+                self.rest = Duration::ZERO;
+                self.users = (self.users * 2).min(self.max_users);
+            }
+            _ => self.rest /= 2,
+        }
         self.rest
     }
 
@@ -124,6 +136,12 @@ impl Pacer {
     #[must_use]
     pub fn rest(&self) -> Duration {
         self.rest
+    }
+
+    /// How many people the next step takes.
+    #[must_use]
+    pub fn users(&self) -> u32 {
+        self.users
     }
 }
 
@@ -177,7 +195,7 @@ mod tests {
 
     #[test]
     fn the_rest_grows_while_the_doors_suffer_and_shrinks_to_none_when_they_do_not() {
-        let mut p = Pacer::new(MS * 5);
+        let mut p = Pacer::new(MS * 5, 50);
         let step = MS * 20;
         // Quiet doors or fast ones: full speed.
         assert_eq!(p.rest_after(step, None), Duration::ZERO);
@@ -201,7 +219,33 @@ mod tests {
             assert!(n < 20, "the rest comes down to none");
         }
         // A tiny step over the target still rests a millisecond.
-        assert_eq!(Pacer::new(MS * 5).rest_after(Duration::from_micros(10), Some(MS * 6)), MS);
+        assert_eq!(Pacer::new(MS * 5, 50).rest_after(Duration::from_micros(10), Some(MS * 6)), MS);
+    }
+
+    #[test]
+    fn steps_shrink_while_the_doors_suffer_and_grow_back_once_the_job_no_longer_rests() {
+        let mut p = Pacer::new(MS * 5, 50);
+        let step = MS * 20;
+        assert_eq!(p.users(), 50);
+        p.rest_after(step, Some(MS * 8));
+        assert_eq!(p.users(), 25);
+        for _ in 0..10 {
+            p.rest_after(step, Some(MS * 8));
+        }
+        assert_eq!(p.users(), 1, "at least one person a step");
+        // Held between three and four fifths; while the rest comes down, the steps stay small.
+        p.rest_after(step, Some(MS * 7 / 2));
+        assert_eq!(p.users(), 1);
+        p.rest_after(step, Some(MS * 2));
+        assert_eq!((p.users(), p.rest()), (1, MAX_REST / 2));
+        // No rest left: the steps double back, up to the most.
+        while p.rest_after(step, None) > Duration::ZERO {}
+        let mut sizes = Vec::new();
+        for _ in 0..8 {
+            p.rest_after(step, None);
+            sizes.push(p.users());
+        }
+        assert_eq!(sizes, [4, 8, 16, 32, 50, 50, 50, 50]);
     }
 
     /// A simulated disk, in virtual time: each of the job's steps keeps the
@@ -215,7 +259,7 @@ mod tests {
         let t0 = Instant::now();
         let step = MS * 20;
         let watch = DoorWatch::default();
-        let mut pacer = Pacer::new(MS * 5);
+        let mut pacer = Pacer::new(MS * 5, 50);
         let mut steps: Vec<(Duration, Duration)> = Vec::new(); // [start, end) of each step
         let (mut now, mut next_door, mut busy_total) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         let end = Duration::from_secs(u64::from(seconds));

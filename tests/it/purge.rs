@@ -317,17 +317,18 @@ fn user_fields_round_trip_and_are_validated() {
 /// hour ahead stay in the watch's last second for the whole test — and the
 /// real job runs through `jobs::run_paced`, reporting the rest it chose
 /// after every step: while the doors are slower than the target it rests
-/// after every step, longer each time (at least doubling, up to a second);
-/// while they are fast, or no door asks, it never rests (full speed). Every
-/// job still completes.
+/// after every step, longer each time (at least doubling, up to a second),
+/// and its steps take half as many people each time; while they are fast,
+/// or no door asks, it never rests and its steps stay whole (full speed).
+/// Every job still completes.
 #[test]
 fn a_job_rests_between_steps_while_the_doors_are_slow_and_not_while_they_are_fast() {
     use idms::jobs::pace::{DoorWatch, MAX_REST};
     use std::time::{Duration, Instant};
     let target = Duration::from_millis(5);
-    let job_with = |doors: Option<Duration>| {
+    let job_with = |people: u32, doors: Option<Duration>| {
         let f = Fixture::new();
-        for n in 0..150 {
+        for n in 0..people {
             departed(&f, n, |_| {});
         }
         let job = f.store.create_purge_job(&staff(), &Criteria { grace_days: 0, ..Criteria::default() }).unwrap();
@@ -337,22 +338,30 @@ fn a_job_rests_between_steps_while_the_doors_are_slow_and_not_while_they_are_fas
                 watch.record_at(Instant::now() + Duration::from_secs(3600), p99);
             }
         }
-        let mut rests = Vec::new();
-        let done =
-            idms::jobs::run_paced(&f.store, job.id, &AtomicBool::new(false), &watch, target, |_, r| rests.push(r))
-                .unwrap();
-        assert_eq!((done.state, done.expunged), (JobState::Completed, 150));
+        let (mut rests, mut sizes, mut done_before) = (Vec::new(), Vec::new(), 0);
+        let done = idms::jobs::run_paced(&f.store, job.id, &AtomicBool::new(false), &watch, target, |j, r| {
+            rests.push(r);
+            sizes.push(j.done - done_before);
+            done_before = j.done;
+        })
+        .unwrap();
+        assert_eq!((done.state, done.expunged), (JobState::Completed, u64::from(people)));
         assert_eq!(rests.pop(), Some(Duration::ZERO), "no rest after the last step");
-        assert!(rests.len() >= 2, "150 people take at least three steps of 50: {rests:?}");
-        rests
+        (rests, sizes)
     };
-    // Slow doors (20 ms against 5): a rest after every step, each at least twice the one before, up to the cap.
-    let slow = job_with(Some(Duration::from_millis(20)));
-    assert!(slow[0] >= Duration::from_millis(1), "{slow:?}");
+    // Slow doors (20 ms against 5): a rest after every step, each at least twice the one before, up to the
+    // cap, and steps of at most 50, 25, 12, 6, 3, then one person (a step may stop early at its time budget).
+    let (slow, sizes) = job_with(100, Some(Duration::from_millis(20)));
+    assert!(slow.len() >= 2 && slow[0] >= Duration::from_millis(1), "{slow:?}");
     for w in slow.windows(2) {
         assert!(w[1] >= (w[0] * 2).min(MAX_REST), "the rest did not grow while the doors suffered: {slow:?}");
     }
+    for (i, size) in sizes.iter().enumerate() {
+        assert!(*size >= 1 && *size <= (50u64 >> i).max(1), "step {i} took {size}: {sizes:?}");
+    }
     // Fast doors (1 ms, under three fifths of the target), and no doors at all: full speed.
-    assert!(job_with(Some(Duration::from_millis(1))).iter().all(Duration::is_zero));
-    assert!(job_with(None).iter().all(Duration::is_zero));
+    for doors in [Some(Duration::from_millis(1)), None] {
+        let (rests, _) = job_with(150, doors);
+        assert!(rests.iter().all(Duration::is_zero), "{doors:?}: {rests:?}");
+    }
 }
