@@ -441,7 +441,7 @@ impl crate::readers::osdp::Doors for ReaderDoors {
 }
 
 /// OSDP door reads whose events could not be logged, not yet audited: an
-/// auditor task ([`OsdpLosses::audit_when_recovered`]) writes them as
+/// auditor task (`OsdpLosses::audit_when_recovered`) writes them as
 /// `osdp.events_lost` and `osdp.reads_refused` entries with their counts
 /// once the event log commits again (the disk may be full meanwhile).
 #[derive(Debug, Default)]

@@ -40,11 +40,10 @@ pub const STEP_BUDGET: Duration = Duration::from_millis(40);
 pub const DOOR_P99_TARGET: Duration = Duration::from_millis(5);
 /// How often the runner looks for unfinished jobs nobody woke it for.
 const POLL: Duration = Duration::from_secs(2);
-/// How long the scrub mark of a single expunge may wait (jobs and bulk
-/// erases scrub when they finish).
-/// A VACUUM rewrites the whole file and holds the writer (2.6 s at a
-/// million people), so single expunges are scrubbed in batches.
-/// How long a single expunge waits for its scrub by default (`scrub_delay_secs`).
+/// How long the scrub mark of a single expunge may wait by default
+/// (`scrub_delay_secs`; jobs and bulk erases scrub when they finish): a
+/// scrub reads every page of the file, so single expunges are scrubbed in
+/// batches.
 pub const SCRUB_DELAY: Duration = Duration::from_secs(600);
 /// How often job records are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -99,7 +98,11 @@ fn run_with(
             // A reader holding an old snapshot leaves the erasure pending: the tailer retries it,
             // and the scrub mark stays set until it succeeds.
             if step.finished {
-                store.scrub()?;
+                match &mut pace {
+                    Some((doors, pacer)) => scrub_paced(store, doors, pacer)?,
+                    // Rest as long as each slice took, as after each step.
+                    None => store.scrub_paced(|slice| slice)?,
+                };
             } else {
                 store.retry_erasure()?;
             }
@@ -120,6 +123,19 @@ fn run_with(
         // At least a millisecond: other writers (staff, SCIM) get the writer lock between steps.
         std::thread::sleep(rest.max(Duration::from_millis(1)));
     }
+}
+
+/// [`Store::scrub_paced`] resting between slices as between a job's steps:
+/// each slice judged by the doors that asked since the slice before it
+/// began, the rest chosen by `pacer`.
+pub fn scrub_paced(store: &Store, doors: &DoorWatch, pacer: &mut Pacer) -> Result<bool, StoreError> {
+    let mut last_started = Instant::now();
+    store.scrub_paced(|slice| {
+        let now = Instant::now();
+        let judged = doors.p99_since(last_started, now);
+        last_started = now.checked_sub(slice).unwrap_or(now);
+        pacer.rest_after(slice, judged).max(Duration::from_millis(1))
+    })
 }
 
 /// The nice value of the thread that runs purge jobs and scrubs.
@@ -233,7 +249,11 @@ fn work(
                 if started
                     && pending_seen.get_or_insert_with(Instant::now).elapsed()
                         < Duration::from_secs(scrub_delay.load(Ordering::Relaxed)) => {}
-            Ok(true) => match store.scrub() {
+            Ok(true) => match scrub_paced(
+                store,
+                doors,
+                &mut Pacer::new(Duration::from_millis(door_target_ms.load(Ordering::Relaxed)), STEP_USERS),
+            ) {
                 Ok(_) => {
                     pending_seen = None;
                     tracing::info!("scrubbed the database after expunges");

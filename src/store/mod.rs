@@ -29,6 +29,7 @@ pub mod levels;
 pub mod purge;
 pub mod records;
 pub mod schema;
+pub mod scrub;
 mod seed;
 pub mod sessions;
 pub mod tokens;
@@ -492,32 +493,6 @@ impl Store {
     /// older copies of erased rows in unused page space.
     pub fn scrub_pending(&self) -> Result<bool, StoreError> {
         self.read(|c| Ok(c.query_row("SELECT pending_since IS NOT NULL FROM scrub WHERE id = 1", [], |r| r.get(0))?))
-    }
-
-    /// Destroys what expunges may have left behind: SQLite's page rebuilds
-    /// can leave older copies of a row in a page's unallocated gap, which
-    /// `secure_delete` does not reach. When an expunge has marked the
-    /// database (durably, in its own transaction), this rebuilds the file
-    /// with `VACUUM` (its temporary copy in memory, so no personal data goes
-    /// to a temp file), truncates the WAL, and only then clears the mark —
-    /// so a crash at any point leaves the mark set and the next scrub
-    /// redoes it. Holds the writer for the rebuild (door decisions do not
-    /// need it). Returns `false` when a reader's old snapshot kept the WAL
-    /// from being truncated (the erasure is then pending, as for
-    /// [`Store::retry_erasure`]).
-    pub fn scrub(&self) -> Result<bool, StoreError> {
-        let conn = lock(&self.writer);
-        let pending: bool =
-            conn.query_row("SELECT pending_since IS NOT NULL FROM scrub WHERE id = 1", [], |r| r.get(0))?;
-        if pending {
-            conn.execute_batch("PRAGMA temp_store = MEMORY; VACUUM; PRAGMA temp_store = DEFAULT;")?;
-        }
-        let done = checkpoint_locked(&conn, &self.erasure_pending)?;
-        if pending && done {
-            conn.execute("UPDATE scrub SET pending_since = NULL WHERE id = 1", [])?;
-            checkpoint_locked(&conn, &self.erasure_pending)?;
-        }
-        Ok(done)
     }
 
     /// Whether erased data may still be in the WAL (an expunge's checkpoint
