@@ -266,6 +266,11 @@ pub async fn serve(config: Config) -> Result<(), StoreError> {
     if !state.flush_refusals(Duration::from_secs(2)).await {
         tracing::error!("refusals gathered before the stop could not be audited");
     }
+    // So are OSDP reads whose events could not be logged (the readers have stopped).
+    {
+        let s = state.clone();
+        let _ = tokio::task::spawn_blocking(move || s.osdp_losses.flush(&s.store)).await;
+    }
     tracing::info!("requests and readers stopped; committing the queued access events");
     // Closing the log writes what is queued (whoever still holds the state);
     // that blocks, so not on an async worker.

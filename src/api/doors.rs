@@ -399,10 +399,10 @@ pub async fn upload_events(
 /// without a controller. The reader's LED does not wait for the event's
 /// fsync: the event is queued, and the log's writer never drops a queued
 /// one — while its commits fail it keeps them and retries. What a reader
-/// does when its event cannot be logged is `osdp_on_log_failure`: with
-/// `decide` a read the queue has no room for is still decided, its event
-/// lost, counted and audited; with `deny` every read is denied while the
-/// log fails (and when the queue is full), counted and audited.
+/// does while the log fails is `osdp_on_log_failure`: with `decide` a read
+/// the queue has no room for is still decided, its event lost, counted and
+/// audited; with `deny` every read is denied, counted and audited. A queue
+/// full while the log is healthy (a backlog) denies the read either way.
 #[derive(Debug, Clone)]
 pub struct ReaderDoors {
     state: AppState,
@@ -429,8 +429,14 @@ impl crate::readers::osdp::Doors for ReaderDoors {
         let event = ops::doors::door_event(&s.store, None, door.to_owned(), technology, uid);
         let decision = event.decision;
         if s.events.submit(event).is_err() {
-            if deny {
-                s.osdp_losses.refused(s);
+            // Decided without its event only while the log fails (the stated exception); a queue
+            // full of a healthy log's backlog denies, as a full queue always did.
+            if deny || !s.events.failing() {
+                if s.events.failing() {
+                    s.osdp_losses.refused(s);
+                } else {
+                    tracing::warn!(door, "access-event queue full: OSDP read denied");
+                }
                 return false;
             }
             s.osdp_losses.lost(s);
@@ -476,6 +482,23 @@ impl OsdpLosses {
         (self.lost.swap(0, Ordering::Relaxed), self.refused.swap(0, Ordering::Relaxed))
     }
 
+    /// Audits what is gathered now, failing or not (the service is
+    /// stopping: the counts would go with the process).
+    pub fn flush(&self, store: &crate::store::Store) {
+        let counts = self.take();
+        if counts == (0, 0) {
+            return;
+        }
+        if let Err(e) = audit_losses(store, counts) {
+            tracing::error!(
+                code = e.code(),
+                events_lost = counts.0,
+                reads_refused = counts.1,
+                "OSDP reads while the access-event log failed could not be audited"
+            );
+        }
+    }
+
     /// Counts that could not be audited go back.
     fn restore(&self, (lost, refused): (u64, u64)) {
         self.lost.fetch_add(lost, Ordering::Relaxed);
@@ -504,20 +527,7 @@ impl OsdpLosses {
                         break;
                     }
                     let store = s.store.clone();
-                    let written = tokio::task::spawn_blocking(move || {
-                        let actor = crate::store::Actor::staff("system:osdp");
-                        let entries: Vec<_> = [("osdp.events_lost", counts.0), ("osdp.reads_refused", counts.1)]
-                            .into_iter()
-                            .filter(|(_, n)| *n > 0)
-                            .map(|(action, n)| {
-                                let mut draft = crate::store::AuditDraft::new(action);
-                                draft.detail = format!("count={n}");
-                                (actor.clone(), draft, "event_log_failing")
-                            })
-                            .collect();
-                        store.audit_refusals(&entries)
-                    })
-                    .await;
+                    let written = tokio::task::spawn_blocking(move || audit_losses(&store, counts)).await;
                     match written {
                         Ok(Ok(())) => tracing::warn!(
                             events_lost = counts.0,
@@ -537,6 +547,22 @@ impl OsdpLosses {
             }
         });
     }
+}
+
+/// One `osdp.events_lost` and one `osdp.reads_refused` entry (each only
+/// when counted), by `system:osdp`, in one transaction.
+fn audit_losses(store: &crate::store::Store, (lost, refused): (u64, u64)) -> Result<(), crate::store::StoreError> {
+    let actor = crate::store::Actor::staff("system:osdp");
+    let entries: Vec<_> = [("osdp.events_lost", lost), ("osdp.reads_refused", refused)]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(action, n)| {
+            let mut draft = crate::store::AuditDraft::new(action);
+            draft.detail = format!("count={n}");
+            (actor.clone(), draft, "event_log_failing")
+        })
+        .collect();
+    store.audit_refusals(&entries)
 }
 
 #[cfg(test)]

@@ -236,7 +236,11 @@ pub async fn erase_users(
             ids.push(id);
         }
     }
-    Ok(Json(op(&s, &auth.acting(), move |st, a| ops::erase(st, a, &ids)).await?.into()))
+    let report = op(&s, &auth.acting(), move |st, a| ops::erase(st, a, &ids)).await?;
+    if !report.erased.is_empty() {
+        s.jobs.scrub_soon();
+    }
+    Ok(Json(report.into()))
 }
 
 /// Which people a bulk purge-date change applies to.

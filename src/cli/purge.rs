@@ -622,6 +622,10 @@ fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, StoreError> {
                 ));
             }
             let report = ops_audited(&s, &actor, "user.expunge", rules::erase(&s, &me, &unique))?;
+            // This process ends now: scrub here rather than leave it to a service.
+            if !report.erased.is_empty() {
+                s.scrub()?;
+            }
             if cli.json {
                 output::json(&dto::EraseReport::from(report.clone()));
             } else {

@@ -99,9 +99,9 @@ fn run_with(
             // and the scrub mark stays set until it succeeds.
             if step.finished {
                 match &mut pace {
-                    Some((doors, pacer)) => scrub_paced(store, doors, pacer)?,
+                    Some((doors, pacer)) => scrub_paced(store, doors, pacer, stop)?,
                     // Rest as long as each slice took, as after each step.
-                    None => store.scrub_paced(|slice| slice)?,
+                    None => store.scrub_paced(|slice| (!stop.load(Ordering::Relaxed)).then_some(slice))?,
                 };
             } else {
                 store.retry_erasure()?;
@@ -127,14 +127,18 @@ fn run_with(
 
 /// [`Store::scrub_paced`] resting between slices as between a job's steps:
 /// each slice judged by the doors that asked since the slice before it
-/// began, the rest chosen by `pacer`.
-pub fn scrub_paced(store: &Store, doors: &DoorWatch, pacer: &mut Pacer) -> Result<bool, StoreError> {
+/// began, the rest chosen by `pacer`; it ends between two slices once
+/// `stop` is set (the mark stays for the next start).
+pub fn scrub_paced(store: &Store, doors: &DoorWatch, pacer: &mut Pacer, stop: &AtomicBool) -> Result<bool, StoreError> {
     let mut last_started = Instant::now();
     store.scrub_paced(|slice| {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
         let now = Instant::now();
         let judged = doors.p99_since(last_started, now);
         last_started = now.checked_sub(slice).unwrap_or(now);
-        pacer.rest_after(slice, judged).max(Duration::from_millis(1))
+        Some(pacer.rest_after(slice, judged).max(Duration::from_millis(1)))
     })
 }
 
@@ -157,6 +161,7 @@ pub fn lower_priority() {
 pub struct Runner {
     stop: Arc<AtomicBool>,
     scrub_delay: Arc<AtomicU64>,
+    scrub_soon: Arc<AtomicBool>,
     door_target_ms: Arc<AtomicU64>,
     wake: SyncSender<()>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
@@ -169,13 +174,14 @@ impl Runner {
         let stop = Arc::new(AtomicBool::new(false));
         let scrub_delay = Arc::new(AtomicU64::new(SCRUB_DELAY.as_secs()));
         let door_target_ms = Arc::new(AtomicU64::new(DOOR_P99_TARGET.as_millis().try_into().unwrap_or(5)));
+        let scrub_soon = Arc::new(AtomicBool::new(false));
         let (wake, woken) = sync_channel(1);
-        let (s, d, t) = (stop.clone(), scrub_delay.clone(), door_target_ms.clone());
+        let (s, d, t, soon) = (stop.clone(), scrub_delay.clone(), door_target_ms.clone(), scrub_soon.clone());
         let thread = std::thread::Builder::new().name("purge-jobs".into()).spawn(move || {
             lower_priority();
-            work(&store, &s, &d, &doors, &t, &woken);
+            work(&store, &s, &d, &soon, &doors, &t, &woken);
         })?;
-        Ok(Self { stop, scrub_delay, door_target_ms, wake, thread: std::sync::Mutex::new(Some(thread)) })
+        Ok(Self { stop, scrub_delay, scrub_soon, door_target_ms, wake, thread: std::sync::Mutex::new(Some(thread)) })
     }
 
     /// The doors' p99 the jobs aim at (`purge_door_p99_ms`).
@@ -192,6 +198,14 @@ impl Runner {
     /// How long a single expunge waits for its scrub (`scrub_delay_secs`).
     pub fn set_scrub_delay(&self, delay: Duration) {
         self.scrub_delay.store(delay.as_secs(), Ordering::Relaxed);
+        self.wake();
+    }
+
+    /// Asks the runner to scrub now rather than after `scrub_delay_secs` (a
+    /// bulk erase just finished: it scrubs at its end, as a job does, but
+    /// paced by the doors on the runner's thread rather than in the request).
+    pub fn scrub_soon(&self) {
+        self.scrub_soon.store(true, Ordering::Relaxed);
         self.wake();
     }
 
@@ -222,6 +236,7 @@ fn work(
     store: &Store,
     stop: &AtomicBool,
     scrub_delay: &AtomicU64,
+    scrub_soon: &AtomicBool,
     doors: &DoorWatch,
     door_target_ms: &AtomicU64,
     woken: &Receiver<()>,
@@ -247,17 +262,22 @@ fn work(
             // expunge waits SCRUB_DELAY, so a busy desk does not rebuild the file every few seconds.
             Ok(true)
                 if started
+                    && !scrub_soon.load(Ordering::Relaxed)
                     && pending_seen.get_or_insert_with(Instant::now).elapsed()
                         < Duration::from_secs(scrub_delay.load(Ordering::Relaxed)) => {}
             Ok(true) => match scrub_paced(
                 store,
                 doors,
                 &mut Pacer::new(Duration::from_millis(door_target_ms.load(Ordering::Relaxed)), STEP_USERS),
+                stop,
             ) {
-                Ok(_) => {
+                Ok(true) => {
                     pending_seen = None;
+                    scrub_soon.store(false, Ordering::Relaxed);
                     tracing::info!("scrubbed the database after expunges");
                 }
+                // Stopped, or the WAL is held by an old snapshot: the mark stays, tried again next round.
+                Ok(false) => {}
                 Err(e) => {
                     tracing::warn!(code = e.code(), "scrubbing after expunges failed");
                     failed = true;

@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 pub const WINDOW: Duration = Duration::from_secs(1);
 /// The longest rest between two steps.
 pub const MAX_REST: Duration = Duration::from_secs(1);
+/// The fewest people a step takes, however the doors fare: with
+/// [`MAX_REST`], a job never falls below about ten people a second, even
+/// where the doors are slow without it (it cannot make them faster then).
+pub const MIN_USERS: u32 = 10;
 /// Samples kept at most (a busy second of doors).
 const MAX_SAMPLES: usize = 16_384;
 
@@ -112,15 +116,15 @@ impl Pacer {
     /// `doors`. It aims under the target, so that a second's p99 stays
     /// below it: above four fifths of the target, at least as long as the
     /// step and twice the last rest (up to [`MAX_REST`]), and the next step
-    /// half as large (its commit is the burst of writes the doors' fsyncs
-    /// queue behind); under three fifths, or with no door asking, half the
+    /// half as large, down to [`MIN_USERS`] (its commit is the burst of
+    /// writes the doors' fsyncs queue behind); under three fifths, or with no door asking, half the
     /// last rest (none below a millisecond), and once there is no rest,
     /// steps twice as large again; in between, the same.
     pub fn rest_after(&mut self, step: Duration, doors: Option<Duration>) -> Duration {
         match doors {
             Some(p) if p * 5 > self.target * 4 => {
                 self.rest = (self.rest * 2).max(step).max(Duration::from_millis(1)).min(MAX_REST);
-                self.users = (self.users / 2).max(1);
+                self.users = (self.users / 2).max(MIN_USERS.min(self.max_users));
             }
             Some(p) if p * 5 >= self.target * 3 => {}
             _ if self.rest < Duration::from_millis(1) => {
@@ -166,6 +170,23 @@ mod tests {
         w.record_at(t0 + WINDOW + MS, MS * 2);
         assert_eq!(w.p99_at(t0 + WINDOW + MS * 2), Some(MS * 2));
         assert_eq!(w.p99_at(t0 + WINDOW * 3), None);
+    }
+
+    #[test]
+    fn the_p99_since_a_step_began_leaves_out_the_doors_before_it() {
+        let w = DoorWatch::default();
+        let t0 = Instant::now();
+        for _ in 0..50 {
+            w.record_at(t0, MS * 30);
+        }
+        let step = t0 + MS * 100;
+        for _ in 0..50 {
+            w.record_at(step + MS, MS * 2);
+        }
+        let now = step + MS * 10;
+        assert_eq!(w.p99_at(now), Some(MS * 30), "the second still holds the slow ones");
+        assert_eq!(w.p99_since(step, now), Some(MS * 2), "since the step: only the doors after it");
+        assert_eq!(w.p99_since(now, now), None, "no door since");
     }
 
     #[tokio::test]
@@ -232,12 +253,12 @@ mod tests {
         for _ in 0..10 {
             p.rest_after(step, Some(MS * 8));
         }
-        assert_eq!(p.users(), 1, "at least one person a step");
+        assert_eq!(p.users(), MIN_USERS, "never below the floor");
         // Held between three and four fifths; while the rest comes down, the steps stay small.
         p.rest_after(step, Some(MS * 7 / 2));
-        assert_eq!(p.users(), 1);
+        assert_eq!(p.users(), MIN_USERS);
         p.rest_after(step, Some(MS * 2));
-        assert_eq!((p.users(), p.rest()), (1, MAX_REST / 2));
+        assert_eq!((p.users(), p.rest()), (MIN_USERS, MAX_REST / 2));
         // No rest left: the steps double back, up to the most.
         while p.rest_after(step, None) > Duration::ZERO {}
         let mut sizes = Vec::new();
@@ -245,7 +266,7 @@ mod tests {
             p.rest_after(step, None);
             sizes.push(p.users());
         }
-        assert_eq!(sizes, [4, 8, 16, 32, 50, 50, 50, 50]);
+        assert_eq!(sizes, [40, 50, 50, 50, 50, 50, 50, 50]);
     }
 
     /// A simulated disk, in virtual time: each of the job's steps keeps the

@@ -655,7 +655,9 @@ impl Store {
     /// `org_unit` if given), each in its own transaction and audited as a
     /// single expunge would be; the IDs in the request are the
     /// confirmation. The report says who was erased and why the others
-    /// were not. The file is scrubbed once at the end ([`Store::scrub`]).
+    /// were not. The WAL is checkpointed at the end; the caller scrubs the
+    /// file afterwards ([`Store::scrub`]: the CLI at once, the service's
+    /// runner in the background, paced by the doors).
     pub fn erase_users(
         &self,
         actor: &Actor,
@@ -688,8 +690,9 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
+        // The erased rows' older versions leave the WAL now, as after a single expunge.
         if !report.erased.is_empty() {
-            self.scrub()?;
+            self.checkpoint()?;
         }
         Ok(report)
     }

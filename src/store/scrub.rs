@@ -116,25 +116,36 @@ impl Store {
     /// an expunge has marked the database (durably, in its own
     /// transaction), scrubs every page in slices, calling `rest` after each
     /// with how long the slice took and sleeping what it answers (outside
-    /// the writer lock); then truncates the WAL, and only then clears the
-    /// mark — unless an expunge committed while the slices ran (its row's
-    /// older copies may be on pages already scrubbed: the mark stays for the
-    /// next round). A crash at any point leaves the mark set, and the next
-    /// scrub redoes it. Returns `false` when a reader's old snapshot kept
-    /// the WAL from being truncated (the erasure is then pending, as for
-    /// [`Store::retry_erasure`]).
+    /// the writer lock; `None` stops here, the mark left set for the next
+    /// scrub); then truncates the WAL, and only then clears the mark —
+    /// unless an expunge committed while the slices ran (its row's older
+    /// copies may be on pages already scrubbed: the mark stays for the next
+    /// round). A crash at any point leaves the mark set, and the next scrub
+    /// redoes it. Returns `false` when it stopped or a reader's old snapshot
+    /// kept the WAL from being truncated (the erasure is then pending, as
+    /// for [`Store::retry_erasure`]).
+    ///
+    /// Where pages cannot be told apart by their first byte — a file with
+    /// pointer-map pages (`auto_vacuum`), or of 2^24 pages or more (an
+    /// overflow or freelist page's first byte is then a page number's) — or
+    /// where this SQLite lacks `sqlite_dbpage`, it rebuilds the file with
+    /// `VACUUM` instead (its temporary copy in memory), in one go.
     pub fn scrub_paced(
         &self,
-        mut rest: impl FnMut(std::time::Duration) -> std::time::Duration,
+        mut rest: impl FnMut(std::time::Duration) -> Option<std::time::Duration>,
     ) -> Result<bool, StoreError> {
-        let (pending, pages, head) = self.read(|c| {
+        let (pending, pages, head, sliceable) = self.read(|c| {
+            let auto_vacuum: i64 = c.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+            let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            let dbpage = c.prepare("SELECT data FROM sqlite_dbpage WHERE pgno = 1").is_ok();
             Ok((
                 c.query_row("SELECT pending_since IS NOT NULL FROM scrub WHERE id = 1", [], |r| r.get::<_, bool>(0))?,
-                c.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))?,
+                pages,
                 c.query_row("SELECT COALESCE(MAX(seq), 0) FROM change_log", [], |r| r.get::<_, i64>(0))?,
+                dbpage && auto_vacuum == 0 && pages < 1 << 24,
             ))
         })?;
-        if pending {
+        if pending && sliceable {
             // Pages added later are new (zeroed) or taken from the freelist (zeroed when freed).
             let last = u32::try_from(pages).unwrap_or(u32::MAX);
             let mut from = 1;
@@ -143,11 +154,18 @@ impl Store {
                 self.scrub_slice(from, last)?;
                 from = from.saturating_add(SLICE_PAGES);
                 if from <= last {
-                    std::thread::sleep(rest(started.elapsed()));
+                    match rest(started.elapsed()) {
+                        Some(r) => std::thread::sleep(r),
+                        None => return Ok(false),
+                    }
                 }
             }
         }
         let conn = lock(&self.writer);
+        if pending && !sliceable {
+            tracing::warn!("scrubbing by rebuilding the whole file (VACUUM): its pages cannot be scrubbed in slices");
+            conn.execute_batch("PRAGMA temp_store = MEMORY; VACUUM; PRAGMA temp_store = DEFAULT;")?;
+        }
         let done = super::checkpoint_locked(&conn, &self.erasure_pending)?;
         if pending && done {
             let cleared = conn.execute(
@@ -164,7 +182,7 @@ impl Store {
 
     /// [`Store::scrub_paced`] without rests.
     pub fn scrub(&self) -> Result<bool, StoreError> {
-        self.scrub_paced(|_| std::time::Duration::ZERO)
+        self.scrub_paced(|_| Some(std::time::Duration::ZERO))
     }
 }
 

@@ -301,6 +301,9 @@ pub async fn confirm(
 pub async fn erase(State(s): State<AppState>, hx: Hx, p: Posted) -> Result<Response, UiError> {
     let ids = chosen(&p.form)?;
     let report = op(&s, &p.session.acting, move |st, a| ops::purge::erase(st, a, &ids)).await?;
+    if !report.erased.is_empty() {
+        s.jobs.scrub_soon();
+    }
     let erased: Vec<String> = report.erased.iter().map(ToString::to_string).collect();
     let kept: Vec<String> = report.not_erased.iter().map(|n| format!("{}:{}", n.user_id, n.code)).collect();
     let (erased, kept) = (erased.join(","), kept.join(","));

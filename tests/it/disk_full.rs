@@ -269,6 +269,8 @@ async fn osdp_doors_keep_deciding_on_a_failing_log_and_what_overflows_is_counted
     assert_eq!(metric(&text, "idms_event_log_failing"), 1);
     assert_eq!(metric(&text, "idms_osdp_reads_refused_total"), 0);
     assert_eq!(events_written(&api), 1);
+    // The auditor looks every second: after two and a half, it has looked twice and written nothing.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(osdp_audit(&api).is_empty(), "nothing is audited while the log fails");
 
     api.state.events.inject_full_disk(false);
