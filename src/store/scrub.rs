@@ -7,8 +7,9 @@
 //! freeblock's body — through the `sqlite_dbpage` table (the bundled
 //! SQLite is built with it, `.cargo/config.toml`), [`SLICE_PAGES`] pages a
 //! transaction, so the writer lock and the disk are taken a slice at a time
-//! and a purge job rests between slices as between its steps. Freed pages
-//! need nothing: `secure_delete` zeroes a page when it is freed, and new
+//! and a purge job rests between slices as between its steps. Freelist
+//! pages are zeroed past what they hold (`secure_delete` zeroes a page when
+//! it frees it, but a tool's connection without it would not), and new
 //! pages start zeroed.
 //!
 //! A slice changes only bytes no cell uses, so the b-tree's structure and
@@ -93,16 +94,54 @@ impl Store {
             })?
             .map_or(0, usize::from);
         let usable = page_size - reserved.min(page_size);
-        let mut rewritten = 0;
-        for pgno in from..=to.min(from.saturating_add(SLICE_PAGES - 1)) {
-            let Some(mut data) = tx
+        let last = to.min(from.saturating_add(SLICE_PAGES - 1));
+        let page = |pgno: u32| -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(tx
                 .prepare_cached("SELECT data FROM sqlite_dbpage WHERE pgno = ?1")?
                 .query_row([pgno], |r| r.get::<_, Vec<u8>>(0))
-                .optional()?
-            else {
+                .optional()?)
+        };
+        // The freelist as it is in this transaction: its pages in this slice, each with the bytes past
+        // what it holds (a trunk: past its leaf list; a leaf: all of it). A page freed by a connection
+        // without secure_delete (a tool's) keeps its old content until then.
+        let mut free: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+        let be32 = |p: &[u8], at: usize| p.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let header = page(1)?.unwrap_or_default();
+        let mut trunk = be32(&header, 32).unwrap_or(0);
+        let mut seen = 0u64;
+        while trunk != 0 && seen <= u64::from(to) {
+            let Some(t) = page(trunk)? else { break };
+            let leaves = be32(&t, 4).unwrap_or(0) as usize;
+            if 8 + 4 * leaves > usable {
+                break; // not a trunk page SQLite would accept: leave the freelist alone
+            }
+            if (from..=last).contains(&trunk) {
+                free.insert(trunk, 8 + 4 * leaves);
+            }
+            for i in 0..leaves {
+                let leaf = be32(&t, 8 + 4 * i).unwrap_or(0);
+                if (from..=last).contains(&leaf) {
+                    free.insert(leaf, 0);
+                }
+            }
+            seen += 1 + leaves as u64;
+            trunk = be32(&t, 0).unwrap_or(0);
+        }
+        let mut rewritten = 0;
+        for pgno in from..=last {
+            let Some(mut data) = page(pgno)? else {
                 break;
             };
-            if zero_unused(&mut data, if pgno == 1 { 100 } else { 0 }, usable) {
+            let changed = match free.get(&pgno) {
+                Some(&used) => {
+                    let unused = &mut data[used.min(usable)..usable];
+                    let dirty = unused.iter().any(|b| *b != 0);
+                    unused.fill(0);
+                    dirty
+                }
+                None => zero_unused(&mut data, if pgno == 1 { 100 } else { 0 }, usable),
+            };
+            if changed {
                 tx.prepare_cached("UPDATE sqlite_dbpage SET data = ?2 WHERE pgno = ?1")?
                     .execute(params![pgno, data])?;
                 rewritten += 1;

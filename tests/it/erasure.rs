@@ -266,3 +266,30 @@ fn an_expunge_during_the_scrub_keeps_the_mark_for_the_next() {
     assert!(f.store.scrub().unwrap());
     assert!(!f.store.scrub_pending().unwrap());
 }
+
+/// Pages on the freelist hold nothing, but a page freed by a connection
+/// without `secure_delete` (a tool's, an older build's) keeps what it held:
+/// the scrub zeroes freelist pages past what they hold too.
+#[test]
+fn the_scrub_zeroes_what_freed_pages_still_hold() {
+    let f = Fixture::new();
+    let u = f.store.create_user(&staff(), crate::common::new_user("Free", "Lister")).unwrap();
+    let c = rusqlite::Connection::open(f.db_path()).unwrap();
+    c.execute_batch(&format!(
+        "PRAGMA secure_delete = OFF; CREATE TABLE junk (x TEXT);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
+         INSERT INTO junk SELECT '{}' || i FROM n;
+         DROP TABLE junk;",
+        MARKERS[5]
+    ))
+    .unwrap();
+    let free: i64 = c.query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+    assert!(free > 2, "the dropped table's pages are on the freelist: {free}");
+    drop(c);
+    assert!(!found_markers(&f).is_empty(), "the freed pages hold the rows");
+    f.store.delete(&staff(), u.id).unwrap();
+    f.store.expunge(&staff(), u.id, &u.id.to_string()).unwrap();
+    assert!(f.store.scrub().unwrap());
+    assert_eq!(found_markers(&f), vec![], "freed pages kept their rows");
+    assert_eq!(f.store.integrity_check().unwrap(), vec!["ok".to_string()]);
+}
