@@ -622,10 +622,6 @@ fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, StoreError> {
                 ));
             }
             let report = ops_audited(&s, &actor, "user.expunge", rules::erase(&s, &me, &unique))?;
-            // This process ends now: scrub here rather than leave it to a service.
-            if !report.erased.is_empty() {
-                s.scrub()?;
-            }
             if cli.json {
                 output::json(&dto::EraseReport::from(report.clone()));
             } else {
@@ -638,6 +634,16 @@ fn erasure(cli: &Cli, cmd: &ErasureCmd) -> Result<ExitCode, StoreError> {
                     t.row(vec![n.user_id.to_string(), "not erased".into(), n.code.into(), n.message.clone()]);
                 }
                 t.print();
+            }
+            // This process ends now: scrub here rather than leave it to a service, resting as long as
+            // each slice took (a running service's doors share the disk). The erase itself is done.
+            if !report.erased.is_empty()
+                && let Err(e) = s.scrub_paced(Some)
+            {
+                eprintln!(
+                    "warning: the erase is done, but the file was not scrubbed yet ({}); `idms serve` scrubs at its start",
+                    e.code()
+                );
             }
             if s.erasure_pending() {
                 return Err(StoreError::ErasurePending);

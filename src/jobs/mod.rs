@@ -265,25 +265,29 @@ fn work(
                     && !scrub_soon.load(Ordering::Relaxed)
                     && pending_seen.get_or_insert_with(Instant::now).elapsed()
                         < Duration::from_secs(scrub_delay.load(Ordering::Relaxed)) => {}
-            Ok(true) => match scrub_paced(
-                store,
-                doors,
-                &mut Pacer::new(Duration::from_millis(door_target_ms.load(Ordering::Relaxed)), STEP_USERS),
-                stop,
-            ) {
-                Ok(true) => {
-                    pending_seen = None;
-                    scrub_soon.store(false, Ordering::Relaxed);
-                    tracing::info!("scrubbed the database after expunges");
+            Ok(true) => {
+                // A bulk erase that asks while this scrub runs asks for the next one.
+                scrub_soon.store(false, Ordering::Relaxed);
+                let target = Duration::from_millis(door_target_ms.load(Ordering::Relaxed));
+                match scrub_paced(store, doors, &mut Pacer::new(target, STEP_USERS), stop) {
+                    Ok(true) => {
+                        pending_seen = None;
+                        tracing::info!("scrubbed the database after expunges");
+                    }
+                    // Stopped, or the WAL is held by an old snapshot (the tailer retries its checkpoint):
+                    // the mark stays, and the next whole scrub waits the delay rather than reading every
+                    // page again every round.
+                    Ok(false) => pending_seen = Some(Instant::now()),
+                    Err(e) => {
+                        tracing::warn!(code = e.code(), "scrubbing after expunges failed");
+                        failed = true;
+                    }
                 }
-                // Stopped, or the WAL is held by an old snapshot: the mark stays, tried again next round.
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(code = e.code(), "scrubbing after expunges failed");
-                    failed = true;
-                }
-            },
-            Ok(false) => pending_seen = None,
+            }
+            Ok(false) => {
+                pending_seen = None;
+                scrub_soon.store(false, Ordering::Relaxed);
+            }
             Err(e) => tracing::warn!(code = e.code(), "cannot read the scrub mark"),
         }
         started = true;

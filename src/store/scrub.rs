@@ -81,6 +81,43 @@ pub fn zero_unused(page: &mut [u8], header_at: usize, usable: usize) -> bool {
     changed
 }
 
+/// The freelist's pages, each with how many of its bytes it uses (a trunk:
+/// its link, count and leaf list; a leaf: none), read through `page`; `None`
+/// when the chain does not hold together as SQLite requires — a page number
+/// below 2 or past the file, a page listed twice, a trunk with more leaves
+/// than fit, or a total other than the file header's — so that no page in
+/// use is ever taken for a free one.
+fn freelist(
+    header: &[u8],
+    page_count: u32,
+    usable: usize,
+    page: &dyn Fn(u32) -> Result<Option<Vec<u8>>, StoreError>,
+) -> Result<Option<std::collections::HashMap<u32, usize>>, StoreError> {
+    let be32 = |p: &[u8], at: usize| p.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let (Some(mut trunk), Some(total)) = (be32(header, 32), be32(header, 36)) else { return Ok(None) };
+    let mut free = std::collections::HashMap::new();
+    let valid = |n: u32| n >= 2 && n <= page_count;
+    while trunk != 0 {
+        if !valid(trunk) || free.contains_key(&trunk) || free.len() >= total as usize {
+            return Ok(None);
+        }
+        let Some(t) = page(trunk)? else { return Ok(None) };
+        let leaves = be32(&t, 4).unwrap_or(u32::MAX) as usize;
+        if 8 + 4 * leaves > usable {
+            return Ok(None);
+        }
+        free.insert(trunk, 8 + 4 * leaves);
+        for i in 0..leaves {
+            let leaf = be32(&t, 8 + 4 * i).unwrap_or(0);
+            if !valid(leaf) || free.insert(leaf, 0).is_some() {
+                return Ok(None);
+            }
+        }
+        trunk = be32(&t, 0).unwrap_or(0);
+    }
+    Ok((free.len() == total as usize).then_some(free))
+}
+
 impl Store {
     /// Scrubs pages `from` to `to` (inclusive; at most [`SLICE_PAGES`]) in
     /// one write transaction; returns how many it rewrote.
@@ -104,29 +141,12 @@ impl Store {
         // The freelist as it is in this transaction: its pages in this slice, each with the bytes past
         // what it holds (a trunk: past its leaf list; a leaf: all of it). A page freed by a connection
         // without secure_delete (a tool's) keeps its old content until then.
-        let mut free: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
-        let be32 = |p: &[u8], at: usize| p.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         let header = page(1)?.unwrap_or_default();
-        let mut trunk = be32(&header, 32).unwrap_or(0);
-        let mut seen = 0u64;
-        while trunk != 0 && seen <= u64::from(to) {
-            let Some(t) = page(trunk)? else { break };
-            let leaves = be32(&t, 4).unwrap_or(0) as usize;
-            if 8 + 4 * leaves > usable {
-                break; // not a trunk page SQLite would accept: leave the freelist alone
-            }
-            if (from..=last).contains(&trunk) {
-                free.insert(trunk, 8 + 4 * leaves);
-            }
-            for i in 0..leaves {
-                let leaf = be32(&t, 8 + 4 * i).unwrap_or(0);
-                if (from..=last).contains(&leaf) {
-                    free.insert(leaf, 0);
-                }
-            }
-            seen += 1 + leaves as u64;
-            trunk = be32(&t, 0).unwrap_or(0);
-        }
+        let page_count: u32 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let free = freelist(&header, page_count, usable, &page)?.unwrap_or_else(|| {
+            tracing::warn!("the freelist does not hold together: the scrub leaves its pages alone");
+            std::collections::HashMap::new()
+        });
         let mut rewritten = 0;
         for pgno in from..=last {
             let Some(mut data) = page(pgno)? else {
@@ -261,6 +281,40 @@ mod tests {
         assert_eq!(p[480..], want[480..]);
         // Nothing left to do.
         assert!(!zero_unused(&mut p, 0, 512));
+    }
+
+    /// A file of 10 pages whose freelist is trunk 4 (leaves 5, 6) then trunk 7 (leaf 8): 5 pages.
+    fn chain(edit: impl Fn(&mut Vec<Vec<u8>>)) -> Option<std::collections::HashMap<u32, usize>> {
+        let mut pages = vec![vec![0u8; 512]; 11];
+        let put = |p: &mut Vec<u8>, at: usize, v: u32| p[at..at + 4].copy_from_slice(&v.to_be_bytes());
+        put(&mut pages[1], 32, 4);
+        put(&mut pages[1], 36, 5);
+        put(&mut pages[4], 0, 7);
+        put(&mut pages[4], 4, 2);
+        put(&mut pages[4], 8, 5);
+        put(&mut pages[4], 12, 6);
+        put(&mut pages[7], 4, 1);
+        put(&mut pages[7], 8, 8);
+        edit(&mut pages);
+        let header = pages[1].clone();
+        freelist(&header, 10, 512, &|n| Ok(pages.get(n as usize).cloned())).unwrap()
+    }
+
+    #[test]
+    fn the_freelist_is_taken_only_when_it_holds_together() {
+        let set = |p: &mut Vec<Vec<u8>>, page: usize, at: usize, v: u32| {
+            p[page][at..at + 4].copy_from_slice(&v.to_be_bytes())
+        };
+        let good = chain(|_| {}).unwrap();
+        assert_eq!(good.len(), 5);
+        assert_eq!((good[&4], good[&7], good[&5], good[&8]), (16, 12, 0, 0));
+        assert_eq!(chain(|p| set(p, 4, 12, 1)), None, "page 1 as a leaf");
+        assert_eq!(chain(|p| set(p, 4, 12, 11)), None, "a leaf past the file");
+        assert_eq!(chain(|p| set(p, 4, 12, 5)), None, "a leaf listed twice");
+        assert_eq!(chain(|p| set(p, 7, 8, 4)), None, "a trunk listed as a leaf");
+        assert_eq!(chain(|p| set(p, 7, 0, 4)), None, "a cycle");
+        assert_eq!(chain(|p| set(p, 1, 36, 6)), None, "a total other than the header's");
+        assert_eq!(chain(|p| set(p, 4, 4, 200)), None, "more leaves than fit");
     }
 
     #[test]
