@@ -431,12 +431,12 @@ impl crate::readers::osdp::Doors for ReaderDoors {
         if s.events.submit(event).is_err() {
             // Decided without its event only while the log fails (the stated exception); a queue
             // full of a healthy log's backlog denies, as a full queue always did.
-            if deny || !s.events.failing() {
-                if s.events.failing() {
-                    s.osdp_losses.refused(s);
-                } else {
-                    tracing::warn!(door, "access-event queue full: OSDP read denied");
-                }
+            if !s.events.failing() {
+                tracing::warn!(door, "access-event queue full: OSDP read denied");
+                return false;
+            }
+            if deny {
+                s.osdp_losses.refused(s);
                 return false;
             }
             s.osdp_losses.lost(s);

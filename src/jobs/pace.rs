@@ -102,6 +102,8 @@ pub struct Pacer {
     rest: Duration,
     users: u32,
     max_users: u32,
+    /// When the step before the last one began (the doors since then judge the last one).
+    last_started: Option<Instant>,
 }
 
 impl Pacer {
@@ -109,7 +111,18 @@ impl Pacer {
     /// of at most `max_users` people.
     #[must_use]
     pub fn new(target: Duration, max_users: u32) -> Self {
-        Self { target, rest: Duration::ZERO, users: max_users.max(1), max_users: max_users.max(1) }
+        Self { target, rest: Duration::ZERO, users: max_users.max(1), max_users: max_users.max(1), last_started: None }
+    }
+
+    /// The rest after a step (or a scrub's slice) that just ended and took
+    /// `took`, judged by the p99 of the doors in `doors` that asked since
+    /// the step before it began ([`DoorWatch::p99_since`]); see
+    /// [`Pacer::rest_after`].
+    pub fn after_step(&mut self, doors: &DoorWatch, took: Duration) -> Duration {
+        let now = Instant::now();
+        let started = now.checked_sub(took).unwrap_or(now);
+        let since = self.last_started.replace(started).unwrap_or(started);
+        self.rest_after(took, doors.p99_since(since, now))
     }
 
     /// The rest after a step that took `step`, the doors' p99 being

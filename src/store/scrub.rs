@@ -124,24 +124,20 @@ impl Store {
     pub fn scrub_slice(&self, from: u32, to: u32) -> Result<u32, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let page_size: usize = tx.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?.try_into().unwrap_or(4096);
-        let reserved: usize = tx
-            .query_row("SELECT data FROM sqlite_dbpage WHERE pgno = 1", [], |r| {
-                Ok(r.get_ref(0)?.as_blob()?.get(20).copied())
-            })?
-            .map_or(0, usize::from);
-        let usable = page_size - reserved.min(page_size);
-        let last = to.min(from.saturating_add(SLICE_PAGES - 1));
         let page = |pgno: u32| -> Result<Option<Vec<u8>>, StoreError> {
             Ok(tx
                 .prepare_cached("SELECT data FROM sqlite_dbpage WHERE pgno = ?1")?
                 .query_row([pgno], |r| r.get::<_, Vec<u8>>(0))
                 .optional()?)
         };
+        // Page 1 holds the file header: the reserved bytes at the end of each page (offset 20) and the
+        // freelist (32, 36).
+        let header = page(1)?.unwrap_or_default();
+        let usable = header.len() - usize::from(header.get(20).copied().unwrap_or(0)).min(header.len());
+        let last = to.min(from.saturating_add(SLICE_PAGES - 1));
         // The freelist as it is in this transaction: its pages in this slice, each with the bytes past
         // what it holds (a trunk: past its leaf list; a leaf: all of it). A page freed by a connection
         // without secure_delete (a tool's) keeps its old content until then.
-        let header = page(1)?.unwrap_or_default();
         let page_count: u32 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         let free = freelist(&header, page_count, usable, &page)?.unwrap_or_else(|| {
             tracing::warn!("the freelist does not hold together: the scrub leaves its pages alone");
